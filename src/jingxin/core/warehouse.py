@@ -1,0 +1,287 @@
+"""The warehouse (数据仓库): facts by source and period, with lineage, behind Ibis.
+
+One URL picks the backend; the analytics are Ibis expressions that run unchanged on each:
+
+- `duckdb:///path/file.duckdb`: the embedded default. DuckDB lets one process write a file;
+  a second process that tries gets `WarehouseBusyError` at once, never a wait or a corrupt file.
+- `postgresql://user@host:port/db[?schema=name]`: production; tables live in one schema.
+- `spark:///path/folder`: scale-out analytics over a folder of Parquet tables (one sub-folder
+  per table, as `publish_parquet` writes it or a Hive/Spark catalog holds it). Appends are
+  written as new Parquet files made visible by an atomic rename; in-place updates (batch
+  supersession) are refused, so ingestion runs on DuckDB or PostgreSQL and is published.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import ibis
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from jingxin.core.schema import all_schemas
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class WarehouseError(RuntimeError):
+    pass
+
+
+class WarehouseBusyError(WarehouseError):
+    """Another process holds the DuckDB warehouse file for writing."""
+
+
+def _ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a safe SQL identifier: {name!r}")
+    return name
+
+
+class Warehouse:
+    """A connection to the warehouse. `con` is the Ibis backend for analytics."""
+
+    def __init__(self, url: str, kind: str, con: Any, root: Path | None = None):
+        self.url = url
+        self.kind = kind
+        self.con = con
+        self._root = root  # Parquet folder of a Spark warehouse
+        self._in_transaction = False
+
+    # ---- reading -------------------------------------------------------------------------
+    def table(self, name: str) -> ibis.Table:
+        return self.con.table(name)
+
+    def has_table(self, name: str) -> bool:
+        return name in self.con.list_tables()
+
+    def current(self, name: str) -> ibis.Table:
+        """The fact table `name` without the rows of superseded batches (更正后的现行数据)."""
+        facts = self.table(name)
+        live = self.table("batches").filter(lambda b: b.superseded_by.isnull()).select("batch_id")
+        return facts.semi_join(live, "batch_id")
+
+    def execute(self, expr: ibis.Expr) -> Any:
+        return self.con.execute(expr)
+
+    def to_pyarrow(self, expr: ibis.Expr) -> pa.Table:
+        return self.con.to_pyarrow(expr)
+
+    # ---- schema --------------------------------------------------------------------------
+    def ensure_schema(self, schemas: dict[str, ibis.Schema] | None = None) -> None:
+        """Create any missing table (idempotent)."""
+        existing = set(self.con.list_tables())
+        for name, schema in (schemas or all_schemas()).items():
+            if name in existing:
+                continue
+            if self.kind == "spark":
+                self._spark_create(name, schema)
+            else:
+                self.con.create_table(name, schema=schema)
+
+    # ---- writing -------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Warehouse]:
+        """All writes inside the block commit together or not at all."""
+        if self._in_transaction:
+            yield self
+            return
+        self._in_transaction = True
+        self._pending: list[tuple[Path, Path]] = []
+        try:
+            if self.kind == "duckdb":
+                raw = self.con.con
+                raw.begin()
+                try:
+                    yield self
+                    raw.commit()
+                except BaseException:
+                    raw.rollback()
+                    raise
+            elif self.kind == "postgres":
+                with self.con.con.transaction():
+                    yield self
+            else:
+                try:
+                    yield self
+                except BaseException:
+                    for tmp, _ in self._pending:
+                        tmp.unlink(missing_ok=True)
+                    raise
+                for tmp, final in self._pending:
+                    tmp.rename(final)
+                self._refresh_spark_views()
+        finally:
+            self._in_transaction = False
+
+    def insert_arrow(self, name: str, data: pa.Table) -> None:
+        """Append rows; columns are matched by name."""
+        name = _ident(name)
+        if data.num_rows == 0:
+            return
+        if self.kind == "duckdb":
+            raw = self.con.con
+            view = f"__in_{uuid.uuid4().hex}"
+            raw.register(view, data)
+            try:
+                cols = ", ".join(f'"{c}"' for c in data.column_names)
+                raw.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM "{view}"')
+            finally:
+                raw.unregister(view)
+        elif self.kind == "postgres":
+            buf = io.BytesIO()
+            pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False))
+            cols = ", ".join(f'"{c}"' for c in data.column_names)
+            with self.con.con.cursor() as cur, cur.copy(
+                f'COPY "{name}" ({cols}) FROM STDIN (FORMAT csv)'
+            ) as copy:
+                copy.write(buf.getvalue())
+        else:
+            self._spark_append(name, data)
+
+    def sql(self, statement: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run a statement with `?` placeholders on DuckDB or PostgreSQL; returns its rows."""
+        if self.kind == "spark":
+            raise WarehouseError("Spark 仓库只读（仅追加）：请在 DuckDB 或 PostgreSQL 上入库后发布")
+        if self.kind == "duckdb":
+            cur = self.con.con.execute(statement, list(params))
+            return cur.fetchall() if cur.description else []
+        with self.con.con.cursor() as cur:
+            cur.execute(statement.replace("?", "%s"), list(params))
+            return cur.fetchall() if cur.description else []
+
+    def close(self) -> None:
+        if self.kind == "spark":
+            return  # the SparkSession is shared by the process
+        self.con.disconnect()
+
+    # ---- Spark (Parquet folder) ----------------------------------------------------------
+    def _spark_create(self, name: str, schema: ibis.Schema) -> None:
+        assert self._root is not None
+        folder = self._root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        empty = schema.to_pyarrow().empty_table()
+        pq.write_table(empty, folder / "part-00000-empty.parquet")
+        self._refresh_spark_views()
+
+    def _spark_append(self, name: str, data: pa.Table) -> None:
+        assert self._root is not None
+        folder = self._root / name
+        final = folder / f"part-{uuid.uuid4().hex}.parquet"
+        tmp = folder / f".{final.name}.tmp"  # hidden: Spark ignores files starting with "."
+        target_schema = self.table(name).schema().to_pyarrow()
+        pq.write_table(data.select(target_schema.names).cast(target_schema), tmp)
+        if self._in_transaction:
+            self._pending.append((tmp, final))
+        else:
+            tmp.rename(final)
+            self._refresh_spark_views()
+
+    def _refresh_spark_views(self) -> None:
+        assert self._root is not None
+        session = self.con._session
+        for folder in sorted(p for p in self._root.iterdir() if p.is_dir()):
+            session.read.parquet(str(folder)).createOrReplaceTempView(folder.name)
+
+
+def spark_session() -> Any:
+    """A local SparkSession sized for this machine (shared by the process)."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master(os.environ.get("JINGXIN_SPARK_MASTER", "local[2]"))
+        .appName("jingxin")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", os.environ.get("JINGXIN_SPARK_PARTITIONS", "4"))
+        .config("spark.driver.memory", os.environ.get("JINGXIN_SPARK_MEMORY", "4g"))
+        .config("spark.sql.ansi.enabled", "false")
+        .getOrCreate()
+    )
+
+
+def open_warehouse(url: str | None = None, create: bool = True) -> Warehouse:
+    """Connect to the warehouse at `url` (default: settings) and make sure its tables exist."""
+    if url is None:
+        from jingxin.core.settings import get_settings
+
+        url = get_settings().warehouse_url
+    parsed = urlparse(url)
+    scheme = parsed.scheme.split("+")[0]
+    if scheme == "duckdb":
+        wh = _open_duckdb(url, parsed.path)
+    elif scheme in ("postgresql", "postgres"):
+        wh = _open_postgres(url, parsed)
+    elif scheme == "spark":
+        root = Path(parsed.path)
+        root.mkdir(parents=True, exist_ok=True)
+        wh = Warehouse(url, "spark", ibis.pyspark.connect(spark_session()), root)
+        wh._refresh_spark_views()
+    else:
+        raise WarehouseError(f"不支持的仓库地址 {url!r}：请使用 duckdb:///、postgresql:// 或 spark:///")
+    if create:
+        wh.ensure_schema()
+    return wh
+
+
+def _open_duckdb(url: str, path: str) -> Warehouse:
+    import duckdb
+
+    file = Path(path) if path not in ("", "/:memory:") else None
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = ibis.duckdb.connect(str(file) if file else ":memory:")
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            holder = re.search(r"PID (\d+)", str(exc))
+            who = f"进程 {holder.group(1)}" if holder else "另一个进程"
+            raise WarehouseBusyError(
+                f"仓库文件 {file} 正被{who}写入（DuckDB 同一时间只允许一个进程写）。"
+                "请等它结束，或在运行中的服务里操作（网页上传），或停止该服务后重试。"
+            ) from exc
+        raise
+    return Warehouse(url, "duckdb", con)
+
+
+def _open_postgres(url: str, parsed: Any) -> Warehouse:
+    import psycopg
+
+    from jingxin.core.settings import get_settings
+
+    schema = _ident(parse_qs(parsed.query).get("schema", [get_settings().warehouse_schema])[0])
+    dsn = url.split("?")[0].replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    con = ibis.postgres.connect(
+        host=parsed.hostname or "localhost",
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database=parsed.path.lstrip("/") or None,
+        options=f"-c search_path={schema}",
+    )
+    return Warehouse(url, "postgres", con)
+
+
+def publish_parquet(wh: Warehouse, folder: Path, tables: Sequence[str] | None = None) -> list[str]:
+    """Write the warehouse's tables as Parquet folders that a Spark warehouse reads."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in tables or wh.con.list_tables():
+        target = folder / name
+        target.mkdir(exist_ok=True)
+        for old in target.glob("*.parquet"):
+            old.unlink()
+        pq.write_table(wh.to_pyarrow(wh.table(name)), target / "part-00000.parquet")
+        written.append(name)
+    return written
