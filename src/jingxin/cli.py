@@ -1,0 +1,19 @@
+"""The `jingxin` command line. Each scenario package registers its own commands."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    help="数字经信平台命令行：生成、入库、评价、服务。",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Scenario packages that add commands, each through `register(app)` in its cli module.
+SCENARIOS = ("synth", "ingest", "evaluation", "web")
+
+for _name in SCENARIOS:
+    importlib.import_module(f"jingxin.{_name}.cli").register(app)
