@@ -29,26 +29,77 @@ class Scope:
 
     `division` is a GB/T 2260 code (None = everything, as for an admin); `credit_code` pins an
     enterprise user to its own 统一社会信用代码; `department` limits a data liaison to the
-    batches of its own department's sources.
+    batches of its own department's sources; `enterprises` pins service staff (驻企服务员) to the
+    enterprises assigned to them (an empty set sees no enterprise at all).
     """
 
     division: str | None = None
     credit_code: str | None = None
     department: str | None = None
+    enterprises: frozenset[str] | None = None
 
     @property
     def prefix(self) -> str:
         return division_prefix(self.division) if self.division else ""
 
+    @property
+    def pinned(self) -> bool:
+        """True when the scope is a list of enterprises (enterprise user, service staff),
+        not a region: such a user sees no regional aggregate and no departmental batch."""
+        return self.credit_code is not None or self.enterprises is not None
+
+    @property
+    def covers_province(self) -> bool:
+        """True when the region is the whole province (or unrestricted) and not pinned."""
+        return not self.pinned and len(self.prefix) <= 2
+
     def allows_division(self, code: str | None) -> bool:
-        if self.credit_code is not None:
-            return False  # an enterprise sees itself, not a region
+        if self.pinned:
+            return False  # an enterprise or a service worker sees enterprises, not a region
         return code is not None and code.startswith(self.prefix)
 
     def allows_enterprise(self, credit_code: str, county_code: str | None) -> bool:
         if self.credit_code is not None:
             return credit_code == self.credit_code
+        if self.enterprises is not None:
+            return credit_code in self.enterprises
         return county_code is not None and county_code.startswith(self.prefix)
+
+    def allows_department(self, department: str) -> bool:
+        """Whether departmental files (batches) of `department` are visible.
+
+        Batches are province-wide files whose rejected rows carry raw values of enterprises
+        in every county, so only a province-wide scope may read them: a liaison only for its
+        own department, an unrestricted scope (admin) or a province-wide one for every
+        department. A region below the province, an enterprise or a service worker, none.
+        """
+        if self.pinned:
+            return False
+        if self.department is not None:
+            return department == self.department
+        return self.covers_province
+
+    def allows_source(self, source_id: str) -> bool:
+        """Whether batches of the data source `source_id` (see contracts.yaml) are visible."""
+        from jingxin.core.contracts import load_contracts
+
+        src = load_contracts().sources.get(source_id)
+        return src is not None and self.allows_department(src.department)
+
+    def visible_sources(self) -> list[str]:
+        """Ids of the data sources whose batches this scope may see, in contract order."""
+        from jingxin.core.contracts import load_contracts
+
+        return [s.id for s in load_contracts().sources.values() if self.allows_department(s.department)]
+
+    def restrict_batches(self, batches: ibis.Table, source_column: str = "source") -> ibis.Table:
+        """Rows of the batch registry (or any table with a source column) inside this scope."""
+        if not self.pinned and self.department is None and not self.prefix:
+            return batches
+        visible = self.visible_sources()
+        if not visible:
+            return batches.limit(0)
+        return batches.filter(batches[source_column].isin(visible))
 
     def restrict(
         self,
@@ -66,6 +117,10 @@ class Scope:
             if code_column is None:
                 return table.limit(0)
             return table.filter(table[code_column] == self.credit_code)
+        if self.enterprises is not None:
+            if code_column is None or not self.enterprises:
+                return table.limit(0)
+            return table.filter(table[code_column].isin(sorted(self.enterprises)))
         if not self.prefix:
             return table
         if county_column is not None and county_column in table.columns:

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+import jingxin.core.sqlglot_fixes  # noqa: F401  (PostgreSQL semi joins)
 from jingxin.core.schema import all_schemas
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -217,12 +218,13 @@ def open_warehouse(url: str | None = None, create: bool = True) -> Warehouse:
         url = get_settings().warehouse_url
     parsed = urlparse(url)
     scheme = parsed.scheme.split("+")[0]
+    local_path = "/" + parsed.path.lstrip("/") if parsed.path else ""
     if scheme == "duckdb":
-        wh = _open_duckdb(url, parsed.path)
+        wh = _open_duckdb(url, local_path)
     elif scheme in ("postgresql", "postgres"):
         wh = _open_postgres(url, parsed)
     elif scheme == "spark":
-        root = Path(parsed.path)
+        root = Path(local_path)
         root.mkdir(parents=True, exist_ok=True)
         wh = Warehouse(url, "spark", ibis.pyspark.connect(spark_session()), root)
         wh._refresh_spark_views()
@@ -236,7 +238,7 @@ def open_warehouse(url: str | None = None, create: bool = True) -> Warehouse:
 def _open_duckdb(url: str, path: str) -> Warehouse:
     import duckdb
 
-    file = Path(path) if path not in ("", "/:memory:") else None
+    file = Path(path) if path not in ("", "/", "/:memory:") else None
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -1,0 +1,20 @@
+# The two commands of the README: `make demo` and `make test`.
+.PHONY: setup demo test lint bench
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	.venv/bin/jingxin demo
+
+test: setup
+	bash scripts/services.sh
+	.venv/bin/pytest -n 2 --dist loadgroup -q
+
+lint:
+	.venv/bin/ruff check src tests bench
+	.venv/bin/mypy src/jingxin
+
+bench: setup
+	bash scripts/services.sh
+	.venv/bin/python bench/run_all.py
