@@ -1,0 +1,86 @@
+"""Shared fixtures.
+
+`warehouse_url` runs a test once per warehouse backend: DuckDB (a file in the test's tmp
+folder) and PostgreSQL (a fresh schema `t_<random>` in database `test`, dropped afterwards;
+marked `postgres`, skipped when no server answers at 127.0.0.1:5432 unless
+JINGXIN_REQUIRE_POSTGRES=1). `warehouse` is the same, opened and closed for the test.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from functools import cache
+
+import pytest
+
+from jingxin.core.warehouse import Warehouse, open_warehouse
+
+POSTGRES_URL = os.environ.get("JINGXIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@cache
+def postgres_problem() -> str | None:
+    """None when the test database answers (creating database `test` if missing), else why not."""
+    import psycopg
+
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            return None
+    except psycopg.OperationalError as exc:
+        if "does not exist" not in str(exc):
+            return f"PostgreSQL unavailable at {POSTGRES_URL}: {exc}"
+    admin = POSTGRES_URL.rsplit("/", 1)[0] + "/postgres"
+    database = POSTGRES_URL.rsplit("/", 1)[1].split("?")[0]
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as con:
+            con.execute(f'CREATE DATABASE "{database}"')
+    except psycopg.Error as exc:
+        if "already exists" not in str(exc):
+            return f"cannot create database {database}: {exc}"
+    return None
+
+
+def _skip_without_postgres() -> None:
+    problem = postgres_problem()
+    if problem is not None:
+        if os.environ.get("JINGXIN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(problem)
+        pytest.skip(problem)
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema as a warehouse URL, dropped after the test."""
+    import psycopg
+
+    _skip_without_postgres()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    yield f"{POSTGRES_URL}?schema={schema}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as con:
+        con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("duckdb", marks=pytest.mark.duckdb),
+        pytest.param("postgres", marks=pytest.mark.postgres),
+    ]
+)
+def warehouse_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A warehouse URL per backend; each test gets an empty warehouse of its own."""
+    if request.param == "duckdb":
+        yield f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    else:
+        yield request.getfixturevalue("postgres_schema_url")
+
+
+@pytest.fixture
+def warehouse(warehouse_url: str) -> Iterator[Warehouse]:
+    """An open warehouse with every table created, closed after the test."""
+    wh = open_warehouse(warehouse_url)
+    try:
+        yield wh
+    finally:
+        wh.close()
