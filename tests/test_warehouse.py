@@ -36,8 +36,7 @@ def _facts(n: int, seed: int = 7) -> dict[str, pa.Table]:
     rows = np.arange(2, n + 2)
     parcel = np.array([f"P{i:07d}" for i in range(n)])
     parcel[1::10] = parcel[0::10][: len(parcel[1::10])]  # every tenth pair shares a parcel
-    area = np.round(rng.lognormal(3.5, 0.8, n), 2)
-    area[1::10] = area[0::10][: len(area[1::10])]
+    area = np.round(rng.lognormal(3.5, 0.8, n), 2)  # each sharer's own share of its parcel
     months = [dt.date(2021, m, 1) for m in range(1, 13)]
     return {
         "registry": pa.table({
@@ -136,14 +135,14 @@ def test_superseded_batch_is_left_out_everywhere(backends):
         assert wh.execute(tax.count()) == 3000
 
 
-def test_shared_parcel_counts_once(tmp_path):
+def test_land_is_the_sum_of_each_enterprise_share(tmp_path):
     facts = _facts(200)
     wh = open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
     _fill(wh, facts)
     land = facts["land"].to_pandas()
     stats = facts["statistics"].to_pandas()
     above = set(stats.loc[stats.above_scale, "credit_code"])
-    expected_area = land[land.credit_code.isin(above)].groupby("parcel_id").area_mu.max().sum()
+    expected_area = land[land.credit_code.isin(above)].area_mu.sum()
     figures = province_per_mu(wh, 2021)
     assert figures["area_mu"] == pytest.approx(expected_area)
     assert figures["enterprises"] == len(above)

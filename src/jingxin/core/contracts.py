@@ -66,6 +66,7 @@ class Source(BaseModel):
     period: str | None
     key: list[str]
     columns: list[Column]
+    notes: list[str] = []
 
     @model_validator(mode="after")
     def _check(self) -> Source:

@@ -90,6 +90,29 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
 
 
+def clean_text(value: str) -> str:
+    """Text both backends can store: PostgreSQL refuses NUL characters (also inside JSONB) and
+    no driver can encode a lone surrogate, so both are dropped from anything a user typed."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        value = value.encode("utf-8", "ignore").decode("utf-8")
+    return value
+
+
+def clean_json(value: Any) -> Any:
+    """`clean_text` applied to every string (keys too) inside a JSON-like value."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k)): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    return value
+
+
 def normalise_url(url: str) -> str:
     """Pick the psycopg 3 driver for a bare `postgresql://` URL (psycopg2 is not installed)."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):

@@ -12,14 +12,6 @@ from jingxin.core.scope import EVERYTHING, Scope
 from jingxin.core.warehouse import Warehouse
 
 
-def _parcel_area(wh: Warehouse, codes: ibis.Table) -> ibis.Table:
-    """Land per enterprise, counting a parcel shared by several enterprises once: each
-    sharing enterprise's row names the whole parcel (宗地), so the parcel's area goes to the
-    group of its users, not to each of them."""
-    land = wh.current("land").semi_join(codes, "credit_code")
-    return land.group_by("parcel_id").aggregate(area_mu=land.area_mu.max())
-
-
 def per_mu_by_county(wh: Warehouse, year: int, scope: Scope = EVERYTHING) -> ibis.Table:
     """规上 亩均税收 and 亩均增加值 per county for `year`."""
     reg = scope.restrict(wh.current("registry")).select("credit_code", "county_code")
@@ -38,13 +30,10 @@ def per_mu_by_county(wh: Warehouse, year: int, scope: Scope = EVERYTHING) -> ibi
         tax_paid=ents.tax_paid.sum(),
         value_added=ents.value_added.sum(),
     )
-    parcels = land.semi_join(ents, "credit_code").join(reg, "credit_code")
-    area = (
-        parcels.group_by(["county_code", "parcel_id"])
-        .aggregate(area_mu=parcels.area_mu.max())
-        .group_by("county_code")
-        .aggregate(area_mu=ibis._.area_mu.sum())
-    )
+    # Each land row holds the area an enterprise uses (its share of a shared parcel, 分摊面积),
+    # so the county's land is the plain sum of its enterprises' rows.
+    used = land.semi_join(ents, "credit_code").join(reg, "credit_code")
+    area = used.group_by("county_code").aggregate(area_mu=used.area_mu.sum())
     out = money.join(area, "county_code")
     return out.mutate(
         tax_per_mu=out.tax_paid / out.area_mu,

@@ -211,6 +211,7 @@ def render_source(src: Source) -> str:
         f"- 期间：{period}",
         f"- 键（同一文件内不得重复）：{key}",
         f"- 入库表：`{src.table}`",
+        *(f"- 说明：{note}" for note in src.notes),
         "",
         "| 标准表头 | 别名 | 类型 | 单位 | 必填 | 取值范围 |",
         "|---|---|---|---|---|---|",

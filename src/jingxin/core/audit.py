@@ -1,0 +1,272 @@
+"""Audit log (审计日志): who did what, when, from where, to which object.
+
+Government data platforms must be able to answer "who looked at this enterprise's tax figures"
+and "who exported this list". So the platform records, in the `audit_log` table of the platform
+database: logins and failed logins, logouts, password and user changes, configuration changes,
+every export and download, and every view of sensitive fields (税收、负债、涉诉). Entries are
+only ever added; nothing in the platform updates or deletes them.
+
+The entry keeps the username as text beside the user id, so the log still reads correctly for
+failed logins of unknown names and after an account is renamed or disabled.
+
+`mask(value, clearance)` is the one helper templates and API responses use to hide sensitive
+fields from roles without clearance (see `jingxin.core.auth.Role.clearance`); pair it with
+`record_sensitive_view` when a cleared user does see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from jingxin.core.db import Base, BigIntPK, clean_json, clean_text, utcnow
+
+# Beijing time: China keeps no daylight saving, so a fixed offset is exact and needs no tz data.
+CHINA_TZ = timezone(timedelta(hours=8), name="CST")
+
+
+class Action(StrEnum):
+    """What happened. The value is stored; `label` is shown to people."""
+
+    LOGIN = "login"
+    LOGIN_FAILED = "login_failed"
+    LOGIN_LOCKED = "login_locked"
+    LOGOUT = "logout"
+    PASSWORD_CHANGE = "password_change"
+    USER_CREATE = "user_create"
+    USER_UPDATE = "user_update"
+    USER_DISABLE = "user_disable"
+    USER_ENABLE = "user_enable"
+    USER_PASSWORD_RESET = "user_password_reset"
+    UPLOAD = "upload"
+    EXPORT = "export"
+    DOWNLOAD = "download"
+    VIEW_SENSITIVE = "view_sensitive"
+    CONFIG_CHANGE = "config_change"
+
+    @property
+    def label(self) -> str:
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS: dict[Action, str] = {
+    Action.LOGIN: "登录",
+    Action.LOGIN_FAILED: "登录失败",
+    Action.LOGIN_LOCKED: "登录锁定",
+    Action.LOGOUT: "退出",
+    Action.PASSWORD_CHANGE: "修改密码",
+    Action.USER_CREATE: "新增用户",
+    Action.USER_UPDATE: "修改用户",
+    Action.USER_DISABLE: "停用用户",
+    Action.USER_ENABLE: "启用用户",
+    Action.USER_PASSWORD_RESET: "重置密码",
+    Action.UPLOAD: "上传数据",
+    Action.EXPORT: "导出",
+    Action.DOWNLOAD: "下载",
+    Action.VIEW_SENSITIVE: "查看敏感字段",
+    Action.CONFIG_CHANGE: "配置变更",
+}
+
+
+def action_label(action: str) -> str:
+    """The Chinese label of a stored action; unknown actions (added by a scenario) show as is."""
+    try:
+        return Action(action).label
+    except ValueError:
+        return action
+
+
+class AuditEntry(Base):
+    """One line of the audit log."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_username_at", "username", "at"),
+        Index("ix_audit_log_action_at", "action", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    username: Mapped[str | None] = mapped_column(String(64), default=None)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    action: Mapped[str] = mapped_column(String(32))
+    object_type: Mapped[str | None] = mapped_column(String(32), default=None)
+    object_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    @property
+    def action_label(self) -> str:
+        return action_label(self.action)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: the logged-in user (or the name typed at a failed login) and their address.
+
+    The CLI acts as `Actor(None, "cli", None)` so that changes made on the command line are
+    audited too.
+    """
+
+    user_id: int | None
+    username: str | None
+    ip: str | None = None
+
+
+CLI_ACTOR = Actor(None, "cli", None)
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: Action | str,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    detail: Mapping[str, Any] | None = None,
+    *,
+    commit: bool = False,
+) -> AuditEntry:
+    """Add one entry; it is saved with the caller's transaction (or at once with commit=True).
+
+    Saving with the caller's transaction means an action that fails leaves no entry claiming it
+    happened; `commit=True` is for events that must be kept even though nothing else is saved
+    (a failed login, a download).
+    """
+    entry = AuditEntry(
+        at=utcnow(),
+        user_id=actor.user_id,
+        username=clean_text(actor.username)[:64] if actor.username else None,
+        ip=clean_text(actor.ip)[:64] if actor.ip else None,
+        action=str(action),
+        object_type=object_type,
+        object_id=None if object_id is None else clean_text(str(object_id))[:128],
+        detail=clean_json(dict(detail or {})),
+    )
+    session.add(entry)
+    if commit:
+        session.commit()
+    return entry
+
+
+def record_sensitive_view(
+    session: Session,
+    actor: Actor,
+    object_type: str,
+    object_id: str | int,
+    fields: Iterable[str],
+    *,
+    commit: bool = True,
+) -> AuditEntry | None:
+    """Record that `actor` saw the sensitive `fields` of one object (or of a list, with
+    object_id naming the query). Nothing is recorded when no sensitive field was shown."""
+    shown = sorted(f for f in set(fields) if is_sensitive(f))
+    if not shown:
+        return None
+    return record(
+        session, actor, Action.VIEW_SENSITIVE, object_type, object_id, {"fields": shown}, commit=commit
+    )
+
+
+# ---- search -------------------------------------------------------------------------------
+
+
+def china_day_bounds(day_from: date | None, day_to: date | None) -> tuple[datetime | None, datetime | None]:
+    """UTC bounds [start, end) covering whole Beijing-time days from `day_from` to `day_to`."""
+    start = datetime.combine(day_from, time.min, CHINA_TZ) if day_from else None
+    end = datetime.combine(day_to + timedelta(days=1), time.min, CHINA_TZ) if day_to else None
+    return start, end
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search(
+    session: Session,
+    *,
+    username: str | None = None,
+    action: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[AuditEntry], int]:
+    """Entries matching every given filter, newest first, and how many match in all.
+
+    `username` matches part of the name (case-insensitive), taken literally: `%` and `_` are
+    not wildcards, and every value is a bound parameter, never SQL text.
+    """
+    conditions = []
+    username = clean_text(username).strip() if username else None
+    action = clean_text(action).strip() if action else None
+    if username:
+        pattern = f"%{_escape_like(username.lower())}%"
+        conditions.append(func.lower(AuditEntry.username).like(pattern, escape="\\"))
+    if action:
+        conditions.append(AuditEntry.action == action)
+    if object_type:
+        conditions.append(AuditEntry.object_type == clean_text(object_type))
+    if object_id:
+        conditions.append(AuditEntry.object_id == clean_text(object_id))
+    start, end = china_day_bounds(date_from, date_to)
+    if start is not None:
+        conditions.append(AuditEntry.at >= start)
+    if end is not None:
+        conditions.append(AuditEntry.at < end)
+    total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions)) or 0
+    rows = session.scalars(
+        select(AuditEntry)
+        .where(*conditions)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(max(0, limit))
+        .offset(max(0, offset))
+    ).all()
+    return list(rows), int(total)
+
+
+# ---- sensitive fields ---------------------------------------------------------------------
+
+MASK = "****"
+
+SENSITIVE_FIELDS: frozenset[str] = frozenset(
+    {
+        "tax_paid",  # 实缴税收
+        "tax",
+        "tax_per_mu",  # 亩均税收
+        "debts",  # 负债
+        "liabilities",
+        "debt_ratio",
+        "court_cases",  # 涉诉
+        "lawsuits",
+        "seizures",  # 查封、抵押
+        "mortgages",
+        "guarantees",  # 担保
+        "credit_warnings",  # 银行信贷预警
+    }
+)
+
+
+def is_sensitive(field: str) -> bool:
+    """Whether a column or field name is sensitive (masked without clearance, views audited)."""
+    return field in SENSITIVE_FIELDS
+
+
+def mask(value: Any, clearance: bool) -> Any:
+    """The value itself for a cleared user; `****` otherwise (a missing value stays missing,
+    so a mask does not pretend a figure exists)."""
+    if value is None:
+        return None
+    return value if clearance else MASK
+
+
+def mask_fields(row: Mapping[str, Any], clearance: bool) -> dict[str, Any]:
+    """A copy of `row` with every sensitive field masked for a user without clearance."""
+    return {k: mask(v, clearance) if is_sensitive(k) else v for k, v in row.items()}

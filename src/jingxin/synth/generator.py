@@ -1,0 +1,300 @@
+"""Orchestration of the province generator: population → accounts → one file per source and
+period, each with its unit variant, defects and writer → ``manifest.json``.
+
+Random streams are named per purpose and per file (:mod:`.streams`), so the same seed gives the
+same files (CSV byte-identical; xlsx too, its timestamp being fixed) and switching
+``annual_only`` on or off leaves the annual files unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from jingxin.core import contracts
+from jingxin.synth.accounts import Accounts, build_accounts
+from jingxin.synth.calibration import targets
+from jingxin.synth.defects import plan_defects
+from jingxin.synth.frame import Frame
+from jingxin.synth.habits import HABITS, XLSX_MAX_ROWS, Habit
+from jingxin.synth.invoices import Links, build_links, invoice_frame
+from jingxin.synth.manifest import DefectEntry, FileEntry, Manifest
+from jingxin.synth.population import Population, draw_population
+from jingxin.synth.sources import (
+    ANNUAL_SOURCES,
+    annual_frame,
+    daily_frame,
+    land_frame,
+    monthly_frame,
+    power_frame,
+    registry_frame,
+)
+from jingxin.synth.streams import Streams
+from jingxin.synth.writers import write_csv, write_xlsx
+
+MAX_DEFECT_SHARE = 0.3
+Job = tuple[str, int | None]  # (source id, year or None)
+
+
+def parse_years(years: str | int | Iterable[int]) -> tuple[int, ...]:
+    """Accept "2019-2021", "2021", "2019,2021", 2021 or an iterable of years; sorted, unique."""
+    if isinstance(years, int):
+        values = [years]
+    elif isinstance(years, str):
+        text = years.strip()
+        if m := re.fullmatch(r"(\d{4})\s*[-–~至]\s*(\d{4})", text):
+            a, b = int(m.group(1)), int(m.group(2))
+            if b < a:
+                raise ValueError(f"years range is reversed: {years!r}")
+            values = list(range(a, b + 1))
+        elif re.fullmatch(r"\d{4}(\s*,\s*\d{4})*", text):
+            values = [int(y) for y in text.split(",")]
+        else:
+            raise ValueError(f"years must look like 2019-2021 or 2021, got {years!r}")
+    else:
+        values = [int(y) for y in years]
+    if not values:
+        raise ValueError("no years given")
+    out = tuple(sorted(set(values)))
+    if out[0] < 1990 or out[-1] > 2100:
+        raise ValueError(f"years out of range: {out}")
+    return out
+
+
+def plan_jobs(years: tuple[int, ...], annual_only: bool = False) -> list[Job]:
+    """The files to write, in order: snapshots, the annual files per year, then (unless
+    `annual_only`) monthly power, 快报 and invoices per year and the daily power window."""
+    jobs: list[Job] = [("registry", None), ("land", None)]
+    jobs += [(source, year) for year in years for source in ANNUAL_SOURCES]
+    if not annual_only:
+        jobs += [(source, year) for year in years for source in ("power", "monthly", "invoices")]
+        jobs.append(("power-daily", None))
+    return jobs
+
+
+def _file_name(source: str, year: int | None, fmt: str) -> str:
+    habit = HABITS[source]
+    stem = f"{habit.stem}_{year}" if habit.per_year and year is not None else habit.stem
+    return f"{stem}.{fmt}"
+
+
+def _choose_units(frame: Frame, rng: np.random.Generator) -> bool:
+    """Maybe switch the whole file to another, convertible unit (e.g. 元 for 万元)."""
+    habit = HABITS[frame.source]
+    if not habit.variants or rng.random() >= habit.variant_share:
+        return False
+    changed = False
+    for col in frame.columns:
+        options = habit.variants.get(col.spec.unit or "")
+        if options:
+            col.unit = options[int(rng.integers(0, len(options)))]
+            changed = True
+    return changed
+
+
+def emit(
+    frame: Frame,
+    out_dir: Path,
+    year: int | None,
+    streams: Streams,
+    defects: float,
+    xlsx_max_rows: int,
+    as_of: str,
+) -> FileEntry:
+    """Write one frame as its department would and describe it for the manifest."""
+    habit = HABITS[frame.source]
+    key = (frame.source, frame.period)
+    fmt, switched = habit.format, None
+    if fmt == "xlsx" and frame.rows > xlsx_max_rows:
+        fmt, switched = "csv", "xlsx"
+    variant = _choose_units(frame, streams("units", *key))
+    thousands = habit.thousands and fmt == "csv"
+    plan = plan_defects(
+        frame, streams("defects", *key), defects, truncatable=fmt == "csv", thousands=thousands
+    )
+    name = _file_name(frame.source, year, fmt)
+    path = out_dir / name
+    if fmt == "csv":
+        encoding = habit.encoding if switched is None else "utf-8-sig"
+        use = habit if switched is None else Habit(stem=habit.stem, format="csv")
+        written = write_csv(path, frame, plan, use, streams("render", *key), encoding=encoding)
+        line_end = "\r\n" if use.crlf else "\n"
+    else:
+        encoding, line_end = None, None
+        title = habit.title.format(year=year, as_of=as_of) if habit.title else None
+        footer = habit.footer.format(rows=len(plan.order)) if habit.footer else None
+        written = write_xlsx(path, frame, plan, habit, title, footer)
+
+    first = written.first_data_row
+    entries = [
+        DefectEntry(
+            row=first + d.position,
+            column=d.column,
+            kind=d.kind,
+            value=d.value,
+            duplicate_of=None if d.source_position is None else first + d.source_position,
+        )
+        for d in plan.defects
+    ]
+    if written.truncated_text is not None:
+        entries.append(
+            DefectEntry(
+                row=first + written.data_rows - 1,
+                column=None,
+                kind="truncated_row",
+                value=written.truncated_text,
+            )
+        )
+    return FileEntry(
+        source=frame.source,
+        department=contracts.source(frame.source).department,
+        period=frame.period,
+        file=name,
+        format=fmt,
+        encoding=encoding,
+        rows=written.data_rows,
+        headers=[c.title for c in frame.columns],
+        units={c.header: c.file_unit for c in frame.columns},
+        unit_variant=variant,
+        title_rows=written.title_rows,
+        header_rows=written.header_rows,
+        first_data_row=first,
+        footer_rows=written.footer_rows,
+        line_terminator=line_end,
+        switched_from=switched,
+        bytes=written.bytes,
+        defects=entries,
+    )
+
+
+def _build(
+    job: Job, pop: Population, acc: Accounts, links: Links | None, streams: Streams, daily_days: int
+) -> Frame:
+    source, year = job
+    if source == "registry":
+        return registry_frame(pop)
+    if source == "land":
+        return land_frame(pop)
+    if source in ANNUAL_SOURCES:
+        assert year is not None
+        return annual_frame(source, year, pop, acc)
+    if source == "power":
+        assert year is not None
+        return power_frame(year, pop, acc, streams)
+    if source == "monthly":
+        assert year is not None
+        return monthly_frame(year, pop, acc, streams)
+    if source == "invoices":
+        assert year is not None and links is not None
+        return invoice_frame(year, pop, acc, links, streams)
+    if source == "power-daily":
+        return daily_frame(pop, acc, daily_days, streams)
+    raise ValueError(f"unknown source {source}")
+
+
+def _totals(pop: Population, acc: Accounts) -> dict[str, object]:
+    land = pop.land_area()
+    parcels = pop.parcels
+    return {
+        "enterprises": pop.n,
+        "above_scale": int(pop.above_scale.sum()),
+        "below_scale": int((~pop.above_scale).sum()),
+        "tenants_without_land": int((land == 0).sum()),
+        "land_rows": len(parcels),
+        "parcels": int(np.unique(parcels.parcel_id).shape[0]),
+        "shared_parcels": int(np.unique(parcels.parcel_id[parcels.shared]).shape[0]),
+        "per_year": {
+            str(y): {
+                "active": int(acc.active[k].sum()),
+                "above_scale_active": int((acc.active[k] & pop.above_scale).sum()),
+            }
+            for k, y in enumerate(pop.years)
+        },
+    }
+
+
+def _shared_parcels(pop: Population) -> list[dict[str, object]]:
+    """Parcels used by several enterprises (共用宗地), with their users and total area."""
+    p = pop.parcels
+    rows = np.flatnonzero(p.shared)
+    rows = rows[np.argsort(p.parcel_id[rows], kind="stable")]
+    codes: dict[str, list[str]] = {}
+    areas: dict[str, float] = {}
+    for r in rows.tolist():  # a few percent of landholders
+        parcel = str(p.parcel_id[r])
+        codes.setdefault(parcel, []).append(str(pop.credit_code[p.enterprise[r]]))
+        areas[parcel] = areas.get(parcel, 0.0) + float(p.area_mu[r])
+    return [{"parcel_id": k, "credit_codes": v, "area_mu": round(areas[k], 2)} for k, v in codes.items()]
+
+
+def generate_province(
+    out_dir: str | Path,
+    enterprises: int,
+    years: str | int | Iterable[int],
+    seed: int,
+    defects: float = 0.02,
+    *,
+    daily_days: int = 90,
+    annual_only: bool = False,
+    xlsx_max_rows: int = XLSX_MAX_ROWS,
+    progress: Callable[[str, FileEntry | None], None] | None = None,
+) -> Manifest:
+    """Generate a consistent synthetic province (合成省份数据) into `out_dir`; return the manifest.
+
+    `enterprises` manufacturers over `years` (e.g. "2019-2021"), drawn from `seed`; `defects` is
+    the share of data rows per file that carry one deliberate defect (0 for clean files).
+    `daily_days` is the length of the daily power window ending with the last year's Spring
+    Festival recovery. `annual_only` skips the monthly, daily and invoice files (for big runs).
+    Excel sources above `xlsx_max_rows` rows are written as CSV (recorded in the manifest).
+    `progress(step, entry)` is called after each step (entry is None for non-file steps).
+    """
+    year_tuple = parse_years(years)
+    if not 0.0 <= defects <= MAX_DEFECT_SHARE:
+        raise ValueError(f"defects must be between 0 and {MAX_DEFECT_SHARE}, got {defects}")
+    if daily_days < 1:
+        raise ValueError("daily_days must be at least 1")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    streams = Streams(seed)
+    notify = progress or (lambda step, entry: None)
+
+    pop = draw_population(int(enterprises), year_tuple, streams)
+    notify("population", None)
+    acc = build_accounts(pop, streams)
+    notify("accounts", None)
+    jobs = plan_jobs(year_tuple, annual_only)
+    links = build_links(pop, streams) if not annual_only else None
+
+    manifest = Manifest(
+        parameters={
+            "enterprises": int(enterprises),
+            "years": list(year_tuple),
+            "seed": int(seed),
+            "defects": defects,
+            "daily_days": daily_days,
+            "annual_only": annual_only,
+            "xlsx_max_rows": xlsx_max_rows,
+        },
+        totals=_totals(pop, acc),
+        calibration={
+            "scope": "规上 enterprises operating in the year; per-mu ratios over those with land; "
+            "sum over sum; achieved = on the generated values before defects",
+            "years": {
+                str(y): {"targets": targets(y).as_dict(), "achieved": acc.achieved[y]} for y in year_tuple
+            },
+        },
+        shared_parcels=_shared_parcels(pop),
+    )
+    as_of = f"{year_tuple[-1]}年12月31日"
+    for job in jobs:
+        frame = _build(job, pop, acc, links, streams, daily_days)
+        entry = emit(frame, out, job[1], streams, defects, xlsx_max_rows, as_of)
+        manifest.files.append(entry)
+        del frame
+        notify(entry.file, entry)
+    manifest.write(out)
+    notify("manifest.json", None)
+    return manifest

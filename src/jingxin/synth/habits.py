@@ -1,0 +1,124 @@
+"""How each department sends its files (各部门报送习惯), per DOMAIN.md §2.
+
+市场监管 exports Excel with a title row above the header and a 合计 row below the data;
+自然资源 sends GBK CSV from a Windows tool; 税务 sends UTF-8 CSV with a BOM and thousands
+separators; 统计 sends Excel with a two-row header grouping related columns; 能源 and 生态环境
+send GB18030 CSV in which some numbers were typed with full-width digits and some codes carry a
+full-width space; 电力 sends plain UTF-8 CSV. Any file may, now and then, state a different but
+convertible unit in its header (实缴税收(元), 用电量(万千瓦时)): that is legal, not a defect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Habit:
+    """Format habits of one source's files."""
+
+    stem: str  # file name without period and extension, e.g. "tax" → tax_2021.csv
+    format: str  # "xlsx" or "csv"
+    encoding: str = "utf-8-sig"  # CSV encoding (utf-8-sig = UTF-8 with BOM)
+    crlf: bool = False  # Windows line ends
+    thousands: bool = False  # 千分位 in amounts
+    fullwidth_digits: float = 0.0  # share of clean rows whose numbers use full-width digits
+    fullwidth_spaces: float = 0.0  # share of clean rows whose credit code carries a full-width space
+    title: str | None = None  # xlsx title row, formatted with {year} and {as_of}
+    footer: str | None = None  # xlsx row after the data, formatted with {rows}
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # two-row header: label over column names
+    variant_share: float = 0.0  # chance that a file uses an alternative unit in its header
+    variants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # contract unit → alternatives
+    per_year: bool = True  # one file per year (else one file for the whole run)
+
+
+HABITS: dict[str, Habit] = {
+    "registry": Habit(
+        stem="registry",
+        format="xlsx",
+        per_year=False,
+        title="浙江省市场主体登记信息（截至{as_of}）",
+        footer="合计：{rows}户",
+    ),
+    "land": Habit(
+        stem="land",
+        format="csv",
+        encoding="gbk",
+        crlf=True,
+        per_year=False,
+        variant_share=0.2,
+        variants={"亩": ("平方米", "公顷")},
+    ),
+    "tax": Habit(
+        stem="tax",
+        format="csv",
+        encoding="utf-8-sig",
+        thousands=True,
+        variant_share=0.25,
+        variants={"万元": ("元",)},
+    ),
+    "statistics": Habit(
+        stem="statistics",
+        format="xlsx",
+        title="浙江省工业企业年度主要经济指标（{year}年）",
+        footer="注：是否规上指年主营业务收入2000万元及以上的规模以上工业企业。",
+        groups=(
+            ("主要经济指标", ("value_added", "revenue", "rd_expense")),
+            ("从业人员", ("employees", "college_staff")),
+        ),
+        variant_share=0.15,
+        variants={"万元": ("元",)},
+    ),
+    "energy": Habit(
+        stem="energy",
+        format="csv",
+        encoding="gb18030",
+        crlf=True,
+        fullwidth_digits=0.04,
+        fullwidth_spaces=0.03,
+    ),
+    "discharge": Habit(
+        stem="discharge",
+        format="csv",
+        encoding="gb18030",
+        crlf=True,
+        fullwidth_digits=0.04,
+        fullwidth_spaces=0.03,
+        variant_share=0.15,
+        variants={"吨": ("千克",)},
+    ),
+    "power": Habit(
+        stem="power",
+        format="csv",
+        encoding="utf-8",
+        variant_share=0.25,
+        variants={"千瓦时": ("万千瓦时", "kWh", "度")},
+    ),
+    "power-daily": Habit(
+        stem="power_daily",
+        format="csv",
+        encoding="utf-8",
+        per_year=False,
+        variant_share=0.2,
+        variants={"千瓦时": ("万千瓦时", "kWh")},
+    ),
+    "monthly": Habit(
+        stem="monthly",
+        format="xlsx",
+        title="规模以上工业企业月度快报（{year}年）",
+        variant_share=0.15,
+        variants={"万元": ("元",)},
+    ),
+    "invoices": Habit(
+        stem="invoices",
+        format="csv",
+        encoding="utf-8-sig",
+        thousands=True,
+        variant_share=0.25,
+        variants={"万元": ("元",)},
+    ),
+}
+
+# When an Excel source exceeds this many rows it is written as UTF-8-BOM CSV instead
+# (xlsxwriter manages ~120k cells/s; the switch is recorded in the manifest).
+XLSX_MAX_ROWS = 200_000
