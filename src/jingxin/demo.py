@@ -1,0 +1,135 @@
+"""`jingxin demo`: a whole province from nothing to the web app in one command.
+
+Generates the departments' files, ingests them (with their defects quarantined), evaluates
+every year with the shipped 亩均 systems, creates one demo account per role, and serves the
+web app. A second run reuses what the first one built unless `--fresh` is given.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+console = Console(highlight=False)
+
+DEMO_SYSTEMS = ("zhejiang_industry_above", "zhejiang_industry_below")
+DEMO_COUNTY = "330106"  # 西湖区: where the county analyst and the enterprise account sit
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def _generate(folder: Path, enterprises: int, years: tuple[int, int], seed: int) -> None:
+    from jingxin.synth.generator import generate_province, plan_jobs
+
+    console.print(f"[bold]1/5 生成合成省份[/]：{enterprises:,} 户企业，{years[0]}–{years[1]} 年")
+    year_tuple = tuple(range(years[0], years[1] + 1))
+    with _progress() as bar:
+        task = bar.add_task("生成", total=len(plan_jobs(year_tuple)) + 3)
+
+        def step(label: str, entry: object) -> None:
+            bar.update(task, advance=1, description=f"生成 {label}")
+
+        generate_province(folder, enterprises, year_tuple, seed, progress=step)
+
+
+def _ingest(wh, folder: Path) -> None:  # type: ignore[no-untyped-def]
+    from jingxin.ingest.directory import ingest_directory, plan_directory
+
+    plan = plan_directory(folder)
+    console.print(f"[bold]2/5 归集部门文件[/]：{len(plan)} 个文件")
+    accepted = rejected = 0
+    with _progress() as bar:
+        task = bar.add_task("入库", total=len(plan))
+
+        def on_file(planned, outcome) -> None:  # type: ignore[no-untyped-def]
+            nonlocal accepted, rejected
+            if outcome.result is not None:
+                accepted += outcome.result.accepted
+                rejected += outcome.result.rejected
+            bar.update(task, advance=1, description=f"入库 {planned.path.name}")
+
+        ingest_directory(wh, folder, loaded_by="demo", on_file=on_file)
+    console.print(f"    接收 {accepted:,} 行，退回 {rejected:,} 行（问题行及原因见“数据归集”页面）")
+
+
+def _evaluate(wh, years: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
+    from jingxin.evaluation.runs import run_evaluation
+
+    console.print("[bold]3/5 亩均效益综合评价[/]")
+    for year in range(years[0], years[1] + 1):
+        for system in DEMO_SYSTEMS:
+            summary = run_evaluation(wh, system, year)
+            classes = "，".join(f"{k} {v}" for k, v in summary.class_counts.items())
+            console.print(f"    {summary.title}：{summary.enterprise_count:,} 家（{classes}）")
+
+
+def _demo_users(wh) -> None:  # type: ignore[no-untyped-def]
+    from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users
+    from jingxin.core.db import Database, upgrade
+    from jingxin.core.settings import get_settings
+
+    console.print("[bold]4/5 演示账号[/]")
+    reg = wh.current("registry")
+    local = reg.filter(reg.county_code == DEMO_COUNTY).order_by("credit_code").limit(3)
+    codes = [str(c) for c in wh.execute(local.credit_code)]
+    url = get_settings().platform_database_url
+    upgrade(url)
+    database = Database(url)
+    with database.session() as db:
+        users = create_demo_users(
+            db, enterprise_code=codes[0] if codes else None, staff_enterprises=codes or None
+        )
+        db.commit()
+        for user in users:
+            console.print(f"    {user.username:<14} {user.role_label:<10} 密码 {DEMO_PASSWORD}")
+    database.dispose()
+
+
+def demo(
+    enterprises: Annotated[int, typer.Option(help="企业户数")] = 20_000,
+    first_year: Annotated[int, typer.Option(help="起始年度")] = 2019,
+    last_year: Annotated[int, typer.Option(help="截止年度")] = 2021,
+    seed: Annotated[int, typer.Option(help="随机种子")] = 2021,
+    fresh: Annotated[bool, typer.Option("--fresh", help="删除已有演示数据后重建")] = False,
+    serve: Annotated[bool, typer.Option(" /--no-serve", help="完成后是否启动网页服务")] = True,
+) -> None:
+    """演示：生成一个省份、归集、评价，并启动网页服务。"""
+    from jingxin.core.settings import get_settings
+    from jingxin.core.warehouse import open_warehouse
+
+    settings = get_settings()
+    folder = settings.home / "demo" / "province"
+    if fresh:
+        shutil.rmtree(settings.home, ignore_errors=True)
+    years = (first_year, last_year)
+    if not (folder / "manifest.json").exists():
+        _generate(folder, enterprises, years, seed)
+    wh = open_warehouse(settings.warehouse_url)
+    try:
+        if wh.execute(wh.table("batches").count()) == 0:
+            _ingest(wh, folder)
+        if not wh.has_table("eval_runs") or wh.execute(wh.table("eval_runs").count()) == 0:
+            _evaluate(wh, years)
+        _demo_users(wh)
+    finally:
+        wh.close()
+    address = f"http://{settings.host}:{settings.port}/"
+    console.print(f"[bold]5/5 网页服务[/]：{address}（演示账号见上，Ctrl+C 退出）")
+    if serve:
+        from jingxin.web.cli import serve as serve_command
+
+        serve_command(host=None, port=None, reload=False, proxy_headers=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
