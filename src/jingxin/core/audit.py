@@ -22,7 +22,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, String, func, select
+from sqlalchemy import BigInteger, ColumnElement, Index, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from jingxin.core.db import Base, BigIntPK, clean_json, clean_text, utcnow
@@ -204,7 +204,7 @@ def search(
     `username` matches part of the name (case-insensitive), taken literally: `%` and `_` are
     not wildcards, and every value is a bound parameter, never SQL text.
     """
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     username = clean_text(username).strip() if username else None
     action = clean_text(action).strip() if action else None
     if username:

@@ -1,0 +1,160 @@
+"""The app factory (应用工厂): `create_app(settings)` builds the whole web app and JSON API.
+
+What it wires, in one place:
+
+- the platform database (migrated to the newest revision at start) and the warehouse access
+  (`jingxin.web.warehouse`), both on `app.state`;
+- the scenarios listed in `SCENARIO_MODULES`, each a module with a `scenario = WebScenario(...)`
+  (pages, `/api/v1` routes, nav items, templates; see `jingxin.web.registry`). A scenario adds
+  its pages by adding its module here. Modules in `OPTIONAL_SCENARIOS` are skipped while their
+  package does not provide them yet;
+- CSRF checking on every state-changing request (an app-wide dependency), the session cookie
+  and security headers (`jingxin.web.security`), error pages (`jingxin.web.errors`);
+- static files under /static (own CSS/JS and vendored ECharts and HTMX, no CDN).
+
+Run it with `jingxin serve`, or `uvicorn --factory jingxin.web.app:create_app`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from jingxin.accounts.service import DEFAULT_SESSIONS, DEFAULT_THROTTLE, SessionPolicy, ThrottlePolicy
+from jingxin.core.db import Database, upgrade
+from jingxin.core.settings import Settings, get_settings
+from jingxin.web import errors
+from jingxin.web.assets import STATIC_DIR, asset_version, ensure_vendor
+from jingxin.web.deps import csrf_protect
+from jingxin.web.registry import WebScenario
+from jingxin.web.security import PlatformMiddleware
+from jingxin.web.templating import build_templates
+from jingxin.web.warehouse import WarehouseAccess
+
+API_PREFIX = "/api/v1"
+
+# Every scenario that has pages or API routes, in the order their routes are matched.
+SCENARIO_MODULES: tuple[str, ...] = (
+    "jingxin.web.home",
+    "jingxin.evaluation.views",
+    "jingxin.datahub.views",
+    "jingxin.accounts.views",
+    "jingxin.web.audit_views",
+)
+
+# Scenarios still being built: skipped while the module does not exist (an import error inside
+# an existing module is never hidden).
+OPTIONAL_SCENARIOS: frozenset[str] = frozenset({"jingxin.evaluation.views"})
+
+API_DESCRIPTION = """数字经信平台 JSON 接口。
+
+- 认证：先在网页 `/login` 登录，接口使用同一个会话 Cookie（`jingxin_session`，HttpOnly）。
+- CSRF：所有修改数据的请求（POST、PUT、PATCH、DELETE）须带请求头 `X-CSRF-Token`，其值为
+  `GET /api/v1/me` 返回的 `csrf_token`。
+- 数据范围：每个接口都按登录用户的区划、部门或企业范围返回数据，与网页完全一致；超出范围的
+  对象返回 404。
+"""
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jingxin")
+    except PackageNotFoundError:
+        return "0"
+
+
+def load_scenarios(modules: Sequence[str] = SCENARIO_MODULES) -> list[WebScenario]:
+    scenarios = []
+    for name in modules:
+        if name in OPTIONAL_SCENARIOS and not _module_exists(name):
+            continue
+        module = importlib.import_module(name)
+        scenario = getattr(module, "scenario", None)
+        if not isinstance(scenario, WebScenario):
+            raise TypeError(f"{name} must define `scenario = WebScenario(...)`")
+        scenarios.append(scenario)
+    return scenarios
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    scenario_modules: Sequence[str] = SCENARIO_MODULES,
+    migrate: bool = True,
+    throttle: ThrottlePolicy = DEFAULT_THROTTLE,
+    session_policy: SessionPolicy = DEFAULT_SESSIONS,
+) -> FastAPI:
+    """Build the app for `settings` (default: from the environment).
+
+    The platform database is brought up to date here (`migrate=False` skips it for a database
+    known to be current); the warehouse is opened at the first request that needs it.
+    """
+    settings = settings or get_settings()
+    database_url = settings.platform_database_url
+    if migrate:
+        upgrade(database_url)
+    ensure_vendor()
+    scenarios = load_scenarios(scenario_modules)
+
+    database = Database(database_url)
+    warehouse = WarehouseAccess(settings.warehouse_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Open the warehouse now, so that a DuckDB file held by another process stops the
+        # server at start with the holder named, rather than failing page by page later.
+        with warehouse.reader():
+            pass
+        yield
+        warehouse.close()
+        database.dispose()
+
+    app = FastAPI(
+        title="数字经信 API",
+        version=_version(),
+        description=API_DESCRIPTION,
+        docs_url=None,  # Swagger UI would load from a CDN; the spec is at /openapi.json
+        redoc_url=None,
+        dependencies=[Depends(csrf_protect)],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.warehouse = warehouse
+    app.state.throttle = throttle
+    app.state.session_policy = session_policy
+    app.state.asset_version = asset_version()
+    app.state.templates = build_templates(
+        [s.templates for s in scenarios if s.templates is not None], app.state.asset_version
+    )
+    app.state.nav = sorted((item for s in scenarios for item in s.nav), key=lambda i: (i.order, i.title))
+    app.state.scenarios = scenarios
+
+    errors.install(app)
+    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    app.add_middleware(PlatformMiddleware)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    api = APIRouter(prefix=API_PREFIX)
+    for scenario in scenarios:
+        if scenario.pages is not None:
+            app.include_router(scenario.pages)
+        if scenario.api is not None:
+            api.include_router(scenario.api)
+    app.include_router(api)
+    return app

@@ -1,0 +1,247 @@
+"""Region scope: every role against every API route with ids outside its scope (SQLite and PostgreSQL).
+
+The world: three batches from three departments, with a secret file name and secret values in
+their rejected rows. Each role asks for objects it must not see; the answer is 403 or 404 and
+contains none of the secrets. Then the Scope rules themselves, unit by unit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import pytest
+
+from jingxin.core.auth import Role, scope_for
+from jingxin.core.scope import Scope
+from jingxin.web.testing import BATCH_WORLD, login, seed_batches
+
+pytest_plugins = ["jingxin.web.pytest_fixtures"]
+
+SECRETS = [v for b in BATCH_WORLD.values() for v in (b[2], b[3])]
+
+ROLES_USERS = {
+    "admin": Role.ADMIN,
+    "sheng": Role.PROVINCE_ANALYST,
+    "hangzhou": Role.CITY_ANALYST,
+    "xihu": Role.COUNTY_ANALYST,
+    "liaison-sw": Role.LIAISON,
+    "liaison-dl": Role.LIAISON,
+    "fuwu": Role.SERVICE_STAFF,
+    "qiye": Role.ENTERPRISE,
+}
+OWN_BATCH = {"liaison-sw": 11, "liaison-dl": 12}
+
+
+@pytest.fixture
+def world(web_settings, web_app, demo_users) -> dict[str, Any]:
+    seed_batches(web_settings.warehouse_url)
+    return demo_users
+
+
+def _foreign_batch(username: str) -> int:
+    """A batch this user must not see."""
+    return {"liaison-sw": 12, "liaison-dl": 11}.get(username, 11)
+
+
+def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict]]:
+    batch = _foreign_batch(username)
+    other = users["admin"].id if username != "admin" else users["xihu"].id
+    foreign_source = "power" if username == "liaison-sw" else "tax"
+    new_user = {"username": "intruder", "display_name": "I", "role": "admin", "password": "Abcdefgh12345"}
+    return [
+        ("GET", "/api/v1/users", {}),
+        ("POST", "/api/v1/users", {"json": new_user}),
+        ("GET", f"/api/v1/users/{other}", {}),
+        ("PATCH", f"/api/v1/users/{other}", {"json": {"role": "county_analyst", "division_code": "330106"}}),
+        ("POST", f"/api/v1/users/{other}/password", {"json": {"password": "Taken-over-123"}}),
+        ("GET", "/api/v1/audit", {}),
+        ("GET", f"/api/v1/batches/{batch}", {}),
+        ("GET", f"/api/v1/batches/{batch}/rejected", {}),
+        ("GET", f"/api/v1/batches/{batch}/rejected.csv", {}),
+        (
+            "POST",
+            "/api/v1/batches",
+            {
+                "data": {"source": foreign_source},
+                "files": {"file": ("x.csv", "统一社会信用代码,年度,实缴税收\n".encode())},
+            },
+        ),
+        ("GET", f"/data/batches/{batch}", {}),
+        ("GET", f"/data/batches/{batch}/rejected.csv", {}),
+        ("GET", f"/users/{other}", {}),
+        ("GET", "/users", {}),
+        ("GET", "/audit", {}),
+    ]
+
+
+NON_ADMINS = [u for u in ROLES_USERS if u != "admin"]
+
+
+@pytest.mark.parametrize("username", NON_ADMINS)
+def test_out_of_scope_requests_are_refused_and_leak_nothing(web_client, world, username: str) -> None:
+    """The matrix: this role × every route of `_requests`, each with an id outside its scope.
+
+    One test per role (and backend) walks all routes and reports every violation at once; a
+    new route joins the matrix by being added to `_requests`.
+    """
+    token = login(web_client, username)
+    problems = []
+    for method, path, kwargs in _requests(username, world):
+        response = web_client.request(
+            method, path, headers={"X-CSRF-Token": token}, follow_redirects=False, **kwargs
+        )
+        if response.status_code not in (403, 404):
+            problems.append(f"{method} {path} -> {response.status_code}: {response.text[:200]}")
+        leaked = [s for s in SECRETS if s in response.text]
+        if path.startswith("/api/v1/users") and "intruder" in response.text:
+            leaked.append("intruder")
+        if leaked:
+            problems.append(f"{method} {path} leaks {leaked}")
+    assert not problems, "\n".join(problems)
+    assert web_client.get("/api/v1/me").json()["username"] == username  # nothing took the session over
+
+
+@pytest.mark.parametrize("username", NON_ADMINS)
+def test_batch_lists_show_only_the_own_department(web_client, world, username: str) -> None:
+    login(web_client, username)
+    response = web_client.get("/api/v1/batches")
+    page = web_client.get("/data")
+    sources = web_client.get("/api/v1/sources")
+    if username not in OWN_BATCH:
+        assert response.status_code == page.status_code == sources.status_code == 403
+        return
+    own = OWN_BATCH[username]
+    assert [b["batch_id"] for b in response.json()["items"]] == [own]
+    assert response.json()["total"] == 1
+    own_secret_name = BATCH_WORLD[own][2]
+    assert own_secret_name in page.text
+    for bid, (_src, _dept, name, _secret) in BATCH_WORLD.items():
+        if bid != own:
+            assert name not in response.text and name not in page.text
+    assert {s["department"] for s in sources.json()} == {BATCH_WORLD[own][1]}
+    rejected = web_client.get(f"/api/v1/batches/{own}/rejected").json()
+    assert rejected["items"][0]["value"] == BATCH_WORLD[own][3]
+    # filtering by another department's source gives nothing, not that source's batches
+    other_source = "tax" if username == "liaison-dl" else "power"
+    assert web_client.get(f"/api/v1/batches?source={other_source}").json()["total"] == 0
+
+
+def test_admin_sees_everything_and_missing_ids_are_404(web_client, world) -> None:
+    login(web_client, "admin")
+    assert web_client.get("/api/v1/batches").json()["total"] == 3
+    for bid in BATCH_WORLD:
+        assert web_client.get(f"/api/v1/batches/{bid}").status_code == 200
+    assert web_client.get("/api/v1/batches/999").status_code == 404
+    assert web_client.get("/api/v1/users/999999").status_code == 404
+    assert web_client.get("/api/v1/batches/99999999999999999999").status_code == 422
+
+
+def test_liaison_cannot_upload_to_another_department_through_the_page(web_client, world) -> None:
+    token = login(web_client, "liaison-dl")
+    response = web_client.post(
+        "/data/upload",
+        data={"source": "tax", "csrf_token": token},
+        files={"file": ("tax.csv", "统一社会信用代码,年度,实缴税收\n".encode())},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("username,role", list(ROLES_USERS.items()))
+def test_me_reports_the_scope(web_client, world, username: str, role: Role) -> None:
+    login(web_client, username)
+    me = web_client.get("/api/v1/me").json()
+    assert me["role"] == role.value
+    assert me["clearance"] == role.clearance
+    scope = me["scope"]
+    if role is Role.ENTERPRISE:
+        assert scope["credit_code"] == world[username].credit_code
+    if role is Role.SERVICE_STAFF:
+        assert scope["enterprises"] == sorted(world[username].enterprises)
+    if role is Role.LIAISON:
+        assert scope["department"] == world[username].department
+
+
+def test_nav_items_follow_the_role(web_client, world) -> None:
+    expected = {
+        "admin": {"首页", "数据归集", "用户管理", "审计日志"},
+        "liaison-sw": {"首页", "数据归集"},
+        "xihu": {"首页"},
+        "qiye": {"首页"},
+    }
+    for username, items in expected.items():
+        web_client.cookies.clear()
+        login(web_client, username)
+        page = web_client.get("/").text
+        nav = page.split('<nav class="sidenav"', 1)[1].split("</nav>", 1)[0]
+        for title in ("数据归集", "用户管理", "审计日志"):
+            assert (title in nav) == (title in items), (username, title)
+
+
+# ---- the Scope rules ----------------------------------------------------------------------------
+
+
+def _table() -> ibis.Table:
+    return ibis.memtable(
+        {
+            "credit_code": ["A", "B", "C", "D"],
+            "county_code": ["330106", "330102", "330212", "330106"],
+        }
+    )
+
+
+def _codes(expr: ibis.Table) -> list[str]:
+    return sorted(expr.execute()["credit_code"].tolist())
+
+
+def test_scope_for_each_role() -> None:
+    assert scope_for(Role.ADMIN, "330000") == Scope()
+    assert scope_for(Role.PROVINCE_ANALYST, "330000").prefix == "33"
+    assert scope_for(Role.CITY_ANALYST, "330100").prefix == "3301"
+    assert scope_for(Role.COUNTY_ANALYST, "330106").prefix == "330106"
+    assert scope_for(Role.LIAISON, "330000", department="税务").department == "税务"
+    assert scope_for(Role.ENTERPRISE, "330106", credit_code="A").credit_code == "A"
+    assert scope_for(Role.SERVICE_STAFF, "330106", enterprises={"A", "D"}).enterprises == frozenset(
+        {"A", "D"}
+    )
+    with pytest.raises(ValueError):
+        scope_for(Role.ENTERPRISE, "330106")
+    with pytest.raises(ValueError):
+        scope_for(Role.LIAISON, "330000")
+
+
+def test_restrict_by_region_enterprise_and_assignment() -> None:
+    t = _table()
+    assert _codes(Scope().restrict(t)) == ["A", "B", "C", "D"]
+    assert _codes(Scope(division="330100").restrict(t)) == ["A", "B", "D"]
+    assert _codes(Scope(division="330106").restrict(t)) == ["A", "D"]
+    assert _codes(Scope(division="330106", credit_code="B").restrict(t)) == ["B"]
+    assert _codes(Scope(division="330106", enterprises=frozenset({"C", "D"})).restrict(t)) == ["C", "D"]
+    assert _codes(Scope(division="330106", enterprises=frozenset()).restrict(t)) == []
+
+
+def test_allows_single_objects() -> None:
+    staff = Scope(division="330106", enterprises=frozenset({"C"}))
+    assert staff.allows_enterprise("C", "330212") and not staff.allows_enterprise("A", "330106")
+    assert not staff.allows_division("330106")
+    county = Scope(division="330106")
+    assert county.allows_enterprise("A", "330106") and not county.allows_enterprise("C", "330212")
+    assert county.allows_division("330106") and not county.allows_division("330102")
+
+
+def test_batches_by_department() -> None:
+    assert Scope().allows_department("税务")
+    assert Scope(division="330000").allows_department("电力")  # province-wide
+    assert not Scope(division="330100").allows_department("电力")  # below the province
+    assert Scope(division="330000", department="税务").allows_department("税务")
+    assert not Scope(division="330000", department="税务").allows_department("电力")
+    assert not Scope(division="330106", credit_code="A").allows_department("税务")
+    assert not Scope(division="330106", enterprises=frozenset({"A"})).allows_department("税务")
+    tax_sources = Scope(division="330000", department="税务").visible_sources()
+    assert set(tax_sources) == {"tax", "invoices"} or "tax" in tax_sources
+    batches = ibis.memtable({"batch_id": [1, 2, 3], "source": ["tax", "power", "registry"]})
+    visible = Scope(division="330000", department="电力").restrict_batches(batches).execute()
+    assert visible["batch_id"].tolist() == [2]
+    assert len(Scope(division="330106", credit_code="A").restrict_batches(batches).execute()) == 0
+    assert len(Scope().restrict_batches(batches).execute()) == 3
