@@ -41,10 +41,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-# Where the Alembic scripts live: the repository root, beside `src/` (editable install).
-PROJECT_ROOT = Path(__file__).resolve().parents[3]
-MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
-ALEMBIC_INI = PROJECT_ROOT / "alembic.ini"
+# The Alembic scripts ship inside the package, so an installed wheel can migrate too;
+# `alembic.ini` at the repository root is only for running `alembic` by hand.
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+ALEMBIC_INI = Path(__file__).resolve().parents[3] / "alembic.ini"
 
 
 def utcnow() -> datetime:
@@ -184,7 +184,7 @@ def alembic_config(url: str) -> Any:
 
     if not MIGRATIONS_DIR.is_dir():
         raise RuntimeError(
-            f"找不到数据库迁移脚本目录 {MIGRATIONS_DIR}：请在源码目录中以可编辑方式安装 jingxin（uv sync）"
+            f"找不到数据库迁移脚本目录 {MIGRATIONS_DIR}：安装包不完整，请重新安装 jingxin"
         )
     config = Config(str(ALEMBIC_INI)) if ALEMBIC_INI.is_file() else Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
