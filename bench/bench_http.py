@@ -1,0 +1,140 @@
+"""Load benchmark of `jingxin serve` (网页服务压测) with a real HTTP load generator (wrk).
+
+Builds (or reuses) a demo province in JINGXIN_HOME — by default 100,000 enterprises, ingested
+and evaluated — starts `jingxin serve` as its own process, logs in as the province analyst
+through the login form, and runs wrk with 50 concurrent connections against the dashboard
+and list endpoints, one endpoint at a time. Prints one JSON object with p50/p95/p99 latency
+and requests per second per endpoint.
+
+    .venv/bin/python bench/bench_http.py [--home var/bench-http] [--enterprises 100000]
+        [--duration 30] [--connections 50]
+
+Needs Debian's `wrk` (apt-get install wrk). Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ENDPOINTS = [
+    ("首页 dashboard", "/"),
+    ("评价结果 list page", "/evaluation?year=2021"),
+    ("评价结果 list API", "/api/v1/evaluation/results?year=2021&page=1"),
+    ("区县排名 ranking API", "/api/v1/evaluation/ranking?year=2021"),
+]
+
+# wrk prints only p50/75/90/99 with --latency; this script reports the percentiles we target.
+WRK_SCRIPT = """
+done = function(summary, latency, requests)
+  io.write(string.format("JSON {\\"p50_ms\\": %.2f, \\"p95_ms\\": %.2f, \\"p99_ms\\": %.2f, "
+    .. "\\"requests\\": %d, \\"errors\\": %d, \\"non_2xx\\": %d, \\"seconds\\": %.2f}\\n",
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write
+      + summary.errors.timeout, summary.errors.status, summary.duration / 1e6))
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def jingxin(*args: str, env: dict[str, str]) -> None:
+    subprocess.run([str(Path(sys.executable).parent / "jingxin"), *args], env=env, check=True)
+
+
+def login_cookie(base: str, username: str, password: str) -> str:
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as client:
+        page = client.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        answer = client.post(
+            "/login", data={"username": username, "password": password, "csrf_token": token, "next": "/"}
+        )
+        assert answer.status_code == 303, answer.text[:300]
+        return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+
+def run_wrk(url: str, cookie: str, connections: int, duration: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", script.name,
+         "-H", f"Cookie: {cookie}", url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    os.unlink(script.name)
+    stats = json.loads(out.split("JSON ", 1)[1])
+    stats["requests_per_s"] = round(stats["requests"] / stats["seconds"], 1)
+    return stats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--home", default="var/bench-http")
+    parser.add_argument("--enterprises", type=int, default=100_000)
+    parser.add_argument("--duration", type=int, default=30)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--user", default="sheng")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install wrk")
+
+    port = free_port()
+    env = {**os.environ, "JINGXIN_HOME": str(Path(args.home).resolve()), "JINGXIN_PORT": str(port)}
+    started = time.perf_counter()
+    jingxin("demo", "--enterprises", str(args.enterprises), "--no-serve", env=env)
+    prepared = time.perf_counter() - started
+
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jingxin"), "serve", "--port", str(port)],
+        env={**env, "JINGXIN_LOG_LEVEL": "warning"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(f"{base}/login", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(1)
+        from jingxin.accounts.service import DEMO_PASSWORD
+
+        cookie = login_cookie(base, args.user, DEMO_PASSWORD)
+        results = {}
+        for label, path in ENDPOINTS:
+            httpx.get(base + path, headers={"Cookie": cookie}, timeout=60).raise_for_status()  # warm
+            results[label] = {"path": path, **run_wrk(base + path, cookie, args.connections, args.duration)}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(json.dumps({
+        "benchmark": "http",
+        "enterprises": args.enterprises,
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "user": args.user,
+        "prepare_s": round(prepared, 1),
+        "machine": {
+            "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()
+        },
+        "endpoints": results,
+    }, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()

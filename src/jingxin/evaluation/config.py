@@ -1,0 +1,608 @@
+"""Indicator systems (评价指标体系) as versioned YAML, validated by pydantic.
+
+Why configuration and not code: the province only sets the frame; every county publishes its own
+weights, reference values (参照值) and class shares (分类比例), and changes them from year to
+year. A county that changes its weights edits a file; a run stores the resolved configuration
+(system file plus county overrides) and its hash, so a published result can be recomputed.
+
+Resolution (how a county overrides the province default):
+
+1. The system file `systems/<id>.yaml` (shipped in the package). A folder given by the
+   environment variable `JINGXIN_EVALUATION_SYSTEMS` (or the `systems_dir` argument) is searched
+   first, so a deployment can add or replace systems without touching the package.
+2. Optional county override files `overrides/<id>/<county_code>.yaml` in the same folders. An
+   override may change indicator weights, fixed reference values, class shares or thresholds,
+   sublet deductions, policy numbers and add vetoes (`CountyOverride`). It cannot change
+   formulas, the population or the scoring method: a county that scores differently uses a
+   system of its own (e.g. `zhejiang_industry_minmax`) and runs it with `--scope`.
+
+In a province-wide run every county's enterprises are scored with that county's parameters
+(the overrides become per-county columns, see `compute.Params`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from jingxin.evaluation.formula import FACT_COLUMNS, FormulaError, parse_formula
+
+Direction = Literal["higher", "lower"]
+Method = Literal["ratio", "ratio_capped", "minmax", "benchmark"]
+Statistic = Literal["mean", "median", "sum_over_sum"]
+Group = Literal["province", "city", "county", "county_industry", "province_industry", "kind"]
+MissingRule = Literal["average", "zero", "reweight"]
+Level = Literal["enterprise", "park"]
+
+GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
+    "province": (),
+    "city": ("city_code",),
+    "county": ("county_code",),
+    "county_industry": ("county_code", "division_code"),
+    "province_industry": ("division_code",),
+    "kind": ("kind",),
+}
+"""Columns that define each grouping (分组口径) of references, min–max ranges and classes."""
+
+GROUP_NAMES = {
+    "province": "全省",
+    "city": "本市",
+    "county": "本县（市、区）",
+    "county_industry": "本县同行业",
+    "province_industry": "全省同行业",
+    "kind": "同类园区",
+}
+
+CLASS_LABELS_DEFAULT = {
+    "A+": "领跑示范类",
+    "A": "优先发展类",
+    "B": "提升发展类",
+    "C": "调控帮扶类",
+    "D": "倒逼整治类",
+}
+
+_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+_SELECTOR = re.compile(r"^([A-T])?(\d{2,4})?$")
+_COUNTY = re.compile(r"^\d{6}$")
+PACKAGE_SYSTEMS = "jingxin.evaluation"
+ENV_SYSTEMS_DIR = "JINGXIN_EVALUATION_SYSTEMS"
+
+
+class ConfigError(ValueError):
+    """A system or override file is invalid; the message names the file and the problem."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ReferenceRule(_Model):
+    """How the reference value (参照值) of an indicator is found for a year.
+
+    `fixed` holds published values by data year (黄岩 publishes them per year); for any other
+    year the value is `statistic` over `group`: the mean or median of the enterprises'
+    indicator values, or sum-over-sum (Σ numerator ÷ Σ denominator, 合计口径) which needs a
+    formula that is a division at its top.
+    """
+
+    fixed: dict[int, float] = {}
+    statistic: Statistic = "mean"
+    group: Group = "county"
+
+    def fixed_for(self, year: int) -> float | None:
+        return self.fixed.get(year)
+
+
+class Indicator(_Model):
+    """One indicator (评价指标): a formula over warehouse facts, its unit, direction and weight.
+
+    A weight of 0 makes an informational indicator: its value is computed, stored and shown,
+    but it earns no points (used for 人才密度 and 研发人均 in the industry systems).
+    """
+
+    id: str
+    name: str
+    formula: str
+    unit: str = ""
+    direction: Direction = "higher"
+    weight: float = Field(ge=0)
+    reference: ReferenceRule | None = None
+    missing: MissingRule | None = None
+    description: str = ""
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"indicator id must be snake_case, got {value!r}")
+        return value
+
+    @field_validator("formula")
+    @classmethod
+    def _formula(cls, value: str) -> str:
+        try:
+            parse_formula(value)
+        except FormulaError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+
+class Scoring(_Model):
+    """The scoring method (计分方法), one per system.
+
+    - `ratio` (黄岩): points = weight × value ÷ reference (reference ÷ value when lower is
+      better). `floor` bounds value ÷ reference from below (0: a negative value added earns
+      nothing rather than minus points; None: no floor); it is a multiple of the weight, so
+      points stay proportional to weights.
+    - `ratio_capped`: the same, capped at `cap` × weight (the province's county digital-economy
+      evaluation caps at 2 × weight).
+    - `minmax` (旌德): weight × [minmax_floor + (100 − minmax_floor) × (x − min)/(max − min)] / 100
+      within the reference group; everyone gets minmax_floor % of the weight, the best 100 %.
+    - `benchmark` (淮安): the benchmark is `benchmark_multiple` × the reference statistic
+      (÷ it when lower is better); points = weight × min(1, value ÷ benchmark).
+    """
+
+    method: Method = "ratio"
+    cap: float | None = Field(default=None, gt=0)
+    floor: float | None = 0.0
+    minmax_floor: float = Field(default=20.0, ge=0, lt=100)
+    benchmark_multiple: float = Field(default=2.0, gt=0)
+    missing_group: Group = "county"
+
+    @property
+    def cap_multiple(self) -> float | None:
+        """Points are capped at this multiple of the weight (None: no cap)."""
+        if self.method == "ratio_capped":
+            return self.cap or 2.0
+        if self.method in ("minmax", "benchmark"):
+            return 1.0
+        return self.cap
+
+
+class NotProducing(_Model):
+    """Enterprises not yet producing (未投产): no revenue and no tax in the year.
+
+    They are left out while within `grace_years` of founding; older ones are "overdue" (逾期未
+    投产) and are evaluated like everyone else, so idle land is scored, not hidden.
+    """
+
+    exclude: bool = True
+    grace_years: int = Field(default=2, ge=0)
+
+
+class Population(_Model):
+    """Who is evaluated (评价范围).
+
+    `scale`: 规上 (above), 规下 (below) or all; `min_land_mu`: 规下 are evaluated from 3 亩 (some
+    counties 5); `include` / `exclude`: industry selectors, a section letter (``C``), a code
+    (``13``, ``7010``) or both (``F51``, ``K7010``; the letter is documentation, the digits are
+    matched as a prefix of the 4-digit industry code). `merge_shared_parcels`: enterprises on
+    one parcel (宗地) are merged into one evaluation unit that shares one result; the merge
+    follows parcel links `merge_rounds` hops (2 covers A–P1–B–P2–C chains).
+    """
+
+    level: Level = "enterprise"
+    scale: Literal["above", "below", "all"] = "above"
+    min_land_mu: float = Field(default=0.0, ge=0)
+    require_land: bool = True
+    include: list[str] = []
+    exclude: list[str] = []
+    excluded_statuses: list[str] = ["吊销", "注销", "迁出"]
+    not_producing: NotProducing = NotProducing()
+    merge_shared_parcels: bool = True
+    merge_rounds: int = Field(default=2, ge=1, le=6)
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _selectors(cls, value: list[str]) -> list[str]:
+        for item in value:
+            m = _SELECTOR.match(item)
+            if not item or not m or not (m.group(1) or m.group(2)):
+                raise ValueError(f"industry selector must be like C, 13, F51 or K7010, got {item!r}")
+        return value
+
+
+class APlus(_Model):
+    """Optional A+ (领跑示范类): the top `share` % of a group, or totals ≥ `threshold`, within A."""
+
+    share: float | None = Field(default=None, gt=0, le=100)
+    threshold: float | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> APlus:
+        if (self.share is None) == (self.threshold is None):
+            raise ValueError("a_plus needs exactly one of share or threshold")
+        return self
+
+
+class ClassRule(_Model):
+    """Classes (分类): by shares of the rank within a group (温岭: within industry) or by thresholds.
+
+    `shares` lists the classes best first with their percentage (summing to 100); the count of
+    a class is the rounded cumulative share minus the rounded previous one, so each class holds
+    its share within one enterprise. `thresholds` gives the lowest total of each class but the
+    last.
+    """
+
+    method: Literal["shares", "thresholds"] = "shares"
+    group: Group = "county_industry"
+    shares: dict[str, float] = {"A": 20, "B": 60, "C": 15, "D": 5}
+    thresholds: dict[str, float] = {}
+    order: list[str] = ["A", "B", "C", "D"]
+    a_plus: APlus | None = None
+    labels: dict[str, str] = {k: v for k, v in CLASS_LABELS_DEFAULT.items() if k != "A+"}
+
+    @model_validator(mode="after")
+    def _check(self) -> ClassRule:
+        if "A+" in self.order:
+            raise ValueError("A+ is configured with a_plus, not in order")
+        if self.method == "shares":
+            if list(self.shares) != self.order:
+                raise ValueError(f"shares must list the classes {self.order} in order")
+            if abs(sum(self.shares.values()) - 100) > 1e-6 or min(self.shares.values()) < 0:
+                raise ValueError("class shares must be ≥ 0 and sum to 100")
+        else:
+            if list(self.thresholds) != self.order[:-1]:
+                raise ValueError(f"thresholds must give the classes {self.order[:-1]} in order")
+            values = list(self.thresholds.values())
+            if values != sorted(values, reverse=True):
+                raise ValueError("thresholds must decrease from the best class")
+        return self
+
+    @property
+    def all_classes(self) -> list[str]:
+        return (["A+"] if self.a_plus else []) + list(self.order)
+
+    def label(self, cls: str) -> str:
+        return self.labels.get(cls) or CLASS_LABELS_DEFAULT.get(cls, cls)
+
+    def cumulative_shares(self) -> dict[str, float]:
+        out, total = {}, 0.0
+        for cls in self.order:
+            total += self.shares[cls]
+            out[cls] = total
+        return out
+
+
+class Deductions(_Model):
+    """Deductions (扣分) for sublet tenants (出租转租), 温岭 style.
+
+    With n tenants beyond `free_tenants`: first + (n − 1) × further points. 规上: 5 and 5;
+    规下: 10 and 5. Counts come from the optional input table `sublets`.
+    """
+
+    sublet_first: float = Field(default=0.0, ge=0)
+    sublet_further: float = Field(default=0.0, ge=0)
+    free_tenants: int = Field(default=0, ge=0)
+
+    def points(self, tenants: int) -> float:
+        extra = tenants - self.free_tenants
+        return 0.0 if extra <= 0 else self.sublet_first + (extra - 1) * self.sublet_further
+
+
+class Veto(_Model):
+    """A named override (一票否决) forcing a class, e.g. a major safety or environmental accident."""
+
+    credit_code: str
+    year: int | None = None
+    class_: str = Field(alias="class")
+    reason: str = Field(min_length=1)
+
+
+class SurchargeStep(_Model):
+    """From `min_years` consecutive years in the class on, `yuan_per_kwh` is added to the price."""
+
+    min_years: int = Field(ge=1)
+    yuan_per_kwh: float = Field(ge=0)
+
+
+class PowerSurcharge(_Model):
+    """Differentiated electricity price (差别化电价) for one class, escalating with consecutive years.
+
+    Default (海宁 2025 draft citing 浙政办发〔2019〕62号): D pays 0.3 元/kWh, 0.4 from the third
+    consecutive D year. Shandong (0.05/0.10/0.15) or 苏州 schedules are the same shape.
+    """
+
+    class_: str = Field(default="D", alias="class")
+    steps: list[SurchargeStep] = [
+        SurchargeStep(min_years=1, yuan_per_kwh=0.3),
+        SurchargeStep(min_years=3, yuan_per_kwh=0.4),
+    ]
+
+    @field_validator("steps")
+    @classmethod
+    def _sorted(cls, value: list[SurchargeStep]) -> list[SurchargeStep]:
+        years = [s.min_years for s in value]
+        if years != sorted(set(years)):
+            raise ValueError("surcharge steps must have increasing min_years")
+        return value
+
+    def rate(self, years: int) -> float | None:
+        hit = [s.yuan_per_kwh for s in self.steps if years >= s.min_years]
+        return hit[-1] if hit else None
+
+
+class Policies(_Model):
+    """Differentiated policies by class (差别化政策).
+
+    `land_tax_relief_pct`: 城镇土地使用税 relief for manufacturers, 浙政办发〔2019〕62号: A 100 %,
+    B 80 %, C and D none. `energy_quota_change_pct`: the cut of energy-use quotas (用能指标) of C
+    and D; the notices say "cut" without a figure, so −10 % and −20 % are project defaults.
+    `priority_land` / `priority_funds`: classes that get priority for land and funds (A).
+    """
+
+    land_tax_relief_pct: dict[str, float] = {}
+    power_surcharge: PowerSurcharge | None = None
+    energy_quota_change_pct: dict[str, float] = {}
+    priority_land: list[str] = []
+    priority_funds: list[str] = []
+
+
+class Leaders(_Model):
+    """亩均效益领跑者: top-N per key industry. A key industry is a flagship chain (by id, see
+    `jingxin.reference.chains()`), a cluster, or an explicit list of industry code prefixes."""
+
+    top_n: int = Field(default=10, ge=1)
+    chains: list[str] | Literal["all"] = "all"
+    industries: dict[str, list[str]] = {}
+
+
+class CountyOverride(_Model):
+    """What a county may change (区县个性化参数)."""
+
+    county: str | None = None
+    note: str = ""
+    weights: dict[str, float] = {}
+    references: dict[str, dict[int, float]] = {}
+    shares: dict[str, float] | None = None
+    thresholds: dict[str, float] | None = None
+    deductions: Deductions | None = None
+    policies: Policies | None = None
+    vetoes: list[Veto] = []
+
+    @field_validator("weights")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(w < 0 for w in value.values()):
+            raise ValueError("weights must be ≥ 0")
+        return value
+
+
+class System(_Model):
+    """A complete evaluation system (评价体系) with its county overrides resolved."""
+
+    id: str
+    version: str
+    title: str
+    description: str = ""
+    basis: list[str] = []
+    population: Population = Population()
+    indicators: list[Indicator]
+    scoring: Scoring = Scoring()
+    reference: ReferenceRule = ReferenceRule()
+    missing: MissingRule = "zero"
+    classes: ClassRule = ClassRule()
+    deductions: Deductions = Deductions()
+    vetoes: list[Veto] = []
+    policies: Policies = Policies()
+    leaders: Leaders = Leaders()
+    overrides: dict[str, CountyOverride] = {}
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(f"system id must be snake_case, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> System:
+        ids = [i.id for i in self.indicators]
+        if len(set(ids)) != len(ids):
+            raise ValueError("indicator ids must be unique")
+        if not self.indicators or sum(i.weight for i in self.indicators) <= 0:
+            raise ValueError("at least one indicator must have a positive weight")
+        classes = set(self.classes.all_classes)
+        park = self.population.level == "park"
+        for ind in self.indicators:
+            rule = self.reference_rule(ind)
+            if rule.statistic == "sum_over_sum" and parse_formula(ind.formula).ratio is None:
+                raise ValueError(f"{ind.id}: sum_over_sum needs a formula of the form a / b")
+            if park and "industry" in rule.group:
+                raise ValueError(f"{ind.id}: parks have no industry group")
+            if not park and rule.group == "kind":
+                raise ValueError(f"{ind.id}: the group 'kind' is for parks")
+        for code, ov in self.overrides.items():
+            if not _COUNTY.match(code):
+                raise ValueError(f"override key must be a 6-digit county code, got {code!r}")
+            unknown = (set(ov.weights) | set(ov.references)) - set(ids)
+            if unknown:
+                raise ValueError(f"override {code}: unknown indicators {sorted(unknown)}")
+            if ov.shares is not None:
+                ClassRule(
+                    method="shares", group=self.classes.group, shares=ov.shares, order=self.classes.order
+                )
+            if ov.thresholds is not None:
+                ClassRule(
+                    method="thresholds",
+                    group=self.classes.group,
+                    thresholds=ov.thresholds,
+                    order=self.classes.order,
+                )
+        for veto in self.all_vetoes():
+            if veto.class_ not in classes:
+                raise ValueError(f"veto of {veto.credit_code}: unknown class {veto.class_!r}")
+        pol = self.policies
+        used = set(pol.land_tax_relief_pct) | set(pol.energy_quota_change_pct)
+        used |= set(pol.priority_land) | set(pol.priority_funds)
+        if pol.power_surcharge:
+            used.add(pol.power_surcharge.class_)
+        if used - classes:
+            raise ValueError(f"policies name unknown classes {sorted(used - classes)}")
+        return self
+
+    # ---- derived views ------------------------------------------------------------------
+    def reference_rule(self, indicator: Indicator) -> ReferenceRule:
+        return indicator.reference or self.reference
+
+    def missing_rule(self, indicator: Indicator) -> MissingRule:
+        return indicator.missing or self.missing
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        for ind in self.indicators:
+            if ind.id == indicator_id:
+                return ind
+        raise KeyError(f"指标 {indicator_id!r} 不在评价体系 {self.id} 中")
+
+    @property
+    def total_weight(self) -> float:
+        return sum(i.weight for i in self.indicators)
+
+    def all_vetoes(self) -> list[Veto]:
+        out = list(self.vetoes)
+        for ov in self.overrides.values():
+            out.extend(ov.vetoes)
+        return out
+
+    def for_county(self, county_code: str) -> System:
+        """This system as the county sees it: its overrides applied (without the others)."""
+        ov = self.overrides.get(county_code)
+        if ov is None:
+            return self.model_copy(update={"overrides": {}})
+        indicators = []
+        for ind in self.indicators:
+            update: dict[str, Any] = {}
+            if ind.id in ov.weights:
+                update["weight"] = ov.weights[ind.id]
+            if ind.id in ov.references:
+                rule = self.reference_rule(ind)
+                update["reference"] = rule.model_copy(
+                    update={"fixed": {**rule.fixed, **ov.references[ind.id]}}
+                )
+            indicators.append(ind.model_copy(update=update))
+        classes = self.classes
+        if ov.shares is not None:
+            classes = classes.model_copy(update={"method": "shares", "shares": ov.shares})
+        if ov.thresholds is not None:
+            classes = classes.model_copy(update={"method": "thresholds", "thresholds": ov.thresholds})
+        return self.model_copy(
+            update={
+                "indicators": indicators,
+                "classes": classes,
+                "deductions": ov.deductions or self.deductions,
+                "policies": ov.policies or self.policies,
+                "vetoes": [*self.vetoes, *ov.vetoes],
+                "overrides": {},
+            }
+        )
+
+    def with_changes(
+        self, weights: Mapping[str, float] | None = None, scoring: Scoring | None = None
+    ) -> System:
+        """A copy with weights and/or scoring replaced everywhere (county overrides of weights
+        are dropped when weights are given): the hook for sensitivity and uncertainty analysis."""
+        update: dict[str, Any] = {}
+        if weights is not None:
+            unknown = set(weights) - {i.id for i in self.indicators}
+            if unknown:
+                raise KeyError(f"未知指标：{sorted(unknown)}")
+            if any(float(w) < 0 for w in weights.values()):
+                raise ValueError("权重不能为负")
+            update["indicators"] = [
+                i.model_copy(update={"weight": float(weights.get(i.id, i.weight))}) for i in self.indicators
+            ]
+            update["overrides"] = {
+                code: ov.model_copy(update={"weights": {}}) for code, ov in self.overrides.items()
+            }
+        if scoring is not None:
+            update["scoring"] = scoring
+        return self.model_copy(update=update) if update else self
+
+    # ---- identity -----------------------------------------------------------------------
+    def canonical(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_yaml(self) -> str:
+        """The resolved configuration as YAML (what a run stores and can be reloaded from)."""
+        return yaml.safe_dump(self.canonical(), allow_unicode=True, sort_keys=False)
+
+    @property
+    def config_hash(self) -> str:
+        """SHA-256 of the canonical JSON: equal configurations, equal hashes."""
+        text = json.dumps(self.canonical(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---- loading ------------------------------------------------------------------------------
+def _search_dirs(systems_dir: Path | str | None) -> list[Path]:
+    dirs: list[Path] = []
+    for candidate in (systems_dir, os.environ.get(ENV_SYSTEMS_DIR)):
+        if candidate:
+            dirs.append(Path(candidate))
+    dirs.append(Path(str(resources.files(PACKAGE_SYSTEMS).joinpath("systems"))))
+    return dirs
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: YAML 格式错误：{exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: 应为键值映射")
+    return data
+
+
+def list_systems(systems_dir: Path | str | None = None) -> list[str]:
+    """Ids of the systems that can be loaded, in name order."""
+    found: set[str] = set()
+    for folder in _search_dirs(systems_dir):
+        if folder.is_dir():
+            found.update(p.stem for p in folder.glob("*.yaml"))
+    return sorted(found)
+
+
+def load_system(name: str, systems_dir: Path | str | None = None, overrides: bool = True) -> System:
+    """Load system `name` and its county overrides (see the module docstring for the order)."""
+    dirs = _search_dirs(systems_dir)
+    path = next((d / f"{name}.yaml" for d in dirs if (d / f"{name}.yaml").is_file()), None)
+    if path is None:
+        raise ConfigError(f"找不到评价体系 {name!r}；可用：{', '.join(list_systems(systems_dir))}")
+    raw = _read_yaml(path)
+    if raw.get("id", name) != name:
+        raise ConfigError(f"{path}: id {raw.get('id')!r} 与文件名不符")
+    raw["id"] = name
+    found: dict[str, Any] = dict(raw.get("overrides") or {})
+    if overrides:
+        for folder in reversed(dirs):  # package first, so a deployment's file wins
+            for file in sorted((folder / "overrides" / name).glob("*.yaml")):
+                body = _read_yaml(file)
+                if str(body.get("county", file.stem)) != file.stem:
+                    raise ConfigError(f"{file}: county 与文件名不符")
+                body["county"] = file.stem
+                found[file.stem] = body
+    raw["overrides"] = found
+    try:
+        return System.model_validate(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+
+
+def parse_system(text: str) -> System:
+    """A system from YAML text (e.g. the resolved configuration stored with a run)."""
+    data = yaml.safe_load(text)
+    return System.model_validate(data)
+
+
+def fact_columns_help() -> dict[str, str]:
+    """Column names a formula may use, with their Chinese meaning and unit."""
+    return {name: f"{col.title}（{col.unit}）" for name, col in FACT_COLUMNS.items()}

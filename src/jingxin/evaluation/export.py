@@ -1,0 +1,279 @@
+"""Exports of a run (评价结果导出): CSV for machines, Excel as a county bureau publishes it.
+
+CSV: snake_case columns, one row per enterprise, with `<indicator>_value` and `<indicator>_score`
+per indicator; UTF-8 with a byte-order mark so that Excel opens the Chinese names correctly.
+
+Excel (xlsxwriter): a summary sheet (汇总: the run, counts by class, per county), a sheet with
+every enterprise (全部企业) and one sheet per class, each with a title row, Chinese headers,
+frozen header rows and number formats.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import pandas as pd
+
+from jingxin.core.scope import EVERYTHING, Scope
+from jingxin.core.warehouse import Warehouse
+from jingxin.evaluation.config import System
+from jingxin.evaluation.runs import load_run, run_system
+from jingxin.evaluation.service import class_counts, division_table, park_results, results
+
+BASE_COLUMNS: list[tuple[str, str, str]] = [
+    # (column, Chinese header, Excel number format)
+    ("credit_code", "统一社会信用代码", "@"),
+    ("name", "企业名称", "@"),
+    ("county_code", "区县代码", "@"),
+    ("county_name", "所属区县", "@"),
+    ("city_code", "设区市代码", "@"),
+    ("industry_code", "行业代码", "@"),
+    ("division_code", "行业大类", "@"),
+    ("above_scale", "是否规上", "@"),
+    ("unit_id", "合并评价单元", "@"),
+    ("land_mu", "用地面积（亩）", "#,##0.00"),
+]
+TAIL_COLUMNS: list[tuple[str, str, str]] = [
+    ("score", "指标得分合计", "0.00"),
+    ("sublet_tenants", "转租户数", "0"),
+    ("deduction", "扣分", "0.00"),
+    ("total_score", "综合得分", "0.00"),
+    ("rank_in_county", "县内排名", "0"),
+    ("county_count", "县内参评数", "0"),
+    ("rank_in_industry", "县内行业排名", "0"),
+    ("industry_count", "县内同行业参评数", "0"),
+    ("class", "分类", "@"),
+    ("class_label", "类别名称", "@"),
+    ("veto_reason", "一票否决原因", "@"),
+    ("prev_score", "上年得分", "0.00"),
+    ("prev_class", "上年分类", "@"),
+    ("score_change", "得分变化", "0.00"),
+    ("class_change", "类别变化（升为正）", "0"),
+    ("consecutive_d_years", "连续D类年数", "0"),
+    ("land_tax_relief_pct", "城镇土地使用税减免（%）", "0"),
+    ("power_surcharge_yuan_per_kwh", "差别化电价加价（元/千瓦时）", "0.00"),
+    ("energy_quota_change_pct", "用能指标调整（%）", "0"),
+    ("priority_land", "用地优先", "@"),
+    ("priority_funds", "资金优先", "@"),
+]
+PARK_COLUMNS: list[tuple[str, str, str]] = [
+    ("park_id", "园区编号", "@"),
+    ("park_name", "园区名称", "@"),
+    ("kind", "园区类型", "@"),
+    ("county_code", "区县代码", "@"),
+    ("county_name", "所属区县", "@"),
+    ("member_count", "企业数", "0"),
+    ("land_mu", "用地面积（亩）", "#,##0.00"),
+    ("tax_paid", "实缴税收（万元）", "#,##0.00"),
+    ("value_added", "工业增加值（万元）", "#,##0.00"),
+]
+PARK_TAIL: list[tuple[str, str, str]] = [
+    ("total_score", "综合得分", "0.00"),
+    ("rank_in_province", "全省排名", "0"),
+    ("rank_in_kind", "同类园区排名", "0"),
+    ("class", "分类", "@"),
+    ("class_label", "类别名称", "@"),
+]
+
+
+def indicator_columns(system: System) -> list[tuple[str, str, str]]:
+    """Two columns per indicator: its value (with unit) and its score."""
+    cols = []
+    for ind in system.indicators:
+        unit = f"（{ind.unit}）" if ind.unit else ""
+        cols.append((f"{ind.id}_value", f"{ind.name}{unit}", "#,##0.0000" if ind.unit == "%" else "#,##0.00"))
+        cols.append((f"{ind.id}_score", f"{ind.name}得分", "0.00"))
+    return cols
+
+
+def export_frame(
+    wh: Warehouse, run_id: str, scope: Scope = EVERYTHING
+) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
+    """The export table of a run (one query: results joined with the pivoted scores)."""
+    system = run_system(wh, run_id)
+    park = system.population.level == "park"
+    base = park_results(wh, run_id, scope) if park else results(wh, run_id, scope)
+    key = "park_id" if park else "credit_code"
+    s = wh.table("eval_scores")
+    s = s.filter(s.run_id == run_id)
+    wide = s.group_by("credit_code").aggregate(
+        **{
+            name: (s.value if name.endswith("_value") else s.score).max(
+                where=s.indicator == name.rsplit("_", 1)[0]
+            )
+            for name, _, _ in indicator_columns(system)
+        }
+    )
+    wide = wide.rename({"__key": "credit_code"})
+    t = base.left_join(wide, base[key] == wide["__key"]).drop("__key")
+    names = division_table().select("county_code", "county_name")
+    t = t.left_join(names, t.county_code == names.county_code).drop("county_code_right")
+    labels = system.classes
+    t = t.mutate(
+        class_label=ibis.cases(*[(t["class"] == c, labels.label(c)) for c in labels.all_classes], else_="")
+    )
+    cols = (
+        (PARK_COLUMNS + indicator_columns(system) + PARK_TAIL)
+        if park
+        else (BASE_COLUMNS + indicator_columns(system) + TAIL_COLUMNS)
+    )
+    order = ["rank_in_province"] if park else ["county_code", "rank_in_county", "credit_code"]
+    df = wh.to_pyarrow(t.select(*[c for c, _, _ in cols]).order_by(order)).to_pandas()
+    return df, cols
+
+
+def export_csv(wh: Warehouse, run_id: str, out: Path, scope: Scope = EVERYTHING) -> Path:
+    df, _ = export_frame(wh, run_id, scope)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False, encoding="utf-8-sig")
+    return out
+
+
+def _sheet(writer: Any, df: pd.DataFrame, cols: list[tuple[str, str, str]], sheet: str, title: str) -> None:
+    """A data sheet: title row, Chinese header row, frozen panes, number formats."""
+    book = writer.book
+    title_fmt = book.add_format({"bold": True, "font_size": 14})
+    head_fmt = book.add_format(
+        {
+            "bold": True,
+            "bg_color": "#DDEBF7",
+            "border": 1,
+            "text_wrap": True,
+            "valign": "vcenter",
+            "align": "center",
+        }
+    )
+    data = df.copy()
+    for c in data.columns:
+        if data[c].dtype == bool:
+            data[c] = data[c].map({True: "是", False: "否"})
+    data.insert(0, "序号", range(1, len(data) + 1))
+    data.to_excel(writer, sheet_name=sheet, startrow=2, header=False, index=False)
+    ws = writer.sheets[sheet]
+    ws.write(0, 0, title, title_fmt)
+    ws.write_row(1, 0, ["序号", *[h for _, h, _ in cols]], head_fmt)
+    ws.set_row(1, 32)
+    ws.set_column(0, 0, 6)
+    for i, (name, header, number) in enumerate(cols, start=1):
+        width = (
+            22
+            if name in ("credit_code", "name", "veto_reason", "park_name")
+            else max(10, min(18, len(header) * 2))
+        )
+        ws.set_column(i, i, width, book.add_format({"num_format": number}))
+    ws.freeze_panes(2, 3)
+    if len(data):
+        ws.autofilter(1, 0, len(data) + 1, len(cols))
+
+
+def export_xlsx(wh: Warehouse, run_id: str, out: Path, scope: Scope = EVERYTHING) -> Path:
+    df, cols = export_frame(wh, run_id, scope)
+    run = load_run(wh, run_id)
+    system = run_system(wh, run_id)
+    rule = system.classes
+    park = system.population.level == "park"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    title = f"{run['year']}年度{system.title}结果"
+    with pd.ExcelWriter(out, engine="xlsxwriter") as writer:
+        _summary(writer, wh, run, system, df, scope, park)
+        _sheet(writer, df, cols, "全部企业" if not park else "全部园区", title)
+        for cls in rule.all_classes:
+            part = df[df["class"] == cls]
+            _sheet(
+                writer,
+                part,
+                cols,
+                f"{cls}类（{rule.label(cls)}）"[:31],
+                f"{title}：{cls}类（{rule.label(cls)}）",
+            )
+    return out
+
+
+def _summary(
+    writer: Any,
+    wh: Warehouse,
+    run: dict[str, Any],
+    system: System,
+    df: pd.DataFrame,
+    scope: Scope,
+    park: bool,
+) -> None:
+    book = writer.book
+    ws = book.add_worksheet("汇总")
+    writer.sheets["汇总"] = ws
+    bold = book.add_format({"bold": True})
+    title_fmt = book.add_format({"bold": True, "font_size": 14})
+    head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "align": "center"})
+    pct = book.add_format({"num_format": "0.0%"})
+    num = book.add_format({"num_format": "#,##0.00"})
+    ws.write(0, 0, f"{run['year']}年度{system.title}汇总", title_fmt)
+    scope_name = _division_name(scope.division or run["scope"])
+    meta = [
+        ("评价体系", f"{system.title}（{system.id} {system.version}）"),
+        ("数据年度", f"{run['year']}年"),
+        ("评价范围", scope_name),
+        ("评价批次", run["run_id"]),
+        ("配置指纹", run["config_hash"][:16]),
+        ("生成时间", str(run["created_at"])[:19]),
+        ("参评园区数" if park else "参评企业数", len(df)),
+    ]
+    for i, (k, v) in enumerate(meta, start=2):
+        ws.write(i, 0, k, bold)
+        ws.write(i, 1, v)
+    row = len(meta) + 3
+    ws.write_row(row, 0, ["分类", "类别名称", "数量", "占比"], head)
+    rule = system.classes
+    total = max(len(df), 1)
+    for i, cls in enumerate(rule.all_classes, start=1):
+        n = int((df["class"] == cls).sum())
+        ws.write_row(row + i, 0, [cls, rule.label(cls), n])
+        ws.write(row + i, 3, n / total, pct)
+    row += len(rule.all_classes) + 3
+    if not park:
+        ws.write(row - 1, 0, "分区县统计（亩均为合计口径）", bold)
+        classes = rule.all_classes
+        ws.write_row(
+            row,
+            0,
+            [
+                "区县代码",
+                "区县",
+                "企业数",
+                *[f"{c}类" for c in classes],
+                "亩均税收（万元/亩）",
+                "亩均增加值（万元/亩）",
+            ],
+            head,
+        )
+        for i, rec in enumerate(class_counts(wh, run["run_id"], scope, by="county"), start=1):
+            counts = [rec.get(f"class_{c.replace('+', 'plus')}", 0) for c in classes]
+            ws.write_row(
+                row + i, 0, [rec["county_code"], rec.get("county_name") or "", rec["enterprises"], *counts]
+            )
+            ws.write(row + i, 3 + len(classes), rec["tax_per_mu"], num)
+            ws.write(row + i, 4 + len(classes), rec["value_added_per_mu"], num)
+    ws.set_column(0, 0, 14)
+    ws.set_column(1, 1, 40)
+    ws.set_column(2, 10, 14)
+
+
+def _division_name(code: str) -> str:
+    from jingxin.reference import division
+
+    try:
+        return f"{division(code).name}（{code}）"
+    except KeyError:
+        return code
+
+
+def export_evaluation(
+    wh: Warehouse, run_id: str, out: Path, fmt: Literal["csv", "xlsx"] = "csv", scope: Scope = EVERYTHING
+) -> Path:
+    """Write a run as CSV or Excel to `out`."""
+    if fmt == "csv":
+        return export_csv(wh, run_id, out, scope)
+    if fmt == "xlsx":
+        return export_xlsx(wh, run_id, out, scope)
+    raise ValueError(f"不支持的导出格式 {fmt!r}：csv 或 xlsx")

@@ -1,0 +1,425 @@
+"""Who is evaluated, as what unit, with which facts (评价对象与基础数据).
+
+The warehouse holds facts by source and period; an evaluation needs one row per evaluation unit
+with the year's facts side by side. This module builds that table as one Ibis expression:
+
+- facts are the live rows (`Warehouse.current`: superseded batches left out), or exactly the
+  batches a past run recorded (`batches=`), so a run can be recomputed; where two live batches
+  give the same key, the later batch wins;
+- enterprises sharing a parcel (宗地) are merged into one unit that shares one result: the unit
+  id is the smallest credit code among them, its land the sum of its distinct parcels (a shared
+  parcel counted once, at its largest recorded area), its facts the sums of its members';
+- the population rules (规上/规下, land, industries, 未投产) apply to units;
+- for park systems the unit is a park (`park_members` table) and its facts are sums over its
+  member enterprises, so every ratio indicator is sum-over-sum (合计口径).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import ibis
+import ibis.expr.datatypes as idt
+
+from jingxin.core.warehouse import Warehouse
+from jingxin.evaluation.config import Population, System
+from jingxin.evaluation.formula import FACT_COLUMNS
+
+YEARLY_SOURCES: dict[str, tuple[str, ...]] = {
+    "tax": ("tax_paid",),
+    "statistics": ("above_scale", "value_added", "revenue", "rd_expense", "employees", "college_staff"),
+    "energy": ("energy_tce",),
+    "discharge": ("discharge_t",),
+}
+FACT_TABLES = ("registry", "land", "tax", "statistics", "energy", "discharge", "power_monthly")
+SUM_COLUMNS = tuple(c for c in FACT_COLUMNS if c != "area_mu")
+
+Batches = Mapping[str, Sequence[int]]
+
+# Optional inputs of the evaluation (not departmental contracts): created empty when missing.
+INPUT_SCHEMAS: dict[str, ibis.Schema] = {
+    "sublets": ibis.schema({"credit_code": "string", "year": "int32", "tenants": "int64"}),
+    "vetoes": ibis.schema({"credit_code": "string", "year": "int32", "class": "string", "reason": "string"}),
+    "park_members": ibis.schema(
+        {"credit_code": "string", "park_id": "string", "park_name": "string", "kind": "string"}
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Units:
+    """`units`: one row per evaluation unit; `members`: credit_code → unit_id for every
+    enterprise that shares a unit's result (for parks, the park's member enterprises)."""
+
+    units: ibis.Table
+    members: ibis.Table
+
+
+Release = Callable[[], None]
+
+
+@dataclass
+class Collected:
+    """What an evaluation collects while it builds: how to release its materialised stages,
+    and the batch ids of the fact rows it read (its lineage, stored with a run)."""
+
+    stages: list[Release] = field(default_factory=list)
+    batches: dict[str, set[int]] = field(default_factory=dict)
+
+
+_COLLECTED: contextvars.ContextVar[Collected | None] = contextvars.ContextVar("collected", default=None)
+
+
+@contextmanager
+def collecting() -> Iterator[Collected]:
+    """Collect the stages `stage` materialises and the batches read inside the block, so the
+    caller can drop the stages (`release_stages`) before the connection closes."""
+    collected = Collected()
+    token = _COLLECTED.set(collected)
+    try:
+        yield collected
+    finally:
+        _COLLECTED.reset(token)
+
+
+def release_stages(stages: list[Release]) -> None:
+    """Drop the temporary tables (or unpersist the checkpointed DataFrames) of `stages`."""
+    while stages:
+        stages.pop()()
+
+
+def stage(table: ibis.Table) -> ibis.Table:
+    """Materialise an intermediate result so that later stages read it instead of re-deriving it.
+
+    Why: an evaluation refers to its unit table many times (group statistics are joined back,
+    ranks are windows over it); compiled as one statement, every reference would repeat the
+    whole derivation and the SQL grows multiplicatively. A few staged, set-based queries keep
+    each plan small.
+
+    - DuckDB: a temporary table (`Table.cache()`).
+    - PostgreSQL: a temporary table, ANALYZEd (without statistics it plans nested loops).
+    - Spark: a local checkpoint registered as a temporary view. Spark's own cache keeps the
+      whole logical plan behind each cached view, so every later query would re-analyse the
+      plans of all earlier stages (minutes at 10,000 enterprises); a checkpoint cuts it.
+
+    The table lives until released (see `collecting_stages`); DuckDB and PostgreSQL ones also
+    when the expression that uses them is garbage-collected.
+    """
+    backend = table._find_backend()
+    release: Release
+    if backend.name == "pyspark":
+        backend._run_pre_execute_hooks(table)  # register in-memory tables used by the query
+        name = f"jingxin_stage_{uuid.uuid4().hex}"
+        frame = backend._session.sql(backend.compile(table)).localCheckpoint(eager=True)
+        frame.createOrReplaceTempView(name)
+        staged = backend.table(name)
+        session = backend._session
+
+        def release() -> None:
+            session.catalog.dropTempView(name)
+            frame.unpersist()
+
+    else:
+        staged = table.cache()
+        release = staged.release
+        if backend.name == "postgres":
+            backend.raw_sql(f'ANALYZE "{staged.op().name}"').close()
+    collected = _COLLECTED.get()
+    if collected is not None:
+        collected.stages.append(release)
+    return staged
+
+
+def refresh_statistics(wh: Warehouse, tables: Sequence[str]) -> None:
+    """ANALYZE the tables an evaluation reads on PostgreSQL when rows changed since the last
+    ANALYZE: right after a bulk load the planner's estimates are off by orders of magnitude
+    and it picks nested-loop joins (minutes instead of a fraction of a second)."""
+    if wh.kind != "postgres":
+        return
+    rows = wh.sql(
+        "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
+        "AND (n_mod_since_analyze > 0 OR (last_analyze IS NULL AND last_autoanalyze IS NULL))"
+    )
+    stale = sorted({r[0] for r in rows} & set(tables))
+    if stale:
+        wh.sql("ANALYZE " + ", ".join(f'"{name}"' for name in stale))
+
+
+def live(wh: Warehouse, name: str, batches: Batches | None = None) -> ibis.Table:
+    """Fact rows of `name`: the live ones, or exactly the batches given for that table."""
+    if batches is not None and name in batches:
+        table = wh.table(name)
+        ids = [int(b) for b in batches[name]]
+        return table.filter(table.batch_id.isin(ids)) if ids else table.limit(0)
+    return wh.current(name)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """A fact table as read for an evaluation: its key and, when it has one, its period column."""
+
+    table: ibis.Table
+    keys: tuple[str, ...]
+    period: str | None = None
+
+
+def crowded_periods(wh: Warehouse, facts: Mapping[str, Facts]) -> dict[str, list[str] | None]:
+    """Per fact table, the periods (as text) with more than one live batch; None when a table
+    without a period has several live batches (all of it needs deduplication).
+
+    Two live batches can only repeat a key when they cover the same period (a file never
+    repeats a key). One small query over all tables answers this, so in the usual case (one
+    batch per period) the facts are read untouched.
+    """
+    parts = []
+    for name, f in facts.items():
+        period = f.table[f.period].cast("string") if f.period else ibis.literal("")
+        parts.append(
+            f.table.select(src=ibis.literal(name), period=period, batch_id=f.table.batch_id).distinct()
+        )
+    seen = wh.to_pyarrow(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]).to_pylist()
+    counts: dict[tuple[str, str], int] = {}
+    collected = _COLLECTED.get()
+    for row in seen:
+        key = (row["src"], row["period"])
+        counts[key] = counts.get(key, 0) + 1
+        if collected is not None:
+            collected.batches.setdefault(row["src"], set()).add(int(row["batch_id"]))
+    out: dict[str, list[str] | None] = {}
+    for name, f in facts.items():
+        crowded = sorted(p for (src, p), n in counts.items() if src == name and n > 1)
+        out[name] = None if (crowded and f.period is None) else crowded
+    return out
+
+
+def latest(f: Facts, crowded: list[str] | None) -> ibis.Table:
+    """One row per key: the row of the latest batch (a correction loaded later wins), only
+    where `crowded_periods` found overlapping batches. The dedup is an aggregate and a semi
+    join: a ROW_NUMBER window would sort the whole payload."""
+    table, keys = f.table, list(f.keys)
+    if crowded == []:
+        return table
+    part = table if crowded is None else table.filter(table[f.period].cast("string").isin(crowded))
+    newest = part.group_by(keys).aggregate(__newest=part.batch_id.max())
+    newest = newest.rename({f"__k_{k}": k for k in keys})
+    pred = [part[k] == newest[f"__k_{k}"] for k in keys] + [part.batch_id == newest.__newest]
+    deduped = part.semi_join(newest, pred)
+    if crowded is None:
+        return deduped
+    return table.filter(~table[f.period].cast("string").isin(crowded)).union(deduped)
+
+
+def optional_input(wh: Warehouse, name: str) -> ibis.Table:
+    """An optional input table, or an empty one of its schema when the warehouse has none."""
+    if wh.has_table(name):
+        return wh.table(name)
+    return ibis.memtable(INPUT_SCHEMAS[name].to_pyarrow().empty_table())
+
+
+def attach(left: ibis.Table, right: ibis.Table, key: str = "credit_code") -> ibis.Table:
+    """`left` LEFT JOIN `right` on `key`, keeping one key column."""
+    r = right.rename({"__key": key})
+    return left.left_join(r, left[key] == r["__key"]).drop("__key")
+
+
+@lru_cache(maxsize=1)
+def _section_divisions() -> dict[str, tuple[str, ...]]:
+    from jingxin.reference import industries
+
+    out: dict[str, list[str]] = {}
+    for item in industries():
+        if item.level == "division":
+            out.setdefault(item.section, []).append(item.code)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def industry_filter(industry_code: ibis.StringValue, selectors: Sequence[str]) -> ibis.BooleanValue:
+    """True where the industry code matches any selector (C, 13, F51, K7010, see Population)."""
+    divisions: set[str] = set()
+    prefixes: set[str] = set()
+    for sel in selectors:
+        digits = sel.lstrip("ABCDEFGHIJKLMNOPQRST")
+        if not digits:
+            divisions.update(_section_divisions().get(sel, ()))
+        elif len(digits) == 2:
+            divisions.add(digits)
+        else:
+            prefixes.add(digits)
+    cond: ibis.BooleanValue = ibis.literal(False)
+    if divisions:
+        cond = cond | industry_code.substr(0, 2).isin(sorted(divisions))
+    for prefix in sorted(prefixes):
+        cond = cond | industry_code.startswith(prefix)
+    return cond.fill_null(False)
+
+
+def enterprise_facts(
+    wh: Warehouse,
+    year: int,
+    population: Population,
+    prefix: str = "",
+    batches: Batches | None = None,
+) -> tuple[ibis.Table, ibis.Table]:
+    """(enterprises, land): one row per live enterprise with the year's facts, and its parcels.
+
+    Enterprises whose status is excluded (吊销, 注销, 迁出) are left out before anything else;
+    `prefix` limits the computation to a division (the caller decides when that is safe).
+    """
+    power = live(wh, "power_monthly", batches)
+    power = power.filter((power.month >= dt.date(year, 1, 1)) & (power.month < dt.date(year + 1, 1, 1)))
+    facts = {
+        "registry": Facts(live(wh, "registry", batches), ("credit_code",)),
+        "land": Facts(live(wh, "land", batches), ("credit_code", "parcel_id")),
+        "power_monthly": Facts(power, ("credit_code", "month"), "month"),
+    }
+    for source in YEARLY_SOURCES:
+        table = live(wh, source, batches)
+        facts[source] = Facts(table.filter(table.year == year), ("credit_code",), "year")
+    crowded = crowded_periods(wh, facts)
+    read = {name: latest(f, crowded[name]) for name, f in facts.items()}
+
+    reg = read["registry"]
+    if population.excluded_statuses:
+        reg = reg.filter(reg.status.isnull() | ~reg.status.isin(population.excluded_statuses))
+    if prefix:
+        reg = reg.filter(reg.county_code.startswith(prefix))
+    ent = reg.select("credit_code", "name", "county_code", "industry_code", "founded_on")
+    for source, cols in YEARLY_SOURCES.items():
+        ent = attach(ent, read[source].select("credit_code", *cols))
+    power = read["power_monthly"]
+    ent = attach(ent, power.group_by("credit_code").aggregate(kwh=power.kwh.sum()))
+    land = read["land"].semi_join(reg.select("credit_code"), "credit_code")
+    return ent, stage(land.select("credit_code", "parcel_id", "area_mu"))
+
+
+def _labels(land: ibis.Table, rounds: int) -> ibis.Table:
+    """credit_code → label (smallest credit code reachable through shared parcels), for the
+    enterprises on shared parcels only: the propagation joins run over that small subgraph."""
+    per_parcel = land.group_by("parcel_id").aggregate(users=land.count())  # (code, parcel) is unique
+    shared = per_parcel.filter(per_parcel.users > 1)
+    links = land.semi_join(shared, "parcel_id").select("credit_code", "parcel_id")
+    label = links.group_by("credit_code").aggregate(label=links.credit_code.min())
+    for _ in range(rounds):
+        by_parcel = links.join(label, "credit_code")
+        parcel = by_parcel.group_by("parcel_id").aggregate(label=by_parcel.label.min())
+        by_ent = links.join(parcel, "parcel_id")
+        label = by_ent.group_by("credit_code").aggregate(label=by_ent.label.min())
+    return label
+
+
+def build_units(
+    wh: Warehouse, system: System, year: int, prefix: str = "", batches: Batches | None = None
+) -> Units:
+    """Evaluation units of `system` for `year` with their facts, population rules applied."""
+    pop = system.population
+    ent, land = enterprise_facts(wh, year, pop, prefix, batches)
+    if pop.level == "park":
+        return _park_units(wh, ent, land, pop, year)
+    if pop.merge_shared_parcels:
+        label = _labels(land, pop.merge_rounds)
+        ent = attach(ent, label).mutate(unit_id=ibis.coalesce(ibis._.label, ibis._.credit_code)).drop("label")
+    else:
+        ent = ent.mutate(unit_id=ent.credit_code)
+    ent = stage(ent)
+    members = ent.select("credit_code", "unit_id", "name")
+    parcels = land.join(members.select("credit_code", "unit_id"), "credit_code")
+    unit_land = (
+        parcels.group_by(["unit_id", "parcel_id"])
+        .aggregate(area=parcels.area_mu.max())
+        .group_by("unit_id")
+        .aggregate(land_mu=ibis._.area.sum())
+    )
+    sums = {c: ent[c].sum() for c in SUM_COLUMNS}
+    agg = ent.group_by("unit_id").aggregate(
+        above_scale=ibis.ifelse(ent.above_scale, 1, 0).max() == 1,
+        member_count=ent.credit_code.count(),
+        **sums,
+    )
+    lead = ent.filter(ent.credit_code == ent.unit_id).select(
+        "unit_id", "name", "county_code", "industry_code", "founded_on"
+    )
+    units = attach(attach(lead, agg, "unit_id"), unit_land, "unit_id")
+    units = _with_codes(units)
+    units = stage(units.filter(_population_filter(units, pop, year)))
+    return Units(units=units, members=stage(members.semi_join(units.select("unit_id"), "unit_id")))
+
+
+def _with_codes(units: ibis.Table) -> ibis.Table:
+    return units.mutate(
+        city_code=units.county_code.substr(0, 4).concat("00"),
+        division_code=units.industry_code.substr(0, 2).fill_null(""),
+        above_scale=units.above_scale.fill_null(False),
+    )
+
+
+def _population_filter(units: ibis.Table, pop: Population, year: int, land: bool = True) -> ibis.BooleanValue:
+    """The population rules as one condition; `land=False` leaves the land rules to the caller
+    (parks apply them to the park, not to each member)."""
+    cond: ibis.BooleanValue = ibis.literal(True)
+    if pop.scale == "above":
+        cond = cond & units.above_scale
+    elif pop.scale == "below":
+        cond = cond & ~units.above_scale
+    if land and pop.require_land:
+        cond = cond & (units.land_mu.fill_null(0) > 0)
+    if land and pop.min_land_mu > 0:
+        cond = cond & (units.land_mu.fill_null(0) >= pop.min_land_mu)
+    if "industry_code" in units.columns:
+        if pop.include:
+            cond = cond & industry_filter(units.industry_code, pop.include)
+        if pop.exclude:
+            cond = cond & ~industry_filter(units.industry_code, pop.exclude)
+    if "founded_on" in units.columns:
+        founded = units.founded_on
+        cond = cond & (founded.isnull() | (founded <= dt.date(year, 12, 31)))
+        if pop.not_producing.exclude:
+            idle = (units.revenue.fill_null(0) <= 0) & (units.tax_paid.fill_null(0) <= 0)
+            young = founded >= dt.date(year - pop.not_producing.grace_years + 1, 1, 1)
+            cond = cond & ~(idle & young.fill_null(False))
+    return cond
+
+
+def _park_units(wh: Warehouse, ent: ibis.Table, land: ibis.Table, pop: Population, year: int) -> Units:
+    """Parks as units: members' facts summed, land over the members' distinct parcels."""
+    ent = _with_codes(ent)
+    ent = stage(ent.filter(_population_filter(ent, pop, year, land=False)))
+    parks = optional_input(wh, "park_members")
+    parks = parks.select("credit_code", "park_id", "park_name", "kind").distinct()
+    inside = ent.join(parks, "credit_code")
+    sums = {c: inside[c].sum() for c in SUM_COLUMNS}
+    agg = inside.group_by("park_id").aggregate(
+        name=inside.park_name.max(),
+        kind=inside.kind.max(),
+        member_count=inside.credit_code.count(),
+        **sums,
+    )
+    # A park's county: the county with most members (ties: the smallest code).
+    by_county = inside.group_by(["park_id", "county_code"]).aggregate(n=inside.credit_code.count())
+    rn = ibis.row_number().over(group_by="park_id", order_by=[ibis.desc(by_county.n), by_county.county_code])
+    county = by_county.mutate(rn=rn).filter(ibis._.rn == 0).select("park_id", "county_code")
+    parcels = land.join(inside.select("credit_code", "park_id"), "credit_code")
+    park_land = (
+        parcels.group_by(["park_id", "parcel_id"])
+        .aggregate(area=parcels.area_mu.max())
+        .group_by("park_id")
+        .aggregate(land_mu=ibis._.area.sum())
+    )
+    units = attach(attach(agg, county, "park_id"), park_land, "park_id").rename(unit_id="park_id")
+    units = units.mutate(
+        city_code=units.county_code.substr(0, 4).concat("00"),
+        industry_code=ibis.null(idt.string),
+        division_code=ibis.null(idt.string),
+        above_scale=ibis.literal(False),
+    )
+    if pop.require_land:
+        area = units.land_mu.fill_null(0)
+        units = units.filter((area > 0) & (area >= pop.min_land_mu))
+    units = stage(units)
+    members = inside.select("credit_code", "name", unit_id=inside.park_id)
+    return Units(units=units, members=stage(members.semi_join(units.select("unit_id"), "unit_id")))

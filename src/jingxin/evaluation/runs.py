@@ -1,0 +1,462 @@
+"""Evaluation runs (评价批次): compute, store with lineage, reload, recompute.
+
+A run is stored in three derived tables, written in one transaction through
+`Warehouse.insert_arrow`:
+
+- `eval_runs`: one row per run with the resolved configuration (YAML) and its hash, the batch
+  ids of every fact table it read (`batches_used`, JSON) and how last year's results were
+  obtained (`history`, JSON). With these a past run can be recomputed exactly (`recompute`),
+  even after corrections superseded some batches;
+- `eval_results`: one row per enterprise (members of a merged parcel unit share one result);
+- `eval_scores`: one row per enterprise and indicator (value, reference, weight, score).
+
+Park systems write `eval_park_results` instead of `eval_results` (and use the park id as the
+`credit_code` of their `eval_scores` rows).
+
+The whole evaluation is one query (`evaluate(...).results`) executed once; the long score
+table is cut from its columns with Arrow, not recomputed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import ibis
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from jingxin.core.scope import EVERYTHING, Scope
+from jingxin.core.warehouse import Warehouse
+from jingxin.evaluation.classes import rank_and_classify, vetoes_for
+from jingxin.evaluation.compute import Scored, score_units
+from jingxin.evaluation.config import Scoring, System, load_system, parse_system
+from jingxin.evaluation.policy import History, apply_policies, previous_results
+from jingxin.evaluation.population import (
+    FACT_TABLES,
+    INPUT_SCHEMAS,
+    Batches,
+    Release,
+    attach,
+    collecting,
+    live,
+    refresh_statistics,
+    release_stages,
+)
+
+EVAL_SCHEMAS: dict[str, ibis.Schema] = {
+    "eval_runs": ibis.schema(
+        {
+            "run_id": "string",
+            "system": "string",
+            "system_version": "string",
+            "title": "string",
+            "level": "string",
+            "year": "int32",
+            "scope": "string",
+            "config_hash": "string",
+            "config_yaml": "string",
+            "batches_used": "string",
+            "history": "string",
+            "created_at": "timestamp",
+            "enterprise_count": "int64",
+            "unit_count": "int64",
+            "backend": "string",
+            "seconds": "float64",
+        }
+    ),
+    "eval_results": ibis.schema(
+        {
+            "run_id": "string",
+            "credit_code": "string",
+            "name": "string",
+            "unit_id": "string",
+            "member_count": "int64",
+            "is_lead": "boolean",
+            "county_code": "string",
+            "city_code": "string",
+            "industry_code": "string",
+            "division_code": "string",
+            "above_scale": "boolean",
+            "land_mu": "float64",
+            "tax_paid": "float64",
+            "value_added": "float64",
+            "revenue": "float64",
+            "energy_tce": "float64",
+            "score": "float64",
+            "sublet_tenants": "int64",
+            "deduction": "float64",
+            "total_score": "float64",
+            "rank_in_county": "int64",
+            "county_count": "int64",
+            "rank_in_industry": "int64",
+            "industry_count": "int64",
+            "class_rank": "int64",
+            "class_n": "int64",
+            "score_class": "string",
+            "class": "string",
+            "veto_reason": "string",
+            "prev_score": "float64",
+            "prev_class": "string",
+            "score_change": "float64",
+            "class_change": "int64",
+            "consecutive_d_years": "int64",
+            "land_tax_relief_pct": "float64",
+            "power_surcharge_yuan_per_kwh": "float64",
+            "energy_quota_change_pct": "float64",
+            "priority_land": "boolean",
+            "priority_funds": "boolean",
+        }
+    ),
+    "eval_scores": ibis.schema(
+        {
+            "run_id": "string",
+            "credit_code": "string",
+            "indicator": "string",
+            "value": "float64",
+            "reference": "float64",
+            "low_reference": "float64",
+            "weight": "float64",
+            "score": "float64",
+            "missing": "boolean",
+        }
+    ),
+    "eval_park_results": ibis.schema(
+        {
+            "run_id": "string",
+            "park_id": "string",
+            "park_name": "string",
+            "kind": "string",
+            "county_code": "string",
+            "city_code": "string",
+            "member_count": "int64",
+            "land_mu": "float64",
+            "tax_paid": "float64",
+            "value_added": "float64",
+            "revenue": "float64",
+            "energy_tce": "float64",
+            "score": "float64",
+            "total_score": "float64",
+            "rank_in_province": "int64",
+            "rank_in_county": "int64",
+            "county_count": "int64",
+            "rank_in_kind": "int64",
+            "kind_count": "int64",
+            "class_rank": "int64",
+            "class_n": "int64",
+            "class": "string",
+        }
+    ),
+}
+"""Derived tables of the evaluation (and, created empty, its optional inputs)."""
+
+ALL_SCHEMAS = {**EVAL_SCHEMAS, **INPUT_SCHEMAS}
+
+
+INDICATOR_PREFIXES = ("v_", "ref_", "lo_", "w_", "u_", "s_", "m_")
+
+
+def result_columns(system: System) -> list[str]:
+    """Columns of `Evaluation.results`: the stored result table's, then per indicator
+    value, reference, low reference, weight, score per unit of weight, score, missing."""
+    target = "eval_park_results" if system.population.level == "park" else "eval_results"
+    cols = [c for c in EVAL_SCHEMAS[target].names if c != "run_id"]
+    for ind in system.indicators:
+        cols += [f"{p}{ind.id}" for p in INDICATOR_PREFIXES]
+    return cols
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """An evaluation as Ibis expressions (nothing executed yet, except small existence checks).
+
+    `results`: one row per enterprise (per park for park systems) with the columns of
+    `eval_results` plus, per indicator, ``v_ ref_ lo_ w_ u_ s_ m_<id>`` (see compute.py).
+    """
+
+    system: System
+    year: int
+    scope: Scope
+    scored: Scored
+    results: ibis.Table
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stages: list[Release] = field(default_factory=list)
+    batches_used: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def is_park(self) -> bool:
+        return self.system.population.level == "park"
+
+    def release(self) -> None:
+        """Drop the intermediate tables this evaluation materialised (call when done)."""
+        release_stages(self.stages)
+
+
+def _classes_for_year(
+    wh: Warehouse, system: System, year: int, scope: Scope, batches: Batches | None
+) -> ibis.Table:
+    """credit_code, total, cls of `year` computed now (no history, no policies)."""
+    scored = score_units(wh, system, year, scope, batches=batches)
+    ranked = rank_and_classify(scored)
+    res = scored.members.select("credit_code", "unit_id").join(
+        ranked.select("unit_id", "total", "score_class"), "unit_id"
+    )
+    res = attach(res, vetoes_for(wh, system, year))
+    return res.select("credit_code", "total", cls=ibis.coalesce(res.veto_class, res.score_class))
+
+
+def _has_data(wh: Warehouse, year: int, batches: Batches | None) -> bool:
+    stats = live(wh, "statistics", batches)
+    tax = live(wh, "tax", batches)
+    n = (
+        stats.filter(stats.year == year)
+        .select("credit_code")
+        .union(tax.filter(tax.year == year).select("credit_code"))
+        .limit(1)
+        .count()
+    )
+    return int(wh.execute(n)) > 0
+
+
+def evaluate(
+    wh: Warehouse,
+    system: System,
+    year: int,
+    scope: Scope = EVERYTHING,
+    *,
+    weights: Mapping[str, float] | None = None,
+    scoring: Scoring | None = None,
+    batches: Batches | None = None,
+    history: History = "auto",
+) -> Evaluation:
+    """The complete evaluation of `system` for `year` within `scope`, as Ibis expressions over
+    a few materialised stages; call `Evaluation.release()` when done with it."""
+    refresh_statistics(wh, [*FACT_TABLES, "batches", *INPUT_SCHEMAS, *EVAL_SCHEMAS])
+    with collecting() as collected:
+        try:
+            ev = _evaluate(wh, system, year, scope, weights, scoring, batches, history)
+        except BaseException:
+            release_stages(collected.stages)
+            raise
+    used = {name: sorted(collected.batches.get(name, ())) for name in FACT_TABLES}
+    return replace(ev, stages=collected.stages, batches_used=used)
+
+
+def _evaluate(
+    wh: Warehouse,
+    system: System,
+    year: int,
+    scope: Scope,
+    weights: Mapping[str, float] | None,
+    scoring: Scoring | None,
+    batches: Batches | None,
+    history: History,
+) -> Evaluation:
+    system = system.with_changes(weights=weights, scoring=scoring)
+    scored = score_units(wh, system, year, scope, batches=batches)
+    ranked = rank_and_classify(scored)
+    if system.population.level == "park":
+        res = ranked.rename(
+            park_id="unit_id", park_name="name", rank_in_kind="rank_in_industry", kind_count="industry_count"
+        )
+        res = res.mutate(
+            rank_in_province=ibis.row_number().over(order_by=[ibis.desc(res.total), res.park_id]) + 1,
+            total_score=res.total,
+            **{"class": res.score_class},
+        )
+        res = scope.restrict(res, code_column=None) if not scope.pinned else res.limit(0)
+        return Evaluation(system, year, scope, scored, res.select(*result_columns(system)))
+
+    res = scored.members.join(ranked.drop("name"), "unit_id")
+    res = res.mutate(is_lead=res.credit_code == res.unit_id, total_score=res.total)
+    res = attach(res, vetoes_for(wh, system, year))
+    res = res.mutate(**{"class": ibis.coalesce(res.veto_class, res.score_class)}).drop("veto_class")
+
+    prev, log = previous_results(
+        wh,
+        system,
+        year,
+        history,
+        lambda y: _classes_for_year(wh, system, y, scope, batches),
+        lambda y: _has_data(wh, y, batches),
+    )
+    if prev is not None:
+        res = attach(res, prev)
+    else:
+        res = res.mutate(
+            prev_score=ibis.null("float64"),
+            prev_class=ibis.null("string"),
+            prev_consecutive=ibis.null("int64"),
+        )
+    res = apply_policies(res, system, scored.params)
+    res = scope.restrict(res).select(*result_columns(system))
+    return Evaluation(system, year, scope, scored, res, log)
+
+
+# ---- storing --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunSummary:
+    """What `jingxin evaluate` reports."""
+
+    run_id: str
+    system: str
+    title: str
+    year: int
+    scope: str
+    enterprise_count: int
+    unit_count: int
+    class_counts: dict[str, int]
+    config_hash: str
+    seconds: float
+    history: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _constant(value: str, n: int) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value])).cast(
+        pa.string()
+    )
+
+
+def _to_tables(ev: Evaluation, data: pa.Table, run_id: str) -> tuple[str, pa.Table, pa.Table]:
+    """Cut the wide result into the stored result table and the long score table."""
+    n = data.num_rows
+    target = "eval_park_results" if ev.is_park else "eval_results"
+    schema = EVAL_SCHEMAS[target].to_pyarrow()
+    cols = {f.name: data[f.name].cast(f.type) for f in schema if f.name != "run_id"}
+    results = pa.table({"run_id": _constant(run_id, n), **cols}, schema=schema)
+    key = "park_id" if ev.is_park else "credit_code"
+    parts = []
+    for ind in ev.system.indicators:
+        i = ind.id
+        parts.append(
+            pa.table(
+                {
+                    "run_id": _constant(run_id, n),
+                    "credit_code": data[key],
+                    "indicator": _constant(i, n),
+                    "value": data[f"v_{i}"].cast(pa.float64()),
+                    "reference": data[f"ref_{i}"].cast(pa.float64()),
+                    "low_reference": data[f"lo_{i}"].cast(pa.float64()),
+                    "weight": data[f"w_{i}"].cast(pa.float64()),
+                    "score": data[f"s_{i}"].cast(pa.float64()),
+                    "missing": data[f"m_{i}"].cast(pa.bool_()),
+                },
+                schema=EVAL_SCHEMAS["eval_scores"].to_pyarrow(),
+            )
+        )
+    scores = pa.concat_tables(parts) if parts else EVAL_SCHEMAS["eval_scores"].to_pyarrow().empty_table()
+    return target, results, scores
+
+
+def run_evaluation(
+    wh: Warehouse,
+    system: System | str,
+    year: int,
+    scope: Scope = EVERYTHING,
+    *,
+    history: History = "auto",
+    batches: Batches | None = None,
+    weights: Mapping[str, float] | None = None,
+    scoring: Scoring | None = None,
+) -> RunSummary:
+    """Evaluate and store one run; returns its summary. Same inputs, same stored results."""
+    started = time.perf_counter()
+    if isinstance(system, str):
+        system = load_system(system)
+    system = system.with_changes(weights=weights, scoring=scoring)
+    wh.ensure_schema(ALL_SCHEMAS)
+    ev = evaluate(wh, system, year, scope, batches=batches, history=history)
+    try:
+        data = wh.to_pyarrow(ev.results)
+    finally:
+        ev.release()
+    run_id = f"{year}-{system.id}-{uuid.uuid4().hex[:10]}"
+    target, results, scores = _to_tables(ev, data, run_id)
+    units = len(pc.unique(results["park_id" if ev.is_park else "unit_id"]))
+    run = {
+        "run_id": run_id,
+        "system": system.id,
+        "system_version": system.version,
+        "title": system.title,
+        "level": system.population.level,
+        "year": year,
+        "scope": scope.division or "330000",
+        "config_hash": system.config_hash,
+        "config_yaml": system.to_yaml(),
+        "batches_used": json.dumps(ev.batches_used, sort_keys=True),
+        "history": json.dumps(ev.history, ensure_ascii=False, sort_keys=True),
+        "created_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "enterprise_count": results.num_rows
+        if not ev.is_park
+        else int(pc.sum(results["member_count"]).as_py() or 0),
+        "unit_count": units,
+        "backend": wh.kind,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    run_table = pa.Table.from_pylist([run], schema=EVAL_SCHEMAS["eval_runs"].to_pyarrow())
+    with wh.transaction():
+        wh.insert_arrow("eval_runs", run_table)
+        wh.insert_arrow(target, results)
+        wh.insert_arrow("eval_scores", scores)
+    counts = pc.value_counts(results["class"]).to_pylist() if results.num_rows else []
+    by_class = {str(c["values"]): int(c["counts"]) for c in counts}
+    return RunSummary(
+        run_id=run_id,
+        system=system.id,
+        title=system.title,
+        year=year,
+        scope=run["scope"],
+        enterprise_count=int(run["enterprise_count"]),
+        unit_count=units,
+        class_counts={c: by_class.get(c, 0) for c in system.classes.all_classes},
+        config_hash=system.config_hash,
+        seconds=round(time.perf_counter() - started, 3),
+        history=ev.history,
+    )
+
+
+# ---- reading back ---------------------------------------------------------------------------
+def load_run(wh: Warehouse, run_id: str) -> dict[str, Any]:
+    """The `eval_runs` row of `run_id` (KeyError with a Chinese message if unknown)."""
+    if not wh.has_table("eval_runs"):
+        raise KeyError(f"没有评价批次 {run_id}")
+    runs = wh.table("eval_runs")
+    rows = wh.to_pyarrow(runs.filter(runs.run_id == run_id)).to_pylist()
+    if not rows:
+        raise KeyError(f"没有评价批次 {run_id}")
+    return rows[0]
+
+
+def run_system(wh: Warehouse, run_id: str) -> System:
+    """The exact configuration a run used."""
+    return parse_system(load_run(wh, run_id)["config_yaml"])
+
+
+def recompute(wh: Warehouse, run_id: str) -> Evaluation:
+    """Re-evaluate a stored run from its stored configuration and exactly the batches it read."""
+    run = load_run(wh, run_id)
+    system = parse_system(run["config_yaml"])
+    batches = {k: v for k, v in json.loads(run["batches_used"]).items()}
+    scope = Scope(division=run["scope"]) if run["scope"] != "330000" else EVERYTHING
+    return evaluate(wh, system, int(run["year"]), scope, batches=batches, history="auto")
+
+
+def load_inputs(wh: Warehouse, name: str, data: pa.Table) -> int:
+    """Append rows to an optional input table (sublets, vetoes, park_members)."""
+    if name not in INPUT_SCHEMAS:
+        raise KeyError(f"未知输入表 {name!r}：可用 {', '.join(INPUT_SCHEMAS)}")
+    wh.ensure_schema(ALL_SCHEMAS)
+    schema = INPUT_SCHEMAS[name].to_pyarrow()
+    table = data.select(schema.names).cast(schema)
+    with wh.transaction():
+        wh.insert_arrow(name, table)
+    return table.num_rows
