@@ -79,10 +79,16 @@ SystemId = Annotated[
     ),
 ]
 RunId = Annotated[str | None, Query(max_length=100, description="评价批次号；给出时优先于年度和体系")]
-DivisionCode = Annotated[str | None, Query(pattern=r"^\d{6}$", description="6位区划代码")]
-ClassName = Annotated[str | None, Query(pattern=r"^(A\+|[ABCD])$", description="分类：A+、A、B、C、D")]
-IndustryDivision = Annotated[str | None, Query(pattern=r"^\d{2}$", description="行业大类（2位代码）")]
-Scale = Annotated[Literal["above", "below"] | None, Query(description="above 规上，below 规下")]
+DivisionCode = Annotated[str | None, Query(pattern=r"^(\d{6})?$", description="6位区划代码（空为不限）")]
+ClassName = Annotated[
+    str | None, Query(pattern=r"^(A\+|[ABCD])?$", description="分类：A+、A、B、C、D（空为不限）")
+]
+IndustryDivision = Annotated[
+    str | None, Query(pattern=r"^(\d{2})?$", description="行业大类（2位代码，空为不限）")
+]
+Scale = Annotated[
+    Literal["above", "below", ""] | None, Query(description="above 规上，below 规下（空为不限）")
+]
 SearchText = Annotated[str | None, Query(max_length=60, description="企业名称或统一社会信用代码（部分）")]
 SortKey = Literal[
     "-total_score",
@@ -652,9 +658,9 @@ def _score_chart(history: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     return {
         "tooltip": {"trigger": "axis"},
-        "grid": {"left": 8, "right": 24, "top": 24, "bottom": 8, "containLabel": True},
+        "grid": {"left": 8, "right": 24, "top": 32, "bottom": 8, "containLabel": True},
         "xAxis": {"type": "category", "data": [f"{h['year']}年" for h in history]},
-        "yAxis": {"type": "value", "name": "综合得分", "scale": True},
+        "yAxis": {"type": "value", "scale": True},
         "series": [
             {
                 "type": "line",
@@ -698,6 +704,7 @@ def dashboard_data(
     points_ = dashboard.trend(wh, region.scope, choice.system)
     labels = _class_labels(wh, run_id)
     now = next((p for p in points_ if p["year"] == choice.year), None)
+    counts: dict[str, int] = now["classes"] if now else {}
     total = now["enterprises"] if now else 0
     data.update(
         headline=dashboard.headline(points_, choice.year),
@@ -707,8 +714,8 @@ def dashboard_data(
             {
                 "class": c,
                 "label": label,
-                "count": (now["classes"].get(c, 0) if now else 0),
-                "share": (now["classes"].get(c, 0) / total) if total else None,
+                "count": counts.get(c, 0),
+                "share": counts.get(c, 0) / total if total else None,
             }
             for c, label in labels.items()
         ],
@@ -875,7 +882,7 @@ def results_page(
         return render(request, "evaluation/_results_table.html", context)
     if choice.run is not None:
         context.update(
-            counties=dashboard.counties_in_scope(scope) if not scope.pinned else [],
+            counties=dashboard.counties_in_scope(scope),
             divisions=dashboard.result_divisions(wh, choice.run["run_id"], scope),
             export_query=urlencode({"year": choice.year, "system": choice.system}),
         )

@@ -1,19 +1,37 @@
-"""The home page (首页): who you are, what you may see, where to go; and a health check."""
+"""The home page (首页) and a health check.
+
+What the home page is depends on the role, because each role's first question differs:
+
+- analysts and the administrator get the 亩均 dashboard of their region: headline 亩均税收 and
+  亩均增加值 with the change on last year, the class distribution, a map of cities or counties
+  coloured by a chosen indicator with drill-down (province → city → county), the trend over
+  the years. The figures come from `jingxin.evaluation.views.dashboard_data`, the same
+  function behind `/api/v1/dashboard`, with the user's Scope;
+- an enterprise user is sent to its own evaluation (企业画像);
+- a data liaison or service worker gets the shortcuts to their pages.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
-from jingxin.web.deps import CurrentUser
+from jingxin.core.auth import ANALYSTS, Role
+from jingxin.web.deps import CurrentScope, CurrentUser, WarehouseReader
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import nav_for, render
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(tags=["系统"])
 
+DASHBOARD_ROLES = frozenset({*ANALYSTS, Role.ADMIN})
+
 NAV_HINTS = {
-    "evaluation": "亩均效益综合评价：企业、园区与县（市、区）的评价结果与排名。",
+    "evaluation": "亩均效益综合评价：企业的评价结果、得分构成与差别化政策。",
+    "ranking": "县（市、区）亩均效益排名与亩均效益领跑者。",
     "datahub": "上传部门数据文件，查看入库批次、拒收行及原因。",
     "users": "开设账号、分配角色与数据范围、停用与重置密码。",
     "audit": "登录、导出、下载、敏感字段查看与用户变更的全部记录。",
@@ -21,13 +39,47 @@ NAV_HINTS = {
 
 
 @pages.get("/")
-def home(request: Request, user: CurrentUser) -> Response:
+def home(
+    request: Request,
+    user: CurrentUser,
+    scope: CurrentScope,
+    wh: WarehouseReader,
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    system: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")] = None,
+    measure: Annotated[str, Query(max_length=32)] = "tax_per_mu",
+) -> Response:
+    role = user.role_enum
+    if role is Role.ENTERPRISE and user.credit_code:
+        return RedirectResponse(f"/evaluation/enterprises/{user.credit_code}", status_code=303)
+    if role in DASHBOARD_ROLES:
+        return _dashboard(request, wh, scope, region, year, system, measure)
     shortcuts = [
         dict(item, hint=NAV_HINTS.get(item["key"], ""))
         for item in nav_for(request, user)
         if item["key"] != "home"
     ]
-    return render(request, "home/index.html", {"page_title": "首页", "shortcuts": shortcuts})
+    return render(request, "home/welcome.html", {"page_title": "首页", "shortcuts": shortcuts})
+
+
+def _dashboard(
+    request: Request,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    region: str | None,
+    year: int | None,
+    system: str | None,
+    measure: str,
+) -> Response:
+    from jingxin.evaluation.dashboard import NotInScope
+    from jingxin.evaluation.views import dashboard_context, dashboard_data
+
+    try:
+        data = dashboard_data(wh, scope, region, year, system)
+    except NotInScope:
+        raise HTTPException(status_code=404, detail="区划不存在或不在您的数据范围内") from None
+    context = {"page_title": "首页", **data, **dashboard_context(data, measure)}
+    return render(request, "home/index.html", context)
 
 
 class Health(BaseModel):

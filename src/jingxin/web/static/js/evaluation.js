@@ -1,0 +1,162 @@
+/* 数字经信: behaviour of the 亩均 evaluation pages and the home dashboard (no inline scripts:
+ * the CSP forbids them, so pages declare behaviour with data attributes and this file wires it).
+ *
+ * - form[data-submit-on-change]: the year and system selectors; a change reloads the page
+ *   with the new run (a native submit, not HTMX, because the whole page depends on the run).
+ * - [data-region-map="<id of a JSON script tag>"]: the region map. The config names the
+ *   GeoJSON endpoint (/api/v1/geo/<code>, scope-checked and cached by the server), the values
+ *   per region and where a click leads (a city: its counties; a county: its enterprises).
+ *   The boundaries are registered with echarts.registerMap under the feature `name`, which is
+ *   also how the values find their region.
+ * - select[data-map-measure="<map element id>"]: recolours the map by another indicator
+ *   (亩均税收 / 亩均增加值 / A类占比 / 企业数) without a round trip.
+ */
+(function () {
+  "use strict";
+
+  var PALETTE = ["#e6eef9", "#b9cde9", "#7fa3d4", "#4677b8", "#1e4f91", "#123768"];
+
+  function readJson(id) {
+    var tag = document.getElementById(id);
+    if (!tag) { return null; }
+    try { return JSON.parse(tag.textContent); } catch (err) { return null; }
+  }
+
+  function wireAutoSubmit(root) {
+    (root || document).querySelectorAll("form[data-submit-on-change]").forEach(function (form) {
+      if (form.dataset.wired) { return; }
+      form.dataset.wired = "1";
+      form.addEventListener("change", function () { form.submit(); });
+    });
+  }
+
+  function measureValue(region, measure) {
+    var value = region[measure];
+    if (value === null || value === undefined) { return null; }
+    return measure === "a_share" ? Math.round(value * 1000) / 10 : Math.round(value * 100) / 100;
+  }
+
+  function formatValue(value, measure, unit) {
+    if (value === null || value === undefined) { return "—"; }
+    if (measure === "a_share") { return value.toFixed(1) + "%"; }
+    if (measure === "enterprises") { return value.toLocaleString("zh-CN") + " " + unit; }
+    return value.toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + " " + unit;
+  }
+
+  function mapOption(config, measure) {
+    var info = config.measures[measure];
+    var data = config.regions.map(function (r) {
+      return { name: r.name, value: measureValue(r, measure), code: r.code, region: r };
+    });
+    var values = data.map(function (d) { return d.value; }).filter(function (v) { return v !== null; });
+    var min = values.length ? Math.min.apply(null, values) : 0;
+    var max = values.length ? Math.max.apply(null, values) : 1;
+    if (min === max) { min = Math.min(0, min); max = max || 1; }
+    return {
+      tooltip: {
+        trigger: "item",
+        formatter: function (p) {
+          var r = p.data && p.data.region;
+          if (!r) { return p.name + "<br>暂无评价结果"; }
+          var lines = [p.name];
+          Object.keys(config.measures).forEach(function (key) {
+            var m = config.measures[key];
+            lines.push(m.name + "：" + formatValue(measureValue(r, key), key, m.unit));
+          });
+          return lines.join("<br>");
+        }
+      },
+      visualMap: {
+        type: "continuous",
+        orient: "horizontal",
+        min: min,
+        max: max,
+        left: "center",
+        bottom: 0,
+        itemHeight: 180,
+        itemWidth: 12,
+        calculable: true,
+        precision: measure === "enterprises" ? 0 : 1,
+        text: ["高", info.name + "（" + info.unit + "）低"],
+        textStyle: { fontSize: 11 },
+        inRange: { color: PALETTE }
+      },
+      series: [{
+        type: "map",
+        map: config.map_name,
+        roam: false,
+        selectedMode: false,
+        top: 8,
+        bottom: 48,
+        left: 8,
+        right: 8,
+        label: { show: true, fontSize: 11, color: "#1f2933", textBorderColor: "#ffffff", textBorderWidth: 2 },
+        labelLayout: { hideOverlap: true },
+        itemStyle: { borderColor: "#ffffff", borderWidth: 1, areaColor: "#eef1f4" },
+        emphasis: { label: { show: true, fontWeight: "bold" }, itemStyle: { areaColor: "#f3c15a" } },
+        data: data
+      }]
+    };
+  }
+
+  function drawMap(el) {
+    if (typeof window.echarts === "undefined" || el.dataset.drawn) { return; }
+    var config = readJson(el.getAttribute("data-region-map"));
+    if (!config) { return; }
+    el.dataset.drawn = "1";
+    fetch(config.geo_url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (response) {
+        if (!response.ok) { throw new Error(String(response.status)); }
+        return response.json();
+      })
+      .then(function (geo) {
+        var codes = {};
+        geo.features.forEach(function (f) { codes[f.properties.name] = f.properties.code; });
+        window.echarts.registerMap(config.map_name, geo);
+        var chart = window.echarts.init(el, null, { renderer: "canvas" });
+        var measure = config.measure;
+        chart.setOption(mapOption(config, measure), true);
+        chart.on("click", function (p) {
+          var code = (p.data && p.data.code) || codes[p.name];
+          if (code) { window.location.href = config.drill.url.replace("{code}", encodeURIComponent(code)); }
+        });
+        document.querySelectorAll('select[data-map-measure="' + el.id + '"]').forEach(function (select) {
+          select.addEventListener("change", function () {
+            measure = select.value;
+            chart.setOption(mapOption(config, measure), true);
+          });
+        });
+        el.setAttribute("data-map-ready", "1");
+      })
+      .catch(function () {
+        el.textContent = "地图加载失败，请刷新页面重试。";
+        el.classList.add("map-error");
+      });
+  }
+
+  function drawMaps(root) {
+    (root || document).querySelectorAll("[data-region-map]").forEach(drawMap);
+  }
+
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(function () {
+      if (typeof window.echarts === "undefined") { return; }
+      document.querySelectorAll("[data-region-map]").forEach(function (el) {
+        var chart = window.echarts.getInstanceByDom(el);
+        if (chart) { chart.resize(); }
+      });
+    }, 150);
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    wireAutoSubmit(event.target);
+    drawMaps(event.target);
+  });
+
+  window.addEventListener("load", function () {
+    wireAutoSubmit(document);
+    drawMaps(document);
+  });
+})();

@@ -1,0 +1,399 @@
+"""The web app in a real browser (Debian's chromium through Playwright) against a real server.
+
+A small province (~2,000 enterprises, two years) is generated as the departments' files, ingested
+through the normal chain, evaluated with the shipped 规上 and 规下 systems, and served by `uvicorn`
+in a subprocess on a free localhost port, with the demo accounts bound to real enterprises of
+西湖区. The tests walk the pages as the people who use them would:
+
+- the county analyst of 西湖区 sees only that county on the map and in the lists, opens an
+  enterprise and reads its explanation, and downloads the Excel (every row 330106);
+- the province analyst drills down on the map from the province to a city and into a county;
+- an enterprise user lands on its own profile and gets 404 for anyone else's;
+- the 税务 data liaison uploads a defective tax file and reads its rejected rows with reasons.
+
+Screenshots of the main pages go to docs/screenshots/*.png.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+XIHU = "330106"
+YEARS = (2020, 2021)
+SYSTEMS = ("zhejiang_industry_above", "zhejiang_industry_below")
+VIEWPORT = {"width": 1440, "height": 900}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _build_province(home: Path) -> dict[str, Any]:
+    """Generate, ingest and evaluate; return the enterprises the tests use."""
+    from jingxin.core.warehouse import open_warehouse
+    from jingxin.evaluation import service
+    from jingxin.evaluation.runs import run_evaluation
+    from jingxin.ingest.directory import ingest_directory
+    from jingxin.synth.generator import generate_province
+
+    folder = home / "province"
+    generate_province(folder, 2000, YEARS, seed=7)
+    wh = open_warehouse(f"duckdb:///{home / 'warehouse.duckdb'}")
+    try:
+        ingest_directory(wh, folder, loaded_by="browser-test")
+        runs = {(y, s): run_evaluation(wh, s, y).run_id for y in YEARS for s in SYSTEMS}
+        latest = runs[(YEARS[-1], SYSTEMS[0])]
+        t = service.results(wh, latest)
+        rows = wh.execute(t.select("credit_code", "name", "county_code").order_by("credit_code"))
+    finally:
+        wh.close()
+    local = rows[rows.county_code == XIHU]
+    elsewhere = rows[~rows.county_code.str.startswith("3301")]
+    assert len(local) >= 3, "the generated province should have enterprises in 西湖区"
+    return {
+        "runs": runs,
+        "own": local.iloc[0].to_dict(),
+        "neighbour": local.iloc[1].to_dict(),
+        "staff": list(local.credit_code.iloc[:2]),
+        "elsewhere": elsewhere.iloc[0].to_dict(),
+        "xihu_count": len(local),
+    }
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A province in a warehouse, the demo accounts, and `uvicorn` serving them."""
+    from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users
+    from jingxin.core.db import Database, upgrade
+
+    started = time.perf_counter()
+    home = tmp_path_factory.mktemp("browser")
+    world = _build_province(home)
+    db_url = f"sqlite:///{home / 'platform.sqlite'}"
+    upgrade(db_url)
+    database = Database(db_url)
+    with database.session() as db:
+        create_demo_users(
+            db, DEMO_PASSWORD, enterprise_code=world["own"]["credit_code"], staff_enterprises=world["staff"]
+        )
+        db.commit()
+    database.dispose()
+    built = time.perf_counter() - started
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        "JINGXIN_HOME": str(home),
+        "JINGXIN_DATABASE_URL": db_url,
+        "JINGXIN_WAREHOUSE": f"duckdb:///{home / 'warehouse.duckdb'}",
+        "JINGXIN_SECRET_KEY": "browser-test",
+    }
+    log = (home / "server.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "jingxin.web.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, (home / "server.log").read_text(errors="replace")
+            assert time.time() < deadline, "server did not start"
+            time.sleep(0.3)
+        print(f"\nprovince built in {built:.1f}s, server up after {time.perf_counter() - started:.1f}s")
+        yield {**world, "base": base, "password": DEMO_PASSWORD, "home": home}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page_for(server: dict[str, Any], browser: Any) -> Iterator[Any]:
+    """`page_for(username)`: a fresh browser context logged in as that user."""
+    contexts = []
+
+    def open_as(username: str) -> Any:
+        context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.js_errors = errors  # checked by the tests: no script may fail
+        page.goto(f"{server['base']}/login")
+        page.fill("#username", username)
+        page.fill("#password", server["password"])
+        page.click("button[type=submit]")
+        page.wait_for_load_state("networkidle")
+        assert "/login" not in page.url, f"{username} could not log in"
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.wait_for_timeout(1200)  # let the charts finish their opening animation
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def _wait_for_map(page: Any) -> None:
+    page.wait_for_selector("#region-map[data-map-ready]", timeout=15000)
+    page.wait_for_timeout(400)  # the first frame of the map's animation
+
+
+def _map_regions(page: Any) -> dict[str, list[str]]:
+    """The regions the map draws (its boundaries) and the regions it has values for."""
+    return page.evaluate(
+        """() => {
+            const el = document.getElementById('region-map');
+            const chart = window.echarts.getInstanceByDom(el);
+            const option = chart.getOption();
+            const name = option.series[0].map;
+            const geo = window.echarts.getMap(name).geoJSON || window.echarts.getMap(name).geoJson;
+            return {
+                drawn: geo.features.map(f => f.properties.code),
+                values: option.series[0].data.map(d => d.code),
+            };
+        }"""
+    )
+
+
+def _click_map_at(page: Any, lng: float, lat: float) -> None:
+    """Click the map where a longitude/latitude is drawn (ECharts converts it to pixels)."""
+    x, y = page.evaluate(
+        """([lng, lat]) => {
+            const chart = window.echarts.getInstanceByDom(document.getElementById('region-map'));
+            return chart.convertToPixel({seriesIndex: 0}, [lng, lat]);
+        }""",
+        [lng, lat],
+    )
+    box = page.locator("#region-map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)
+
+
+def test_login_page(server: dict[str, Any], browser: Any) -> None:
+    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{server['base']}/")
+    assert "/login" in page.url
+    assert page.locator("h1").inner_text() == "数字经信"
+    _shot(page, "login")
+    context.close()
+
+
+def test_county_analyst_sees_only_their_county(server: dict[str, Any], page_for: Any) -> None:
+    page = page_for("xihu")
+    assert page.locator("h1").inner_text().startswith("西湖区")
+    _wait_for_map(page)
+    regions = _map_regions(page)
+    assert regions == {"drawn": [XIHU], "values": [XIHU]}
+    assert page.locator("#region-list tbody tr").count() == 1
+    assert page.locator("#region-list tbody").inner_text().startswith("西湖区")
+    _shot(page, "dashboard-county")
+
+    # the map leads to the county's enterprises
+    box = page.locator("#region-map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 - 20)
+    page.wait_for_url(f"**/evaluation?county={XIHU}*")
+    page.wait_for_load_state("networkidle")
+    rows = page.locator("#results-table tbody tr")
+    assert rows.count() == min(server["xihu_count"], 30)
+    assert set(page.locator("#results-table tbody td:nth-child(4)").all_inner_texts()) == {"西湖区"}
+    assert server["elsewhere"]["name"] not in page.content()
+
+    # the search box narrows the table in place (HTMX)
+    name = server["neighbour"]["name"]
+    page.fill("#f-q", name)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#results-table tbody tr').length === 1", timeout=10000
+    )
+    assert name in page.locator("#results-table tbody").inner_text()
+    page.fill("#f-q", "")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#results-table tbody tr').length > 1", timeout=10000
+    )
+    _shot(page, "results-county")
+
+    # the Excel holds only 西湖区
+    with page.expect_download() as download_info:
+        page.click("[data-export-link]")
+    download = download_info.value
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(Path(download.path()).read_bytes()), read_only=True)
+    table = list(book["全部企业"].iter_rows(min_row=2, values_only=True))
+    county = table[0].index("区县代码")
+    codes = [r[county] for r in table[1:] if r[0] is not None]
+    assert codes and set(codes) == {XIHU}
+    assert download.suggested_filename.endswith(".xlsx")
+
+    # an enterprise and its explanation
+    page.click(f"#results-table a[href='/evaluation/enterprises/{server['neighbour']['credit_code']}']")
+    page.wait_for_load_state("networkidle")
+    summary = page.locator(".explanation .summary").inner_text()
+    assert summary.startswith("贵企业") and "分" in summary
+    assert page.locator("#scores tbody tr").count() >= 6
+    assert page.locator("#lift .advice").inner_text().strip()
+    assert "城镇土地使用税减免" in page.locator("#policies").inner_text()
+    _shot(page, "profile")
+
+    # another county's enterprise does not exist for this user
+    response = page.goto(f"{server['base']}/evaluation/enterprises/{server['elsewhere']['credit_code']}")
+    assert response.status == 404
+    assert server["elsewhere"]["name"] not in page.content()
+    assert not page.js_errors, page.js_errors
+
+
+def test_province_analyst_drills_down_on_the_map(server: dict[str, Any], page_for: Any) -> None:
+    page = page_for("sheng")
+    _wait_for_map(page)
+    regions = _map_regions(page)
+    assert len(regions["drawn"]) == 11 and all(c.endswith("00") for c in regions["drawn"])
+    page.select_option("#map-measure", "a_share")  # recolour without a round trip
+    page.wait_for_timeout(300)
+    page.select_option("#map-measure", "tax_per_mu")
+    _shot(page, "dashboard")
+
+    _click_map_at(page, 119.95, 29.95)  # 富阳, in 杭州市
+    page.wait_for_url("**/?region=330100*")
+    assert page.locator("h1").inner_text().startswith("杭州市")
+    _wait_for_map(page)
+    counties = _map_regions(page)["drawn"]
+    assert XIHU in counties and all(c.startswith("3301") for c in counties)
+    _shot(page, "dashboard-city")
+
+    _click_map_at(page, 119.45, 30.25)  # 临安区
+    page.wait_for_url("**/evaluation?county=330112*")
+    page.wait_for_load_state("networkidle")
+    texts = set(page.locator("#results-table tbody td:nth-child(4)").all_inner_texts())
+    assert texts <= {"临安区"}
+
+    page.goto(f"{server['base']}/evaluation")
+    page.wait_for_load_state("networkidle")
+    _shot(page, "results")
+    page.goto(f"{server['base']}/ranking")
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".ranking-table tbody tr").count() == 90
+    page.wait_for_timeout(500)
+    _shot(page, "ranking")
+    assert not page.js_errors, page.js_errors
+
+
+def test_enterprise_user_sees_only_itself(server: dict[str, Any], page_for: Any) -> None:
+    page = page_for("qiye")
+    own = server["own"]
+    assert page.url.endswith(f"/evaluation/enterprises/{own['credit_code']}")
+    assert own["name"] in page.locator("h1").inner_text()
+    assert "贵企业" in page.locator(".explanation").inner_text()
+    nav = page.locator("nav.sidenav").inner_text()
+    assert "本企业评价" in nav and "区县排名" not in nav and "亩均评价" not in nav
+    _shot(page, "profile-enterprise")
+    for code in (server["neighbour"]["credit_code"], server["elsewhere"]["credit_code"]):
+        response = page.goto(f"{server['base']}/evaluation/enterprises/{code}")
+        assert response.status == 404
+        assert "企业不存在或不在您的数据范围内" in page.content()
+    assert page.goto(f"{server['base']}/ranking").status == 403
+    assert not page.js_errors, page.js_errors
+
+
+def test_liaison_uploads_a_defective_tax_file(server: dict[str, Any], page_for: Any) -> None:
+    import random
+
+    from jingxin.core.credit_code import generate
+
+    good = server["own"]["credit_code"]
+    bad_check = good[:17] + ("0" if good[17] != "0" else "1")
+    unknown = generate("330106", random.Random(99))
+    body = "\n".join(
+        [
+            "统一社会信用代码,年度,实缴税收",
+            f"{good},2023,120.5",
+            f"{bad_check},2023,80",
+            f"{server['neighbour']['credit_code']},2023,一百万",
+            f"{unknown},2023,15",
+        ]
+    )
+    upload = server["home"] / "税务-2023年度实缴税收.csv"
+    upload.write_text(body + "\n", encoding="utf-8")
+
+    page = page_for("liaison-sw")
+    page.goto(f"{server['base']}/data")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(400)
+    _shot(page, "data")
+    page.select_option("#upload-source", "tax")
+    page.set_input_files("#upload-file", str(upload))
+    page.click("form[action='/data/upload'] button[type=submit]")
+    page.wait_for_url("**/data/batches/*")
+    page.wait_for_load_state("networkidle")
+    text = page.content()
+    assert "税务-2023年度实缴税收.csv" in text
+    rejected = page.locator("table.data tbody tr")
+    assert rejected.count() >= 2
+    reasons = " ".join(page.locator("table.data tbody td:nth-child(4)").all_inner_texts())
+    assert "校验" in reasons
+    assert "一百万" in page.locator("table.data tbody").inner_text()
+    _shot(page, "data-batch")
+    assert not page.js_errors, page.js_errors
