@@ -32,6 +32,7 @@ import httpx
 ENDPOINTS = [
     ("首页 dashboard", "/"),
     ("评价结果 list page", "/evaluation?year=2021"),
+    ("首页数据 dashboard API", "/api/v1/dashboard"),
     ("评价结果 list API", "/api/v1/evaluation/results?year=2021&page=1"),
     ("区县排名 ranking API", "/api/v1/evaluation/ranking?year=2021"),
 ]

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import ibis
 
+from jingxin.core.cache import cached_read
 from jingxin.core.scope import Scope
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation import service
@@ -84,6 +85,7 @@ class RunChoice:
         return self.run["run_id"] if self.run else None
 
 
+@cached_read
 def enterprise_runs(wh: Warehouse, scope: Scope) -> list[dict[str, Any]]:
     """Enterprise-level runs visible in `scope`, newest first."""
     return [r for r in service.runs(wh, scope) if r["level"] != "park"]
@@ -110,6 +112,7 @@ def choose_run(wh: Warehouse, scope: Scope, year: int | None = None, system: str
     return RunChoice(run, year, system, years, systems)
 
 
+@cached_read
 def latest_runs_by_year(wh: Warehouse, scope: Scope, system: str) -> dict[int, dict[str, Any]]:
     """year → the newest visible run of `system` that year."""
     out: dict[int, dict[str, Any]] = {}
@@ -185,6 +188,7 @@ def geo_json(scope: Scope, code: str) -> tuple[bytes, str]:
 
 
 # ---- dashboard -------------------------------------------------------------------------------
+@cached_read
 def trend(wh: Warehouse, scope: Scope, system: str) -> list[dict[str, Any]]:
     """Per year (newest run of `system` each year): enterprises, counts by class, land, tax,
     value added and the per-mu figures as sums over sums, in one query."""
@@ -249,6 +253,7 @@ def headline(points: Sequence[dict[str, Any]], year: int) -> dict[str, Any] | No
     }
 
 
+@cached_read
 def map_values(wh: Warehouse, run_id: str, region: RegionView) -> list[dict[str, Any]]:
     """Per city (province view) or county (city or county view) inside `region`: the four map
     measures (亩均税收, 亩均增加值, A类占比, 企业数)."""
@@ -274,6 +279,7 @@ def map_values(wh: Warehouse, run_id: str, region: RegionView) -> list[dict[str,
 
 
 # ---- results list ----------------------------------------------------------------------------
+@cached_read
 def find_results(
     wh: Warehouse,
     run_id: str,
@@ -328,6 +334,7 @@ def find_results(
     return {"total": total, "page": page, "page_size": page_size, "rows": rows}
 
 
+@cached_read
 def result_divisions(wh: Warehouse, run_id: str, scope: Scope) -> list[tuple[str, str]]:
     """The industry divisions (行业大类) present among a run's results in scope, with names."""
     from jingxin.reference import industry

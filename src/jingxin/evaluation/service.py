@@ -16,6 +16,7 @@ from typing import Any, Literal
 import ibis
 import pyarrow as pa
 
+from jingxin.core.cache import cached_read
 from jingxin.core.scope import EVERYTHING, Scope
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.config import System
@@ -99,6 +100,7 @@ _RUN_COLUMNS = (
 )
 
 
+@cached_read
 def runs(
     wh: Warehouse, scope: Scope = EVERYTHING, *, system: str | None = None, year: int | None = None
 ) -> list[dict[str, Any]]:
@@ -234,6 +236,7 @@ def _class_columns(t: ibis.Table, system: System) -> dict[str, ibis.Value]:
     return {f"class_{c.replace('+', 'plus')}": (t["class"] == c).sum() for c in system.classes.all_classes}
 
 
+@cached_read
 def class_counts(
     wh: Warehouse,
     run_id: str,
@@ -276,6 +279,7 @@ def class_counts(
 RankMeasure = Literal["tax_per_mu", "value_added_per_mu", "mean_score", "a_share"]
 
 
+@cached_read
 def county_ranking(
     wh: Warehouse, run_id: str, scope: Scope = EVERYTHING, by: RankMeasure = "tax_per_mu"
 ) -> list[dict[str, Any]]:
@@ -324,6 +328,7 @@ def key_industries(system: System, key: Mapping[str, Sequence[str]] | None = Non
     return out
 
 
+@cached_read
 def leaders(
     wh: Warehouse,
     run_id: str,
@@ -374,6 +379,7 @@ def leaders(
     return out
 
 
+@cached_read
 def leading_parks(
     wh: Warehouse,
     year: int,
@@ -398,6 +404,7 @@ def leading_parks(
     return _records(wh, t.order_by([ibis.desc(t.total_score), t.park_id]).limit(top_n))
 
 
+@cached_read
 def run_info(wh: Warehouse, run_id: str, scope: Scope = EVERYTHING) -> dict[str, Any]:
     """A run's metadata with class labels; KeyError when unknown or not visible in `scope`."""
     run = load_run(wh, run_id)
