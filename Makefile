@@ -17,4 +17,8 @@ lint:
 
 bench: setup
 	bash scripts/services.sh
-	.venv/bin/python bench/run_all.py
+	.venv/bin/python bench/bench_generate.py 1000000
+	.venv/bin/python bench/bench_ingest.py --rows 1000000
+	.venv/bin/python bench/bench_evaluation.py --sizes 100000 1000000 --backends duckdb spark
+	.venv/bin/python bench/bench_uncertainty.py
+	.venv/bin/python bench/bench_http.py --enterprises 100000
