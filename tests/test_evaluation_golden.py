@@ -166,3 +166,62 @@ def test_county_override_changes_weights_for_that_county_only(tmp_path) -> None:
     # a county scope computes that county only
     scoped = totals(wh, system, scope=Scope(division=other))
     assert list(scoped) == [codes[1]]
+
+
+def _three_by_tax(taxes: list[float], year: int = 2021) -> tuple[object, list[str]]:
+    codes = credit_codes([HUANGYAN] * len(taxes))
+    rows = [
+        at_reference(c, tax_factor=t / REF_2021["tax"], year=year) for c, t in zip(codes, taxes, strict=True)
+    ]
+    return warehouse_with(rows), [str(c) for c in codes]
+
+
+def test_jingde_minmax_formula() -> None:
+    """旌德: weight × [20 + 80 × (x − min)/(max − min)] / 100 within the county."""
+    wh, codes = _three_by_tax([10.0, 20.0, 30.0])
+    res = totals(wh, load_system("zhejiang_industry_minmax"))
+    assert [res[c]["s_tax_per_mu"] for c in codes] == pytest.approx([6.0, 18.0, 30.0])
+    # all other indicators are equal: max == min earns the full weight
+    assert res[codes[0]]["total_score"] == pytest.approx(6.0 + 70.0)
+    assert res[codes[2]]["ref_tax_per_mu"] == pytest.approx(30.0)
+    assert res[codes[2]]["lo_tax_per_mu"] == pytest.approx(10.0)
+
+
+def test_huaian_benchmark_and_capped_ratio() -> None:
+    """淮安: the benchmark is 2 × the county average; points = weight × min(1, x / benchmark).
+    The capped ratio stops at cap × weight."""
+    from jingxin.evaluation.config import Scoring
+
+    wh, codes = _three_by_tax([10.0, 20.0, 90.0], year=2023)  # mean 40, benchmark 80
+    system = load_system("zhejiang_industry_above")
+    bench = totals(wh, system, 2023, scoring=Scoring(method="benchmark", benchmark_multiple=2))
+    assert [bench[c]["s_tax_per_mu"] for c in codes] == pytest.approx([30 * 10 / 80, 30 * 20 / 80, 30.0])
+    assert bench[codes[0]]["ref_tax_per_mu"] == pytest.approx(80.0)
+    wh, codes = _three_by_tax([10.0, 20.0, 90.0])
+    capped = totals(wh, system, 2021, scoring=Scoring(method="ratio_capped", cap=2))
+    assert capped[codes[2]]["s_tax_per_mu"] == pytest.approx(60.0)  # 90/26.01 > 2: capped at 2 × 30
+    assert capped[codes[0]]["s_tax_per_mu"] == pytest.approx(30 * 10 / 26.01)
+
+
+def test_thresholds_a_plus_and_yaml_veto() -> None:
+    from jingxin.evaluation.config import APlus
+
+    wh, codes = _three_by_tax([5.0, 26.01, 60.0])  # totals about 75.8, 100, 139.2
+    base = load_system("zhejiang_industry_above")
+    rule = base.classes.model_copy(
+        update={
+            "method": "thresholds",
+            "thresholds": {"A": 110, "B": 95, "C": 80},
+            "a_plus": APlus(threshold=130),
+        }
+    )
+    veto = {"credit_code": codes[1], "year": 2021, "class": "D", "reason": "发生较大安全生产事故"}
+    system = base.model_validate({**base.model_dump(by_alias=True), "vetoes": [veto]}).model_copy(
+        update={"classes": rule}
+    )
+    res = totals(wh, system)
+    assert [res[c]["score_class"] for c in codes] == ["D", "B", "A+"]
+    assert [res[c]["class"] for c in codes] == ["D", "D", "A+"]
+    assert res[codes[1]]["veto_reason"] == "发生较大安全生产事故"
+    # A+ has A's policies unless configured itself
+    assert res[codes[2]]["priority_land"] and res[codes[2]]["land_tax_relief_pct"] == 100.0

@@ -67,12 +67,20 @@ def _flatten(system: System, year: int) -> dict[str, float | None]:
     ded = system.deductions
     out.update(ded_first=ded.sublet_first, ded_further=ded.sublet_further, ded_free=float(ded.free_tenants))
     pol = system.policies
+    top = rule.order[0]
     for cls in rule.all_classes:
         k = class_key(cls)
-        out[f"relief_{k}"] = pol.land_tax_relief_pct.get(cls)
-        out[f"quota_{k}"] = pol.energy_quota_change_pct.get(cls)
-        out[f"pland_{k}"] = 1.0 if cls in pol.priority_land else 0.0
-        out[f"pfund_{k}"] = 1.0 if cls in pol.priority_funds else 0.0
+        # A+ has at least the policies of A unless it is configured itself
+        like = top if cls == "A+" and cls not in pol.land_tax_relief_pct else cls
+        out[f"relief_{k}"] = pol.land_tax_relief_pct.get(like)
+        like = top if cls == "A+" and cls not in pol.energy_quota_change_pct else cls
+        out[f"quota_{k}"] = pol.energy_quota_change_pct.get(like)
+        out[f"pland_{k}"] = (
+            1.0 if cls in pol.priority_land or (cls == "A+" and top in pol.priority_land) else 0.0
+        )
+        out[f"pfund_{k}"] = (
+            1.0 if cls in pol.priority_funds or (cls == "A+" and top in pol.priority_funds) else 0.0
+        )
     if pol.power_surcharge:
         for i, step in enumerate(pol.power_surcharge.steps):
             out[f"sur_years_{i}"] = float(step.min_years)

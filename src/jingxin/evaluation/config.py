@@ -338,6 +338,7 @@ class Policies(_Model):
     B 80 %, C and D none. `energy_quota_change_pct`: the cut of energy-use quotas (用能指标) of C
     and D; the notices say "cut" without a figure, so −10 % and −20 % are project defaults.
     `priority_land` / `priority_funds`: classes that get priority for land and funds (A).
+    A+ gets what A gets unless it is listed itself.
     """
 
     land_tax_relief_pct: dict[str, float] = {}

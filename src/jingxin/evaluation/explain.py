@@ -103,7 +103,7 @@ def lift_options(
         if cls == "A+" and rule.a_plus is not None and rule.a_plus.threshold is not None:
             return ibis.literal(float(rule.a_plus.threshold))
         share_cut = res[f"cut_{class_key(cls)}"]
-        if cls == "A+" or rule.method == "shares" and "cls_thr" not in params.overridden:
+        if cls == "A+" or (rule.method == "shares" and "cls_thr" not in params.overridden):
             return share_cut
         thr = params.get(res, f"thr_{class_key(cls)}")
         if rule.method == "thresholds" and "cls_thr" not in params.overridden:

@@ -169,23 +169,55 @@ class Facts:
     period: str | None = None
 
 
-def crowded_periods(wh: Warehouse, facts: Mapping[str, Facts]) -> dict[str, list[str] | None]:
+def _candidate_batches(wh: Warehouse, tables: Sequence[str], batches: Batches | None) -> dict[str, set[int]]:
+    """Live (or pinned) batch ids per fact table, from the small `batches` registry.
+
+    A batch's `source` is a contract source id (e.g. ``power`` for table ``power_monthly``)
+    or the table name itself.
+    """
+    if batches is not None:
+        return {t: {int(b) for b in batches.get(t, ())} for t in tables}
+    from jingxin.core.contracts import load_contracts
+
+    table_of = {sid: src.table for sid, src in load_contracts().sources.items()}
+    reg = wh.table("batches")
+    rows = wh.to_pyarrow(reg.filter(reg.superseded_by.isnull()).select("source", "batch_id")).to_pylist()
+    out: dict[str, set[int]] = {t: set() for t in tables}
+    for row in rows:
+        table = table_of.get(row["source"], row["source"])
+        if table in out:
+            out[table].add(int(row["batch_id"]))
+    return out
+
+
+def crowded_periods(
+    wh: Warehouse, facts: Mapping[str, Facts], batches: Batches | None = None
+) -> dict[str, list[str] | None]:
     """Per fact table, the periods (as text) with more than one live batch; None when a table
     without a period has several live batches (all of it needs deduplication).
 
     Two live batches can only repeat a key when they cover the same period (a file never
-    repeats a key). One small query over all tables answers this, so in the usual case (one
-    batch per period) the facts are read untouched.
+    repeats a key). A table with a single live batch needs no look at its rows at all; for
+    the others one small query over their rows answers it, so in the usual case (one batch per
+    period) the facts are read untouched. The batch ids are recorded (`collecting`) as the
+    lineage of the evaluation.
     """
+    collected = _COLLECTED.get()
+    candidates = _candidate_batches(wh, list(facts), batches)
     parts = []
     for name, f in facts.items():
+        if len(candidates[name]) == 1:
+            if collected is not None:
+                collected.batches.setdefault(name, set()).update(candidates[name])
+            continue
         period = f.table[f.period].cast("string") if f.period else ibis.literal("")
         parts.append(
             f.table.select(src=ibis.literal(name), period=period, batch_id=f.table.batch_id).distinct()
         )
-    seen = wh.to_pyarrow(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]).to_pylist()
+    seen = (
+        wh.to_pyarrow(parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]).to_pylist() if parts else []
+    )
     counts: dict[tuple[str, str], int] = {}
-    collected = _COLLECTED.get()
     for row in seen:
         key = (row["src"], row["period"])
         counts[key] = counts.get(key, 0) + 1
@@ -281,7 +313,7 @@ def enterprise_facts(
     for source in YEARLY_SOURCES:
         table = live(wh, source, batches)
         facts[source] = Facts(table.filter(table.year == year), ("credit_code",), "year")
-    crowded = crowded_periods(wh, facts)
+    crowded = crowded_periods(wh, facts, batches)
     read = {name: latest(f, crowded[name]) for name, f in facts.items()}
 
     reg = read["registry"]
@@ -303,7 +335,7 @@ def _labels(land: ibis.Table, rounds: int) -> ibis.Table:
     enterprises on shared parcels only: the propagation joins run over that small subgraph."""
     per_parcel = land.group_by("parcel_id").aggregate(users=land.count())  # (code, parcel) is unique
     shared = per_parcel.filter(per_parcel.users > 1)
-    links = land.semi_join(shared, "parcel_id").select("credit_code", "parcel_id")
+    links = stage(land.semi_join(shared, "parcel_id").select("credit_code", "parcel_id"))
     label = links.group_by("credit_code").aggregate(label=links.credit_code.min())
     for _ in range(rounds):
         by_parcel = links.join(label, "credit_code")

@@ -315,6 +315,8 @@ class RunSummary:
     config_hash: str
     seconds: float
     history: list[dict[str, Any]]
+    timings: dict[str, float] = field(default_factory=dict)
+    """build: facts read and the stages materialised; fetch: the result query; write: storing."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -375,10 +377,12 @@ def run_evaluation(
     system = system.with_changes(weights=weights, scoring=scoring)
     wh.ensure_schema(ALL_SCHEMAS)
     ev = evaluate(wh, system, year, scope, batches=batches, history=history)
+    built = time.perf_counter()
     try:
         data = wh.to_pyarrow(ev.results)
     finally:
         ev.release()
+    fetched = time.perf_counter()
     run_id = f"{year}-{system.id}-{uuid.uuid4().hex[:10]}"
     target, results, scores = _to_tables(ev, data, run_id)
     units = len(pc.unique(results["park_id" if ev.is_park else "unit_id"]))
@@ -407,6 +411,11 @@ def run_evaluation(
         wh.insert_arrow("eval_runs", run_table)
         wh.insert_arrow(target, results)
         wh.insert_arrow("eval_scores", scores)
+    timings = {
+        "build": round(built - started, 3),
+        "fetch": round(fetched - built, 3),
+        "write": round(time.perf_counter() - fetched, 3),
+    }
     counts = pc.value_counts(results["class"]).to_pylist() if results.num_rows else []
     by_class = {str(c["values"]): int(c["counts"]) for c in counts}
     return RunSummary(
@@ -421,6 +430,7 @@ def run_evaluation(
         config_hash=system.config_hash,
         seconds=round(time.perf_counter() - started, 3),
         history=ev.history,
+        timings=timings,
     )
 
 
