@@ -18,10 +18,18 @@ def batch_count(wh, label: str) -> dict:
 
 def _add_batch(wh, batch_id: int, superseded_by: int | None = None) -> None:
     with wh.transaction():
-        wh.insert_arrow("batches", pa.table({
-            "batch_id": [batch_id], "source": ["tax"], "period": ["2021"],
-            "loaded_at": [dt.datetime(2022, 1, 1)], "superseded_by": pa.array([superseded_by], pa.int64()),
-        }))
+        wh.insert_arrow(
+            "batches",
+            pa.table(
+                {
+                    "batch_id": [batch_id],
+                    "source": ["tax"],
+                    "period": ["2021"],
+                    "loaded_at": [dt.datetime(2022, 1, 1)],
+                    "superseded_by": pa.array([superseded_by], pa.int64()),
+                }
+            ),
+        )
 
 
 def test_repeated_reads_are_cached_until_a_new_batch_arrives(tmp_path):

@@ -39,36 +39,70 @@ def _facts(n: int, seed: int = 7) -> dict[str, pa.Table]:
     area = np.round(rng.lognormal(3.5, 0.8, n), 2)  # each sharer's own share of its parcel
     months = [dt.date(2021, m, 1) for m in range(1, 13)]
     return {
-        "registry": pa.table({
-            "batch_id": np.full(n, 1), "source_row": rows, "credit_code": codes, "name": [f"企业{i}" for i in range(n)],
-            "county_code": county, "industry_code": rng.choice(["1711", "3821", "2614", "3670"], n),
-            "founded_on": [dt.date(2010, 1, 1)] * n, "status": ["存续"] * n,
-        }),
-        "land": pa.table({
-            "batch_id": np.full(n, 2), "source_row": rows, "credit_code": codes, "parcel_id": parcel,
-            "area_mu": area, "land_use": ["工业"] * n, "acquisition": ["出让"] * n,
-        }),
-        "statistics": pa.table({
-            "batch_id": np.full(n, 3), "source_row": rows, "credit_code": codes,
-            "year": pa.array(np.full(n, 2021), pa.int32()), "above_scale": rng.random(n) < 0.4,
-            "value_added": np.round(area * rng.lognormal(4.8, 0.5, n), 2), "revenue": np.round(area * 500, 2),
-            "rd_expense": np.round(area * 5, 2), "employees": rng.integers(10, 900, n), "college_staff": rng.integers(0, 10, n),
-        }),
-        "tax": pa.table({
-            "batch_id": np.r_[np.full(n, 4), np.full(n, 5)], "source_row": np.r_[rows, rows],
-            "credit_code": codes + codes, "year": pa.array(np.full(2 * n, 2021), pa.int32()),
-            "tax_paid": np.r_[np.full(n, 9999.0), np.round(area * rng.lognormal(3.2, 0.6, n), 2)],
-        }),
-        "power_monthly": pa.table({
-            "batch_id": np.full(n * 12, 6), "source_row": np.arange(2, n * 12 + 2),
-            "credit_code": np.repeat(codes, 12), "month": months * n,
-            "kwh": np.round(rng.lognormal(10, 1, n * 12), 1),
-        }),
-        "batches": pa.table({
-            "batch_id": np.arange(1, 7), "source": ["registry", "land", "statistics", "tax", "tax", "power"],
-            "period": ["current", "current", "2021", "2021", "2021", "2021-01..2021-12"],
-            "loaded_at": [dt.datetime(2022, 3, 1)] * 6, "superseded_by": pa.array([None, None, None, 5, None, None], pa.int64()),
-        }),
+        "registry": pa.table(
+            {
+                "batch_id": np.full(n, 1),
+                "source_row": rows,
+                "credit_code": codes,
+                "name": [f"企业{i}" for i in range(n)],
+                "county_code": county,
+                "industry_code": rng.choice(["1711", "3821", "2614", "3670"], n),
+                "founded_on": [dt.date(2010, 1, 1)] * n,
+                "status": ["存续"] * n,
+            }
+        ),
+        "land": pa.table(
+            {
+                "batch_id": np.full(n, 2),
+                "source_row": rows,
+                "credit_code": codes,
+                "parcel_id": parcel,
+                "area_mu": area,
+                "land_use": ["工业"] * n,
+                "acquisition": ["出让"] * n,
+            }
+        ),
+        "statistics": pa.table(
+            {
+                "batch_id": np.full(n, 3),
+                "source_row": rows,
+                "credit_code": codes,
+                "year": pa.array(np.full(n, 2021), pa.int32()),
+                "above_scale": rng.random(n) < 0.4,
+                "value_added": np.round(area * rng.lognormal(4.8, 0.5, n), 2),
+                "revenue": np.round(area * 500, 2),
+                "rd_expense": np.round(area * 5, 2),
+                "employees": rng.integers(10, 900, n),
+                "college_staff": rng.integers(0, 10, n),
+            }
+        ),
+        "tax": pa.table(
+            {
+                "batch_id": np.r_[np.full(n, 4), np.full(n, 5)],
+                "source_row": np.r_[rows, rows],
+                "credit_code": codes + codes,
+                "year": pa.array(np.full(2 * n, 2021), pa.int32()),
+                "tax_paid": np.r_[np.full(n, 9999.0), np.round(area * rng.lognormal(3.2, 0.6, n), 2)],
+            }
+        ),
+        "power_monthly": pa.table(
+            {
+                "batch_id": np.full(n * 12, 6),
+                "source_row": np.arange(2, n * 12 + 2),
+                "credit_code": np.repeat(codes, 12),
+                "month": months * n,
+                "kwh": np.round(rng.lognormal(10, 1, n * 12), 1),
+            }
+        ),
+        "batches": pa.table(
+            {
+                "batch_id": np.arange(1, 7),
+                "source": ["registry", "land", "statistics", "tax", "tax", "power"],
+                "period": ["current", "current", "2021", "2021", "2021", "2021-01..2021-12"],
+                "loaded_at": [dt.datetime(2022, 3, 1)] * 6,
+                "superseded_by": pa.array([None, None, None, 5, None, None], pa.int64()),
+            }
+        ),
     }
 
 
