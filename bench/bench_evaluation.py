@@ -205,6 +205,7 @@ def _engine(wh, system: System) -> dict[str, Any]:
     total_seconds = time.perf_counter() - started
     return {
         "engine_seconds": round(total_seconds, 2),
+        "engine_phases": summary.timings,
         "engine_compute_seconds": round(compute_seconds, 2),
         "evaluated": summary.enterprise_count,
         "units": summary.unit_count,

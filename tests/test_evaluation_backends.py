@@ -128,5 +128,5 @@ def test_postgres_gives_the_same_results(facts, reference, postgres_schema_url) 
 def test_spark_gives_the_same_results(reference) -> None:
     expected, folder = reference
     wh = open_warehouse(f"spark://{folder}")
-    got = evaluate_all(wh, SYSTEMS[:1])  # Spark local is slow at this size: one system
+    got = evaluate_all(wh)
     assert_same(expected, got)

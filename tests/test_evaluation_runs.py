@@ -419,3 +419,25 @@ def test_parks_are_evaluated_sum_over_sum(tmp_path) -> None:
     xlsx = export_evaluation(wh, run.run_id, tmp_path / "parks.xlsx", "xlsx")
     assert "全部园区" in load_workbook(xlsx).sheetnames
     assert isinstance(Path(xlsx), Path)
+
+
+@pytest.mark.slow
+def test_generated_and_ingested_province(tmp_path) -> None:
+    """End to end with the province generator and ingestion: departmental files (with their
+    defects quarantined) become batches, and a run records exactly the live batches it read."""
+    from jingxin.ingest.directory import ingest_directory
+    from jingxin.synth.generator import generate_province
+
+    folder = tmp_path / "files"
+    generate_province(folder, 400, (2020, 2021), 3, annual_only=True)
+    wh = open_warehouse(f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    ingest_directory(wh, folder, loaded_by="test")
+    runs = [run_evaluation(wh, system, 2021) for system in (SYSTEM, "zhejiang_industry_below")]
+    assert runs[0].enterprise_count > 20 and sum(runs[0].class_counts.values()) == runs[0].enterprise_count
+    used = json.loads(load_run(wh, runs[0].run_id)["batches_used"])
+    batches = wh.execute(wh.table("batches").filter(lambda b: b.superseded_by.isnull()))
+    live = set(batches.batch_id)
+    assert used["registry"] and used["tax"] and set().union(*map(set, used.values())) <= live
+    exp = ex.explain(wh, runs[0].run_id, _results(wh, runs[0].run_id).index[0])
+    assert exp is not None and exp.summary.startswith("贵企业2021年度")
+    wh.close()

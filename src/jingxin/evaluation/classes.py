@@ -50,9 +50,19 @@ def rank_and_classify(scored: Scored) -> ibis.Table:
         county_count=narrow.unit_id.count().over(ibis.window(group_by=["county_code"])),
         rank_in_industry=ibis.row_number().over(group_by=industry_keys, order_by=order) + 1,
         industry_count=narrow.unit_id.count().over(ibis.window(group_by=industry_keys)),
-        class_rank=ibis.row_number().over(group_by=keys, order_by=order) + 1,
-        class_n=narrow.unit_id.count().over(ibis.window(group_by=keys)),
     )
+    # the class group is usually the county or the industry in the county: reuse that window
+    if keys == ["county_code"]:
+        ranks = ranks.mutate(class_rank=ranks.rank_in_county, class_n=ranks.county_count)
+    elif keys == industry_keys:
+        ranks = ranks.mutate(class_rank=ranks.rank_in_industry, class_n=ranks.industry_count)
+    else:
+        more = narrow.select(
+            __unit2=narrow.unit_id,
+            class_rank=ibis.row_number().over(group_by=keys, order_by=order) + 1,
+            class_n=narrow.unit_id.count().over(ibis.window(group_by=keys)),
+        )
+        ranks = ranks.join(more, ranks.__unit == more.__unit2).drop("__unit2")
     t = t.join(ranks, t.unit_id == ranks.__unit).drop("__unit")
     return t.mutate(score_class=_class_expr(t, system, params))
 

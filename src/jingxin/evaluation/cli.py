@@ -134,7 +134,7 @@ def systems_command(
     """列出可用的评价体系。"""
     from jingxin.evaluation.config import list_systems, load_system
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in list_systems(systems_dir):
         s = load_system(name, systems_dir)
         rows.append(

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import numpy as np
@@ -37,6 +38,7 @@ from jingxin.evaluation.population import (
     Batches,
     build_units,
     collecting,
+    fetch_arrow,
     optional_input,
     release_stages,
     stage,
@@ -116,7 +118,7 @@ class Params:
         cols = self.overridden
         if not cols:
             return table
-        data = {"p__county": list(self.by_county)}
+        data: dict[str, list[Any]] = {"p__county": list(self.by_county)}
         for name in cols:
             data[f"p__{name}"] = [self.by_county[c].get(name) for c in self.by_county]
         schema = {"p__county": pa.string(), **{f"p__{n}": pa.float64() for n in cols}}
@@ -281,11 +283,11 @@ def score_units(
         t = _group_stats(t, sc.missing_group, avg)
     filled: dict[str, ibis.Value] = {}
     for ind in system.indicators:
-        u, rule = t[f"u_{ind.id}"], system.missing_rule(ind)
+        u, missing = t[f"u_{ind.id}"], system.missing_rule(ind)
         filled[f"m_{ind.id}"] = u.isnull()
-        if rule == "average":
+        if missing == "average":
             filled[f"u_{ind.id}"] = ibis.coalesce(u, t[f"avg_{ind.id}"], 0.0)
-        elif rule == "zero":
+        elif missing == "zero":
             filled[f"u_{ind.id}"] = u.fill_null(0.0)
     t = t.mutate(**filled).drop(*avg)
 
@@ -395,7 +397,7 @@ def _arrays(wh: Warehouse, scored: Scored, scope: Scope) -> ScoreArrays:
     t = scored.table
     if scope.prefix:
         t = t.filter(t.county_code.startswith(scope.prefix))
-    data = wh.to_pyarrow(t.select(*cols).order_by("unit_id"))
+    data = fetch_arrow(wh, t.select(*cols).order_by("unit_id"))
 
     def mat(prefix: str) -> np.ndarray:
         return np.column_stack([data[f"{prefix}{i}"].to_numpy(zero_copy_only=False) for i in ids]).astype(

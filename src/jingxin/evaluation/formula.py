@@ -126,7 +126,7 @@ def to_ibis(node: ast.expr, table: ibis.Table) -> ibis.Value:
         return -operand if isinstance(node.op, ast.USub) else operand
     if isinstance(node, ast.Name):
         return table[node.id].cast("float64")
-    if isinstance(node, ast.Constant):
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
         return ibis.literal(float(node.value))
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         args = [to_ibis(a, table) for a in node.args]

@@ -41,19 +41,30 @@ def history_depth(system: System) -> int:
 
 def stored_results(wh: Warehouse, system_id: str, year: int) -> tuple[ibis.Table, list[str]] | None:
     """Per credit code, the result of the latest stored run of `system_id` for `year`, and the
-    ids of the runs it may come from; None when there is no such run."""
+    ids of the runs it comes from; None when there is no such run.
+
+    When the newest run covers the whole province it is the answer for everyone; otherwise
+    (runs of single counties) each enterprise takes its newest result across the runs.
+    """
     if not (wh.has_table("eval_runs") and wh.has_table("eval_results")):
         return None
     runs = wh.table("eval_runs")
-    runs = runs.filter((runs.system == system_id) & (runs.year == year)).select("run_id", "created_at")
-    run_ids = sorted(str(r) for r in wh.to_pyarrow(runs.select("run_id"))["run_id"].to_pylist())
-    if not run_ids:
-        return None
-    res = wh.table("eval_results").join(runs, "run_id")
-    rn = ibis.row_number().over(
-        group_by="credit_code", order_by=[ibis.desc(res.created_at), ibis.desc(res.run_id)]
+    runs = runs.filter((runs.system == system_id) & (runs.year == year)).select(
+        "run_id", "created_at", "scope"
     )
-    res = res.mutate(__rn=rn).filter(ibis._.__rn == 0)
+    found = wh.to_pyarrow(runs.order_by([ibis.desc("created_at"), ibis.desc("run_id")])).to_pylist()
+    if not found:
+        return None
+    res = wh.table("eval_results")
+    if found[0]["scope"] == "330000":
+        run_ids = [str(found[0]["run_id"])]
+        res = res.filter(res.run_id == run_ids[0])
+    else:
+        run_ids = sorted(str(r["run_id"]) for r in found)
+        res = res.join(runs.select("run_id", "created_at"), "run_id")
+        order = [ibis.desc(res.created_at), ibis.desc(res.run_id)]
+        res = res.mutate(__rn=ibis.row_number().over(group_by="credit_code", order_by=order))
+        res = res.filter(ibis._.__rn == 0)
     table = res.select(
         "credit_code",
         total=res.total_score,

@@ -13,7 +13,8 @@ A run is stored in three derived tables, written in one transaction through
 Park systems write `eval_park_results` instead of `eval_results` (and use the park id as the
 `credit_code` of their `eval_scores` rows).
 
-The whole evaluation is one query (`evaluate(...).results`) executed once; the long score
+An evaluation is built as Ibis expressions over a few materialised stages (see
+`population.stage`); its result (`evaluate(...).results`) is fetched once, and the long score
 table is cut from its columns with Arrow, not recomputed.
 """
 
@@ -45,6 +46,7 @@ from jingxin.evaluation.population import (
     Release,
     attach,
     collecting,
+    fetch_arrow,
     live,
     refresh_statistics,
     release_stages,
@@ -174,10 +176,12 @@ def result_columns(system: System) -> list[str]:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """An evaluation as Ibis expressions (nothing executed yet, except small existence checks).
+    """An evaluation as Ibis expressions over its materialised stages.
 
     `results`: one row per enterprise (per park for park systems) with the columns of
     `eval_results` plus, per indicator, ``v_ ref_ lo_ w_ u_ s_ m_<id>`` (see compute.py).
+    `history`: where last year's results came from; `batches_used`: the batch ids read per
+    fact table. Call `release()` when done (drops the stages).
     """
 
     system: System
@@ -379,29 +383,31 @@ def run_evaluation(
     ev = evaluate(wh, system, year, scope, batches=batches, history=history)
     built = time.perf_counter()
     try:
-        data = wh.to_pyarrow(ev.results)
+        data = fetch_arrow(wh, ev.results)
     finally:
         ev.release()
     fetched = time.perf_counter()
     run_id = f"{year}-{system.id}-{uuid.uuid4().hex[:10]}"
     target, results, scores = _to_tables(ev, data, run_id)
     units = len(pc.unique(results["park_id" if ev.is_park else "unit_id"]))
-    run = {
+    scope_code = scope.division or "330000"
+    enterprise_count = (
+        results.num_rows if not ev.is_park else int(pc.sum(results["member_count"]).as_py() or 0)
+    )
+    run: dict[str, Any] = {
         "run_id": run_id,
         "system": system.id,
         "system_version": system.version,
         "title": system.title,
         "level": system.population.level,
         "year": year,
-        "scope": scope.division or "330000",
+        "scope": scope_code,
         "config_hash": system.config_hash,
         "config_yaml": system.to_yaml(),
         "batches_used": json.dumps(ev.batches_used, sort_keys=True),
         "history": json.dumps(ev.history, ensure_ascii=False, sort_keys=True),
         "created_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        "enterprise_count": results.num_rows
-        if not ev.is_park
-        else int(pc.sum(results["member_count"]).as_py() or 0),
+        "enterprise_count": enterprise_count,
         "unit_count": units,
         "backend": wh.kind,
         "seconds": round(time.perf_counter() - started, 3),
@@ -423,8 +429,8 @@ def run_evaluation(
         system=system.id,
         title=system.title,
         year=year,
-        scope=run["scope"],
-        enterprise_count=int(run["enterprise_count"]),
+        scope=scope_code,
+        enterprise_count=enterprise_count,
         unit_count=units,
         class_counts={c: by_class.get(c, 0) for c in system.classes.all_classes},
         config_hash=system.config_hash,

@@ -112,7 +112,7 @@ def runs(
         t = t.filter(t.system == system)
     if year is not None:
         t = t.filter(t.year == year)
-    if scope.pinned or scope.prefix:
+    if not scope.covers_province:
         visible = scope.restrict(wh.table("eval_results")).select("run_id").distinct()
         if wh.has_table("eval_park_results") and not scope.pinned:
             parks = (
@@ -408,7 +408,7 @@ def leading_parks(
 def run_info(wh: Warehouse, run_id: str, scope: Scope = EVERYTHING) -> dict[str, Any]:
     """A run's metadata with class labels; KeyError when unknown or not visible in `scope`."""
     run = load_run(wh, run_id)
-    if (scope.pinned or scope.prefix) and run_id not in {
+    if not scope.covers_province and run_id not in {
         r["run_id"] for r in runs(wh, scope, year=run["year"])
     }:
         raise KeyError(f"没有评价批次 {run_id}")
