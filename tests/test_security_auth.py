@@ -11,6 +11,7 @@ from sqlalchemy import select
 from jingxin.accounts import service
 from jingxin.accounts.models import LoginAttempt, User, WebSession
 from jingxin.accounts.schemas import UserCreate, UserUpdate
+from jingxin.accounts.service import DEFAULT_SESSIONS, SessionPolicy
 from jingxin.core import audit
 from jingxin.core.audit import Action, Actor
 from jingxin.core.auth import Role, token_digest
@@ -112,13 +113,38 @@ def test_session_ids_are_stored_hashed(web_client, demo_users, web_app) -> None:
     assert token not in ids and token_digest(token) in ids
 
 
-def test_expired_session_is_refused(web_client, demo_users, web_app) -> None:
+def test_expired_session_is_refused(web_client, demo_users, monkeypatch) -> None:
     login(web_client, "admin")
+    assert web_client.get("/api/v1/me").status_code == 200  # now also kept in memory
+    later = service.utcnow() + DEFAULT_SESSIONS.idle + timedelta(minutes=1)
+    monkeypatch.setattr(service, "utcnow", lambda: later)
+    assert web_client.get("/api/v1/me").status_code == 401
+
+
+def test_session_ended_in_the_database_is_refused_without_the_memory_copy(
+    web_client, demo_users, web_app
+) -> None:
+    """What another process does to a session is seen once the in-memory copy lapses
+    (`cache_for`); with `cache_for=0` it is seen at once."""
+    web_app.state.session_policy = SessionPolicy(cache_for=timedelta(0))
+    login(web_client, "admin")
+    assert web_client.get("/api/v1/me").status_code == 200
     with web_app.state.db.session() as db:
         for ws in db.scalars(select(WebSession)).all():
             ws.expires_at = ws.expires_at - timedelta(days=1)
         db.commit()
     assert web_client.get("/api/v1/me").status_code == 401
+
+
+def test_role_change_applies_to_the_next_request(web_client, demo_users, web_app) -> None:
+    login(web_client, "xihu")
+    assert web_client.get("/api/v1/me").json()["role"] == Role.COUNTY_ANALYST.value
+    with web_app.state.db.session() as db:
+        service.update_user(
+            db, demo_users["xihu"].id, UserUpdate(role=Role.CITY_ANALYST, division_code="330100"), ADMIN
+        )
+    me = web_client.get("/api/v1/me").json()
+    assert me["role"] == Role.CITY_ANALYST.value
 
 
 def test_wrong_password_and_unknown_user_look_the_same(web_client, demo_users, web_app) -> None:

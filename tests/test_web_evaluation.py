@@ -491,6 +491,103 @@ def test_openapi_documents_the_evaluation_api(world) -> None:
     } <= set(schemas)
 
 
+# ---- the shared response cache ----------------------------------------------------------------
+
+
+def _second_province_analyst(world) -> TestClient:
+    """Another 省级分析员 with the same scope as `sheng` but a name and session of their own."""
+    from jingxin.accounts.schemas import UserCreate
+    from jingxin.accounts.service import create_user
+    from jingxin.core.audit import CLI_ACTOR
+    from jingxin.core.auth import Role
+
+    app = world["app"]
+    with app.state.db.session() as db:
+        create_user(
+            db,
+            UserCreate(
+                username="sheng-b", display_name="钱<二>", role=Role.PROVINCE_ANALYST, password=DEMO_PASSWORD
+            ),
+            CLI_ACTOR,
+        )
+        db.commit()
+    return world["client"]("sheng-b")
+
+
+def test_users_with_the_same_view_share_answers_but_not_their_name_or_token(world) -> None:
+    from jingxin.web.response_cache import CSRF_HOLE, NAME_HOLE
+
+    first, second = world["client"]("sheng"), _second_province_analyst(world)
+    pages = {}
+    for name, client in (("sheng", first), ("sheng-b", second)):
+        me = client.get("/api/v1/me").json()
+        html = client.get("/evaluation?year=2021").text
+        assert CSRF_HOLE not in html and NAME_HOLE not in html
+        assert html.count(me["csrf_token"]) >= 2  # the page's meta tag and the HTMX header
+        pages[name] = (html, me)
+    html_a, me_a = pages["sheng"]
+    html_b, me_b = pages["sheng-b"]
+    assert me_a["csrf_token"] not in html_b and me_b["csrf_token"] not in html_a
+    assert "钱&lt;二&gt;" in html_b and "钱<二>" not in html_b
+    assert me_a["display_name"] not in html_b
+    same_a = html_a.replace(me_a["csrf_token"], "").replace(me_a["display_name"], "")
+    same_b = html_b.replace(me_b["csrf_token"], "").replace("钱&lt;二&gt;", "")
+    assert same_a == same_b
+
+
+def test_a_cached_answer_never_crosses_a_scope(world) -> None:
+    """Two county analysts (same role, other counties) ask the same question in turn."""
+    from jingxin.accounts.schemas import UserCreate
+    from jingxin.accounts.service import create_user
+    from jingxin.core.audit import CLI_ACTOR
+    from jingxin.core.auth import Role
+
+    with world["app"].state.db.session() as db:
+        create_user(
+            db,
+            UserCreate(
+                username="shangcheng",
+                display_name="上城分析员",
+                role=Role.COUNTY_ANALYST,
+                division_code=SHANGCHENG,
+                password=DEMO_PASSWORD,
+            ),
+            CLI_ACTOR,
+        )
+        db.commit()
+    url = "/api/v1/evaluation/results?year=2021&page_size=500"
+    for _ in range(2):
+        xihu = world["client"]("xihu").get(url).json()
+        shangcheng = world["client"]("shangcheng").get(url).json()
+        assert {r["county_code"] for r in xihu["items"]} == {XIHU}
+        assert {r["county_code"] for r in shangcheng["items"]} == {SHANGCHENG}
+        page = world["client"]("shangcheng").get("/evaluation?year=2021").text
+        assert "上城" in page and world["own"].credit_code not in page
+
+
+def test_every_answer_from_memory_is_audited_for_whoever_is_served(world) -> None:
+    url = "/api/v1/evaluation/results?year=2021&page=2"
+    client = world["client"]("sheng")
+    before = len(_audit(world["app"], Action.VIEW_SENSITIVE, "sheng"))
+    for _ in range(3):
+        assert client.get(url).status_code == 200
+    entries = _audit(world["app"], Action.VIEW_SENSITIVE, "sheng")
+    assert len(entries) == before + 3
+    assert {e.object_id for e in entries[:3]} == {world["latest"]}
+
+
+def test_a_new_run_is_served_at_once(world) -> None:
+    """Kept last among the tests of this module's world: it adds a run."""
+    client = world["client"]("sheng")
+    runs = client.get("/api/v1/evaluation/runs").json()
+    with world["app"].state.warehouse.writer() as wh:
+        new = run_evaluation(wh, ABOVE, 2020).run_id
+    after = client.get("/api/v1/evaluation/runs").json()
+    assert len(after) == len(runs) + 1 and new in {r["run_id"] for r in after}
+    dashboard = client.get("/api/v1/dashboard?year=2020").json()
+    assert dashboard["run"]["run_id"] == new
+
+
 # ---- an empty warehouse -------------------------------------------------------------------------
 
 

@@ -412,6 +412,7 @@ def test_a_busy_warehouse_answers_503_with_the_reason(web_app, web_client, demo_
         raise WarehouseBusyError("仓库文件正被进程 4711 写入")
 
     monkeypatch.setattr(web_app.state.warehouse, "_root", None)
+    monkeypatch.setattr(web_app.state.warehouse, "_idle", [])  # no connection opened yet
     monkeypatch.setattr(web_app.state.warehouse, "_root_warehouse", busy)
     api = web_client.get("/api/v1/batches")
     assert api.status_code == 503 and "4711" in api.json()["detail"]

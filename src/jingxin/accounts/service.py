@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from jingxin.accounts import live_sessions
 from jingxin.accounts.models import LoginAttempt, User, UserEnterprise, WebSession
 from jingxin.accounts.schemas import USERNAME_PATTERN, UserCreate, UserUpdate
 from jingxin.core import credit_code as cc
@@ -72,6 +73,9 @@ class SessionPolicy:
     absolute: timedelta = timedelta(hours=12)
     anonymous: timedelta = timedelta(hours=1)
     touch_every: timedelta = timedelta(minutes=1)
+    cache_for: timedelta = timedelta(seconds=5)
+    """How long a session read from the database is answered from memory
+    (`jingxin.accounts.live_sessions`); zero switches that off."""
 
 
 DEFAULT_THROTTLE = ThrottlePolicy()
@@ -333,6 +337,7 @@ def update_user(db: Session, user_id: int, data: UserUpdate, actor: Actor) -> Us
     if not changes:
         return user
     user.updated_at = utcnow()
+    live_sessions.drop_user(user.id)
     action = Action.USER_UPDATE
     if set(changes) == {"is_active"}:
         action = Action.USER_ENABLE if user.is_active else Action.USER_DISABLE
@@ -367,6 +372,7 @@ def change_password(
     db: Session, user: User, old_password: str, new_password: str, actor: Actor, keep_token: str | None = None
 ) -> None:
     """A user changes their own password (修改密码); their other sessions end."""
+    user = get_user(db, user.id)  # the row itself: the request's user may be a shared copy
     if not verify_password(user.password_hash, old_password):
         raise AccountError("原密码不正确")
     if old_password == new_password:
@@ -531,6 +537,7 @@ def start_session(
     """
     now = utcnow()
     if replacing:
+        live_sessions.drop(token_digest(replacing))
         db.execute(delete(WebSession).where(WebSession.id == token_digest(replacing)))
     db.execute(delete(WebSession).where(WebSession.expires_at < now))
     token = new_token()
@@ -551,39 +558,66 @@ def start_session(
     return token, ws
 
 
+def cached_session(token: str | None, policy: SessionPolicy = DEFAULT_SESSIONS) -> WebSession | None:
+    """The live session for a cookie token if memory can answer for it, else None (then ask
+    `load_session`). Never touches the database, so it may run on the event loop."""
+    if not token or len(token) > 256:
+        return None
+    ws = live_sessions.get(token_digest(token), policy.cache_for.total_seconds())
+    if ws is None:
+        return None
+    now = utcnow()
+    if ws.expires_at <= now or now - ws.last_seen_at >= policy.touch_every:
+        return None  # expired, or due for its sliding update: the database decides
+    return ws
+
+
 def load_session(
     db: Session, token: str | None, policy: SessionPolicy = DEFAULT_SESSIONS
 ) -> WebSession | None:
     """The live session for a cookie token, or None (unknown, expired, or its user disabled).
 
     A logged-in session slides: each use pushes its end `idle` ahead, never beyond `absolute`
-    after login. The row is written at most once a minute to keep reads cheap.
+    after login. The row is written at most once a minute to keep reads cheap. Answers are
+    kept in memory for `policy.cache_for` (see `jingxin.accounts.live_sessions`).
     """
     if not token or len(token) > 256:
         return None
-    ws = db.get(WebSession, token_digest(token))
-    if ws is None:
-        return None
+    cached = cached_session(token, policy)
+    if cached is not None:
+        return cached
+    digest = token_digest(token)
+    ws = db.get(WebSession, digest)
     now = utcnow()
-    if ws.expires_at <= now or (ws.user is not None and not ws.user.is_active):
+    if ws is not None and (ws.expires_at <= now or (ws.user is not None and not ws.user.is_active)):
         db.delete(ws)
-        db.commit()
-        return None
-    if ws.user_id is not None and now - ws.last_seen_at >= policy.touch_every:
+        ws = None
+    elif ws is not None and ws.user_id is not None and now - ws.last_seen_at >= policy.touch_every:
         ws.last_seen_at = now
         ws.expires_at = min(now + policy.idle, ws.created_at + policy.absolute)
-        db.commit()
+    # Always end the transaction: the connection goes back to the pool instead of being held
+    # while the request waits for a worker thread (objects stay loaded: no expiry on commit).
+    db.commit()
+    if ws is not None and not ws.flash:
+        # Shared with other requests from now on: detached, so that no request's session
+        # changes it (changes go through `db.get`, as `add_flash` does).
+        db.expunge(ws)
+        live_sessions.keep(digest, ws)
+    else:
+        live_sessions.drop(digest)
     return ws
 
 
 def end_session(db: Session, token: str | None) -> None:
     if token:
+        live_sessions.drop(token_digest(token))
         db.execute(delete(WebSession).where(WebSession.id == token_digest(token)))
         db.commit()
 
 
 def end_user_sessions(db: Session, user_id: int, except_token: str | None = None) -> None:
     """End every session of a user (after a password change or when the account is disabled)."""
+    live_sessions.drop_user(user_id)
     conditions = [WebSession.user_id == user_id]
     if except_token:
         conditions.append(WebSession.id != token_digest(except_token))
@@ -601,7 +635,11 @@ def add_flash(db: Session, ws: WebSession | None, text: str, kind: str = "succes
     """Queue a one-time message for the next page this session renders (after a redirect)."""
     if ws is None:
         return
-    ws.flash = [*(ws.flash or []), {"kind": kind, "text": text}]
+    live_sessions.drop(ws.id)
+    live = db.get(WebSession, ws.id)  # the row itself: `ws` may be a shared copy from memory
+    if live is None:
+        return
+    live.flash = [*(live.flash or []), {"kind": kind, "text": text}]
     db.commit()
 
 

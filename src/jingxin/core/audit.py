@@ -16,7 +16,12 @@ fields from roles without clearance (see `jingxin.core.auth.Role.clearance`); pa
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
@@ -25,7 +30,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ColumnElement, Index, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from jingxin.core.db import Base, BigIntPK, clean_json, clean_text, utcnow
+from jingxin.core.db import Base, BigIntPK, clean_json, clean_text, utcnow, write_turn
 
 # Beijing time: China keeps no daylight saving, so a fixed offset is exact and needs no tz data.
 CHINA_TZ = timezone(timedelta(hours=8), name="CST")
@@ -138,7 +143,22 @@ def record(
     happened; `commit=True` is for events that must be kept even though nothing else is saved
     (a failed login, a download).
     """
-    entry = AuditEntry(
+    entry = _entry(actor, action, object_type, object_id, detail)
+    session.add(entry)
+    if commit:
+        with write_turn(session):
+            session.commit()
+    return entry
+
+
+def _entry(
+    actor: Actor,
+    action: Action | str,
+    object_type: str | None,
+    object_id: str | int | None,
+    detail: Mapping[str, Any] | None,
+) -> AuditEntry:
+    return AuditEntry(
         at=utcnow(),
         user_id=actor.user_id,
         username=clean_text(actor.username)[:64] if actor.username else None,
@@ -148,10 +168,109 @@ def record(
         object_id=None if object_id is None else clean_text(str(object_id))[:128],
         detail=clean_json(dict(detail or {})),
     )
-    session.add(entry)
-    if commit:
-        session.commit()
-    return entry
+
+
+class GroupWriter:
+    """Writes audit entries of many concurrent requests in one transaction (group commit).
+
+    Under load, committing each sensitive-field view on its own makes the audit log the
+    slowest part of a page. A request hands its entry to `submit` and waits for the returned
+    future; one writer thread saves everything waiting in a single transaction and then
+    answers every future. The request is still answered only after its entry is saved, and if
+    saving fails the request fails with it.
+    """
+
+    def __init__(self, sessions: Callable[[], Session], max_batch: int = 500) -> None:
+        self._sessions = sessions
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[AuditEntry, Future[None]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+
+    def submit(
+        self,
+        actor: Actor,
+        action: Action | str,
+        object_type: str | None = None,
+        object_id: str | int | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> Future[None]:
+        """Queue one entry; the future is done once it is saved."""
+        self._ensure_started()
+        done: Future[None] = Future()
+        self._queue.put((_entry(actor, action, object_type, object_id, detail), done))
+        return done
+
+    def submit_sensitive_view(
+        self, actor: Actor, object_type: str, object_id: str | int, fields: Iterable[str]
+    ) -> Future[None] | None:
+        """As `record_sensitive_view`, through the group writer (None: nothing to record)."""
+        shown = sorted(f for f in set(fields) if is_sensitive(f))
+        if not shown:
+            return None
+        return self.submit(actor, Action.VIEW_SENSITIVE, object_type, object_id, {"fields": shown})
+
+    def close(self) -> None:
+        """Save what is queued and stop the writer thread."""
+        with self._start_lock:
+            if self._thread is None:
+                return
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._max_batch:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            try:
+                with self._sessions() as session, write_turn(session):
+                    session.add_all([entry for entry, _ in batch])
+                    session.commit()
+            except Exception as exc:  # every waiting request fails with the reason
+                for _, done in batch:
+                    done.set_exception(exc)
+            else:
+                for _, done in batch:
+                    done.set_result(None)
+            if stop:
+                return
+
+
+_noted_views: ContextVar[list[tuple[str, str, list[str]]] | None] = ContextVar("noted_views", default=None)
+
+
+@contextmanager
+def noting_sensitive_views() -> Iterator[list[tuple[str, str, list[str]]]]:
+    """Collect (object_type, object_id, fields) of every sensitive view recorded in the block.
+
+    A response served again from memory (`jingxin.web.response_cache`) shows the same fields
+    again, so the same views are recorded again, in the name of whoever is served."""
+    noted: list[tuple[str, str, list[str]]] = []
+    token = _noted_views.set(noted)
+    try:
+        yield noted
+    finally:
+        _noted_views.reset(token)
 
 
 def record_sensitive_view(
@@ -168,6 +287,9 @@ def record_sensitive_view(
     shown = sorted(f for f in set(fields) if is_sensitive(f))
     if not shown:
         return None
+    noted = _noted_views.get()
+    if noted is not None:
+        noted.append((object_type, str(object_id), shown))
     return record(
         session, actor, Action.VIEW_SENSITIVE, object_type, object_id, {"fields": shown}, commit=commit
     )

@@ -27,23 +27,36 @@ _lock = threading.Lock()
 
 _VERSION_SQL = (
     "SELECT (SELECT coalesce(max(batch_id), 0) FROM batches), "
-    "(SELECT count(*) FROM batches WHERE superseded_by IS NOT NULL)"
+    "(SELECT count(*) FROM batches WHERE superseded_by IS NOT NULL), "
+    "(SELECT count(*) FROM information_schema.tables "
+    "WHERE table_name = 'eval_runs' AND table_schema = current_schema())"
 )
 
 
 def data_version(wh: Warehouse) -> tuple | None:
     """What changes whenever the facts or derived results change; None where it cannot be
-    read cheaply (Spark), which disables caching."""
+    read cheaply (Spark), which disables caching.
+
+    On DuckDB this process is the only writer while it has the file open, so its own count of
+    writes is the version (`Warehouse.local_writes`). On PostgreSQL other processes write too,
+    so the version is read from the batch registry and the run table.
+
+    A warehouse with `pin_version` set (the web server's per-request reader) reads it once and
+    keeps it until a write through the same object: one request sees one state of the data.
+    """
+    if wh.local_writes is not None:
+        return ("local", wh.local_writes)
+    if wh.pin_version and wh.pinned_version is not None:
+        return wh.pinned_version
     try:
-        facts = tuple(wh.sql(_VERSION_SQL)[0])
-        runs = tuple(wh.sql("SELECT count(*) FROM eval_runs")[0]) if wh.has_table("eval_runs") else ()
+        batches, superseded, has_runs = wh.sql(_VERSION_SQL)[0]
+        runs = wh.sql("SELECT count(*) FROM eval_runs")[0][0] if has_runs else -1
     except WarehouseError:
         return None
-    return facts + runs
-
-
-def _names_a_store(url: str) -> bool:
-    return ":memory:" not in url and url.rstrip("/") not in ("duckdb:", "duckdb:/", "duckdb:")
+    version = (batches, superseded, runs)
+    if wh.pin_version:
+        wh.pinned_version = version
+    return version
 
 
 def cached_read(fn: F) -> F:
@@ -56,9 +69,7 @@ def cached_read(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(wh: Warehouse, *args: Any, **kwargs: Any) -> Any:
         version = data_version(wh)
-        # An in-memory warehouse has no name of its own: key it by its connection instead.
-        store = wh.url if _names_a_store(wh.url) else id(wh.con)
-        key = (fn.__module__, fn.__qualname__, store, version, args, tuple(sorted(kwargs.items())))
+        key = (fn.__module__, fn.__qualname__, wh.store_key, version, args, tuple(sorted(kwargs.items())))
         try:
             hash(key)
         except TypeError:

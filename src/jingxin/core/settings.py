@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     secret_key: str = "change-me-in-production"
     host: str = "127.0.0.1"
     port: int = 8000
+    log_level: str = Field(
+        default="info",
+        description="server log level; 'warning' leaves out the access log (a proxy in front logs)",
+    )
 
     @property
     def warehouse_url(self) -> str:

@@ -13,6 +13,7 @@ One URL picks the backend; the analytics are Ibis expressions that run unchanged
 
 from __future__ import annotations
 
+import collections
 import io
 import os
 import re
@@ -48,15 +49,26 @@ def _ident(name: str) -> str:
     return name
 
 
+# Writes made through this process, per DuckDB warehouse URL (see `Warehouse.local_writes`).
+_local_writes: collections.Counter[str] = collections.Counter()
+
+
 class Warehouse:
     """A connection to the warehouse. `con` is the Ibis backend for analytics."""
 
-    def __init__(self, url: str, kind: str, con: Any, root: Path | None = None):
+    def __init__(self, url: str, kind: str, con: Any, root: Path | None = None, store_key: str | None = None):
         self.url = url
+        # What names the stored data: the URL, or for an in-memory DuckDB one key per database
+        # (all in-memory warehouses share the URL `duckdb://`); caches key on it.
+        self.store_key = store_key or url
         self.kind = kind
         self.con = con
         self._root = root  # Parquet folder of a Spark warehouse
         self._in_transaction = False
+        # The web server pins the data version for the length of one request (see
+        # `jingxin.core.cache.data_version`); a write through this object unpins it.
+        self.pin_version = False
+        self.pinned_version: tuple | None = None
 
     # ---- reading -------------------------------------------------------------------------
     def table(self, name: str) -> ibis.Table:
@@ -78,6 +90,21 @@ class Warehouse:
         return self.con.to_pyarrow(expr)
 
     # ---- schema --------------------------------------------------------------------------
+    @property
+    def local_writes(self) -> int | None:
+        """How many writes this process has made to this DuckDB warehouse since opening it
+        (None for other backends). A process that has a DuckDB file open is its only writer,
+        and opening counts as a write (another process may have written before), so this
+        number changes exactly when the data may have: the read cache's version, for free."""
+        return _local_writes[self.store_key] if self.kind == "duckdb" else None
+
+    def _wrote(self) -> None:
+        """Count a write; called after it is done (or committed), so that an answer read
+        before it can never be kept under the new version."""
+        if self.kind == "duckdb":
+            _local_writes[self.store_key] += 1
+        self.pinned_version = None
+
     def ensure_schema(self, schemas: dict[str, ibis.Schema] | None = None) -> None:
         """Create any missing table (idempotent)."""
         existing = set(self.con.list_tables())
@@ -88,6 +115,7 @@ class Warehouse:
                 self._spark_create(name, schema)
             else:
                 self.con.create_table(name, schema=schema)
+            self._wrote()
 
     # ---- writing -------------------------------------------------------------------------
     @contextmanager
@@ -123,12 +151,19 @@ class Warehouse:
                 self._refresh_spark_views()
         finally:
             self._in_transaction = False
+            self._wrote()
 
     def insert_arrow(self, name: str, data: pa.Table) -> None:
         """Append rows; columns are matched by name."""
         name = _ident(name)
         if data.num_rows == 0:
             return
+        try:
+            self._insert_arrow(name, data)
+        finally:
+            self._wrote()
+
+    def _insert_arrow(self, name: str, data: pa.Table) -> None:
         if self.kind == "duckdb":
             raw = self.con.con
             view = f"__in_{uuid.uuid4().hex}"
@@ -142,9 +177,10 @@ class Warehouse:
             buf = io.BytesIO()
             pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False))
             cols = ", ".join(f'"{c}"' for c in data.column_names)
-            with self.con.con.cursor() as cur, cur.copy(
-                f'COPY "{name}" ({cols}) FROM STDIN (FORMAT csv)'
-            ) as copy:
+            with (
+                self.con.con.cursor() as cur,
+                cur.copy(f'COPY "{name}" ({cols}) FROM STDIN (FORMAT csv)') as copy,
+            ):
                 copy.write(buf.getvalue())
         else:
             self._spark_append(name, data)
@@ -153,12 +189,16 @@ class Warehouse:
         """Run a statement with `?` placeholders on DuckDB or PostgreSQL; returns its rows."""
         if self.kind == "spark":
             raise WarehouseError("Spark 仓库只读（仅追加）：请在 DuckDB 或 PostgreSQL 上入库后发布")
-        if self.kind == "duckdb":
-            cur = self.con.con.execute(statement, list(params))
-            return cur.fetchall() if cur.description else []
-        with self.con.con.cursor() as cur:
-            cur.execute(statement.replace("?", "%s"), list(params))
-            return cur.fetchall() if cur.description else []
+        try:
+            if self.kind == "duckdb":
+                cur = self.con.con.execute(statement, list(params))
+                return cur.fetchall() if cur.description else []
+            with self.con.con.cursor() as cur:
+                cur.execute(statement.replace("?", "%s"), list(params))
+                return cur.fetchall() if cur.description else []
+        finally:
+            if not statement.lstrip()[:6].upper().startswith(("SELECT", "WITH")):
+                self._wrote()
 
     def close(self) -> None:
         if self.kind == "spark":
@@ -252,7 +292,9 @@ def _open_duckdb(url: str, path: str) -> Warehouse:
                 "请等它结束，或在运行中的服务里操作（网页上传），或停止该服务后重试。"
             ) from exc
         raise
-    return Warehouse(url, "duckdb", con)
+    store_key = url if file is not None else f"duckdb-memory-{uuid.uuid4().hex}"
+    _local_writes[store_key] += 1  # another process may have written the file while it was closed
+    return Warehouse(url, "duckdb", con, store_key=store_key)
 
 
 def _open_postgres(url: str, parsed: Any) -> Warehouse:

@@ -22,6 +22,7 @@ In a province-wide run every county's enterprises are scored with that county's 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -598,8 +599,12 @@ def load_system(name: str, systems_dir: Path | str | None = None, overrides: boo
         raise ConfigError(f"{path}: {exc}") from exc
 
 
+@functools.lru_cache(maxsize=128)
 def parse_system(text: str) -> System:
-    """A system from YAML text (e.g. the resolved configuration stored with a run)."""
+    """A system from YAML text (e.g. the resolved configuration stored with a run).
+
+    Kept in memory by its text: pages ask for a run's system on every request, parsing costs
+    tens of milliseconds, and a `System` is frozen, so sharing one is safe."""
     data = yaml.safe_load(text)
     return System.model_validate(data)
 

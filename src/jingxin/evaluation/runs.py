@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jingxin.core.cache import cached_read
 from jingxin.core.scope import EVERYTHING, Scope
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.classes import rank_and_classify, vetoes_for
@@ -441,6 +442,7 @@ def run_evaluation(
 
 
 # ---- reading back ---------------------------------------------------------------------------
+@cached_read
 def load_run(wh: Warehouse, run_id: str) -> dict[str, Any]:
     """The `eval_runs` row of `run_id` (KeyError with a Chinese message if unknown)."""
     if not wh.has_table("eval_runs"):

@@ -408,9 +408,7 @@ def leading_parks(
 def run_info(wh: Warehouse, run_id: str, scope: Scope = EVERYTHING) -> dict[str, Any]:
     """A run's metadata with class labels; KeyError when unknown or not visible in `scope`."""
     run = load_run(wh, run_id)
-    if not scope.covers_province and run_id not in {
-        r["run_id"] for r in runs(wh, scope, year=run["year"])
-    }:
+    if not scope.covers_province and run_id not in {r["run_id"] for r in runs(wh, scope, year=run["year"])}:
         raise KeyError(f"没有评价批次 {run_id}")
     system = run_system(wh, run_id)
     return {

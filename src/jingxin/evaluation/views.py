@@ -49,6 +49,7 @@ from jingxin.web.deps import (
 )
 from jingxin.web.pagination import Pager
 from jingxin.web.registry import NavItem, WebScenario
+from jingxin.web.response_cache import shared_response
 from jingxin.web.schemas import Message
 from jingxin.web.templating import is_htmx, render
 
@@ -833,6 +834,7 @@ def _results_context(
 
 
 @pages.get("/evaluation", dependencies=[Depends(require_roles(*EVAL_ROLES))])
+@shared_response()
 def results_page(
     request: Request,
     wh: WarehouseReader,
@@ -975,6 +977,7 @@ def profile_page(
 
 
 @pages.get("/ranking", dependencies=[Depends(require_roles(*REGION_ROLES))])
+@shared_response()
 def ranking_page(
     request: Request,
     wh: WarehouseReader,
@@ -1038,6 +1041,7 @@ def _ranking_chart(rows: list[dict[str, Any]], by: str) -> dict[str, Any] | None
     summary="评价批次",
     dependencies=[Depends(require_roles(*EVAL_ROLES))],
 )
+@shared_response(list[RunOut])
 def api_runs(
     wh: WarehouseReader, scope: CurrentScope, year: Year = None, system: SystemId = None
 ) -> list[Any]:
@@ -1052,6 +1056,7 @@ def api_runs(
     summary="评价结果列表",
     dependencies=[Depends(require_roles(*EVAL_ROLES))],
 )
+@shared_response(ResultPageOut)
 def api_results(
     wh: WarehouseReader,
     scope: CurrentScope,
@@ -1147,6 +1152,7 @@ def api_profile(
     summary="区县排名",
     dependencies=[Depends(require_roles(*REGION_ROLES))],
 )
+@shared_response(RankingOut)
 def api_ranking(
     wh: WarehouseReader,
     scope: CurrentScope,
@@ -1172,6 +1178,7 @@ def api_ranking(
     summary="亩均效益领跑者",
     dependencies=[Depends(require_roles(*REGION_ROLES))],
 )
+@shared_response(LeadersOut)
 def api_leaders(
     wh: WarehouseReader,
     scope: CurrentScope,
@@ -1201,6 +1208,7 @@ def api_leaders(
     tags=["亩均评价"],
     dependencies=[Depends(require_roles(*REGION_ROLES))],
 )
+@shared_response(DashboardOut)
 def api_dashboard(
     wh: WarehouseReader,
     scope: CurrentScope,

@@ -27,6 +27,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from jingxin.accounts.service import DEFAULT_SESSIONS, DEFAULT_THROTTLE, SessionPolicy, ThrottlePolicy
+from jingxin.core.audit import GroupWriter
 from jingxin.core.db import Database, upgrade
 from jingxin.core.settings import Settings, get_settings
 from jingxin.web import errors
@@ -113,6 +114,7 @@ def create_app(
 
     database = Database(database_url)
     warehouse = WarehouseAccess(settings.warehouse_url)
+    audit_writer = GroupWriter(database.session)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -121,6 +123,7 @@ def create_app(
         with warehouse.reader():
             pass
         yield
+        audit_writer.close()
         warehouse.close()
         database.dispose()
 
@@ -136,6 +139,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     app.state.warehouse = warehouse
+    app.state.audit_writer = audit_writer
     app.state.throttle = throttle
     app.state.session_policy = session_policy
     app.state.asset_version = asset_version()

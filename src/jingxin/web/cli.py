@@ -50,7 +50,7 @@ def serve(
         reload=reload,
         proxy_headers=proxy_headers,
         forwarded_allow_ips="*" if proxy_headers else None,
-        log_level="info",
+        log_level=settings.log_level,
     )
 
 

@@ -1,5 +1,9 @@
 """FastAPI dependencies: the database session, the logged-in user, their Scope, the warehouse.
 
+Dependencies that do no blocking I/O are `async`, so FastAPI runs them on the event loop
+instead of handing each to a worker thread (every hand-over costs a thread switch and a wait
+for the interpreter lock, which under load adds up to more than the work itself).
+
 A route asks for what it needs and gets it already checked:
 
 ```python
@@ -25,10 +29,11 @@ installs as an app-wide dependency, so no route can forget it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie
 from sqlalchemy.orm import Session
 
@@ -53,9 +58,13 @@ session_cookie = APIKeyCookie(
 )
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """A platform-database session for this request, closed (and rolled back if a service
-    function left work uncommitted) when the request ends."""
+    function left work uncommitted) when the request ends.
+
+    Async on purpose: opening and closing a session does no I/O, and closing it on the event
+    loop returns its connection to the pool at once, not after waiting for a worker thread
+    (which, with every thread waiting for a connection, would never come)."""
     session = request.app.state.db.session()
     request.state.db = session
     try:
@@ -73,14 +82,18 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def get_web_session(request: Request, db: DbSession) -> WebSession | None:
-    """The live server-side session named by the cookie, or None."""
+async def get_web_session(request: Request, db: DbSession) -> WebSession | None:
+    """The live server-side session named by the cookie, or None (from memory when it was
+    read moments ago, else from the database on a worker thread)."""
     from jingxin.accounts import service as accounts
 
     if hasattr(request.state, "web_session"):
         return request.state.web_session
     token = request.cookies.get(SESSION_COOKIE)
-    ws = accounts.load_session(db, token, request.app.state.session_policy)
+    policy = request.app.state.session_policy
+    ws = accounts.cached_session(token, policy)
+    if ws is None:
+        ws = await run_in_threadpool(accounts.load_session, db, token, policy)
     request.state.web_session = ws
     request.state.session_token = token if ws is not None else None
     request.state.user = ws.user if ws is not None else None
@@ -90,11 +103,11 @@ def get_web_session(request: Request, db: DbSession) -> WebSession | None:
 CurrentWebSession = Annotated[WebSession | None, Depends(get_web_session)]
 
 
-def optional_user(request: Request, ws: CurrentWebSession) -> User | None:
+async def optional_user(request: Request, ws: CurrentWebSession) -> User | None:
     return ws.user if ws is not None else None
 
 
-def current_user(
+async def current_user(
     user: Annotated[User | None, Depends(optional_user)],
     _cookie: Annotated[str | None, Security(session_cookie)] = None,
 ) -> User:
@@ -108,7 +121,7 @@ OptionalUser = Annotated[User | None, Depends(optional_user)]
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def current_scope(user: CurrentUser) -> Scope:
+async def current_scope(user: CurrentUser) -> Scope:
     """The logged-in user's region scope (数据权限): the one input every data query filters on."""
     return user.scope
 
@@ -116,7 +129,7 @@ def current_scope(user: CurrentUser) -> Scope:
 CurrentScope = Annotated[Scope, Depends(current_scope)]
 
 
-def current_actor(request: Request, user: OptionalUser) -> Actor:
+async def current_actor(request: Request, user: OptionalUser) -> Actor:
     """Who acts, for the audit log."""
     return Actor(user.id if user else None, user.username if user else None, client_ip(request))
 
@@ -124,11 +137,11 @@ def current_actor(request: Request, user: OptionalUser) -> Actor:
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
+def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency that lets only users with one of `roles` through (403 otherwise)."""
     allowed = frozenset(roles)
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if user.role_enum not in allowed:
             raise HTTPException(status_code=403, detail="您的角色无权访问此功能")
         return user
@@ -156,9 +169,9 @@ async def csrf_protect(request: Request, ws: CurrentWebSession) -> None:
         raise HTTPException(status_code=403, detail="安全校验失败（CSRF），请刷新页面后重试")
 
 
-def get_warehouse(request: Request) -> Iterator[Warehouse]:
-    """A warehouse connection for this request only (its own DuckDB cursor), for reading."""
-    with request.app.state.warehouse.reader() as wh:
+async def get_warehouse(request: Request) -> AsyncIterator[Warehouse]:
+    """A warehouse connection for this request only (see `jingxin.web.warehouse`)."""
+    async with request.app.state.warehouse.lend() as wh:
         yield wh
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from jingxin.core.auth import ANALYSTS, Role
-from jingxin.web.deps import CurrentScope, CurrentUser, WarehouseReader
+from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, WarehouseReader
 from jingxin.web.registry import NavItem, WebScenario
+from jingxin.web.response_cache import serve_shared
 from jingxin.web.templating import nav_for, render
 
 pages = APIRouter(include_in_schema=False)
@@ -39,11 +41,12 @@ NAV_HINTS = {
 
 
 @pages.get("/")
-def home(
+async def home(
     request: Request,
     user: CurrentUser,
     scope: CurrentScope,
     wh: WarehouseReader,
+    actor: CurrentActor,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     system: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")] = None,
@@ -53,13 +56,23 @@ def home(
     if role is Role.ENTERPRISE and user.credit_code:
         return RedirectResponse(f"/evaluation/enterprises/{user.credit_code}", status_code=303)
     if role in DASHBOARD_ROLES:
-        return _dashboard(request, wh, scope, region, year, system, measure)
+        return await serve_shared(
+            lambda: _dashboard(request, wh, scope, region, year, system, measure),
+            name="home.dashboard",
+            request=request,
+            user=user,
+            wh=wh,
+            actor=actor,
+        )
     shortcuts = [
         dict(item, hint=NAV_HINTS.get(item["key"], ""))
         for item in nav_for(request, user)
         if item["key"] != "home"
     ]
-    return render(request, "home/welcome.html", {"page_title": "首页", "shortcuts": shortcuts})
+    # Rendering reads the session's flash messages from the database: on a worker thread.
+    return await run_in_threadpool(
+        render, request, "home/welcome.html", {"page_title": "首页", "shortcuts": shortcuts}
+    )
 
 
 def _dashboard(

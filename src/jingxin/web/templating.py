@@ -109,11 +109,19 @@ def render(
     flashes = []
     if db is not None and web_session is not None and not is_htmx(request):
         flashes = accounts.pop_flash(db, web_session)
+    csrf_token = web_session.csrf_token if web_session is not None else ""
+    shown_user = user
+    if getattr(state, "shared_view", False):
+        # A page of the shared response cache: personal bits become placeholders.
+        from jingxin.web.response_cache import CSRF_HOLE, ViewUser
+
+        shown_user, csrf_token = ViewUser(user), CSRF_HOLE
+        state.personal_view = bool(flashes)
     base: dict[str, Any] = {
-        "user": user,
+        "user": shown_user,
         "scope_label": scope_label(user),
         "nav": nav_for(request, user),
-        "csrf_token": web_session.csrf_token if web_session is not None else "",
+        "csrf_token": csrf_token,
         "flashes": flashes,
         "static": lambda path: static_url(request, path),
         "htmx": is_htmx(request),

@@ -7,26 +7,33 @@ Decision, and why:
   through the server. A CLI command that tries to write meanwhile gets `WarehouseBusyError`
   with a message saying so, at once (see `jingxin.core.warehouse`), never a wait or a corrupt
   file.
-- **Each request gets its own cursor.** A DuckDB connection is not thread-safe, and FastAPI
-  runs sync routes on a thread pool. `reader()` hands a request a *cursor* of the one
-  connection (`duckdb_connection.cursor()`: a separate connection to the same database
-  instance) wrapped in its own Ibis backend, closed when the request ends. Reads therefore run
-  in parallel without sharing a connection object.
+- **Each request has a connection to itself, lent from a pool.** A DuckDB connection is not
+  thread-safe, and FastAPI runs sync routes on a thread pool. A request borrows a *cursor* of
+  the one DuckDB connection (`duckdb_connection.cursor()`: a separate connection to the same
+  database instance) wrapped in an Ibis backend, and gives it back when it ends. On
+  PostgreSQL it borrows a connection of its own the same way. Connections are kept rather than
+  made per request, because making one costs milliseconds (a network round trip and Ibis's
+  set-up on PostgreSQL); they are not tied to threads, because FastAPI may open a dependency
+  on one thread and run the route on another. Reads therefore run in parallel without sharing
+  a connection object.
+- **One request, one data version.** The read cache's data version is read at most once per
+  request (`jingxin.core.cache.data_version`; on DuckDB it needs no query at all).
 - **Writes are serialised by a lock.** DuckDB's optimistic concurrency would abort one of two
   simultaneous ingestions that touch the batch registry, and ingestion assigns batch ids and
-  supersedes earlier batches; `writer()` takes a process-wide lock around its cursor, so two
-  uploads run one after the other, each in its own transaction. Readers are not blocked: they
-  see the state before or after a batch, never half of it.
-- PostgreSQL: each request opens its own connection (the server may run several workers).
-- Spark (a published Parquet folder, read-only): one shared session behind the lock.
+  supersedes earlier batches; `writer()` takes a process-wide lock around its connection, so
+  two uploads run one after the other, each in its own transaction. Readers are not blocked:
+  they see the state before or after a batch, never half of it.
+- Spark (a published Parquet folder, read-only): one shared session behind a lock.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from urllib.parse import urlparse
+
+import anyio.to_thread
 
 from jingxin.core.warehouse import Warehouse, open_warehouse
 
@@ -40,6 +47,9 @@ class WarehouseAccess:
         self._root: Warehouse | None = None
         self._open_lock = threading.Lock()
         self._write_lock = threading.RLock()
+        self._spark_lock = threading.Lock()
+        self._idle: list[Warehouse] = []  # connections not lent to a request now
+        self._lent: list[Warehouse] = []  # every connection made, to close them at shutdown
 
     def _root_warehouse(self) -> Warehouse:
         if self._root is None:
@@ -48,32 +58,69 @@ class WarehouseAccess:
                     self._root = open_warehouse(self.url, create=True)
         return self._root
 
-    def _cursor_warehouse(self) -> Warehouse:
-        import ibis
+    def _new_connection(self) -> Warehouse:
+        root = self._root_warehouse()  # creates the file or schema once
+        if self.kind == "duckdb":
+            import ibis
 
-        root = self._root_warehouse()
-        cursor = root.con.con.cursor()
-        return Warehouse(self.url, "duckdb", ibis.duckdb.from_connection(cursor))
+            cursor = root.con.con.cursor()
+            wh = Warehouse(self.url, "duckdb", ibis.duckdb.from_connection(cursor), store_key=root.store_key)
+        else:
+            wh = open_warehouse(self.url, create=False)
+        wh.pin_version = True
+        with self._open_lock:
+            self._lent.append(wh)
+        return wh
+
+    def _borrow(self) -> Warehouse:
+        with self._open_lock:
+            wh = self._idle.pop() if self._idle else None
+        wh = wh or self._new_connection()
+        wh.pinned_version = None  # a new request reads the data version afresh
+        return wh
+
+    def _give_back(self, wh: Warehouse) -> None:
+        with self._open_lock:
+            if not any(w is wh for w in self._lent):  # closed by a shutdown meanwhile
+                return
+            if wh.kind == "postgres" and (wh.con.con.closed or wh.con.con.broken):
+                self._lent = [w for w in self._lent if w is not wh]  # the server went away
+                return
+            self._idle.append(wh)
 
     @contextmanager
     def reader(self) -> Iterator[Warehouse]:
-        """A warehouse for one request's reads."""
-        if self.kind == "duckdb":
-            wh = self._cursor_warehouse()
-            try:
-                yield wh
-            finally:
-                wh.close()
-        elif self.kind in ("postgresql", "postgres"):
-            self._root_warehouse()  # creates the schema once
-            wh = open_warehouse(self.url, create=False)
-            try:
-                yield wh
-            finally:
-                wh.close()
-        else:
-            with self._write_lock:
+        """A warehouse for one job's reads (blocking while Spark serves another)."""
+        if self.kind == "spark":
+            with self._spark_lock:
                 yield self._root_warehouse()
+            return
+        wh = self._borrow()
+        try:
+            yield wh
+        finally:
+            self._give_back(wh)
+
+    @asynccontextmanager
+    async def lend(self) -> AsyncIterator[Warehouse]:
+        """A warehouse for one request, for use from the event loop: a pooled connection is
+        lent at once; waiting for Spark, or connecting to PostgreSQL, happens on a thread."""
+        if self.kind == "spark":
+            await anyio.to_thread.run_sync(self._spark_lock.acquire)
+            try:
+                yield await anyio.to_thread.run_sync(self._root_warehouse)
+            finally:
+                self._spark_lock.release()
+            return
+        with self._open_lock:
+            wh = self._idle.pop() if self._idle else None
+        if wh is None:
+            wh = await anyio.to_thread.run_sync(self._new_connection)
+        wh.pinned_version = None
+        try:
+            yield wh
+        finally:
+            self._give_back(wh)
 
     @contextmanager
     def writer(self) -> Iterator[Warehouse]:
@@ -82,8 +129,12 @@ class WarehouseAccess:
             yield wh
 
     def close(self) -> None:
-        """Release the warehouse file (server shutdown)."""
+        """Release the warehouse file and connections (server shutdown)."""
         with self._open_lock:
+            for wh in self._lent:
+                wh.close()
+            self._lent.clear()
+            self._idle.clear()
             if self._root is not None:
                 self._root.close()
                 self._root = None

@@ -1,0 +1,287 @@
+"""Shared response cache (响应缓存): a read-only page or API answer is made once per view of the
+data and served from memory to everyone entitled to exactly that view, until the data change.
+
+Many users ask the same question at once — every analyst of a province opens the same
+dashboard on Monday morning — and making the answer (queries, response model, template) costs
+far more than sending it. A GET route decorated with `@shared_response(...)` is answered like
+this:
+
+- The security dependencies run first, on every request, as for any route: session, role
+  (`require_roles`), scope. The cache is only consulted inside the route.
+- The key is the route, its path and query, whether HTMX asked for a fragment, what the user's
+  role and region let them see (role, `Scope`, clearance, the scope's label) and the
+  warehouse's data version (`jingxin.core.cache.data_version`). Users with the same role and
+  scope share an entry; nobody else can reach it; a new batch or evaluation run misses.
+- What differs per user on a page — the CSRF token and the display name — is rendered as
+  placeholders and filled in for each response. On these pages templates see a `ViewUser`,
+  which offers only what the key covers, so no personal field can slip into a shared page.
+  A page that shows flash messages is personal: it is filled in but not kept.
+- The sensitive-field views that making the answer recorded in the audit log are recorded
+  again on every hit, for the user served (`jingxin.core.audit.noting_sensitive_views`), and
+  saved before the answer is sent.
+- A hit is answered on the event loop, without a worker thread; making an answer runs on one.
+- Only 200 answers are kept (redirects, downloads and errors are not), in a least-recently-used
+  store bounded by `MAX_BYTES`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from markupsafe import escape
+from pydantic import TypeAdapter
+
+from jingxin.core import audit
+from jingxin.core.cache import data_version
+from jingxin.web.deps import CurrentActor, CurrentUser, WarehouseReader
+from jingxin.web.templating import is_htmx, scope_label
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_BYTES = 64 * 1024 * 1024
+
+CSRF_HOLE = "__jingxin_csrf_token__"
+NAME_HOLE = "__jingxin_display_name__"
+
+_HOLES = (CSRF_HOLE.encode(), NAME_HOLE.encode())
+
+
+class ViewUser:
+    """The user as a shared page may show them: what the cache key covers, and placeholders
+    for the rest. Any other attribute is missing, so a template cannot cache it."""
+
+    display_name = NAME_HOLE
+
+    def __init__(self, user: Any) -> None:
+        self.role = user.role
+        self.role_enum = user.role_enum
+        self.role_label = user.role_label
+        self.clearance = user.clearance
+
+
+@dataclass(frozen=True)
+class _Entry:
+    body: bytes
+    media_type: str | None
+    headers: tuple[tuple[str, str], ...]
+    views: tuple[tuple[str, str, tuple[str, ...]], ...]
+    has_holes: bool
+
+    def response(self, csrf_token: str, display_name: str) -> Response:
+        body = self.body
+        if self.has_holes:
+            body = body.replace(_HOLES[0], csrf_token.encode()).replace(
+                _HOLES[1], str(escape(display_name)).encode()
+            )
+        return Response(body, media_type=self.media_type, headers=dict(self.headers))
+
+
+class _Store:
+    """A thread-safe least-recently-used map bounded by the bytes it holds."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> _Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: tuple, entry: _Entry) -> None:
+        if len(entry.body) > self.max_bytes // 8:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old.body)
+            self._entries[key] = entry
+            self._bytes += len(entry.body)
+            while self._bytes > self.max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= len(dropped.body)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+_store = _Store(MAX_BYTES)
+
+
+def clear() -> None:
+    _store.clear()
+
+
+def _key(name: str, request: Request, user: Any, store: str, version: tuple) -> tuple:
+    return (
+        name,
+        request.url.path,
+        tuple(sorted(request.query_params.multi_items())),
+        is_htmx(request),
+        user.role,
+        user.scope,
+        user.clearance,
+        scope_label(user),
+        store,
+        version,
+    )
+
+
+@functools.cache
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+def _entry(answer: Any, model: Any, views: list[tuple[str, str, list[str]]]) -> _Entry | None:
+    """What to keep of a route's answer, or None when it is not a plain 200 answer."""
+    if isinstance(answer, Response):
+        body = getattr(answer, "body", None)
+        if answer.status_code != 200 or not isinstance(body, bytes):
+            return None
+        headers = tuple(
+            (k, v) for k, v in answer.headers.items() if k.lower() not in ("content-length", "content-type")
+        )
+        media_type = answer.headers.get("content-type", answer.media_type)
+    else:
+        if model is None:
+            raise TypeError("shared_response(model=...) is needed for a route that returns data")
+        adapter = _adapter(model)
+        body = adapter.dump_json(adapter.validate_python(answer), by_alias=True)
+        headers, media_type = (), "application/json"
+    return _Entry(
+        body=body,
+        media_type=media_type,
+        headers=headers,
+        views=tuple((t, i, tuple(f)) for t, i, f in views),
+        has_holes=any(hole in body for hole in _HOLES),
+    )
+
+
+async def serve_shared(
+    make: Callable[[], Any],
+    *,
+    name: str,
+    request: Request,
+    user: Any,
+    wh: Any,
+    actor: Any,
+    model: Any = None,
+) -> Any:
+    """The answer of `make()` for this request, from the cache when this view of the data was
+    made before; `name` names the question (a route), `model` is needed when `make` returns
+    data rather than a Response.
+
+    A hit is answered on the event loop, without a worker thread; its audit entries go
+    through the app's group writer (`jingxin.core.audit.GroupWriter`) and are saved before
+    the answer is sent. `make` runs on a worker thread (it queries and renders)."""
+    state = request.state
+    ws = getattr(state, "web_session", None)
+    csrf_token = ws.csrf_token if ws is not None else ""
+    if wh.local_writes is not None:
+        version = data_version(wh)  # no query on DuckDB
+    else:
+        version = await run_in_threadpool(data_version, wh)
+    key = None if version is None else _key(name, request, user, wh.store_key, version)
+    entry = _store.get(key) if key is not None else None
+    if entry is not None:
+        if entry.views:
+            await _record_views(request.app.state.audit_writer, entry.views, actor)
+        return entry.response(csrf_token, user.display_name)
+    answer, entry, personal = await run_in_threadpool(_make, make, model, state)
+    if entry is None:
+        return answer
+    if key is not None and not personal:
+        _store.put(key, entry)
+    return entry.response(csrf_token, user.display_name)
+
+
+def _make(make: Callable[[], Any], model: Any, state: Any) -> tuple[Any, _Entry | None, bool]:
+    """Run `make` as a shared view (templates get placeholders, sensitive views are noted)
+    and turn its answer into a cache entry."""
+    state.shared_view = True
+    state.personal_view = False
+    try:
+        with audit.noting_sensitive_views() as views:
+            answer = make()
+    finally:
+        state.shared_view = False
+    return answer, _entry(answer, model, views), state.personal_view
+
+
+async def _record_views(
+    writer: audit.GroupWriter, views: tuple[tuple[str, str, tuple[str, ...]], ...], actor: Any
+) -> None:
+    saving = [writer.submit_sensitive_view(actor, *view) for view in views]
+    await asyncio.gather(*(asyncio.wrap_future(f) for f in saving if f is not None))
+
+
+async def _this_request(request: Request) -> Request:
+    return request
+
+
+# The route may take `request: Request` itself; FastAPI passes the request to one such
+# parameter only, so the decorator asks for it through a dependency.
+ThisRequest = Annotated[Request, Depends(_this_request)]
+
+
+def shared_response(model: Any = None) -> Callable[[F], F]:
+    """Decorate a GET route so that `serve_shared` answers it (see the module docstring).
+
+    `model` is the route's response model, for routes that return data rather than a
+    Response. The decorator adds the dependencies it needs (request, user, warehouse, actor)
+    to the route's own; FastAPI resolves each once per request.
+    """
+
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)
+        extra = [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+            for name, annotation in (
+                ("cache_request", ThisRequest),
+                ("cache_user", CurrentUser),
+                ("cache_wh", WarehouseReader),
+                ("cache_actor", CurrentActor),
+            )
+        ]
+        name = f"{fn.__module__}.{fn.__qualname__}"
+
+        @functools.wraps(fn)
+        async def wrapper(
+            *args: Any,
+            cache_request: Request,
+            cache_user: Any,
+            cache_wh: Any,
+            cache_actor: Any,
+            **kwargs: Any,
+        ) -> Any:
+            return await serve_shared(
+                lambda: fn(*args, **kwargs),
+                name=name,
+                request=cache_request,
+                user=cache_user,
+                wh=cache_wh,
+                actor=cache_actor,
+                model=model,
+            )
+
+        wrapper.__signature__ = signature.replace(  # type: ignore[attr-defined]
+            parameters=[*signature.parameters.values(), *extra]
+        )
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
