@@ -4,7 +4,7 @@ import datetime as dt
 
 import pyarrow as pa
 
-from jingxin.core.cache import cached_read, data_version
+from jingxin.core.cache import cached_read, cached_table, data_version
 from jingxin.core.warehouse import open_warehouse
 
 calls: list[int] = []
@@ -54,3 +54,20 @@ def test_in_memory_warehouses_do_not_share_answers():
     _add_batch(a, 1)
     assert batch_count(a, "z")["n"] == 1
     assert batch_count(b, "z")["n"] == 0
+
+
+@cached_table
+def batch_table(wh) -> pa.Table:
+    calls.append(1)
+    return wh.to_pyarrow(wh.table("batches").order_by("batch_id"))
+
+
+def test_result_sets_are_kept_until_a_write_and_never_copied(tmp_path):
+    wh = open_warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    calls.clear()
+    _add_batch(wh, 1)
+    first = batch_table(wh)
+    assert batch_table(wh) is first and len(calls) == 1
+    _add_batch(wh, 2)
+    second = batch_table(wh)
+    assert second.column("batch_id").to_pylist() == [1, 2] and len(calls) == 2

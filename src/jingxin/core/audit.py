@@ -16,10 +16,8 @@ fields from roles without clearance (see `jingxin.core.auth.Role.clearance`); pa
 
 from __future__ import annotations
 
-import queue
-import threading
+import asyncio
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -27,7 +25,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Index, String, func, select
+import anyio.to_thread
+from sqlalchemy import BigInteger, ColumnElement, Index, String, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from jingxin.core.db import Base, BigIntPK, clean_json, clean_text, utcnow, write_turn
@@ -158,7 +157,17 @@ def _entry(
     object_id: str | int | None,
     detail: Mapping[str, Any] | None,
 ) -> AuditEntry:
-    return AuditEntry(
+    return AuditEntry(**_row(actor, action, object_type, object_id, detail))
+
+
+def _row(
+    actor: Actor,
+    action: Action | str,
+    object_type: str | None,
+    object_id: str | int | None,
+    detail: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    return dict(
         at=utcnow(),
         user_id=actor.user_id,
         username=clean_text(actor.username)[:64] if actor.username else None,
@@ -171,106 +180,94 @@ def _entry(
 
 
 class GroupWriter:
-    """Writes audit entries of many concurrent requests in one transaction (group commit).
+    """Writes the audit entries of many concurrent requests in one transaction (group commit).
 
     Under load, committing each sensitive-field view on its own makes the audit log the
-    slowest part of a page. A request hands its entry to `submit` and waits for the returned
-    future; one writer thread saves everything waiting in a single transaction and then
-    answers every future. The request is still answered only after its entry is saved, and if
-    saving fails the request fails with it.
+    slowest part of a page. A request awaits `save`; while one batch is being written on a
+    worker thread, the entries of the requests arriving meanwhile gather into the next. The
+    request is answered only after its entries are saved, and if saving fails the request
+    fails with it. For use from one event loop (the web server's).
+
+    `on_loop=True` writes on the event loop itself. That is for SQLite: a local file where a
+    batch commits in about a millisecond without waiting for the disk, less than handing it
+    to a thread costs under load; the loop may then wait as long as another connection's
+    write transaction, which on the platform database is always short. PostgreSQL is a
+    network round trip away: its batches go to a worker thread.
     """
 
-    def __init__(self, sessions: Callable[[], Session], max_batch: int = 500) -> None:
+    def __init__(
+        self, sessions: Callable[[], Session], *, on_loop: bool = False, max_batch: int = 1000
+    ) -> None:
         self._sessions = sessions
+        self._on_loop = on_loop
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[AuditEntry, Future[None]] | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
-    def submit(
-        self,
-        actor: Actor,
-        action: Action | str,
-        object_type: str | None = None,
-        object_id: str | int | None = None,
-        detail: Mapping[str, Any] | None = None,
-    ) -> Future[None]:
-        """Queue one entry; the future is done once it is saved."""
-        self._ensure_started()
-        done: Future[None] = Future()
-        self._queue.put((_entry(actor, action, object_type, object_id, detail), done))
-        return done
+    async def save_sensitive_views(
+        self, actor: Actor, views: Iterable[tuple[str, str | int, Iterable[str]]]
+    ) -> None:
+        """As `record_sensitive_view` for each (object_type, object_id, fields), saved before
+        this returns."""
+        rows = []
+        for object_type, object_id, fields in views:
+            shown = sorted(f for f in set(fields) if is_sensitive(f))
+            if shown:
+                rows.append(_row(actor, Action.VIEW_SENSITIVE, object_type, object_id, {"fields": shown}))
+        await self.save(rows)
 
-    def submit_sensitive_view(
-        self, actor: Actor, object_type: str, object_id: str | int, fields: Iterable[str]
-    ) -> Future[None] | None:
-        """As `record_sensitive_view`, through the group writer (None: nothing to record)."""
-        shown = sorted(f for f in set(fields) if is_sensitive(f))
-        if not shown:
-            return None
-        return self.submit(actor, Action.VIEW_SENSITIVE, object_type, object_id, {"fields": shown})
+    async def save(self, rows: list[dict[str, Any]]) -> None:
+        """Save audit rows (as `_row` makes them) with whatever else is waiting."""
+        if not rows:
+            return
+        loop = asyncio.get_running_loop()
+        saved: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((rows, saved))
+        if self._flusher is None or self._flusher.done() or self._flusher.get_loop() is not loop:
+            self._flusher = loop.create_task(self._flush())
+        await saved
 
-    def close(self) -> None:
-        """Save what is queued and stop the writer thread."""
-        with self._start_lock:
-            if self._thread is None:
-                return
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-
-    def _ensure_started(self) -> None:
-        if self._thread is None:
-            with self._start_lock:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
-                    self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
+    async def _flush(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
+            rows = [row for rows, _ in batch for row in rows]
             try:
-                with self._sessions() as session, write_turn(session):
-                    session.add_all([entry for entry, _ in batch])
-                    session.commit()
+                if self._on_loop:
+                    self._write(rows)
+                else:
+                    await anyio.to_thread.run_sync(self._write, rows)
             except Exception as exc:  # every waiting request fails with the reason
-                for _, done in batch:
-                    done.set_exception(exc)
+                for _, saved in batch:
+                    if not saved.done():
+                        saved.set_exception(exc)
             else:
-                for _, done in batch:
-                    done.set_result(None)
-            if stop:
-                return
+                for _, saved in batch:
+                    if not saved.done():
+                        saved.set_result(None)
+            await asyncio.sleep(0)  # let the answered requests go before the next batch
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        with self._sessions() as session, write_turn(session):
+            session.execute(insert(AuditEntry), rows)
+            session.commit()
 
 
-_noted_views: ContextVar[list[tuple[str, str, list[str]]] | None] = ContextVar("noted_views", default=None)
+_deferred_views: ContextVar[list[tuple[str, str, list[str]]] | None] = ContextVar("noted_views", default=None)
 
 
 @contextmanager
-def noting_sensitive_views() -> Iterator[list[tuple[str, str, list[str]]]]:
-    """Collect (object_type, object_id, fields) of every sensitive view recorded in the block.
+def deferring_sensitive_views() -> Iterator[list[tuple[str, str, list[str]]]]:
+    """Inside the block, sensitive views are collected as (object_type, object_id, fields)
+    instead of written; whoever opens the block must save them before answering.
 
-    A response served again from memory (`jingxin.web.response_cache`) shows the same fields
-    again, so the same views are recorded again, in the name of whoever is served."""
+    `jingxin.web.response_cache` does, through the group writer, for the answer it makes and
+    again for every time it serves that answer from memory."""
     noted: list[tuple[str, str, list[str]]] = []
-    token = _noted_views.set(noted)
+    token = _deferred_views.set(noted)
     try:
         yield noted
     finally:
-        _noted_views.reset(token)
+        _deferred_views.reset(token)
 
 
 def record_sensitive_view(
@@ -287,9 +284,10 @@ def record_sensitive_view(
     shown = sorted(f for f in set(fields) if is_sensitive(f))
     if not shown:
         return None
-    noted = _noted_views.get()
-    if noted is not None:
-        noted.append((object_type, str(object_id), shown))
+    deferred = _deferred_views.get()
+    if deferred is not None:
+        deferred.append((object_type, str(object_id), shown))
+        return None
     return record(
         session, actor, Action.VIEW_SENSITIVE, object_type, object_id, {"fields": shown}, commit=commit
     )

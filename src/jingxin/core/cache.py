@@ -16,13 +16,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import pyarrow as pa
+
 from jingxin.core.warehouse import Warehouse, WarehouseError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_ENTRIES = 2048
+MAX_TABLE_BYTES = 512 * 1024 * 1024
 
 _entries: OrderedDict[tuple, Any] = OrderedDict()
+_tables: OrderedDict[tuple, pa.Table] = OrderedDict()
 _lock = threading.Lock()
 
 _VERSION_SQL = (
@@ -59,6 +63,20 @@ def data_version(wh: Warehouse) -> tuple | None:
     return version
 
 
+def _key(fn: Callable[..., Any], wh: Warehouse, args: tuple, kwargs: dict[str, Any]) -> tuple | None:
+    """The cache key of a call, or None when it cannot be cached (no data version, or an
+    unhashable argument)."""
+    version = data_version(wh)
+    if version is None:
+        return None
+    key = (fn.__module__, fn.__qualname__, wh.store_key, version, args, tuple(sorted(kwargs.items())))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 def cached_read(fn: F) -> F:
     """Cache `fn(wh, *args, **kwargs)` by its arguments and the warehouse's data version.
 
@@ -68,13 +86,8 @@ def cached_read(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(wh: Warehouse, *args: Any, **kwargs: Any) -> Any:
-        version = data_version(wh)
-        key = (fn.__module__, fn.__qualname__, wh.store_key, version, args, tuple(sorted(kwargs.items())))
-        try:
-            hash(key)
-        except TypeError:
-            version = None
-        if version is None:
+        key = _key(fn, wh, args, kwargs)
+        if key is None:
             return fn(wh, *args, **kwargs)
         with _lock:
             if key in _entries:
@@ -90,6 +103,32 @@ def cached_read(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def cached_table(fn: F) -> F:
+    """As `cached_read`, for functions that answer an Arrow table (a whole result set that
+    pages are sliced from). Tables are immutable, so they are kept and handed out without
+    copying; the store is bounded by their size (`MAX_TABLE_BYTES`), not their number."""
+
+    @functools.wraps(fn)
+    def wrapper(wh: Warehouse, *args: Any, **kwargs: Any) -> pa.Table:
+        key = _key(fn, wh, args, kwargs)
+        if key is None:
+            return fn(wh, *args, **kwargs)
+        with _lock:
+            if key in _tables:
+                _tables.move_to_end(key)
+                return _tables[key]
+        table: pa.Table = fn(wh, *args, **kwargs)
+        if table.nbytes <= MAX_TABLE_BYTES // 4:
+            with _lock:
+                _tables[key] = table
+                while sum(t.nbytes for t in _tables.values()) > MAX_TABLE_BYTES:
+                    _tables.popitem(last=False)
+        return table
+
+    return wrapper  # type: ignore[return-value]
+
+
 def clear() -> None:
     with _lock:
         _entries.clear()
+        _tables.clear()

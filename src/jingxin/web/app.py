@@ -114,7 +114,7 @@ def create_app(
 
     database = Database(database_url)
     warehouse = WarehouseAccess(settings.warehouse_url)
-    audit_writer = GroupWriter(database.session)
+    audit_writer = GroupWriter(database.session, on_loop=database.engine.dialect.name == "sqlite")
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -123,7 +123,6 @@ def create_app(
         with warehouse.reader():
             pass
         yield
-        audit_writer.close()
         warehouse.close()
         database.dispose()
 

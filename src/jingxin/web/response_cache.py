@@ -16,9 +16,9 @@ this:
   placeholders and filled in for each response. On these pages templates see a `ViewUser`,
   which offers only what the key covers, so no personal field can slip into a shared page.
   A page that shows flash messages is personal: it is filled in but not kept.
-- The sensitive-field views that making the answer recorded in the audit log are recorded
-  again on every hit, for the user served (`jingxin.core.audit.noting_sensitive_views`), and
-  saved before the answer is sent.
+- The sensitive-field views an answer shows are written to the audit log each time it is
+  served, made or from memory, for the user served, and saved before the answer is sent
+  (`jingxin.core.audit.deferring_sensitive_views`, through the group writer).
 - A hit is answered on the event loop, without a worker thread; making an answer runs on one.
 - Only 200 answers are kept (redirects, downloads and errors are not), in a least-recently-used
   store bounded by `MAX_BYTES`.
@@ -26,7 +26,6 @@ this:
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import threading
@@ -68,12 +67,16 @@ class ViewUser:
         self.clearance = user.clearance
 
 
+# Sensitive-field views an answer shows: (object type, object id, fields).
+Views = tuple[tuple[str, str, tuple[str, ...]], ...]
+
+
 @dataclass(frozen=True)
 class _Entry:
     body: bytes
     media_type: str | None
     headers: tuple[tuple[str, str], ...]
-    views: tuple[tuple[str, str, tuple[str, ...]], ...]
+    views: Views
     has_holes: bool
 
     def response(self, csrf_token: str, display_name: str) -> Response:
@@ -147,7 +150,7 @@ def _adapter(model: Any) -> TypeAdapter[Any]:
     return TypeAdapter(model)
 
 
-def _entry(answer: Any, model: Any, views: list[tuple[str, str, list[str]]]) -> _Entry | None:
+def _entry(answer: Any, model: Any, views: Views) -> _Entry | None:
     """What to keep of a route's answer, or None when it is not a plain 200 answer."""
     if isinstance(answer, Response):
         body = getattr(answer, "body", None)
@@ -167,7 +170,7 @@ def _entry(answer: Any, model: Any, views: list[tuple[str, str, list[str]]]) -> 
         body=body,
         media_type=media_type,
         headers=headers,
-        views=tuple((t, i, tuple(f)) for t, i, f in views),
+        views=views,
         has_holes=any(hole in body for hole in _HOLES),
     )
 
@@ -199,10 +202,10 @@ async def serve_shared(
     key = None if version is None else _key(name, request, user, wh.store_key, version)
     entry = _store.get(key) if key is not None else None
     if entry is not None:
-        if entry.views:
-            await _record_views(request.app.state.audit_writer, entry.views, actor)
+        await request.app.state.audit_writer.save_sensitive_views(actor, entry.views)
         return entry.response(csrf_token, user.display_name)
-    answer, entry, personal = await run_in_threadpool(_make, make, model, state)
+    answer, views, entry, personal = await run_in_threadpool(_make, make, model, state)
+    await request.app.state.audit_writer.save_sensitive_views(actor, views)
     if entry is None:
         return answer
     if key is not None and not personal:
@@ -210,24 +213,18 @@ async def serve_shared(
     return entry.response(csrf_token, user.display_name)
 
 
-def _make(make: Callable[[], Any], model: Any, state: Any) -> tuple[Any, _Entry | None, bool]:
-    """Run `make` as a shared view (templates get placeholders, sensitive views are noted)
-    and turn its answer into a cache entry."""
+def _make(make: Callable[[], Any], model: Any, state: Any) -> tuple[Any, Views, _Entry | None, bool]:
+    """Run `make` as a shared view (templates get placeholders, sensitive views are
+    collected) and turn its answer into a cache entry."""
     state.shared_view = True
     state.personal_view = False
     try:
-        with audit.noting_sensitive_views() as views:
+        with audit.deferring_sensitive_views() as deferred:
             answer = make()
     finally:
         state.shared_view = False
-    return answer, _entry(answer, model, views), state.personal_view
-
-
-async def _record_views(
-    writer: audit.GroupWriter, views: tuple[tuple[str, str, tuple[str, ...]], ...], actor: Any
-) -> None:
-    saving = [writer.submit_sensitive_view(actor, *view) for view in views]
-    await asyncio.gather(*(asyncio.wrap_future(f) for f in saving if f is not None))
+    views = tuple((t, i, tuple(f)) for t, i, f in deferred)
+    return answer, views, _entry(answer, model, views), state.personal_view
 
 
 async def _this_request(request: Request) -> Request:
