@@ -142,22 +142,12 @@ def record(
     happened; `commit=True` is for events that must be kept even though nothing else is saved
     (a failed login, a download).
     """
-    entry = _entry(actor, action, object_type, object_id, detail)
+    entry = AuditEntry(**_row(actor, action, object_type, object_id, detail))
     session.add(entry)
     if commit:
         with write_turn(session):
             session.commit()
     return entry
-
-
-def _entry(
-    actor: Actor,
-    action: Action | str,
-    object_type: str | None,
-    object_id: str | int | None,
-    detail: Mapping[str, Any] | None,
-) -> AuditEntry:
-    return AuditEntry(**_row(actor, action, object_type, object_id, detail))
 
 
 def _row(
