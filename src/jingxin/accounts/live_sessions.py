@@ -62,8 +62,3 @@ def drop_user(user_id: int) -> None:
     with _lock:
         for digest in [d for d, (_, ws) in _entries.items() if ws.user_id == user_id]:
             del _entries[digest]
-
-
-def clear() -> None:
-    with _lock:
-        _entries.clear()

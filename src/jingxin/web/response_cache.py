@@ -117,17 +117,8 @@ class _Store:
                 _, dropped = self._entries.popitem(last=False)
                 self._bytes -= len(dropped.body)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
 
 _store = _Store(MAX_BYTES)
-
-
-def clear() -> None:
-    _store.clear()
 
 
 def _key(name: str, request: Request, user: Any, store: str, version: tuple) -> tuple:
