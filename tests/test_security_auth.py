@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from jingxin.accounts import service
+from jingxin.accounts import live_sessions, service
 from jingxin.accounts.models import LoginAttempt, User, WebSession
 from jingxin.accounts.schemas import UserCreate, UserUpdate
 from jingxin.accounts.service import DEFAULT_SESSIONS, SessionPolicy
@@ -501,3 +501,19 @@ def test_security_headers(web_client, demo_users) -> None:
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["cache-control"] == "no-store"
+
+
+def test_a_refused_change_leaves_the_session_in_memory_intact(web_client, demo_users) -> None:
+    """A request that loads the session and then rolls back must not spoil the copy that
+    later requests are answered from."""
+    token = login(web_client, "admin")
+    live_sessions.drop(token_digest(web_client.cookies.get(SESSION_COOKIE)))
+    refused = web_client.post(
+        "/api/v1/users",
+        json={"username": "newbie1", "display_name": "新人", "role": "province_analyst", "password": "x"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert refused.status_code == 400  # the password is refused and the transaction rolled back
+    for _ in range(2):
+        me = web_client.get("/api/v1/me")
+        assert me.status_code == 200 and me.json()["username"] == "admin"

@@ -599,8 +599,13 @@ def load_session(
     # while the request waits for a worker thread (objects stay loaded: no expiry on commit).
     db.commit()
     if ws is not None and not ws.flash:
-        # Shared with other requests from now on: detached, so that no request's session
-        # changes it (changes go through `db.get`, as `add_flash` does).
+        # Shared with other requests from now on: detached with its user and the user's
+        # assignments, so that no request's session changes or expires them (a rollback
+        # expires what a session holds); changes go through `db.get`, as `add_flash` does.
+        if ws.user is not None:
+            for assignment in ws.user.assignments:
+                db.expunge(assignment)
+            db.expunge(ws.user)
         db.expunge(ws)
         live_sessions.keep(digest, ws)
     else:
