@@ -199,11 +199,11 @@ class GroupWriter:
     ) -> None:
         """As `record_sensitive_view` for each (object_type, object_id, fields), saved before
         this returns."""
-        rows = []
-        for object_type, object_id, fields in views:
-            shown = sorted(f for f in set(fields) if is_sensitive(f))
-            if shown:
-                rows.append(_row(actor, Action.VIEW_SENSITIVE, object_type, object_id, {"fields": shown}))
+        rows = [
+            _row(actor, Action.VIEW_SENSITIVE, object_type, object_id, {"fields": shown})
+            for object_type, object_id, fields in views
+            if (shown := _sensitive_shown(fields))
+        ]
         await self.save(rows)
 
     async def save(self, rows: list[dict[str, Any]]) -> None:
@@ -242,7 +242,9 @@ class GroupWriter:
             session.commit()
 
 
-_deferred_views: ContextVar[list[tuple[str, str, list[str]]] | None] = ContextVar("noted_views", default=None)
+_deferred_views: ContextVar[list[tuple[str, str, list[str]]] | None] = ContextVar(
+    "deferred_views", default=None
+)
 
 
 @contextmanager
@@ -260,6 +262,11 @@ def deferring_sensitive_views() -> Iterator[list[tuple[str, str, list[str]]]]:
         _deferred_views.reset(token)
 
 
+def _sensitive_shown(fields: Iterable[str]) -> list[str]:
+    """The sensitive ones among the fields a view showed, sorted (what an entry records)."""
+    return sorted(f for f in set(fields) if is_sensitive(f))
+
+
 def record_sensitive_view(
     session: Session,
     actor: Actor,
@@ -271,7 +278,7 @@ def record_sensitive_view(
 ) -> AuditEntry | None:
     """Record that `actor` saw the sensitive `fields` of one object (or of a list, with
     object_id naming the query). Nothing is recorded when no sensitive field was shown."""
-    shown = sorted(f for f in set(fields) if is_sensitive(f))
+    shown = _sensitive_shown(fields)
     if not shown:
         return None
     deferred = _deferred_views.get()

@@ -14,19 +14,60 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
 
 from jingxin.core.warehouse import Warehouse, WarehouseError
 
 F = TypeVar("F", bound=Callable[..., Any])
+V = TypeVar("V")
+
+
+class SizedLRU(Generic[V]):
+    """A thread-safe least-recently-used map bounded by the total size of its values
+    (`size_of`); a value larger than `max_item` is not kept at all."""
+
+    def __init__(self, max_size: int, max_item: int, size_of: Callable[[V], int]) -> None:
+        self.max_size = max_size
+        self.max_item = max_item
+        self._size_of = size_of
+        self._entries: OrderedDict[tuple, V] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> V | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value: V) -> None:
+        size = self._size_of(value)
+        if size > self.max_item:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._size -= self._size_of(old)
+            self._entries[key] = value
+            self._size += size
+            while self._size > self.max_size:
+                _, dropped = self._entries.popitem(last=False)
+                self._size -= self._size_of(dropped)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._size = 0
+
 
 MAX_ENTRIES = 2048
 MAX_TABLE_BYTES = 512 * 1024 * 1024
 
 _entries: OrderedDict[tuple, Any] = OrderedDict()
-_tables: OrderedDict[tuple, pa.Table] = OrderedDict()
+_tables: SizedLRU[pa.Table] = SizedLRU(MAX_TABLE_BYTES, MAX_TABLE_BYTES // 4, lambda t: t.nbytes)
 _lock = threading.Lock()
 
 _VERSION_SQL = (
@@ -113,16 +154,10 @@ def cached_table(fn: F) -> F:
         key = _key(fn, wh, args, kwargs)
         if key is None:
             return fn(wh, *args, **kwargs)
-        with _lock:
-            if key in _tables:
-                _tables.move_to_end(key)
-                return _tables[key]
-        table: pa.Table = fn(wh, *args, **kwargs)
-        if table.nbytes <= MAX_TABLE_BYTES // 4:
-            with _lock:
-                _tables[key] = table
-                while sum(t.nbytes for t in _tables.values()) > MAX_TABLE_BYTES:
-                    _tables.popitem(last=False)
+        table = _tables.get(key)
+        if table is None:
+            table = fn(wh, *args, **kwargs)
+            _tables.put(key, table)
         return table
 
     return wrapper  # type: ignore[return-value]
@@ -131,4 +166,4 @@ def cached_table(fn: F) -> F:
 def clear() -> None:
     with _lock:
         _entries.clear()
-        _tables.clear()
+    _tables.clear()

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -40,7 +38,7 @@ from markupsafe import escape
 from pydantic import TypeAdapter
 
 from jingxin.core import audit
-from jingxin.core.cache import data_version
+from jingxin.core.cache import SizedLRU, data_version
 from jingxin.web.deps import CurrentActor, CurrentUser, WarehouseReader
 from jingxin.web.templating import is_htmx, scope_label
 
@@ -88,37 +86,7 @@ class _Entry:
         return Response(body, media_type=self.media_type, headers=dict(self.headers))
 
 
-class _Store:
-    """A thread-safe least-recently-used map bounded by the bytes it holds."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple, _Entry] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> _Entry | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
-
-    def put(self, key: tuple, entry: _Entry) -> None:
-        if len(entry.body) > self.max_bytes // 8:
-            return
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old.body)
-            self._entries[key] = entry
-            self._bytes += len(entry.body)
-            while self._bytes > self.max_bytes:
-                _, dropped = self._entries.popitem(last=False)
-                self._bytes -= len(dropped.body)
-
-
-_store = _Store(MAX_BYTES)
+_store: SizedLRU[_Entry] = SizedLRU(MAX_BYTES, MAX_BYTES // 8, lambda e: len(e.body))
 
 
 def _key(name: str, request: Request, user: Any, store: str, version: tuple) -> tuple:

@@ -72,12 +72,9 @@ class WarehouseAccess:
             self._lent.append(wh)
         return wh
 
-    def _borrow(self) -> Warehouse:
+    def _idle_connection(self) -> Warehouse | None:
         with self._open_lock:
-            wh = self._idle.pop() if self._idle else None
-        wh = wh or self._new_connection()
-        wh.pinned_version = None  # a new request reads the data version afresh
-        return wh
+            return self._idle.pop() if self._idle else None
 
     def _give_back(self, wh: Warehouse) -> None:
         with self._open_lock:
@@ -86,6 +83,7 @@ class WarehouseAccess:
             if wh.kind == "postgres" and (wh.con.con.closed or wh.con.con.broken):
                 self._lent = [w for w in self._lent if w is not wh]  # the server went away
                 return
+            wh.pinned_version = None  # the next request reads the data version afresh
             self._idle.append(wh)
 
     @contextmanager
@@ -95,7 +93,7 @@ class WarehouseAccess:
             with self._spark_lock:
                 yield self._root_warehouse()
             return
-        wh = self._borrow()
+        wh = self._idle_connection() or self._new_connection()
         try:
             yield wh
         finally:
@@ -112,11 +110,9 @@ class WarehouseAccess:
             finally:
                 self._spark_lock.release()
             return
-        with self._open_lock:
-            wh = self._idle.pop() if self._idle else None
+        wh = self._idle_connection()
         if wh is None:
             wh = await anyio.to_thread.run_sync(self._new_connection)
-        wh.pinned_version = None
         try:
             yield wh
         finally:
