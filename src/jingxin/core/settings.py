@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,20 @@ class Settings(BaseSettings):
         default="info",
         description="server log level; 'warning' leaves out the access log (a proxy in front logs)",
     )
+
+    # Working days and notifications (工作日历、消息通知).
+    calendar_file: Path | None = Field(
+        default=None, description="YAML of holiday years the chinesecalendar package does not cover yet"
+    )
+    public_url: str = Field(default="http://127.0.0.1:8000", description="base address put in e-mail links")
+    smtp_host: str | None = Field(default=None, description="SMTP server; unset = no e-mail, inbox only")
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "jingxin@localhost"
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_timeout: float = 10.0
+    email_max_attempts: int = Field(default=5, description="tries per e-mail before it is given up")
 
     @property
     def warehouse_url(self) -> str:
