@@ -271,7 +271,7 @@ class OfficeHours:
                 if hi > lo:
                     total += (hi - lo).total_seconds()
             day += timedelta(days=1)
-        return int(total)
+        return round(total)
 
     def add_working_seconds(self, moment: datetime, seconds: int) -> datetime:
         """The earliest moment (UTC) by which `seconds` of office time have passed after
@@ -290,6 +290,25 @@ class OfficeHours:
                         return (lo + timedelta(seconds=remaining)).astimezone(UTC)
                     remaining -= available
             day += timedelta(days=1)
+        raise CalendarError("时限过长，超出可计算范围，请检查时限配置")
+
+    def subtract_working_seconds(self, moment: datetime, seconds: int) -> datetime:
+        """The latest moment (UTC) that lies `seconds` of office time before `moment` (used to
+        warn a few working hours before a deadline)."""
+        moment = _aware(moment)
+        if seconds <= 0:
+            return moment.astimezone(UTC)
+        remaining = float(seconds)
+        day = moment.astimezone(CHINA_TZ).date()
+        for _ in range(MAX_SEARCH_DAYS * 4):
+            if self.cal.is_working_day(day):
+                opening, hi = self._open(day), min(moment, self._close(day))
+                if hi > opening:
+                    available = (hi - opening).total_seconds()
+                    if remaining <= available:
+                        return (hi - timedelta(seconds=remaining)).astimezone(UTC)
+                    remaining -= available
+            day -= timedelta(days=1)
         raise CalendarError("时限过长，超出可计算范围，请检查时限配置")
 
     def deadline_after_pause(

@@ -8,8 +8,10 @@ never filter on their own, so a new page cannot forget the rule.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
+from sqlalchemy import ColumnElement, false, true
 
 
 def division_prefix(code: str) -> str:
@@ -64,6 +66,25 @@ class Scope:
         if self.enterprises is not None:
             return credit_code in self.enterprises
         return county_code is not None and county_code.startswith(self.prefix)
+
+    def allows_record(self, division_code: str | None, credit_code: str | None) -> bool:
+        """Whether a record of the platform database (a case, an appeal) is visible: by its
+        enterprise when it concerns one (credit code), else by its division."""
+        if credit_code:
+            return self.allows_enterprise(credit_code, division_code)
+        return self.allows_division(division_code)
+
+    def where(self, division_column: Any, code_column: Any) -> ColumnElement[bool]:
+        """The SQLAlchemy condition that keeps platform-database rows inside this scope, the
+        same rule as `allows_record` (a row without a credit code is a region's, which no
+        pinned scope sees)."""
+        if self.credit_code is not None:
+            return code_column == self.credit_code
+        if self.enterprises is not None:
+            return code_column.in_(sorted(self.enterprises)) if self.enterprises else false()
+        if not self.prefix:
+            return true()
+        return division_column.startswith(self.prefix, autoescape=True)
 
     def allows_department(self, department: str) -> bool:
         """Whether departmental files (batches) of `department` are visible.

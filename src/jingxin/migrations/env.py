@@ -20,6 +20,8 @@ from jingxin.core.db import Base, make_engine
 MODEL_MODULES = (
     "jingxin.core.audit",
     "jingxin.accounts.models",
+    "jingxin.core.workflow.models",
+    "jingxin.core.notify.models",
 )
 
 for _module in MODEL_MODULES:

@@ -28,6 +28,7 @@ from fastapi.staticfiles import StaticFiles
 
 from jingxin.accounts.service import DEFAULT_SESSIONS, DEFAULT_THROTTLE, SessionPolicy, ThrottlePolicy
 from jingxin.core.audit import GroupWriter
+from jingxin.core.calendar import check_coverage
 from jingxin.core.db import Database, upgrade
 from jingxin.core.settings import Settings, get_settings
 from jingxin.web import errors
@@ -47,6 +48,8 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.datahub.views",
     "jingxin.accounts.views",
     "jingxin.web.audit_views",
+    "jingxin.core.workflow.views",
+    "jingxin.core.notify.views",
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
@@ -109,6 +112,7 @@ def create_app(
     database_url = settings.platform_database_url
     if migrate:
         upgrade(database_url)
+    check_coverage()  # warns in the log when this year or the next lacks its holiday calendar
     ensure_vendor()
     scenarios = load_scenarios(scenario_modules)
 
