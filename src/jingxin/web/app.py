@@ -50,6 +50,7 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.web.audit_views",
     "jingxin.core.workflow.views",
     "jingxin.core.notify.views",
+    "jingxin.exchange.views",
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
