@@ -15,6 +15,7 @@ from typing import Any
 import openpyxl
 import pyarrow as pa
 import pytest
+from exchange_helpers import ALL, LUCHENG, SHANGCHENG, XIHU, filled, load_world, registry_rows, tax_rows
 from sqlalchemy import inspect, select
 
 from jingxin.accounts import service as accounts
@@ -28,7 +29,6 @@ from jingxin.exchange import service
 from jingxin.exchange.config import parse_calendar
 from jingxin.exchange.models import ExchangeToken, Submission
 from jingxin.ingest.service import ingest_file
-from exchange_helpers import ALL, LUCHENG, SHANGCHENG, XIHU, filled, load_world, registry_rows, tax_rows
 
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
 
@@ -439,3 +439,19 @@ def test_csv_is_streamed_in_bounded_memory(db_session: Any, wh: Warehouse, files
     assert year_total > 10 * month_total
     # twelve times the rows, about the same memory: it does not grow with the size of the answer
     assert year_peak < 1.5 * month_peak + 512 * 1024, (month_peak, year_peak, year_total)
+
+
+def test_exchange_models_match_the_migration(platform_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    mine = {"exchange_tokens", "exchange_submissions"}
+    engine = make_engine(platform_url)
+    try:
+        assert mine <= set(inspect(engine).get_table_names())
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            diff = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    assert [d for d in diff if mine & set(str(d).replace("'", " ").replace('"', " ").split())] == []

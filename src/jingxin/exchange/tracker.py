@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jingxin.core.calendar import CHINA_TZ
@@ -98,7 +99,18 @@ def _status(sub: Submission, slot: _Landed | None, now: datetime) -> str:
 
 def sync_tracker(db: Session, wh: Warehouse, now: datetime | None = None) -> int:
     """Add the periods expected by `now` and update every tracked row from the batch registry;
-    returns how many rows were added or changed. Commits."""
+    returns how many rows were added or changed. Commits.
+
+    Two processes syncing at once may both add a period; the second then fails on the unique
+    (source, period) and simply syncs again over what the first added."""
+    try:
+        return _sync(db, wh, now)
+    except IntegrityError:
+        db.rollback()
+        return _sync(db, wh, now)
+
+
+def _sync(db: Session, wh: Warehouse, now: datetime | None) -> int:
     now = now or utcnow()
     config = load_calendar()
     landed = _landed(config, _batches(wh))

@@ -386,9 +386,11 @@ def api_tracker_periods(
     user: TrackerUser,
     scope: CurrentScope,
     db: DbSession,
+    wh: WarehouseReader,
     source: Annotated[str | None, Query(max_length=40)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Any:
+    service.sync_tracker(db, wh)
     return [
         SubmissionOut.model_validate(s) for s in service.submissions(db, scope, source=source, status=status)
     ]
