@@ -455,3 +455,44 @@ def test_exchange_models_match_the_migration(platform_url: str) -> None:
     finally:
         engine.dispose()
     assert [d for d in diff if mine & set(str(d).replace("'", " ").replace('"', " ").split())] == []
+
+
+def test_the_reminder_sweep_runs_from_the_command_line(
+    tmp_path: Path, platform_url: str, db_session: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from jingxin.cli import app
+    from jingxin.core.settings import get_settings
+
+    people = {u.username: u for u in accounts.create_demo_users(db_session)}
+    db_session.commit()
+    monkeypatch.setenv("JINGXIN_DATABASE_URL", platform_url)
+    monkeypatch.setenv("JINGXIN_WAREHOUSE", f"duckdb:///{tmp_path / 'cli.duckdb'}")
+    monkeypatch.delenv("JINGXIN_SMTP_HOST", raising=False)
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        result = runner.invoke(app, ["exchange", "remind", "--at", "2022-05-03T09:00+08:00", "--json"])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        assert report["overdue"] >= 1 and report["notifications"] >= 1
+        again = runner.invoke(app, ["exchange", "remind", "--at", "2022-05-03T10:00+08:00", "--json"])
+        assert json.loads(again.output)["notifications"] == 0
+        naive = runner.invoke(app, ["exchange", "remind", "--at", "2022-05-03T09:00"])
+        assert naive.exit_code != 0 and "时区" in naive.output
+        out = tmp_path / "tax.xlsx"
+        assert runner.invoke(app, ["exchange", "template", "tax", "-o", str(out)]).exit_code == 0
+        assert openpyxl.load_workbook(out).worksheets[0].title == "填报数据"
+    finally:
+        get_settings.cache_clear()
+    db_session.expire_all()
+    titles = {
+        n.title
+        for n in db_session.scalars(
+            select(Notification).where(Notification.user_id == people["liaison-sw"].id)
+        )
+    }
+    assert "逾期催报：企业年度税收 2021" in titles

@@ -139,6 +139,8 @@ def test_the_catalogue_and_a_token_issued_once(server: dict[str, Any], browser: 
     page.wait_for_load_state("networkidle")
     secret = page.locator("#token-secret").inner_text()
     assert secret.startswith("jxt_")
+    # the picture shows where the token appears, not a token
+    page.evaluate("document.getElementById('token-secret').textContent = 'jxt_…（令牌全文，仅此一次显示）'")
     shot(page, "exchange-tokens")
     answer = httpx.get(
         f"{server['base']}/api/v1/exchange/datasets/tax/rows", headers={"Authorization": f"Bearer {secret}"}

@@ -28,8 +28,8 @@ from jingxin.core.contracts import Source, load_contracts
 
 CALENDAR_ENV = "JINGXIN_EXCHANGE_CALENDAR"
 Frequency = Literal["yearly", "monthly", "daily", "none"]
+Kind = Literal["year", "month", "date", "none"]  # of the source's period column
 FREQUENCY_LABELS = {"yearly": "每年", "monthly": "每月", "daily": "每日", "none": "变更时报送"}
-KIND_BY_TYPE = {"year": "year", "month": "month", "date": "date"}
 
 
 class CalendarError(ValueError):
@@ -76,7 +76,7 @@ class CalendarConfig(BaseModel):
 
     start: date
     history_days: int = Field(default=400, ge=1, le=5000)
-    kinds: dict[Literal["year", "month", "date", "none"], Rule]
+    kinds: dict[Kind, Rule]
     sources: dict[str, Rule] = {}
 
     def rule(self, src: Source) -> Rule:
@@ -85,11 +85,14 @@ class CalendarConfig(BaseModel):
         return self.kinds[period_kind(src)]
 
 
-def period_kind(src: Source) -> str:
+def period_kind(src: Source) -> Kind:
     """year, month, date or none: the kind of the source's period column."""
     if src.period is None:
         return "none"
-    return KIND_BY_TYPE.get(src.column(src.period).type, "none")
+    kind = src.column(src.period).type
+    if kind == "year" or kind == "month" or kind == "date":
+        return kind
+    return "none"
 
 
 def _calendar_text() -> tuple[str, str]:

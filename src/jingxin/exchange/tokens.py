@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -59,7 +59,7 @@ class Issued:
     secret: str  # the whole token, shown once
 
 
-def _check_grants(grants: dict[str, Sequence[str]]) -> dict[str, list[str]]:
+def _check_grants(grants: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
     from jingxin.exchange.catalogue import shareable
 
     datasets = shareable()
@@ -98,7 +98,7 @@ def issue_token(
     *,
     name: str,
     holder: str,
-    grants: dict[str, Sequence[str]],
+    grants: Mapping[str, Sequence[str]],
     division: str | None,
     rate_per_minute: int,
     expires_at: datetime,

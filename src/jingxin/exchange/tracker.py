@@ -139,15 +139,16 @@ def _sync(db: Session, wh: Warehouse, now: datetime | None) -> int:
                 continue
             slot = landed.get((source_id, label))
             batch = (slot.live or slot.last_bad) if slot else None
-            values = {
+            total = int(batch.get("row_count") or 0) if batch else 0
+            bad = int(batch.get("rejected") or 0) if batch else 0
+            values: dict[str, Any] = {
                 "status": _status(sub, slot, now),
                 "batch_id": int(batch["batch_id"]) if batch else None,
                 "received_at": slot.first_good_at if slot and slot.live else None,
-                "row_count": int(batch.get("row_count") or 0) if batch else 0,
-                "rejected_rows": int(batch.get("rejected") or 0) if batch else 0,
+                "row_count": total,
+                "rejected_rows": bad,
+                "rejected_share": bad / total if total else None,
             }
-            total = values["row_count"]
-            values["rejected_share"] = (values["rejected_rows"] / total) if batch and total else None
             if any(getattr(sub, k) != v for k, v in values.items()) or sub.id is None:
                 for k, v in values.items():
                     setattr(sub, k, v)

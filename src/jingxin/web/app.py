@@ -64,6 +64,8 @@ API_DESCRIPTION = """数字经信平台 JSON 接口。
   `GET /api/v1/me` 返回的 `csrf_token`。
 - 数据范围：每个接口都按登录用户的区划、部门或企业范围返回数据，与网页完全一致；超出范围的
   对象返回 404。
+- 数据共享接口（`/api/v1/exchange/datasets…`）供其他部门和系统调用，不用会话：请求头
+  `Authorization: Bearer <令牌>`，令牌由管理员签发，限定数据集、字段、区划、频率和有效期。
 """
 
 
