@@ -496,3 +496,20 @@ def test_the_reminder_sweep_runs_from_the_command_line(
         )
     }
     assert "逾期催报：企业年度税收 2021" in titles
+
+
+def test_token_reads_are_the_same_on_every_warehouse_backend(
+    db_session: Any, warehouse: Warehouse, files: Path
+) -> None:
+    """The token's Scope filters through Ibis on DuckDB and PostgreSQL alike, JSON and CSV."""
+    load_world(warehouse, files)
+    secret = issue(db_session, division="330102").secret  # 上城区
+    granted = call(db_session, secret, detail={"period": "2021"})
+    rows, total = service.read_page(warehouse, granted.scope, "tax", granted.fields, period="2021")
+    assert total == 2 and [r["credit_code"] for r in rows] == sorted(SHANGCHENG)
+    assert service.read_page(warehouse, granted.scope, "tax", granted.fields, period="2020")[1] == 0
+    body = b"".join(service.iter_csv(warehouse, granted.scope, "tax", granted.fields, chunk_rows=1))
+    lines = body.decode("utf-8-sig").splitlines()
+    assert lines == ["统一社会信用代码,年度", *(f"{c},2021" for c in sorted(SHANGCHENG))]
+    with pytest.raises(service.BadQuery, match="格式不正确"):
+        service.read_page(warehouse, granted.scope, "tax", granted.fields, period="2021-13")

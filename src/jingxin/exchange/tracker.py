@@ -238,14 +238,12 @@ class ReminderReport:
 
 
 def _liaisons(db: Session, department: str) -> list[Any]:
-    from jingxin.accounts.models import User
+    """The department's active data liaisons (部门数据联络员), who are reminded."""
+    from jingxin.accounts.service import list_users
     from jingxin.core.auth import Role
 
-    return list(
-        db.scalars(
-            select(User).where(User.role == Role.LIAISON.value, User.department == department, User.is_active)
-        )
-    )
+    users, _ = list_users(db, role=Role.LIAISON.value, active=True, limit=100_000)
+    return [u for u in users if u.department == department]
 
 
 def _beijing(moment: datetime) -> str:
