@@ -99,6 +99,7 @@ def test_the_tracker_flips_when_a_liaison_uploads_the_filled_template(web_client
     year = datetime.now(CHINA_TZ).year - 1  # last year's tax: due on April 30 of this year
     periods = {p["period"]: p for p in web_client.get("/api/v1/exchange/tracker/periods?source=tax").json()}
     before = periods[str(year)]
+    assert before["due_day"] == f"{year + 1}-04-30"
     assert before["status"] == ("overdue" if datetime.now(CHINA_TZ).month > 4 else "expected")
 
     template = web_client.get("/exchange/templates/tax.xlsx").content

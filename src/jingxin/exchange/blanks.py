@@ -147,7 +147,7 @@ def blank_template(src: Source) -> bytes:
 
 def fill_template(src: Source, template: bytes, rows: list[dict[str, Any]]) -> bytes:
     """The template with `rows` (column name -> value) written from the first data row, as a
-    department fills it in (used by tests and the demo; values keep their types)."""
+    department fills it in (values keep their types; text stays text)."""
     import openpyxl
 
     book = openpyxl.load_workbook(io.BytesIO(template))

@@ -29,7 +29,7 @@ from jingxin.core.contracts import Column, Source, load_contracts
 from jingxin.core.scope import Scope
 from jingxin.core.warehouse import Warehouse
 from jingxin.exchange.blanks import TYPE_NAMES, header_text
-from jingxin.exchange.config import FREQUENCY_LABELS, load_calendar, period_kind
+from jingxin.exchange.config import FREQUENCY_LABELS, load_calendar
 
 CSV_CHUNK_ROWS = 5000
 MAX_PAGE = 1000
@@ -263,7 +263,3 @@ def iter_csv(
             yield buffer.getvalue().encode("utf-8")
     finally:
         reader.close()
-
-
-def kind_label(src: Source) -> str:
-    return {"year": "年度", "month": "月度", "date": "日", "none": "登记类"}[period_kind(src)]

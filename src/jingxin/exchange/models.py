@@ -3,12 +3,13 @@ submission tracker (报送跟踪) of what each department owes per source and pe
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import BigInteger, Float, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from jingxin.core.calendar import CHINA_TZ
 from jingxin.core.db import Base, BigIntPK, utcnow
 
 
@@ -70,3 +71,8 @@ class Submission(Base):
     reminders: Mapped[int] = mapped_column(Integer, default=0)
     last_reminded_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def due_day(self) -> date:
+        """The last day (Beijing time) on which a file is on time: due_at is 24:00 of it."""
+        return (self.due_at.astimezone(CHINA_TZ) - timedelta(seconds=1)).date()

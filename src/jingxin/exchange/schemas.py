@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -99,7 +99,8 @@ class SubmissionOut(BaseModel):
     source: str
     department: str
     period: str
-    due_at: datetime
+    due_at: datetime = Field(description="此刻之后报送即为逾期")
+    due_day: date = Field(description="截止日（北京时间，当日报送仍为按时）")
     status: str
     batch_id: int | None
     received_at: datetime | None

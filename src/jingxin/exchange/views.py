@@ -30,7 +30,6 @@ from jingxin.core.contracts import load_contracts
 from jingxin.exchange import service
 from jingxin.exchange.schemas import (
     CatalogueEntryOut,
-    DatasetOut,
     FieldOut,
     GrantedDatasetOut,
     IssuedOut,
@@ -448,5 +447,3 @@ scenario = WebScenario(
     nav=(NavItem("exchange", "数据共享交换", "/exchange", roles=READERS, order=55),),
     templates=Path(__file__).parent / "templates",
 )
-
-__all__ = ["DatasetOut", "scenario"]
