@@ -513,3 +513,17 @@ def test_token_reads_are_the_same_on_every_warehouse_backend(
     assert lines == ["统一社会信用代码,年度", *(f"{c},2021" for c in sorted(SHANGCHENG))]
     with pytest.raises(service.BadQuery, match="格式不正确"):
         service.read_page(warehouse, granted.scope, "tax", granted.fields, period="2021-13")
+
+
+def test_only_active_liaisons_are_reminded_and_a_department_without_one_is_reported(
+    db_session: Any, wh: Warehouse
+) -> None:
+    db = db_session
+    people = {u.username: u for u in accounts.create_demo_users(db)}
+    accounts.set_active(db, people["liaison-sw"].id, False, ADMIN)
+    service.sync_tracker(db, wh, bj(2022, 5, 3))
+    report = service.send_reminders(db, bj(2022, 5, 3))
+    assert "税务" in report.without_liaison and "电力" not in report.without_liaison
+    db.expire_all()
+    assert not list(db.scalars(select(Notification).where(Notification.user_id == people["liaison-sw"].id)))
+    assert tracked(db, "tax", "2021").reminders == 0  # nobody was told: the next sweep tries again
