@@ -10,7 +10,11 @@ error anywhere leaves the warehouse as it was (lineage: see DESIGN.md "Lineage a
   batch gets `superseded_by`, the new one `supersedes`; no row is deleted, and
   `Warehouse.current(table)` shows only live batches' facts. A batch in which every row was
   rejected is recorded but supersedes nothing, so a wholly bad file cannot hide good data.
-- A file refused whole raises `IngestError` and writes nothing.
+- A file refused whole raises `IngestError` and writes nothing. Besides a wrong structure,
+  that is a file over one of the read limits (`jingxin.ingest.limits`) and a file most of whose
+  rows are rejected (more than `max_rejected_share` of them and at least `rejected_floor`):
+  such a file is not what the contract describes, and millions of stored rejections would
+  help no one; the refusal names the commonest problems instead.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from jingxin.core.contracts import Source, source
 from jingxin.core.warehouse import Warehouse
 from jingxin.ingest import batches
 from jingxin.ingest.errors import IngestError
+from jingxin.ingest.limits import IngestLimits
 from jingxin.ingest.readers import RawTable, read_table
 from jingxin.ingest.validate import Validated, validate
 
@@ -133,6 +138,35 @@ def _notes(raw: RawTable) -> list[str]:
     return notes
 
 
+def check_rejected_share(label: str, checked: Validated, limits: IngestLimits) -> None:
+    """Refuse a file whose rejected rows pass both `rejected_floor` and `max_rejected_share`
+    of its data rows, naming its three commonest problems (column, count, first row, reason)."""
+    rejected, total = checked.rejected, checked.data_rows
+    if rejected < limits.rejected_floor or rejected <= limits.max_rejected_share * total:
+        return
+    errors = checked.errors
+    by_column = (
+        errors.group_by("column_name")
+        .aggregate([("row_number", "count"), ("row_number", "min")])
+        .sort_by([("row_number_count", "descending")])
+        .slice(0, 3)
+        .to_pylist()
+    )
+    problems = []
+    for group in by_column:
+        column, first = group["column_name"], group["row_number_min"]
+        mask = pc.and_(pc.equal(errors["row_number"], first), pc.equal(errors["column_name"], column))
+        reason = errors.filter(mask)["reason"][0].as_py()
+        where = f"「{column}」" if column else "整行"
+        problems.append(f"{where}{group['row_number_count']:,} 处（首见第 {first} 行：{reason}）")
+    raise IngestError(
+        f"文件 {label} 的 {total:,} 行数据中有 {rejected:,} 行（{rejected / total:.0%}）未通过校验，"
+        f"超过 {limits.max_rejected_share:.0%} 的上限（ingest_max_rejected_share），整份退回，未入库。"
+        f"主要问题：{'；'.join(problems)}。"
+        "请核对文件是否选错了数据源、表头与数据是否错位，修正后重新提交。"
+    )
+
+
 def _pause_for_tests() -> None:
     pause = os.environ.get(PAUSE_ENV)
     if pause:
@@ -151,12 +185,14 @@ def ingest_file(
     path: str | Path,
     loaded_by: str = "cli",
     period: str | None = None,
+    limits: IngestLimits | None = None,
 ) -> BatchResult:
     """Ingest one departmental file as a batch of `source_id` (see the module docstring).
 
     Raises `IngestError` (nothing written) when the source is unknown or the file is refused
     whole: unreadable, no header, a required column missing, a unit that does not convert,
-    no data rows.
+    no data rows, over a read limit of `limits` (default: the configured ones), or most rows
+    rejected.
     """
     started = time.perf_counter()
     try:
@@ -173,10 +209,13 @@ def ingest_file(
     if seen is not None:
         return BatchResult.from_row(seen, duplicate=True)
 
-    raw = read_table(path, src, data)
+    limits = limits or IngestLimits.from_settings()
+    raw = read_table(path, src, data, limits)
     if raw.data_rows == 0:
         raise IngestError(f"文件 {path.name} 没有数据行：表头之后为空（或只有合计/注释行）。")
     checked = validate(raw)
+    check_rejected_share(path.name, checked, limits)
+    raw.cells = raw.normalized = []  # free the raw text: what is written is in `checked` now
     batch_period_text = batch_period(src, checked, period)
     now = dt.datetime.now().replace(microsecond=0)
 
