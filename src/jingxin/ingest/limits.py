@@ -70,6 +70,6 @@ def check_table_shape(
         )
     if rows * columns > limits.max_cells:
         raise IngestError(
-            f"文件 {label} 的{where}{kind}区域为 {rows:,} 行 × {columns:,} 列，超过 {limits.max_cells:,} 个"
+            f"文件 {label} 的{where}{kind}为 {rows:,} 行 × {columns:,} 列，超过 {limits.max_cells:,} 个"
             "单元格的上限（ingest_max_cells）。请删除多余的行列或拆分文件后重新提交。"
         )

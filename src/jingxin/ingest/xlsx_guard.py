@@ -77,8 +77,9 @@ def _max_letters(values: set[bytes]) -> int:
     return column_number(max(values, key=lambda b: (len(b), b))) if values else 0
 
 
-def _max_number(values: set[bytes]) -> int:
-    return max(int(v) for v in values) if values else 0
+def _max_number(values: list[bytes]) -> int:
+    """The largest of decimal numbers written as bytes (parsed by numpy, not one by one)."""
+    return int(np.array(values, "S7").astype(np.int64).max()) if values else 0
 
 
 def _cut(data: bytes, boundary: re.Pattern[bytes] | None) -> int:
@@ -182,14 +183,90 @@ def _shared_string_lengths(
     return np.diff(positions).astype(np.int64)
 
 
+# The common case, tried first: no namespace prefix, the reference as the first attribute (as
+# Excel, WPS and the usual libraries write it). A piece where these do not account for every
+# cell is scanned again with the general patterns above.
+_FAST_CELL_COLUMN = re.compile(rb'<c r="([A-Z]{1,3})\d{1,7}"')
+_FAST_CELL_ROW = re.compile(rb'<c r="[A-Z]{1,3}(\d{1,7})"')
+_FAST_ROW_REF = re.compile(rb'<row r="(\d{1,7})"')
+_FAST_SHARED_CELL = re.compile(rb'<c r="[A-Z]{1,3}\d{1,7}"(?: s="\d+")? t="s"(?: [^>]*)?><v>(\d{1,10})</v>')
+_ANY_PREFIX = re.compile(rb"<[A-Za-z_][\w.-]*:")
+
+
+@dataclass
+class _Counts:
+    """Running counts over the pieces of one sheet."""
+
+    cell_tags: int = 0
+    cell_refs: int = 0
+    row_tags: int = 0
+    row_refs: int = 0
+    last_column: int = 0
+    last_row: int = 0
+    widest_row: int = 0  # most cells in one row (counted where some cells lack a reference)
+    open_row_cells: int = 0  # cells of the row still open at the end of the previous piece
+    text_bytes: int = 0
+
+
+def _count_piece(piece: bytes, counts: _Counts, lengths: np.ndarray) -> None:
+    plain = _ANY_PREFIX.search(piece) is None
+    # b"<c" also starts <col>, <cfRule>...: where the quick count and the references disagree,
+    # the piece is counted again exactly.
+    tags = piece.count(b"<c") if plain else -1
+    cols = _FAST_CELL_COLUMN.findall(piece) if plain else []
+    if len(cols) == tags:
+        rows = _FAST_CELL_ROW.findall(piece)
+    else:
+        tags = len(_CELL_TAG.findall(piece))
+        refs = _CELL_REF.findall(piece)
+        cols, rows = [r[0] for r in refs], [r[1] for r in refs]
+    counts.cell_tags += tags
+    counts.cell_refs += len(cols)
+    if cols:
+        counts.last_column = max(counts.last_column, _max_letters(set(cols)))
+        counts.last_row = max(counts.last_row, _max_number(rows))
+    row_tags = piece.count(b"<row") if plain else -1
+    row_refs = _FAST_ROW_REF.findall(piece) if plain else []
+    if len(row_refs) != row_tags:
+        row_tags = len(_ROW_TAG.findall(piece))
+        row_refs = _ROW_REF.findall(piece)
+    counts.row_tags += row_tags
+    counts.row_refs += len(row_refs)
+    if row_refs:
+        counts.last_row = max(counts.last_row, _max_number(row_refs))
+    _count_row_widths(piece, counts, exact=len(cols) != tags)
+    if len(lengths) and (b't="s"' in piece or not plain):
+        shared = _FAST_SHARED_CELL.findall(piece) if plain else []
+        if len(shared) != piece.count(b't="s"'):
+            shared = _SHARED_CELL.findall(piece)
+        if shared:
+            index = np.clip(np.array(shared, np.int64), 0, len(lengths) - 1)
+            counts.text_bytes += int(lengths[index].sum())
+
+
+def _count_row_widths(piece: bytes, counts: _Counts, exact: bool) -> None:
+    """Track the cells of the row open across pieces; where some cells of this piece lack a
+    reference (`exact`), measure every row of it."""
+    first_row = _ROW_TAG.search(piece)
+    if first_row is None:
+        counts.open_row_cells += len(_CELL_TAG.findall(piece)) if exact else piece.count(b"<c")
+        counts.widest_row = max(counts.widest_row, counts.open_row_cells)
+        return
+    head = len(_CELL_TAG.findall(piece, 0, first_row.start()))
+    counts.widest_row = max(counts.widest_row, counts.open_row_cells + head)
+    if exact:
+        cells = np.fromiter((m.start() for m in _CELL_TAG.finditer(piece)), np.int64)
+        rows = np.fromiter((m.start() for m in _ROW_TAG.finditer(piece)), np.int64)
+        per_row = np.diff(np.searchsorted(cells, np.append(rows, len(piece) + 1)))
+        counts.widest_row = max(counts.widest_row, int(per_row.max()))
+    tail = [m.start() for m in _ROW_TAG.finditer(piece, max(first_row.start(), len(piece) - LOOK_BACK))]
+    last = tail[-1] if tail else max(m.start() for m in _ROW_TAG.finditer(piece))
+    counts.open_row_cells = len(_CELL_TAG.findall(piece, last))
+
+
 def _scan_sheet(data: bytes, info: zipfile.ZipInfo, name: str, label: str, lengths: np.ndarray) -> SheetShape:
     shape = SheetShape(name)
-    cell_tags = cell_refs = row_tags = row_refs = 0
-    max_cols: set[bytes] = set()
-    max_rows: set[bytes] = set()
-    max_row_tag = 0
-    widest_row = 0
-    open_row_cells = 0  # cells of the row still open at the end of the previous piece
+    counts = _Counts()
     first = True
     for piece in _pieces(data, info, label, _CELL_TAG):
         if first:
@@ -201,39 +278,14 @@ def _scan_sheet(data: bytes, info: zipfile.ZipInfo, name: str, label: str, lengt
                 )
                 shape.declared_columns = column_number(last_col)
                 shape.declared_rows = int(last_row)
-        refs = _CELL_REF.findall(piece)
-        cell_refs += len(refs)
-        if refs:
-            cols, rows = zip(*refs, strict=True)
-            max_cols.add(max(set(cols), key=lambda b: (len(b), b)))
-            max_rows.add(max(set(rows), key=lambda b: (len(b), b)))
-        cell_positions = np.fromiter((m.start() for m in _CELL_TAG.finditer(piece)), np.int64)
-        row_positions = np.fromiter((m.start() for m in _ROW_TAG.finditer(piece)), np.int64)
-        cell_tags += len(cell_positions)
-        row_tags += len(row_positions)
-        row_numbers = _ROW_REF.findall(piece)
-        row_refs += len(row_numbers)
-        if row_numbers:
-            max_row_tag = max(max_row_tag, _max_number(set(row_numbers)))
-        # Cells per row, for the span of cells written without a reference (they follow on).
-        per_row = np.diff(np.searchsorted(cell_positions, np.append(row_positions, len(piece) + 1)))
-        if len(row_positions):
-            head = int(np.searchsorted(cell_positions, row_positions[0]))
-            widest_row = max(widest_row, open_row_cells + head, int(per_row.max()))
-            open_row_cells = int(per_row[-1])
-        else:
-            open_row_cells += len(cell_positions)
-            widest_row = max(widest_row, open_row_cells)
-        shared = _SHARED_CELL.findall(piece)
-        if shared and len(lengths):
-            index = np.array(shared, np.int64)
-            shape.text_bytes += int(lengths[np.clip(index, 0, len(lengths) - 1)].sum())
-    shape.columns = _max_letters(max_cols)
-    shape.rows = max(_max_number(max_rows), max_row_tag)
-    if cell_tags > cell_refs:  # cells without r="..." continue from the cell before them
-        shape.columns += widest_row
-    if row_tags > row_refs:
-        shape.rows += row_tags
+        _count_piece(piece, counts, lengths)
+    shape.columns = counts.last_column
+    shape.rows = counts.last_row
+    shape.text_bytes = counts.text_bytes
+    if counts.cell_tags > counts.cell_refs:  # cells without r="..." continue from the one before
+        shape.columns += counts.widest_row
+    if counts.row_tags > counts.row_refs:  # rows without r="..." likewise
+        shape.rows += counts.row_tags
     return shape
 
 
@@ -275,7 +327,7 @@ def check_xlsx(data: bytes, label: str, limits: IngestLimits) -> dict[str, Sheet
         shapes = {}
         for info in sheets:
             shape = _scan_sheet(data, info, info.filename, label, lengths)
-            where = f"工作表 {info.filename.rsplit('/', 1)[-1]} "
+            where = f"工作表 {info.filename.rsplit('/', 1)[-1].removesuffix('.xml')} "
             check_table_shape(label, where, shape.declared_rows, shape.declared_columns, limits, "声明的区域")
             check_table_shape(label, where, shape.rows, shape.columns, limits, "实际使用的区域")
             if shape.text_bytes > limits.max_text_bytes:
