@@ -37,7 +37,11 @@ def text_cell(ref: str, text: str) -> str:
 
 
 def header_row() -> str:
-    return '<row r="1">' + "".join(text_cell(f"{c}1", h) for c, h in zip("ABC", TAX_HEADER, strict=True)) + "</row>"
+    return (
+        '<row r="1">'
+        + "".join(text_cell(f"{c}1", h) for c, h in zip("ABC", TAX_HEADER, strict=True))
+        + "</row>"
+    )
 
 
 def data_rows(n: int, first: int = 2) -> str:
@@ -51,7 +55,8 @@ def data_rows(n: int, first: int = 2) -> str:
 
 def sheet_xml(rows: str, dimension: str | None = "A1:C3") -> bytes:
     dim = f'<dimension ref="{dimension}"/>' if dimension else ""
-    return f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN_NS}">{dim}<sheetData>{rows}</sheetData></worksheet>'.encode()
+    head = f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{MAIN_NS}">'
+    return f"{head}{dim}<sheetData>{rows}</sheetData></worksheet>".encode()
 
 
 def shared_strings_xml(items: Iterable[str]) -> bytes:
@@ -102,8 +107,11 @@ def workbook(
         for i in range(len(sheets))
     )
     if shared is not None:
-        rels += f'<Relationship Id="rId{len(sheets) + 1}" Type="{REL_NS}/sharedStrings" Target="sharedStrings.xml"/>'
-    book_rels = f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{PKG_REL}">{rels}</Relationships>'
+        rid = len(sheets) + 1
+        rels += f'<Relationship Id="rId{rid}" Type="{REL_NS}/sharedStrings" Target="sharedStrings.xml"/>'
+    book_rels = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{PKG_REL}">{rels}</Relationships>'
+    )
     out = io.BytesIO()
     method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
     with zipfile.ZipFile(out, "w", method, compresslevel=None if stored else level) as z:
@@ -188,7 +196,8 @@ def giant_shared_string(length: int = 32_000, uses: int = 10_000) -> bytes:
     """One shared string of `length` characters used by `uses` cells: the reader would copy it
     into every cell (320 MB of text at the defaults, from a file of some 100 KB)."""
     rows = header_row() + "".join(
-        f'<row r="{r}">{text_cell(f"A{r}", CODES[0])}<c r="B{r}"><v>2023</v></c><c r="C{r}" t="s"><v>0</v></c></row>'
+        f'<row r="{r}">{text_cell(f"A{r}", CODES[0])}<c r="B{r}"><v>2023</v></c>'
+        f'<c r="C{r}" t="s"><v>0</v></c></row>'
         for r in range(2, 2 + uses)
     )
     return workbook([sheet_xml(rows, f"A1:C{uses + 1}")], shared_strings_xml(["9" * length]))
@@ -196,7 +205,9 @@ def giant_shared_string(length: int = 32_000, uses: int = 10_000) -> bytes:
 
 def many_shared_strings(count: int) -> bytes:
     """A shared-string table of `count` items (used or not)."""
-    return workbook([sheet_xml(header_row() + data_rows(1))], shared_strings_xml(str(i) for i in range(count)))
+    return workbook(
+        [sheet_xml(header_row() + data_rows(1))], shared_strings_xml(str(i) for i in range(count))
+    )
 
 
 def wide_and_long(rows: int, columns: int) -> bytes:
@@ -214,7 +225,9 @@ def single_line_csv(size: int = 10 << 20, encoding: str = "utf-8", bom: bool = F
     cell = "税收数据," if encoding != "ascii" else "abc,"
     unit = cell.encode(encoding)
     body = unit * (size // len(unit))
-    return (b"\xef\xbb\xbf" if bom else b"") + head.encode(encoding) + body
+    return (
+        (b"\xef\xbb\xbf" if bom else b"") + head.encode("utf-8" if encoding == "ascii" else encoding) + body
+    )
 
 
 def junk_rows_csv(rows: int, encoding: str = "utf-8") -> bytes:
