@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     ingest_max_rows: int = Field(default=1_048_576, description="data rows per file (Excel's own row limit)")
     ingest_max_columns: int = Field(default=256, description="columns per sheet or CSV row")
     ingest_max_cells: int = Field(
-        default=10_000_000, description="rows × columns of a sheet's used area, declared or real"
+        default=5_000_000, description="rows × columns of a sheet's used area, declared or real"
     )
     ingest_max_text_bytes: int = Field(
         default=256 * 1024 * 1024,

@@ -26,7 +26,7 @@ class IngestLimits:
 
     max_rows: int = 1_048_576
     max_columns: int = 256
-    max_cells: int = 10_000_000
+    max_cells: int = 5_000_000
     max_line_bytes: int = 1 * MIB
     max_sheets: int = 64
     max_expanded_bytes: int = 512 * MIB

@@ -138,35 +138,6 @@ def _notes(raw: RawTable) -> list[str]:
     return notes
 
 
-def check_rejected_share(label: str, checked: Validated, limits: IngestLimits) -> None:
-    """Refuse a file whose rejected rows pass both `rejected_floor` and `max_rejected_share`
-    of its data rows, naming its three commonest problems (column, count, first row, reason)."""
-    rejected, total = checked.rejected, checked.data_rows
-    if rejected < limits.rejected_floor or rejected <= limits.max_rejected_share * total:
-        return
-    errors = checked.errors
-    by_column = (
-        errors.group_by("column_name")
-        .aggregate([("row_number", "count"), ("row_number", "min")])
-        .sort_by([("row_number_count", "descending")])
-        .slice(0, 3)
-        .to_pylist()
-    )
-    problems = []
-    for group in by_column:
-        column, first = group["column_name"], group["row_number_min"]
-        mask = pc.and_(pc.equal(errors["row_number"], first), pc.equal(errors["column_name"], column))
-        reason = errors.filter(mask)["reason"][0].as_py()
-        where = f"「{column}」" if column else "整行"
-        problems.append(f"{where}{group['row_number_count']:,} 处（首见第 {first} 行：{reason}）")
-    raise IngestError(
-        f"文件 {label} 的 {total:,} 行数据中有 {rejected:,} 行（{rejected / total:.0%}）未通过校验，"
-        f"超过 {limits.max_rejected_share:.0%} 的上限（ingest_max_rejected_share），整份退回，未入库。"
-        f"主要问题：{'；'.join(problems)}。"
-        "请核对文件是否选错了数据源、表头与数据是否错位，修正后重新提交。"
-    )
-
-
 def _pause_for_tests() -> None:
     pause = os.environ.get(PAUSE_ENV)
     if pause:
@@ -213,8 +184,7 @@ def ingest_file(
     raw = read_table(path, src, data, limits)
     if raw.data_rows == 0:
         raise IngestError(f"文件 {path.name} 没有数据行：表头之后为空（或只有合计/注释行）。")
-    checked = validate(raw)
-    check_rejected_share(path.name, checked, limits)
+    checked = validate(raw, limits)
     raw.cells = raw.normalized = []  # free the raw text: what is written is in `checked` now
     batch_period_text = batch_period(src, checked, period)
     now = dt.datetime.now().replace(microsecond=0)

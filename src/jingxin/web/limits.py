@@ -115,33 +115,43 @@ class RequestLimits:
             return
 
         seen = sum(len(m.get("body", b"")) for m in buffered)
-        started = False
+        exceeded = seen > limit
+        answered = False  # a response has been started (by the app, or the 413 here)
+        app_answers = False  # the app started its response before the limit was passed
 
         async def replay_then_count() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             if buffered:
                 return buffered.pop(0)
+            if exceeded:
+                raise _TooLarge
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
-        async def track(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def answer_413_if_exceeded(message: Message) -> None:
+            # The app turns a failed body read into an answer of its own (FastAPI: 400 "error
+            # parsing the body"); once the limit is passed, 413 is sent instead of it.
+            nonlocal answered, app_answers
+            if app_answers or not exceeded:
+                app_answers = app_answers or message["type"] == "http.response.start"
+                answered = answered or app_answers
+                await send(message)
+            elif not answered:
+                answered = True
+                await _answer(scope, send, 413, too_large)
 
         try:
-            if seen > limit:
+            if exceeded:
                 raise _TooLarge
-            await self.app(scope, replay_then_count, track)
+            await self.app(scope, replay_then_count, answer_413_if_exceeded)
         except _TooLarge:
-            if started:
-                raise
-            await _answer(scope, send, 413, too_large)
+            if not answered:
+                await _answer(scope, send, 413, too_large)
 
 
 async def _session(scope: Scope, cookie_header: str):  # noqa: ANN202 - an accounts WebSession
