@@ -103,15 +103,14 @@ def _serve(home: Path) -> Iterator[dict[str, Any]]:
         log.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+@contextmanager
+def _serve_here(home: Path) -> Iterator[dict[str, Any]]:
     """The same app served by uvicorn on a thread of this process (quick to start)."""
     import uvicorn
 
     from jingxin.core.settings import Settings
     from jingxin.web.app import create_app
 
-    home = tmp_path_factory.mktemp("limits")
     settings = Settings(
         home=home,
         database_url=_platform(home),
@@ -132,6 +131,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     finally:
         running.should_exit = True
         thread.join(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    with _serve_here(tmp_path_factory.mktemp("limits")) as running:
+        yield running
 
 
 def _login(base: str, username: str) -> tuple[httpx.Client, str]:
@@ -360,3 +365,43 @@ def _upload_hostile_files(server: dict[str, Any]) -> dict[str, int]:
     assert len(watcher.latencies) > 10 and max(watcher.latencies) < 10
     assert uploader.get("/api/v1/batches").json()["total"] == 0
     return peaks
+
+
+# ---- downloads stream -----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_large_rejected_csv_is_streamed_in_bounded_memory(tmp_path) -> None:
+    """150,000 problems (~40 MB of CSV) from a real server: the answer arrives in pieces and the
+    process grows by a fraction of it (the whole answer was built in memory before)."""
+    from test_web_datahub import seed_rejections
+
+    seed_rejections(f"duckdb:///{tmp_path / 'warehouse.duckdb'}", 9, rows=50_000, per_row=3, raw_bytes=200)
+    with _serve_here(tmp_path) as server:
+        client, _ = _login(server["base"], "admin")
+        process = psutil.Process()
+        baseline = process.memory_info().rss
+        peak = baseline
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, process.memory_info().rss)
+                done.wait(0.005)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        size = pieces = lines = 0
+        try:
+            with client.stream("GET", "/data/batches/9/rejected.csv") as answer:
+                assert answer.status_code == 200
+                for piece in answer.iter_bytes():
+                    size += len(piece)
+                    lines += piece.count(b"\r\n")
+                    pieces += 1
+        finally:
+            done.set()
+            sampler.join()
+    assert lines == 150_001 and size > 35 * MB and pieces > 5
+    assert peak - baseline < 40 * MB, (peak - baseline) / MB

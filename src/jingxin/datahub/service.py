@@ -177,7 +177,7 @@ def rejected_rows(
 
 CSV_HEADER = ("批次", "数据源", "行号", "列", "值", "原因", "原始行")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-PAGE_ROWS = 20_000  # problems read from the warehouse at a time for a download
+PAGE_ROWS = 5_000  # problems read from the warehouse at a time for a download (a few MB)
 XLSX_SHEET_ROWS = 1_048_575  # Excel's rows per sheet, less the header
 
 
@@ -193,33 +193,31 @@ def _cell(value: Any) -> str:
 
 
 def rejected_pages(
-    wh: Warehouse, batch_id: int, page_rows: int = PAGE_ROWS
+    wh: Warehouse, batch_id: int, page_rows: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
-    """All problems of a batch in file order, `page_rows` at a time (keyset on the row number,
-    so each page is one bounded query whatever the batch's size, and a row's problems are
-    never split between pages). The caller checks the scope first."""
+    """All problems of a batch in file order, about `page_rows` at a time. The caller checks
+    the scope first.
+
+    Each page is the rows after the previous page up to the row of the `page_rows`-th problem
+    (found by a query on the row number alone), so a page holds whole rows, and what the
+    database sorts and returns at a time is one page, whatever the batch's size."""
     table = wh.table("rejected_rows")
     table = table.filter(table.batch_id == batch_id)
     columns = ("row_number", "column_name", "value", "reason", "raw")
+    page_rows = page_rows or PAGE_ROWS
     after = -1
     while True:
-        page = (
-            table.filter(table.row_number > after)
-            .order_by(["row_number", "column_name", "reason"])
-            .limit(page_rows)
-            .select(*columns)
-        )
+        rest = table.filter(table.row_number > after)
+        probe = rest.select("row_number").order_by("row_number").limit(1, offset=page_rows - 1)
+        found = wh.to_pyarrow(probe).column(0).to_pylist()
+        window = rest if not found else rest.filter(rest.row_number <= found[0])
+        page = window.order_by(["row_number", "column_name", "reason"]).select(*columns)
         rows = wh.to_pyarrow(page).to_pylist()
-        if len(rows) < page_rows:
-            if rows:
-                yield rows
+        if rows:
+            yield rows
+        if not found:
             return
-        last = rows[-1]["row_number"]
-        complete = [r for r in rows if r["row_number"] != last]
-        if not complete:  # one row with more problems than a page: cannot happen (≤ columns)
-            complete = rows
-        yield complete
-        after = complete[-1]["row_number"]
+        after = found[0]
 
 
 def rejected_csv_chunks(wh: Warehouse, batch: BatchOut) -> Iterator[bytes]:
