@@ -195,13 +195,16 @@ def validate(raw: RawTable, limits: IngestLimits | None = None) -> Validated:
     """Type and check every column of `raw`; return accepted facts and every problem found.
 
     With `limits`, a file whose rejected rows pass both `rejected_floor` and
-    `max_rejected_share` is refused (`IngestError`) as soon as the rejected rows are known,
-    before their error records are built (for a file of junk those are most of the cost)."""
+    `max_rejected_share` is refused (`IngestError`) as soon as enough rows are known to be
+    rejected, column by column, before the other columns are typed and before any error
+    record is built (for a file of junk those are most of the cost)."""
     src = raw.source
     n = raw.num_rows
     target = fact_schemas()[src.table].to_pyarrow()
     typed: dict[str, pa.Array] = {}
     issues: list[_Issue] = []
+    rejected = np.zeros(n, bool)
+    marked = 0  # issues already marked in `rejected`
     for col in src.columns:
         binding = raw.match.binding(col.name)
         arrow_type = target.field(col.name).type
@@ -219,10 +222,12 @@ def validate(raw: RawTable, limits: IngestLimits | None = None) -> Validated:
         parsed = _parse_column(col, binding, normalized, cells)
         issues.extend(_Issue(col.header, p, cells) for p in parsed.problems)
         typed[col.name] = pc.cast(parsed.values, arrow_type)
+        for issue in issues[marked:]:
+            rejected[issue.problem.positions] = True
+        marked = len(issues)
+        if limits is not None:
+            check_rejected_share(raw, issues, int(rejected.sum()) + len(raw.malformed), limits)
 
-    rejected = np.zeros(n, bool)
-    for issue in issues:
-        rejected[issue.problem.positions] = True
     dup = _duplicates(raw, src, typed, rejected)
     if dup is not None:
         issues.append(dup)
