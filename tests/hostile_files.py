@@ -230,9 +230,10 @@ def single_line_csv(size: int = 10 << 20, encoding: str = "utf-8", bom: bool = F
     )
 
 
-def junk_rows_csv(rows: int, encoding: str = "utf-8") -> bytes:
-    """The right header over rows of junk: every row is rejected."""
-    lines = [",".join(TAX_HEADER)] + [f"垃圾{i},某年,很多" for i in range(rows)]
+def junk_rows_csv(rows: int, encoding: str = "utf-8", width: int = 1) -> bytes:
+    """The right header over rows of junk (cells `width` times as long): every row is rejected."""
+    junk = "某年很多垃圾" * width
+    lines = [",".join(TAX_HEADER)] + [f"垃圾{i},{junk},{junk}" for i in range(rows)]
     return ("\n".join(lines) + "\n").encode(encoding)
 
 

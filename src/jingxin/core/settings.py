@@ -34,7 +34,7 @@ class Settings(BaseSettings):
 
     # ---- limits on what a request or an uploaded file may cost (see docs/security.md) ----
     upload_max_bytes: int = Field(
-        default=100 * 1024 * 1024,
+        default=50 * 1024 * 1024,
         description="largest upload body (bytes) on the upload routes; refused (413) before reading",
     )
     request_max_bytes: int = Field(

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from jingxin.core.settings import Settings
     from jingxin.ingest.service import IngestLimits
 
-MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # the default of the upload_max_bytes setting
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # the default of the upload_max_bytes setting
 ALLOWED_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".txt")
 STATUS_LABELS = {"current": "现行", "superseded": "已被更正"}
 
