@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from jingxin.ingest.service import IngestLimits
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # the default of the upload_max_bytes setting
-ALLOWED_SUFFIXES = (".xlsx", ".xlsm", ".csv", ".txt")
+ALLOWED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv", ".txt")  # .xls: refused with advice by the reader
 STATUS_LABELS = {"current": "现行", "superseded": "已被更正"}
 
 

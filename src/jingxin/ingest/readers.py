@@ -1,4 +1,11 @@
-"""Readers (文件读取): departmental .xlsx/.xls and .csv files into one raw string table.
+"""Readers (文件读取): departmental .xlsx and .csv files into one raw string table.
+
+Before anything is parsed the file is measured against `jingxin.ingest.limits.IngestLimits`:
+an .xlsx by `jingxin.ingest.xlsx_guard.check_xlsx` (archive sizes and ratios, declared and real
+sheet areas, shared-string text), a CSV by its longest line, its line count and its header's
+width. A sheet is then read as a stream of rows turned into Arrow columns in chunks. An .xls
+(or .ods) is refused with the advice to save it as .xlsx: its size cannot be checked before
+the reader allocates it.
 
 Whatever the file, the result is a `RawTable`: one string column per file column, exactly as the
 sender typed it, and the physical row number of every data row (行号: 1-based, counting title and

@@ -25,6 +25,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
+from typing import Any
 from urllib.parse import parse_qs
 
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -154,9 +155,10 @@ class RequestLimits:
                 await _answer(scope, send, 413, too_large)
 
 
-async def _session(scope: Scope, cookie_header: str):  # noqa: ANN202 - an accounts WebSession
-    """The live session named by the cookie, as `jingxin.web.deps.get_web_session` finds it
-    (from memory when read moments ago, else from the platform database on a thread)."""
+async def _session(scope: Scope, cookie_header: str) -> Any:
+    """The live session (an accounts `WebSession`) named by the cookie, as
+    `jingxin.web.deps.get_web_session` finds it: from memory when read moments ago, else from
+    the platform database on a thread."""
     from jingxin.accounts import service as accounts
 
     cookie: SimpleCookie = SimpleCookie()
@@ -174,7 +176,7 @@ async def _session(scope: Scope, cookie_header: str):  # noqa: ANN202 - an accou
     if ws is not None:
         return ws
 
-    def load():  # noqa: ANN202
+    def load() -> Any:
         db = app.state.db.session()
         try:
             return accounts.load_session(db, token, policy)
