@@ -301,7 +301,9 @@ def test_rejected_pages_keep_every_problem_once_in_file_order(warehouse_url, mon
     from jingxin.web.warehouse import WarehouseAccess
 
     seed_rejections(warehouse_url, 7, rows=40, per_row=3)
-    monkeypatch.setattr(service, "PAGE_ROWS", 8)  # pages end inside a row's problems
+    from jingxin.ingest import batches
+
+    monkeypatch.setattr(batches, "PAGE_ROWS", 8)  # pages end inside a row's problems
     access = WarehouseAccess(warehouse_url)
     try:
         with access.reader() as wh:

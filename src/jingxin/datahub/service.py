@@ -176,53 +176,22 @@ def rejected_rows(
 
 
 CSV_HEADER = ("批次", "数据源", "行号", "列", "值", "原因", "原始行")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-PAGE_ROWS = 5_000  # problems read from the warehouse at a time for a download (a few MB)
 XLSX_SHEET_ROWS = 1_048_575  # Excel's rows per sheet, less the header
 
 
-def _cell(value: Any) -> str:
-    """A CSV cell that Excel will not run as a formula (CSV injection): text starting with
-    = + - @ tab or CR gets a leading apostrophe, as spreadsheet programs themselves do."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
+def rejected_pages(wh: Warehouse, batch_id: int) -> Iterator[list[dict[str, Any]]]:
+    """All problems of a batch in file order, a page at a time (see
+    `jingxin.ingest.batches.rejected_pages`). The caller checks the scope first."""
+    from jingxin.ingest.service import rejected_pages
 
-
-def rejected_pages(
-    wh: Warehouse, batch_id: int, page_rows: int | None = None
-) -> Iterator[list[dict[str, Any]]]:
-    """All problems of a batch in file order, about `page_rows` at a time. The caller checks
-    the scope first.
-
-    Each page is the rows after the previous page up to the row of the `page_rows`-th problem
-    (found by a query on the row number alone), so a page holds whole rows, and what the
-    database sorts and returns at a time is one page, whatever the batch's size."""
-    table = wh.table("rejected_rows")
-    table = table.filter(table.batch_id == batch_id)
-    columns = ("row_number", "column_name", "value", "reason", "raw")
-    page_rows = page_rows or PAGE_ROWS
-    after = -1
-    while True:
-        rest = table.filter(table.row_number > after)
-        probe = rest.select("row_number").order_by("row_number").limit(1, offset=page_rows - 1)
-        found = wh.to_pyarrow(probe).column(0).to_pylist()
-        window = rest if not found else rest.filter(rest.row_number <= found[0])
-        page = window.order_by(["row_number", "column_name", "reason"]).select(*columns)
-        rows = wh.to_pyarrow(page).to_pylist()
-        if rows:
-            yield rows
-        if not found:
-            return
-        after = found[0]
+    return rejected_pages(wh, batch_id)
 
 
 def rejected_csv_chunks(wh: Warehouse, batch: BatchOut) -> Iterator[bytes]:
     """The rejected rows of `batch` as CSV in UTF-8 with a BOM (so Excel opens it in Chinese),
     produced page by page: memory holds one page, whatever the batch's size."""
+    from jingxin.ingest.service import safe_cell as _cell
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)

@@ -37,10 +37,13 @@ import pyarrow.compute as pc
 from jingxin.core.contracts import Source, source
 from jingxin.core.warehouse import Warehouse
 from jingxin.ingest import batches
+from jingxin.ingest.batches import rejected_pages, safe_cell
 from jingxin.ingest.errors import IngestError
 from jingxin.ingest.limits import IngestLimits
 from jingxin.ingest.readers import RawTable, read_table
 from jingxin.ingest.validate import Validated, validate
+
+__all__ = ["BatchResult", "IngestError", "IngestLimits", "ingest_file", "rejected_pages", "safe_cell"]
 
 # Test hook: when set (seconds), the ingest prints IN_TRANSACTION_MARKER inside the
 # transaction, after the facts are written, and sleeps, so a test can kill it mid-flight.
