@@ -253,50 +253,9 @@ def test_rejected_rows_download_as_xlsx_with_text_cells_only(web_client, demo_us
     assert downloads[0].detail["file"] == "rejected_rows.xlsx" and len(downloads) == 2
 
 
-def seed_rejections(warehouse_url: str, batch_id: int, rows: int, per_row: int, raw_bytes: int = 40) -> None:
-    """A batch with `rows` rejected rows of `per_row` problems each, written directly."""
-    import datetime as dt
-
-    import pyarrow as pa
-
-    from jingxin.core.schema import BATCHES, REJECTED_ROWS
-    from jingxin.core.warehouse import open_warehouse
-
-    wh = open_warehouse(warehouse_url, create=True)
-    try:
-        batch = {
-            "batch_id": batch_id,
-            "source": "tax",
-            "period": "2023",
-            "file_name": "big.csv",
-            "content_hash": f"h{batch_id}",
-            "row_count": rows,
-            "accepted": 0,
-            "rejected": rows,
-            "loaded_by": "seed",
-            "loaded_at": dt.datetime(2024, 3, 1, 9, 30),
-            "supersedes": None,
-            "superseded_by": None,
-        }
-        wh.insert_arrow("batches", pa.Table.from_pylist([batch], schema=BATCHES.to_pyarrow()))
-        n = rows * per_row
-        numbers = pa.array([2 + i // per_row for i in range(n)], pa.int64())
-        table = pa.table(
-            {
-                "batch_id": pa.array([batch_id] * n, pa.int64()),
-                "row_number": numbers,
-                "column_name": pa.array([f"列{i % per_row}" for i in range(n)]),
-                "value": pa.array([f"=v{i}" for i in range(n)]),
-                "reason": pa.array(["不是有效的数值"] * n),
-                "raw": pa.array(["x" * raw_bytes] * n),
-            }
-        )
-        wh.insert_arrow("rejected_rows", table.cast(REJECTED_ROWS.to_pyarrow()))
-    finally:
-        wh.close()
-
-
 def test_rejected_pages_keep_every_problem_once_in_file_order(warehouse_url, monkeypatch) -> None:
+    from hostile_files import seed_rejections
+
     from jingxin.datahub import service
     from jingxin.web.warehouse import WarehouseAccess
 

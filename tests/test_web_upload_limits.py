@@ -390,9 +390,7 @@ def _upload_hostile_files(server: dict[str, Any]) -> dict[str, int]:
 def test_a_large_rejected_csv_is_streamed_in_bounded_memory(tmp_path) -> None:
     """150,000 problems (~40 MB of CSV) from a real server: the answer arrives in pieces and the
     process grows by a fraction of it (the whole answer was built in memory before)."""
-    from test_web_datahub import seed_rejections
-
-    seed_rejections(f"duckdb:///{tmp_path / 'warehouse.duckdb'}", 9, rows=50_000, per_row=3, raw_bytes=200)
+    h.seed_rejections(f"duckdb:///{tmp_path / 'warehouse.duckdb'}", 9, rows=50_000, per_row=3, raw_bytes=200)
     with _serve_here(tmp_path) as server:
         client, _ = _login(server["base"], "admin")
         process = psutil.Process()
