@@ -22,6 +22,7 @@ Memory while scanning: one decompressed piece (1 MB) plus one int32 per shared s
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import struct
@@ -324,10 +325,11 @@ def check_xlsx(data: bytes, label: str, limits: IngestLimits) -> dict[str, Sheet
         shared = [i for i in infos if i.filename.lower() == "xl/sharedstrings.xml"]
         if shared:
             lengths = _shared_string_lengths(data, shared[0], label, limits)
+        names = _sheet_names(data, archive, label)
         shapes = {}
         for info in sheets:
             shape = _scan_sheet(data, info, info.filename, label, lengths)
-            where = f"工作表 {info.filename.rsplit('/', 1)[-1].removesuffix('.xml')} "
+            where = f"工作表“{names.get(info.filename, info.filename.rsplit('/', 1)[-1])}”"
             check_table_shape(label, where, shape.declared_rows, shape.declared_columns, limits, "声明的区域")
             check_table_shape(label, where, shape.rows, shape.columns, limits, "实际使用的区域")
             if shape.text_bytes > limits.max_text_bytes:
@@ -343,6 +345,37 @@ def check_xlsx(data: bytes, label: str, limits: IngestLimits) -> dict[str, Sheet
                 for _ in _pieces(data, info, label):
                     pass
     return shapes
+
+
+_SHEET = re.compile(rb"<" + _NS + rb'sheet\s[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
+_RELATION = re.compile(rb"<" + _NS + rb'Relationship\s[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
+NAMES_MAX_BYTES = 1 << 20
+
+
+def _small_entry(data: bytes, archive: zipfile.ZipFile, name: str, label: str) -> bytes:
+    """An entry that is small in any sane workbook (read at most NAMES_MAX_BYTES of it)."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        return b""
+    if info.file_size > NAMES_MAX_BYTES:
+        return b""
+    return b"".join(_inflate(data, info, label))
+
+
+def _sheet_names(data: bytes, archive: zipfile.ZipFile, label: str) -> dict[str, str]:
+    """Entry name -> the sheet's name as the sender sees it ("xl/worksheets/sheet2.xml" ->
+    "数据"), for the messages; empty where the workbook does not say."""
+    book = _small_entry(data, archive, "xl/workbook.xml", label)
+    rels = _small_entry(data, archive, "xl/_rels/workbook.xml.rels", label)
+    targets = {rid: target.decode("utf-8", "replace") for rid, target in _RELATION.findall(rels)}
+    names = {}
+    for name, rid in _SHEET.findall(book):
+        target = targets.get(rid)
+        if target:
+            path = target.lstrip("/") if target.startswith("/") else "xl/" + target
+            names[path] = html.unescape(name.decode("utf-8", "replace"))
+    return names
 
 
 def _check_sizes(infos: list[zipfile.ZipInfo], packed: int, label: str, limits: IngestLimits) -> None:
