@@ -144,9 +144,13 @@ def test_a_giant_shared_string_used_by_many_cells_is_refused() -> None:
     assert raw.num_rows == 10_000 and raw.column("tax_paid")[0].as_py() == "9" * 10
 
 
-def test_a_shared_string_table_with_more_items_than_cells_allowed_is_refused() -> None:
+def test_a_shared_string_table_too_large_or_with_too_many_items_is_refused() -> None:
     message = refuse(h.many_shared_strings(5000), limits=IngestLimits(max_cells=1000))
     assert "共享字符串表有超过 1,000 项" in message
+    table = h.many_shared_strings(200_000)  # some 4 MB of XML, none of it used
+    read_table(Path("f.xlsx"), TAX, table, IngestLimits())
+    message = refuse(table, limits=IngestLimits(max_text_bytes=1 << 20))
+    assert "共享字符串表解压后为" in message and "超过 1 MB 的上限（ingest_max_text_bytes）" in message
 
 
 @pytest.mark.parametrize(

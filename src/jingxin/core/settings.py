@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         default=5_000_000, description="rows × columns of a sheet's used area, declared or real"
     )
     ingest_max_text_bytes: int = Field(
-        default=256 * 1024 * 1024,
+        default=128 * 1024 * 1024,
         description="text an .xlsx's cells spell out once its shared strings are filled in",
     )
     ingest_max_line_bytes: int = Field(

@@ -31,7 +31,7 @@ class IngestLimits:
     max_sheets: int = 64
     max_expanded_bytes: int = 512 * MIB
     max_zip_ratio: float = 100.0
-    max_text_bytes: int = 256 * MIB
+    max_text_bytes: int = 128 * MIB
     max_rejected_share: float = 0.5
     rejected_floor: int = 1000
 

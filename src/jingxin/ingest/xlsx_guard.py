@@ -13,8 +13,8 @@ stream, in 1 MB pieces, and refuses the file (`IngestError`) when:
 - a sheet's declared `<dimension>` or its real used area (from every cell's `r="XFD1048576"`
   reference, or from cell and row counts where references are left out) exceeds the rows,
   columns or cells allowed;
-- the text the sheet's cells would spell out once shared strings are filled in exceeds
-  `max_text_bytes` (one long shared string used by a million cells).
+- the shared-string table, or the text the sheet's cells would spell out once shared strings
+  are filled in, exceeds `max_text_bytes` (one long shared string used by a million cells).
 
 Memory while scanning: one decompressed piece (1 MB) plus one int32 per shared string, at most
 `max_cells` of them (40 MB at the default).
@@ -324,6 +324,12 @@ def check_xlsx(data: bytes, label: str, limits: IngestLimits) -> dict[str, Sheet
         lengths = np.array([], np.int64)
         shared = [i for i in infos if i.filename.lower() == "xl/sharedstrings.xml"]
         if shared:
+            if shared[0].file_size > limits.max_text_bytes:  # the reader holds the whole table
+                raise IngestError(
+                    f"Excel 文件 {label} 的共享字符串表解压后为 {mib(shared[0].file_size)}，超过"
+                    f" {mib(limits.max_text_bytes)} 的上限（ingest_max_text_bytes）。"
+                    "请删除超长的文字内容或拆分文件后重新提交。"
+                )
             lengths = _shared_string_lengths(data, shared[0], label, limits)
         names = _sheet_names(data, archive, label)
         shapes = {}
