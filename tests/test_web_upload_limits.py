@@ -388,11 +388,17 @@ def _upload_hostile_files(server: dict[str, Any]) -> dict[str, int]:
 
 @pytest.mark.slow
 def test_a_large_rejected_csv_is_streamed_in_bounded_memory(tmp_path) -> None:
-    """150,000 problems (~40 MB of CSV) from a real server: the answer arrives in pieces and the
-    process grows by a fraction of it (the whole answer was built in memory before)."""
-    h.seed_rejections(f"duckdb:///{tmp_path / 'warehouse.duckdb'}", 9, rows=50_000, per_row=3, raw_bytes=200)
+    """150,000 problems (~100 MB of CSV) from a real server: the answer arrives in pieces and
+    the process grows by a fraction of it (the whole answer was built in memory before, as a
+    list of rows, a string and bytes: several times its size)."""
+    h.seed_rejections(f"duckdb:///{tmp_path / 'warehouse.duckdb'}", 9, rows=50_000, per_row=3, raw_bytes=600)
     with _serve_here(tmp_path) as server:
         client, _ = _login(server["base"], "admin")
+        # A first download fills DuckDB's block cache with the table (shared by all requests,
+        # bounded by DuckDB's memory limit); the second shows what one download costs.
+        with client.stream("GET", "/data/batches/9/rejected.csv") as answer:
+            for _ in answer.iter_bytes():
+                pass
         process = psutil.Process()
         baseline = process.memory_info().rss
         peak = baseline
@@ -417,5 +423,6 @@ def test_a_large_rejected_csv_is_streamed_in_bounded_memory(tmp_path) -> None:
         finally:
             done.set()
             sampler.join()
-    assert lines == 150_001 and size > 35 * MB and pieces > 5
-    assert peak - baseline < 40 * MB, (peak - baseline) / MB
+    print(f"\n{size / MB:.0f} MB streamed in {pieces} pieces; memory grew {(peak - baseline) / MB:.0f} MB")
+    assert lines == 150_001 and size > 90 * MB and pieces > 5
+    assert peak - baseline < 60 * MB, (peak - baseline) / MB
