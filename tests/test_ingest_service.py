@@ -205,6 +205,20 @@ def test_cli_ingest_batches_and_batch(cli, tmp_path):
     assert cli("batch", "99").exit_code == 1
 
 
+def test_cli_exports_rejected_rows_page_by_page_without_formulas(cli, tmp_path, monkeypatch):
+    from jingxin.ingest import batches
+
+    monkeypatch.setattr(batches, "PAGE_ROWS", 2)
+    rows = [(CODES[i], 2021, "=1+2" if i % 2 else "@SUM(1)") for i in range(7)]
+    assert cli("ingest", "tax", tax_file(tmp_path / "tax.csv", rows)).exit_code == 0
+    out_csv = tmp_path / "out" / "rejected.csv"
+    human = cli("batch", "1", "--rejected-csv", out_csv)
+    assert human.exit_code == 0 and "已导出 7 个问题" in human.output
+    lines = out_csv.read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 8 and [line.split(",")[0] for line in lines[1:]] == [str(n) for n in range(3, 10)]
+    assert all(",'=1+2," in line or ",'@SUM(1)," in line for line in lines[1:])
+
+
 def test_cli_refused_file_exits_non_zero_with_chinese_message(cli, tmp_path):
     path = tmp_path / "tax.csv"
     path.write_text("统一社会信用代码,年度,实缴税收(美元)\n" + f"{CODES[0]},2021,1\n", encoding="utf-8")

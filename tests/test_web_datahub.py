@@ -215,3 +215,66 @@ def test_service_scope_on_each_warehouse(loaded) -> None:
         assert body.splitlines()[0] == "批次,数据源,行号,列,值,原因,原始行"
     with pytest.raises(service.SourceNotAllowed):
         service.upload(loaded, power, "tax", io.BytesIO(FIRST), "tax.csv", "liaison-dl")
+
+
+# ---- downloads: .xlsx, pages, bounded memory ------------------------------------------------
+
+
+def test_rejected_rows_download_as_xlsx_with_text_cells_only(web_client, demo_users, web_app) -> None:
+    import openpyxl
+
+    token = login(web_client, "liaison-sw")
+    tricky = tax_file(
+        [
+            ("0" + CODES[0][1:17] + "X", "2023", "=1+2"),  # leading zero, bad check character
+            (CODES[1], "2023", "+cmd|' /C calc'!A0"),
+            (CODES[2], "2023", "-5"),  # below the minimum: a number that must stay text
+            (CODES[3][:17] + "@", "2023", "@SUM(1)"),
+        ]
+    )
+    batch_id = int(_upload_page(web_client, token, "税务.csv", tricky).headers["location"].rsplit("/", 1)[1])
+    assert "rejected.xlsx" in web_client.get(f"/data/batches/{batch_id}").text
+    for url in (f"/data/batches/{batch_id}/rejected.xlsx", f"/api/v1/batches/{batch_id}/rejected.xlsx"):
+        answer = web_client.get(url)
+        assert answer.status_code == 200, answer.text[:300]
+        assert answer.headers["content-type"].startswith("application/vnd.openxmlformats")
+        assert ".xlsx" in answer.headers["content-disposition"]
+        sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).active
+        rows = list(sheet.iter_rows(values_only=True))
+        assert rows[0] == ("批次", "数据源", "行号", "列", "值", "原因", "原始行")
+        cells = [c for row in sheet.iter_rows(min_row=2) for c in row]
+        assert all(c.data_type in ("s", "n") for c in cells)  # no formula cell anywhere
+        values = {c.value for c in cells}
+        assert {"=1+2", "+cmd|' /C calc'!A0", "-5", "@SUM(1)"} <= values
+        assert "0" + CODES[0][1:17] + "X" in values  # the code as typed, leading zero kept
+        value_cells = [row[4] for row in sheet.iter_rows(min_row=2)]
+        assert all(c.data_type == "s" and c.number_format == "@" for c in value_cells)
+    downloads = _audit(web_app, Action.DOWNLOAD)
+    assert downloads[0].detail["file"] == "rejected_rows.xlsx" and len(downloads) == 2
+
+
+def test_rejected_pages_keep_every_problem_once_in_file_order(warehouse_url, monkeypatch) -> None:
+    from hostile_files import seed_rejections
+
+    from jingxin.datahub import service
+    from jingxin.web.warehouse import WarehouseAccess
+
+    seed_rejections(warehouse_url, 7, rows=40, per_row=3)
+    from jingxin.ingest import batches
+
+    monkeypatch.setattr(batches, "PAGE_ROWS", 8)  # pages end inside a row's problems
+    access = WarehouseAccess(warehouse_url)
+    try:
+        with access.reader() as wh:
+            pages = list(service.rejected_pages(wh, 7))
+            batch = service.get_batch(wh, Scope(), 7)
+            body = b"".join(service.rejected_csv_chunks(wh, batch)).decode("utf-8-sig")
+    finally:
+        access.close()
+    assert len(pages) > 5 and all(len(p) <= 8 + 2 for p in pages)
+    page_rows = [{r["row_number"] for r in p} for p in pages]
+    assert sum(len(rows) for rows in page_rows) == 40  # every row's problems on one page
+    seen = [(r["row_number"], r["column_name"]) for p in pages for r in p]
+    assert seen == [(2 + i // 3, f"列{i % 3}") for i in range(120)]
+    lines = list(csv.reader(io.StringIO(body)))
+    assert len(lines) == 121 and lines[1][4] == "'=v0"

@@ -46,6 +46,44 @@ class Settings(BaseSettings):
     smtp_security: Literal["none", "starttls", "ssl"] = "none"
     smtp_timeout: float = 10.0
     email_max_attempts: int = Field(default=5, description="tries per e-mail before it is given up")
+    # ---- limits on what a request or an uploaded file may cost (see docs/security.md) ----
+    upload_max_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        description="largest upload body (bytes) on the upload routes; refused (413) before reading",
+    )
+    request_max_bytes: int = Field(
+        default=1024 * 1024,
+        description="largest body (bytes) of every other state-changing request",
+    )
+    ingest_max_rows: int = Field(default=1_048_576, description="data rows per file (Excel's own row limit)")
+    ingest_max_columns: int = Field(default=256, description="columns per sheet or CSV row")
+    ingest_max_cells: int = Field(
+        default=5_000_000, description="rows × columns of a sheet's used area, declared or real"
+    )
+    ingest_max_text_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        description="text an .xlsx's cells spell out once its shared strings are filled in",
+    )
+    ingest_max_line_bytes: int = Field(
+        default=1024 * 1024, description="longest CSV line (bytes); a longer one is not a table row"
+    )
+    ingest_max_sheets: int = Field(default=64, description="worksheets per workbook")
+    ingest_max_expanded_bytes: int = Field(
+        default=512 * 1024 * 1024, description="total uncompressed size of an .xlsx (a zip archive)"
+    )
+    ingest_max_zip_ratio: float = Field(
+        default=100.0, description="uncompressed / compressed size of an .xlsx and of each of its entries"
+    )
+    ingest_max_rejected_share: float = Field(
+        default=0.5,
+        description="a file with more rejected rows than this share (and at least "
+        "ingest_rejected_floor of them) is refused whole instead of stored as rejections",
+    )
+    ingest_rejected_floor: int = Field(
+        default=1000,
+        description="below this many rejected rows a file is never refused for its share, so a small "
+        "file gets its row-by-row reasons",
+    )
 
     @property
     def warehouse_url(self) -> str:

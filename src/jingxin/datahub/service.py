@@ -17,10 +17,10 @@ import re
 import shutil
 import tempfile
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 import ibis
 
@@ -30,8 +30,12 @@ from jingxin.core.warehouse import Warehouse
 from jingxin.datahub.models import BatchOut, RejectedRowOut, SourceOut, SourceSummary, UploadOutcome
 from jingxin.web.warehouse import WarehouseAccess
 
-MAX_UPLOAD_BYTES = 200 * 1024 * 1024
-ALLOWED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv", ".txt")
+if TYPE_CHECKING:
+    from jingxin.core.settings import Settings
+    from jingxin.ingest.service import IngestLimits
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # the default of the upload_max_bytes setting
+ALLOWED_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv", ".txt")  # .xls: refused with advice by the reader
 STATUS_LABELS = {"current": "现行", "superseded": "已被更正"}
 
 
@@ -172,44 +176,107 @@ def rejected_rows(
 
 
 CSV_HEADER = ("批次", "数据源", "行号", "列", "值", "原因", "原始行")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+XLSX_SHEET_ROWS = 1_048_575  # Excel's rows per sheet, less the header
 
 
-def _cell(value: Any) -> str:
-    """A CSV cell that Excel will not run as a formula (CSV injection): text starting with
-    = + - @ gets a leading apostrophe, as spreadsheet programs themselves do."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
+def rejected_pages(wh: Warehouse, batch_id: int) -> Iterator[list[dict[str, Any]]]:
+    """All problems of a batch in file order, a page at a time (see
+    `jingxin.ingest.batches.rejected_pages`). The caller checks the scope first."""
+    from jingxin.ingest.service import rejected_pages
+
+    return rejected_pages(wh, batch_id)
 
 
-def rejected_csv(wh: Warehouse, scope: Scope, batch_id: int) -> bytes:
-    """All rejected rows of a batch as CSV in UTF-8 with a BOM, so Excel opens it in Chinese."""
-    batch = get_batch(wh, scope, batch_id)
-    rows, _ = rejected_rows(wh, scope, batch_id, limit=None)
+def rejected_csv_chunks(wh: Warehouse, batch: BatchOut) -> Iterator[bytes]:
+    """The rejected rows of `batch` as CSV in UTF-8 with a BOM (so Excel opens it in Chinese),
+    produced page by page: memory holds one page, whatever the batch's size."""
+    from jingxin.ingest.service import safe_cell as _cell
+
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
-    for r in rows:
-        writer.writerow(
-            [
-                batch.batch_id,
-                batch.source_title,
-                r.row_number,
-                _cell(r.column_name),
-                _cell(r.value),
-                _cell(r.reason),
-                _cell(r.raw),
-            ]
-        )
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    yield ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    for rows in rejected_pages(wh, batch.batch_id):
+        buffer.seek(0)
+        buffer.truncate()
+        for r in rows:
+            writer.writerow(
+                [
+                    batch.batch_id,
+                    batch.source_title,
+                    r["row_number"],
+                    _cell(r["column_name"]),
+                    _cell(r["value"]),
+                    _cell(r["reason"]),
+                    _cell(r["raw"]),
+                ]
+            )
+        yield buffer.getvalue().encode("utf-8")
+
+
+def rejected_csv(wh: Warehouse, scope: Scope, batch_id: int) -> bytes:
+    """All rejected rows of a batch as one CSV document (for the CLI and tests; the web
+    streams `rejected_csv_chunks`)."""
+    return b"".join(rejected_csv_chunks(wh, get_batch(wh, scope, batch_id)))
+
+
+def rejected_xlsx_file(wh: Warehouse, batch: BatchOut, folder: Path) -> Path:
+    """The rejected rows of `batch` as an .xlsx written to `folder`, in constant memory
+    (xlsxwriter flushes each row to disk). Every text is written as a string cell with the
+    text format, so a value such as "=HYPERLINK(...)" or a credit code "0123…" is shown as
+    typed and never run as a formula or turned into a number."""
+    import xlsxwriter
+
+    path = folder / "rejected.xlsx"
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "tmpdir": str(folder)})
+    try:
+        text = book.add_format({"num_format": "@"})
+        bold = book.add_format({"bold": True, "num_format": "@"})
+        sheet = None
+        row = XLSX_SHEET_ROWS
+        for rows in rejected_pages(wh, batch.batch_id):
+            for r in rows:
+                if row >= XLSX_SHEET_ROWS:
+                    sheet = book.add_worksheet(f"拒收数据{len(book.worksheets()) + 1}")
+                    sheet.set_column(0, 2, 10, text)
+                    sheet.set_column(3, 6, 28, text)
+                    for col, title in enumerate(CSV_HEADER):
+                        sheet.write_string(0, col, title, bold)
+                    row = 0
+                row += 1
+                assert sheet is not None
+                sheet.write_number(row, 0, batch.batch_id)
+                sheet.write_string(row, 1, batch.source_title, text)
+                sheet.write_number(row, 2, r["row_number"] or 0)
+                for col, key in enumerate(("column_name", "value", "reason", "raw"), start=3):
+                    sheet.write_string(row, col, _xlsx_text(r[key]), text)
+        if sheet is None:
+            sheet = book.add_worksheet("拒收数据1")
+            for col, title in enumerate(CSV_HEADER):
+                sheet.write_string(0, col, title, bold)
+    finally:
+        book.close()
+    return path
+
+
+_XLSX_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+XLSX_CELL_CHARS = 32_767  # Excel's limit for one cell
+
+
+def _xlsx_text(value: Any) -> str:
+    """Text as an .xlsx string cell can hold it: no XML-illegal control characters, at most
+    Excel's 32,767 characters (the CSV download keeps the whole text)."""
+    if value is None:
+        return ""
+    return _XLSX_ILLEGAL.sub("\ufffd", str(value))[:XLSX_CELL_CHARS]
+
+
+def rejected_download_name(batch: BatchOut, suffix: str = "csv") -> str:
+    return f"拒收数据_批次{batch.batch_id}_{batch.source_title}.{suffix}"
 
 
 def rejected_csv_name(batch: BatchOut) -> str:
-    return f"拒收数据_批次{batch.batch_id}_{batch.source_title}.csv"
+    return rejected_download_name(batch, "csv")
 
 
 # ---- upload -------------------------------------------------------------------------------
@@ -229,6 +296,13 @@ def safe_file_name(name: str | None) -> str:
     return text[:128]
 
 
+def ingest_limits(settings: Settings) -> IngestLimits:
+    """The read limits of an upload, as `settings` configure them."""
+    from jingxin.ingest.service import IngestLimits
+
+    return IngestLimits.from_settings(settings)
+
+
 def upload(
     access: WarehouseAccess,
     scope: Scope,
@@ -236,11 +310,15 @@ def upload(
     stream: IO[bytes],
     file_name: str | None,
     loaded_by: str,
+    *,
+    limits: IngestLimits | None = None,
+    max_bytes: int = MAX_UPLOAD_BYTES,
 ) -> UploadOutcome:
     """Ingest one uploaded file as a batch of `source_id` (整份入库或整份退回).
 
     The file is copied to a private temporary folder under its own name (ingestion records
-    the name), ingested under the warehouse write lock, and removed.
+    the name), at most `max_bytes` of it, ingested under the warehouse write lock within
+    `limits` (see `jingxin.ingest.limits`), and removed.
     """
     from jingxin.ingest.service import IngestError, ingest_file
 
@@ -254,10 +332,10 @@ def upload(
     folder = Path(tempfile.mkdtemp(prefix="jingxin-upload-"))
     try:
         path = folder / name
-        _copy_limited(stream, path)
+        _copy_limited(stream, path, max_bytes)
         with access.writer() as wh:
             try:
-                result = ingest_file(wh, source_id, path, loaded_by=loaded_by)
+                result = ingest_file(wh, source_id, path, loaded_by=loaded_by, limits=limits)
             except IngestError as exc:
                 raise UploadRefused(str(exc)) from None
             batch = get_batch(wh, Scope(), result.batch_id)
@@ -278,7 +356,9 @@ def _copy_limited(stream: IO[bytes], path: Path, limit: int = MAX_UPLOAD_BYTES) 
         while chunk := stream.read(1024 * 1024):
             size += len(chunk)
             if size > limit:
-                raise UploadRefused(f"文件超过 {limit // (1024 * 1024)} MB，请拆分后分批提交。")
+                raise UploadRefused(
+                    f"文件超过 {limit // (1024 * 1024)} MB 的上限（upload_max_bytes），请拆分后分批提交。"
+                )
             out.write(chunk)
     if size == 0:
         raise UploadRefused("上传的文件是空文件。")

@@ -1,20 +1,24 @@
 """Pages and API of the data page (数据归集), for data liaisons and administrators.
 
 Pages: /data (batches, upload form, overview chart), /data/batches/{id} (result and rejected
-rows), /data/batches/{id}/rejected.csv (download, audited). API: /api/v1/sources,
-/api/v1/batches, /api/v1/batches/{id}, /api/v1/batches/{id}/rejected(.csv), POST
+rows), /data/batches/{id}/rejected.csv and .xlsx (downloads, audited). API: /api/v1/sources,
+/api/v1/batches, /api/v1/batches/{id}, /api/v1/batches/{id}/rejected(.csv|.xlsx), POST
 /api/v1/batches (upload). Both go through `jingxin.datahub.service` with the user's Scope.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
+from starlette.background import BackgroundTask
 
 from jingxin.accounts import service as accounts
 from jingxin.core import audit
@@ -55,28 +59,59 @@ def _batch_or_404(wh: WarehouseReader, scope: CurrentScope, batch_id: int) -> Ba
         raise HTTPException(status_code=404, detail="批次不存在或不在您的数据范围内") from None
 
 
-def _csv_response(
-    db: DbSession, actor: CurrentActor, wh: WarehouseReader, scope: CurrentScope, batch_id: int
+DOWNLOADS = {
+    "csv": ("text/csv; charset=utf-8", "rejected_rows.csv"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "rejected_rows.xlsx"),
+}
+
+
+def _download_response(
+    request: Request,
+    db: DbSession,
+    actor: CurrentActor,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    batch_id: int,
+    kind: str,
 ) -> Response:
+    """The rejected rows as a streamed download (CSV) or a file built on disk (.xlsx), read
+    page by page on a connection of the download's own, so memory holds one page at a time
+    whatever the batch's size. Audited before the first byte is sent."""
     batch = _batch_or_404(wh, scope, batch_id)
-    body = service.rejected_csv(wh, scope, batch_id)
+    media_type, file_label = DOWNLOADS[kind]
     audit.record(
         db,
         actor,
         audit.Action.DOWNLOAD,
         "batch",
         batch_id,
-        {"file": "rejected_rows.csv", "source": batch.source, "rejected": batch.rejected},
+        {"file": file_label, "source": batch.source, "rejected": batch.rejected},
         commit=True,
     )
-    name = service.rejected_csv_name(batch)
-    return Response(
-        body,
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="rejected-{batch_id}.csv"; '
-            f"filename*=UTF-8''{quote(name)}"
-        },
+    name = service.rejected_download_name(batch, kind)
+    headers = {
+        "Content-Disposition": f'attachment; filename="rejected-{batch_id}.{kind}"; '
+        f"filename*=UTF-8''{quote(name)}"
+    }
+    access = request.app.state.warehouse
+    if kind == "csv":
+
+        def chunks() -> Iterator[bytes]:
+            with access.reader() as own:
+                yield from service.rejected_csv_chunks(own, batch)
+
+        return StreamingResponse(chunks(), media_type=media_type, headers=headers)
+    folder = Path(tempfile.mkdtemp(prefix="jingxin-export-"))
+    try:
+        path = service.rejected_xlsx_file(wh, batch, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers=headers,
+        background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
     )
 
 
@@ -141,7 +176,7 @@ def data_index(
     context.update(
         summary=summary,
         chart_option=_chart_option(summary) if summary else None,
-        max_upload_mb=service.MAX_UPLOAD_BYTES // (1024 * 1024),
+        max_upload_mb=request.app.state.settings.upload_max_bytes // (1024 * 1024),
     )
     return render(request, "datahub/index.html", context)
 
@@ -162,9 +197,7 @@ def data_upload(
         accounts.add_flash(db, ws, "请选择数据源和要上传的文件。", "error")
         return RedirectResponse("/data", status_code=303)
     try:
-        outcome = service.upload(
-            request.app.state.warehouse, scope, source, file.file, file.filename, user.username
-        )
+        outcome = _upload(request, scope, source, file, user.username)
     except service.SourceNotAllowed:
         raise HTTPException(status_code=403, detail="您无权上传该数据源的文件") from None
     except service.UploadRefused as exc:
@@ -183,6 +216,20 @@ def data_upload(
     for kind, text in service.outcome_messages(outcome):
         accounts.add_flash(db, ws, text, kind)
     return RedirectResponse(f"/data/batches/{outcome.batch.batch_id}", status_code=303)
+
+
+def _upload(request: Request, scope: CurrentScope, source: str, file: UploadFile, by: str) -> UploadOutcome:
+    settings = request.app.state.settings
+    return service.upload(
+        request.app.state.warehouse,
+        scope,
+        source,
+        file.file,
+        file.filename,
+        by,
+        limits=service.ingest_limits(settings),
+        max_bytes=settings.upload_max_bytes,
+    )
 
 
 def _audit_upload(db: DbSession, actor: CurrentActor, outcome: UploadOutcome) -> None:
@@ -231,9 +278,26 @@ def batch_page(
 
 @pages.get("/batches/{batch_id}/rejected.csv")
 def batch_rejected_csv(
-    db: DbSession, actor: CurrentActor, wh: WarehouseReader, scope: CurrentScope, batch_id: BatchId
+    request: Request,
+    db: DbSession,
+    actor: CurrentActor,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    batch_id: BatchId,
 ) -> Response:
-    return _csv_response(db, actor, wh, scope, batch_id)
+    return _download_response(request, db, actor, wh, scope, batch_id, "csv")
+
+
+@pages.get("/batches/{batch_id}/rejected.xlsx")
+def batch_rejected_xlsx(
+    request: Request,
+    db: DbSession,
+    actor: CurrentActor,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    batch_id: BatchId,
+) -> Response:
+    return _download_response(request, db, actor, wh, scope, batch_id, "xlsx")
 
 
 # ---- API ----------------------------------------------------------------------------------
@@ -289,10 +353,34 @@ def api_batch_rejected(
     summary="下载拒收行（CSV）",
 )
 def api_batch_rejected_csv(
-    db: DbSession, actor: CurrentActor, wh: WarehouseReader, scope: CurrentScope, batch_id: BatchId
+    request: Request,
+    db: DbSession,
+    actor: CurrentActor,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    batch_id: BatchId,
 ) -> Response:
     """CSV in UTF-8 with BOM (opens in Excel); every download is written to the audit log."""
-    return _csv_response(db, actor, wh, scope, batch_id)
+    return _download_response(request, db, actor, wh, scope, batch_id, "csv")
+
+
+@api.get(
+    "/batches/{batch_id}/rejected.xlsx",
+    responses={**NOT_FOUND, 200: {"content": {DOWNLOADS["xlsx"][0]: {}}}},
+    response_class=Response,
+    summary="下载拒收行（Excel）",
+)
+def api_batch_rejected_xlsx(
+    request: Request,
+    db: DbSession,
+    actor: CurrentActor,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    batch_id: BatchId,
+) -> Response:
+    """.xlsx with every cell as text (no formula runs, codes keep their leading zeros);
+    every download is written to the audit log."""
+    return _download_response(request, db, actor, wh, scope, batch_id, "xlsx")
 
 
 @api.post(
@@ -314,9 +402,7 @@ def api_upload(
     """Ingest one file as a batch. A file refused whole answers 422 with the reason; the same
     file sent again answers with its earlier batch and `duplicate: true`."""
     try:
-        outcome = service.upload(
-            request.app.state.warehouse, scope, source, file.file, file.filename, user.username
-        )
+        outcome = _upload(request, scope, source, file, user.username)
     except service.SourceNotAllowed:
         raise HTTPException(status_code=403, detail="您无权上传该数据源的文件") from None
     except service.UploadRefused as exc:

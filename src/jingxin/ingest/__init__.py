@@ -7,12 +7,14 @@ Public entry points:
 - `ingest_directory(warehouse, folder)`: a folder (e.g. a generated province) in dependency
   order, using its manifest.json;
 - `IngestError`: a file refused whole, with a Chinese message for the sender;
+- `IngestLimits` (`jingxin.ingest.limits`): what one file may cost to read, from the settings;
 - `jingxin.ingest.batches`: the batch registry and quarantined rows as the CLI and web read them;
 - `jingxin.ingest.docs.render_data_exchange()`: docs/data-exchange.md from the contracts.
 """
 
 from jingxin.ingest.directory import ingest_directory
 from jingxin.ingest.errors import IngestError
+from jingxin.ingest.limits import IngestLimits
 from jingxin.ingest.service import BatchResult, ingest_file
 
-__all__ = ["BatchResult", "IngestError", "ingest_directory", "ingest_file"]
+__all__ = ["BatchResult", "IngestError", "IngestLimits", "ingest_directory", "ingest_file"]

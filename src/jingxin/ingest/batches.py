@@ -7,6 +7,7 @@ and the supersession links that make corrections (更正) traceable without dele
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +29,8 @@ BATCH_COLUMNS = (
     "superseded_by",
 )
 REJECTED_COLUMNS = ("row_number", "column_name", "value", "reason", "raw")
+PAGE_ROWS = 5_000  # problems read at a time for an export (a few MB whatever the batch's size)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _row(values: tuple[Any, ...], names: tuple[str, ...]) -> dict[str, Any]:
@@ -86,3 +89,40 @@ def rejected_table(wh: Warehouse, batch_id: int) -> pa.Table:
         rows,
         schema=pa.schema([(c, pa.int64() if c == "row_number" else pa.string()) for c in REJECTED_COLUMNS]),
     )
+
+
+def rejected_pages(
+    wh: Warehouse, batch_id: int, page_rows: int | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """All problems of a batch in file order, about `page_rows` at a time, for exports.
+
+    Each page is the rows after the previous page up to the row of the `page_rows`-th problem
+    (found by a query on the row number alone), so a page holds whole rows, and what the
+    database sorts and returns at a time is one page, whatever the batch's size."""
+    table = wh.table("rejected_rows")
+    table = table.filter(table.batch_id == batch_id)
+    page_rows = page_rows or PAGE_ROWS
+    after = -1
+    while True:
+        rest = table.filter(table.row_number > after)
+        probe = rest.select("row_number").order_by("row_number").limit(1, offset=page_rows - 1)
+        found = wh.to_pyarrow(probe).column(0).to_pylist()
+        window = rest if not found else rest.filter(rest.row_number <= found[0])
+        page = window.order_by(["row_number", "column_name", "reason"]).select(*REJECTED_COLUMNS)
+        rows = wh.to_pyarrow(page).to_pylist()
+        if rows:
+            yield rows
+        if not found:
+            return
+        after = found[0]
+
+
+def safe_cell(value: Any) -> str:
+    """A CSV cell that Excel will not run as a formula (CSV injection): text starting with
+    = + - @ tab or CR gets a leading apostrophe, as spreadsheet programs themselves do."""
+    if value is None:
+        return ""
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text

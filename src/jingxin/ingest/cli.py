@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -109,7 +109,7 @@ def ingest_command(
             result = ingest_file(wh, source, file, loaded_by="cli", period=period)
         except IngestError as exc:
             _fail(f"文件被整份退回，未入库任何数据。{exc}", EXIT_REFUSED, as_json)
-        problems = registry.rejected_rows(wh, result.batch_id) if result.rejected and not as_json else []
+        problems = _first_problems(wh, result.batch_id) if result.rejected and not as_json else []
     if as_json:
         _print_json(result.to_dict())
         return
@@ -126,8 +126,8 @@ def ingest_command(
         )
     if problems:
         out.print(_errors_table(problems, SHOWN_ERRORS))
-        if len(problems) > SHOWN_ERRORS:
-            out.print(f"……共 {len(problems)} 个问题。")
+        if result.errors > len(problems):
+            out.print(f"……共 {result.errors} 个问题。")
         out.print(f"导出全部问题行：jingxin batch {result.batch_id} --rejected-csv 问题行.csv")
 
 
@@ -238,9 +238,10 @@ def batch_command(
         batch = registry.get_batch(wh, batch_id)
         if batch is None:
             _fail(f"没有批次 {batch_id}。用 jingxin batches 查看已有批次。", EXIT_NOT_FOUND, as_json)
-        problems = registry.rejected_rows(wh, batch_id)
-    if rejected_csv is not None:
-        write_rejected_csv(problems, rejected_csv)
+        problems = registry.rejected_rows(wh, batch_id) if as_json else _first_problems(wh, batch_id, 100)
+        exported = 0
+        if rejected_csv is not None:
+            exported = write_rejected_csv(registry.rejected_pages(wh, batch_id), rejected_csv)
     if as_json:
         _print_json({**batch, "rejected_rows": problems})
         return
@@ -248,19 +249,33 @@ def batch_command(
     if batch["superseded_by"] is not None:
         out.print(f"[yellow]该批次已被批次 {batch['superseded_by']} 替代（更正），不再计入现行数据。[/]")
     if problems:
-        out.print(_errors_table(problems, None if rejected_csv else 100))
+        out.print(_errors_table(problems, 100))
     if rejected_csv is not None:
-        out.print(f"已导出 {len(problems)} 个问题到 {rejected_csv}")
+        out.print(f"已导出 {exported} 个问题到 {rejected_csv}")
 
 
-def write_rejected_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    """Problems as a CSV a liaison opens in Excel (UTF-8 with BOM): 行号, 列, 值, 原因, 原始行."""
+def _first_problems(wh: Warehouse, batch_id: int, shown: int = SHOWN_ERRORS) -> list[dict[str, Any]]:
+    """The first page of a batch's problems: enough for the table shown."""
+    return next(registry.rejected_pages(wh, batch_id, page_rows=shown), [])
+
+
+TEXT_COLUMNS = ("column_name", "value", "reason", "raw")
+
+
+def write_rejected_csv(pages: Iterable[list[dict[str, Any]]], path: Path) -> int:
+    """Problems as a CSV a liaison opens in Excel (UTF-8 with BOM): 行号, 列, 值, 原因, 原始行,
+    written page by page, cells that Excel would run as formulas escaped. Returns the count."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["行号", "列", "值", "原因", "原始行"])
-        for r in rows:
-            writer.writerow([r["row_number"], r["column_name"], r["value"], r["reason"], r["raw"]])
+        for rows in pages:
+            count += len(rows)
+            writer.writerows(
+                [r["row_number"], *(registry.safe_cell(r[k]) for k in TEXT_COLUMNS)] for r in rows
+            )
+    return count
 
 
 def register(app: typer.Typer) -> None:

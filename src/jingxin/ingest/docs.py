@@ -58,8 +58,9 @@ INTRO = f"""# 数据交换规范（Data exchange specification）
 
 ### 1.1 文件格式与编码（Formats and encodings）
 
-- Excel：`.xlsx`（也接受 `.xls`、`.xlsm`、`.ods`），读取第一个含表头的工作表（封面、填表说明页自动跳过）。
-- CSV：`.csv`（也接受 `.txt`、`.tsv`），逗号或制表符分隔，含逗号的单元格用英文双引号括起。
+- Excel：`.xlsx`（也接受 `.xlsm`），读取第一个含表头的工作表（封面、填表说明页自动跳过）。
+  旧版 `.xls` 及 `.ods` 无法在读取前核验大小，不予接收：请在 Excel 或 WPS 中另存为 `.xlsx`。
+{{limits}}- CSV：`.csv`（也接受 `.txt`、`.tsv`），逗号或制表符分隔，含逗号的单元格用英文双引号括起。
 - CSV 编码自动识别：有 UTF-8 BOM → UTF-8；否则先按 UTF-8 严格解码，失败再按 **GB18030**
   （兼容 GBK、GB2312）解码；带 UTF-16 BOM 的“Unicode 文本”也可读取。都失败则整份退回。
 - 全角字符自动转半角（Unicode NFKC）：全角数字 `１２３`、全角字母、全角空格、全角括号 `（）`
@@ -225,10 +226,28 @@ def render_source(src: Source) -> str:
     return "\n".join(lines)
 
 
+def _limits_text() -> str:
+    """The size limits at their defaults (the platform's settings can change them)."""
+    from jingxin.core.settings import Settings
+    from jingxin.ingest.limits import IngestLimits, mib
+
+    lim = IngestLimits()
+    upload = Settings.model_fields["upload_max_bytes"].default
+    return (
+        f"- 大小上限（平台默认值，可由配置调整）：上传不超过 {mib(upload)}；每个文件不超过 {lim.max_rows:,} 行、"
+        f"{lim.max_columns} 列、{lim.max_cells:,} 个单元格；\n  CSV 每行不超过 {mib(lim.max_line_bytes)}；"
+        f"`.xlsx` 解压后不超过 {mib(lim.max_expanded_bytes)}、压缩比不超过 {lim.max_zip_ratio:g} 倍、"
+        f"工作表不超过 {lim.max_sheets} 个。\n  超过上限的文件整份退回，并说明是哪一项上限。\n"
+        f"- 拒收行超过数据行的 {lim.max_rejected_share:.0%}（且不少于 {lim.rejected_floor:,} 行）的文件整份退回，"
+        "不逐行入库：退回说明列出最常见的问题。\n"
+    )
+
+
 def render_data_exchange() -> str:
     """The whole of docs/data-exchange.md."""
     sources = "\n\n".join(render_source(s) for s in load_contracts().sources.values())
-    return INTRO.replace("{units}", _units_table()) + "\n" + sources + "\n"
+    intro = INTRO.replace("{units}", _units_table()).replace("{limits}", _limits_text())
+    return intro + "\n" + sources + "\n"
 
 
 def main(argv: list[str]) -> int:

@@ -1,4 +1,11 @@
-"""Readers (文件读取): departmental .xlsx/.xls and .csv files into one raw string table.
+"""Readers (文件读取): departmental .xlsx and .csv files into one raw string table.
+
+Before anything is parsed the file is measured against `jingxin.ingest.limits.IngestLimits`:
+an .xlsx by `jingxin.ingest.xlsx_guard.check_xlsx` (archive sizes and ratios, declared and real
+sheet areas, shared-string text), a CSV by its longest line, its line count and its header's
+width. A sheet is then read as a stream of rows turned into Arrow columns in chunks. An .xls
+(or .ods) is refused with the advice to save it as .xlsx: its size cannot be checked before
+the reader allocates it.
 
 Whatever the file, the result is a `RawTable`: one string column per file column, exactly as the
 sender typed it, and the physical row number of every data row (行号: 1-based, counting title and
@@ -22,6 +29,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,7 +44,9 @@ import pyarrow.csv as pacsv
 from jingxin.core.contracts import Source
 from jingxin.ingest.errors import IngestError
 from jingxin.ingest.headers import HEADER_SEARCH_ROWS, HeaderLayout, HeaderMatch, bind_columns, find_header
+from jingxin.ingest.limits import IngestLimits, check_table_shape, mib
 from jingxin.ingest.normalize import normalize_array, normalize_text, remove_spaces
+from jingxin.ingest.xlsx_guard import check_xlsx
 
 EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}
 CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
@@ -107,10 +117,14 @@ class RawTable:
 # ---- entry point ---------------------------------------------------------------------------
 
 
-def read_table(path: Path, src: Source, data: bytes | None = None) -> RawTable:
+def read_table(
+    path: Path, src: Source, data: bytes | None = None, limits: IngestLimits | None = None
+) -> RawTable:
     """Read a departmental file for contract `src`; refuse it (IngestError) when unreadable,
-    without a header, or missing a required column or with an unknown unit."""
+    without a header, missing a required column or with an unknown unit, or over one of the
+    `limits` (default: the configured ones), which are checked before any cell is read."""
     path = Path(path)
+    limits = limits or IngestLimits.from_settings()
     if data is None:
         try:
             data = path.read_bytes()
@@ -120,10 +134,10 @@ def read_table(path: Path, src: Source, data: bytes | None = None) -> RawTable:
     if not data.strip():
         raise IngestError(f"文件 {label} 是空文件，没有表头也没有数据。")
     if _is_excel(path, data):
-        return _read_excel(data, src, label)
+        return _read_excel(data, src, label, limits)
     if path.suffix.lower() not in CSV_SUFFIXES | {""}:
         raise IngestError(f"文件 {label} 的格式不受支持：请提交 .xlsx 或 .csv 文件（见数据交换规范）。")
-    return _read_csv(data, src, label)
+    return _read_csv(data, src, label, limits)
 
 
 def _is_excel(path: Path, data: bytes) -> bool:
@@ -218,33 +232,75 @@ def _fill_merged_header(rows: list[list[Any]], merged: Sequence[Any], limit: int
                     rows[r][c] = value
 
 
-def _read_excel(data: bytes, src: Source, label: str) -> RawTable:
+class _NoHeader(Exception):
+    """A sheet without the contract's header (a cover or notes sheet)."""
+
+    def __init__(self, error: IngestError) -> None:
+        self.error = error
+
+
+EXCEL_CHUNK_ROWS = 65_536  # rows turned into Arrow at a time, so no sheet is held as Python lists
+
+
+def _read_excel(data: bytes, src: Source, label: str, limits: IngestLimits) -> RawTable:
     from python_calamine import CalamineWorkbook
 
+    if data[:4] != b"PK\x03\x04":
+        # .xls (BIFF) and .ods cannot be measured before the reader allocates them.
+        raise IngestError(
+            f"文件 {label} 是旧版 Excel（.xls）或其他表格格式，无法在读取前核验其大小。"
+            "请在 Excel 或 WPS 中“另存为” .xlsx 后提交，或提交 .csv 文件。"
+        )
+    check_xlsx(data, label, limits)
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # calamine raises its own error types per format
         raise IngestError(f"无法打开 Excel 文件 {label}：{exc}。请确认文件未损坏且不是加密文件。") from exc
     first_error: IngestError | None = None
-    for sheet_name in book.sheet_names:
-        sheet = book.get_sheet_by_name(sheet_name)
-        rows = [list(r) for r in sheet.to_python(skip_empty_area=False)]
-        head_limit = HEADER_SEARCH_ROWS + 2
-        _fill_merged_header(rows, sheet.merged_cell_ranges or [], head_limit)
+    for sheet_name in book.sheet_names[: limits.max_sheets]:
         try:
-            layout = find_header(_head_strings(rows[:head_limit]), src, label)
-        except IngestError as exc:
-            first_error = first_error or exc
+            sheet = book.get_sheet_by_name(sheet_name)
+        except Exception as exc:
+            raise IngestError(f"无法读取 Excel 文件 {label} 的工作表 {sheet_name}：{exc}。") from exc
+        try:
+            return _read_sheet(sheet, src, label)
+        except _NoHeader as exc:
+            first_error = first_error or exc.error
             continue  # a cover or notes sheet (填表说明) before the data sheet
-        match = bind_columns(layout.names, src, label)
-        body = rows[layout.data_start :]
-        width = len(layout.names)
-        cells = [_column_array([r[i] if i < len(r) else None for r in body]) for i in range(width)]
-        numbers = pa.array(np.arange(layout.data_start + 1, layout.data_start + 1 + len(body)), pa.int64())
-        cells, normalized, numbers, skipped = _drop_non_data(cells, numbers)
-        return RawTable(label, match, cells, normalized, numbers, _header_span(layout), None, skipped)
-    assert first_error is not None
+    if first_error is None:
+        raise IngestError(f"Excel 文件 {label} 没有工作表。")
     raise first_error
+
+
+def _read_sheet(sheet: Any, src: Source, label: str) -> RawTable:
+    """One sheet, streamed: rows come from calamine and become Arrow columns in chunks."""
+    rows_iter = sheet.iter_rows()
+    # iter_rows starts at row 1 but at the first used column: pad rows back to column A.
+    pad = [""] * (sheet.start[1] if sheet.start else 0)
+    head_limit = HEADER_SEARCH_ROWS + 2
+    head = [pad + list(r) for r in itertools.islice(rows_iter, head_limit)]
+    _fill_merged_header(head, sheet.merged_cell_ranges or [], head_limit)
+    try:
+        layout = find_header(_head_strings(head), src, label)
+    except IngestError as exc:
+        raise _NoHeader(exc) from None
+    match = bind_columns(layout.names, src, label)
+    width = len(layout.names)
+    chunks: list[list[pa.Array]] = [[] for _ in range(width)]
+
+    def flush(body: list[list[Any]]) -> None:
+        for i in range(width):
+            chunks[i].append(_column_array([r[i] if i < len(r) else None for r in body]))
+
+    flush(head[layout.data_start :])
+    count = max(0, len(head) - layout.data_start)
+    while body := [pad + list(r) for r in itertools.islice(rows_iter, EXCEL_CHUNK_ROWS)]:
+        flush(body)
+        count += len(body)
+    cells = [pa.concat_arrays(c) for c in chunks]
+    numbers = pa.array(np.arange(layout.data_start + 1, layout.data_start + 1 + count), pa.int64())
+    cells, normalized, numbers, skipped = _drop_non_data(cells, numbers)
+    return RawTable(label, match, cells, normalized, numbers, _header_span(layout), None, skipped)
 
 
 def _header_span(layout: HeaderLayout) -> tuple[int, int]:
@@ -292,7 +348,30 @@ def _delimiter(head: str) -> str:
     return "\t" if head.count("\t") > head.count(",") else ","
 
 
-def _read_csv(data: bytes, src: Source, label: str) -> RawTable:
+def check_csv_lines(data: bytes, label: str, limits: IngestLimits) -> None:
+    """Refuse a text file with a line longer than `max_line_bytes` or more lines than the row
+    limit allows, on the raw bytes (before decoding: a 10 MB line costs milliseconds here and
+    seconds in the header search). LF and CR are line ends in every accepted encoding."""
+    buf = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero((buf == 10) | (buf == 13))
+    bounds = np.concatenate(([-1], ends, [len(data)]))
+    longest = int(np.diff(bounds).max()) - 1 if len(bounds) > 1 else len(data)
+    if longest > limits.max_line_bytes:
+        raise IngestError(
+            f"文件 {label} 有一行长达 {mib(longest)}，超过每行 {mib(limits.max_line_bytes)} 的上限"
+            "（ingest_max_line_bytes），不是逐行记录的表格。请确认文件是每个单位一行的 CSV，"
+            "或直接提交 .xlsx 文件。"
+        )
+    lines = int(np.count_nonzero(buf == 10)) or len(ends)
+    if lines > limits.max_rows + HEADER_SEARCH_ROWS + 2:
+        raise IngestError(
+            f"文件 {label} 有 {lines:,} 行，超过每个文件 {limits.max_rows:,} 行的上限（ingest_max_rows）。"
+            "请拆分为多个文件分批提交。"
+        )
+
+
+def _read_csv(data: bytes, src: Source, label: str, limits: IngestLimits) -> RawTable:
+    check_csv_lines(data, label, limits)
     utf8, encoding = to_utf8(data, label)
     if utf8.count(b"\r") != utf8.count(b"\r\n"):
         # Lone CRs (classic Mac line ends) end lines for editors and spreadsheets too.
@@ -305,6 +384,8 @@ def _read_csv(data: bytes, src: Source, label: str) -> RawTable:
     head_end = int(newlines[head_lines - 1]) + 1 if len(newlines) >= head_lines else len(utf8)
     head_text = utf8[:head_end].decode("utf-8")
     delimiter = _delimiter(head_text)
+    widest = max((line.count(delimiter) + 1 for line in head_text.splitlines()), default=0)
+    check_table_shape(label, "表头", 0, widest, limits, "")
     head_rows, row_ends = [], []
     reader = csv.reader(io.StringIO(head_text, newline=""), delimiter=delimiter)
     for fields in reader:
@@ -317,6 +398,7 @@ def _read_csv(data: bytes, src: Source, label: str) -> RawTable:
     width = len(layout.names)
     needed = max(b.index for b in match.bindings.values()) + 1
     first_line = header_last_line + 1
+    check_table_shape(label, "数据", max(0, len(newlines) + 1 - header_last_line), width, limits, "")
 
     parsed = _parse_body_fast(utf8, body_offset, newlines, first_line, width, delimiter)
     if parsed is None:
@@ -370,14 +452,10 @@ def _parse_body_fast(
     non_empty[one] = buf[starts[one]] != 13  # a line holding only the CR of a CRLF pair
 
     def per_line(flags: np.ndarray) -> np.ndarray:
-        """How many flagged bytes each line has (np.add.reduceat over the line starts)."""
-        counts = np.zeros(len(starts), np.int64)
-        if len(buf):
-            live = np.flatnonzero(non_empty)
-            counts[live] = np.add.reduceat(flags, starts[live], dtype=np.int64)[: len(live)]
-            # reduceat sums up to the next start given, i.e. the next non-empty line: fine, since
-            # the lines in between are empty.
-        return counts
+        """How many flagged bytes each line has, from the positions of the flagged bytes (a
+        few per line) rather than a per-byte integer array (8 bytes for every byte of the file)."""
+        where = np.flatnonzero(flags)
+        return np.searchsorted(where, stops) - np.searchsorted(where, starts)
 
     def line_text(i: int) -> str:
         return bytes(buf[starts[i] : stops[i]]).decode("utf-8").rstrip("\r")

@@ -10,7 +10,11 @@ error anywhere leaves the warehouse as it was (lineage: see DESIGN.md "Lineage a
   batch gets `superseded_by`, the new one `supersedes`; no row is deleted, and
   `Warehouse.current(table)` shows only live batches' facts. A batch in which every row was
   rejected is recorded but supersedes nothing, so a wholly bad file cannot hide good data.
-- A file refused whole raises `IngestError` and writes nothing.
+- A file refused whole raises `IngestError` and writes nothing. Besides a wrong structure,
+  that is a file over one of the read limits (`jingxin.ingest.limits`) and a file most of whose
+  rows are rejected (more than `max_rejected_share` of them and at least `rejected_floor`):
+  such a file is not what the contract describes, and millions of stored rejections would
+  help no one; the refusal names the commonest problems instead.
 """
 
 from __future__ import annotations
@@ -33,9 +37,13 @@ import pyarrow.compute as pc
 from jingxin.core.contracts import Source, source
 from jingxin.core.warehouse import Warehouse
 from jingxin.ingest import batches
+from jingxin.ingest.batches import rejected_pages, safe_cell
 from jingxin.ingest.errors import IngestError
+from jingxin.ingest.limits import IngestLimits
 from jingxin.ingest.readers import RawTable, read_table
 from jingxin.ingest.validate import Validated, validate
+
+__all__ = ["BatchResult", "IngestError", "IngestLimits", "ingest_file", "rejected_pages", "safe_cell"]
 
 # Test hook: when set (seconds), the ingest prints IN_TRANSACTION_MARKER inside the
 # transaction, after the facts are written, and sleeps, so a test can kill it mid-flight.
@@ -151,12 +159,14 @@ def ingest_file(
     path: str | Path,
     loaded_by: str = "cli",
     period: str | None = None,
+    limits: IngestLimits | None = None,
 ) -> BatchResult:
     """Ingest one departmental file as a batch of `source_id` (see the module docstring).
 
     Raises `IngestError` (nothing written) when the source is unknown or the file is refused
     whole: unreadable, no header, a required column missing, a unit that does not convert,
-    no data rows.
+    no data rows, over a read limit of `limits` (default: the configured ones), or most rows
+    rejected.
     """
     started = time.perf_counter()
     try:
@@ -173,10 +183,12 @@ def ingest_file(
     if seen is not None:
         return BatchResult.from_row(seen, duplicate=True)
 
-    raw = read_table(path, src, data)
+    limits = limits or IngestLimits.from_settings()
+    raw = read_table(path, src, data, limits)
     if raw.data_rows == 0:
         raise IngestError(f"文件 {path.name} 没有数据行：表头之后为空（或只有合计/注释行）。")
-    checked = validate(raw)
+    checked = validate(raw, limits)
+    raw.cells = raw.normalized = []  # free the raw text: what is written is in `checked` now
     batch_period_text = batch_period(src, checked, period)
     now = dt.datetime.now().replace(microsecond=0)
 

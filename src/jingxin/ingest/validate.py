@@ -24,7 +24,9 @@ import pyarrow.compute as pc
 from jingxin.core.contracts import Column, Source
 from jingxin.core.schema import fact_schemas
 from jingxin.ingest import parse
+from jingxin.ingest.errors import IngestError
 from jingxin.ingest.headers import ColumnBinding
+from jingxin.ingest.limits import IngestLimits
 from jingxin.ingest.readers import RawTable
 
 ERRORS_SCHEMA = pa.schema(
@@ -189,13 +191,20 @@ def _malformed_errors(raw: RawTable) -> pa.Table:
     )
 
 
-def validate(raw: RawTable) -> Validated:
-    """Type and check every column of `raw`; return accepted facts and every problem found."""
+def validate(raw: RawTable, limits: IngestLimits | None = None) -> Validated:
+    """Type and check every column of `raw`; return accepted facts and every problem found.
+
+    With `limits`, a file whose rejected rows pass both `rejected_floor` and
+    `max_rejected_share` is refused (`IngestError`) as soon as enough rows are known to be
+    rejected, column by column, before the other columns are typed and before any error
+    record is built (for a file of junk those are most of the cost)."""
     src = raw.source
     n = raw.num_rows
     target = fact_schemas()[src.table].to_pyarrow()
     typed: dict[str, pa.Array] = {}
     issues: list[_Issue] = []
+    rejected = np.zeros(n, bool)
+    marked = 0  # issues already marked in `rejected`
     for col in src.columns:
         binding = raw.match.binding(col.name)
         arrow_type = target.field(col.name).type
@@ -213,21 +222,58 @@ def validate(raw: RawTable) -> Validated:
         parsed = _parse_column(col, binding, normalized, cells)
         issues.extend(_Issue(col.header, p, cells) for p in parsed.problems)
         typed[col.name] = pc.cast(parsed.values, arrow_type)
+        for issue in issues[marked:]:
+            rejected[issue.problem.positions] = True
+        marked = len(issues)
+        if limits is not None:
+            check_rejected_share(raw, issues, int(rejected.sum()) + len(raw.malformed), limits)
 
-    rejected = np.zeros(n, bool)
-    for issue in issues:
-        rejected[issue.problem.positions] = True
     dup = _duplicates(raw, src, typed, rejected)
     if dup is not None:
         issues.append(dup)
         rejected[dup.problem.positions] = True
 
+    if limits is not None:
+        check_rejected_share(raw, issues, int(rejected.sum()) + len(raw.malformed), limits)
     accepted = pa.table({"source_row": raw.row_number, **typed})
     if rejected.any():
         accepted = accepted.filter(pa.array(~rejected))
     errors = _collect_errors(raw, issues, rejected)
     period_values = typed[src.period] if src.period else None
     return Validated(accepted, errors, raw.data_rows, int(rejected.sum()) + len(raw.malformed), period_values)
+
+
+def check_rejected_share(raw: RawTable, issues: list[_Issue], rejected: int, limits: IngestLimits) -> None:
+    """Refuse a file whose rejected rows pass both `rejected_floor` and `max_rejected_share`
+    of its data rows, naming its three commonest problems (column, count, first row, reason)."""
+    total = raw.data_rows
+    if rejected < limits.rejected_floor or rejected <= limits.max_rejected_share * total:
+        return
+    numbers = raw.row_number.to_numpy()
+    groups: dict[str, list[Any]] = {}  # column -> [count, first row, reason there]
+    for issue in issues:
+        positions = issue.problem.positions
+        first = int(numbers[positions[0]])
+        reason = issue.problem.reason
+        text = reason if isinstance(reason, str) else reason[0].as_py()
+        group = groups.setdefault(issue.column, [0, first, text])
+        group[0] += len(positions)
+        if first < group[1]:
+            group[1], group[2] = first, text
+    if raw.malformed:
+        m = raw.malformed[0]
+        groups[""] = [len(raw.malformed), m.row_number, f"本行有{len(m.fields)}个字段，表头有{m.expected}列"]
+    commonest = sorted(groups.items(), key=lambda g: -g[1][0])[:3]
+    problems = [
+        f"{f'「{column}」' if column else '整行'}{count:,} 处（首见第 {first} 行：{text}）"
+        for column, (count, first, text) in commonest
+    ]
+    raise IngestError(
+        f"文件 {raw.file_label} 的 {total:,} 行数据中有 {rejected:,} 行（{rejected / total:.0%}）未通过校验，"
+        f"超过 {limits.max_rejected_share:.0%} 的上限（ingest_max_rejected_share），整份退回，未入库。"
+        f"主要问题：{'；'.join(problems)}。"
+        "请核对文件是否选错了数据源、表头与数据是否错位，修正后重新提交。"
+    )
 
 
 def _collect_errors(raw: RawTable, issues: list[_Issue], rejected: np.ndarray) -> pa.Table:

@@ -8,6 +8,8 @@ What it wires, in one place:
   (pages, `/api/v1` routes, nav items, templates; see `jingxin.web.registry`). A scenario adds
   its pages by adding its module here. Modules in `OPTIONAL_SCENARIOS` are skipped while their
   package does not provide them yet;
+- request body limits, with the session, role and CSRF checked before a body is read
+  (`jingxin.web.limits`);
 - CSRF checking on every state-changing request (an app-wide dependency), the session cookie
   and security headers (`jingxin.web.security`), error pages (`jingxin.web.errors`);
 - static files under /static (own CSS/JS and vendored ECharts and HTMX, no CDN).
@@ -34,6 +36,7 @@ from jingxin.core.settings import Settings, get_settings
 from jingxin.web import errors
 from jingxin.web.assets import STATIC_DIR, asset_version, ensure_vendor
 from jingxin.web.deps import csrf_protect
+from jingxin.web.limits import BodyLimits, RequestLimits
 from jingxin.web.registry import WebScenario
 from jingxin.web.security import PlatformMiddleware
 from jingxin.web.templating import build_templates
@@ -156,6 +159,9 @@ def create_app(
     app.state.scenarios = scenarios
 
     errors.install(app)
+    app.add_middleware(
+        RequestLimits, limits=BodyLimits(settings.upload_max_bytes, settings.request_max_bytes)
+    )
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(PlatformMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
