@@ -57,7 +57,7 @@ async def home(
         return RedirectResponse(f"/evaluation/enterprises/{user.credit_code}", status_code=303)
     if role in DASHBOARD_ROLES:
         return await serve_shared(
-            lambda: _dashboard(request, wh, scope, region, year, system, measure),
+            lambda: _dashboard(request, wh, scope, user, region, year, system, measure),
             name="home.dashboard",
             request=request,
             user=user,
@@ -79,19 +79,22 @@ def _dashboard(
     request: Request,
     wh: WarehouseReader,
     scope: CurrentScope,
+    user: CurrentUser,
     region: str | None,
     year: int | None,
     system: str | None,
     measure: str,
 ) -> Response:
+    from jingxin.core.visibility import visibility_for
     from jingxin.evaluation.dashboard import NotInScope
     from jingxin.evaluation.views import dashboard_context, dashboard_data
 
+    vis = visibility_for(user.role_enum)
     try:
-        data = dashboard_data(wh, scope, region, year, system)
+        data = dashboard_data(wh, scope, region, year, system, vis)
     except NotInScope:
         raise HTTPException(status_code=404, detail="区划不存在或不在您的数据范围内") from None
-    context = {"page_title": "首页", **data, **dashboard_context(data, measure)}
+    context = {"page_title": "首页", **data, **dashboard_context(data, measure, vis)}
     return render(request, "home/index.html", context)
 
 
