@@ -189,10 +189,12 @@ def export_csv(
 ) -> Path:
     df, _ = export_frame(wh, run_id, scope, query)
     for c in df.columns:
-        if df[c].dtype == object:
-            df[c] = df[c].map(csv_cell)  # text starting = + - @ tab CR: data, not a formula
+        if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]):
+            df[c] = df[c].astype(object).map(csv_cell)  # text starting = + - @ tab CR: data, not a formula
     out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False, encoding="utf-8-sig")
+    # CRLF as RFC 4180 says; it also makes the writer quote a value holding a lone CR,
+    # which would otherwise split the row for every reader.
+    df.to_csv(out, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     return out
 
 
