@@ -452,8 +452,14 @@ def leading_parks(
 def run_info(wh: Warehouse, run_id: str, scope: Scope = EVERYTHING) -> dict[str, Any]:
     """A run's metadata with class labels; KeyError when unknown or not visible in `scope`."""
     run = load_run(wh, run_id)
-    if not scope.covers_province and run_id not in {r["run_id"] for r in runs(wh, scope, year=run["year"])}:
-        raise KeyError(f"没有评价批次 {run_id}")
+    if not scope.covers_province:
+        # the scoped row: visible at all, and with the counts inside the scope
+        found = [r for r in runs(wh, scope, year=run["year"]) if r["run_id"] == run_id]
+        if not found:
+            raise KeyError(f"没有评价批次 {run_id}")
+        run = found[0]
+    elif isinstance(run.get("created_at"), datetime) and run["created_at"].tzinfo is None:
+        run = {**run, "created_at": run["created_at"].replace(tzinfo=UTC)}
     system = run_system(wh, run_id)
     return {
         **{k: run[k] for k in _RUN_COLUMNS},
