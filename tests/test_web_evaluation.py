@@ -616,12 +616,8 @@ def test_every_offered_sort_answers(world) -> None:
         response = sheng.get("/api/v1/evaluation/results", params={"sort": sort, "page_size": 200})
         assert response.status_code == 200, (sort, response.text[:300])
         assert sheng.get("/evaluation", params={"sort": sort}).status_code == 200, sort
-    codes = [
-        r["credit_code"]
-        for r in sheng.get("/api/v1/evaluation/results", params={"sort": "credit_code", "page_size": 200}).json()[
-            "items"
-        ]
-    ]
+    by_code = sheng.get("/api/v1/evaluation/results", params={"sort": "credit_code", "page_size": 200})
+    codes = [r["credit_code"] for r in by_code.json()["items"]]
     assert codes == sorted(codes)
 
 

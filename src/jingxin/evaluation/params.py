@@ -19,6 +19,7 @@ from fastapi import HTTPException, Query
 from fastapi import Path as PathParam
 from pydantic import BeforeValidator
 
+from jingxin.evaluation.dashboard import MAP_MEASURES
 from jingxin.evaluation.service import ResultFilters
 
 SORT_LABELS: dict[str, str] = {
@@ -236,6 +237,14 @@ GeoCode = Annotated[
         description="330000 全省各市；市代码 该市各区县；区县代码 该区县",
         json_schema_extra={"pattern": r"^\d{6}$"},
     ),
+]
+
+
+MAP_MEASURE_LABELS = {key: name for key, (name, _unit) in MAP_MEASURES.items()}
+MapMeasure = Annotated[
+    str,
+    BeforeValidator(_choice_check("measure（地图指标）", tuple(MAP_MEASURE_LABELS), MAP_MEASURE_LABELS)),
+    _documented("地图着色指标", enum=list(MAP_MEASURE_LABELS)),
 ]
 
 

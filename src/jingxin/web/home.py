@@ -13,14 +13,13 @@ What the home page is depends on the role, because each role's first question di
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from jingxin.core.auth import ANALYSTS, Role
+from jingxin.evaluation.params import DivisionCode, MapMeasure, SystemId, Year
 from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, WarehouseReader
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.response_cache import serve_shared
@@ -47,10 +46,10 @@ async def home(
     scope: CurrentScope,
     wh: WarehouseReader,
     actor: CurrentActor,
-    region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    system: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")] = None,
-    measure: Annotated[str, Query(max_length=32)] = "tax_per_mu",
+    region: DivisionCode = None,
+    year: Year = None,
+    system: SystemId = None,
+    measure: MapMeasure = "tax_per_mu",
 ) -> Response:
     role = user.role_enum
     if role is Role.ENTERPRISE and user.credit_code:
