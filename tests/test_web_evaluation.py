@@ -709,7 +709,8 @@ def test_county_tax_per_mu_views_are_audited(world) -> None:
     assert client.get("/api/v1/evaluation/ranking").status_code == 200
     assert client.get("/ranking").status_code == 200
     assert client.get("/api/v1/dashboard").status_code == 200
+    assert client.get("/").status_code == 200
     entries = _audit(app, Action.VIEW_SENSITIVE, "hangzhou")
-    assert len(entries) == before + 3
-    assert {e.object_type for e in entries[:3]} == {"county_ranking", "dashboard"}
-    assert all("tax_per_mu" in e.detail["fields"] for e in entries[:3])
+    assert len(entries) == before + 4
+    assert {e.object_type for e in entries[:4]} == {"county_ranking", "dashboard"}
+    assert all("tax_per_mu" in e.detail["fields"] for e in entries[:4])

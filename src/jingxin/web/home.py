@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from jingxin.core.auth import ANALYSTS, Role
 from jingxin.evaluation.params import DivisionCode, MapMeasure, SystemId, Year
-from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, WarehouseReader
+from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, DbSession, WarehouseReader
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.response_cache import serve_shared
 from jingxin.web.templating import nav_for, render
@@ -46,6 +46,7 @@ async def home(
     scope: CurrentScope,
     wh: WarehouseReader,
     actor: CurrentActor,
+    db: DbSession,
     region: DivisionCode = None,
     year: Year = None,
     system: SystemId = None,
@@ -56,7 +57,7 @@ async def home(
         return RedirectResponse(f"/evaluation/enterprises/{user.credit_code}", status_code=303)
     if role in DASHBOARD_ROLES:
         return await serve_shared(
-            lambda: _dashboard(request, wh, scope, user, region, year, system, measure),
+            lambda: _dashboard(request, wh, scope, user, db, actor, region, year, system, measure),
             name="home.dashboard",
             request=request,
             user=user,
@@ -79,11 +80,14 @@ def _dashboard(
     wh: WarehouseReader,
     scope: CurrentScope,
     user: CurrentUser,
+    db: DbSession,
+    actor: CurrentActor,
     region: str | None,
     year: int | None,
     system: str | None,
     measure: str,
 ) -> Response:
+    from jingxin.core import audit
     from jingxin.core.visibility import visibility_for
     from jingxin.evaluation.dashboard import NotInScope
     from jingxin.evaluation.views import dashboard_context, dashboard_data
@@ -93,6 +97,9 @@ def _dashboard(
         data = dashboard_data(wh, scope, region, year, system, vis)
     except NotInScope:
         raise HTTPException(status_code=404, detail="区划不存在或不在您的数据范围内") from None
+    if data["run"] is not None and user.clearance:
+        # a county's 亩均税收 is a sum of its enterprises' tax (of one, in a county with one)
+        audit.record_sensitive_view(db, actor, "dashboard", data["region"]["code"], ["tax_per_mu"])
     context = {"page_title": "首页", **data, **dashboard_context(data, measure, vis)}
     return render(request, "home/index.html", context)
 
