@@ -206,12 +206,14 @@ def api_ranking(
     year: Year = None,
     system: SystemId = None,
     run_id: RunId = None,
-    by: RankBy = "tax_per_mu",
+    by: RankBy = None,
 ) -> dict[str, Any]:
     """The counties in scope ranked by 亩均税收, 亩均增加值, mean score or share of class A
     (counties without results last, unranked)."""
+    vis = vis_of(user)
+    by = by or p.default_measure(vis)
     run = p.run_or_404(p.choose(wh, scope, year, system, run_id))
-    rows = p.ranking(wh, run["run_id"], scope, vis_of(user), by)
+    rows = p.ranking(wh, run["run_id"], scope, vis, by)
     audit_sensitive(db, actor, user, "county_ranking", run["run_id"], ["tax_per_mu"])
     return {"run": run, "by": by, "items": rows}
 

@@ -269,10 +269,11 @@ def ranking_page(
     actor: CurrentActor,
     year: Year = None,
     system: SystemId = None,
-    by: RankBy = "tax_per_mu",
+    by: RankBy = None,
 ) -> Response:
     """区县排名 and 领跑者 of the chosen run, inside the scope."""
     vis = vis_of(user)
+    by = by or p.default_measure(vis)
     choice = dashboard.choose_run(wh, scope, year, system)
     rank_labels = {k: v for k, v in p.RANK_LABELS.items() if vis.measure_allowed(k)}
     context: dict[str, Any] = {

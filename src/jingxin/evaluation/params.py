@@ -209,9 +209,9 @@ PageSize = Annotated[
     _documented("每页条数，1至500", minimum=1, maximum=500),
 ]
 RankBy = Annotated[
-    str,
+    str | None,
     BeforeValidator(_choice_check("by（排名依据）", tuple(RANK_LABELS), RANK_LABELS)),
-    _documented("排名依据", enum=list(RANK_LABELS)),
+    _documented("排名依据，缺省为亩均税收（无权查看税收的角色为亩均增加值）", enum=list(RANK_LABELS)),
 ]
 TopN = Annotated[
     int | None,

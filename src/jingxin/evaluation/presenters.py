@@ -273,6 +273,10 @@ def indicator_table(profile: dict[str, Any]) -> tuple[list[int], list[dict[str, 
 
 
 # ---- ranking and leaders -------------------------------------------------------------------------
+def default_measure(vis: Visibility) -> str:
+    return "tax_per_mu" if vis.measure_allowed("tax_per_mu") else "value_added_per_mu"
+
+
 def ranking(wh: Warehouse, run_id: str, scope: Scope, vis: Visibility, by: str) -> list[dict[str, Any]]:
     """The counties in scope ranked by `by` (400 when `by` is a figure the user may not see)."""
     if not vis.measure_allowed(by):
