@@ -156,30 +156,35 @@ def _profile(world: dict[str, Any], username: str, code: str, run_id: str) -> di
     return response.json()
 
 
-def test_the_attack_works_on_a_cleared_view(world) -> None:
+@pytest.mark.parametrize(("year", "system"), [(2020, ABOVE), (2021, ABOVE), (2021, BELOW)])
+def test_the_attack_works_on_a_cleared_view(world, year: int, system: str) -> None:
     """Control: from an analyst's view the derivation recovers the tax exactly, so the same
     derivation failing for service staff means something."""
-    run_id = world["runs"][(2021, ABOVE)]
-    code = world["staff"][0]
+    run_id = world["runs"][(year, system)]
+    code = next(
+        c
+        for c in world["staff"]
+        if (run_id, c) in world["truth"] and not world["truth"][(run_id, c)]["veto_reason"]
+    )
     truth = world["truth"][(run_id, code)]
     view = _profile(world, "xihu", code, run_id)
     derived = derive_from_total(view["result"], view["explanation"]["indicators"])
     assert derived == pytest.approx(_true_tax_per_mu(truth), rel=1e-6)
     assert derived * truth["land_mu"] == pytest.approx(truth["tax_paid"], rel=1e-6)
-    assert derive_gap(view["explanation"]) is not None
+    if system == ABOVE and year == 2021:
+        assert derive_gap(view["explanation"]) is not None
 
 
-@pytest.mark.parametrize("system", [ABOVE, BELOW])
-@pytest.mark.parametrize("year", [2020, 2021])
+@pytest.mark.parametrize(("year", "system"), [(2020, ABOVE), (2021, ABOVE), (2021, BELOW)])
 def test_service_staff_cannot_recompute_tax_from_a_profile(world, year: int, system: str) -> None:
-    run_id = world["runs"].get((year, system))
-    if run_id is None:
-        pytest.skip("no such run")
+    run_id = world["runs"][(year, system)]
     fuwu = world["client"]("fuwu")
+    checked = 0
     for code in world["staff"]:
         truth = world["truth"].get((run_id, code))
         if truth is None:
             continue
+        checked += 1
         view = _profile(world, "fuwu", code, run_id)
         result, exp = view["result"], view["explanation"]
         assert view["masked"] is True
@@ -217,6 +222,7 @@ def test_service_staff_cannot_recompute_tax_from_a_profile(world, year: int, sys
         ):
             assert figure not in html, figure
         assert "score-trend" not in html
+    assert checked >= 2
 
 
 def test_service_staff_cannot_order_their_enterprises_by_total(world) -> None:
