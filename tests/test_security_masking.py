@@ -195,6 +195,7 @@ def test_service_staff_cannot_recompute_tax_from_a_profile(world, year: int, sys
         for line in exp["indicators"]:
             if line["indicator"] in ("tax_per_mu", "tax_per_kwh"):
                 assert line["value"] == line["score"] == line["reference"] == line["lost"] == MASK
+                assert line["missing"] == MASK  # "no tax data" is a statement about the tax
         # the lift advice gives no gap
         assert derive_gap(exp) is None and exp["options"] == []
         # last year's total and this year's: none in the history
@@ -359,7 +360,9 @@ def test_visibility_is_decided_by_role() -> None:
         {"value_added", "area_mu"}
     )
     assert not FULL.withholds("total_score") and MASKED.withholds("total_score")
-    assert MASKED.row({"total_score": None, "class": "B"}) == {"total_score": None, "class": "B"}
+    assert MASKED.row({"prev_score": None, "class": "B"}) == {"prev_score": None, "class": "B"}
+    # a missing tax is masked too: "no tax record" says something about the tax
+    assert MASKED.row({"tax_paid": None})["tax_paid"] == MASK
 
 
 def test_a_download_for_a_cleared_user_holds_the_figures(world) -> None:

@@ -128,13 +128,20 @@ class Visibility:
         return not self.withholds_region(measure)
 
     def row(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        """A result row with every withheld field masked (`****`; a missing value stays
-        missing, so a mask never pretends a figure exists)."""
-        return {k: _mask(v) if self.withholds(k) else v for k, v in row.items()}
+        """A result row with every withheld field masked (`****`).
+
+        A derived figure that is missing stays missing (no last year's score: nothing to
+        hide). A sensitive input is masked even when missing: "no tax record" is itself a
+        statement about the tax (scored as zero by the 亩均 systems)."""
+        return {k: self._mask(k, v) if self.withholds(k) else v for k, v in row.items()}
 
     def region(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """A regional aggregate with every withheld field masked."""
-        return {k: _mask(v) if self.withholds_region(k) else v for k, v in row.items()}
+        return {k: self._mask(k, v) if self.withholds_region(k) else v for k, v in row.items()}
+
+    @staticmethod
+    def _mask(field: str, value: Any) -> Any:
+        return MASK if value is not None or is_sensitive(field) else None
 
     def columns(self, names: Iterable[str], indicator_columns: Mapping[str, Iterable[str]]) -> list[str]:
         """The export columns kept: withheld ones dropped. `indicator_columns` maps the column
@@ -147,10 +154,6 @@ class Visibility:
                 continue
             kept.append(name)
         return kept
-
-
-def _mask(value: Any) -> Any:
-    return None if value is None else MASK
 
 
 FULL = Visibility(clearance=True)

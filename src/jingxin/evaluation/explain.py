@@ -187,7 +187,7 @@ class IndicatorLine:
     weight: float
     score: Shown
     lost: Shown
-    missing: bool
+    missing: Shown
     text: str
 
 
@@ -308,7 +308,7 @@ def explain(
                     row["weight"],
                     MASK,
                     MASK,
-                    bool(row["missing"]),
+                    MASK,  # "no data" would say the tax is missing (scored as zero)
                     f"{ind.name}涉及税收数据，您的角色无权查看。",
                 )
             )

@@ -95,7 +95,7 @@ class IndicatorLineOut(_Out):
     weight: float
     score: MaskedNumber
     lost: MaskedNumber
-    missing: bool
+    missing: bool | str = Field(description="是否缺数据；无权查看的指标为 ****")
     text: str
 
 
