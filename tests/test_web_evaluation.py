@@ -714,3 +714,21 @@ def test_county_tax_per_mu_views_are_audited(world) -> None:
     assert len(entries) == before + 4
     assert {e.object_type for e in entries[:4]} == {"county_ranking", "dashboard"}
     assert all("tax_per_mu" in e.detail["fields"] for e in entries[:4])
+
+
+def test_run_counts_are_scoped_on_every_backend(warehouse) -> None:
+    """The scoped counts of `service.runs` are one query that DuckDB and PostgreSQL answer alike."""
+    load_facts(warehouse, province(200, years=(2021,), seed=2, counties=[XIHU, SHANGCHENG]))
+    run = run_evaluation(warehouse, ABOVE, 2021)
+    t = service.results(warehouse, run.run_id)
+    rows = warehouse.execute(t.select("credit_code", "county_code", "is_lead"))
+    xihu = rows[rows.county_code == XIHU]
+    [scoped] = service.runs(warehouse, Scope(division=XIHU))
+    assert scoped["enterprise_count"] == len(xihu) < run.enterprise_count
+    assert scoped["unit_count"] == int(xihu.is_lead.sum())
+    [own] = service.runs(warehouse, Scope(credit_code=xihu.credit_code.iloc[0]))
+    assert own["enterprise_count"] == 1
+    [whole] = service.runs(warehouse)
+    assert whole["enterprise_count"] == run.enterprise_count
+    assert all(r["created_at"].utcoffset() is not None for r in (scoped, own, whole))
+    assert service.run_info(warehouse, run.run_id, Scope(division=XIHU))["enterprise_count"] == len(xihu)

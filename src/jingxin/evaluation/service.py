@@ -121,7 +121,7 @@ def runs(
         res = scope.restrict(wh.table("eval_results"))
         counts = res.group_by("run_id").aggregate(
             enterprise_count=res.count().cast("int64"),
-            unit_count=res.is_lead.cast("int64").sum().cast("int64"),
+            unit_count=res.count(where=res.is_lead).cast("int64"),
         )
         if wh.has_table("eval_park_results") and not scope.pinned:
             p = scope.restrict(wh.table("eval_park_results"), code_column=None)
