@@ -215,3 +215,23 @@ def test_masked_payload_is_not_reinterpreted_elsewhere() -> None:
         and csv_cell(-1.5) == -1.5
         and csv_cell(None) is None
     )
+
+
+def test_filtered_sorted_export_on_every_backend(warehouse, tmp_path) -> None:
+    """The rows and order of a filtered download are one query DuckDB and PostgreSQL answer alike."""
+    from jingxin.evaluation.export import ExportQuery
+    from jingxin.evaluation.service import ResultFilters
+
+    load_facts(warehouse, province(200, years=(2021,), seed=4, counties=[XIHU, SHANGCHENG]))
+    run_id = run_evaluation(warehouse, ABOVE, 2021).run_id
+    scope = Scope(division=XIHU)
+    query = ExportQuery(filters=ResultFilters(cls="B"), sort="-land_mu", described=(("分类", "B类"),))
+    out = export_evaluation(warehouse, run_id, tmp_path / "b.xlsx", "xlsx", scope, query)
+    got = _codes(out.read_bytes())
+    listing = service.list_results(
+        warehouse, run_id, scope, ResultFilters(cls="B"), sort="-land_mu", page_size=500
+    )
+    assert got == [r["credit_code"] for r in listing["rows"]] and got
+    csv_out = export_evaluation(warehouse, run_id, tmp_path / "b.csv", "csv", scope, query)
+    with csv_out.open(encoding="utf-8-sig", newline="") as f:
+        assert [r["credit_code"] for r in csv.DictReader(f)] == got
