@@ -604,3 +604,131 @@ def test_pages_work_before_any_evaluation(web_client, demo_users, platform_url: 
     login(web_client, "qiye")
     own = web_client.get("/")
     assert own.status_code == 200 and "尚未收到贵企业的评价结果" in own.text
+
+
+# ---- parameters are checked at the edge ---------------------------------------------------------
+def test_every_offered_sort_answers(world) -> None:
+    """The page's own sort menu offers 统一社会信用代码: it must sort, not fail."""
+    from jingxin.evaluation.params import SORT_KEYS
+
+    sheng = world["client"]("sheng")
+    for sort in SORT_KEYS:
+        response = sheng.get("/api/v1/evaluation/results", params={"sort": sort, "page_size": 200})
+        assert response.status_code == 200, (sort, response.text[:300])
+        assert sheng.get("/evaluation", params={"sort": sort}).status_code == 200, sort
+    by_code = sheng.get("/api/v1/evaluation/results", params={"sort": "credit_code", "page_size": 200})
+    codes = [r["credit_code"] for r in by_code.json()["items"]]
+    assert codes == sorted(codes)
+
+
+BAD_PARAMS = [
+    ("q", "\x00", "控制字符"),
+    ("q", "a\nb", "控制字符"),
+    ("q", "x" * 61, "60"),
+    ("sort", "tax_paid", "只能取"),
+    ("sort", "credit_code; drop table x", "只能取"),
+    ("year", "abc", "整数"),
+    ("year", "1999", "2000"),
+    ("system", "Bad-System", "体系"),
+    ("county", "33010", "6位"),
+    ("county", "3301060", "6位"),
+    ("division", "3", "2位"),
+    ("cls", "E", "只能取"),
+    ("scale", "huge", "只能取"),
+    ("page", "0", "1至100000"),
+    ("page", "x", "整数"),
+    ("page_size", "501", "1至500"),
+    ("run_id", "../etc/passwd", "批次号"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "hint"), BAD_PARAMS)
+def test_bad_results_parameters_answer_400_in_chinese(world, name: str, value: str, hint: str) -> None:
+    sheng = world["client"]("sheng")
+    if name not in ("page_size", "run_id"):
+        page = sheng.get("/evaluation", params={name: value})
+        assert page.status_code == 400 and hint in page.text, (name, value)
+    response = sheng.get("/api/v1/evaluation/results", params={name: value})
+    assert response.status_code == 400, (name, value, response.text[:300])
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and hint in detail and re.search(r"[\u4e00-\u9fff]", detail)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/evaluation/runs", {"year": "20x1"}),
+        ("/api/v1/evaluation/ranking", {"by": "tax_paid"}),
+        ("/api/v1/evaluation/leaders", {"top_n": "0"}),
+        ("/api/v1/evaluation/leaders", {"top_n": "1000"}),
+        ("/api/v1/dashboard", {"region": "abc"}),
+        ("/api/v1/evaluation/results.xlsx", {"q": "\x00"}),
+        ("/evaluation/export.xlsx", {"cls": "Z"}),
+        ("/ranking", {"by": "nope"}),
+        ("/api/v1/evaluation/enterprises/not-a-code", {}),
+        ("/api/v1/evaluation/enterprises/91330106000000001X", {"run_id": "a b"}),
+        ("/api/v1/geo/33", {}),
+    ],
+)
+def test_bad_parameters_of_every_route_answer_400(world, path: str, params: dict[str, str]) -> None:
+    response = world["client"]("sheng").get(path, params=params)
+    assert response.status_code == 400, (path, params, response.status_code, response.text[:300])
+    detail = response.json()["detail"] if path.startswith("/api/") else response.text
+    assert re.search(r"[\u4e00-\u9fff]", detail)
+
+
+# ---- run metadata is scoped --------------------------------------------------------------------
+def test_run_metadata_counts_only_what_the_user_may_see(world) -> None:
+    from datetime import datetime
+
+    all_runs = {r["run_id"]: r for r in world["client"]("sheng").get("/api/v1/evaluation/runs").json()}
+    xihu_runs = world["client"]("xihu").get("/api/v1/evaluation/runs").json()
+    with world["app"].state.warehouse.reader() as wh:
+        for run in xihu_runs:
+            t = service.results(wh, run["run_id"], Scope(division=XIHU))
+            n = int(wh.execute(t.count()))
+            units = int(wh.execute(t.filter(t.is_lead).count()))
+            assert run["enterprise_count"] == n < all_runs[run["run_id"]]["enterprise_count"]
+            assert run["unit_count"] == units
+    own = world["client"]("qiye").get("/api/v1/evaluation/runs").json()
+    assert own and all(r["enterprise_count"] == 1 for r in own)
+    for run in [*all_runs.values(), *xihu_runs, *own]:
+        created = datetime.fromisoformat(run["created_at"])
+        assert created.utcoffset() is not None, run["created_at"]
+    # the profile's run carries the scoped counts too
+    profile = world["client"]("qiye").get(f"/api/v1/evaluation/enterprises/{world['own'].credit_code}").json()
+    assert profile["run"]["enterprise_count"] == 1
+
+
+def test_county_tax_per_mu_views_are_audited(world) -> None:
+    """A county's 亩均税收 on the ranking and the dashboard is a sum of enterprises' tax (of one
+    enterprise, when a county has one): a cleared user's view of it is recorded."""
+    app = world["app"]
+    before = len(_audit(app, Action.VIEW_SENSITIVE, "hangzhou"))
+    client = world["client"]("hangzhou")
+    assert client.get("/api/v1/evaluation/ranking").status_code == 200
+    assert client.get("/ranking").status_code == 200
+    assert client.get("/api/v1/dashboard").status_code == 200
+    assert client.get("/").status_code == 200
+    entries = _audit(app, Action.VIEW_SENSITIVE, "hangzhou")
+    assert len(entries) == before + 4
+    assert {e.object_type for e in entries[:4]} == {"county_ranking", "dashboard"}
+    assert all("tax_per_mu" in e.detail["fields"] for e in entries[:4])
+
+
+def test_run_counts_are_scoped_on_every_backend(warehouse) -> None:
+    """The scoped counts of `service.runs` are one query that DuckDB and PostgreSQL answer alike."""
+    load_facts(warehouse, province(200, years=(2021,), seed=2, counties=[XIHU, SHANGCHENG]))
+    run = run_evaluation(warehouse, ABOVE, 2021)
+    t = service.results(warehouse, run.run_id)
+    rows = warehouse.execute(t.select("credit_code", "county_code", "is_lead"))
+    xihu = rows[rows.county_code == XIHU]
+    [scoped] = service.runs(warehouse, Scope(division=XIHU))
+    assert scoped["enterprise_count"] == len(xihu) < run.enterprise_count
+    assert scoped["unit_count"] == int(xihu.is_lead.sum())
+    [own] = service.runs(warehouse, Scope(credit_code=xihu.credit_code.iloc[0]))
+    assert own["enterprise_count"] == 1
+    [whole] = service.runs(warehouse)
+    assert whole["enterprise_count"] == run.enterprise_count
+    assert all(r["created_at"].utcoffset() is not None for r in (scoped, own, whole))
+    assert service.run_info(warehouse, run.run_id, Scope(division=XIHU))["enterprise_count"] == len(xihu)

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from jingxin.core.cache import cached_read, cached_table
 from jingxin.core.scope import Scope
+from jingxin.core.visibility import FULL, Visibility
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation import service
 from jingxin.evaluation.runs import run_system
@@ -280,6 +281,10 @@ def map_values(wh: Warehouse, run_id: str, region: RegionView) -> list[dict[str,
 
 
 # ---- results list ----------------------------------------------------------------------------
+class SortNotAllowed(ValueError):
+    """The list cannot be ordered by that column for this user (answered as 400)."""
+
+
 def find_results(
     wh: Warehouse,
     run_id: str,
@@ -289,19 +294,24 @@ def find_results(
     sort: str = "-total_score",
     page: int = 1,
     page_size: int = 50,
+    visibility: Visibility = FULL,
 ) -> dict[str, Any]:
     """One page of a run's results, like `service.list_results`, plus a search that matches
     the name or the credit code (企业名称或统一社会信用代码) and the per-mu figures of each row.
 
     A county filter outside the scope raises NotInScope rather than answering an empty page,
-    so the page says "not yours" instead of "nothing there". The whole ordered result set of
-    a question is kept in memory (`ordered_results`), so turning pages costs a slice.
+    so the page says "not yours" instead of "nothing there". An order by a figure the user
+    may not see raises SortNotAllowed: the order would reveal it. The whole ordered result set
+    of a question is kept in memory (`ordered_results`), so turning pages costs a slice.
     """
     f = filters or ResultFilters()
     if f.county_code and not scope.allows_division(f.county_code):
         raise NotInScope(f"区县 {f.county_code} 不在数据范围内")
-    if sort.lstrip("-") not in RESULT_SORTS:
-        raise ValueError(f"不能按 {sort.lstrip('-')!r} 排序")
+    column = sort.lstrip("-")
+    if column not in RESULT_SORTS:
+        raise SortNotAllowed(f"不能按 {column!r} 排序")
+    if not visibility.sort_allowed(sort):
+        raise SortNotAllowed(f"您的角色无权查看{SORT_NAMES.get(column, column)}，不能按其排序")
     ordered = ordered_results(wh, run_id, scope, f, (q or "").strip(), sort)
     page, page_size = max(1, int(page)), min(max(1, int(page_size)), 500)
     rows = ordered.slice((page - 1) * page_size, page_size).to_pylist()
@@ -312,39 +322,22 @@ def find_results(
     return {"total": ordered.num_rows, "page": page, "page_size": page_size, "rows": rows}
 
 
+SORT_NAMES = {
+    "total_score": "综合得分",
+    "rank_in_county": "县内排名",
+    "rank_in_industry": "县内行业排名",
+    "score_change": "得分变化",
+}
+
+
 @cached_table
 def ordered_results(
     wh: Warehouse, run_id: str, scope: Scope, f: ResultFilters, text: str, sort: str
 ) -> pa.Table:
     """Every result row of a run in `scope` that passes the filters and the search, in the
     order asked for (ties by credit code), with 亩均税收 and 亩均增加值."""
-    t = service.results(wh, run_id, scope)
-    t = t.mutate(
-        tax_per_mu=t.tax_paid / t.land_mu.nullif(0),
-        value_added_per_mu=t.value_added / t.land_mu.nullif(0),
-    )
-    conds = []
-    if f.cls:
-        conds.append(t["class"] == f.cls)
-    if f.county_code:
-        conds.append(t.county_code == f.county_code)
-    if f.division_code:
-        conds.append(t.division_code == f.division_code)
-    if f.industry_prefix:
-        conds.append(t.industry_code.startswith(f.industry_prefix))
-    if f.above_scale is not None:
-        conds.append(t.above_scale == f.above_scale)
-    if f.name_contains:
-        conds.append(t.name.contains(f.name_contains))
-    if f.vetoed is not None:
-        conds.append(t.veto_reason.notnull() if f.vetoed else t.veto_reason.isnull())
-    if text:
-        conds.append(t.name.contains(text) | t.credit_code.contains(text.upper()))
-    if conds:
-        t = t.filter(*conds)
-    column = sort.lstrip("-")
-    key = ibis.desc(t[column]) if sort.startswith("-") else t[column]
-    return wh.to_pyarrow(t.order_by([key, t.credit_code]))
+    t = service.filtered_results(wh, run_id, scope, f, text)
+    return wh.to_pyarrow(t.order_by(service.sort_keys(t, sort)))
 
 
 @cached_read
@@ -365,14 +358,19 @@ def result_divisions(wh: Warehouse, run_id: str, scope: Scope) -> list[tuple[str
     return out
 
 
-def export_workbook(wh: Warehouse, run_id: str, scope: Scope) -> tuple[bytes, int]:
-    """The Excel workbook of a run (`export.export_xlsx`) restricted to `scope`, as bytes, and
-    the number of enterprise rows in it (for the audit log)."""
-    from jingxin.evaluation.export import export_xlsx
+def export_workbook(wh: Warehouse, run_id: str, scope: Scope, query: Any = None) -> tuple[bytes, int]:
+    """The Excel workbook of a run (`export.export_xlsx`) restricted to `scope` and to the
+    rows and figures of `query` (an `export.ExportQuery`: the list's filters, search, order
+    and the viewer's visibility), as bytes, and the number of enterprise rows in it (for the
+    audit log)."""
+    from jingxin.evaluation.export import ExportQuery, export_xlsx
 
-    rows = int(wh.execute(service.results(wh, run_id, scope).count()))
+    q = query or ExportQuery()
+    if q.filters.county_code and not scope.allows_division(q.filters.county_code):
+        raise NotInScope(f"区县 {q.filters.county_code} 不在数据范围内")
+    rows = int(wh.execute(service.filtered_results(wh, run_id, scope, q.filters, q.text).count()))
     with tempfile.TemporaryDirectory(prefix="jingxin-export-") as folder:
-        path = export_xlsx(wh, run_id, Path(folder) / "export.xlsx", scope)
+        path = export_xlsx(wh, run_id, Path(folder) / "export.xlsx", scope, q)
         return path.read_bytes(), rows
 
 

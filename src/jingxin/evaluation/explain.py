@@ -7,7 +7,9 @@ the enterprise one class: the score gap to the lowest total of the next class in
 held fixed (other enterprises, references), and the cheapest in relative terms.
 
 `lift_options` computes those needed values for every enterprise of a run at once (Ibis);
-`explain` formats one enterprise.
+`explain` formats one enterprise, for a `Visibility`: a role without clearance gets no figure
+that depends on tax (see `jingxin.core.visibility`), so the sentences are written without them
+rather than masked afterwards (a masked number inside a sentence is easy to miss).
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from typing import Any
 
 import ibis
 
+from jingxin.core.audit import MASK
 from jingxin.core.scope import EVERYTHING, Scope
+from jingxin.core.visibility import FULL, Visibility
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.classes import class_index
 from jingxin.evaluation.compute import Params, class_key
 from jingxin.evaluation.config import GROUP_COLUMNS, GROUP_NAMES, Indicator, System
+from jingxin.evaluation.formula import parse_formula
 from jingxin.evaluation.runs import load_run, run_system
 from jingxin.evaluation.service import results
 
@@ -45,6 +50,16 @@ def points(x: float | None) -> str:
 
 def _value(x: float | None, unit: str) -> str:
     return f"{fmt(x)}{unit}"
+
+
+def withheld_indicators(system: System, visibility: Visibility) -> set[str]:
+    """Ids of the indicators whose figures `visibility` withholds (their formula reads a
+    sensitive input, e.g. 亩均税收 and 单位电耗税收 read the tax paid)."""
+    return {
+        ind.id
+        for ind in system.indicators
+        if visibility.withholds_indicator(parse_formula(ind.formula).columns)
+    }
 
 
 # ---- set-based lift computation --------------------------------------------------------------
@@ -158,17 +173,21 @@ def cheapest_lifts(wh: Warehouse, run_id: str, scope: Scope = EVERYTHING) -> ibi
 
 
 # ---- one enterprise, in words ------------------------------------------------------------------
+Shown = Any
+"""A figure as shown: the number, or `****` when the viewer's visibility withholds it."""
+
+
 @dataclass
 class IndicatorLine:
     indicator: str
     name: str
     unit: str
-    value: float | None
-    reference: float | None
+    value: Shown
+    reference: Shown
     weight: float
-    score: float
-    lost: float
-    missing: bool
+    score: Shown
+    lost: Shown
+    missing: Shown
     text: str
 
 
@@ -189,7 +208,7 @@ class Explanation:
     name: str
     year: int
     system: str
-    total_score: float
+    total_score: Shown
     cls: str
     class_label: str
     summary: str
@@ -252,14 +271,22 @@ def indicator_text(ind: Indicator, row: dict[str, Any], system: System) -> str:
     return head + "。"
 
 
-def explain(wh: Warehouse, run_id: str, credit_code: str, scope: Scope = EVERYTHING) -> Explanation | None:
-    """The explanation of one enterprise's result, or None if it has none in `scope`."""
+def explain(
+    wh: Warehouse,
+    run_id: str,
+    credit_code: str,
+    scope: Scope = EVERYTHING,
+    visibility: Visibility = FULL,
+) -> Explanation | None:
+    """The explanation of one enterprise's result, or None if it has none in `scope`; every
+    figure `visibility` withholds is left out of the numbers and the sentences alike."""
     rows = wh.to_pyarrow(results(wh, run_id, scope).filter(ibis._.credit_code == credit_code)).to_pylist()
     if not rows:
         return None
     r = rows[0]
     system = run_system(wh, run_id)
     run = load_run(wh, run_id)
+    hidden = withheld_indicators(system, visibility)
     s = wh.table("eval_scores")
     score_rows = {
         x["indicator"]: x
@@ -269,6 +296,22 @@ def explain(wh: Warehouse, run_id: str, credit_code: str, scope: Scope = EVERYTH
     for ind in system.indicators:
         row = score_rows.get(ind.id)
         if row is None:
+            continue
+        if ind.id in hidden:
+            lines.append(
+                IndicatorLine(
+                    ind.id,
+                    ind.name,
+                    ind.unit,
+                    MASK,
+                    MASK,
+                    row["weight"],
+                    MASK,
+                    MASK,
+                    MASK,  # "no data" would say the tax is missing (scored as zero)
+                    f"{ind.name}涉及税收数据，您的角色无权查看。",
+                )
+            )
             continue
         lines.append(
             IndicatorLine(
@@ -287,18 +330,24 @@ def explain(wh: Warehouse, run_id: str, credit_code: str, scope: Scope = EVERYTH
     rule = system.classes
     cls = r["class"]
     group = GROUP_NAMES[rule.group]
-    summary = (
-        f"贵企业{run['year']}年度{system.title}得分{points(r['total_score'])}分，在本县（市、区）"
-        f"{r['county_count']}家参评企业中排第{r['rank_in_county']}名，在本县同行业{r['industry_count']}家中"
-        f"排第{r['rank_in_industry']}名，评为{cls}类（{rule.label(cls)}）。"
-    )
-    notes = _notes(r)
+    if visibility.withholds("total_score"):
+        summary = (
+            f"贵企业{run['year']}年度{system.title}评为{cls}类（{rule.label(cls)}），本县（市、区）"
+            f"共{r['county_count']}家参评企业，本县同行业{r['industry_count']}家。"
+        )
+    else:
+        summary = (
+            f"贵企业{run['year']}年度{system.title}得分{points(r['total_score'])}分，在本县（市、区）"
+            f"{r['county_count']}家参评企业中排第{r['rank_in_county']}名，在本县同行业{r['industry_count']}家中"
+            f"排第{r['rank_in_industry']}名，评为{cls}类（{rule.label(cls)}）。"
+        )
+    notes = _notes(r, visibility)
     exp = Explanation(
         credit_code,
         r["name"],
         int(run["year"]),
         system.id,
-        r["total_score"],
+        MASK if visibility.withholds("total_score") else r["total_score"],
         cls,
         rule.label(cls),
         summary,
@@ -308,15 +357,23 @@ def explain(wh: Warehouse, run_id: str, credit_code: str, scope: Scope = EVERYTH
     if r["veto_reason"]:
         exp.advice = "因一票否决，本年度不能通过提高指标改变类别。"
         return exp
-    opts = wh.to_pyarrow(
-        lift_options(wh, run_id, scope, credit_code).order_by(["relative_change", "indicator"])
-    ).to_pylist()
     idx = rule.all_classes.index(r["score_class"])
     if idx == 0:
         exp.advice = f"贵企业已在{group}最高类别。"
         return exp
     target = rule.all_classes[idx - 1]
     exp.target_class = target
+    if not visibility.shows_lift:
+        # The gap to the next class gives the total score back (and with it the tax), and
+        # every option's needed value gives the gap: none of it is shown.
+        exp.advice = (
+            f"距{target}类（{rule.label(target)}）的分差由综合得分算出，涉及税收数据，您的角色无权查看；"
+            "可参考得分构成中其余指标的失分，找出提升方向。"
+        )
+        return exp
+    opts = wh.to_pyarrow(
+        lift_options(wh, run_id, scope, credit_code).order_by(["relative_change", "indicator"])
+    ).to_pylist()
     if not opts:
         exp.advice = f"{group}没有{target}类名额，或单项指标无法弥补差距，需多项指标共同提升。"
         return exp
@@ -346,7 +403,7 @@ def explain(wh: Warehouse, run_id: str, credit_code: str, scope: Scope = EVERYTH
     return exp
 
 
-def _notes(r: dict[str, Any]) -> list[str]:
+def _notes(r: dict[str, Any], visibility: Visibility = FULL) -> list[str]:
     notes = []
     if r["deduction"]:
         notes.append(f"因存在{r['sublet_tenants']}户出租转租，扣{points(r['deduction'])}分。")
@@ -357,7 +414,12 @@ def _notes(r: dict[str, Any]) -> list[str]:
     if r["prev_class"]:
         change = r["class_change"] or 0
         trend = "上升" if change > 0 else "下降" if change < 0 else "持平"
-        notes.append(f"上年度评为{r['prev_class']}类、得分{points(r['prev_score'])}分，本年度类别{trend}。")
+        if visibility.withholds("prev_score"):
+            notes.append(f"上年度评为{r['prev_class']}类，本年度类别{trend}。")
+        else:
+            notes.append(
+                f"上年度评为{r['prev_class']}类、得分{points(r['prev_score'])}分，本年度类别{trend}。"
+            )
     policy = []
     if r["land_tax_relief_pct"]:
         policy.append(f"可享受城镇土地使用税减免{fmt(r['land_tax_relief_pct'])}%")

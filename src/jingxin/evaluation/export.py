@@ -6,21 +6,55 @@ per indicator; UTF-8 with a byte-order mark so that Excel opens the Chinese name
 Excel (xlsxwriter): a summary sheet (汇总: the run, counts by class, per county), a sheet with
 every enterprise (全部企业) and one sheet per class, each with a title row, Chinese headers,
 frozen header rows and number formats.
+
+Both treat data as data (`jingxin.core.spreadsheet`): text never becomes a formula, number or
+link, codes are text cells. Both hold the rows a list shows (`ExportQuery`: scope, filters,
+search, order) and only the figures the viewer may see (`jingxin.core.visibility`: withheld
+columns are dropped, not masked).
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import ibis
 import pandas as pd
+import xlsxwriter
 
+from jingxin.core.audit import CHINA_TZ
 from jingxin.core.scope import EVERYTHING, Scope
+from jingxin.core.spreadsheet import XLSX_OPTIONS, csv_cell, needs_quote_prefix
+from jingxin.core.visibility import FULL, Visibility
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.config import System
+from jingxin.evaluation.formula import parse_formula
 from jingxin.evaluation.runs import load_run, run_system
-from jingxin.evaluation.service import class_counts, division_table, park_results, results
+from jingxin.evaluation.service import (
+    ResultFilters,
+    class_counts,
+    division_table,
+    filtered_results,
+    park_results,
+    sort_keys,
+)
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    """Which rows and figures an export holds: the list's filters, search and order (the
+    rows on screen), and the viewer's visibility. The default is the whole run in scope."""
+
+    filters: ResultFilters = field(default_factory=ResultFilters)
+    text: str = ""
+    sort: str | None = None
+    visibility: Visibility = FULL
+    described: tuple[tuple[str, str], ...] = ()
+    """The filters in words for the summary sheet, e.g. (("分类", "A类"),)."""
+
 
 BASE_COLUMNS: list[tuple[str, str, str]] = [
     # (column, Chinese header, Excel number format)
@@ -88,13 +122,23 @@ def indicator_columns(system: System) -> list[tuple[str, str, str]]:
     return cols
 
 
+def _indicator_inputs(system: System) -> dict[str, set[str]]:
+    """Export column of an indicator's value or score → the input columns of its formula."""
+    out: dict[str, set[str]] = {}
+    for ind in system.indicators:
+        inputs = parse_formula(ind.formula).columns
+        out[f"{ind.id}_value"] = out[f"{ind.id}_score"] = inputs
+    return out
+
+
 def export_frame(
-    wh: Warehouse, run_id: str, scope: Scope = EVERYTHING
+    wh: Warehouse, run_id: str, scope: Scope = EVERYTHING, query: ExportQuery | None = None
 ) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
     """The export table of a run (one query: results joined with the pivoted scores)."""
+    q = query or ExportQuery()
     system = run_system(wh, run_id)
     park = system.population.level == "park"
-    base = park_results(wh, run_id, scope) if park else results(wh, run_id, scope)
+    base = park_results(wh, run_id, scope) if park else filtered_results(wh, run_id, scope, q.filters, q.text)
     key = "park_id" if park else "credit_code"
     s = wh.table("eval_scores")
     s = s.filter(s.run_id == run_id)
@@ -119,109 +163,191 @@ def export_frame(
         if park
         else (BASE_COLUMNS + indicator_columns(system) + TAIL_COLUMNS)
     )
-    order = ["rank_in_province"] if park else ["county_code", "rank_in_county", "credit_code"]
-    df = wh.to_pyarrow(t.select(*[c for c, _, _ in cols]).order_by(order)).to_pandas()
+    kept = set(q.visibility.columns([c for c, _, _ in cols], _indicator_inputs(system)))
+    cols = [c for c in cols if c[0] in kept]
+    names_out = [c for c, _, _ in cols]
+    extra: list[str] = []
+    if park:
+        order: list[Any] = ["rank_in_province"] if "rank_in_province" in kept else ["county_code", "park_id"]
+    elif q.sort and q.visibility.sort_allowed(q.sort):
+        if q.sort.lstrip("-") not in names_out:
+            extra.append(q.sort.lstrip("-"))
+        order = sort_keys(t, q.sort)
+    elif "rank_in_county" in kept:
+        order = ["county_code", "rank_in_county", "credit_code"]
+    else:
+        order = ["county_code", "credit_code"]  # no order by a withheld figure
+    t = t.select(*names_out, *extra)
+    if extra or not isinstance(order[0], str):
+        order = sort_keys(t, q.sort or "credit_code")
+    df = wh.to_pyarrow(t.order_by(order)).to_pandas().drop(columns=extra)
     return df, cols
 
 
-def export_csv(wh: Warehouse, run_id: str, out: Path, scope: Scope = EVERYTHING) -> Path:
-    df, _ = export_frame(wh, run_id, scope)
+def export_csv(
+    wh: Warehouse, run_id: str, out: Path, scope: Scope = EVERYTHING, query: ExportQuery | None = None
+) -> Path:
+    df, _ = export_frame(wh, run_id, scope, query)
+    for c in df.columns:
+        if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]):
+            df[c] = df[c].astype(object).map(csv_cell)  # text starting = + - @ tab CR: data, not a formula
     out.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(out, index=False, encoding="utf-8-sig")
+    # CRLF as RFC 4180 says; it also makes the writer quote a value holding a lone CR,
+    # which would otherwise split the row for every reader.
+    df.to_csv(out, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     return out
 
 
-def _sheet(writer: Any, df: pd.DataFrame, cols: list[tuple[str, str, str]], sheet: str, title: str) -> None:
-    """A data sheet: title row, Chinese header row, frozen panes, number formats."""
-    book = writer.book
-    title_fmt = book.add_format({"bold": True, "font_size": 14})
-    head_fmt = book.add_format(
-        {
-            "bold": True,
-            "bg_color": "#DDEBF7",
-            "border": 1,
-            "text_wrap": True,
-            "valign": "vcenter",
-            "align": "center",
-        }
-    )
-    data = df.copy()
-    for c in data.columns:
-        if data[c].dtype == bool:
-            data[c] = data[c].map({True: "是", False: "否"})
-    data.insert(0, "序号", range(1, len(data) + 1))
-    data.to_excel(writer, sheet_name=sheet, startrow=2, header=False, index=False)
-    ws = writer.sheets[sheet]
-    ws.write(0, 0, title, title_fmt)
-    ws.write_row(1, 0, ["序号", *[h for _, h, _ in cols]], head_fmt)
+class _Formats:
+    """The cell formats of one workbook (xlsxwriter wants them made once per book)."""
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.title = book.add_format({"bold": True, "font_size": 14})
+        self.head = book.add_format(
+            {
+                "bold": True,
+                "bg_color": "#DDEBF7",
+                "border": 1,
+                "text_wrap": True,
+                "valign": "vcenter",
+                "align": "center",
+            }
+        )
+        self.text = book.add_format({"num_format": "@"})
+        # Excel's quote prefix: text that looks like a formula stays text, even when edited.
+        self.quoted = book.add_format({"num_format": "@", "quote_prefix": True})
+        self._numbers: dict[str, Any] = {}
+
+    def number(self, num_format: str) -> Any:
+        if num_format not in self._numbers:
+            self._numbers[num_format] = self.book.add_format({"num_format": num_format})
+        return self._numbers[num_format]
+
+
+def write_text(ws: Any, row: int, col: int, value: Any, fmt: _Formats) -> None:
+    """One text cell: a string cell always (codes too), quote-prefixed when it looks like a
+    formula."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return
+    if isinstance(value, bool):
+        value = "是" if value else "否"
+    text = str(value)
+    ws.write_string(row, col, text, fmt.quoted if needs_quote_prefix(text) else fmt.text)
+
+
+def _write_value(ws: Any, row: int, col: int, value: Any, num_format: str, fmt: _Formats) -> None:
+    if num_format == "@":
+        write_text(ws, row, col, value, fmt)
+    elif value is None or (isinstance(value, float) and math.isnan(value)):
+        return
+    elif isinstance(value, bool):
+        write_text(ws, row, col, value, fmt)
+    elif isinstance(value, (int, float)):
+        ws.write_number(row, col, value, fmt.number(num_format))
+    else:
+        write_text(ws, row, col, value, fmt)
+
+
+def _sheet(
+    book: Any, fmt: _Formats, df: pd.DataFrame, cols: list[tuple[str, str, str]], sheet: str, title: str
+) -> None:
+    """A data sheet: title row, Chinese header row, frozen panes, number formats; every cell
+    written by type, never parsed (see `jingxin.core.spreadsheet`)."""
+    ws = book.add_worksheet(sheet)
+    ws.write_string(0, 0, title, fmt.title)
+    ws.write_row(1, 0, ["序号", *[h for _, h, _ in cols]], fmt.head)
     ws.set_row(1, 32)
     ws.set_column(0, 0, 6)
-    for i, (name, header, number) in enumerate(cols, start=1):
+    for i in range(len(df)):
+        ws.write_number(i + 2, 0, i + 1)
+    for j, (name, header, number) in enumerate(cols, start=1):
         width = (
             22
             if name in ("credit_code", "name", "veto_reason", "park_name")
             else max(10, min(18, len(header) * 2))
         )
-        ws.set_column(i, i, width, book.add_format({"num_format": number}))
+        ws.set_column(j, j, width, fmt.text if number == "@" else fmt.number(number))
+        for i, value in enumerate(df[name].tolist()):
+            _write_value(ws, i + 2, j, value, number, fmt)
     ws.freeze_panes(2, 3)
-    if len(data):
-        ws.autofilter(1, 0, len(data) + 1, len(cols))
+    if len(df):
+        ws.autofilter(1, 0, len(df) + 1, len(cols))
 
 
-def export_xlsx(wh: Warehouse, run_id: str, out: Path, scope: Scope = EVERYTHING) -> Path:
-    df, cols = export_frame(wh, run_id, scope)
+def export_xlsx(
+    wh: Warehouse, run_id: str, out: Path, scope: Scope = EVERYTHING, query: ExportQuery | None = None
+) -> Path:
+    q = query or ExportQuery()
+    df, cols = export_frame(wh, run_id, scope, q)
     run = load_run(wh, run_id)
     system = run_system(wh, run_id)
     rule = system.classes
     park = system.population.level == "park"
     out.parent.mkdir(parents=True, exist_ok=True)
     title = f"{run['year']}年度{system.title}结果"
-    with pd.ExcelWriter(out, engine="xlsxwriter") as writer:
-        _summary(writer, wh, run, system, df, scope, park)
-        _sheet(writer, df, cols, "全部企业" if not park else "全部园区", title)
+    book = xlsxwriter.Workbook(str(out), XLSX_OPTIONS)
+    try:
+        fmt = _Formats(book)
+        _summary(book, fmt, wh, run, system, df, scope, park, q)
+        _sheet(book, fmt, df, cols, "全部企业" if not park else "全部园区", title)
         for cls in rule.all_classes:
             part = df[df["class"] == cls]
             _sheet(
-                writer,
+                book,
+                fmt,
                 part,
                 cols,
                 f"{cls}类（{rule.label(cls)}）"[:31],
                 f"{title}：{cls}类（{rule.label(cls)}）",
             )
+    finally:
+        book.close()
     return out
 
 
+def beijing_time(value: Any) -> str:
+    """A stored UTC time (naive or aware) as Beijing time, e.g. 2024-03-01 17:30（北京时间）."""
+    if not isinstance(value, datetime):
+        return str(value or "")
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M") + "（北京时间）"
+
+
 def _summary(
-    writer: Any,
+    book: Any,
+    fmt: _Formats,
     wh: Warehouse,
     run: dict[str, Any],
     system: System,
     df: pd.DataFrame,
     scope: Scope,
     park: bool,
+    q: ExportQuery,
 ) -> None:
-    book = writer.book
     ws = book.add_worksheet("汇总")
-    writer.sheets["汇总"] = ws
     bold = book.add_format({"bold": True})
-    title_fmt = book.add_format({"bold": True, "font_size": 14})
     head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "align": "center"})
     pct = book.add_format({"num_format": "0.0%"})
-    num = book.add_format({"num_format": "#,##0.00"})
-    ws.write(0, 0, f"{run['year']}年度{system.title}汇总", title_fmt)
+    num = fmt.number("#,##0.00")
+    ws.write_string(0, 0, f"{run['year']}年度{system.title}汇总", fmt.title)
     scope_name = _division_name(scope.division or run["scope"])
-    meta = [
+    meta: list[tuple[str, Any]] = [
         ("评价体系", f"{system.title}（{system.id} {system.version}）"),
         ("数据年度", f"{run['year']}年"),
         ("评价范围", scope_name),
         ("评价批次", run["run_id"]),
         ("配置指纹", run["config_hash"][:16]),
-        ("生成时间", str(run["created_at"])[:19]),
+        ("生成时间", beijing_time(run["created_at"])),
+        *[(f"筛选：{k}", v) for k, v in q.described],
         ("参评园区数" if park else "参评企业数", len(df)),
     ]
     for i, (k, v) in enumerate(meta, start=2):
-        ws.write(i, 0, k, bold)
-        ws.write(i, 1, v)
+        ws.write_string(i, 0, k, bold)
+        if isinstance(v, int):
+            ws.write_number(i, 1, v)
+        else:
+            write_text(ws, i, 1, v, fmt)
     row = len(meta) + 3
     ws.write_row(row, 0, ["分类", "类别名称", "数量", "占比"], head)
     rule = system.classes
@@ -234,6 +360,7 @@ def _summary(
     if not park:
         ws.write(row - 1, 0, "分区县统计（亩均为合计口径）", bold)
         classes = rule.all_classes
+        show_tax = not q.visibility.withholds_region("tax_per_mu")
         ws.write_row(
             row,
             0,
@@ -242,18 +369,22 @@ def _summary(
                 "区县",
                 "企业数",
                 *[f"{c}类" for c in classes],
-                "亩均税收（万元/亩）",
+                *(["亩均税收（万元/亩）"] if show_tax else []),
                 "亩均增加值（万元/亩）",
             ],
             head,
         )
-        for i, rec in enumerate(class_counts(wh, run["run_id"], scope, by="county"), start=1):
+        counties = class_counts(wh, run["run_id"], scope, by="county", filters=q.filters, text=q.text)
+        for i, rec in enumerate(counties, start=1):
             counts = [rec.get(f"class_{c.replace('+', 'plus')}", 0) for c in classes]
-            ws.write_row(
-                row + i, 0, [rec["county_code"], rec.get("county_name") or "", rec["enterprises"], *counts]
-            )
-            ws.write(row + i, 3 + len(classes), rec["tax_per_mu"], num)
-            ws.write(row + i, 4 + len(classes), rec["value_added_per_mu"], num)
+            write_text(ws, row + i, 0, rec["county_code"], fmt)
+            write_text(ws, row + i, 1, rec.get("county_name") or "", fmt)
+            ws.write_row(row + i, 2, [rec["enterprises"], *counts])
+            col = 3 + len(classes)
+            for key in ("tax_per_mu", "value_added_per_mu") if show_tax else ("value_added_per_mu",):
+                if rec[key] is not None:
+                    ws.write_number(row + i, col, rec[key], num)
+                col += 1
     ws.set_column(0, 0, 14)
     ws.set_column(1, 1, 40)
     ws.set_column(2, 10, 14)
@@ -269,11 +400,16 @@ def _division_name(code: str) -> str:
 
 
 def export_evaluation(
-    wh: Warehouse, run_id: str, out: Path, fmt: Literal["csv", "xlsx"] = "csv", scope: Scope = EVERYTHING
+    wh: Warehouse,
+    run_id: str,
+    out: Path,
+    fmt: Literal["csv", "xlsx"] = "csv",
+    scope: Scope = EVERYTHING,
+    query: ExportQuery | None = None,
 ) -> Path:
     """Write a run as CSV or Excel to `out`."""
     if fmt == "csv":
-        return export_csv(wh, run_id, out, scope)
+        return export_csv(wh, run_id, out, scope, query)
     if fmt == "xlsx":
-        return export_xlsx(wh, run_id, out, scope)
+        return export_xlsx(wh, run_id, out, scope, query)
     raise ValueError(f"不支持的导出格式 {fmt!r}：csv 或 xlsx")

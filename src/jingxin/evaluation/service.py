@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -104,7 +105,11 @@ _RUN_COLUMNS = (
 def runs(
     wh: Warehouse, scope: Scope = EVERYTHING, *, system: str | None = None, year: int | None = None
 ) -> list[dict[str, Any]]:
-    """Stored runs, newest first; a restricted scope sees the runs with results it may see."""
+    """Stored runs, newest first; a restricted scope sees the runs with results it may see.
+
+    The counts (参评企业数, 评价单元数) are those inside the scope: a county analyst or an
+    enterprise learns nothing about the size of the rest of the province from a run's
+    metadata. `created_at` is an aware UTC time (stored naive in UTC)."""
     if not wh.has_table("eval_runs"):
         return []
     t = wh.table("eval_runs")
@@ -113,14 +118,24 @@ def runs(
     if year is not None:
         t = t.filter(t.year == year)
     if not scope.covers_province:
-        visible = scope.restrict(wh.table("eval_results")).select("run_id").distinct()
+        res = scope.restrict(wh.table("eval_results"))
+        counts = res.group_by("run_id").aggregate(
+            enterprise_count=res.count().cast("int64"),
+            unit_count=res.count(where=res.is_lead).cast("int64"),
+        )
         if wh.has_table("eval_park_results") and not scope.pinned:
-            parks = (
-                scope.restrict(wh.table("eval_park_results"), code_column=None).select("run_id").distinct()
+            p = scope.restrict(wh.table("eval_park_results"), code_column=None)
+            parks = p.group_by("run_id").aggregate(
+                enterprise_count=p.member_count.sum().cast("int64"), unit_count=p.count().cast("int64")
             )
-            visible = visible.union(parks)
-        t = t.semi_join(visible, "run_id")
-    return _records(wh, t.select(*_RUN_COLUMNS).order_by([ibis.desc("created_at"), ibis.desc("run_id")]))
+            counts = counts.union(parks)
+        t = t.drop("enterprise_count", "unit_count").join(counts, "run_id")
+    rows = _records(wh, t.select(*_RUN_COLUMNS).order_by([ibis.desc("created_at"), ibis.desc("run_id")]))
+    for row in rows:
+        created = row.get("created_at")
+        if isinstance(created, datetime) and created.tzinfo is None:
+            row["created_at"] = created.replace(tzinfo=UTC)
+    return rows
 
 
 def latest_run(wh: Warehouse, year: int, system: str, scope: Scope = EVERYTHING) -> dict[str, Any] | None:
@@ -145,19 +160,22 @@ class ResultFilters:
     vetoed: bool | None = None
 
 
-def list_results(
+def filtered_results(
     wh: Warehouse,
     run_id: str,
     scope: Scope = EVERYTHING,
-    filters: ResultFilters | Mapping[str, Any] | None = None,
-    sort: str = "-total_score",
-    page: int = 1,
-    page_size: int = 50,
-) -> dict[str, Any]:
-    """One page of results: {"total", "page", "page_size", "rows"}. `sort` is a column of
-    SORTABLE, with a leading '-' for descending; ties break on the credit code."""
-    f = filters if isinstance(filters, ResultFilters) else ResultFilters(**dict(filters or {}))
+    filters: ResultFilters | None = None,
+    text: str = "",
+) -> ibis.Table:
+    """A run's results in `scope` that pass `filters` and the search `text` (part of the name
+    or of the credit code), with 亩均税收 and 亩均增加值: the one definition of "the rows on
+    screen" that the list, its Excel download and its summary share."""
+    f = filters or ResultFilters()
     t = results(wh, run_id, scope)
+    t = t.mutate(
+        tax_per_mu=t.tax_paid / t.land_mu.nullif(0),
+        value_added_per_mu=t.value_added / t.land_mu.nullif(0),
+    )
     conds = []
     if f.cls:
         conds.append(t["class"] == f.cls)
@@ -177,15 +195,38 @@ def list_results(
         conds.append(t.total_score <= f.max_score)
     if f.vetoed is not None:
         conds.append(t.veto_reason.notnull() if f.vetoed else t.veto_reason.isnull())
-    if conds:
-        t = t.filter(*conds)
+    if text:
+        conds.append(t.name.contains(text) | t.credit_code.contains(text.upper()))
+    return t.filter(*conds) if conds else t
+
+
+def sort_keys(t: ibis.Table, sort: str) -> list[Any]:
+    """The order of a list: `sort` (a column, '-' for descending), ties by credit code (once:
+    sorting by the credit code itself needs no tie-break)."""
+    column = sort.lstrip("-")
+    key = ibis.desc(t[column]) if sort.startswith("-") else t[column]
+    return [key] if column == "credit_code" else [key, t.credit_code]
+
+
+def list_results(
+    wh: Warehouse,
+    run_id: str,
+    scope: Scope = EVERYTHING,
+    filters: ResultFilters | Mapping[str, Any] | None = None,
+    sort: str = "-total_score",
+    page: int = 1,
+    page_size: int = 50,
+) -> dict[str, Any]:
+    """One page of results: {"total", "page", "page_size", "rows"}. `sort` is a column of
+    SORTABLE, with a leading '-' for descending; ties break on the credit code."""
+    f = filters if isinstance(filters, ResultFilters) else ResultFilters(**dict(filters or {}))
+    t = filtered_results(wh, run_id, scope, f).drop("tax_per_mu", "value_added_per_mu")
     column = sort.lstrip("-")
     if column not in SORTABLE:
         raise ValueError(f"不能按 {column!r} 排序；可用：{', '.join(SORTABLE)}")
-    key = ibis.desc(t[column]) if sort.startswith("-") else t[column]
     page, page_size = max(1, int(page)), min(max(1, int(page_size)), 500)
     total = int(wh.execute(t.count()))
-    rows = _records(wh, t.order_by([key, t.credit_code]).limit(page_size, offset=(page - 1) * page_size))
+    rows = _records(wh, t.order_by(sort_keys(t, sort)).limit(page_size, offset=(page - 1) * page_size))
     return {"total": total, "page": page, "page_size": page_size, "rows": rows}
 
 
@@ -242,11 +283,14 @@ def class_counts(
     run_id: str,
     scope: Scope = EVERYTHING,
     by: Literal["county", "city", "province"] = "county",
+    filters: ResultFilters | None = None,
+    text: str = "",
 ) -> list[dict[str, Any]]:
     """Per county (or city, or the whole scope): enterprises, counts by class, and 亩均税收 and
-    亩均增加值 as sum over sum (万元/亩)."""
+    亩均增加值 as sum over sum (万元/亩); of the rows that pass `filters` and `text` (see
+    `filtered_results`) when given."""
     system = run_system(wh, run_id)
-    t = results(wh, run_id, scope)
+    t = filtered_results(wh, run_id, scope, filters, text).drop("tax_per_mu", "value_added_per_mu")
     keys = {"county": ["county_code"], "city": ["city_code"], "province": []}[by]
     lead = t.filter(t.is_lead)
     counts = (
@@ -408,8 +452,14 @@ def leading_parks(
 def run_info(wh: Warehouse, run_id: str, scope: Scope = EVERYTHING) -> dict[str, Any]:
     """A run's metadata with class labels; KeyError when unknown or not visible in `scope`."""
     run = load_run(wh, run_id)
-    if not scope.covers_province and run_id not in {r["run_id"] for r in runs(wh, scope, year=run["year"])}:
-        raise KeyError(f"没有评价批次 {run_id}")
+    if not scope.covers_province:
+        # the scoped row: visible at all, and with the counts inside the scope
+        found = [r for r in runs(wh, scope, year=run["year"]) if r["run_id"] == run_id]
+        if not found:
+            raise KeyError(f"没有评价批次 {run_id}")
+        run = found[0]
+    elif isinstance(run.get("created_at"), datetime) and run["created_at"].tzinfo is None:
+        run = {**run, "created_at": run["created_at"].replace(tzinfo=UTC)}
     system = run_system(wh, run_id)
     return {
         **{k: run[k] for k in _RUN_COLUMNS},

@@ -13,15 +13,14 @@ What the home page is depends on the role, because each role's first question di
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from jingxin.core.auth import ANALYSTS, Role
-from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, WarehouseReader
+from jingxin.evaluation.params import DivisionCode, MapMeasure, SystemId, Year
+from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, DbSession, WarehouseReader
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.response_cache import serve_shared
 from jingxin.web.templating import nav_for, render
@@ -47,17 +46,18 @@ async def home(
     scope: CurrentScope,
     wh: WarehouseReader,
     actor: CurrentActor,
-    region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    system: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")] = None,
-    measure: Annotated[str, Query(max_length=32)] = "tax_per_mu",
+    db: DbSession,
+    region: DivisionCode = None,
+    year: Year = None,
+    system: SystemId = None,
+    measure: MapMeasure = "tax_per_mu",
 ) -> Response:
     role = user.role_enum
     if role is Role.ENTERPRISE and user.credit_code:
         return RedirectResponse(f"/evaluation/enterprises/{user.credit_code}", status_code=303)
     if role in DASHBOARD_ROLES:
         return await serve_shared(
-            lambda: _dashboard(request, wh, scope, region, year, system, measure),
+            lambda: _dashboard(request, wh, scope, user, db, actor, region, year, system, measure),
             name="home.dashboard",
             request=request,
             user=user,
@@ -79,19 +79,28 @@ def _dashboard(
     request: Request,
     wh: WarehouseReader,
     scope: CurrentScope,
+    user: CurrentUser,
+    db: DbSession,
+    actor: CurrentActor,
     region: str | None,
     year: int | None,
     system: str | None,
     measure: str,
 ) -> Response:
+    from jingxin.core import audit
+    from jingxin.core.visibility import visibility_for
     from jingxin.evaluation.dashboard import NotInScope
     from jingxin.evaluation.views import dashboard_context, dashboard_data
 
+    vis = visibility_for(user.role_enum)
     try:
-        data = dashboard_data(wh, scope, region, year, system)
+        data = dashboard_data(wh, scope, region, year, system, vis)
     except NotInScope:
         raise HTTPException(status_code=404, detail="区划不存在或不在您的数据范围内") from None
-    context = {"page_title": "首页", **data, **dashboard_context(data, measure)}
+    if data["run"] is not None and user.clearance:
+        # a county's 亩均税收 is a sum of its enterprises' tax (of one, in a county with one)
+        audit.record_sensitive_view(db, actor, "dashboard", data["region"]["code"], ["tax_per_mu"])
+    context = {"page_title": "首页", **data, **dashboard_context(data, measure, vis)}
     return render(request, "home/index.html", context)
 
 
