@@ -42,7 +42,7 @@ from jingxin.synth.industry import DIVISIONS, division_table
 from jingxin.synth.population import ABOVE_SCALE_REVENUE, Population
 from jingxin.synth.streams import Streams
 
-EFFECT_BOUND = 2.5  # standard deviations
+EFFECT_BOUND = 2.2  # standard deviations
 DISCHARGE_FLOOR = 0.01  # t a year: the smallest permit holder's four main pollutants
 DISCHARGE_SIZE_ELASTICITY = -0.15
 DYEING_FACTOR = 3.0
@@ -50,11 +50,13 @@ DYEING_FACTOR = 3.0
 KWH_TCE = 0.0001229  # tce per kWh (电力折标系数, 当量值)
 
 # Persistent enterprise effects (log scale): value added, tax, R&D, labour, energy, discharge.
-_EFFECT_SD = np.array([0.22, 0.45, 0.6, 0.3, 0.4, 0.6])
+# Tax follows value added closely (VAT is levied on it: corr 0.8, so tax ÷ value added varies
+# by ~18%), which keeps 亩均税收 from running away from 亩均增加值 (assumption).
+_EFFECT_SD = np.array([0.22, 0.3, 0.6, 0.3, 0.3, 0.5])
 _EFFECT_CORR = np.array(
     [
-        [1.0, 0.5, 0.2, -0.3, -0.2, -0.1],
-        [0.5, 1.0, 0.1, -0.1, 0.0, 0.0],
+        [1.0, 0.8, 0.2, -0.3, -0.2, -0.1],
+        [0.8, 1.0, 0.1, -0.2, -0.1, 0.0],
         [0.2, 0.1, 1.0, -0.2, -0.1, -0.1],
         [-0.3, -0.1, -0.2, 1.0, 0.1, 0.1],
         [-0.2, 0.0, -0.1, 0.1, 1.0, 0.6],
@@ -147,7 +149,7 @@ def _draw(pop: Population, streams: Streams, stable: bool) -> Accounts:
         values = {
             "revenue": revenue,
             "value_added": va,
-            "tax": revenue * tax_ratio * rng.lognormal(0, 0.15, n),
+            "tax": revenue * tax_ratio * rng.lognormal(0, 0.10, n),
             "rd": revenue * rd_ratio * rng.lognormal(0, 0.1, n),
             "employees": employees,
             "college": np.where(
@@ -200,13 +202,24 @@ def _scale_to(values: np.ndarray, mask: np.ndarray, total: float, also: np.ndarr
     return factor
 
 
-def fit_revenue(revenue: np.ndarray, total: float, big: int) -> np.ndarray:
-    """Map 规上 revenues monotonically (ranks kept) so that they sum to `total` and exactly `big`
-    of them reach 10 亿元, none falling below the 规上 line.
+def _bisect(f, lo: float, hi: float, target: float, increasing: bool, steps: int = 60) -> float:  # noqa: ANN001
+    """The x in [lo, hi] where the monotone f(x) meets target (an end when out of reach)."""
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        if (f(mid) < target) == increasing:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
 
-    With x = ln(revenue / 2,000 万元), the map is x → L·x/m + b·x·(x − m), where m lies between the
-    big-th and the next largest x and L = ln(10 亿 / 2,000 万): the line falls exactly between
-    them, and b (searched where the map stays increasing) sets the total.
+
+def fit_revenue(revenue: np.ndarray, total: float, big: int, big_share: float) -> np.ndarray:
+    """Map 规上 revenues monotonically (ranks kept) so that they sum to `total`, exactly `big` of
+    them reach 10 亿元 and those hold `big_share` of the total; none falls below the 规上 line.
+
+    With x = ln(revenue / 2,000 万元) and m a point between the big-th and the next largest x,
+    the body (x < m) maps to L·(x/m)^p and the tail to L + q·(x − m), L = ln(10 亿 / 2,000 万):
+    the line falls between the two, p sets the body's total and q the tail's.
     """
     n = revenue.shape[0]
     if n < 2 or total <= 0:
@@ -218,30 +231,24 @@ def fit_revenue(revenue: np.ndarray, total: float, big: int) -> np.ndarray:
     line = np.log(BIG_REVENUE / ABOVE_SCALE_REVENUE)
     m = desc[0] * 1.01 + 1e-6 if big == 0 else (desc[big - 1] + desc[big]) / 2
     m = max(m, 1e-6)
-    x_max = float(desc[0])
-    b_hi = 0.98 * line / m**2
-    b_lo = -0.98 * line / (m * max(2 * x_max - m, m))
+    tail = x > m
+    body_x = x[~tail] / m
+    tail_x = x[tail] - m
+    tail_total = total * big_share if big else 0.0
 
-    def mapped(b: float) -> np.ndarray:
-        return ABOVE_SCALE_REVENUE * np.exp(line * x / m + b * x * (x - m))
+    def body_sum(p: float) -> float:
+        return float((ABOVE_SCALE_REVENUE * np.exp(line * body_x**p)).sum())
 
-    grid = np.linspace(b_lo, b_hi, 41)
-    sums = np.array([mapped(b).sum() for b in grid])
-    best = int(np.argmin(np.abs(sums - total)))
-    lo, hi = best, best
-    for j in range(len(grid) - 1):  # the sum is convex in b: take the root of the heavier tail
-        if (sums[j] - total) * (sums[j + 1] - total) <= 0:
-            lo, hi = j, j + 1
-    a, c = grid[lo], grid[hi]
-    fa = sums[lo] - total
-    for _ in range(40):
-        mid = (a + c) / 2
-        fm = mapped(mid).sum() - total
-        if (fm <= 0) == (fa <= 0):
-            a, fa = mid, fm
-        else:
-            c = mid
-    return mapped((a + c) / 2)
+    def tail_sum(q: float) -> float:
+        return float((BIG_REVENUE * np.exp(q * tail_x)).sum())
+
+    p = _bisect(body_sum, 0.05, 40.0, total - tail_total, increasing=False)
+    out = np.empty(n)
+    out[~tail] = ABOVE_SCALE_REVENUE * np.exp(line * body_x**p)
+    if big:
+        q = _bisect(tail_sum, 1e-4, 20.0, tail_total, increasing=True)
+        out[tail] = BIG_REVENUE * np.exp(q * tail_x)
+    return out
 
 
 def _calibrate_year(
@@ -261,9 +268,13 @@ def _calibrate_year(
     with_land = above & (land > 0)
     land_sum = float(land[with_land].sum())
     rev, va = acc.revenue[k], acc.value_added[k]
-    va_rate = va[above] / rev[above]
-    rev[above] = fit_revenue(rev[above], t.revenue_total * YI * s, int(round(t.big_count * s)))
-    va[above] = rev[above] * va_rate
+    before = rev[above].copy()
+    rev[above] = fit_revenue(
+        before, t.revenue_total * YI * s, int(round(t.big_count * s)), t.big_revenue_share
+    )
+    resized = rev[above] / before  # everything else of an enterprise follows its new size
+    for name in ("value_added", "tax", "rd", "employees", "college", "energy", "discharge", "kwh"):
+        getattr(acc, name)[k][above] *= resized
     va_sum = t.va_total * YI * s
     _scale_to(va, above, va_sum, also=below)
     _scale_to(acc.tax[k], with_land, t.tax_per_mu * land_sum, also=(above & ~with_land) | below)

@@ -36,6 +36,7 @@ class Figure:
     unit: str
     status: str  # published | unverified | derived | assumption
     source: str
+    forced: bool = True  # the generator calibrates to it (else it is an independent check)
 
 
 FIGURES: tuple[Figure, ...] = (
@@ -84,7 +85,7 @@ FIGURES: tuple[Figure, ...] = (
         "",
         "derived",
         "published: those 1,303 had 45.1% of all industrial revenue (111,253 亿元), i.e. 50,175 亿元 = "
-        "51.2% of 规上 revenue (same bulletin); not forced by the generator, a check of its size spread",
+        "51.2% of 规上 revenue (same bulletin)",
     ),
     Figure(
         "tax_per_mu",
@@ -112,7 +113,8 @@ FIGURES: tuple[Figure, ...] = (
         "",
         "derived",
         "金华 2021 规上工业营业收入 6,066.96 亿元 (金华市统计局 via ilynn.cn/document_detail/71563.html) "
-        "÷ the province's 97,968 亿元; not forced, a check of the county weights",
+        "÷ the province's 97,968 亿元; a check of the county weights (only 金华's are tuned to it)",
+        forced=False,
     ),
     Figure(
         "zone_va_share",
@@ -122,8 +124,9 @@ FIGURES: tuple[Figure, ...] = (
         "",
         "published",
         "省商务厅: 经济开发区 规上工业增加值 4,904.8 亿元 in 2019 H1, 64.3% of the province (quoted "
-        "by jizihe.com/page/2019/0127/15940115.shtml); the generator puts ~60% of 规上 industry in "
-        "经开区/高新区",
+        "by jizihe.com/page/2019/0127/15940115.shtml); the generator puts ~60% of 规上 industrial "
+        "enterprises in 经开区/高新区, bigger ones more often; their value-added share is a check",
+        forced=False,
     ),
     Figure(
         "small_parks",
@@ -163,6 +166,7 @@ class Targets:
     rd_to_revenue: float  # R&D经费 / 营业收入
     va_total: float  # 规上工业增加值, 亿元, full scale
     big_count: float  # enterprises with revenue ≥ 10 亿元, full scale
+    big_revenue_share: float  # their share of 规上 revenue
     sources: dict[str, str]  # key → status of the figure this year
 
     @property
@@ -190,54 +194,60 @@ _RATIO_SOURCES = {
 # 规上 value added, 5.4%, used as nominal: assumption).
 KNOWN: dict[int, Targets] = {
     2019: Targets(
-        26.8,
-        0.0,
-        27.0,
-        2.40,
-        1500.0,
-        0.205,
-        0.026,
-        16_715.0 / 1.054,
-        1_303 * 0.786,
-        {
+        tax_per_mu=26.8,
+        va_per_mu=0.0,
+        labour_productivity=27.0,
+        va_per_energy=2.40,
+        va_per_discharge=1500.0,
+        va_to_revenue=0.205,
+        rd_to_revenue=0.026,
+        va_total=16_715.0 / 1.054,
+        big_count=1_303 * 0.786,
+        big_revenue_share=0.512,
+        sources={
             "tax_per_mu": "assumption (between 2017's 25.5 and 2021's 28.1)",
-            "va_total": "assumption",
+            "va_total": "assumption (2020's ÷ 1.054)",
             "big_count": "assumption (2021's count × the revenue ratio to 2021)",
+            "big_revenue_share": "assumption (2021's)",
             **_RATIO_SOURCES,
         },
     ),
     2020: Targets(
-        27.5,
-        0.0,
-        28.0,
-        2.48,
-        1500.0,
-        0.206,
-        0.028,
-        16_715.0,
-        1_303 * 0.828,
-        {
+        tax_per_mu=27.5,
+        va_per_mu=0.0,
+        labour_productivity=28.0,
+        va_per_energy=2.48,
+        va_per_discharge=1500.0,
+        va_to_revenue=0.206,
+        rd_to_revenue=0.028,
+        va_total=16_715.0,
+        big_count=1_303 * 0.828,
+        big_revenue_share=0.512,
+        sources={
             "tax_per_mu": "assumption (between 2017's 25.5 and 2021's 28.1)",
             "va_total": "published",
             "big_count": "assumption (2021's count × the revenue ratio to 2021)",
+            "big_revenue_share": "assumption (2021's)",
             **_RATIO_SOURCES,
         },
     ),
     2021: Targets(
-        28.1,
-        135.7,
-        30.0,
-        2.56,
-        1500.0,
-        0.207,
-        0.0305,
-        97_968.0 * 0.207,
-        1_303.0,
-        {
+        tax_per_mu=28.1,
+        va_per_mu=135.7,
+        labour_productivity=30.0,
+        va_per_energy=2.56,
+        va_per_discharge=1500.0,
+        va_to_revenue=0.207,
+        rd_to_revenue=0.0305,
+        va_total=97_968.0 * 0.207,
+        big_count=1_303.0,
+        big_revenue_share=0.512,
+        sources={
             "tax_per_mu": "published",
             "va_per_mu": "published",
             "va_total": "derived (published revenue × assumed 增加值率)",
             "big_count": "published",
+            "big_revenue_share": "derived (published)",
             **_RATIO_SOURCES,
         },
     ),
@@ -267,6 +277,7 @@ def targets(year: int, stable_from: int | None = None) -> Targets:
         rd_to_revenue=base.rd_to_revenue,
         va_total=round(base.va_total * g, 1),
         big_count=round(base.big_count * g, 1),
+        big_revenue_share=base.big_revenue_share,
         sources={k: f"assumption (extrapolated from {nearest})" for k in base.sources},
     )
 

@@ -67,7 +67,7 @@ GROUPS: dict[str, GroupProfile] = {
     # 采矿 (quarries): dust rather than the four main pollutants, diesel and explosives.
     "mining": GroupProfile(0.30, 0.060, 0.45, 0.00010, 0.005, 40.0, 0.12, 0.40, 0.0, 0.60, 3.0),
     # 电力、热力 (thermal plants dominate energy; hydro, solar and grid companies do not discharge).
-    "power": GroupProfile(0.25, 0.050, 2.50, 0.00150, 0.010, 90.0, 0.45, 0.10, 0.0, 0.35, 2.0),
+    "power": GroupProfile(0.25, 0.050, 2.50, 0.00150, 0.010, 60.0, 0.45, 0.10, 0.0, 0.35, 2.0),
     # 燃气, 水 (gas distribution, waterworks and 污水处理 4620).
     "utility": GroupProfile(0.30, 0.040, 0.30, 0.00060, 0.008, 45.0, 0.35, 0.70, 0.0, 0.50, 1.5),
     # Services (value added is not reported: 工业增加值 is blank; va_ratio only sizes electricity).

@@ -219,7 +219,11 @@ def _members(
     above = pop.above_scale & industrial
     p_above = min(0.95, ZONE_SHARE * above.sum() / max(1, (above & in_zone_county).sum()))
     high_tech = np.isin(pop.division, HIGH_TECH_DIVISIONS)
-    prob = np.where(above, p_above, np.where(industrial, p_above * 0.35, np.where(high_tech, 0.4, 0.0)))
+    # Bigger plants sit in zones more often (0.7× to 1.3× by size rank among 规上 industry).
+    rank = np.zeros(pop.n)
+    rank[np.flatnonzero(above)] = np.argsort(np.argsort(pop.base_revenue[above])) / max(1, above.sum() - 1)
+    sized = np.minimum(0.98, p_above * (0.7 + 0.6 * rank))
+    prob = np.where(above, sized, np.where(industrial, p_above * 0.35, np.where(high_tech, 0.4, 0.0)))
     # High-tech services go to a 高新区 when their county has one.
     draw = rng.random(pop.n) < prob
     gx = parks_by_county("高新区")
