@@ -83,7 +83,8 @@ SPECS: tuple[EventSpec, ...] = (
         sectors=("C",),
         depth=JINHUA_CLASS_DEPTH,
         depth_basis="published rule (A 不限, B 开3停1, C 开2停2, D 停产) applied to a proxy of each "
-        "enterprise's 亩均 class (rank of 亩均税收 in its county, 温岭 shares 20/60/15/5; tenants B); "
+        "enterprise's 亩均 class (rank of 亩均税收 among the 规上, or the 规下, of its county, 温岭 "
+        "shares 20/60/15/5; tenants without land B); "
         "start date = the date of the cited report (assumption: some plants stopped earlier)",
         source="chinaccm.cn 2020-12-21 via DOMAIN.md §13",
     ),
@@ -138,8 +139,8 @@ def _in_sectors(codes: np.ndarray, sections: np.ndarray, sectors: tuple[str, ...
 
 
 def class_proxy(county: np.ndarray, per_mu: np.ndarray) -> np.ndarray:
-    """A stand-in for each enterprise's 亩均 class: its rank of `per_mu` within its county, cut
-    at 温岭's shares (NaN, e.g. tenants without land, → B)."""
+    """A stand-in for each enterprise's 亩均 class: its rank of `per_mu` within its group (`county`:
+    a county, or a county and scale), cut at 温岭's shares (NaN, e.g. tenants without land, → B)."""
     out = np.full(county.shape[0], "B")
     ok = ~np.isnan(per_mu)
     idx = np.flatnonzero(ok)
@@ -187,8 +188,10 @@ def plan_events(
             who = who[np.argsort(-np.nan_to_num(energy[year][who]), kind="stable")[:limit]]
             who.sort()
         if isinstance(spec.depth, dict):
+            # 规上 and 规下 are classed separately, each within its county (DOMAIN §3).
             manufacturing = np.flatnonzero(in_city & active[year] & ~services)
-            proxy = class_proxy(county[manufacturing], tax_per_mu[year][manufacturing])
+            group = np.strings.add(county[manufacturing], np.where(industrial_above[manufacturing], "+", "-"))
+            proxy = class_proxy(group, tax_per_mu[year][manufacturing])
             lookup = dict(zip(manufacturing.tolist(), proxy.tolist(), strict=True))
             classes = np.array([lookup[i] for i in who.tolist()], dtype="<U1")
             depth = np.array([spec.depth[c] for c in classes.tolist()])
