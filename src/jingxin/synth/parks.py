@@ -134,11 +134,11 @@ def build_parks(pop: Population, land: np.ndarray, scale: float, streams: Stream
     kinds: list[np.ndarray] = []
     county: list[np.ndarray] = []
     start: list[np.ndarray] = []
-    for kind, full in ZONE_COUNTS.items():
+    for zone_kind, full in ZONE_COUNTS.items():
         k = max(1, int(round(full * root)))
-        w = weights if kind != "特色小镇" else county_weights(counties, "services")
+        w = weights if zone_kind != "特色小镇" else county_weights(counties, "services")
         county.append(_pick_counties(k, w, codes, rng))
-        kinds.append(np.full(k, kind))
+        kinds.append(np.full(k, zone_kind))
         start.append(np.full(k, min(pop.years[0], 2015)))
     n_small = max(1, int(round(small_park_count(last) * scale)))
     small_below = np.bincount(
@@ -167,9 +167,9 @@ def build_parks(pop: Population, land: np.ndarray, scale: float, streams: Stream
     prefix = np.array([ID_PREFIX[k] for k in kind.tolist()])
     park_id = np.strings.add(np.strings.add(prefix, park_county), np.strings.zfill(serial.astype("U3"), 3))
     name = np.empty(n_parks, dtype="<U24")
-    for k in KINDS:
-        rows = np.flatnonzero(kind == k)
-        name[rows] = _names(k, park_county[rows], rng)
+    for park_kind in KINDS:
+        rows = np.flatnonzero(kind == park_kind)
+        name[rows] = _names(park_kind, park_county[rows], rng)
 
     members_e, members_p = _members(pop, kind, park_county, land, rng)
     area = _areas(kind, members_e, members_p, land, n_parks, rng)
@@ -180,7 +180,7 @@ def build_parks(pop: Population, land: np.ndarray, scale: float, streams: Stream
         county=park_county,
         area_mu=area,
         start_year=start_year,
-        quality=rng.normal(0, 1, n_parks),
+        quality=np.asarray(rng.normal(0, 1, n_parks)),
         member_enterprise=members_e,
         member_park=members_p,
     )

@@ -222,13 +222,13 @@ def daily_frame(pop: Population, acc: Accounts, days: int, streams: Streams) -> 
     for year in np.unique(day_year):  # at most two calendar years
         cols = day_year == year
         annual = np.nan_to_num(_annual_kwh(acc, int(year))[idx])
-        days = year_days(int(year))
-        base[:, cols] = (annual / daily_profile(days).sum())[:, None]
-        hit = ev.day_factors(acc.events, idx, days, "power")
+        calendar = year_days(int(year))
+        base[:, cols] = (annual / daily_profile(calendar).sum())[:, None]
+        hit = ev.day_factors(acc.events, idx, calendar, "power")
         if hit is not None:  # the annual figure already lost the event's share: undo it for the base
             rows, factors = hit
             base[rows[:, None], np.flatnonzero(cols)[None, :]] = (
-                annual[rows] / (daily_profile(days)[None, :] * factors).sum(axis=1)
+                annual[rows] / (daily_profile(calendar)[None, :] * factors).sum(axis=1)
             )[:, None]
     late = rng.random(idx.shape[0]) < 0.12  # back a week late (复工滞后)
     profile = np.where(late[:, None], daily_profile(window - np.timedelta64(7, "D")), daily_profile(window))
