@@ -241,30 +241,40 @@ def _month_matrix(days: np.ndarray) -> np.ndarray:
     return out
 
 
+CHUNK = 20_000  # enterprises per block of day factors (a block is CHUNK × 366 floats)
+
+
 def month_factors(
     events: list[Event], idx: np.ndarray, year: int, kind: str = "output"
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per-month multipliers (rows × 12) of activity, weighted by the calendar profile."""
+    """Per-month multipliers (rows × 12) of activity, weighted by the calendar profile, for the
+    enterprises of (sorted) `idx` hit in `year`: (their positions in `idx`, multipliers)."""
     days = year_days(year)
-    hit = day_factors(events, idx, days, kind)
-    if hit is None:
-        return None
-    rows, factors = hit
     profile = daily_profile(days)
     months = _month_matrix(days)
-    return rows, (factors * profile) @ months / (profile @ months)
+    normal = profile @ months
+    rows_out: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    for start in range(0, idx.shape[0], CHUNK):  # blocks bound the memory at a million enterprises
+        hit = day_factors(events, idx[start : start + CHUNK], days, kind)
+        if hit is not None:
+            rows_out.append(hit[0] + start)
+            values.append((hit[1] * profile) @ months / normal)
+    if not rows_out:
+        return None
+    return np.concatenate(rows_out), np.concatenate(values)
 
 
 def annual_share(events: list[Event], idx: np.ndarray, year: int, kind: str = "output") -> np.ndarray:
     """Share of a normal year each enterprise of `idx` keeps after the year's events (1 = none)."""
     out = np.ones(idx.shape[0])
-    days = year_days(year)
-    hit = day_factors(events, idx, days, kind)
+    hit = month_factors(events, idx, year, kind)
     if hit is None:
         return out
     rows, factors = hit
-    profile = daily_profile(days)
-    out[rows] = factors @ profile / profile.sum()
+    days = year_days(year)
+    weights = daily_profile(days) @ _month_matrix(days)
+    out[rows] = factors @ (weights / weights.sum())
     return out
 
 
