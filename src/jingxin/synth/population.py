@@ -48,7 +48,8 @@ INDUSTRIAL_CITIES = ("3301", "3302", "3303", "3304", "3305", "3306", "3307", "33
 # 金华's nine county-level units are many small industrial ones: at full industrial weight the
 # city would take 11% of the province's 规上 revenue, against the published 6.2%.
 CITY_FACTOR = {"3307": 0.55}
-# Hangzhou's central districts: mostly services, few factories.
+# Hangzhou's central districts: mostly services, fewer factories than the industrial districts
+# (but some: research-led plants and the west of 西湖区).
 URBAN_CORES = ("330102", "330105", "330106")
 
 ACTIVE_STATUSES = np.array(["存续", "在业", "开业"])
@@ -140,7 +141,7 @@ def county_weights(counties: list[reference.Division], kind: str = "industry") -
         if c.mountain26:
             w = 0.4
         elif c.code in URBAN_CORES:
-            w = 0.6
+            w = 1.3
         elif c.code[:4] in INDUSTRIAL_CITIES:
             w = 3.0 if c.kind in ("市辖区", "县级市") else 1.6
         else:
