@@ -113,8 +113,7 @@ FIGURES: tuple[Figure, ...] = (
         "",
         "derived",
         "金华 2021 规上工业营业收入 6,066.96 亿元 (金华市统计局 via ilynn.cn/document_detail/71563.html) "
-        "÷ the province's 97,968 亿元; a check of the county weights (only 金华's are tuned to it)",
-        forced=False,
+        "÷ the province's 97,968 亿元; 金华's county weights are tuned to it (other cities: assumption)",
     ),
     Figure(
         "zone_va_share",
@@ -124,9 +123,8 @@ FIGURES: tuple[Figure, ...] = (
         "",
         "published",
         "省商务厅: 经济开发区 规上工业增加值 4,904.8 亿元 in 2019 H1, 64.3% of the province (quoted "
-        "by jizihe.com/page/2019/0127/15940115.shtml); the generator puts ~60% of 规上 industrial "
-        "enterprises in 经开区/高新区, bigger ones more often; their value-added share is a check",
-        forced=False,
+        "by jizihe.com/page/2019/0127/15940115.shtml); the share of 规上 industrial enterprises put in "
+        "经开区/高新区 (54%, bigger ones more often) is tuned to it at full scale",
     ),
     Figure(
         "small_parks",
