@@ -152,6 +152,8 @@ def test_expected_files(province: tuple[Path, Manifest]) -> None:
             f"power_{y}.csv",
             f"monthly_{y}.xlsx",
             f"invoices_{y}.csv",
+            f"parks_{y}.xlsx",
+            f"park_members_{y}.csv",
         }
     assert names == expected
     assert len(manifest.files) == len(plan_jobs(YEARS))
@@ -302,7 +304,7 @@ def _check_defect(entry: FileEntry, rows: dict[int, list[str]], defect) -> None:
     elif defect.kind == "forbidden_character":
         assert not credit_code.is_valid(text) and set(text) & set("IOZSV")
     elif defect.kind == "unknown_county":
-        assert entry.source == "registry" and text not in {d.code for d in reference.divisions()}
+        assert entry.source in ("registry", "parks") and text not in {d.code for d in reference.divisions()}
     elif defect.kind == "negative_value":
         assert number(text) < 0 <= (col.min or 0)
     elif defect.kind == "out_of_range":
@@ -382,17 +384,25 @@ def test_files_agree_with_each_other(province: tuple[Path, Manifest]) -> None:
     codes = set(registry["统一社会信用代码"])
     assert len(codes) == len(registry)
     stats = read_clean(out, manifest.file("statistics_2021.xlsx"))
-    above = set(stats.loc[stats["是否规上"] == "是", "统一社会信用代码"])
-    assert abs(len(above) / len(stats) - 0.35) < 0.05
+    sections = registry.set_index("统一社会信用代码")["行业代码"].map(_section)
+    stats["门类"] = stats["统一社会信用代码"].map(sections)
+    industrial = stats[stats["门类"].isin(["B", "C", "D"])]
+    services = stats[stats["门类"].notna() & ~stats["门类"].isin(["B", "C", "D"])]
+    # 35% of industrial enterprises are 规上; every generated services enterprise is 规上服务业,
+    # and a services enterprise has no 工业增加值 (blank), an industrial one always has it.
+    assert abs((industrial["是否规上"] == "是").mean() - 0.35) < 0.05
+    assert len(services) > 0.15 * len(stats) and (services["是否规上"] == "是").all()
+    assert services["工业增加值"].isna().all() and industrial["工业增加值"].notna().all()
+    above = set(industrial.loc[industrial["是否规上"] == "是", "统一社会信用代码"])
     # Only enterprises whose registry row is defective may be missing from the clean registry.
     registry_defects = len(manifest.file("registry.xlsx").defects)
     for name in ("land.csv", "tax_2021.csv", "energy_2021.csv", "power_2021.csv"):
         df = read_clean(out, manifest.file(name))
         assert len(set(df["统一社会信用代码"]) - codes) <= registry_defects, name
     stats_defects = len(manifest.file("statistics_2021.xlsx").defects)
-    for name in ("monthly_2021.xlsx", "power_daily.csv"):  # 规上 only
+    for name in ("monthly_2021.xlsx", "power_daily.csv"):  # 规上 industry only
         df = read_clean(out, manifest.file(name))
-        assert len(set(df["统一社会信用代码"]) - above) <= stats_defects, name
+        assert len(set(df["统一社会信用代码"]) - above) <= stats_defects + registry_defects, name
     # The monthly 快报 adds up to the annual 营业收入.
     monthly = read_clean(out, manifest.file("monthly_2021.xlsx"))
     months = monthly.groupby("统一社会信用代码").agg(n=("营业收入", "size"), total=("营业收入", "sum"))
@@ -521,14 +531,30 @@ def test_power_seasonality_in_files(province: tuple[Path, Manifest]) -> None:
 # ------------------------------------------------------------------------------------------
 
 
+def _section(code: str) -> str:
+    return next(i.section for i in reference.industries() if i.code == code[:2])
+
+
 def test_manifest_calibration_hits_targets(province: tuple[Path, Manifest]) -> None:
     _, manifest = province
+    scale = manifest.calibration["scale"]
+    assert scale == pytest.approx(manifest.totals["industrial_above_scale"] / 48_000, rel=1e-4)
     for year in ("2019", "2020", "2021"):
         cal = manifest.calibration["years"][year]
-        for key in ("tax_per_mu", "va_per_mu", "labour_productivity"):
+        for key in ("tax_per_mu", "labour_productivity", "va_to_revenue"):
             assert cal["achieved"][key] == pytest.approx(cal["targets"][key], rel=1e-3)
+        # Totals at the generated scale: value added, revenue and the count above 10 亿元.
+        assert cal["achieved"]["va_total_yi"] == pytest.approx(cal["targets"]["va_total"] * scale, rel=1e-3)
+        assert cal["achieved"]["revenue_total_yi"] == pytest.approx(
+            cal["targets"]["revenue_total"] * scale, rel=1e-3
+        )
+        assert cal["achieved"]["big_count"] == round(cal["targets"]["big_count"] * scale)
+    # 亩均增加值 is targeted in the anchor year (2021, published): the land is fixed to it.
+    assert manifest.calibration["anchor_year"] == 2021
+    assert manifest.calibration["years"]["2021"]["achieved"]["va_per_mu"] == pytest.approx(135.7, rel=1e-3)
     assert manifest.calibration["years"]["2021"]["targets"]["tax_per_mu"] == 28.1
-    assert manifest.calibration["years"]["2021"]["targets"]["va_per_mu"] == 135.7
+    assert manifest.calibration["years"]["2020"]["targets"]["va_total"] == 16_715.0
+    assert manifest.calibration["years"]["2021"]["targets"]["big_count"] == 1_303.0
 
 
 @pytest.mark.slow
@@ -537,11 +563,13 @@ def test_calibration_from_files_at_100k(tmp_path: Path) -> None:
     stats = read_clean(tmp_path, manifest.by_source("statistics", "2021")[0])
     tax = read_clean(tmp_path, manifest.by_source("tax", "2021")[0])
     land = read_clean(tmp_path, manifest.by_source("land")[0])
-    above = stats[stats["是否规上"] == "是"].drop_duplicates("统一社会信用代码").set_index("统一社会信用代码")
+    # 规上 industry: the rows with 工业增加值 (services leave it blank).
+    above = stats[(stats["是否规上"] == "是") & stats["工业增加值"].notna()]
+    above = above.drop_duplicates("统一社会信用代码").set_index("统一社会信用代码")
     land_by = land.groupby("统一社会信用代码")["用地面积"].sum()
     tax_by = tax.drop_duplicates("统一社会信用代码").set_index("统一社会信用代码")["实缴税收"]
     table = above.join(land_by, how="inner").join(tax_by, how="inner")
-    assert len(table) > 30_000
+    assert len(table) > 25_000
     tax_per_mu = table["实缴税收"].sum() / table["用地面积"].sum()
     va_per_mu = table["工业增加值"].sum() / table["用地面积"].sum()
     assert tax_per_mu == pytest.approx(28.1, rel=0.05)

@@ -2,8 +2,11 @@
 
 Writes the files each department of a Zhejiang-like province would send to the platform —
 市场监管 registry, 自然资源 land, 税务 tax and VAT invoices, 统计 annual statistics and monthly
-快报, 能源 energy, 生态环境 discharge, 电力 monthly and daily power — consistent with one another,
-calibrated to the province's published 亩均 figures (DOMAIN.md §3), in each department's own
+快报, 能源 energy, 生态环境 discharge, 电力 monthly and daily power, 经信 parks and park members —
+for industrial (B, C, D) and 规上 services enterprises, consistent with one another, calibrated to
+the province's published figures (DOMAIN.md §3; docs/generator.md lists each figure and its
+source), with the real events of DOMAIN.md §13 in the monthly and daily series, in each
+department's own
 habits (title and 合计 rows, GBK/GB18030 or UTF-8 with BOM, 千分位, full-width digits, units in
 headers), with a seeded share of deliberate defects, all listed in ``manifest.json``.
 

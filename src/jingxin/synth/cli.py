@@ -78,6 +78,10 @@ def register(app: typer.Typer) -> None:
         xlsx_max_rows: Annotated[
             int, typer.Option("--xlsx-max-rows", min=1, help="超过此行数的 Excel 文件改写为 CSV")
         ] = XLSX_MAX_ROWS,
+        stable_years: Annotated[
+            bool,
+            typer.Option("--stable-years", help="各年无真实变化（零增长、无事件），用于检验评价的年际稳定性"),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出结果")] = False,
     ) -> None:
         """生成合成省份数据：各部门按各自习惯报送的文件，互相一致，含可控缺陷与清单。"""
@@ -111,6 +115,7 @@ def register(app: typer.Typer) -> None:
                     daily_days=daily_days,
                     annual_only=annual_only,
                     xlsx_max_rows=xlsx_max_rows,
+                    stable_years=stable_years,
                     progress=advance,
                 )
             except ValueError as exc:

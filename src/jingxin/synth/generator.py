@@ -15,13 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from jingxin.core import contracts
+from jingxin.synth import events as ev
 from jingxin.synth.accounts import Accounts, build_accounts
-from jingxin.synth.calibration import targets
+from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, targets
 from jingxin.synth.defects import plan_defects
 from jingxin.synth.frame import Frame
 from jingxin.synth.habits import HABITS, XLSX_MAX_ROWS, Habit
+from jingxin.synth.industry import DIVISIONS
 from jingxin.synth.invoices import Links, build_links, invoice_frame
 from jingxin.synth.manifest import DefectEntry, FileEntry, Manifest
+from jingxin.synth.parks import Parks, build_parks
 from jingxin.synth.population import Population, draw_population
 from jingxin.synth.sources import (
     ANNUAL_SOURCES,
@@ -29,6 +32,8 @@ from jingxin.synth.sources import (
     daily_frame,
     land_frame,
     monthly_frame,
+    park_members_frame,
+    parks_frame,
     power_frame,
     registry_frame,
 )
@@ -171,13 +176,25 @@ def emit(
 
 
 def _build(
-    job: Job, pop: Population, acc: Accounts, links: Links | None, streams: Streams, daily_days: int
+    job: Job,
+    pop: Population,
+    acc: Accounts,
+    parks: Parks,
+    links: Links | None,
+    streams: Streams,
+    daily_days: int,
 ) -> Frame:
     source, year = job
     if source == "registry":
         return registry_frame(pop)
     if source == "land":
         return land_frame(pop)
+    if source == "parks":
+        assert year is not None
+        return parks_frame(year, parks, acc.scale)
+    if source == "park-members":
+        assert year is not None
+        return park_members_frame(year, pop, acc, parks)
     if source in ANNUAL_SOURCES:
         assert year is not None
         return annual_frame(source, year, pop, acc)
@@ -195,13 +212,29 @@ def _build(
     raise ValueError(f"unknown source {source}")
 
 
-def _totals(pop: Population, acc: Accounts) -> dict[str, object]:
+def _totals(pop: Population, acc: Accounts, parks: Parks) -> dict[str, object]:
     land = pop.land_area()
     parcels = pop.parcels
+    svc = pop.services
     return {
         "enterprises": pop.n,
         "above_scale": int(pop.above_scale.sum()),
         "below_scale": int((~pop.above_scale).sum()),
+        "industrial": int((~svc).sum()),
+        "industrial_above_scale": int(pop.industrial_above.sum()),
+        "services_above_scale": int(svc.sum()),
+        "services_with_land": int((svc & (land > 0)).sum()),
+        "by_section": {
+            str(s): int(n) for s, n in zip(*np.unique(_sections_of(pop), return_counts=True), strict=True)
+        },
+        "parks": {
+            str(y): {
+                str(kind): int((parks.exists(y) & (parks.kind == kind)).sum())
+                for kind in np.unique(parks.kind)
+            }
+            for y in pop.years
+        },
+        "park_memberships": int(parks.member_enterprise.shape[0]),
         "tenants_without_land": int((land == 0).sum()),
         "land_rows": len(parcels),
         "parcels": int(np.unique(parcels.parcel_id).shape[0]),
@@ -214,6 +247,13 @@ def _totals(pop: Population, acc: Accounts) -> dict[str, object]:
             for k, y in enumerate(pop.years)
         },
     }
+
+
+def _sections_of(pop: Population) -> np.ndarray:
+    table = np.full(100, "C", dtype="<U1")
+    for d in DIVISIONS:
+        table[d.code] = d.section
+    return table[pop.division]
 
 
 def _shared_parcels(pop: Population) -> list[dict[str, object]]:
@@ -240,15 +280,19 @@ def generate_province(
     daily_days: int = 90,
     annual_only: bool = False,
     xlsx_max_rows: int = XLSX_MAX_ROWS,
+    stable_years: bool = False,
     progress: Callable[[str, FileEntry | None], None] | None = None,
 ) -> Manifest:
     """Generate a consistent synthetic province (合成省份数据) into `out_dir`; return the manifest.
 
-    `enterprises` manufacturers over `years` (e.g. "2019-2021"), drawn from `seed`; `defects` is
-    the share of data rows per file that carry one deliberate defect (0 for clean files).
+    `enterprises` enterprises (80% industrial, 20% 规上 services) over `years` (e.g.
+    "2019-2021"), drawn from `seed`; `defects` is the share of data rows per file that carry
+    one deliberate defect (0 for clean files).
     `daily_days` is the length of the daily power window ending with the last year's Spring
     Festival recovery. `annual_only` skips the monthly, daily and invoice files (for big runs).
     Excel sources above `xlsx_max_rows` rows are written as CSV (recorded in the manifest).
+    `stable_years` makes a province with no real change between years: no growth, no 2020 dip,
+    no events, every year calibrated to the same targets (manifest: ``parameters.growth`` 0).
     `progress(step, entry)` is called after each step (entry is None for non-file steps).
     """
     year_tuple = parse_years(years)
@@ -263,8 +307,9 @@ def generate_province(
 
     pop = draw_population(int(enterprises), year_tuple, streams)
     notify("population", None)
-    acc = build_accounts(pop, streams)
+    acc = build_accounts(pop, streams, stable=stable_years)
     notify("accounts", None)
+    parks = build_parks(pop, pop.land_area(), acc.scale, streams)
     jobs = plan_jobs(year_tuple, annual_only)
     links = build_links(pop, streams) if not annual_only else None
 
@@ -277,20 +322,38 @@ def generate_province(
             "daily_days": daily_days,
             "annual_only": annual_only,
             "xlsx_max_rows": xlsx_max_rows,
+            "stable_years": stable_years,
+            "growth": 0.0 if stable_years else "calibrated (see calibration.years)",
         },
-        totals=_totals(pop, acc),
+        totals=_totals(pop, acc, parks),
         calibration={
-            "scope": "规上 enterprises operating in the year; per-mu ratios over those with land; "
-            "sum over sum; achieved = on the generated values before defects",
+            "scope": "规上 industrial enterprises (sections B, C, D) operating in the year; per-mu ratios "
+            "over those with land; sum over sum; totals in 亿元 at the generated scale; achieved = on "
+            "the generated values before defects",
+            "scale": round(acc.scale, 9),
+            "scale_rule": f"scale = 规上 industrial enterprises / {FULL_SCALE_ABOVE_INDUSTRY:,} "
+            "(the province); absolute targets are the provincial figure × scale",
+            "anchor_year": anchor_year(year_tuple),
+            "land_factor": round(acc.land_factor, 6),
             "years": {
-                str(y): {"targets": targets(y).as_dict(), "achieved": acc.achieved[y]} for y in year_tuple
+                str(y): {
+                    "targets": targets(y, anchor_year(year_tuple) if stable_years else None).as_dict(),
+                    "achieved": acc.achieved[y],
+                }
+                for y in year_tuple
             },
         },
         shared_parcels=_shared_parcels(pop),
+        events=[
+            ev.manifest_entry(
+                e, pop.credit_code, pop.county_code, int(acc.active[acc.index(e.spec.start.year)].sum())
+            )
+            for e in acc.events
+        ],
     )
     as_of = f"{year_tuple[-1]}年12月31日"
     for job in jobs:
-        frame = _build(job, pop, acc, links, streams, daily_days)
+        frame = _build(job, pop, acc, parks, links, streams, daily_days)
         entry = emit(frame, out, job[1], streams, defects, xlsx_max_rows, as_of)
         manifest.files.append(entry)
         del frame

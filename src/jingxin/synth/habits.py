@@ -4,8 +4,10 @@
 自然资源 sends GBK CSV from a Windows tool; 税务 sends UTF-8 CSV with a BOM and thousands
 separators; 统计 sends Excel with a two-row header grouping related columns; 能源 and 生态环境
 send GB18030 CSV in which some numbers were typed with full-width digits and some codes carry a
-full-width space; 电力 sends plain UTF-8 CSV. Any file may, now and then, state a different but
-convertible unit in its header (实缴税收(元), 用电量(万千瓦时)): that is legal, not a defect.
+full-width space; 电力 sends plain UTF-8 CSV; 经信 exports its park list from its parks platform
+as Excel with a title row, and the membership list as UTF-8 CSV with a BOM. Any file may, now
+and then, state a different but convertible unit in its header (实缴税收(元), 用电量(万千瓦时)):
+that is legal, not a defect.
 """
 
 from __future__ import annotations
@@ -117,6 +119,14 @@ HABITS: dict[str, Habit] = {
         variant_share=0.25,
         variants={"万元": ("元",)},
     ),
+    "parks": Habit(
+        stem="parks",
+        format="xlsx",
+        title="浙江省开发区（园区）名录（{year}年）",
+        variant_share=0.2,
+        variants={"亩": ("平方米", "公顷")},
+    ),
+    "park-members": Habit(stem="park_members", format="csv", encoding="utf-8-sig"),
 }
 
 # When an Excel source exceeds this many rows it is written as UTF-8-BOM CSV instead

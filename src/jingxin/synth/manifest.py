@@ -35,6 +35,14 @@ NOTES = {
     "`units` gives the unit of each column as written.",
     "xlsx_to_csv": "An Excel source with more than xlsx_max_rows data rows is written as UTF-8 CSV "
     "with a BOM and a one-line header (switched_from = xlsx).",
+    "events": "Real events (DOMAIN.md §13) injected into the monthly 快报, monthly power and daily power: "
+    "id, kind, title, start, end (inclusive), cities (6-digit codes ending 00; 330000 = province), "
+    "counties hit, sectors (GB/T 4754 section letters or code prefixes), depth (share of output lost "
+    "per day, by 亩均 class for class-based rationing), depth_basis, source, series, affected_count, "
+    "affected_credit_codes (null for province-wide events, see affected_rule) and, for class-based "
+    "rationing, affected_by_class. Power falls by depth × 0.85 (a stopped plant keeps its base load). "
+    "Annual accounts lose the share of the year the event took.",
+    "scale": "Absolute totals are the province's × calibration.scale (规上 industrial enterprises / 48,000).",
     "defects": "defects = share of data rows per file with exactly one deliberate defect; kinds: "
     "bad_check_character, forbidden_character, unknown_county, negative_value, out_of_range, "
     "unit_in_cell, bad_date, duplicate_row, truncated_row (CSV only, the last line).",
@@ -88,6 +96,7 @@ class Manifest:
     calibration: dict[str, Any]
     files: list[FileEntry] = field(default_factory=list)
     shared_parcels: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
     row_numbering: str = ROW_NUMBERING
     notes: dict[str, str] = field(default_factory=lambda: dict(NOTES))
     generator: str = "jingxin.synth"
@@ -113,6 +122,7 @@ class Manifest:
             "calibration",
             "files",
             "shared_parcels",
+            "events",
         ]
         return {key: data[key] for key in order}
 
@@ -137,6 +147,7 @@ class Manifest:
             calibration=data["calibration"],
             files=files,
             shared_parcels=data.get("shared_parcels", []),
+            events=data.get("events", []),
             row_numbering=data.get("row_numbering", ROW_NUMBERING),
             notes=data.get("notes", {}),
             generator=data.get("generator", ""),

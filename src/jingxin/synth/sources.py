@@ -4,6 +4,11 @@ Each builder selects who appears (all registered enterprises for 市场监管, l
 自然资源, enterprises operating that year for 税务 and 统计, the energy department's key users,
 discharge-permit holders for 生态环境, 规上 only for the monthly 快报 and daily power) and
 takes the numbers from the one set of accounts, so that the files agree with one another.
+Services enterprises appear in the registry, land, tax, statistics (工业增加值 blank) and
+monthly power files; the 快报 and daily power cover 规上 industry only. The 经信 department's
+park list and membership list (parks, park-members) come from :mod:`.parks`. The real events
+of :mod:`.events` shape the monthly 快报, the monthly power and the daily power of the
+enterprises they hit.
 """
 
 from __future__ import annotations
@@ -11,13 +16,15 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from jingxin.synth import events as ev
 from jingxin.synth.accounts import Accounts
 from jingxin.synth.frame import Frame, arrow_text, make_frame
+from jingxin.synth.parks import Parks
 from jingxin.synth.population import Population
 from jingxin.synth.series import daily_profile, recovery_end, split_by_month, year_days
 from jingxin.synth.streams import Streams
 
-ANNUAL_SOURCES = ("tax", "statistics", "energy", "discharge")
+ANNUAL_SOURCES = ("tax", "statistics", "energy", "discharge", "parks", "park-members")
 MONTHS = np.arange(1, 13)
 
 
@@ -88,7 +95,7 @@ def annual_frame(source: str, year: int, pop: Population, acc: Accounts) -> Fram
             {
                 **base,
                 "above_scale": np.where(pop.above_scale[idx], "是", "否"),
-                "value_added": acc.value_added[k][idx],
+                "value_added": np.where(pop.services[idx], np.nan, acc.value_added[k][idx]),
                 "revenue": acc.revenue[k][idx],
                 "rd_expense": acc.rd[k][idx],
                 "employees": acc.employees[k][idx],
@@ -96,6 +103,57 @@ def annual_frame(source: str, year: int, pop: Population, acc: Accounts) -> Fram
             },
         )
     raise ValueError(f"not an annual source: {source}")
+
+
+def parks_frame(year: int, parks: Parks, scale: float) -> Frame:
+    """开发区（园区）名录: every park that exists in `year`, with its star rating that year."""
+    idx = np.flatnonzero(parks.exists(year))
+    idx = idx[np.lexsort((parks.park_id[idx], parks.county[idx]))]
+    return make_frame(
+        "parks",
+        str(year),
+        {
+            "park_id": parks.park_id[idx],
+            "park_name": parks.name[idx],
+            "kind": parks.kind[idx],
+            "division_code": parks.county[idx],
+            "star": parks.stars(year, scale)[idx].astype(float),
+            "area_mu": parks.area_mu[idx],
+            "year": np.full(idx.shape[0], str(year)),
+        },
+    )
+
+
+def park_members_frame(year: int, pop: Population, acc: Accounts, parks: Parks) -> Frame:
+    """园区入驻企业名单: members of the parks that exist in `year`, operating that year."""
+    e, p = parks.member_enterprise, parks.member_park
+    keep = parks.exists(year)[p] & acc.active[acc.index(year)][e]
+    e, p = e[keep], p[keep]
+    order = np.lexsort((pop.credit_code[e], parks.park_id[p]))
+    return make_frame(
+        "park-members",
+        str(year),
+        {
+            "credit_code": pop.credit_code[e[order]],
+            "park_id": parks.park_id[p[order]],
+            "year": np.full(order.shape[0], str(year)),
+        },
+    )
+
+
+def _with_events(split: np.ndarray, acc: Accounts, idx: np.ndarray, year: int, kind: str) -> np.ndarray:
+    """Reshape the months of the enterprises hit by events: the affected months fall by the
+    event's depth and the months still add up to the annual figure (already reduced)."""
+    hit = ev.month_factors(acc.events, idx, year, kind)
+    if hit is None:
+        return split
+    rows, factors = hit
+    part = split[rows] * factors
+    totals = split[rows].sum(axis=1, keepdims=True)
+    split[rows] = (
+        part * totals / np.where(part.sum(axis=1, keepdims=True) > 0, part.sum(axis=1, keepdims=True), 1)
+    )
+    return split
 
 
 def _per_month(idx: np.ndarray, year: int, pop: Population) -> dict[str, pa.Array]:
@@ -109,7 +167,8 @@ def power_frame(year: int, pop: Population, acc: Accounts, streams: Streams) -> 
     """企业月度用电量: every operating enterprise, 12 months following the power seasonality."""
     k = acc.index(year)
     idx = np.flatnonzero(acc.active[k])
-    kwh = np.round(split_by_month(acc.kwh[k][idx], year, streams("power", year), kind="power"))
+    kwh = split_by_month(acc.kwh[k][idx], year, streams("power", year), kind="power")
+    kwh = np.round(_with_events(kwh, acc, idx, year, "power"))
     return make_frame("power", str(year), {**_per_month(idx, year, pop), "kwh": kwh.ravel()}, {"kwh": 0})
 
 
@@ -117,8 +176,10 @@ def monthly_frame(year: int, pop: Population, acc: Accounts, streams: Streams) -
     """规上工业企业月度快报: 规上 only; monthly revenue adds up to the annual 营业收入."""
     rng = streams("monthly", year)
     k = acc.index(year)
-    idx = np.flatnonzero(acc.active[k] & pop.above_scale)
-    revenue = split_by_month(acc.revenue[k][idx], year, rng, kind="output")
+    idx = np.flatnonzero(acc.active[k] & pop.industrial_above)
+    revenue = _with_events(
+        split_by_month(acc.revenue[k][idx], year, rng, kind="output"), acc, idx, year, "output"
+    )
     output = revenue * acc.output_ratio[idx, None] * rng.lognormal(0, 0.02, revenue.shape)
     export_share = acc.export_share[idx, None]
     export = np.where(export_share > 0, revenue * export_share * rng.lognormal(0, 0.1, revenue.shape), np.nan)
@@ -155,16 +216,27 @@ def daily_frame(pop: Population, acc: Accounts, days: int, streams: Streams) -> 
     last = pop.years[-1]
     window = daily_window(last, days)
     k = acc.index(last)
-    idx = np.flatnonzero(acc.active[k] & pop.above_scale)
+    idx = np.flatnonzero(acc.active[k] & pop.industrial_above)
     day_year = window.astype("datetime64[Y]").astype(np.int64) + 1970
     base = np.zeros((idx.shape[0], window.shape[0]))
     for year in np.unique(day_year):  # at most two calendar years
         cols = day_year == year
         annual = np.nan_to_num(_annual_kwh(acc, int(year))[idx])
-        base[:, cols] = (annual / daily_profile(year_days(int(year))).sum())[:, None]
+        calendar = year_days(int(year))
+        base[:, cols] = (annual / daily_profile(calendar).sum())[:, None]
+        hit = ev.day_factors(acc.events, idx, calendar, "power")
+        if hit is not None:  # the annual figure already lost the event's share: undo it for the base
+            rows, factors = hit
+            base[rows[:, None], np.flatnonzero(cols)[None, :]] = (
+                annual[rows] / (daily_profile(calendar)[None, :] * factors).sum(axis=1)
+            )[:, None]
     late = rng.random(idx.shape[0]) < 0.12  # back a week late (复工滞后)
     profile = np.where(late[:, None], daily_profile(window - np.timedelta64(7, "D")), daily_profile(window))
-    kwh = np.round(base * profile * rng.lognormal(0, 0.08, base.shape))
+    kwh = base * profile * rng.lognormal(0, 0.08, base.shape)
+    hit = ev.day_factors(acc.events, idx, window, "power")
+    if hit is not None:
+        kwh[hit[0]] *= hit[1]
+    kwh = np.round(kwh)
     n_days = window.shape[0]
     codes = arrow_text(pop.credit_code[idx]).take(pa.array(np.repeat(np.arange(idx.shape[0]), n_days)))
     dates = arrow_text(window.astype("U10")).take(pa.array(np.tile(np.arange(n_days), idx.shape[0])))
