@@ -2,15 +2,17 @@
 
 Kept apart from `jingxin.core.settings` so the job machinery carries its own knobs:
 
-| variable | default | meaning |
-|---|---|---|
-| `JINGXIN_QUEUE` | from the platform database | `sqlite:///file` (huey's SQLite queue), `postgresql://…` (huey's PostgreSQL queue, tables `huey_*`), `redis://host:6379/0` |
-| `JINGXIN_JOB_THREADS` | 2 | job threads per server process |
-| `JINGXIN_JOB_HEARTBEAT` | 5 | seconds between heartbeats of a process running jobs |
-| `JINGXIN_JOB_STALE_AFTER` | 30 | seconds without a heartbeat after which a running job's process counts as dead |
-| `JINGXIN_SCHEDULE_EVERY` | 30 | seconds between looks at the schedules |
-| `JINGXIN_TIMEZONE` | Asia/Shanghai | the clock schedules are written in |
-| `JINGXIN_SERVER_URL` | — | where the CLI finds a running server (else `$JINGXIN_HOME/server.json`) |
+- `JINGXIN_QUEUE` (default: from the platform database): `sqlite:///file` (huey's SQLite
+  queue, `$JINGXIN_HOME/queue.sqlite` beside a SQLite platform database), `postgresql://…`
+  (huey's PostgreSQL queue, tables `huey_*`, by default in the platform database) or
+  `redis://host:6379/0`;
+- `JINGXIN_JOB_THREADS` (2): job threads per server process;
+- `JINGXIN_JOB_HEARTBEAT` (5): seconds between heartbeats of a process running jobs;
+- `JINGXIN_JOB_STALE_AFTER` (30): seconds without a heartbeat after which a running job's
+  process counts as dead;
+- `JINGXIN_SCHEDULE_EVERY` (30): seconds between looks at the schedules;
+- `JINGXIN_TIMEZONE` (Asia/Shanghai): the clock schedules are written in;
+- `JINGXIN_SERVER_URL`: where the CLI finds a running server (else `$JINGXIN_HOME/server.json`).
 """
 
 from __future__ import annotations
