@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jingxin.core.jobs import client as jobs_client
 from jingxin.core.warehouse import Warehouse, WarehouseBusyError, WarehouseError, open_warehouse
 from jingxin.ingest import batches as registry
 from jingxin.ingest.directory import DirectoryOutcome, PlannedFile, ingest_directory, plan_directory
@@ -65,6 +66,27 @@ def _warehouse(as_json: bool) -> Iterator[Warehouse]:
         wh.close()
 
 
+def _on_server(
+    server: str, files: list[tuple[str, Path, str | None]], as_json: bool, whole: bool = True
+) -> dict[str, Any]:
+    """Hand the files to the running server as one `ingest` job (the server owns the
+    warehouse) and follow it; a refused or failed job ends the command as it would locally."""
+    try:
+        job = jobs_client.run_on_server(
+            server,
+            "ingest",
+            jobs_client.ingest_params([(src, period) for src, _, period in files]),
+            [path for _, path, _ in files],
+            quiet=as_json,
+        )
+    except jobs_client.HandOffError as exc:
+        _fail(str(exc), EXIT_NOT_FOUND, as_json)
+    if job["status"] != "succeeded":
+        refused = "整份退回" in (job["error"] or "")
+        _fail(f"作业 {job['id']} 失败：{job['error']}", EXIT_REFUSED if refused else EXIT_NOT_FOUND, as_json)
+    return job
+
+
 def _short(digest: str | None) -> str:
     return (digest or "")[:12]
 
@@ -103,13 +125,18 @@ def ingest_command(
     period: Annotated[str | None, typer.Option("--period", help="批次期间（登记类数据默认 current）")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """归集一个部门文件：校验、隔离问题行，并作为一个批次入库。"""
-    with _warehouse(as_json) as wh:
-        try:
-            result = ingest_file(wh, source, file, loaded_by="cli", period=period)
-        except IngestError as exc:
-            _fail(f"文件被整份退回，未入库任何数据。{exc}", EXIT_REFUSED, as_json)
-        problems = registry.rejected_rows(wh, result.batch_id) if result.rejected and not as_json else []
+    """归集一个部门文件：校验、隔离问题行，并作为一个批次入库。服务运行时交给服务执行。"""
+    server = jobs_client.running_server()
+    if server is not None:
+        done = _on_server(server, [(source, file, period)], as_json)
+        result, problems = BatchResult(**done["result"]["batches"][0]), []
+    else:
+        with _warehouse(as_json) as wh:
+            try:
+                result = ingest_file(wh, source, file, loaded_by="cli", period=period)
+            except IngestError as exc:
+                _fail(f"文件被整份退回，未入库任何数据。{exc}", EXIT_REFUSED, as_json)
+            problems = registry.rejected_rows(wh, result.batch_id) if result.rejected and not as_json else []
     if as_json:
         _print_json(result.to_dict())
         return
@@ -129,6 +156,8 @@ def ingest_command(
         if len(problems) > SHOWN_ERRORS:
             out.print(f"……共 {len(problems)} 个问题。")
         out.print(f"导出全部问题行：jingxin batch {result.batch_id} --rejected-csv 问题行.csv")
+    elif result.rejected and server is not None:
+        out.print(f"问题行见网页 /data/batches/{result.batch_id}")
 
 
 def ingest_dir_command(
@@ -140,6 +169,18 @@ def ingest_dir_command(
         planned = plan_directory(folder)
     except IngestError as exc:
         _fail(str(exc), EXIT_REFUSED, as_json)
+    server = jobs_client.running_server()
+    if server is not None:
+        done = _on_server(server, [(p.source, p.path, None) for p in planned], as_json, whole=False)
+        if as_json:
+            _print_json(done["result"])
+        for r in done["result"]["refused"]:
+            err.print(f"[red]{r['file_name']} 被整份退回：{r['error']}[/]")
+        if not as_json:
+            out.print(f"已入库 {len(done['result']['batches'])} 个文件（作业 {done['id']}）。")
+        if done["result"]["refused"]:
+            raise typer.Exit(EXIT_REFUSED)
+        return
     with _warehouse(as_json) as wh:
         if as_json:
             outcomes = ingest_directory(wh, folder)
