@@ -7,6 +7,7 @@ not found; 2 a file refused whole (整份退回); 3 the warehouse is busy (anoth
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,7 +130,9 @@ def ingest_command(
     server = jobs_client.running_server()
     if server is not None:
         done = _on_server(server, [(source, file, period)], as_json)
-        result, problems = BatchResult(**done["result"]["batches"][0]), []
+        batch = done["result"]["batches"][0]
+        result = BatchResult(**{**batch, "loaded_at": dt.datetime.fromisoformat(batch["loaded_at"])})
+        problems = []
     else:
         with _warehouse(as_json) as wh:
             try:

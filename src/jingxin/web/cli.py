@@ -59,6 +59,9 @@ def serve(
             port=bind_port,
             reload=reload,
             workers=workers if workers > 1 else None,
+            # A worker answers uvicorn's health check once the app has started (migrations
+            # checked, warehouse opened, job threads running): give it time on a busy machine.
+            timeout_worker_healthcheck=120,
             proxy_headers=proxy_headers,
             forwarded_allow_ips="*" if proxy_headers else None,
             log_level=settings.log_level,

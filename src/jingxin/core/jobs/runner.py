@@ -126,11 +126,25 @@ def make_huey(settings: Settings, js: JobSettings) -> Huey:
         path.parent.mkdir(parents=True, exist_ok=True)
         return SqliteHuey("jingxin", filename=str(path), results=False, timeout=30)
     if url.startswith(("postgresql", "postgres")):
-        dsn = "postgresql://" + url.split("://", 1)[1]
-        return PostgresHuey("jingxin", dsn=dsn, results=False)
+        return _postgres_huey("postgresql://" + url.split("://", 1)[1])
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisHuey("jingxin", url=url, results=False)
     raise ValueError(f"不支持的作业队列地址 {url!r}：请使用 sqlite:///、postgresql:// 或 redis://")
+
+
+def _postgres_huey(dsn: str) -> Huey:
+    """huey's PostgreSQL queue. Its tables are made with CREATE TABLE IF NOT EXISTS, which two
+    server processes starting at once can race on: the loser finds them made, and retries."""
+    import psycopg
+
+    for attempt in range(5):
+        try:
+            return PostgresHuey("jingxin", dsn=dsn, results=False)
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 class _InProcessConsumer(Consumer):
