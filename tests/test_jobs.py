@@ -208,3 +208,22 @@ def test_job_models_match_the_migration(platform_url: str) -> None:
     finally:
         engine.dispose()
     assert [d for d in diff if mine & set(str(d).split("'"))] == []
+
+
+def test_a_big_upload_on_the_data_page_becomes_a_job(web_client, demo_users, monkeypatch) -> None:
+    from jingxin.jobs import service as jobs_service
+    from jingxin.web.testing import csrf_from
+
+    monkeypatch.setattr(jobs_service, "BIG_UPLOAD_BYTES", 10)
+    login(web_client, "liaison-sw")
+    token = csrf_from(web_client.get("/data").text)
+    response = web_client.post(
+        "/data/upload",
+        data={"source": "tax", "csrf_token": token},
+        files={"file": ("税务-大文件.csv", GOOD, "text/csv")},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"].startswith("/jobs/")
+    job = wait_for(web_client, int(response.headers["location"].rsplit("/", 1)[1]))
+    assert job["status"] == "succeeded" and job["result"]["batches"][0]["accepted"] == 2
+    assert "已转为后台作业" in web_client.get(response.headers["location"]).text
