@@ -32,6 +32,7 @@ from fastapi.staticfiles import StaticFiles
 from jingxin.accounts.service import DEFAULT_SESSIONS, DEFAULT_THROTTLE, SessionPolicy, ThrottlePolicy
 from jingxin.core.audit import GroupWriter
 from jingxin.core.db import Database, upgrade
+from jingxin.core.jobs.client import remove_server_file
 from jingxin.core.jobs.runner import JobRuntime
 from jingxin.core.jobs.runner import set_current as set_current_jobs
 from jingxin.core.settings import Settings, get_settings
@@ -140,6 +141,9 @@ def create_app(
             if run_jobs:
                 set_current_jobs(None)
                 jobs.stop()
+            # `jingxin serve` (one process) wrote it; uvicorn re-raises SIGTERM after the
+            # shutdown, so the command's own clean-up may never run.
+            remove_server_file(settings)
         warehouse.close()
         database.dispose()
 
