@@ -27,6 +27,7 @@ from jingxin.core.jobs.schedules import ScheduleSpec, default_schedule
 from jingxin.core.jobs.uploads import UPLOAD_ID, remove_upload
 from jingxin.core.scope import EVERYTHING, Scope
 
+SYSTEM_NAME = r"^[A-Za-z0-9_]+$"  # a file name in the systems folder, never a path
 EVALUATORS = frozenset({Role.ADMIN, *ANALYSTS})
 INGESTERS = frozenset({Role.ADMIN, Role.LIAISON})
 
@@ -136,7 +137,7 @@ def _eval_scope(code: str) -> Scope:
 
 
 class EvaluationParams(BaseModel):
-    system: str = Field(max_length=80, description="评价体系，如 zhejiang_industry_above")
+    system: str = Field(pattern=SYSTEM_NAME, max_length=80, description="评价体系，如 zhejiang_services")
     year: int | None = Field(default=None, ge=2000, le=2100, description="数据年度；空则为上一年")
     scope: str | None = Field(default=None, pattern=r"^\d{6}$", description="区划代码；空则为本人范围")
     history: Literal["auto", "runs", "evaluate", "none"] = "auto"
@@ -189,14 +190,14 @@ register_kind(
 
 class UncertaintyParams(BaseModel):
     run: str | None = Field(default=None, max_length=120, description="评价批次编号")
-    system: str | None = Field(default=None, max_length=80)
+    system: str | None = Field(default=None, pattern=SYSTEM_NAME, max_length=80)
     year: int | None = Field(default=None, ge=2000, le=2100)
     scope: str | None = Field(default=None, pattern=r"^\d{6}$")
     draws: int = Field(default=1000, ge=10, le=100_000)
     spread: float = Field(default=0.2, ge=0, le=1)
     seed: int = 0
     threshold: float = Field(default=0.8, gt=0, le=1)
-    methods: list[str] | None = None
+    methods: list[str] | None = Field(default=None, max_length=20)
     renormalise: bool = True
     live: bool = False
     store: bool = False

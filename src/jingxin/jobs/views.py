@@ -40,7 +40,7 @@ from jingxin.jobs.schemas import (
 from jingxin.web.deps import CurrentActor, CurrentUser, CurrentWebSession, DbSession, require_roles
 from jingxin.web.pagination import Pager
 from jingxin.web.registry import NavItem, WebScenario
-from jingxin.web.schemas import Message, Page
+from jingxin.web.schemas import Message, Page, ProblemOut
 from jingxin.web.templating import is_htmx, render
 
 PER_PAGE = 30
@@ -277,7 +277,13 @@ def api_kinds(user: CurrentUser) -> list[JobKindOut]:
     ]
 
 
-@api.post("/uploads", response_model=UploadOut, status_code=201, responses=ERRORS, summary="上传作业附件")
+@api.post(
+    "/uploads",
+    response_model=UploadOut,
+    status_code=201,
+    responses={**ERRORS, 422: {"model": ProblemOut}},
+    summary="上传作业附件",
+)
 def api_upload(
     request: Request,
     user: CurrentUser,
@@ -306,7 +312,7 @@ def api_upload(
     responses={
         **ERRORS,
         200: {"model": JobOut, "description": "同一请求编号此前已提交"},
-        422: {"model": Message},
+        422: {"model": ProblemOut},
     },
     summary="提交作业",
 )
@@ -376,7 +382,7 @@ def _schedule_out(s: JobSchedule) -> ScheduleOut:
 @api.put(
     "/schedules/{schedule_id}",
     response_model=ScheduleOut,
-    responses={**NOT_FOUND, 422: {"model": Message}},
+    responses={**NOT_FOUND, 422: {"model": ProblemOut}},
     dependencies=ADMIN_ONLY,
     summary="修改定时任务",
 )

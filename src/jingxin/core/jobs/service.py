@@ -114,7 +114,7 @@ def submit(
         kind.check(model, scope)
     job = Job(
         kind=kind.name,
-        title=kind.title_for(model),
+        title=clean_text(kind.title_for(model)),
         status=QUEUED,
         owner_id=owner_id,
         owner_name=owner_name,
