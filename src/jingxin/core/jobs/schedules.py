@@ -39,6 +39,7 @@ from jingxin.core.jobs import service
 from jingxin.core.jobs.config import get_job_settings
 from jingxin.core.jobs.models import Job, JobLog, JobSchedule, JobScheduleRun
 from jingxin.core.jobs.registry import JobRefused, get_kind
+from jingxin.core.jobs.service import changed
 from jingxin.core.jobs.workdays import first_working_day
 from jingxin.core.scope import Scope
 
@@ -239,13 +240,14 @@ def _start_run(db: Session, s: JobSchedule, due: dt.datetime, missed: int) -> in
         run = JobScheduleRun(schedule_id=s.id, due_at=due, missed=missed, created_at=utcnow())
         db.add(run)
         db.flush()
-        advanced = db.execute(
+        advanced = changed(
+            db,
             update(JobSchedule)
             .where(
                 JobSchedule.id == s.id, or_(JobSchedule.last_due_at.is_(None), JobSchedule.last_due_at < due)
             )
-            .values(last_due_at=due)
-        ).rowcount
+            .values(last_due_at=due),
+        )
         if not advanced:
             db.rollback()
             return None

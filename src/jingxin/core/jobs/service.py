@@ -15,10 +15,10 @@ import os
 import socket
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,11 @@ from jingxin.core.jobs.registry import JobRefused, get_kind
 from jingxin.core.scope import Scope
 
 MAX_LOG_LINES = 2000
+
+
+def changed(db: Session, statement: Any) -> int:
+    """Run an UPDATE or DELETE; how many rows it changed (the conditional moves rely on it)."""
+    return int(cast(CursorResult[Any], db.execute(statement)).rowcount)
 
 
 class JobNotFound(LookupError):
@@ -200,7 +205,8 @@ def retry(db: Session, job_id: int, by: str, user_id: int | None = None, is_admi
     if job.status != FAILED:
         raise JobRefused("只有失败的作业可以重试")
     earlier_error = job.error or "原因不明"
-    moved = db.execute(
+    moved = changed(
+        db,
         update(Job)
         .where(Job.id == job_id, Job.status == FAILED)
         .values(
@@ -213,8 +219,8 @@ def retry(db: Session, job_id: int, by: str, user_id: int | None = None, is_admi
             progress_total=0,
             progress_message="排队等待（重试）",
             finished_at=None,
-        )
-    ).rowcount
+        ),
+    )
     if not moved:
         db.rollback()
         raise JobRefused("该作业已在重试")
@@ -234,7 +240,8 @@ def this_host() -> str:
 def claim(db: Session, job_id: int, worker: str) -> Job | None:
     """Take a queued job for `worker`; None when it is not queued (already taken or done)."""
     now = utcnow()
-    taken = db.execute(
+    taken = changed(
+        db,
         update(Job)
         .where(Job.id == job_id, Job.status == QUEUED)
         .values(
@@ -244,8 +251,8 @@ def claim(db: Session, job_id: int, worker: str) -> Job | None:
             started_at=now,
             heartbeat_at=now,
             progress_message="运行中",
-        )
-    ).rowcount
+        ),
+    )
     if not taken:
         db.rollback()
         return None
@@ -274,7 +281,8 @@ def add_log(db: Session, job_id: int, message: str, level: str = "info") -> None
 def finish(db: Session, job_id: int, worker: str, result: dict[str, Any]) -> bool:
     """Mark the job done with its result; False when it was no longer this worker's (it was
     declared dead and requeued meanwhile)."""
-    done = db.execute(
+    done = changed(
+        db,
         update(Job)
         .where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
         .values(
@@ -282,8 +290,8 @@ def finish(db: Session, job_id: int, worker: str, result: dict[str, Any]) -> boo
             result=clean_json(result),
             finished_at=utcnow(),
             progress_message="已完成",
-        )
-    ).rowcount
+        ),
+    )
     if done:
         db.add(JobLog(job_id=job_id, message="作业完成", at=utcnow()))
     _commit(db)
@@ -291,11 +299,12 @@ def finish(db: Session, job_id: int, worker: str, result: dict[str, Any]) -> boo
 
 
 def fail(db: Session, job_id: int, worker: str, error: str) -> bool:
-    failed = db.execute(
+    failed = changed(
+        db,
         update(Job)
         .where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
-        .values(status=FAILED, error=clean_text(error)[:4000], finished_at=utcnow(), progress_message="失败")
-    ).rowcount
+        .values(status=FAILED, error=clean_text(error)[:4000], finished_at=utcnow(), progress_message="失败"),
+    )
     if failed:
         db.add(JobLog(job_id=job_id, level="error", message=f"作业失败：{error}", at=utcnow()))
     _commit(db)
@@ -380,9 +389,10 @@ def reap(db: Session, stale_after: float, me: str) -> list[int]:
                 "progress_message": "失败",
             }
             note = f"进程 {gone} 在运行中终止，已达最多运行次数 {job.max_attempts}，作业失败"
-        moved = db.execute(
-            update(Job).where(Job.id == job.id, Job.status == RUNNING, Job.worker == gone).values(**values)
-        ).rowcount
+        moved = changed(
+            db,
+            update(Job).where(Job.id == job.id, Job.status == RUNNING, Job.worker == gone).values(**values),
+        )
         if moved:
             db.add(JobLog(job_id=job.id, level="warning", message=note, at=now))
             if values["status"] == QUEUED:
