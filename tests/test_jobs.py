@@ -8,6 +8,7 @@ import random
 import time
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from jingxin.core.credit_code import generate
@@ -227,3 +228,52 @@ def test_a_big_upload_on_the_data_page_becomes_a_job(web_client, demo_users, mon
     job = wait_for(web_client, int(response.headers["location"].rsplit("/", 1)[1]))
     assert job["status"] == "succeeded" and job["result"]["batches"][0]["accepted"] == 2
     assert "已转为后台作业" in web_client.get(response.headers["location"]).text
+
+
+@pytest.fixture
+def redis_url(tmp_path) -> Any:
+    import shutil
+    import subprocess
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed")
+    sock = tmp_path / "redis.sock"
+    proc = subprocess.Popen(
+        [server, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not sock.exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    yield f"unix://{sock}"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_jobs_run_through_a_redis_queue(web_settings, platform_db, redis_url) -> None:
+    from jingxin.core.jobs.config import JobSettings
+    from jingxin.core.jobs.runner import JobRuntime
+    from jingxin.web.warehouse import WarehouseAccess
+
+    warehouse = WarehouseAccess(web_settings.warehouse_url)
+    runtime = JobRuntime(web_settings, platform_db, warehouse, job_settings=JobSettings(queue=redis_url))
+    runtime.start()
+    try:
+        with platform_db.session() as db:
+            job, _ = service.submit(db, "jobs.cleanup", {"keep_days": 7}, owner_name="admin", scope=Scope())
+        runtime.enqueue(job.id)
+        runtime.enqueue(job.id)  # delivered twice, run once
+        deadline = time.monotonic() + 20
+        while True:
+            with platform_db.session() as db:
+                done = db.get(Job, job.id)
+                if done.status == "succeeded":
+                    break
+            assert time.monotonic() < deadline, done.status
+            time.sleep(0.1)
+        assert done.attempts == 1 and done.result["deleted"] == 0
+    finally:
+        runtime.stop()
+        warehouse.close()
