@@ -147,3 +147,35 @@ def test_admins_edit_schedules_others_may_not(web_client, demo_users, web_app) -
     with web_app.state.db.session() as db:
         entries = audit.search(db, action="config_change", limit=10)[0]
     assert entries and entries[0].object_id == "evaluation-monthly" and "rule" in entries[0].detail["changes"]
+
+
+def test_a_server_starting_after_downtime_catches_up_once(web_settings, platform_db) -> None:
+    import time
+
+    from jingxin.core.db import utcnow
+    from jingxin.core.jobs.runner import JobRuntime
+    from jingxin.web.warehouse import WarehouseAccess
+
+    with platform_db.session() as db:
+        s = _schedule(db, utcnow() - dt.timedelta(days=30))
+        s.last_due_at = utcnow() - dt.timedelta(days=10)  # the platform was down ten days
+        db.commit()
+    warehouse = WarehouseAccess(web_settings.warehouse_url)
+    for _ in range(2):  # started, stopped, started again: still one catch-up run
+        runtime = JobRuntime(web_settings, platform_db, warehouse)
+        runtime.start()
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                with platform_db.session() as db:
+                    jobs = db.scalars(select(Job).where(Job.owner_name == "schedule:nightly-cleanup")).all()
+                    if jobs and all(j.status == "succeeded" for j in jobs):
+                        break
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        finally:
+            runtime.stop()
+    warehouse.close()
+    with platform_db.session() as db:
+        runs = db.scalars(select(JobScheduleRun)).all()
+        assert len(runs) == 1 and runs[0].missed in (9, 10) and len(jobs) == 1
