@@ -46,7 +46,10 @@ def serve(
 
     settings = get_settings()
     if workers > 1:
+        from jingxin.core.db import upgrade
+
         _check_shared_stores(settings)
+        upgrade(settings.platform_database_url)  # once here, not raced by every worker
     _check_warehouse_free(settings.warehouse_url)
     bind_host, bind_port = host or settings.host, port or settings.port
     local_host = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
