@@ -277,3 +277,12 @@ def test_jobs_run_through_a_redis_queue(web_settings, platform_db, redis_url) ->
     finally:
         runtime.stop()
         warehouse.close()
+
+
+def test_a_job_interrupted_by_shutdown_goes_back_to_the_queue(db_session) -> None:
+    job, _ = service.submit(db_session, "jobs.cleanup", {"keep_days": 9}, owner_name="admin", scope=Scope())
+    assert service.claim(db_session, job.id, "w1").attempts == 1
+    assert service.release(db_session, job.id, "other") is False  # not that worker's job
+    assert service.release(db_session, job.id, "w1") is True
+    db_session.refresh(job)
+    assert (job.status, job.attempts, job.worker) == (QUEUED, 0, None)

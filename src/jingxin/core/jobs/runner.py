@@ -272,6 +272,10 @@ class JobRuntime:
             ctx = JobContext(self, job, kind, params)
             result = kind.run(ctx) or {}
         except BaseException as exc:
+            if self._stop.is_set():  # interrupted by the shutdown: run again after the restart
+                with self.database.session() as db:
+                    service.release(db, job_id, self.worker_id)
+                return
             if not isinstance(exc, JobRefused | ValueError | KeyError | LookupError | PermissionError):
                 log.error("job %s (%s) failed:\n%s", job_id, job.kind, traceback.format_exc())
             with self.database.session() as db:

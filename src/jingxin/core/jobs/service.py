@@ -311,6 +311,33 @@ def fail(db: Session, job_id: int, worker: str, error: str) -> bool:
     return bool(failed)
 
 
+def release(db: Session, job_id: int, worker: str) -> bool:
+    """Put back a job this worker was running when its process began to stop (the server
+    shutting down), so the next process runs it again from the start."""
+    back = changed(
+        db,
+        update(Job)
+        .where(Job.id == job_id, Job.worker == worker, Job.status == RUNNING)
+        .values(
+            status=QUEUED,
+            worker=None,
+            attempts=Job.attempts - 1,
+            progress_message="排队等待（服务重启后运行）",
+        ),
+    )
+    if back:
+        db.add(
+            JobLog(
+                job_id=job_id,
+                level="warning",
+                message="服务停止，作业中断，未留下部分结果，重新排队",
+                at=utcnow(),
+            )
+        )
+    _commit(db)
+    return bool(back)
+
+
 # ---- workers and their heartbeats -----------------------------------------------------------
 
 
