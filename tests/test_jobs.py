@@ -69,6 +69,8 @@ def test_ingest_job_runs_in_the_server_and_only_its_owner_sees_it(web_client, de
 
     page = web_client.get("/jobs")
     assert "归集 tax 税务-2023.csv" in page.text and "已完成" in page.text
+    detail = web_client.get(f"/jobs/{job['id']}")
+    assert "入库批次" in detail.text and 'href="/data/batches/1"' in detail.text
 
     web_client.post("/logout", headers={"X-CSRF-Token": token})
     login(web_client, "liaison-dl")
