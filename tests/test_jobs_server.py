@@ -143,3 +143,5 @@ def _codes(n: int) -> list[str]:
 def test_several_workers_need_postgresql(tmp_path: Path) -> None:
     done = cli(tmp_path, "serve", "--workers", "2", check=False)
     assert done.returncode == 2 and "DuckDB" in done.stderr and "PostgreSQL" in done.stderr
+    alone = cli(tmp_path, "worker", check=False)
+    assert alone.returncode == 1 and "PostgreSQL 仓库" in alone.stderr
