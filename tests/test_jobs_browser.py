@@ -73,7 +73,7 @@ def test_jobs_page_shows_progress_moving(tmp_path: Path) -> None:
             assert value() == 100
             page.goto(f"{server.url}/jobs/{job['id']}")
             assert "已完成" in page.content() and "批次" in page.content()
-            page.screenshot(path=str(SCREENSHOTS / "jobs-detail.png"), full_page=True)
+            page.screenshot(path=str(SCREENSHOTS / "jobs-detail.png"))
             assert errors == []
             browser.close()
     finally:
