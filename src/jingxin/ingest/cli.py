@@ -67,9 +67,7 @@ def _warehouse(as_json: bool) -> Iterator[Warehouse]:
         wh.close()
 
 
-def _on_server(
-    server: str, files: list[tuple[str, Path, str | None]], as_json: bool, whole: bool = True
-) -> dict[str, Any]:
+def _on_server(server: str, files: list[tuple[str, Path, str | None]], as_json: bool) -> dict[str, Any]:
     """Hand the files to the running server as one `ingest` job (the server owns the
     warehouse) and follow it; a refused or failed job ends the command as it would locally."""
     try:
@@ -174,33 +172,9 @@ def ingest_dir_command(
         _fail(str(exc), EXIT_REFUSED, as_json)
     server = jobs_client.running_server()
     if server is not None:
-        done = _on_server(server, [(p.source, p.path, None) for p in planned], as_json, whole=False)
-        if as_json:
-            _print_json(done["result"])
-        for r in done["result"]["refused"]:
-            err.print(f"[red]{r['file_name']} 被整份退回：{r['error']}[/]")
-        if not as_json:
-            out.print(f"已入库 {len(done['result']['batches'])} 个文件（作业 {done['id']}）。")
-        if done["result"]["refused"]:
-            raise typer.Exit(EXIT_REFUSED)
-        return
-    with _warehouse(as_json) as wh:
-        if as_json:
-            outcomes = ingest_directory(wh, folder)
-        else:
-            with Progress(
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=out,
-            ) as progress:
-                task = progress.add_task("归集中", total=len(planned))
-
-                def step(p: PlannedFile, outcome: DirectoryOutcome) -> None:
-                    progress.update(task, advance=1, description=f"{p.source}: {p.path.name}")
-
-                outcomes = ingest_directory(wh, folder, on_file=step)
+        outcomes = _outcomes_on_server(server, planned, as_json)
+    else:
+        outcomes = _ingest_here(folder, planned, as_json)
     refused = [o for o in outcomes if o.error]
     if as_json:
         _print_json([o.to_dict() for o in outcomes])
@@ -240,6 +214,39 @@ def ingest_dir_command(
         if not as_json:
             err.print(f"[bold red]{len(refused)} 个文件被整份退回。[/]")
         raise typer.Exit(EXIT_REFUSED)
+
+
+def _ingest_here(folder: Path, planned: list[PlannedFile], as_json: bool) -> list[DirectoryOutcome]:
+    with _warehouse(as_json) as wh:
+        if as_json:
+            return ingest_directory(wh, folder)
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=out,
+        ) as progress:
+            task = progress.add_task("归集中", total=len(planned))
+
+            def step(p: PlannedFile, outcome: DirectoryOutcome) -> None:
+                progress.update(task, advance=1, description=f"{p.source}: {p.path.name}")
+
+            return ingest_directory(wh, folder, on_file=step)
+
+
+def _outcomes_on_server(server: str, planned: list[PlannedFile], as_json: bool) -> list[DirectoryOutcome]:
+    """The folder as one `ingest` job of the running server, answered in the shape of a local
+    run (one outcome per planned file)."""
+    done = _on_server(server, [(p.source, p.path, p.period) for p in planned], as_json)
+    batches = {b["file_name"]: b for b in done["result"]["batches"]}
+    errors = {r["file_name"]: r["error"] for r in done["result"]["refused"]}
+    outcomes = []
+    for p in planned:
+        b = batches.get(p.path.name)
+        result = BatchResult(**{**b, "loaded_at": dt.datetime.fromisoformat(b["loaded_at"])}) if b else None
+        outcomes.append(DirectoryOutcome(p, result, errors.get(p.path.name)))
+    return outcomes
 
 
 def batches_command(
