@@ -79,7 +79,9 @@ def test_ingest_job_runs_in_the_server_and_only_its_owner_sees_it(web_client, de
     web_client.cookies.clear()
     login(web_client, "admin")
     assert web_client.get("/api/v1/jobs").json()["total"] == 1
-    assert "liaison-sw" in web_client.get("/jobs").text
+    admin_page = web_client.get("/jobs").text
+    assert "liaison-sw" in admin_page and "作业进程" in admin_page
+    assert web_app.state.jobs.worker_id in admin_page  # the processes running jobs, for admins
 
 
 def test_scope_and_role_decide_what_may_be_started(web_client, demo_users) -> None:

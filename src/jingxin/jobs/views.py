@@ -230,6 +230,8 @@ def jobs_page(
     context = _list_context(request, db, user, status, page)
     if is_htmx(request):
         return render(request, "jobs/_table.html", context)
+    if user.is_admin:
+        context["workers"] = service.live_workers(db, get_job_settings().job_stale_after)
     return render(request, "jobs/index.html", context)
 
 
