@@ -20,10 +20,11 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import delete, select
 
 from jingxin.core.auth import ANALYSTS, Role
-from jingxin.core.db import utcnow, write_turn
+from jingxin.core.db import utcnow
 from jingxin.core.jobs import JobContext, JobKind, JobRefused, register_kind
 from jingxin.core.jobs.models import ACTIVE, Job
 from jingxin.core.jobs.schedules import ScheduleSpec, default_schedule
+from jingxin.core.jobs.service import writing
 from jingxin.core.jobs.uploads import UPLOAD_ID, remove_upload
 from jingxin.core.scope import EVERYTHING, Scope
 
@@ -284,8 +285,8 @@ def run_cleanup(ctx: JobContext) -> dict[str, Any]:
                 for item in (p or {}).get("files", []):
                     remove_upload(ctx.settings, str(item.get("upload", "")))
         if ids:
-            db.execute(delete(Job).where(Job.id.in_(ids)))
-            with write_turn(db):
+            with writing(db):
+                db.execute(delete(Job).where(Job.id.in_(ids)))
                 db.commit()
     ctx.log(f"删除 {params.keep_days} 天前结束的作业 {len(ids)} 个")
     return {"deleted": len(ids), "before": before.isoformat()}

@@ -182,6 +182,20 @@ def _save(
     title: str | None = None,
     kind: str | None = None,
 ) -> JobSchedule:
+    with service.writing(db):
+        return _save_locked(db, user, actor, schedule_id, data, name, title, kind)
+
+
+def _save_locked(
+    db: DbSession,
+    user: User,
+    actor: audit.Actor,
+    schedule_id: int | None,
+    data: ScheduleIn,
+    name: str | None,
+    title: str | None,
+    kind: str | None,
+) -> JobSchedule:
     s, changes = schedules.save_schedule(
         db,
         by=user.username,

@@ -34,12 +34,12 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from jingxin.core.db import utcnow, write_turn
+from jingxin.core.db import utcnow
 from jingxin.core.jobs import service
 from jingxin.core.jobs.config import get_job_settings
 from jingxin.core.jobs.models import Job, JobLog, JobSchedule, JobScheduleRun
 from jingxin.core.jobs.registry import JobRefused, get_kind
-from jingxin.core.jobs.service import changed
+from jingxin.core.jobs.service import changed, writing
 from jingxin.core.jobs.workdays import first_working_day
 from jingxin.core.scope import Scope
 
@@ -186,6 +186,11 @@ def ensure_defaults(db: Session) -> None:
     """Write the scenarios' default schedules that are not in the table yet."""
     if not _defaults:
         return
+    with writing(db):
+        _ensure_defaults(db)
+
+
+def _ensure_defaults(db: Session) -> None:
     have = set(db.scalars(select(JobSchedule.name)))
     now = utcnow()
     added = False
@@ -210,8 +215,7 @@ def ensure_defaults(db: Session) -> None:
         added = True
     if added:
         try:
-            with write_turn(db):
-                db.commit()
+            db.commit()
         except IntegrityError:  # another process wrote them at the same moment
             db.rollback()
 
@@ -236,6 +240,11 @@ def tick(db: Session, enqueue: Callable[[int], None], now: dt.datetime | None = 
 
 
 def _start_run(db: Session, s: JobSchedule, due: dt.datetime, missed: int) -> int | None:
+    with writing(db):
+        return _start_run_locked(db, s, due, missed)
+
+
+def _start_run_locked(db: Session, s: JobSchedule, due: dt.datetime, missed: int) -> int | None:
     try:
         run = JobScheduleRun(schedule_id=s.id, due_at=due, missed=missed, created_at=utcnow())
         db.add(run)
@@ -257,14 +266,12 @@ def _start_run(db: Session, s: JobSchedule, due: dt.datetime, missed: int) -> in
             )
         except JobRefused as exc:
             log.error("定时任务 %s 未能启动作业：%s", s.name, exc)
-            with write_turn(db):
-                db.commit()
+            db.commit()
             return None
         run.job_id = job.id
         if missed:
             db.add(JobLog(job_id=job.id, message=f"停机期间错过 {missed} 次，补运行一次", at=utcnow()))
-        with write_turn(db):
-            db.commit()
+        db.commit()
         return job.id
     except IntegrityError:  # another process started this occurrence
         db.rollback()

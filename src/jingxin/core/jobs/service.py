@@ -11,11 +11,14 @@ call these, so the rules hold whichever way a job arrives:
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 from sqlalchemy import CursorResult, delete, func, or_, select, update
@@ -38,6 +41,7 @@ from jingxin.core.jobs.registry import JobRefused, get_kind
 from jingxin.core.scope import Scope
 
 MAX_LOG_LINES = 2000
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def changed(db: Session, statement: Any) -> int:
@@ -75,11 +79,48 @@ def scope_from_json(data: dict[str, Any] | None) -> Scope:
 # ---- submitting -----------------------------------------------------------------------------
 
 
-def _commit(db: Session) -> None:
+_turn = threading.local()
+
+
+@contextmanager
+def writing(db: Session) -> Iterator[None]:
+    """This process's turn to write the platform database, taken BEFORE the first write
+    statement and kept to the commit (re-entrant within a thread).
+
+    On SQLite a connection that has begun writing holds the file's write lock; taking the
+    process's write turn only at commit would let it wait for the turn while the turn's
+    holder waits for the file: both stuck until SQLite's busy timeout fails one of them."""
+    if getattr(_turn, "depth", 0):
+        _turn.depth += 1
+        try:
+            yield
+        finally:
+            _turn.depth -= 1
+        return
     with write_turn(db):
-        db.commit()
+        _turn.depth = 1
+        try:
+            yield
+        finally:
+            _turn.depth = 0
 
 
+def _writes(fn: F) -> F:
+    """Run a service function that writes inside `writing(db)` (db is its first argument)."""
+
+    @functools.wraps(fn)
+    def wrapper(db: Session, *args: Any, **kwargs: Any) -> Any:
+        with writing(db):
+            return fn(db, *args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def _commit(db: Session) -> None:
+    db.commit()  # callers run inside `writing(db)`
+
+
+@_writes
 def submit(
     db: Session,
     kind_name: str,
@@ -199,6 +240,7 @@ def has_active_jobs(db: Session, user_id: int | None, is_admin: bool) -> bool:
 # ---- retry ----------------------------------------------------------------------------------
 
 
+@_writes
 def retry(db: Session, job_id: int, by: str, user_id: int | None = None, is_admin: bool = True) -> Job:
     """Put a failed job back in the queue (its earlier error stays in its log)."""
     job = get_job(db, job_id, user_id, is_admin)
@@ -237,6 +279,7 @@ def this_host() -> str:
     return socket.gethostname()[:100]
 
 
+@_writes
 def claim(db: Session, job_id: int, worker: str) -> Job | None:
     """Take a queued job for `worker`; None when it is not queued (already taken or done)."""
     now = utcnow()
@@ -263,6 +306,7 @@ def claim(db: Session, job_id: int, worker: str) -> Job | None:
     return job
 
 
+@_writes
 def set_progress(db: Session, job_id: int, worker: str, done: int, total: int, message: str | None) -> None:
     values: dict[str, Any] = {"progress_done": done, "progress_total": total, "heartbeat_at": utcnow()}
     if message is not None:
@@ -273,11 +317,13 @@ def set_progress(db: Session, job_id: int, worker: str, done: int, total: int, m
     _commit(db)
 
 
+@_writes
 def add_log(db: Session, job_id: int, message: str, level: str = "info") -> None:
     db.add(JobLog(job_id=job_id, message=clean_text(message)[:4000], level=level, at=utcnow()))
     _commit(db)
 
 
+@_writes
 def finish(db: Session, job_id: int, worker: str, result: dict[str, Any]) -> bool:
     """Mark the job done with its result; False when it was no longer this worker's (it was
     declared dead and requeued meanwhile)."""
@@ -298,6 +344,7 @@ def finish(db: Session, job_id: int, worker: str, result: dict[str, Any]) -> boo
     return bool(done)
 
 
+@_writes
 def fail(db: Session, job_id: int, worker: str, error: str) -> bool:
     failed = changed(
         db,
@@ -311,6 +358,7 @@ def fail(db: Session, job_id: int, worker: str, error: str) -> bool:
     return bool(failed)
 
 
+@_writes
 def release(db: Session, job_id: int, worker: str) -> bool:
     """Put back a job this worker was running when its process began to stop (the server
     shutting down), so the next process runs it again from the start."""
@@ -341,6 +389,7 @@ def release(db: Session, job_id: int, worker: str) -> bool:
 # ---- workers and their heartbeats -----------------------------------------------------------
 
 
+@_writes
 def register_worker(db: Session, worker: str, role: str) -> None:
     now = utcnow()
     db.merge(
@@ -349,6 +398,7 @@ def register_worker(db: Session, worker: str, role: str) -> None:
     _commit(db)
 
 
+@_writes
 def heartbeat(db: Session, worker: str) -> None:
     now = utcnow()
     db.execute(update(JobWorker).where(JobWorker.id == worker).values(heartbeat_at=now))
@@ -356,6 +406,7 @@ def heartbeat(db: Session, worker: str) -> None:
     _commit(db)
 
 
+@_writes
 def unregister_worker(db: Session, worker: str) -> None:
     db.execute(delete(JobWorker).where(JobWorker.id == worker))
     _commit(db)
@@ -387,6 +438,7 @@ def _dead(job: Job, now: datetime, stale_after: float, host: str) -> bool:
     return False
 
 
+@_writes
 def reap(db: Session, stale_after: float, me: str) -> list[int]:
     """Deal with running jobs whose process died: requeue those with attempts left (returned,
     for the caller to enqueue), fail the others. Work a dead process did is never half kept:
