@@ -115,6 +115,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--users", default="sheng,hangzhou,xihu", help="demo accounts, comma-separated")
     parser.add_argument("--log-level", default="info", help="server log level (info keeps the access log)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes (above 1 needs JINGXIN_WAREHOUSE and JINGXIN_DATABASE_URL on PostgreSQL)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk")
@@ -126,7 +132,8 @@ def main() -> None:
     prepared = time.perf_counter() - started
 
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jingxin"), "serve", "--port", str(port)],
+        [str(Path(sys.executable).parent / "jingxin"), "serve", "--port", str(port)]
+        + ["--workers", str(args.workers)],
         env={**env, "JINGXIN_LOG_LEVEL": args.log_level},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -158,6 +165,7 @@ def main() -> None:
                 "benchmark": "http",
                 "enterprises": args.enterprises,
                 "connections": args.connections,
+                "workers": args.workers,
                 "duration_s": args.duration,
                 "users": users,
                 "log_level": args.log_level,

@@ -13,7 +13,7 @@ app = typer.Typer(
 )
 
 # Scenario packages that add commands, each through `register(app)` in its cli module.
-SCENARIOS = ("synth", "ingest", "evaluation", "web")
+SCENARIOS = ("synth", "ingest", "evaluation", "web", "jobs")
 
 for _name in SCENARIOS:
     importlib.import_module(f"jingxin.{_name}.cli").register(app)

@@ -25,6 +25,7 @@ from jingxin.core import audit
 from jingxin.core.auth import Role
 from jingxin.datahub import service
 from jingxin.datahub.models import BatchOut, RejectedRowOut, SourceOut, UploadOutcome
+from jingxin.jobs import service as jobs
 from jingxin.web.deps import (
     CurrentActor,
     CurrentScope,
@@ -196,6 +197,8 @@ def data_upload(
     if not source or file is None or not file.filename:
         accounts.add_flash(db, ws, "请选择数据源和要上传的文件。", "error")
         return RedirectResponse("/data", status_code=303)
+    if (file.size or 0) > jobs.BIG_UPLOAD_BYTES:  # big files are ingested by a background job
+        return _upload_as_job(request, db, ws, actor, user, scope, source, file)
     try:
         outcome = _upload(request, scope, source, file, user.username)
     except service.SourceNotAllowed:
@@ -230,6 +233,26 @@ def _upload(request: Request, scope: CurrentScope, source: str, file: UploadFile
         limits=service.ingest_limits(settings),
         max_bytes=settings.upload_max_bytes,
     )
+def _upload_as_job(
+    request: Request, db: Any, ws: Any, actor: Any, user: Any, scope: Any, source: str, file: UploadFile
+) -> Response:
+    from jingxin.core.jobs import JobRefused
+    from jingxin.core.jobs.uploads import UploadError
+
+    if not scope.allows_source(source):
+        raise HTTPException(status_code=403, detail="您无权上传该数据源的文件")
+    name = service.safe_file_name(file.filename)
+    if not name.lower().endswith(service.ALLOWED_SUFFIXES):
+        message = f"文件未入库：文件 {name} 的格式不受支持：请提交 .xlsx 或 .csv 文件。"
+        accounts.add_flash(db, ws, message, "error")
+        return RedirectResponse("/data", status_code=303)
+    try:
+        job = jobs.ingest_upload_as_job(request.app.state, db, user, actor, source, file.file, name)
+    except (JobRefused, UploadError) as exc:
+        accounts.add_flash(db, ws, f"文件未入库：{exc}", "error")
+        return RedirectResponse("/data", status_code=303)
+    accounts.add_flash(db, ws, f"文件较大，已转为后台作业 {job.id} 归集，完成后可在此查看批次。", "info")
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 def _audit_upload(db: DbSession, actor: CurrentActor, outcome: UploadOutcome) -> None:

@@ -75,11 +75,15 @@ def evaluate_command(
     except ConfigError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
-    wh = _open(warehouse)
-    try:
-        summary = run_evaluation(wh, conf, year, _scope(scope), history=history)  # type: ignore[arg-type]
-    finally:
-        wh.close()
+    server = _running_server(warehouse, systems_dir)
+    if server is not None:
+        summary = _evaluate_on_server(server, year, system, scope, history, as_json)
+    else:
+        wh = _open(warehouse)
+        try:
+            summary = run_evaluation(wh, conf, year, _scope(scope), history=history)  # type: ignore[arg-type]
+        finally:
+            wh.close()
     if as_json:
         _print_json(summary.to_dict())
         return
@@ -95,6 +99,35 @@ def evaluate_command(
         f"参评企业 {summary.enterprise_count} 家（评价单元 {summary.unit_count} 个），"
         f"用时 {summary.seconds:.1f} 秒；配置指纹 {summary.config_hash[:12]}"
     )
+
+
+def _running_server(warehouse: str | None, systems_dir: Path | None) -> str | None:
+    """The running server to hand the evaluation to (it owns the configured warehouse), or
+    None to run here: no server, or another warehouse or systems folder than the server's."""
+    from jingxin.core.jobs.client import running_server
+    from jingxin.core.settings import get_settings
+
+    if systems_dir is not None or (warehouse and warehouse != get_settings().warehouse_url):
+        return None
+    return running_server()
+
+
+def _evaluate_on_server(
+    server: str, year: int, system: str, scope: str | None, history: str, as_json: bool
+) -> Any:
+    from jingxin.core.jobs.client import HandOffError, run_on_server
+    from jingxin.evaluation.runs import RunSummary
+
+    params = {"system": system, "year": year, "scope": scope, "history": history}
+    try:
+        job = run_on_server(server, "evaluation.run", params, quiet=as_json)
+    except HandOffError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if job["status"] != "succeeded":
+        console.print(f"[red]作业 {job['id']} 失败：{job['error']}[/red]")
+        raise typer.Exit(1)
+    return RunSummary(**job["result"])
 
 
 def export_command(

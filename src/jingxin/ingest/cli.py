@@ -7,6 +7,7 @@ not found; 2 a file refused whole (整份退回); 3 the warehouse is busy (anoth
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from jingxin.core.jobs import client as jobs_client
 from jingxin.core.warehouse import Warehouse, WarehouseBusyError, WarehouseError, open_warehouse
 from jingxin.ingest import batches as registry
 from jingxin.ingest.directory import DirectoryOutcome, PlannedFile, ingest_directory, plan_directory
@@ -65,6 +67,25 @@ def _warehouse(as_json: bool) -> Iterator[Warehouse]:
         wh.close()
 
 
+def _on_server(server: str, files: list[tuple[str, Path, str | None]], as_json: bool) -> dict[str, Any]:
+    """Hand the files to the running server as one `ingest` job (the server owns the
+    warehouse) and follow it; a refused or failed job ends the command as it would locally."""
+    try:
+        job = jobs_client.run_on_server(
+            server,
+            "ingest",
+            jobs_client.ingest_params([(src, period) for src, _, period in files]),
+            [path for _, path, _ in files],
+            quiet=as_json,
+        )
+    except jobs_client.HandOffError as exc:
+        _fail(str(exc), EXIT_NOT_FOUND, as_json)
+    if job["status"] != "succeeded":
+        refused = "整份退回" in (job["error"] or "")
+        _fail(f"作业 {job['id']} 失败：{job['error']}", EXIT_REFUSED if refused else EXIT_NOT_FOUND, as_json)
+    return job
+
+
 def _short(digest: str | None) -> str:
     return (digest or "")[:12]
 
@@ -103,13 +124,20 @@ def ingest_command(
     period: Annotated[str | None, typer.Option("--period", help="批次期间（登记类数据默认 current）")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """归集一个部门文件：校验、隔离问题行，并作为一个批次入库。"""
-    with _warehouse(as_json) as wh:
-        try:
-            result = ingest_file(wh, source, file, loaded_by="cli", period=period)
-        except IngestError as exc:
-            _fail(f"文件被整份退回，未入库任何数据。{exc}", EXIT_REFUSED, as_json)
-        problems = _first_problems(wh, result.batch_id) if result.rejected and not as_json else []
+    """归集一个部门文件：校验、隔离问题行，并作为一个批次入库。服务运行时交给服务执行。"""
+    server = jobs_client.running_server()
+    if server is not None:
+        done = _on_server(server, [(source, file, period)], as_json)
+        batch = done["result"]["batches"][0]
+        result = BatchResult(**{**batch, "loaded_at": dt.datetime.fromisoformat(batch["loaded_at"])})
+        problems = []
+    else:
+        with _warehouse(as_json) as wh:
+            try:
+                result = ingest_file(wh, source, file, loaded_by="cli", period=period)
+            except IngestError as exc:
+                _fail(f"文件被整份退回，未入库任何数据。{exc}", EXIT_REFUSED, as_json)
+            problems = _first_problems(wh, result.batch_id) if result.rejected and not as_json else []
     if as_json:
         _print_json(result.to_dict())
         return
@@ -129,6 +157,8 @@ def ingest_command(
         if result.errors > len(problems):
             out.print(f"……共 {result.errors} 个问题。")
         out.print(f"导出全部问题行：jingxin batch {result.batch_id} --rejected-csv 问题行.csv")
+    elif result.rejected and server is not None:
+        out.print(f"问题行见网页 /data/batches/{result.batch_id}")
 
 
 def ingest_dir_command(
@@ -140,23 +170,11 @@ def ingest_dir_command(
         planned = plan_directory(folder)
     except IngestError as exc:
         _fail(str(exc), EXIT_REFUSED, as_json)
-    with _warehouse(as_json) as wh:
-        if as_json:
-            outcomes = ingest_directory(wh, folder)
-        else:
-            with Progress(
-                TextColumn("[progress.description]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=out,
-            ) as progress:
-                task = progress.add_task("归集中", total=len(planned))
-
-                def step(p: PlannedFile, outcome: DirectoryOutcome) -> None:
-                    progress.update(task, advance=1, description=f"{p.source}: {p.path.name}")
-
-                outcomes = ingest_directory(wh, folder, on_file=step)
+    server = jobs_client.running_server()
+    if server is not None:
+        outcomes = _outcomes_on_server(server, planned, as_json)
+    else:
+        outcomes = _ingest_here(folder, planned, as_json)
     refused = [o for o in outcomes if o.error]
     if as_json:
         _print_json([o.to_dict() for o in outcomes])
@@ -196,6 +214,39 @@ def ingest_dir_command(
         if not as_json:
             err.print(f"[bold red]{len(refused)} 个文件被整份退回。[/]")
         raise typer.Exit(EXIT_REFUSED)
+
+
+def _ingest_here(folder: Path, planned: list[PlannedFile], as_json: bool) -> list[DirectoryOutcome]:
+    with _warehouse(as_json) as wh:
+        if as_json:
+            return ingest_directory(wh, folder)
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=out,
+        ) as progress:
+            task = progress.add_task("归集中", total=len(planned))
+
+            def step(p: PlannedFile, outcome: DirectoryOutcome) -> None:
+                progress.update(task, advance=1, description=f"{p.source}: {p.path.name}")
+
+            return ingest_directory(wh, folder, on_file=step)
+
+
+def _outcomes_on_server(server: str, planned: list[PlannedFile], as_json: bool) -> list[DirectoryOutcome]:
+    """The folder as one `ingest` job of the running server, answered in the shape of a local
+    run (one outcome per planned file)."""
+    done = _on_server(server, [(p.source, p.path, p.period) for p in planned], as_json)
+    batches = {b["file_name"]: b for b in done["result"]["batches"]}
+    errors = {r["file_name"]: r["error"] for r in done["result"]["refused"]}
+    outcomes = []
+    for p in planned:
+        b = batches.get(p.path.name)
+        result = BatchResult(**{**b, "loaded_at": dt.datetime.fromisoformat(b["loaded_at"])}) if b else None
+        outcomes.append(DirectoryOutcome(p, result, errors.get(p.path.name)))
+    return outcomes
 
 
 def batches_command(

@@ -12,7 +12,10 @@ What it wires, in one place:
   (`jingxin.web.limits`);
 - CSRF checking on every state-changing request (an app-wide dependency), the session cookie
   and security headers (`jingxin.web.security`), error pages (`jingxin.web.errors`);
-- static files under /static (own CSS/JS and vendored ECharts and HTMX, no CDN).
+- static files under /static (own CSS/JS and vendored ECharts and HTMX, no CDN);
+- the job runtime (`jingxin.core.jobs.runner.JobRuntime`, on `app.state.jobs`): huey's
+  consumer threads, heartbeats and schedules run inside the server process, started and
+  stopped with it (DuckDB lets only this process open the warehouse file).
 
 Run it with `jingxin serve`, or `uvicorn --factory jingxin.web.app:create_app`.
 """
@@ -32,6 +35,9 @@ from jingxin.accounts.service import DEFAULT_SESSIONS, DEFAULT_THROTTLE, Session
 from jingxin.core.audit import GroupWriter
 from jingxin.core.calendar import check_coverage
 from jingxin.core.db import Database, upgrade
+from jingxin.core.jobs.client import remove_server_file
+from jingxin.core.jobs.runner import JobRuntime
+from jingxin.core.jobs.runner import set_current as set_current_jobs
 from jingxin.core.settings import Settings, get_settings
 from jingxin.web import errors
 from jingxin.web.assets import STATIC_DIR, asset_version, ensure_vendor
@@ -54,6 +60,7 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.core.workflow.views",
     "jingxin.core.notify.views",
     "jingxin.exchange.views",
+    "jingxin.jobs.views",
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
@@ -108,11 +115,13 @@ def create_app(
     migrate: bool = True,
     throttle: ThrottlePolicy = DEFAULT_THROTTLE,
     session_policy: SessionPolicy = DEFAULT_SESSIONS,
+    run_jobs: bool = True,
 ) -> FastAPI:
     """Build the app for `settings` (default: from the environment).
 
     The platform database is brought up to date here (`migrate=False` skips it for a database
     known to be current); the warehouse is opened at the first request that needs it.
+    `run_jobs=False` leaves the job threads stopped (jobs are then only queued).
     """
     settings = settings or get_settings()
     database_url = settings.platform_database_url
@@ -125,6 +134,7 @@ def create_app(
     database = Database(database_url)
     warehouse = WarehouseAccess(settings.warehouse_url)
     audit_writer = GroupWriter(database.session, on_loop=database.engine.dialect.name == "sqlite")
+    jobs = JobRuntime(settings, database, warehouse)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -132,7 +142,18 @@ def create_app(
         # server at start with the holder named, rather than failing page by page later.
         with warehouse.reader():
             pass
-        yield
+        if run_jobs:
+            jobs.start()
+            set_current_jobs(jobs)
+        try:
+            yield
+        finally:
+            if run_jobs:
+                set_current_jobs(None)
+                jobs.stop()
+            # `jingxin serve` (one process) wrote it; uvicorn re-raises SIGTERM after the
+            # shutdown, so the command's own clean-up may never run.
+            remove_server_file(settings)
         warehouse.close()
         database.dispose()
 
@@ -149,6 +170,7 @@ def create_app(
     app.state.db = database
     app.state.warehouse = warehouse
     app.state.audit_writer = audit_writer
+    app.state.jobs = jobs
     app.state.throttle = throttle
     app.state.session_policy = session_policy
     app.state.asset_version = asset_version()

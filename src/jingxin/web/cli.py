@@ -34,24 +34,60 @@ def serve(
     proxy_headers: Annotated[
         bool, typer.Option("--proxy-headers", help="信任反向代理的 X-Forwarded-For（仅在代理之后使用）")
     ] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, max=64, help="服务进程数（多于 1 个须两库均为 PostgreSQL）")
+    ] = 1,
 ) -> None:
-    """启动网页与接口服务（数字经信）。服务进程独占仓库文件，上传经网页进行。"""
+    """启动网页与接口服务（数字经信）。服务进程独占仓库文件并运行后台作业；命令行的写操作交给它执行。"""
     import uvicorn
 
+    from jingxin.core.jobs.client import remove_server_file, write_server_file
     from jingxin.core.settings import get_settings
 
     settings = get_settings()
+    if workers > 1:
+        from jingxin.core.db import upgrade
+
+        _check_shared_stores(settings)
+        upgrade(settings.platform_database_url)  # once here, not raced by every worker
     _check_warehouse_free(settings.warehouse_url)
-    uvicorn.run(
-        "jingxin.web.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        reload=reload,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips="*" if proxy_headers else None,
-        log_level=settings.log_level,
-    )
+    bind_host, bind_port = host or settings.host, port or settings.port
+    local_host = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
+    write_server_file(f"http://{local_host}:{bind_port}", settings)
+    try:
+        uvicorn.run(
+            "jingxin.web.app:create_app",
+            factory=True,
+            host=bind_host,
+            port=bind_port,
+            reload=reload,
+            workers=workers if workers > 1 else None,
+            # A worker answers uvicorn's health check once the app has started (migrations
+            # checked, warehouse opened, job threads running): give it time on a busy machine.
+            timeout_worker_healthcheck=120,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips="*" if proxy_headers else None,
+            log_level=settings.log_level,
+        )
+    finally:
+        remove_server_file(settings)
+
+
+def _check_shared_stores(settings: Any) -> None:
+    """Several server processes need stores they can all write: PostgreSQL for both. A DuckDB
+    file admits one process, and SQLite would serialise every process's writes."""
+    problems = []
+    if not settings.warehouse_url.startswith(("postgresql", "postgres")):
+        problems.append(f"仓库为 {settings.warehouse_url.split(':', 1)[0]}（DuckDB 文件只允许一个进程打开）")
+    if not settings.platform_database_url.startswith(("postgresql", "postgres")):
+        problems.append("平台数据库为 SQLite")
+    if problems:
+        err.print(
+            f"[bold red]无法以多个进程启动：[/]{'；'.join(problems)}。"
+            "请把 JINGXIN_WAREHOUSE 与 JINGXIN_DATABASE_URL 都设为 PostgreSQL（见 README 生产部署），"
+            "或去掉 --workers 以单进程运行。"
+        )
+        raise typer.Exit(2)
 
 
 def _check_warehouse_free(url: str) -> None:

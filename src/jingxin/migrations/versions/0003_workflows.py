@@ -1,7 +1,7 @@
 """Workflows and notifications: cases, their append-only history and clocks; messages, preferences.
 
 Revision ID: 0003_workflows
-Revises: 0001_platform_core
+Revises: 0002_jobs
 Create Date: 2026-11-30
 
 The history table refuses UPDATE and DELETE with a trigger on both backends, so the record of
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0003_workflows"
-down_revision: str | Sequence[str] | None = "0001_platform_core"
+down_revision: str | Sequence[str] | None = "0002_jobs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
