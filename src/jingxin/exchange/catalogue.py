@@ -30,6 +30,7 @@ from jingxin.core.scope import Scope
 from jingxin.core.warehouse import Warehouse
 from jingxin.exchange.blanks import TYPE_NAMES, header_text
 from jingxin.exchange.config import FREQUENCY_LABELS, load_calendar
+from jingxin.ingest.batches import safe_cell
 
 CSV_CHUNK_ROWS = 5000
 MAX_PAGE = 1000
@@ -224,15 +225,13 @@ def read_page(
 
 
 def _text(value: Any) -> Any:
-    from jingxin.datahub.service import _cell  # the platform's one CSV-injection guard
-
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, bool):
         return "是" if value else "否"
     if isinstance(value, date):
         return value.isoformat()
-    return _cell(value)
+    return safe_cell(value)
 
 
 def iter_csv(

@@ -12,6 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from jingxin.core.spreadsheet import csv_cell
 from jingxin.core.warehouse import Warehouse
 
 BATCH_COLUMNS = (
@@ -30,7 +31,6 @@ BATCH_COLUMNS = (
 )
 REJECTED_COLUMNS = ("row_number", "column_name", "value", "reason", "raw")
 PAGE_ROWS = 5_000  # problems read at a time for an export (a few MB whatever the batch's size)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _row(values: tuple[Any, ...], names: tuple[str, ...]) -> dict[str, Any]:
@@ -118,11 +118,5 @@ def rejected_pages(
 
 
 def safe_cell(value: Any) -> str:
-    """A CSV cell that Excel will not run as a formula (CSV injection): text starting with
-    = + - @ tab or CR gets a leading apostrophe, as spreadsheet programs themselves do."""
-    if value is None:
-        return ""
-    text = str(value)
-    if text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
+    """A CSV cell as text that no spreadsheet program runs as a formula (`core.spreadsheet`)."""
+    return "" if value is None else str(csv_cell(str(value)))
