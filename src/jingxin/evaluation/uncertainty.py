@@ -44,8 +44,8 @@ releases the GIL in sorts and arithmetic). No Python loop runs over enterprises.
 Exactness (可复现): the nominal draw (all weight factors 1) is computed in the order of
 operations of `compute.score_units` (the same summation order, DuckDB's ROUND half away from
 zero to 6 decimals), so its totals equal the warehouse's bit for bit; ranks and classes mirror
-`classes.rank_and_classify` (ties to the smaller unit id, the share cut
-``floor(n × cum / 100 + 0.5)``, per-county overrides of shares, thresholds and weights, A+).
+`classes.rank_and_classify` (ties to the nominal total without caps, then the smaller unit
+id, the share cut ``floor(n × cum / 100 + 0.5)``, per-county overrides of shares, thresholds and weights, A+).
 Every analysis replays the nominal draw and counts the enterprises whose class differs from the
 evaluation's (`nominal_mismatches`; 0 expected — on PostgreSQL, whose ROUND works on the decimal
 value, an exact-half total could in principle differ).
@@ -72,6 +72,7 @@ from rich.table import Table
 
 from jingxin.core.scope import EVERYTHING, Scope
 from jingxin.core.warehouse import Warehouse
+from jingxin.evaluation.classes import pooled_labels
 from jingxin.evaluation.cli import JsonOpt, ScopeOpt, WarehouseOpt, _open, _print_json, _scope, console
 from jingxin.evaluation.compute import Params, ScoreArrays, class_key, compute_prefix, score_arrays
 from jingxin.evaluation.config import (
@@ -435,35 +436,26 @@ class UnitScores:
 
 
 # ---- ranks and classes for many draws (mirroring classes.rank_and_classify) ---------------------
-def group_labels(system: System, county_code: np.ndarray, division_code: np.ndarray) -> np.ndarray:
-    """One integer label per unit for the class group (分类分组) of the system (NULL codes form
-    a group of their own, as in SQL)."""
-    group = system.classes.group
-    if group == "kind":
+def group_labels(
+    system: System, county_code: np.ndarray, division_code: np.ndarray, tenant: np.ndarray | None = None
+) -> np.ndarray:
+    """One integer label per unit for the class group (分类分组) of the system, small groups
+    pooled and tenants apart as `classes.class_groups` decides (NULL codes form a group of their
+    own, as in SQL)."""
+    if system.classes.group == "kind":
         raise ValueError("园区评价（按园区类型分组）暂不支持不确定性分析")
-    cols = GROUP_COLUMNS[group]
-    if not cols:
-        return np.zeros(len(county_code), dtype=np.int64)
-    county = pd.Series(county_code, dtype=object).fillna("\x00").astype(str)
-    frame: dict[str, pd.Series] = {}
-    for col in cols:
-        if col == "county_code":
-            frame[col] = county
-        elif col == "city_code":
-            frame[col] = county.str[:4] + "00"
-        elif col == "division_code":
-            frame[col] = pd.Series(division_code, dtype=object).fillna("\x00").astype(str)
-    return pd.DataFrame(frame).groupby(list(cols), sort=True).ngroup().to_numpy(dtype=np.int64)
+    labels = pooled_labels(system.classes, county_code, division_code, tenant=tenant)
+    return pd.Series(labels).astype(str).factorize(sort=True)[0].astype(np.int64)
 
 
 @dataclass(frozen=True)
 class ClassRanker:
     """Ranks within the class group and classes, for a (B draws × n units) block of totals.
 
-    Units are held in ranking order: by group, then in the order given (unit id), so a group is
-    a contiguous range and a unit's rank is its position in the sorted draw minus its group's
-    start. Ties in total go to the smaller unit id, as ``ROW_NUMBER() OVER (ORDER BY total
-    DESC, unit_id)`` does. Class cut-offs are per unit because a county may override shares or
+    Units are held in ranking order: by group, then in the order given, so a group is a
+    contiguous range and a unit's rank is its position in the sorted draw minus its group's
+    start. Ties in total go to the unit placed first (nominal total without caps, then unit id),
+    as ``ROW_NUMBER() OVER (ORDER BY total DESC, tiebreak DESC, unit_id)`` does. Class cut-offs are per unit because a county may override shares or
     thresholds (and a group may span counties).
     """
 
@@ -878,8 +870,10 @@ class UncertaintyAnalysis:
         self.unit_id = base.unit_id
         self.indicators = list(base.indicators)
         county = np.asarray(base.county_code, dtype=object)
-        labels = group_labels(system, county, np.asarray(base.division_code, dtype=object))
-        self.order = np.argsort(labels, kind="stable")  # by group, then unit id (the arrays' order)
+        labels = group_labels(system, county, np.asarray(base.division_code, dtype=object), base.tenant)
+        # by group, then equal totals' tie-break (the total without caps), then unit id
+        tiebreak = base.tiebreak if base.tiebreak is not None else np.zeros(len(labels))
+        self.order = np.lexsort((np.arange(len(labels)), -np.round(tiebreak, 6), labels))
         self.inverse = np.empty(len(self.order), dtype=np.int64)
         self.inverse[self.order] = np.arange(len(self.order))
         params = Params.build(system, self.target.year)
