@@ -222,12 +222,12 @@ def explain_command(
 
 @group.command("load-input")
 def load_input_command(
-    table: Annotated[str, typer.Argument(help="sublets、vetoes 或 park_members")],
+    table: Annotated[str, typer.Argument(help="sublets 或 vetoes")],
     file: Annotated[Path, typer.Argument(help="CSV 文件（UTF-8，首行为英文列名）")],
     warehouse: WarehouseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """载入评价的可选输入表：转租户数、一票否决、园区企业名单。"""
+    """载入评价的可选输入表：转租户数、一票否决（园区名录与园区企业名单经 jingxin ingest 归集）。"""
     import pyarrow.csv as pacsv
 
     from jingxin.evaluation.population import INPUT_SCHEMAS

@@ -490,7 +490,8 @@ def recompute(wh: Warehouse, run_id: str) -> Evaluation:
 
 
 def load_inputs(wh: Warehouse, name: str, data: pa.Table) -> int:
-    """Append rows to an optional input table (sublets, vetoes, park_members)."""
+    """Append rows to an optional input table (sublets, vetoes). Park master data and
+    membership are departmental sources, ingested with `jingxin ingest` (not here)."""
     if name not in INPUT_SCHEMAS:
         raise KeyError(f"未知输入表 {name!r}：可用 {', '.join(INPUT_SCHEMAS)}")
     wh.ensure_schema(ALL_SCHEMAS)

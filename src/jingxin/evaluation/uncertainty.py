@@ -455,8 +455,9 @@ class ClassRanker:
     Units are held in ranking order: by group, then in the order given, so a group is a
     contiguous range and a unit's rank is its position in the sorted draw minus its group's
     start. Ties in total go to the unit placed first (nominal total without caps, then unit id),
-    as ``ROW_NUMBER() OVER (ORDER BY total DESC, tiebreak DESC, unit_id)`` does. Class cut-offs are per unit because a county may override shares or
-    thresholds (and a group may span counties).
+    as ``ROW_NUMBER() OVER (ORDER BY total DESC, tiebreak DESC, unit_id)`` does. Class
+    cut-offs are per unit because a county may override shares or thresholds (and a group may
+    span counties).
     """
 
     classes: tuple[str, ...]
