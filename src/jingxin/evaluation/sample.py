@@ -222,7 +222,8 @@ def facts_from_columns(columns: Mapping[str, Sequence[Any] | np.ndarray]) -> dic
     """Fact tables from one row per enterprise and year (for tests and worked examples).
 
     Required: credit_code, county_code, industry_code, area_mu, year. Optional: name,
-    parcel_id (default: a parcel of its own), founded_on, status, above_scale (default True)
+    parcel_id (default: a parcel of its own), acquisition (取得方式, default 出让), founded_on,
+    status, above_scale (default True)
     and the fact columns tax_paid, value_added, revenue, rd_expense, employees, college_staff,
     energy_tce, discharge_t and kwh (the year's electricity, spread evenly over 12 months).
     NaN or None means "no record": the row is left out of that source's table.
@@ -248,7 +249,10 @@ def facts_from_columns(columns: Mapping[str, Sequence[Any] | np.ndarray]) -> dic
             preserve_index=False,
         ),
         "land": pa.Table.from_pandas(
-            first[["credit_code", "parcel_id", "area_mu"]].assign(land_use="工业用地", acquisition="出让"),
+            first[["credit_code", "parcel_id", "area_mu"]].assign(
+                land_use="工业用地",
+                acquisition=first.get("acquisition", "出让"),
+            ),
             preserve_index=False,
         ),
     }
