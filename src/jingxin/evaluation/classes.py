@@ -14,7 +14,8 @@ share within one unit, and the published counts come out exact for round group s
 A group too small for its shares (5 % of fewer than 11 units rounds to no D) is pooled first
 (`config.Pooling`): small groups of a county are ranked together, and a county's pool still too
 small joins the city's. Tenants without land of their own (无自有用地的租户) are ranked on lists
-of their own. `class_group` names the group a unit's class was decided in.
+of their own. `class_group` names the group a unit's class was decided in and `class_key`
+identifies it (units with one key were ranked together: class cut-offs are per key).
 """
 
 from __future__ import annotations
@@ -94,6 +95,7 @@ def rank_and_classify(scored: Scored) -> ibis.Table:
     industry_w = ["tenant", *industry_keys]
     ranks = narrow.select(
         "class_group",
+        "class_key",
         __unit=narrow.unit_id,
         rank_in_county=ibis.row_number().over(group_by=county_w, order_by=order) + 1,
         county_count=narrow.unit_id.count().over(ibis.window(group_by=county_w)),

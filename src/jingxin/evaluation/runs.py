@@ -104,6 +104,7 @@ EVAL_SCHEMAS: dict[str, ibis.Schema] = {
             "class_rank": "int64",
             "class_n": "int64",
             "class_group": "string",
+            "class_key": "string",
             "tenant": "boolean",
             "score_class": "string",
             "class": "string",
@@ -157,6 +158,7 @@ EVAL_SCHEMAS: dict[str, ibis.Schema] = {
             "class_rank": "int64",
             "class_n": "int64",
             "class_group": "string",
+            "class_key": "string",
             "class": "string",
         }
     ),
