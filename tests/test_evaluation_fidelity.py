@@ -444,3 +444,130 @@ def test_2021_plan_scores_talent_and_innovation(generated) -> None:
     assert (res.s_talent_density > 0).mean() > 0.5 and (res.s_innovation_intensity > 0).mean() > 0.5
     assert res.s_innovation_intensity.max() <= 20 + 1e-9
     assert sum(run.class_counts.values()) == run.enterprise_count and min(run.class_counts.values()) > 0
+
+
+# ---- pooling of small groups ------------------------------------------------------------------------------
+def _sized(groups: list[tuple[str, str, int]], tmp_path: Path) -> Warehouse:
+    """A warehouse with n enterprises per (county, industry)."""
+    counties = [c for c, _, n in groups for _ in range(n)]
+    industries = [i for _, i, n in groups for _ in range(n)]
+    codes = credit_codes(counties)
+    rng = np.random.default_rng(7)
+    k = len(codes)
+    area = rng.uniform(10, 50, k)
+    va = area * rng.uniform(60, 200, k)
+    cols = {
+        "credit_code": codes,
+        "county_code": counties,
+        "industry_code": industries,
+        "year": [2021] * k,
+        "area_mu": area,
+        "tax_paid": area * rng.uniform(10, 40, k),
+        "value_added": va,
+        "revenue": va * 4,
+        "rd_expense": va * 0.1,
+        "employees": np.maximum(1, (va / 17).astype(int)),
+        "energy_tce": va / 2.5,
+        "discharge_t": va / 4800,
+    }
+    wh = open_warehouse(f"duckdb:///{tmp_path / 'sized.duckdb'}")
+    load_facts(wh, facts_from_columns(cols))
+    return wh
+
+
+def test_small_groups_are_pooled_in_the_county_then_the_city(tmp_path) -> None:
+    """An industry of 25 in 西湖 is its own group; 西湖's two industries of 5 pool in the county
+    (10, still small) and then with 上城's 8 in 杭州 (18); 鹿城's 3 are 温州's pool. Every unit
+    is classed in exactly one group, and the NumPy mirror gives the same groups."""
+    from jingxin.evaluation.classes import pooled_labels
+
+    wh = _sized(
+        [
+            ("330106", "3821", 25),
+            ("330106", "2614", 5),
+            ("330106", "3411", 5),
+            ("330102", "3821", 8),
+            ("330302", "3821", 3),
+        ],
+        tmp_path,
+    )
+    try:
+        res = _results(wh, "zhejiang_industry_above")
+    finally:
+        wh.close()
+    big = res[(res.county_code == "330106") & (res.division_code == "38")]
+    assert (big.class_group == "本县同行业").all() and (big.class_n == 25).all()
+    hz = res[(res.county_code.isin(["330106", "330102"])) & ~res.credit_code.isin(big.credit_code)]
+    assert (
+        (hz.class_group == "本市小组合并").all() and (hz.class_n == 18).all() and hz.class_key.nunique() == 1
+    )
+    wz = res[res.county_code == "330302"]
+    assert (wz.class_n == 3).all() and wz.class_key.nunique() == 1
+    # each pool is split by the cumulative shares like any group: 18 → 4, 14, 17, 18
+    assert hz["class"].value_counts().to_dict() == {"B": 10, "A": 4, "C": 3, "D": 1}
+    labels = pooled_labels(
+        load_system("zhejiang_industry_above").classes,
+        res.county_code.to_numpy(),
+        res.division_code.to_numpy(),
+    )
+    assert pd.crosstab(labels, res.class_key.to_numpy()).astype(bool).sum(axis=1).eq(1).all()
+    # pooling off (min_size 0): the groups are the county × industry groups as they are
+    system = load_system("zhejiang_industry_above")
+    from jingxin.evaluation.config import Pooling
+
+    off = system.model_copy(
+        update={"classes": system.classes.model_copy(update={"pooling": Pooling(min_size=0)})}
+    )
+    assert pooled_labels(off.classes, res.county_code.to_numpy(), res.division_code.to_numpy()).size == len(
+        res
+    )
+
+
+# ---- services and parks on real units --------------------------------------------------------------------
+def test_services_and_parks_are_evaluated(generated, tmp_path) -> None:
+    """Services enterprises (sections other than B/C/D, with the provincial exclusions) go to
+    `zhejiang_services`; parks from the ingested park sources go to `zhejiang_parks`, with their
+    name, kind and county from the master data, and D among them."""
+    wh = _copy(generated(2000), tmp_path)
+    try:
+        codes = wh.execute(wh.table("registry").credit_code).sort_values().tolist()
+        services = codes[:400]
+        for k, code in enumerate(services):
+            industry = ("6510", "7240", "5110", "6110")[
+                k % 4
+            ]  # software, business services, wholesale, hotels
+            wh.sql("UPDATE registry SET industry_code = ? WHERE credit_code = ?", [industry, code])
+        kinds = ["经开区", "高新区", "特色小镇", "小微企业园"]
+        reg = wh.execute(wh.table("registry").select("credit_code", "county_code"))
+        counties = sorted(reg.county_code.unique())[:40]
+        parks = {
+            "park_id": [f"PK{k:03d}" for k in range(40)],
+            "park_name": [f"园区{k}" for k in range(40)],
+            "kind": [kinds[k % 4] for k in range(40)],
+            "division_code": counties,
+            "star": [5 if k % 4 == 3 else 0 for k in range(40)],
+            "area_mu": [3000.0] * 40,
+        }
+        park_of = {c: f"PK{k:03d}" for k, c in enumerate(counties)}
+        members = reg[reg.county_code.isin(counties)]
+        load_parks(
+            wh,
+            parks,
+            {
+                "credit_code": members.credit_code.tolist(),
+                "park_id": members.county_code.map(park_of).tolist(),
+            },
+            2021,
+        )
+        svc = _results(wh, "zhejiang_services")
+        run = run_evaluation(wh, "zhejiang_parks", 2021, history="none")
+        parks_out = wh.execute(wh.table("eval_park_results").filter(lambda t: t.run_id == run.run_id))
+    finally:
+        wh.close()
+    assert len(svc) > 50 and set(svc.industry_code.str[:2]) <= {"65", "72"}  # wholesale and hotels left out
+    assert set(svc["class"]) == {"A", "B", "C", "D"}
+    assert run.unit_count == len(parks_out) >= 35
+    assert set(parks_out.kind) == set(kinds) and parks_out.park_name.str.startswith("园区").all()
+    by_id = parks_out.set_index("park_id")
+    assert all(by_id.loc[p, "county_code"] == c for c, p in park_of.items() if p in by_id.index)
+    assert "D" in set(parks_out["class"])
