@@ -329,6 +329,6 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate_command)
     _subgroup(app, "export", "导出数据与结果。").command("evaluation")(export_command)
     app.add_typer(group, name="evaluation")
-    from jingxin.evaluation.uncertainty import uncertainty_command
+    from jingxin.evaluation.uncertainty.cli import uncertainty_command
 
     app.command("evaluate-uncertainty")(uncertainty_command)
