@@ -62,17 +62,15 @@ def class_groups(narrow: ibis.Table, rule: ClassRule) -> ibis.Table:
         class_key=prefix.concat(_key(narrow, GROUP_COLUMNS[rule.group], "g")),
         class_group=ibis.literal(GROUP_NAMES[rule.group]),
     )
-    pool = rule.pooling
-    if pool.min_size > 0:
-        for level in pool.within:
-            size = t.unit_id.count().over(ibis.window(group_by="class_key"))
-            small = size < pool.min_size
-            t = t.mutate(
-                class_key=ibis.ifelse(
-                    small, prefix.concat(_key(t, _POOL_COLUMNS[level], f"p{level}")), t.class_key
-                ),
-                class_group=ibis.ifelse(small, POOL_NAMES[level], t.class_group),
-            )
+    for level in rule.pool_levels:
+        size = t.unit_id.count().over(ibis.window(group_by="class_key"))
+        small = size < rule.pooling.min_size
+        t = t.mutate(
+            class_key=ibis.ifelse(
+                small, prefix.concat(_key(t, _POOL_COLUMNS[level], f"p{level}")), t.class_key
+            ),
+            class_group=ibis.ifelse(small, POOL_NAMES[level], t.class_group),
+        )
     return t.mutate(class_group=ibis.ifelse(tenant, t.class_group.concat(TENANT_SUFFIX), t.class_group))
 
 
@@ -216,11 +214,10 @@ def pooled_labels(
         return out
 
     labels = key(GROUP_COLUMNS[rule.group], "g")
-    if rule.pooling.min_size > 0:
-        for level in rule.pooling.within:
-            size = labels.map(labels.value_counts())
-            small = (size < rule.pooling.min_size).to_numpy()
-            labels = labels.where(~small, key(_POOL_COLUMNS[level], f"p{level}"))
+    for level in rule.pool_levels:
+        size = labels.map(labels.value_counts())
+        small = (size < rule.pooling.min_size).to_numpy()
+        labels = labels.where(~small, key(_POOL_COLUMNS[level], f"p{level}"))
     return labels.to_numpy(dtype=object)
 
 

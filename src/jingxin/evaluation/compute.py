@@ -147,8 +147,7 @@ def compute_prefix(system: System, scope: Scope) -> str:
         return ""
     groups = {system.reference_rule(i).group for i in system.indicators}
     groups |= {system.scoring.missing_group, system.classes.group}
-    if system.classes.pooling.min_size > 0:  # a small group may be pooled with the city's
-        groups |= set(system.classes.pooling.within)
+    groups |= set(system.classes.pool_levels)  # a small group may be pooled with the city's
     if groups & {"province", "province_industry", "kind"}:
         return ""
     if "city" in groups:

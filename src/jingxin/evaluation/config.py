@@ -333,6 +333,20 @@ class ClassRule(_Model):
     def label(self, cls: str) -> str:
         return self.labels.get(cls) or CLASS_LABELS_DEFAULT.get(cls, cls)
 
+    @property
+    def pool_levels(self) -> list[str]:
+        """The pooling levels that are wider than the group (others are skipped: a county
+        group cannot be pooled "within the county"); empty when pooling is off."""
+        if self.pooling.min_size <= 0:
+            return []
+        wider = {
+            "county_industry": ("county", "city", "province"),
+            "county": ("city", "province"),
+            "city": ("province",),
+            "province": (),
+        }.get(self.group, ("province",))
+        return [level for level in self.pooling.within if level in wider]
+
     def cumulative_shares(self) -> dict[str, float]:
         out, total = {}, 0.0
         for cls in self.order:
@@ -482,16 +496,7 @@ class System(_Model):
             raise ValueError("at least one indicator must have a positive weight")
         classes = set(self.classes.all_classes)
         park = self.population.level == "park"
-        coarser = {
-            "county_industry": {"county", "city", "province"},
-            "county": {"city", "province"},
-            "city": {"province"},
-        }.get(self.classes.group, {"province"} if self.classes.group != "province" else set())
-        bad = set(self.classes.pooling.within) - coarser
-        if self.classes.pooling.min_size and bad:
-            raise ValueError(
-                f"classes.pooling.within {sorted(bad)} is not wider than the group {self.classes.group!r}"
-            )
+
         for ind in self.indicators:
             rule = self.reference_rule(ind)
             if rule.statistic == "sum_over_sum" and parse_formula(ind.formula).ratio is None:
