@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -571,3 +572,25 @@ def test_services_and_parks_are_evaluated(generated, tmp_path) -> None:
     by_id = parks_out.set_index("park_id")
     assert all(by_id.loc[p, "county_code"] == c for c, p in park_of.items() if p in by_id.index)
     assert "D" in set(parks_out["class"])
+
+
+def test_result_tables_of_an_older_version_gain_the_new_columns(tmp_path) -> None:
+    """A warehouse kept across an upgrade: its result tables get the new columns (class group,
+    tenant) and keep their past runs."""
+    from jingxin.evaluation.runs import EVAL_SCHEMAS, ensure_eval_schema
+
+    wh = open_warehouse(f"duckdb:///{tmp_path / 'old.duckdb'}")
+    try:
+        old = {
+            k: v
+            for k, v in EVAL_SCHEMAS["eval_results"].items()
+            if k not in ("class_group", "class_key", "tenant")
+        }
+        wh.con.create_table("eval_results", schema=ibis.schema(old))
+        wh.sql("INSERT INTO eval_results (run_id, credit_code) VALUES ('old-run', '913300000000000001')")
+        ensure_eval_schema(wh)
+        cols = wh.table("eval_results").columns
+        assert {"class_group", "class_key", "tenant"} <= set(cols)
+        assert wh.execute(wh.table("eval_results").count()) == 1
+    finally:
+        wh.close()

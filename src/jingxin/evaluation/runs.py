@@ -178,8 +178,11 @@ def ensure_eval_schema(wh: Warehouse) -> None:
         have = set(wh.table(name).columns)
         for col, dtype in schema.items():
             if col not in have:
-                sql_type = {"boolean": "BOOLEAN", "string": "VARCHAR"}.get(dtype.name.lower())
-                if sql_type is None:
+                if dtype.is_boolean():
+                    sql_type = "BOOLEAN"
+                elif dtype.is_string():
+                    sql_type = "VARCHAR"
+                else:
                     sql_type = "DOUBLE PRECISION" if dtype.is_floating() else "BIGINT"
                 wh.sql(f'ALTER TABLE "{name}" ADD COLUMN "{col}" {sql_type}')
 
