@@ -145,7 +145,7 @@ def compute_prefix(system: System, scope: Scope) -> str:
     """
     if scope.pinned or not scope.prefix:
         return ""
-    groups = {system.reference_rule(i).group for i in system.indicators}
+    groups: set[str] = {system.reference_rule(i).group for i in system.indicators}
     groups |= {system.scoring.missing_group, system.classes.group}
     groups |= set(system.classes.pool_levels)  # a small group may be pooled with the city's
     if groups & {"province", "province_industry", "kind"}:
