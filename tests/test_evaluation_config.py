@@ -50,9 +50,15 @@ def test_huangyan_defaults() -> None:
         "labour_productivity": 10,
         "rd_intensity": 10,
     }
-    assert s.reference_rule(s.indicator("tax_per_mu")).fixed_for(2021) == 26.01
-    assert s.reference_rule(s.indicator("tax_per_mu")).fixed_for(2022) == 24.097
-    assert s.reference_rule(s.indicator("tax_per_mu")).fixed_for(2023) is None
+    # 黄岩's published references are 黄岩's own (a county override); other counties use their
+    # own statistic of the year
+    hy = s.for_county("331003")
+    assert hy.reference_rule(hy.indicator("tax_per_mu")).fixed_for(2021) == 26.01
+    assert hy.reference_rule(hy.indicator("tax_per_mu")).fixed_for(2022) == 24.097
+    assert hy.reference_rule(hy.indicator("tax_per_mu")).fixed_for(2023) is None
+    other = s.for_county("330102")
+    assert other.reference_rule(other.indicator("tax_per_mu")).fixed_for(2021) is None
+    assert other.reference_rule(other.indicator("tax_per_mu")).statistic == "sum_over_sum"
     assert s.missing_rule(s.indicator("value_added_per_discharge")) == "average"
     assert s.classes.shares == {"A": 20, "B": 60, "C": 15, "D": 5}
     assert s.policies.land_tax_relief_pct == {"A": 100, "B": 80, "C": 0, "D": 0}

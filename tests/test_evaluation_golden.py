@@ -89,7 +89,9 @@ def test_missing_discharge_gets_the_average_score() -> None:
 
 def test_wenling_shares_split_100_enterprises_20_60_15_5() -> None:
     codes = credit_codes([HUANGYAN] * 100)
-    rows = [at_reference(c, tax_factor=0.5 + i / 50) for i, c in enumerate(codes)]
+    # tax per mu from 0.5 to 1.49 × the reference: below the system's cap of 2 × weight, so
+    # every enterprise has its own total (capped points would tie the best ones)
+    rows = [at_reference(c, tax_factor=0.5 + i / 100) for i, c in enumerate(codes)]
     wh = warehouse_with(rows)
     res = totals(wh, load_system("zhejiang_industry_above"))
     classes = [res[c]["class"] for c in codes]

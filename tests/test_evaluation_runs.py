@@ -21,7 +21,7 @@ from jingxin.evaluation.cli import register
 from jingxin.evaluation.config import load_system
 from jingxin.evaluation.export import export_evaluation
 from jingxin.evaluation.runs import EVAL_SCHEMAS, evaluate, load_inputs, load_run, recompute, run_evaluation
-from jingxin.evaluation.sample import facts_from_columns, load_facts, province
+from jingxin.evaluation.sample import facts_from_columns, load_facts, load_parks, province
 
 COUNTIES = ["331003", "331004", "330102"]
 SYSTEM = "zhejiang_industry_above"
@@ -246,7 +246,8 @@ def test_leaders_and_latest_run_and_profile(stored) -> None:
 def test_explanation_in_plain_chinese(stored) -> None:
     wh, _, second, _ = stored
     res = _results(wh, second.run_id)
-    code = res[(res["class"] == "C") & res.veto_reason.isna()].index[0]
+    # a 黄岩 enterprise: measured against 黄岩's published references
+    code = res[(res["class"] == "C") & res.veto_reason.isna() & (res.county_code == "331003")].index[0]
     exp = ex.explain(wh, second.run_id, code)
     assert exp is not None
     assert exp.summary.startswith("贵企业2021年度规上工业企业亩均效益综合评价得分")
@@ -387,20 +388,21 @@ def test_parks_are_evaluated_sum_over_sum(tmp_path) -> None:
     facts = province(1500, years=(2021,), seed=8, counties=COUNTIES)
     wh = open_warehouse(f"duckdb:///{tmp_path / 'p.duckdb'}")
     load_facts(wh, facts)
-    assert run_evaluation(wh, "zhejiang_parks", 2021).unit_count == 0  # no park_members: nothing
+    assert run_evaluation(wh, "zhejiang_parks", 2021).unit_count == 0  # no park sources: nothing
     codes = facts["registry"]["credit_code"].to_numpy(zero_copy_only=False)
     park = np.arange(len(codes)) % 7
-    load_inputs(
+    load_parks(
         wh,
-        "park_members",
-        pa.table(
-            {
-                "credit_code": codes,
-                "park_id": [f"P{k}" for k in park],
-                "park_name": [f"园区{k}" for k in park],
-                "kind": np.where(park < 3, "开发区", "小微企业园"),
-            }
-        ),
+        {
+            "park_id": [f"P{k}" for k in range(7)],
+            "park_name": [f"园区{k}" for k in range(7)],
+            "kind": ["经开区"] * 3 + ["小微企业园"] * 4,
+            "division_code": [COUNTIES[k % len(COUNTIES)] for k in range(7)],
+            "star": [0, 0, 0, 4, 3, 5, 2],
+            "area_mu": [5000.0] * 7,
+        },
+        {"credit_code": codes, "park_id": [f"P{k}" for k in park]},
+        2021,
     )
     run = run_evaluation(wh, "zhejiang_parks", 2021)
     assert run.unit_count == 7
@@ -414,6 +416,11 @@ def test_parks_are_evaluated_sum_over_sum(tmp_path) -> None:
     # the reference is the province's sum over sum across all parks
     assert tax.reference.iloc[0] == pytest.approx(parks.tax_paid.sum() / parks.land_mu.sum())
     assert sorted(parks.rank_in_province) == list(range(1, 8))
+    # name, kind and county come from the park master data; the run records its batches
+    assert parks.loc["P3", "park_name"] == "园区3" and parks.loc["P3", "kind"] == "小微企业园"
+    assert parks.loc["P1", "county_code"] == COUNTIES[1]
+    used = json.loads(load_run(wh, run.run_id)["batches_used"])
+    assert used["parks"] and used["park_members"]
     leading = service.leading_parks(wh, 2021, top_n=3)
     assert [p["rank_in_province"] for p in leading] == [1, 2, 3]
     xlsx = export_evaluation(wh, run.run_id, tmp_path / "parks.xlsx", "xlsx")

@@ -81,12 +81,13 @@ def warehouse_with(rows: list[dict], url: str = "duckdb:///:memory:"):
 
 def boundary_group() -> tuple[list[dict], list[str]]:
     """Ten enterprises of one industry in 黄岩 (A = top 2): one far above everything, two tied at
-    130 with different profiles (tax × 2 against R&D × 4), seven below 100."""
+    130 with different profiles (tax × 2 against value added per mu and R&D × 2, all within the
+    cap of 2 × weight), seven below 100."""
     codes = [str(c) for c in credit_codes([HUANGYAN] * 10)]
     rows = [
         enterprise(codes[0], tax=10, va_mu=10, energy=10, discharge=10, lp=10, rd=10),
         enterprise(codes[1], tax=2.0),
-        enterprise(codes[2], rd=4.0),
+        enterprise(codes[2], va_mu=2.0, rd=2.0),
         *(enterprise(c, tax=0.5 + i / 20) for i, c in enumerate(codes[3:])),
     ]
     return rows, codes
@@ -173,6 +174,11 @@ def test_threshold_boundary_is_not_robust_and_reference_enterprise_is(tmp_path) 
         "thresholds": {"A": 130, "B": 90, "C": 70},
     }
     (tmp_path / "test_thresholds.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    # 黄岩's published references, as for the shipped system
+    folder = tmp_path / "overrides" / "test_thresholds"
+    folder.mkdir(parents=True)
+    shipped = SYSTEMS / "overrides" / "zhejiang_industry_above" / f"{HUANGYAN}.yaml"
+    (folder / f"{HUANGYAN}.yaml").write_text(shipped.read_text(encoding="utf-8"), encoding="utf-8")
     codes = [str(c) for c in credit_codes([HUANGYAN] * 3)]
     rows = [enterprise(codes[0], tax=2.0), enterprise(codes[1]), enterprise(codes[2], tax=0.1)]
     wh = warehouse_with(rows)

@@ -3,6 +3,7 @@
 jingxin evaluate --year 2021 --system zhejiang_industry_above [--scope 331003] [--json]
 jingxin export evaluation RUN_ID --format csv|xlsx OUT [--scope CODE]
 jingxin evaluation systems | runs | show RUN_ID | explain RUN_ID CREDIT_CODE | load-input TABLE FILE
+jingxin evaluation notice RUN_ID CREDIT_CODE OUT.pdf | notices RUN_ID --county CODE OUT.zip
 """
 
 from __future__ import annotations
@@ -253,14 +254,78 @@ def explain_command(
         typer.echo(exp.text)
 
 
+@group.command("notice")
+def notice_command(
+    run_id: Annotated[str, typer.Argument(help="评价批次编号")],
+    credit_code: Annotated[str, typer.Argument(help="统一社会信用代码")],
+    out: Annotated[Path, typer.Argument(help="输出的 PDF 文件")],
+    scope: ScopeOpt = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """生成一家企业的评价结果告知书（PDF）。"""
+    from jingxin.evaluation.notice import notice_pdf
+
+    wh = _open(warehouse)
+    try:
+        body = notice_pdf(wh, run_id, credit_code, _scope(scope))
+    except (KeyError, ValueError) as exc:
+        console.print(f"[red]{exc.args[0]}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        wh.close()
+    if body is None:
+        console.print(f"[red]批次 {run_id} 中没有企业 {credit_code} 的结果[/red]")
+        raise typer.Exit(1)
+    out.write_bytes(body)
+    if as_json:
+        _print_json({"run_id": run_id, "credit_code": credit_code, "path": str(out), "bytes": len(body)})
+    else:
+        console.print(f"已生成 {out}")
+
+
+@group.command("notices")
+def notices_command(
+    run_id: Annotated[str, typer.Argument(help="评价批次编号")],
+    out: Annotated[Path, typer.Argument(help="输出的 zip 文件")],
+    county: Annotated[str, typer.Option("--county", help="区县（或市）代码，如 331003")],
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """生成一个区县全部企业的评价结果告知书（PDF，打包为 zip）。"""
+    from rich.progress import Progress
+
+    from jingxin.evaluation.notice import render_county_notices
+
+    _scope(county)  # refuses an unknown division code
+    wh = _open(warehouse)
+    try:
+        with Progress(console=console, disable=as_json) as bar:
+            task = bar.add_task("生成告知书", total=None)
+
+            def step(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            n = render_county_notices(wh, run_id, county, out, progress=step)
+    except (KeyError, ValueError) as exc:
+        console.print(f"[red]{exc.args[0]}[/red]")
+        raise typer.Exit(1) from exc
+    finally:
+        wh.close()
+    if as_json:
+        _print_json({"run_id": run_id, "county": county, "path": str(out), "notices": n})
+    else:
+        console.print(f"已生成 {n} 份告知书：{out}")
+
+
 @group.command("load-input")
 def load_input_command(
-    table: Annotated[str, typer.Argument(help="sublets、vetoes 或 park_members")],
+    table: Annotated[str, typer.Argument(help="sublets 或 vetoes")],
     file: Annotated[Path, typer.Argument(help="CSV 文件（UTF-8，首行为英文列名）")],
     warehouse: WarehouseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """载入评价的可选输入表：转租户数、一票否决、园区企业名单。"""
+    """载入评价的可选输入表：转租户数、一票否决（园区名录与园区企业名单经 jingxin ingest 归集）。"""
     import pyarrow.csv as pacsv
 
     from jingxin.evaluation.population import INPUT_SCHEMAS
@@ -297,6 +362,6 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate_command)
     _subgroup(app, "export", "导出数据与结果。").command("evaluation")(export_command)
     app.add_typer(group, name="evaluation")
-    from jingxin.evaluation.uncertainty import uncertainty_command
+    from jingxin.evaluation.uncertainty.cli import uncertainty_command
 
     app.command("evaluate-uncertainty")(uncertainty_command)

@@ -10,7 +10,8 @@ Entry points for other modules and for the uncertainty analysis (不确定性分
   one row per evaluation unit with, per indicator ``<id>``: ``v_<id>`` value, ``ref_<id>``
   reference (the value that earns the full weight), ``lo_<id>`` the value that earns nothing
   above the floor (min–max only), ``w_<id>`` effective weight, ``u_<id>`` score per unit of
-  weight, ``s_<id>`` score, ``m_<id>`` missing flag; and ``deduction`` and ``total``.
+  weight, ``s_<id>`` score, ``m_<id>`` missing flag; and ``deduction``, ``total`` and
+  ``tiebreak`` (the total without caps: orders equal totals).
 - `score_arrays(...)` → `ScoreArrays`: the same as NumPy arrays. Every scoring method is linear
   in the weights (score = weight × u), so `ScoreArrays.totals(weights)` recomputes every total
   for new weights without touching the warehouse.
@@ -144,8 +145,9 @@ def compute_prefix(system: System, scope: Scope) -> str:
     """
     if scope.pinned or not scope.prefix:
         return ""
-    groups = {system.reference_rule(i).group for i in system.indicators}
+    groups: set[str] = {system.reference_rule(i).group for i in system.indicators}
     groups |= {system.scoring.missing_group, system.classes.group}
+    groups |= set(system.classes.pool_levels)  # a small group may be pooled with the city's
     if groups & {"province", "province_industry", "kind"}:
         return ""
     if "city" in groups:
@@ -244,6 +246,7 @@ def score_units(
 
     # 3. reference (full-marks value) and per-unit-of-weight score u
     refs: dict[str, ibis.Value] = {}
+    capped: list[str] = []
     for ind in system.indicators:
         v = t[f"v_{ind.id}"]
         higher = ind.direction == "higher"
@@ -265,10 +268,14 @@ def score_units(
             u = v / ref.nullif(0) if higher else ref / v.nullif(0)
             # ifelse, not least/greatest: those skip NULLs, and a missing value must stay missing
             cap = sc.cap_multiple
-            if cap is not None:
-                u = ibis.ifelse(u > cap, cap, u)
+            if ind.cap is not None:
+                cap = ind.cap if sc.method in ("ratio", "ratio_capped") else min(cap or ind.cap, ind.cap)
             if sc.floor is not None:
                 u = ibis.ifelse(u < sc.floor, sc.floor, u)
+            if cap is not None:
+                capped.append(ind.id)
+                refs[f"x_{ind.id}"] = u.cast("float64")  # uncapped: breaks ties among capped totals
+                u = ibis.ifelse(u > cap, cap, u)
         refs[f"ref_{ind.id}"] = ref
         refs[f"lo_{ind.id}"] = lo.cast("float64")
         refs[f"u_{ind.id}"] = u.cast("float64")
@@ -311,6 +318,12 @@ def score_units(
     t = _deductions(wh, t, params, year, units.members)
     points = sum((t[f"s_{i}"] for i in w), ibis.literal(0.0))
     t = t.mutate(score=points.round(ROUND_DIGITS), total=(points - t.deduction).round(ROUND_DIGITS))
+    # Tie-break (同分排序): capped points tie every enterprise above the cap; among equal totals
+    # the one further above it ranks first, not the one with the smaller credit code.
+    raw = points
+    for i in capped:
+        raw = raw + t[f"w_{i}"] * (ibis.coalesce(t[f"x_{i}"], t[f"u_{i}"]) - t[f"u_{i}"].fill_null(0.0))
+    t = t.mutate(tiebreak=(raw - t.deduction).round(ROUND_DIGITS)).drop(*[f"x_{i}" for i in capped])
     t = stage(t)
     return Scored(system, year, t, units.members, params, prefix)
 
@@ -354,6 +367,10 @@ class ScoreArrays:
     reweight: np.ndarray
     deduction: np.ndarray
     total: np.ndarray
+    tenant: np.ndarray | None = None
+    """True for tenants without land of their own (ranked on their own list)."""
+    tiebreak: np.ndarray | None = None
+    """The total without caps: among equal totals the higher ranks first."""
 
     def totals(self, weights: Mapping[str, float] | np.ndarray) -> np.ndarray:
         """Totals for other weights (a mapping by indicator id, an m-vector or an n × m matrix)."""
@@ -391,7 +408,7 @@ def score_arrays(
 
 def _arrays(wh: Warehouse, scored: Scored, scope: Scope) -> ScoreArrays:
     ids = scored.indicator_ids
-    cols = ["unit_id", "county_code", "division_code", "deduction", "total"]
+    cols = ["unit_id", "county_code", "division_code", "tenant", "deduction", "total", "tiebreak"]
     for i in ids:
         cols += [f"v_{i}", f"ref_{i}", f"u_{i}", f"w_{i}", f"s_{i}", f"m_{i}"]
     t = scored.table
@@ -421,4 +438,6 @@ def _arrays(wh: Warehouse, scored: Scored, scope: Scope) -> ScoreArrays:
         ),
         deduction=data["deduction"].to_numpy(zero_copy_only=False).astype(float),
         total=data["total"].to_numpy(zero_copy_only=False).astype(float),
+        tenant=data["tenant"].fill_null(False).to_numpy(zero_copy_only=False).astype(bool),
+        tiebreak=data["tiebreak"].to_numpy(zero_copy_only=False).astype(float),
     )

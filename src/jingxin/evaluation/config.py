@@ -108,6 +108,8 @@ class Indicator(_Model):
 
     A weight of 0 makes an informational indicator: its value is computed, stored and shown,
     but it earns no points (used for 人才密度 and 研发人均 in the industry systems).
+    `cap` (封顶) limits this indicator's points to `cap` × weight, overriding the system's
+    `scoring.cap` for it.
     """
 
     id: str
@@ -118,6 +120,7 @@ class Indicator(_Model):
     weight: float = Field(ge=0)
     reference: ReferenceRule | None = None
     missing: MissingRule | None = None
+    cap: float | None = Field(default=None, gt=0)
     description: str = ""
 
     @field_validator("id")
@@ -143,7 +146,8 @@ class Scoring(_Model):
     - `ratio` (黄岩): points = weight × value ÷ reference (reference ÷ value when lower is
       better). `floor` bounds value ÷ reference from below (0: a negative value added earns
       nothing rather than minus points; None: no floor); it is a multiple of the weight, so
-      points stay proportional to weights.
+      points stay proportional to weights. `cap`, when set, bounds it from above (points at
+      most `cap` × weight); an indicator's own `cap` wins over it.
     - `ratio_capped`: the same, capped at `cap` × weight (the province's county digital-economy
       evaluation caps at 2 × weight).
     - `minmax` (旌德): weight × [minmax_floor + (100 − minmax_floor) × (x − min)/(max − min)] / 100
@@ -180,15 +184,40 @@ class NotProducing(_Model):
     grace_years: int = Field(default=2, ge=0)
 
 
+ParkKind = Literal["经开区", "高新区", "特色小镇", "小微企业园"]
+PARK_KINDS: tuple[str, ...] = ("经开区", "高新区", "特色小镇", "小微企业园")
+
+
+class ParkInclusion(_Model):
+    """Enterprises inside rated parks are evaluated whatever their land (园区企业纳入评价).
+
+    County notices (遂昌 2022, 慈溪 2024) put enterprises of 4-star-and-above 小微企业园 in
+    scope: they often rent standard factory floors and hold no parcel of their own, so the
+    land rules (`require_land`, `min_land_mu`) do not apply to them. Membership and stars come
+    from the ingested sources `park-members` and `parks` of the evaluation year (or the latest
+    earlier year).
+    """
+
+    kinds: list[ParkKind] = ["小微企业园"]
+    min_star: int = Field(default=4, ge=0, le=5)
+
+
 class Population(_Model):
     """Who is evaluated (评价范围).
 
     `scale`: 规上 (above), 规下 (below) or all; `min_land_mu`: 规下 are evaluated from 3 亩 (some
     counties 5); `include` / `exclude`: industry selectors, a section letter (``C``), a code
     (``13``, ``7010``) or both (``F51``, ``K7010``; the letter is documentation, the digits are
-    matched as a prefix of the 4-digit industry code). `merge_shared_parcels`: enterprises on
-    one parcel (宗地) are merged into one evaluation unit that shares one result; the merge
-    follows parcel links `merge_rounds` hops (2 covers A–P1–B–P2–C chains).
+    matched as a prefix of the 4-digit industry code). Industry is GB/T 4754 sections B
+    (采矿业), C (制造业) and D (电力、热力、燃气及水生产和供应业), as the notices define it.
+    `merge_shared_parcels`: enterprises on one parcel (宗地) are merged into one evaluation unit
+    that shares one result; the merge follows parcel links `merge_rounds` hops (2 covers
+    A–P1–B–P2–C chains). The unit is led by its main enterprise (`unit_lead`): ``land_right``
+    the holder of the land-use right (a parcel not acquired by 租赁; the largest such area,
+    then the largest revenue), or ``revenue`` the largest by revenue; the unit's id, name,
+    county, industry and scale are the lead's. `parks`: enterprises of rated parks included
+    whatever their land (None: not); `tenants`: such enterprises without own land (无自有用地的
+    租户) are ranked on a list of their own (``separate``) or left out (``exclude``).
     """
 
     level: Level = "enterprise"
@@ -201,6 +230,9 @@ class Population(_Model):
     not_producing: NotProducing = NotProducing()
     merge_shared_parcels: bool = True
     merge_rounds: int = Field(default=2, ge=1, le=6)
+    unit_lead: Literal["land_right", "revenue"] = "land_right"
+    parks: ParkInclusion | None = None
+    tenants: Literal["separate", "exclude"] = "separate"
 
     @field_validator("include", "exclude")
     @classmethod
@@ -225,17 +257,52 @@ class APlus(_Model):
         return self
 
 
+PoolLevel = Literal["county", "city", "province"]
+
+POOL_NAMES = {
+    "county": "本县（市、区）小组合并",
+    "city": "本市小组合并",
+    "province": "全省小组合并",
+}
+
+
+class Pooling(_Model):
+    """Pooling of small class groups (小组合并), so that no class vanishes by rounding.
+
+    With shares 20/60/15/5 a group of fewer than 11 units gets no D (5 % of 10 is 0.5, and
+    10 − round(9.5) = 0): in a county of many small industries D would vanish altogether.
+    A group with fewer than `min_size` units is therefore pooled with the other small groups
+    of the same county (`within` lists the levels tried, narrowest first); a pool still smaller
+    than `min_size` is pooled again at the next level (the city's small remainder). Units of a
+    group of at least `min_size` are never pooled. `min_size: 0` switches pooling off (the
+    default of a system that says nothing); the shipped systems pool below 20 units within the
+    county, then the city (project default: no notice on small groups was found).
+    """
+
+    min_size: int = Field(default=20, ge=0)
+    within: list[PoolLevel] = ["county", "city"]
+
+    @field_validator("within")
+    @classmethod
+    def _levels(cls, value: list[PoolLevel]) -> list[PoolLevel]:
+        order = ["county", "city", "province"]
+        if [order.index(v) for v in value] != sorted({order.index(v) for v in value}):
+            raise ValueError("pooling levels must go from narrow to wide: county, city, province")
+        return value
+
+
 class ClassRule(_Model):
     """Classes (分类): by shares of the rank within a group (温岭: within industry) or by thresholds.
 
     `shares` lists the classes best first with their percentage (summing to 100); the count of
     a class is the rounded cumulative share minus the rounded previous one, so each class holds
-    its share within one enterprise. `thresholds` gives the lowest total of each class but the
-    last.
+    its share within one enterprise. Small groups are pooled first (`pooling`, see `Pooling`).
+    `thresholds` gives the lowest total of each class but the last.
     """
 
     method: Literal["shares", "thresholds"] = "shares"
     group: Group = "county_industry"
+    pooling: Pooling = Pooling(min_size=0)
     shares: dict[str, float] = {"A": 20, "B": 60, "C": 15, "D": 5}
     thresholds: dict[str, float] = {}
     order: list[str] = ["A", "B", "C", "D"]
@@ -265,6 +332,20 @@ class ClassRule(_Model):
 
     def label(self, cls: str) -> str:
         return self.labels.get(cls) or CLASS_LABELS_DEFAULT.get(cls, cls)
+
+    @property
+    def pool_levels(self) -> list[str]:
+        """The pooling levels that are wider than the group (others are skipped: a county
+        group cannot be pooled "within the county"); empty when pooling is off."""
+        if self.pooling.min_size <= 0:
+            return []
+        wider = {
+            "county_industry": ("county", "city", "province"),
+            "county": ("city", "province"),
+            "city": ("province",),
+            "province": (),
+        }.get(self.group, ("province",))
+        return [level for level in self.pooling.within if level in wider]
 
     def cumulative_shares(self) -> dict[str, float]:
         out, total = {}, 0.0
@@ -415,6 +496,7 @@ class System(_Model):
             raise ValueError("at least one indicator must have a positive weight")
         classes = set(self.classes.all_classes)
         park = self.population.level == "park"
+
         for ind in self.indicators:
             rule = self.reference_rule(ind)
             if rule.statistic == "sum_over_sum" and parse_formula(ind.formula).ratio is None:

@@ -62,9 +62,20 @@ class Formula:
     def ratio(self) -> tuple[ast.expr, ast.expr] | None:
         """(numerator, denominator) when the formula is a division at its top, else None.
 
-        Sum-over-sum references and park aggregates (合计口径) divide the sums of these parts."""
-        if isinstance(self.tree, ast.BinOp) and isinstance(self.tree.op, ast.Div):
-            return self.tree.left, self.tree.right
+        A division times a constant (``rd_expense / revenue * 100``) counts too: the constant
+        joins the numerator. Sum-over-sum references and park aggregates (合计口径) divide the
+        sums of these parts."""
+        tree = self.tree
+        if isinstance(tree, ast.BinOp) and isinstance(tree.op, ast.Div):
+            return tree.left, tree.right
+        if (
+            isinstance(tree, ast.BinOp)
+            and isinstance(tree.op, ast.Mult)
+            and isinstance(tree.left, ast.BinOp)
+            and isinstance(tree.left.op, ast.Div)
+            and isinstance(tree.right, ast.Constant)
+        ):
+            return ast.BinOp(tree.left.left, ast.Mult(), tree.right), tree.left.right
         return None
 
     def to_ibis(self, table: ibis.Table) -> ibis.Value:

@@ -7,13 +7,18 @@ few intermediate stages (`stage`) so that each query plan stays small:
 - facts are the live rows (`Warehouse.current`: superseded batches left out), or exactly the
   batches a past run recorded (`batches=`), so a run can be recomputed; where two live batches
   give the same key, the later batch wins;
-- enterprises sharing a parcel (宗地) are merged into one unit that shares one result: the unit
-  id is the smallest credit code among them, its land the sum of its distinct parcels (a shared
-  parcel counted once, at its largest recorded area), its facts the sums of its members';
+- enterprises sharing a parcel (宗地) are merged into one unit that shares one result, led by its
+  main enterprise (主体企业: the holder of the land-use right, or the largest by revenue, as the
+  system says): the unit id is the lead's credit code and its name, county, industry and scale
+  are the lead's; its land is the sum of its distinct parcels (a shared parcel counted once, at
+  its largest recorded area), its facts the sums of its members';
 - the population rules (规上/规下, land, industries, 未投产) apply to units; enterprises that
   cannot qualify are dropped before the fact joins (unless a shared parcel ties them to others);
-- for park systems the unit is a park (`park_members` table) and its facts are sums over its
-  member enterprises, so every ratio indicator is sum-over-sum (合计口径).
+- park master data (`parks`) and membership (`park_members`) are ingested sources with
+  lineage, read for the evaluation year (or the latest earlier year present). For park systems
+  the unit is a park and its facts are sums over its member enterprises, so every ratio
+  indicator is sum-over-sum (合计口径); enterprise systems may take members of rated parks in
+  whatever their land (`Population.parks`), those without land of their own as tenants.
 """
 
 from __future__ import annotations
@@ -49,10 +54,37 @@ Batches = Mapping[str, Sequence[int]]
 INPUT_SCHEMAS: dict[str, ibis.Schema] = {
     "sublets": ibis.schema({"credit_code": "string", "year": "int32", "tenants": "int64"}),
     "vetoes": ibis.schema({"credit_code": "string", "year": "int32", "class": "string", "reason": "string"}),
+}
+
+PARK_SCHEMAS: dict[str, ibis.Schema] = {
+    "parks": ibis.schema(
+        {
+            "batch_id": "int64",
+            "source_row": "int64",
+            "park_id": "string",
+            "park_name": "string",
+            "kind": "string",
+            "division_code": "string",
+            "star": "int64",
+            "area_mu": "float64",
+            "year": "int32",
+        }
+    ),
     "park_members": ibis.schema(
-        {"credit_code": "string", "park_id": "string", "park_name": "string", "kind": "string"}
+        {
+            "batch_id": "int64",
+            "source_row": "int64",
+            "credit_code": "string",
+            "park_id": "string",
+            "year": "int32",
+        }
     ),
 }
+"""Park master data (source `parks`) and membership (source `park-members`), ingested through
+`core/contracts.yaml` like every departmental file; the columns the evaluation reads."""
+PARK_TABLES = tuple(PARK_SCHEMAS)
+LEASED = "租赁"
+"""Land acquired by lease (`land.acquisition`): its user is not the holder of the land right."""
 
 
 @dataclass(frozen=True)
@@ -357,7 +389,7 @@ def enterprise_facts(
     if prefix:
         reg = reg.filter(reg.county_code.startswith(prefix))
     land = read["land"].semi_join(reg.select("credit_code"), "credit_code")
-    land = stage(land.select("credit_code", "parcel_id", "area_mu"))
+    land = stage(land.select("credit_code", "parcel_id", "area_mu", "acquisition"))
     shared = None
     ent = reg.select("credit_code", "name", "county_code", "industry_code", "founded_on")
     if population.merge_shared_parcels:
@@ -379,7 +411,12 @@ def enterprise_facts(
         if source != "statistics":
             ent = attach(ent, read[source].select("credit_code", *cols))
     power = read["power_monthly"].semi_join(ent.select("credit_code"), "credit_code")
-    ent = attach(ent, power.group_by("credit_code").aggregate(kwh=power.kwh.sum())).drop("on_shared")
+    ent = attach(ent, power.group_by("credit_code").aggregate(kwh=power.kwh.sum()))
+    if population.parks is not None:
+        rated = rated_park_members(wh, year, population, batches)
+        ent = attach(ent, rated).mutate(in_rated_park=ibis._.in_rated_park.fill_null(False))
+    else:
+        ent = ent.mutate(in_rated_park=ibis.literal(False))
     return Enterprises(ent, land, shared)
 
 
@@ -395,6 +432,31 @@ def _labels(links: ibis.Table, rounds: int) -> ibis.Table:
     return label
 
 
+def _lead_order(ent: ibis.Table, rule: str) -> list[ibis.Value]:
+    """Order of the members of a merged unit, its main enterprise (主体企业) first."""
+    right = ent.right_mu.fill_null(0)
+    revenue = ent.revenue.fill_null(0)
+    if rule == "revenue":
+        return [ibis.desc(revenue), ibis.desc(right), ent.credit_code]
+    return [ibis.desc(right), ibis.desc(revenue), ent.credit_code]
+
+
+def _with_leads(ent: ibis.Table, land: ibis.Table, shared: ibis.Table | None, pop: Population) -> ibis.Table:
+    """`unit_id` per enterprise: its own code, or its unit's main enterprise's code when it
+    shares a parcel (merged units: the component of the parcel links, `_labels`)."""
+    if shared is None:
+        return ent.mutate(unit_id=ent.credit_code)
+    label = _labels(shared, pop.merge_rounds)
+    owned = land.filter(land.acquisition.isnull() | (land.acquisition != LEASED))
+    right = owned.group_by("credit_code").aggregate(right_mu=owned.area_mu.sum())
+    merged = attach(ent.select("credit_code", "revenue").semi_join(label, "credit_code"), label)
+    merged = attach(merged, right)
+    rn = ibis.row_number().over(group_by="label", order_by=_lead_order(merged, pop.unit_lead))
+    leads = merged.mutate(__rn=rn).filter(ibis._.__rn == 0).select("label", lead=ibis._.credit_code)
+    lead_of = label.join(leads, "label").select("credit_code", "lead")
+    return attach(ent, lead_of).mutate(unit_id=ibis.coalesce(ibis._.lead, ibis._.credit_code)).drop("lead")
+
+
 def build_units(
     wh: Warehouse, system: System, year: int, prefix: str = "", batches: Batches | None = None
 ) -> Units:
@@ -403,13 +465,8 @@ def build_units(
     found = enterprise_facts(wh, year, pop, prefix, batches)
     ent, land = found.table, found.land
     if pop.level == "park":
-        return _park_units(wh, ent, land, pop, year)
-    if found.shared is not None:
-        label = _labels(found.shared, pop.merge_rounds)
-        ent = attach(ent, label).mutate(unit_id=ibis.coalesce(ibis._.label, ibis._.credit_code)).drop("label")
-    else:
-        ent = ent.mutate(unit_id=ent.credit_code)
-    ent = stage(ent)
+        return _park_units(wh, ent.drop("on_shared", "in_rated_park"), land, pop, year, batches)
+    ent = stage(_with_leads(ent.drop("on_shared"), land, found.shared, pop))
     members = ent.select("credit_code", "unit_id", "name")
     parcels = land.join(members.select("credit_code", "unit_id"), "credit_code")
     unit_land = (
@@ -420,16 +477,23 @@ def build_units(
     )
     sums = {c: ent[c].sum() for c in SUM_COLUMNS}
     agg = ent.group_by("unit_id").aggregate(
-        above_scale=ibis.ifelse(ent.above_scale, 1, 0).max() == 1,
         member_count=ent.credit_code.count(),
+        in_rated_park=ibis.ifelse(ent.in_rated_park, 1, 0).max() == 1,
         **sums,
     )
     lead = ent.filter(ent.credit_code == ent.unit_id).select(
-        "unit_id", "name", "county_code", "industry_code", "founded_on"
+        "unit_id", "name", "county_code", "industry_code", "founded_on", "above_scale"
     )
     units = attach(attach(lead, agg, "unit_id"), unit_land, "unit_id")
     units = _with_codes(units)
-    units = stage(units.filter(_population_filter(units, pop, year)))
+    no_land = units.land_mu.fill_null(0) <= 0
+    units = units.mutate(tenant=units.in_rated_park & no_land)
+    keep = _population_filter(units, pop, year)
+    if pop.parks is not None:  # members of rated parks are in whatever their land
+        keep = keep | (_population_filter(units, pop, year, land=False) & units.in_rated_park)
+        if pop.tenants == "exclude":
+            keep = keep & ~units.tenant
+    units = stage(units.filter(keep))
     return Units(units=units, members=stage(members.semi_join(units.select("unit_id"), "unit_id")))
 
 
@@ -465,24 +529,100 @@ def _population_filter(units: ibis.Table, pop: Population, year: int, land: bool
     return cond
 
 
-def _park_units(wh: Warehouse, ent: ibis.Table, land: ibis.Table, pop: Population, year: int) -> Units:
-    """Parks as units: members' facts summed, land over the members' distinct parcels."""
+def _year_facts(
+    wh: Warehouse, name: str, year: int, keys: tuple[str, ...], batches: Batches | None
+) -> Facts | None:
+    """The rows of a yearly master table for `year`, or for the latest earlier year it has
+    (park master data and membership are not re-sent every year); None when there are none."""
+    if not wh.has_table(name):
+        return None
+    table = live(wh, name, batches)
+    found = wh.execute(table.filter(table.year <= year).year.max())
+    if found is None or (isinstance(found, float) and found != found):
+        return None
+    return Facts(table.filter(table.year == int(found)), keys, "year")
+
+
+def park_tables(wh: Warehouse, year: int, batches: Batches | None = None) -> tuple[ibis.Table, ibis.Table]:
+    """(parks, members) of `year`: park_id, park_name, kind, county_code, star, park_area_mu;
+    credit_code, park_id. Empty when the sources were never ingested. Batches are recorded
+    as the run's lineage (`collecting`)."""
+    facts = {
+        "parks": _year_facts(wh, "parks", year, ("park_id",), batches),
+        "park_members": _year_facts(wh, "park_members", year, ("credit_code", "park_id"), batches),
+    }
+    if any(f is None for f in facts.values()):
+        empty_parks = ibis.memtable(
+            pa.table(
+                {
+                    "park_id": [],
+                    "park_name": [],
+                    "kind": [],
+                    "county_code": [],
+                    "star": [],
+                    "park_area_mu": [],
+                },
+                schema=pa.schema(
+                    [
+                        ("park_id", pa.string()),
+                        ("park_name", pa.string()),
+                        ("kind", pa.string()),
+                        ("county_code", pa.string()),
+                        ("star", pa.int64()),
+                        ("park_area_mu", pa.float64()),
+                    ]
+                ),
+            )
+        )
+        empty_members = ibis.memtable(
+            pa.table(
+                {"credit_code": [], "park_id": []},
+                schema=pa.schema([("credit_code", pa.string()), ("park_id", pa.string())]),
+            )
+        )
+        return empty_parks, empty_members
+    present = {k: f for k, f in facts.items() if f is not None}
+    crowded = crowded_periods(wh, present, batches)
+    parks = latest(present["parks"], crowded["parks"])
+    members = latest(present["park_members"], crowded["park_members"])
+    parks = parks.select(
+        "park_id",
+        "park_name",
+        "kind",
+        county_code=parks.division_code.cast("string"),
+        star=parks.star.cast("int64").fill_null(0),
+        park_area_mu=parks.area_mu.cast("float64"),
+    )
+    members = members.select("credit_code", "park_id").distinct()
+    return parks, members
+
+
+def rated_park_members(wh: Warehouse, year: int, pop: Population, batches: Batches | None) -> ibis.Table:
+    """credit_code, in_rated_park (True) of the enterprises in a park of `pop.parks`' kinds
+    with at least its stars (4-star-and-above 小微企业园 by default)."""
+    assert pop.parks is not None
+    parks, members = park_tables(wh, year, batches)
+    rated = parks.filter(parks.kind.isin(list(pop.parks.kinds)) & (parks.star >= pop.parks.min_star))
+    inside = members.semi_join(rated, "park_id")
+    return inside.select("credit_code").distinct().mutate(in_rated_park=ibis.literal(True))
+
+
+def _park_units(
+    wh: Warehouse, ent: ibis.Table, land: ibis.Table, pop: Population, year: int, batches: Batches | None
+) -> Units:
+    """Parks as units: members' facts summed, land over the members' distinct parcels; name,
+    kind and county from the park master data (a park without master data: its members' most
+    frequent county)."""
     ent = _with_codes(ent)
     ent = stage(ent.filter(_population_filter(ent, pop, year, land=False)))
-    parks = optional_input(wh, "park_members")
-    parks = parks.select("credit_code", "park_id", "park_name", "kind").distinct()
-    inside = ent.join(parks, "credit_code")
+    parks, members = park_tables(wh, year, batches)
+    inside = ent.join(members, "credit_code")
     sums = {c: inside[c].sum() for c in SUM_COLUMNS}
-    agg = inside.group_by("park_id").aggregate(
-        name=inside.park_name.max(),
-        kind=inside.kind.max(),
-        member_count=inside.credit_code.count(),
-        **sums,
-    )
-    # A park's county: the county with most members (ties: the smallest code).
+    agg = inside.group_by("park_id").aggregate(member_count=inside.credit_code.count(), **sums)
+    # fallback county: the county with most members (ties: the smallest code)
     by_county = inside.group_by(["park_id", "county_code"]).aggregate(n=inside.credit_code.count())
     rn = ibis.row_number().over(group_by="park_id", order_by=[ibis.desc(by_county.n), by_county.county_code])
-    county = by_county.mutate(rn=rn).filter(ibis._.rn == 0).select("park_id", "county_code")
+    county = by_county.mutate(rn=rn).filter(ibis._.rn == 0).select("park_id", member_county="county_code")
     parcels = land.join(inside.select("credit_code", "park_id"), "credit_code")
     park_land = (
         parcels.group_by(["park_id", "parcel_id"])
@@ -490,16 +630,23 @@ def _park_units(wh: Warehouse, ent: ibis.Table, land: ibis.Table, pop: Populatio
         .group_by("park_id")
         .aggregate(land_mu=ibis._.area.sum())
     )
-    units = attach(attach(agg, county, "park_id"), park_land, "park_id").rename(unit_id="park_id")
+    master = parks.select("park_id", "park_name", "kind", master_county="county_code")
+    units = attach(attach(attach(agg, master, "park_id"), county, "park_id"), park_land, "park_id")
+    units = units.rename(unit_id="park_id").mutate(
+        name=ibis.coalesce(ibis._.park_name, ibis._.unit_id),
+        county_code=ibis.coalesce(ibis._.master_county, ibis._.member_county),
+    )
+    units = units.drop("park_name", "master_county", "member_county")
     units = units.mutate(
         city_code=units.county_code.substr(0, 4).concat("00"),
         industry_code=ibis.null(idt.string),
         division_code=ibis.null(idt.string),
         above_scale=ibis.literal(False),
+        tenant=ibis.literal(False),
     )
     if pop.require_land:
         area = units.land_mu.fill_null(0)
         units = units.filter((area > 0) & (area >= pop.min_land_mu))
     units = stage(units)
-    members = inside.select("credit_code", "name", unit_id=inside.park_id)
-    return Units(units=units, members=stage(members.semi_join(units.select("unit_id"), "unit_id")))
+    members_out = inside.select("credit_code", "name", unit_id=inside.park_id)
+    return Units(units=units, members=stage(members_out.semi_join(units.select("unit_id"), "unit_id")))

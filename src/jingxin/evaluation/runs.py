@@ -43,6 +43,7 @@ from jingxin.evaluation.policy import History, apply_policies, previous_results
 from jingxin.evaluation.population import (
     FACT_TABLES,
     INPUT_SCHEMAS,
+    PARK_TABLES,
     Batches,
     Release,
     attach,
@@ -102,6 +103,9 @@ EVAL_SCHEMAS: dict[str, ibis.Schema] = {
             "industry_count": "int64",
             "class_rank": "int64",
             "class_n": "int64",
+            "class_group": "string",
+            "class_key": "string",
+            "tenant": "boolean",
             "score_class": "string",
             "class": "string",
             "veto_reason": "string",
@@ -153,6 +157,8 @@ EVAL_SCHEMAS: dict[str, ibis.Schema] = {
             "kind_count": "int64",
             "class_rank": "int64",
             "class_n": "int64",
+            "class_group": "string",
+            "class_key": "string",
             "class": "string",
         }
     ),
@@ -160,6 +166,25 @@ EVAL_SCHEMAS: dict[str, ibis.Schema] = {
 """Derived tables of the evaluation (and, created empty, its optional inputs)."""
 
 ALL_SCHEMAS = {**EVAL_SCHEMAS, **INPUT_SCHEMAS}
+
+
+def ensure_eval_schema(wh: Warehouse) -> None:
+    """Create the evaluation's tables, and add the columns a newer version stores to tables an
+    older version created (a warehouse kept across upgrades keeps its past runs)."""
+    wh.ensure_schema(ALL_SCHEMAS)
+    if wh.kind == "spark":
+        return
+    for name, schema in EVAL_SCHEMAS.items():
+        have = set(wh.table(name).columns)
+        for col, dtype in schema.items():
+            if col not in have:
+                if dtype.is_boolean():
+                    sql_type = "BOOLEAN"
+                elif dtype.is_string():
+                    sql_type = "VARCHAR"
+                else:
+                    sql_type = "DOUBLE PRECISION" if dtype.is_floating() else "BIGINT"
+                wh.sql(f'ALTER TABLE "{name}" ADD COLUMN "{col}" {sql_type}')
 
 
 INDICATOR_PREFIXES = ("v_", "ref_", "lo_", "w_", "u_", "s_", "m_")
@@ -242,7 +267,7 @@ def evaluate(
 ) -> Evaluation:
     """The complete evaluation of `system` for `year` within `scope`, as Ibis expressions over
     a few materialised stages; call `Evaluation.release()` when done with it."""
-    refresh_statistics(wh, [*FACT_TABLES, "batches", *INPUT_SCHEMAS, *EVAL_SCHEMAS])
+    refresh_statistics(wh, [*FACT_TABLES, *PARK_TABLES, "batches", *INPUT_SCHEMAS, *EVAL_SCHEMAS])
     with collecting() as collected:
         try:
             ev = _evaluate(wh, system, year, scope, weights, scoring, batches, history)
@@ -250,6 +275,7 @@ def evaluate(
             release_stages(collected.stages)
             raise
     used = {name: sorted(collected.batches.get(name, ())) for name in FACT_TABLES}
+    used.update({n: sorted(collected.batches[n]) for n in PARK_TABLES if collected.batches.get(n)})
     return replace(ev, stages=collected.stages, batches_used=used)
 
 
@@ -380,7 +406,7 @@ def run_evaluation(
     if isinstance(system, str):
         system = load_system(system)
     system = system.with_changes(weights=weights, scoring=scoring)
-    wh.ensure_schema(ALL_SCHEMAS)
+    ensure_eval_schema(wh)
     ev = evaluate(wh, system, year, scope, batches=batches, history=history)
     built = time.perf_counter()
     try:
@@ -469,7 +495,8 @@ def recompute(wh: Warehouse, run_id: str) -> Evaluation:
 
 
 def load_inputs(wh: Warehouse, name: str, data: pa.Table) -> int:
-    """Append rows to an optional input table (sublets, vetoes, park_members)."""
+    """Append rows to an optional input table (sublets, vetoes). Park master data and
+    membership are departmental sources, ingested with `jingxin ingest` (not here)."""
     if name not in INPUT_SCHEMAS:
         raise KeyError(f"未知输入表 {name!r}：可用 {', '.join(INPUT_SCHEMAS)}")
     wh.ensure_schema(ALL_SCHEMAS)

@@ -222,7 +222,8 @@ def facts_from_columns(columns: Mapping[str, Sequence[Any] | np.ndarray]) -> dic
     """Fact tables from one row per enterprise and year (for tests and worked examples).
 
     Required: credit_code, county_code, industry_code, area_mu, year. Optional: name,
-    parcel_id (default: a parcel of its own), founded_on, status, above_scale (default True)
+    parcel_id (default: a parcel of its own), acquisition (取得方式, default 出让), founded_on,
+    status, above_scale (default True)
     and the fact columns tax_paid, value_added, revenue, rd_expense, employees, college_staff,
     energy_tce, discharge_t and kwh (the year's electricity, spread evenly over 12 months).
     NaN or None means "no record": the row is left out of that source's table.
@@ -248,7 +249,10 @@ def facts_from_columns(columns: Mapping[str, Sequence[Any] | np.ndarray]) -> dic
             preserve_index=False,
         ),
         "land": pa.Table.from_pandas(
-            first[["credit_code", "parcel_id", "area_mu"]].assign(land_use="工业用地", acquisition="出让"),
+            first[["credit_code", "parcel_id", "area_mu"]].assign(
+                land_use="工业用地",
+                acquisition=first.get("acquisition", "出让"),
+            ),
             preserve_index=False,
         ),
     }
@@ -276,3 +280,77 @@ def facts_from_columns(columns: Mapping[str, Sequence[Any] | np.ndarray]) -> dic
             }
         )
     return out
+
+
+def load_parks(
+    wh: Warehouse,
+    parks: Mapping[str, Any],
+    members: Mapping[str, Any],
+    year: int,
+    first_batch: int | None = None,
+) -> dict[str, int]:
+    """Park master data (source `parks`) and membership (source `park-members`) for `year`,
+    one batch each, as `jingxin ingest` would store them (tables created when missing).
+
+    `parks`: park_id, park_name, kind (经开区/高新区/特色小镇/小微企业园), division_code (county),
+    star (0–5), area_mu; `members`: credit_code, park_id.
+    """
+    from jingxin.evaluation.population import PARK_SCHEMAS
+
+    schemas = all_schemas()
+    wh.ensure_schema()
+    wh.ensure_schema(PARK_SCHEMAS)
+    if first_batch is None:
+        current = wh.execute(wh.table("batches").batch_id.max())
+        first_batch = 1 + (int(current) if current is not None and current == current else 0)
+    ids: dict[str, int] = {}
+    rows = []
+    with wh.transaction():
+        for offset, (table, source, data) in enumerate(
+            (("parks", "parks", parks), ("park_members", "park-members", members))
+        ):
+            batch = first_batch + offset
+            given = data if isinstance(data, pa.Table) else pa.table(dict(data))
+            n = given.num_rows
+            cols = {}
+            for f in PARK_SCHEMAS[table].to_pyarrow():
+                if f.name == "batch_id":
+                    cols[f.name] = pa.array(np.full(n, batch, dtype=np.int64))
+                elif f.name == "source_row":
+                    cols[f.name] = pa.array(np.arange(2, n + 2, dtype=np.int64))
+                elif f.name == "year":
+                    cols[f.name] = pa.array(np.full(n, year, dtype=np.int32))
+                else:
+                    cols[f.name] = (
+                        given[f.name].cast(f.type) if f.name in given.column_names else pa.nulls(n, f.type)
+                    )
+            existing = wh.table(table).schema().to_pyarrow()
+            wh.insert_arrow(
+                table,
+                pa.table(
+                    {
+                        f.name: cols[f.name].cast(f.type) if f.name in cols else pa.nulls(n, f.type)
+                        for f in existing
+                    },
+                    schema=existing,
+                ),
+            )
+            ids[table] = batch
+            rows.append(
+                {
+                    "batch_id": batch,
+                    "source": source,
+                    "period": str(year),
+                    "file_name": f"{source}_{year}.sample",
+                    "content_hash": f"sample-{source}-{batch}",
+                    "row_count": n,
+                    "accepted": n,
+                    "rejected": 0,
+                    "loaded_by": "sample",
+                    "loaded_at": dt.datetime(2024, 1, 1),
+                    "supersedes": None,
+                    "superseded_by": None,
+                }
+            )
+        wh.insert_arrow("batches", pa.Table.from_pylist(rows, schema=schemas["batches"].to_pyarrow()))
+    return ids

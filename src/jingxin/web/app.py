@@ -54,6 +54,7 @@ API_PREFIX = "/api/v1"
 SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.web.home",
     "jingxin.evaluation.views",
+    "jingxin.evaluation.notice_views",
     "jingxin.datahub.views",
     "jingxin.accounts.views",
     "jingxin.web.audit_views",
