@@ -89,7 +89,11 @@ def _login_page(
 
 @pages.get("/login")
 def login_form(
-    request: Request, db: DbSession, ws: CurrentWebSession, next: str = "/", bye: int = 0
+    request: Request,
+    db: DbSession,
+    ws: CurrentWebSession,
+    next: Annotated[str, Query(max_length=2000)] = "/",
+    bye: Annotated[int, Query(ge=0, le=1)] = 0,
 ) -> Response:
     """The login form. An anonymous session is opened here to carry the form's CSRF token."""
     if ws is not None and ws.user is not None:
