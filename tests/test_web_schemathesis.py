@@ -155,3 +155,55 @@ def test_every_route_as_every_role_has_no_server_errors(accounts, web_app) -> No
             me = client.get("/api/v1/me", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
             assert me.json()["username"] == username
     assert not failures, "\n\n".join(failures)
+
+
+# Values generated schemas rarely reach: a NUL, the ends of the date range, numbers past any
+# integer type, very long text, LIKE and SQL characters, the names of columns.
+HOSTILE = [
+    "\x00",
+    "9999-12-31",
+    "0001-01-01",
+    "-1",
+    "99999999999999999999999",
+    "1e309",
+    "",
+    "x" * 5000,
+    "%_\\'\"",
+    "credit_code",
+    "330106",
+]
+
+
+def _get_routes(app: Any) -> list[tuple[str, list[str]]]:
+    """(path, query parameter names) of every GET route, API and pages, with path parameters
+    filled by a plausible value."""
+    from jingxin.web.app import API_PREFIX, load_scenarios
+
+    found = []
+    for scenario in load_scenarios():
+        for router, prefix in ((scenario.pages, ""), (scenario.api, API_PREFIX)):
+            for route in router.routes if router is not None else ():
+                if isinstance(route, APIRoute) and "GET" in route.methods:
+                    path = prefix + route.path
+                    for param in route.dependant.path_params:
+                        path = path.replace("{" + param.name + "}", "1")
+                    found.append((path, [p.name for p in route.dependant.query_params]))
+    return found
+
+
+@pytest.mark.parametrize("username", ["admin", "xihu"])
+def test_hostile_values_in_every_query_parameter(accounts, web_app, username: str) -> None:
+    client = TestClient(web_app, base_url="http://testserver", raise_server_exceptions=False)
+    login(client, username)
+    routes = _get_routes(web_app)
+    assert len(routes) >= 30
+    failures = []
+    for path, names in routes:
+        for name in names:
+            for value in HOSTILE:
+                answer = client.get(path, params={name: value}, follow_redirects=False)
+                if answer.status_code >= 500 or "frame-ancestors" not in answer.headers.get(
+                    "content-security-policy", ""
+                ):
+                    failures.append(f"{path}?{name}={value[:20]!r}: {answer.status_code} {answer.text[:200]}")
+    assert not failures, "\n".join(failures)
