@@ -263,6 +263,7 @@ def user_create(
     db: DbSession,
     ws: CurrentWebSession,
     actor: CurrentActor,
+    me: CurrentUser,
     username: Annotated[str, Form(max_length=200)] = "",
     display_name: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=32)] = "",
@@ -296,7 +297,7 @@ def user_create(
             enterprises=_split_codes(enterprises),
             password=password or " ",
         )
-        user = service.create_user(db, data, actor, assigner=request.state.user.scope)
+        user = service.create_user(db, data, actor, assigner=me.scope)
     except (service.AccountError, ValueError) as exc:
         message = str(exc) if isinstance(exc, service.AccountError) else "输入格式不正确，请检查各项"
         return render(
@@ -335,6 +336,7 @@ def user_update(
     db: DbSession,
     ws: CurrentWebSession,
     actor: CurrentActor,
+    me: CurrentUser,
     user_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
     display_name: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=32)] = "",
@@ -364,7 +366,7 @@ def user_update(
             credit_code=credit_code or None,
             enterprises=_split_codes(enterprises),
         )
-        service.update_user(db, user.id, data, actor, assigner=request.state.user.scope)
+        service.update_user(db, user.id, data, actor, assigner=me.scope)
     except (service.AccountError, ValueError) as exc:
         db.rollback()
         message = str(exc) if isinstance(exc, service.AccountError) else "输入格式不正确，请检查各项"
