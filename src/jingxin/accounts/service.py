@@ -36,6 +36,7 @@ from jingxin.core.auth import (
     verify_password,
 )
 from jingxin.core.db import clean_text, utcnow
+from jingxin.core.scope import Scope
 
 LEVEL_LABELS = {"province": "省级", "city": "设区市", "county": "县级单位"}
 
@@ -119,18 +120,50 @@ class Assignment:
     enterprises: tuple[str, ...]
 
 
+def enterprise_division(credit_code: str) -> str:
+    """The division an enterprise is registered in: characters 3–8 of its 统一社会信用代码
+    (登记管理机关行政区划码, the division code of the registering authority)."""
+    return credit_code[2:8]
+
+
+def _check_enterprises_in_region(codes: Iterable[str], division: Any, assigner: Scope | None) -> None:
+    """Service staff (驻企服务员) serve enterprises of their own region only, and an assigner
+    hands out only enterprises (and workers) inside their own scope."""
+    worker = Scope(division=division.code)
+    outside = [c for c in codes if not worker.allows_enterprise(c, enterprise_division(c))]
+    if outside:
+        raise AccountError(
+            f"以下企业不在该服务员所属区划 {division.name}（{division.code}）内，不能分配："
+            + "、".join(outside[:10])
+            + (f" 等{len(outside)}家" if len(outside) > 10 else "")
+        )
+    if assigner is None:
+        return
+    if not assigner.allows_division(division.code):
+        raise AccountError(f"{division.name}（{division.code}）不在您的管理范围内，不能在此开设或调整服务员")
+    beyond = [c for c in codes if not assigner.allows_enterprise(c, enterprise_division(c))]
+    if beyond:
+        raise AccountError("以下企业不在您的管理范围内，不能分配：" + "、".join(beyond[:10]))
+
+
 def validate_assignment(
     role: Role | str,
     division_code: str | None,
     department: str | None = None,
     credit_code: str | None = None,
     enterprises: Iterable[str] = (),
+    assigner: Scope | None = None,
+    check_region: bool = True,
 ) -> Assignment:
     """Check that a role and its binding fit together; fills the obvious defaults.
 
     Admins and province analysts sit at 330000; a city analyst needs a city, a county analyst
     a county; a liaison needs one of the departments that send data; an enterprise account
-    needs a valid credit code (its division defaults to the one the code carries).
+    needs a valid credit code (its division defaults to the one the code carries). A service
+    worker's enterprises must be registered inside the worker's division and inside the
+    `assigner`'s scope (None: the command line, which may assign anything the worker's
+    division holds). `check_region=False` skips that for a change that leaves the binding as
+    it is (disabling a worker must not wait for their old assignments to be tidied).
     """
     try:
         role = Role(role)
@@ -165,6 +198,8 @@ def validate_assignment(
     codes: tuple[str, ...] = ()
     if role is Role.SERVICE_STAFF:
         codes = tuple(sorted({_valid_credit_code(c) for c in enterprises if c and c.strip()}))
+        if check_region:
+            _check_enterprises_in_region(codes, div, assigner)
     return Assignment(role, div.code, department, credit_code, codes)
 
 
@@ -245,14 +280,15 @@ def _set_enterprises(user: User, codes: Sequence[str]) -> None:
     user.assignments = [UserEnterprise(credit_code=c) for c in codes]
 
 
-def create_user(db: Session, data: UserCreate, actor: Actor) -> User:
-    """Create an account (新增用户) and audit it; the password is stored only as argon2."""
+def create_user(db: Session, data: UserCreate, actor: Actor, assigner: Scope | None = None) -> User:
+    """Create an account (新增用户) and audit it; the password is stored only as argon2.
+    `assigner` is the scope of whoever creates it (see `validate_assignment`)."""
     username = _check_username(data.username)
     if get_user_by_username(db, username) is not None:
         raise AccountError(f"登录名 {username} 已存在")
     _check_password(data.password)
     a = validate_assignment(
-        data.role, data.division_code, data.department, data.credit_code, data.enterprises
+        data.role, data.division_code, data.department, data.credit_code, data.enterprises, assigner
     )
     user = User(
         username=username,
@@ -298,9 +334,11 @@ def _snapshot(user: User) -> dict[str, Any]:
     }
 
 
-def update_user(db: Session, user_id: int, data: UserUpdate, actor: Actor) -> User:
+def update_user(
+    db: Session, user_id: int, data: UserUpdate, actor: Actor, assigner: Scope | None = None
+) -> User:
     """Change an account's name, role, binding or status (修改用户); the audit entry keeps
-    each changed field's old and new value."""
+    each changed field's old and new value. `assigner` as for `validate_assignment`."""
     user = get_user(db, user_id)
     before = _snapshot(user)
     fields = data.model_fields_set
@@ -321,6 +359,8 @@ def update_user(db: Session, user_id: int, data: UserUpdate, actor: Actor) -> Us
         data.department if "department" in fields else user.department,
         data.credit_code if "credit_code" in fields else user.credit_code,
         data.enterprises if "enterprises" in fields and data.enterprises is not None else user.enterprises,
+        assigner,
+        check_region=bool(fields & {"role", "division_code", "enterprises"}),
     )
     if "display_name" in fields and data.display_name is not None:
         user.display_name = _check_display_name(data.display_name)
@@ -368,12 +408,62 @@ def reset_password(
     return user
 
 
+class PasswordChangeLocked(AccountError):
+    """Too many wrong old passwords (or failed logins): refused until `until` (HTTP 429)."""
+
+    def __init__(self, message: str, until: datetime) -> None:
+        super().__init__(message)
+        self.until = until
+
+
+def _lock_message(locked: datetime, now: datetime) -> str:
+    minutes = max(1, int((locked - now).total_seconds() // 60) + 1)
+    return f"失败次数过多，账号或地址已被锁定，请{minutes}分钟后再试"
+
+
 def change_password(
-    db: Session, user: User, old_password: str, new_password: str, actor: Actor, keep_token: str | None = None
+    db: Session,
+    user: User,
+    old_password: str,
+    new_password: str,
+    actor: Actor,
+    keep_token: str | None = None,
+    policy: ThrottlePolicy = DEFAULT_THROTTLE,
 ) -> None:
-    """A user changes their own password (修改密码); their other sessions end."""
+    """A user changes their own password (修改密码); their other sessions end.
+
+    The old password is checked under the login throttle: a wrong one counts as a failed
+    login of the account from the actor's address (so a stolen session cannot guess the
+    password without limit), is audited, and while the account or the address is locked the
+    change is refused (`PasswordChangeLocked`) without checking anything."""
     user = get_user(db, user.id)  # the row itself: the request's user may be a shared copy
+    name = user.username
+    ip = (actor.ip or "unknown")[:64]
+    now = utcnow()
+    locked = lock_state(db, name, ip, policy, now)
+    if locked is not None:
+        db.add(LoginAttempt(at=now, username=name, ip=ip, outcome="locked"))
+        record(db, actor, Action.PASSWORD_CHANGE_FAILED, "user", user.id, {"reason": "locked"})
+        db.commit()
+        raise PasswordChangeLocked(_lock_message(locked, now), locked)
     if not verify_password(user.password_hash, old_password):
+        db.add(LoginAttempt(at=now, username=name, ip=ip, outcome="bad_password"))
+        record(db, actor, Action.PASSWORD_CHANGE_FAILED, "user", user.id, {"reason": "bad_password"})
+        db.flush()
+        newly_locked = lock_state(db, name, ip, policy, now)
+        if newly_locked is not None:
+            record(
+                db,
+                actor,
+                Action.LOGIN_LOCKED,
+                "user",
+                user.id,
+                {"until": newly_locked.isoformat(), "reason": "bad_password", "via": "password_change"},
+            )
+        db.commit()
+        if newly_locked is not None:
+            minutes = int(policy.lock.total_seconds() // 60)
+            raise PasswordChangeLocked(f"原密码不正确。失败次数过多，已锁定{minutes}分钟", newly_locked)
         raise AccountError("原密码不正确")
     if old_password == new_password:
         raise AccountError("新密码不能与原密码相同")
@@ -475,8 +565,7 @@ def authenticate(
     if locked is not None:
         db.add(LoginAttempt(at=now, username=name, ip=ip, outcome="locked"))
         record(db, actor, Action.LOGIN_FAILED, "user", None, {"reason": "locked"}, commit=True)
-        minutes = max(1, int((locked - now).total_seconds() // 60) + 1)
-        return LoginOutcome(None, f"登录失败次数过多，账号或地址已被锁定，请{minutes}分钟后再试", locked)
+        return LoginOutcome(None, "登录" + _lock_message(locked, now), locked)
     user = get_user_by_username(db, name)
     if user is None:
         burn_verification(password)

@@ -89,7 +89,11 @@ def _login_page(
 
 @pages.get("/login")
 def login_form(
-    request: Request, db: DbSession, ws: CurrentWebSession, next: str = "/", bye: int = 0
+    request: Request,
+    db: DbSession,
+    ws: CurrentWebSession,
+    next: Annotated[str, Query(max_length=2000)] = "/",
+    bye: Annotated[int, Query(ge=0, le=1)] = 0,
 ) -> Response:
     """The login form. An anonymous session is opened here to carry the form's CSRF token."""
     if ws is not None and ws.user is not None:
@@ -162,7 +166,7 @@ def password_change(
     new_password: Annotated[str, Form(max_length=200)] = "",
     confirm_password: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    error = None
+    error, status = None, 400
     if new_password != confirm_password:
         error = "两次输入的新密码不一致"
     else:
@@ -174,12 +178,15 @@ def password_change(
                 new_password,
                 actor,
                 keep_token=getattr(request.state, "session_token", None),
+                policy=request.app.state.throttle,
             )
+        except service.PasswordChangeLocked as exc:
+            error, status = str(exc), 429
         except service.AccountError as exc:
             error = str(exc)
     if error:
         return render(
-            request, "accounts/password.html", {"page_title": "修改密码", "error": error}, status_code=400
+            request, "accounts/password.html", {"page_title": "修改密码", "error": error}, status_code=status
         )
     service.add_flash(db, ws, "密码已修改，其他设备上的登录已失效。")
     return RedirectResponse("/", status_code=303)
@@ -256,6 +263,7 @@ def user_create(
     db: DbSession,
     ws: CurrentWebSession,
     actor: CurrentActor,
+    me: CurrentUser,
     username: Annotated[str, Form(max_length=200)] = "",
     display_name: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=32)] = "",
@@ -289,7 +297,7 @@ def user_create(
             enterprises=_split_codes(enterprises),
             password=password or " ",
         )
-        user = service.create_user(db, data, actor)
+        user = service.create_user(db, data, actor, assigner=me.scope)
     except (service.AccountError, ValueError) as exc:
         message = str(exc) if isinstance(exc, service.AccountError) else "输入格式不正确，请检查各项"
         return render(
@@ -328,6 +336,7 @@ def user_update(
     db: DbSession,
     ws: CurrentWebSession,
     actor: CurrentActor,
+    me: CurrentUser,
     user_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
     display_name: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=32)] = "",
@@ -357,7 +366,7 @@ def user_update(
             credit_code=credit_code or None,
             enterprises=_split_codes(enterprises),
         )
-        service.update_user(db, user.id, data, actor)
+        service.update_user(db, user.id, data, actor, assigner=me.scope)
     except (service.AccountError, ValueError) as exc:
         db.rollback()
         message = str(exc) if isinstance(exc, service.AccountError) else "输入格式不正确，请检查各项"
@@ -444,7 +453,12 @@ def me(request: Request, user: CurrentUser, ws: CurrentWebSession) -> MeWithToke
     )
 
 
-@api.post("/me/password", status_code=204, responses=ERRORS, summary="修改本人密码")
+@api.post(
+    "/me/password",
+    status_code=204,
+    responses={**ERRORS, 429: {"model": Message}},
+    summary="修改本人密码（原密码错误与登录失败一同计入锁定）",
+)
 def me_password(
     request: Request, body: PasswordChange, db: DbSession, user: CurrentUser, actor: CurrentActor
 ) -> Response:
@@ -456,7 +470,10 @@ def me_password(
             body.new_password,
             actor,
             keep_token=getattr(request.state, "session_token", None),
+            policy=request.app.state.throttle,
         )
+    except service.PasswordChangeLocked as exc:
+        raise HTTPException(status_code=429, detail=str(exc)) from None
     except service.AccountError as exc:
         db.rollback()
         raise HTTPException(status_code=400, detail=str(exc)) from None
@@ -490,11 +507,11 @@ def api_users(
     responses={**ERRORS, 409: {"model": Message}},
     summary="新增用户",
 )
-def api_user_create(body: UserCreate, db: DbSession, actor: CurrentActor) -> UserOut:
+def api_user_create(body: UserCreate, db: DbSession, actor: CurrentActor, me: CurrentUser) -> UserOut:
     if service.get_user_by_username(db, body.username) is not None:
         raise HTTPException(status_code=409, detail=f"登录名 {body.username.strip().lower()} 已存在")
     try:
-        user = service.create_user(db, body, actor)
+        user = service.create_user(db, body, actor, assigner=me.scope)
     except service.AccountError as exc:
         db.rollback()
         raise HTTPException(status_code=400, detail=str(exc)) from None
@@ -520,11 +537,15 @@ def api_user(db: DbSession, user_id: Annotated[int, PathParam(ge=1, le=MAX_ID)])
     summary="修改用户（角色、区划、启用/停用）",
 )
 def api_user_update(
-    body: UserUpdate, db: DbSession, actor: CurrentActor, user_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]
+    body: UserUpdate,
+    db: DbSession,
+    actor: CurrentActor,
+    me: CurrentUser,
+    user_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
 ) -> UserOut:
     _user_or_404(db, user_id)
     try:
-        user = service.update_user(db, user_id, body, actor)
+        user = service.update_user(db, user_id, body, actor, assigner=me.scope)
     except service.AccountError as exc:
         db.rollback()
         raise HTTPException(status_code=400, detail=str(exc)) from None

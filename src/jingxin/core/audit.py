@@ -2,7 +2,8 @@
 
 Government data platforms must be able to answer "who looked at this enterprise's tax figures"
 and "who exported this list". So the platform records, in the `audit_log` table of the platform
-database: logins and failed logins, logouts, password and user changes, configuration changes,
+database: logins and failed logins, logouts, password changes (and wrong old passwords), user
+changes, refused requests (403: a role without the right, a failed CSRF check), configuration changes,
 every export and download, and every view of sensitive fields (税收、负债、涉诉). Entries are
 only ever added; nothing in the platform updates or deletes them.
 
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -43,6 +44,9 @@ class Action(StrEnum):
     LOGIN_LOCKED = "login_locked"
     LOGOUT = "logout"
     PASSWORD_CHANGE = "password_change"
+    PASSWORD_CHANGE_FAILED = "password_change_failed"
+    ACCESS_DENIED = "access_denied"
+    CSRF_FAILED = "csrf_failed"
     USER_CREATE = "user_create"
     USER_UPDATE = "user_update"
     USER_DISABLE = "user_disable"
@@ -65,6 +69,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.LOGIN_LOCKED: "登录锁定",
     Action.LOGOUT: "退出",
     Action.PASSWORD_CHANGE: "修改密码",
+    Action.PASSWORD_CHANGE_FAILED: "修改密码失败",
+    Action.ACCESS_DENIED: "拒绝访问",
+    Action.CSRF_FAILED: "安全校验失败",
     Action.USER_CREATE: "新增用户",
     Action.USER_UPDATE: "修改用户",
     Action.USER_DISABLE: "停用用户",
@@ -206,6 +213,17 @@ class GroupWriter:
         ]
         await self.save(rows)
 
+    async def save_entry(
+        self,
+        actor: Actor,
+        action: Action | str,
+        object_type: str | None = None,
+        object_id: str | int | None = None,
+        detail: Mapping[str, Any] | None = None,
+    ) -> None:
+        """As `record(..., commit=True)`, from the event loop: saved before this returns."""
+        await self.save([_row(actor, action, object_type, object_id, detail)])
+
     async def save(self, rows: list[dict[str, Any]]) -> None:
         """Save audit rows (as `_row` makes them) with whatever else is waiting."""
         if not rows:
@@ -293,10 +311,28 @@ def record_sensitive_view(
 # ---- search -------------------------------------------------------------------------------
 
 
+# The days a search may name (the API and the page refuse others with a 422 / a message).
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(2099, 12, 31)
+
+
+def day_problem(day: date | None) -> str | None:
+    """Why a search day is refused (Chinese), or None."""
+    if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+        return f"日期须在 {EARLIEST_DAY.isoformat()} 至 {LATEST_DAY.isoformat()} 之间"
+    return None
+
+
 def china_day_bounds(day_from: date | None, day_to: date | None) -> tuple[datetime | None, datetime | None]:
-    """UTC bounds [start, end) covering whole Beijing-time days from `day_from` to `day_to`."""
-    start = datetime.combine(day_from, time.min, CHINA_TZ) if day_from else None
-    end = datetime.combine(day_to + timedelta(days=1), time.min, CHINA_TZ) if day_to else None
+    """UTC bounds [start, end) covering whole Beijing-time days from `day_from` to `day_to`.
+
+    A bound beyond what a datetime can hold (the day before 0001-01-02 in UTC, the day after
+    9999-12-31) is no bound at all: nothing is logged that early or that late."""
+    start = end = None
+    if day_from is not None and day_from > date.min:
+        start = datetime.combine(day_from, time.min, CHINA_TZ).astimezone(UTC)
+    if day_to is not None and day_to < date.max:
+        end = datetime.combine(day_to + timedelta(days=1), time.min, CHINA_TZ).astimezone(UTC)
     return start, end
 
 

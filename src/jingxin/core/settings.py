@@ -28,6 +28,15 @@ class Settings(BaseSettings):
     secret_key: str = "change-me-in-production"
     host: str = "127.0.0.1"
     port: int = 8000
+    secure_cookies: bool = Field(
+        default=False,
+        description="mark the session cookie Secure on every answer (set it behind a TLS proxy)",
+    )
+    trusted_proxies: str = Field(
+        default="127.0.0.1",
+        description="comma-separated addresses or networks of the reverse proxies whose "
+        "X-Forwarded-For and X-Forwarded-Proto `serve --proxy-headers` believes",
+    )
     log_level: str = Field(
         default="info",
         description="server log level; 'warning' leaves out the access log (a proxy in front logs)",

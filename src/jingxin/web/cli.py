@@ -32,7 +32,12 @@ def serve(
     port: Annotated[int | None, typer.Option(help="端口（默认取 JINGXIN_PORT，8000）")] = None,
     reload: Annotated[bool, typer.Option("--reload", help="代码变动时自动重启（开发用）")] = False,
     proxy_headers: Annotated[
-        bool, typer.Option("--proxy-headers", help="信任反向代理的 X-Forwarded-For（仅在代理之后使用）")
+        bool,
+        typer.Option(
+            "--proxy-headers",
+            help="采用反向代理的 X-Forwarded-For / X-Forwarded-Proto，"
+            "仅限 JINGXIN_TRUSTED_PROXIES 所列代理地址",
+        ),
     ] = False,
     workers: Annotated[
         int, typer.Option("--workers", min=1, max=64, help="服务进程数（多于 1 个须两库均为 PostgreSQL）")
@@ -45,6 +50,11 @@ def serve(
     from jingxin.core.settings import get_settings
 
     settings = get_settings()
+    try:
+        proxy = proxy_options(proxy_headers, settings.trusted_proxies)
+    except ValueError as exc:
+        err.print(f"[bold red]无法启动：[/]{exc}")
+        raise typer.Exit(2) from None
     if workers > 1:
         from jingxin.core.db import upgrade
 
@@ -65,9 +75,8 @@ def serve(
             # A worker answers uvicorn's health check once the app has started (migrations
             # checked, warehouse opened, job threads running): give it time on a busy machine.
             timeout_worker_healthcheck=120,
-            proxy_headers=proxy_headers,
-            forwarded_allow_ips="*" if proxy_headers else None,
             log_level=settings.log_level,
+            **proxy,
         )
     finally:
         remove_server_file(settings)
@@ -88,6 +97,37 @@ def _check_shared_stores(settings: Any) -> None:
             "或去掉 --workers 以单进程运行。"
         )
         raise typer.Exit(2)
+
+
+def trusted_proxy_list(text: str) -> list[str]:
+    """The proxy addresses and networks of JINGXIN_TRUSTED_PROXIES (comma-separated), checked.
+
+    `*` (any address) is refused: then anyone who reaches the port could write the address
+    that throttling and the audit log record."""
+    import ipaddress
+
+    entries = [e.strip() for e in text.split(",") if e.strip()]
+    if not entries:
+        raise ValueError("使用 --proxy-headers 时须在 JINGXIN_TRUSTED_PROXIES 中列出反向代理的地址")
+    for entry in entries:
+        if entry == "*":
+            raise ValueError(
+                "JINGXIN_TRUSTED_PROXIES 不能为 *（任何人都可伪造客户端地址），请列出反向代理的地址或网段"
+            )
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"JINGXIN_TRUSTED_PROXIES 中的 {entry!r} 不是 IP 地址或网段（如 10.0.0.5 或 10.0.0.0/24）"
+            ) from None
+    return entries
+
+
+def proxy_options(proxy_headers: bool, trusted_proxies: str) -> dict[str, Any]:
+    """The uvicorn options for forwarded headers: off, or believed only from the listed proxies."""
+    if not proxy_headers:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted_proxy_list(trusted_proxies)}
 
 
 def _check_warehouse_free(url: str) -> None:

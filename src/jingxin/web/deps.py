@@ -21,7 +21,7 @@ def admin_only(...): ...
 - `CurrentScope`: the user's `Scope` — the only thing data-access functions filter on.
 - `CurrentActor`: who to write in the audit log (user and IP).
 - `WarehouseReader`: a warehouse connection of this request's own (see `jingxin.web.warehouse`).
-- `require_roles(...)`: 403 unless the user has one of the roles.
+- `require_roles(...)`: 403 unless the user has one of the roles (every 403 is audited).
 
 CSRF is checked for every state-changing request by `csrf_protect`, which the app factory
 installs as an app-wide dependency, so no route can forget it.
@@ -42,7 +42,7 @@ from jingxin.core.audit import Actor
 from jingxin.core.auth import Role, tokens_equal
 from jingxin.core.scope import Scope
 from jingxin.core.warehouse import Warehouse
-from jingxin.web.errors import LoginRequired
+from jingxin.web.errors import CsrfFailed, LoginRequired
 
 SESSION_COOKIE = "jingxin_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -77,8 +77,11 @@ DbSession = Annotated[Session, Depends(get_db)]
 
 
 def client_ip(request: Request) -> str:
-    """The client's address as the server sees it (run uvicorn with --proxy-headers behind a
-    trusted reverse proxy so that this is the real client)."""
+    """The client's address as the server sees it: what throttling and the audit log use.
+
+    Behind a reverse proxy, `jingxin serve --proxy-headers` takes it from X-Forwarded-For, but
+    only on connections from the proxies listed in JINGXIN_TRUSTED_PROXIES (see
+    `jingxin.web.cli.proxy_options`); anyone else's header is ignored."""
     return request.client.host if request.client else "unknown"
 
 
@@ -166,7 +169,7 @@ async def csrf_protect(request: Request, ws: CurrentWebSession) -> None:
             value = form.get(CSRF_FIELD)
             sent = value if isinstance(value, str) else None
     if ws is None or not tokens_equal(sent, ws.csrf_token):
-        raise HTTPException(status_code=403, detail="安全校验失败（CSRF），请刷新页面后重试")
+        raise CsrfFailed()  # audited by the 403 handler (`jingxin.web.errors`)
 
 
 async def get_warehouse(request: Request) -> AsyncIterator[Warehouse]:

@@ -12,10 +12,16 @@ this:
   role and region let them see (role, `Scope`, clearance, the scope's label) and the
   warehouse's data version (`jingxin.core.cache.data_version`). Users with the same role and
   scope share an entry; nobody else can reach it; a new batch or evaluation run misses.
-- What differs per user on a page — the CSRF token and the display name — is rendered as
-  placeholders and filled in for each response. On these pages templates see a `ViewUser`,
-  which offers only what the key covers, so no personal field can slip into a shared page.
-  A page that shows flash messages is personal: it is filled in but not kept.
+- What differs per user on a page — the CSRF token and the display name — has slots made for
+  it by the template, filled in for each response. A slot is rendered as a marker carrying a
+  secret random nonce made for that one rendering (`Slots`), and the body is split at those
+  markers once, when the answer is made: the entry keeps the pieces between the slots, and a
+  response joins the pieces with this user's values. The data on the page (an enterprise
+  named like a marker, a search term) cannot know the nonce, so it can never become a slot;
+  nothing is searched and replaced in a served body. JSON answers have no slots at all. On
+  these pages templates see a `ViewUser`, which offers only what the key covers, so no
+  personal field can slip into a shared page. A page that shows flash messages is personal:
+  it is filled in but not kept.
 - The sensitive-field views an answer shows are written to the audit log each time it is
   served, made or from memory, for the user served, and saved before the answer is sent
   (`jingxin.core.audit.deferring_sensitive_views`, through the group writer).
@@ -28,6 +34,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -46,23 +54,46 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_BYTES = 64 * 1024 * 1024
 
-CSRF_HOLE = "__jingxin_csrf_token__"
-NAME_HOLE = "__jingxin_display_name__"
+CSRF_SLOT = "csrf"
+NAME_SLOT = "name"
+# How the markers begin: a served page never contains either (every slot is filled).
+CSRF_HOLE = f"__jingxin_{CSRF_SLOT}_"
+NAME_HOLE = f"__jingxin_{NAME_SLOT}_"
 
-_HOLES = (CSRF_HOLE.encode(), NAME_HOLE.encode())
+
+@dataclass(frozen=True)
+class Slots:
+    """The markers one rendering of a shared page puts where per-user values go.
+
+    Each carries a nonce of 128 random bits made for this rendering only, so no data shown on
+    the page can contain a marker: only the template's own slots split the body."""
+
+    csrf: str
+    name: str
+
+    @classmethod
+    def new(cls) -> Slots:
+        nonce = secrets.token_hex(16)
+        return cls(csrf=f"{CSRF_HOLE}{nonce}__", name=f"{NAME_HOLE}{nonce}__")
+
+    def pattern(self) -> re.Pattern[bytes]:
+        """Matches either marker; the capture says which slot it is."""
+        return re.compile(b"(" + re.escape(self.csrf.encode()) + b"|" + re.escape(self.name.encode()) + b")")
+
+    def kind(self, marker: bytes) -> str:
+        return CSRF_SLOT if marker == self.csrf.encode() else NAME_SLOT
 
 
 class ViewUser:
-    """The user as a shared page may show them: what the cache key covers, and placeholders
-    for the rest. Any other attribute is missing, so a template cannot cache it."""
+    """The user as a shared page may show them: what the cache key covers, and a slot for the
+    display name. Any other attribute is missing, so a template cannot cache it."""
 
-    display_name = NAME_HOLE
-
-    def __init__(self, user: Any) -> None:
+    def __init__(self, user: Any, slots: Slots) -> None:
         self.role = user.role
         self.role_enum = user.role_enum
         self.role_label = user.role_label
         self.clearance = user.clearance
+        self.display_name = slots.name
 
 
 # Sensitive-field views an answer shows: (object type, object id, fields).
@@ -71,22 +102,37 @@ Views = tuple[tuple[str, str, tuple[str, ...]], ...]
 
 @dataclass(frozen=True)
 class _Entry:
-    body: bytes
+    """A kept answer: the body's pieces between its slots, and which slot follows each piece
+    (`slots[i]` sits between `pieces[i]` and `pieces[i + 1]`)."""
+
+    pieces: tuple[bytes, ...]
+    slots: tuple[str, ...]
     media_type: str | None
     headers: tuple[tuple[str, str], ...]
     views: Views
-    has_holes: bool
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) for p in self.pieces)
 
     def response(self, csrf_token: str, display_name: str) -> Response:
-        body = self.body
-        if self.has_holes:
-            body = body.replace(_HOLES[0], csrf_token.encode()).replace(
-                _HOLES[1], str(escape(display_name)).encode()
-            )
-        return Response(body, media_type=self.media_type, headers=dict(self.headers))
+        values = {CSRF_SLOT: csrf_token.encode(), NAME_SLOT: str(escape(display_name)).encode()}
+        parts = [self.pieces[0]]
+        for slot, piece in zip(self.slots, self.pieces[1:], strict=True):
+            parts.append(values[slot])
+            parts.append(piece)
+        return Response(b"".join(parts), media_type=self.media_type, headers=dict(self.headers))
 
 
-_store: SizedLRU[_Entry] = SizedLRU(MAX_BYTES, MAX_BYTES // 8, lambda e: len(e.body))
+def split_at_slots(body: bytes, slots: Slots | None) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
+    """The pieces of a rendered body between the slots of `slots`, and the slots' kinds."""
+    if slots is None:
+        return (body,), ()
+    split = slots.pattern().split(body)
+    return tuple(split[0::2]), tuple(slots.kind(m) for m in split[1::2])
+
+
+_store: SizedLRU[_Entry] = SizedLRU(MAX_BYTES, MAX_BYTES // 8, lambda e: e.size)
 
 
 def _key(name: str, request: Request, user: Any, store: str, version: tuple) -> tuple:
@@ -109,8 +155,9 @@ def _adapter(model: Any) -> TypeAdapter[Any]:
     return TypeAdapter(model)
 
 
-def _entry(answer: Any, model: Any, views: Views) -> _Entry | None:
-    """What to keep of a route's answer, or None when it is not a plain 200 answer."""
+def _entry(answer: Any, model: Any, views: Views, slots: Slots | None) -> _Entry | None:
+    """What to keep of a route's answer, or None when it is not a plain 200 answer. A
+    rendered page is split at the `slots` its rendering used; data answers have none."""
     if isinstance(answer, Response):
         body = getattr(answer, "body", None)
         if answer.status_code != 200 or not isinstance(body, bytes):
@@ -120,18 +167,14 @@ def _entry(answer: Any, model: Any, views: Views) -> _Entry | None:
         )
         media_type = answer.headers.get("content-type", answer.media_type)
     else:
+        slots = None
         if model is None:
             raise TypeError("shared_response(model=...) is needed for a route that returns data")
         adapter = _adapter(model)
         body = adapter.dump_json(adapter.validate_python(answer), by_alias=True)
         headers, media_type = (), "application/json"
-    return _Entry(
-        body=body,
-        media_type=media_type,
-        headers=headers,
-        views=views,
-        has_holes=any(hole in body for hole in _HOLES),
-    )
+    pieces, kinds = split_at_slots(body, slots)
+    return _Entry(pieces=pieces, slots=kinds, media_type=media_type, headers=headers, views=views)
 
 
 async def serve_shared(
@@ -173,9 +216,11 @@ async def serve_shared(
 
 
 def _make(make: Callable[[], Any], model: Any, state: Any) -> tuple[Any, Views, _Entry | None, bool]:
-    """Run `make` as a shared view (templates get placeholders, sensitive views are
-    collected) and turn its answer into a cache entry."""
+    """Run `make` as a shared view (templates get slots, sensitive views are collected) and
+    turn its answer into a cache entry."""
+    slots = Slots.new()
     state.shared_view = True
+    state.shared_slots = slots
     state.personal_view = False
     try:
         with audit.deferring_sensitive_views() as deferred:
@@ -183,7 +228,7 @@ def _make(make: Callable[[], Any], model: Any, state: Any) -> tuple[Any, Views, 
     finally:
         state.shared_view = False
     views = tuple((t, i, tuple(f)) for t, i, f in deferred)
-    return answer, views, _entry(answer, model, views), state.personal_view
+    return answer, views, _entry(answer, model, views, slots), state.personal_view
 
 
 async def _this_request(request: Request) -> Request:

@@ -112,10 +112,11 @@ def render(
     csrf_token = web_session.csrf_token if web_session is not None else ""
     shown_user = user
     if getattr(state, "shared_view", False):
-        # A page of the shared response cache: personal bits become placeholders.
-        from jingxin.web.response_cache import CSRF_HOLE, ViewUser
+        # A page of the shared response cache: personal bits go into this rendering's slots.
+        from jingxin.web.response_cache import ViewUser
 
-        shown_user, csrf_token = ViewUser(user), CSRF_HOLE
+        slots = state.shared_slots
+        shown_user, csrf_token = ViewUser(user, slots), slots.csrf
         state.personal_view = bool(flashes)
     base: dict[str, Any] = {
         "user": shown_user,
