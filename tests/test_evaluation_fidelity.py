@@ -209,6 +209,25 @@ def test_no_real_change_gives_no_change_in_score(unchanged) -> None:
     assert abs(old.score_change.dropna().median()) > 3.0
 
 
+@pytest.mark.slow
+def test_a_stable_generated_province_changes_little_between_years(tmp_path) -> None:
+    """The generator's stable-years mode (no growth, no 2020 dip, no events; each enterprise's
+    own year-to-year noise kept) gives a median change in total within ±3 points."""
+    from jingxin.ingest.directory import ingest_directory
+    from jingxin.synth.generator import generate_province
+
+    generate_province(tmp_path / "files", 2000, YEARS, 5, 0.0, annual_only=True, stable_years=True)
+    wh = open_warehouse(f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    try:
+        ingest_directory(wh, tmp_path / "files", loaded_by="test")
+        units = _units(_results(wh, "zhejiang_industry_above", 2021, history="evaluate"))
+    finally:
+        wh.close()
+    change = units.score_change.dropna()
+    assert len(change) > 0.8 * len(units)
+    assert abs(change.median()) <= 3.0
+
+
 # ---- caps and the share one indicator may take ---------------------------------------------------
 def test_points_are_capped_and_no_indicator_carries_a_total(generated) -> None:
     """Every indicator earns at most 2 × its weight (the cap the system states). No enterprise
@@ -307,29 +326,28 @@ def test_generated_merged_units_are_led_by_the_land_right_holder(generated) -> N
             assert lead.credit_code in holders
 
 
-# ---- population: B, C, D; rated parks; tenants -------------------------------------------------------
+# ---- population: B, C, D -------------------------------------------------------------------------
 def test_mining_and_utilities_are_evaluated(generated, tmp_path) -> None:
-    """All 规上 industrial enterprises are evaluated: GB/T 4754 sections B (采矿业) and D (电力、
-    热力、燃气及水生产和供应业) as well as C; services are not (they have their own system)."""
+    """All 规上 industrial enterprises are evaluated: GB/T 4754 sections B (采矿业, divisions
+    06–12) and D (电力、热力、燃气及水生产和供应业, 44–46) as well as C; services are not (they
+    have their own system). The generator makes B and D enterprises in realistic proportions."""
     wh = _copy(generated(2000), tmp_path)
     try:
-        codes = wh.execute(wh.table("registry").credit_code).sort_values().tolist()
-        recode = {codes[0]: "0610", codes[1]: "4411", codes[2]: "4610", codes[3]: "7010"}
-        for code, industry in recode.items():
-            wh.sql("UPDATE registry SET industry_code = ? WHERE credit_code = ?", [industry, code])
+        registry = wh.execute(wh.table("registry").select("credit_code", "industry_code"))
         above = _results(wh, "zhejiang_industry_above")
         below = _results(wh, "zhejiang_industry_below")
     finally:
         wh.close()
-    both = pd.concat([above, below])
-    sections = set(both.industry_code.str[:2])
-    assert {"06", "44", "46"} & sections == {"06", "44", "46"} & set(
-        both.industry_code[both.credit_code.isin(codes[:3])].str[:2]
-    )
-    assert len(both[both.credit_code.isin(codes[:3])]) >= 1
-    assert codes[3] not in set(both.credit_code)
+    division = registry.set_index("credit_code").industry_code.str[:2].astype(int)
+    evaluated = division.reindex(pd.concat([above, below]).credit_code.unique()).dropna()
+    assert evaluated.between(6, 12).any(), "no 采矿业 enterprise evaluated"
+    assert evaluated.between(44, 46).any(), "no 电力、燃气、水 enterprise evaluated"
+    assert evaluated.between(6, 46).all(), "only sections B, C and D are industrial"
+    generated_services = division[(division < 6) | (division > 46)]
+    assert len(generated_services) > 0 and not set(generated_services.index) & set(evaluated.index)
 
 
+# ---- rated parks; tenants ------------------------------------------------------------------------
 def test_rated_park_members_are_in_whatever_their_land_and_tenants_are_listed_apart(
     generated, tmp_path
 ) -> None:
