@@ -14,6 +14,9 @@ if [ -f package-lock.json ]; then
   if [ -f scripts/vendor_assets.py ]; then .venv/bin/python scripts/vendor_assets.py; fi
 fi
 
-if { ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; } && [ "$(id -u)" = "0" ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
+# Debian packages the tests use: chromium and CJK fonts for the browser tests, redis-server
+# for the Redis job queue test (it starts its own server on a socket).
+if { ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK" \
+     || ! command -v redis-server >/dev/null 2>&1; } && [ "$(id -u)" = "0" ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk redis-server >/dev/null
 fi
