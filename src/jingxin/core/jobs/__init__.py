@@ -59,7 +59,8 @@ What the machinery guarantees:
 
 Modules: `models` (tables), `registry` (kinds), `service` (database operations), `runner`
 (huey queue, in-process consumer, supervisor), `schedules`, `workdays`, `uploads` (files a
-job reads), `client` (the CLI's hand-off to a running server), `config` (settings).
+job reads), `results` (files a job writes, e.g. a zip of notices, via `ctx.result_path(name)`,
+downloaded from `/jobs/{id}`), `client` (the CLI's hand-off to a running server), `config` (settings).
 """
 
 from jingxin.core.jobs.registry import JobKind, JobRefused, all_kinds, get_kind, register_kind
