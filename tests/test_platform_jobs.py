@@ -215,3 +215,24 @@ def test_cleanup_removes_result_files_with_their_job(world) -> None:
     assert cleaned["status"] == "succeeded" and cleaned["result"]["deleted"] >= 1
     assert not folder.exists()
     assert client.get(f"/jobs/{made['id']}/files/{made['result']['file']}").status_code == 404
+
+
+def test_results_page_button_starts_the_notices_job(world) -> None:
+    from jingxin.web.testing import csrf_from
+
+    client, _ = client_as(world, "xihu")
+    page = client.get("/evaluation")
+    assert "生成本县告知书（后台作业）" in page.text
+    action = f"/evaluation/runs/{world['run_id']}/notices-job"
+    assert action in page.text
+    started = client.post(
+        action, data={"county": XIHU, "csrf_token": csrf_from(page.text)}, follow_redirects=False
+    )
+    assert started.status_code == 303 and started.headers["location"].startswith("/jobs/")
+    job = wait_for(client, int(started.headers["location"].rsplit("/", 1)[1]))
+    assert job["status"] == "succeeded" and job["result"]["notices"] == len(world["xihu"])
+    refused = client.post(
+        action, data={"county": SHANGCHENG, "csrf_token": csrf_from(page.text)}, follow_redirects=False
+    )
+    assert refused.status_code == 303 and refused.headers["location"] == "/jobs"
+    assert "未能生成告知书：区划 330102 不在您的数据范围内" in client.get("/jobs").text
