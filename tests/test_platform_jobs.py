@@ -95,7 +95,7 @@ def test_county_notices_job_writes_a_zip_its_owner_downloads(world) -> None:
     name = job["result"]["file"]
     page = client.get(f"/jobs/{job['id']}")
     assert "结果文件" in page.text and name in page.text
-    download = client.get(f"/jobs/{job['id']}/files/{name}")
+    download = client.get(job["result"]["download"])
     assert download.status_code == 200 and download.headers["cache-control"] == "no-store"
     with zipfile.ZipFile(io.BytesIO(download.content)) as zf:
         names = zf.namelist()

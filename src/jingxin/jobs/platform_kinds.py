@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -151,7 +152,13 @@ def run_notices(ctx: JobContext) -> dict[str, Any]:
         out.unlink(missing_ok=True)
         raise JobRefused(f"评价批次 {params.run_id} 中没有区划 {params.county} 的参评企业")
     ctx.log(f"已生成 {count} 份告知书：{name}")
-    return {"run_id": params.run_id, "county": params.county, "notices": count, "file": name}
+    return {
+        "run_id": params.run_id,
+        "county": params.county,
+        "notices": count,
+        "file": name,
+        "download": f"/jobs/{ctx.job_id}/files/{quote(name)}",  # for the owner (and admins)
+    }
 
 
 register_kind(
