@@ -542,6 +542,34 @@ def test_small_groups_are_pooled_in_the_county_then_the_city(tmp_path) -> None:
     )
 
 
+def test_lift_advice_uses_the_pooled_group_cutoff(tmp_path) -> None:
+    """Two small industries of 西湖 (12 and 10) are ranked as one pool of 22: the score an
+    enterprise of the pool needs for the next class is that pool's lowest score of the class,
+    not the lowest of its own industry in the county."""
+    from jingxin.evaluation import explain as ex
+
+    wh = _sized([("330106", "3821", 25), ("330106", "2614", 12), ("330106", "3411", 10)], tmp_path)
+    try:
+        run = run_evaluation(wh, "zhejiang_industry_above", 2021, history="none")
+        t = wh.table("eval_results")
+        res = _units(wh.execute(t.filter(t.run_id == run.run_id)))
+        lifts = wh.execute(ex.lift_options(wh, run.run_id))
+    finally:
+        wh.close()
+    pool = res[res.class_group == "本县（市、区）小组合并"]
+    assert len(pool) == 22 and pool.class_key.nunique() == 1
+    pooled = lifts[lifts.credit_code.isin(pool.credit_code)]
+    assert len(pooled) > 0
+    differs = 0
+    for _, row in pooled.drop_duplicates("credit_code").iterrows():
+        boundary = pool[pool["score_class"] == row.target_class].total_score.min()
+        assert row.cutoff == pytest.approx(boundary)
+        industry = pool.loc[pool.credit_code == row.credit_code, "division_code"].iloc[0]
+        own = pool[(pool.division_code == industry) & (pool["score_class"] == row.target_class)]
+        differs += own.empty or own.total_score.min() != pytest.approx(boundary)
+    assert differs > 0  # grouping by county × industry would have given other cut-offs
+
+
 # ---- services and parks on real units --------------------------------------------------------------------
 def test_services_and_parks_are_evaluated(generated, tmp_path) -> None:
     """Services enterprises (sections other than B/C/D, with the provincial exclusions) go to

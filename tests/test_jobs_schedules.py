@@ -47,7 +47,41 @@ def test_due_times_by_rule() -> None:
         schedules.check_rule("monthly", None, "02:00")
 
 
-def _schedule(db, created: dt.datetime, rule: str = "daily", day: int | None = None):
+def test_hourly_due_times_use_only_the_minute() -> None:
+    now = at(2026, 1, 20, 9, 10)
+    assert schedules.latest_due("hourly", None, "00:05", now) == at(2026, 1, 20, 9, 5)
+    assert schedules.latest_due("hourly", None, "00:15", now) == at(2026, 1, 20, 8, 15)
+    assert schedules.latest_due("hourly", None, "00:10", now) == now  # due at that very minute
+    # the hour of `at` does not matter; the stored form keeps only the minute
+    assert schedules.latest_due("hourly", None, "17:05", now) == at(2026, 1, 20, 9, 5)
+    assert schedules.normalise_at("hourly", "17:05") == "00:05"
+    assert schedules.normalise_at("daily", "17:05") == "17:05"
+    after = schedules.occurrences_after("hourly", None, "00:05", at(2026, 1, 20, 23, 5))
+    assert [next(after) for _ in range(3)] == [
+        at(2026, 1, 21, 0, 5),
+        at(2026, 1, 21, 1, 5),
+        at(2026, 1, 21, 2, 5),
+    ]
+    with pytest.raises(schedules.ScheduleError, match="HH:MM"):
+        schedules.check_rule("hourly", None, "00:60")
+
+
+def test_hourly_schedule_catches_up_once_after_downtime(db_session) -> None:
+    s = _schedule(db_session, at(2026, 3, 1, 12, 0), rule="hourly", at_time="12:20")
+    assert s.at == "00:20" and schedules.describe(s) == "每小时第 20 分"
+    queued: list[int] = []
+    assert len(schedules.tick(db_session, queued.append, at(2026, 3, 1, 12, 25))) == 1
+    assert schedules.tick(db_session, queued.append, at(2026, 3, 1, 13, 19)) == []
+    # down from 12:25 until 17:40: the runs of 13:20 … 17:20 were due (five); one run only
+    started = schedules.tick(db_session, queued.append, at(2026, 3, 1, 17, 40))
+    assert len(started) == 1
+    assert schedules.tick(db_session, queued.append, at(2026, 3, 1, 17, 59)) == []
+    runs = db_session.scalars(select(JobScheduleRun).order_by(JobScheduleRun.due_at)).all()
+    assert [(r.due_at, r.missed) for r in runs] == [(at(2026, 3, 1, 12, 20), 0), (at(2026, 3, 1, 17, 20), 4)]
+    assert schedules.next_due(s, at(2026, 3, 1, 17, 40)) == at(2026, 3, 1, 18, 20)
+
+
+def _schedule(db, created: dt.datetime, rule: str = "daily", day: int | None = None, at_time: str = "02:00"):
     s, _ = schedules.save_schedule(
         db,
         by="admin",
@@ -56,7 +90,7 @@ def _schedule(db, created: dt.datetime, rule: str = "daily", day: int | None = N
         params={"keep_days": 30},
         rule=rule,
         day=day,
-        at="02:00",
+        at=at_time,
         enabled=True,
     )
     s.created_at = created
@@ -147,6 +181,23 @@ def test_admins_edit_schedules_others_may_not(web_client, demo_users, web_app) -
     with web_app.state.db.session() as db:
         entries = audit.search(db, action="config_change", limit=10)[0]
     assert entries and entries[0].object_id == "evaluation-monthly" and "rule" in entries[0].detail["changes"]
+    # the edit page's form takes the hourly rule
+    saved = web_client.post(
+        "/jobs/schedules",
+        data={
+            "csrf_token": token,
+            "schedule_id": monthly["id"],
+            "rule": "hourly",
+            "at": "08:45",
+            "enabled": "1",
+            "params": '{"system": "zhejiang_services"}',
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303
+    again = {s["name"]: s for s in web_client.get("/api/v1/jobs/schedules").json()}["evaluation-monthly"]
+    assert again["rule"] == "hourly" and again["at"] == "00:45" and again["description"] == "每小时第 45 分"
+    assert "每小时" in web_client.get("/jobs/schedules").text
 
 
 def test_a_server_starting_after_downtime_catches_up_once(web_settings, platform_db) -> None:

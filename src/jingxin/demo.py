@@ -1,8 +1,10 @@
 """`jingxin demo`: a whole province from nothing to the web app in one command.
 
-Generates the departments' files, ingests them (with their defects quarantined), evaluates
-every year with the shipped 亩均 systems, creates one demo account per role, and serves the
-web app. A second run reuses what the first one built unless `--fresh` is given.
+Generates the departments' files (parks and their members included), ingests them (with their
+defects quarantined), evaluates every year with the shipped 亩均 systems (industry above and
+below the size threshold, services, parks, and the 2021 plan's variant), creates one demo
+account per role (and a liaison per department), and serves the web app. A second
+run reuses what the first one built unless `--fresh` is given.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 console = Console(highlight=False)
 
-DEMO_SYSTEMS = ("zhejiang_industry_above", "zhejiang_industry_below")
+DEMO_SYSTEMS = (
+    "zhejiang_industry_above",
+    "zhejiang_industry_below",
+    "zhejiang_services",
+    "zhejiang_parks",
+    "zhejiang_industry_2021plan",
+)
 DEMO_COUNTY = "330106"  # 西湖区: where the county analyst and the enterprise account sit
 
 
@@ -73,7 +81,13 @@ def _evaluate(wh, years: tuple[int, int]) -> None:  # type: ignore[no-untyped-de
         for system in DEMO_SYSTEMS:
             summary = run_evaluation(wh, system, year)
             classes = "，".join(f"{k} {v}" for k, v in summary.class_counts.items())
-            console.print(f"    {summary.title}：{summary.enterprise_count:,} 家（{classes}）")
+            # a park run classes parks (园区), each holding many enterprises
+            counted = (
+                f"{summary.unit_count:,} 个园区"
+                if system == "zhejiang_parks"
+                else f"{summary.enterprise_count:,} 家"
+            )
+            console.print(f"    {year}年 {summary.title}：{counted}（{classes}）")
 
 
 def _demo_users(wh) -> None:  # type: ignore[no-untyped-def]

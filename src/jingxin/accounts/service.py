@@ -758,6 +758,7 @@ LIAISON_USERNAMES = {
     "能源": "liaison-ny",
     "生态环境": "liaison-sthj",
     "电力": "liaison-dl",
+    "经信": "liaison-jx",  # parks and park members (开发区（园区）数据)
 }
 
 
@@ -788,7 +789,7 @@ def create_demo_users(
     | sheng | 省级分析员 | 330000 |
     | hangzhou | 市级分析员 | 330100 杭州市 |
     | xihu | 县级分析员 | 330106 西湖区 |
-    | liaison-sw, liaison-dl, ... | 部门数据联络员 (one per department) | 330000 |
+    | liaison-sw, liaison-dl, ..., liaison-jx | 部门数据联络员 (one per department) | 330000 |
     | fuwu | 驻企服务员 | 330106, with assigned enterprises |
     | qiye | 企业 | its credit code |
     """

@@ -57,6 +57,11 @@ class Action(StrEnum):
     DOWNLOAD = "download"
     VIEW_SENSITIVE = "view_sensitive"
     CONFIG_CHANGE = "config_change"
+    WORKFLOW_STEP = "workflow_step"
+    EXCHANGE_READ = "exchange_read"
+    EXCHANGE_REFUSED = "exchange_refused"
+    EXCHANGE_TOKEN_ISSUE = "exchange_token_issue"
+    EXCHANGE_TOKEN_REVOKE = "exchange_token_revoke"
 
     @property
     def label(self) -> str:
@@ -82,6 +87,11 @@ ACTION_LABELS: dict[Action, str] = {
     Action.DOWNLOAD: "下载",
     Action.VIEW_SENSITIVE: "查看敏感字段",
     Action.CONFIG_CHANGE: "配置变更",
+    Action.WORKFLOW_STEP: "办理工作流",
+    Action.EXCHANGE_READ: "接口取数",
+    Action.EXCHANGE_REFUSED: "接口取数被拒",
+    Action.EXCHANGE_TOKEN_ISSUE: "签发接口令牌",
+    Action.EXCHANGE_TOKEN_REVOKE: "吊销接口令牌",
 }
 
 

@@ -25,7 +25,7 @@ from jingxin.core.visibility import FULL, Visibility
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.classes import class_index
 from jingxin.evaluation.compute import Params, class_key
-from jingxin.evaluation.config import GROUP_COLUMNS, GROUP_NAMES, Indicator, System
+from jingxin.evaluation.config import GROUP_NAMES, Indicator, System
 from jingxin.evaluation.formula import parse_formula
 from jingxin.evaluation.runs import load_run, run_system
 from jingxin.evaluation.service import results
@@ -64,14 +64,15 @@ def withheld_indicators(system: System, visibility: Visibility) -> set[str]:
 
 # ---- set-based lift computation --------------------------------------------------------------
 def class_cutoffs(wh: Warehouse, run_id: str, system: System) -> ibis.Table:
-    """Per class group: the lowest total of each class (a unit counted once)."""
+    """Per class group (`class_key`: the group a unit's class was decided in, a small group
+    pooled within its county or city, tenants apart): the lowest total of each class (a unit
+    counted once). Column `class_key` and one `cut_<class>` per class."""
     t = wh.table("eval_results")
     t = t.filter((t.run_id == run_id) & t.is_lead)
-    keys = list(GROUP_COLUMNS[system.classes.group])
     metrics = {
         f"cut_{class_key(c)}": t.total_score.min(where=t.score_class == c) for c in system.classes.all_classes
     }
-    return t.group_by(keys).aggregate(**metrics) if keys else t.aggregate(**metrics)
+    return t.group_by("class_key").aggregate(**metrics)
 
 
 def _needed_value(system: System, s: ibis.Table, needed: ibis.Value) -> ibis.Value:
@@ -102,13 +103,9 @@ def lift_options(
     if credit_code is not None:
         res = res.filter(res.credit_code == credit_code)
     res = res.filter(res.veto_reason.isnull())
-    keys = list(GROUP_COLUMNS[rule.group])
-    cut = class_cutoffs(wh, run_id, system)
-    if keys:
-        r = cut.rename({f"__k_{k}": k for k in keys})
-        res = res.left_join(r, [res[k] == r[f"__k_{k}"] for k in keys]).drop(*[f"__k_{k}" for k in keys])
-    else:
-        res = res.cross_join(cut)
+    # the cut-offs of the group the enterprise was ranked in, pooled or not
+    cut = class_cutoffs(wh, run_id, system).rename(__class_key="class_key")
+    res = res.left_join(cut, res.class_key == cut.__class_key).drop("__class_key")
     params = Params.build(system, int(run["year"]))
     res = params.attach(res)
     idx = class_index(res.score_class, rule)
@@ -329,7 +326,7 @@ def explain(
         )
     rule = system.classes
     cls = r["class"]
-    group = GROUP_NAMES[rule.group]
+    group = r.get("class_group") or GROUP_NAMES[rule.group]  # a pooled group says so
     if visibility.withholds("total_score"):
         summary = (
             f"贵企业{run['year']}年度{system.title}评为{cls}类（{rule.label(cls)}），本县（市、区）"

@@ -4,7 +4,9 @@ An enterprise downloads its own notice; analysts download the notice of any ente
 region (`core/auth.scope_for` decides, through `CurrentScope`: an enterprise outside the scope
 answers 404, exactly like one without a result). Readers without clearance get the tax figures
 masked. Every download is written to the audit log. A whole county's notices are a long job:
-`notice.render_county_notices` (and `jingxin evaluation notices`).
+the results page's button submits the `evaluation.notices` job (`jobs/platform_kinds.py`,
+`POST /evaluation/runs/{run_id}/notices-job`), whose zip is downloaded from the job's page;
+`jingxin evaluation notices` writes the zip locally.
 
 Registered as its own web scenario without navigation (`scenario` below, listed in
 `web.app.SCENARIO_MODULES`).
@@ -15,8 +17,9 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, Response
 from fastapi import Path as PathParam
+from fastapi.responses import RedirectResponse
 
 from jingxin.core import audit
 from jingxin.core.auth import ANALYSTS, Role
@@ -25,6 +28,7 @@ from jingxin.web.deps import (
     CurrentActor,
     CurrentScope,
     CurrentUser,
+    CurrentWebSession,
     DbSession,
     WarehouseReader,
     require_roles,
@@ -113,6 +117,36 @@ def notice_api(
 ) -> Response:
     """一家企业的评价结果告知书（PDF）：企业下载本企业的，分析人员下载本辖区内企业的。"""
     return _download(wh, scope, user, db, actor, run_id, credit_code)
+
+
+@pages.post(
+    "/evaluation/runs/{run_id}/notices-job",
+    dependencies=[Depends(require_roles(*ANALYSTS, Role.ADMIN))],
+)
+def notices_job_page(
+    request: Request,
+    db: DbSession,
+    ws: CurrentWebSession,
+    user: CurrentUser,
+    actor: CurrentActor,
+    run_id: RunId,
+    county: Annotated[str, Form(pattern=r"^\d{6}$")],
+) -> Response:
+    """生成一个区县的全部告知书（后台作业），完成后在作业页面下载 zip。"""
+    from jingxin.accounts.service import add_flash
+    from jingxin.jobs.schemas import JobSubmit
+    from jingxin.jobs.views import submit_for
+
+    data = JobSubmit(kind="evaluation.notices", params={"run_id": run_id, "county": county})
+    try:
+        job, _ = submit_for(request, db, user, actor, data)  # the kind checks the county's scope
+    except HTTPException as exc:
+        add_flash(db, ws, f"未能生成告知书：{exc.detail}", "error")
+        # the jobs page, not /evaluation: a results page served from the shared response cache
+        # would not show the message
+        return RedirectResponse("/jobs", status_code=303)
+    add_flash(db, ws, "告知书正在后台生成，完成后可在本页下载。", "success")
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 scenario = WebScenario(name="evaluation_notice", pages=pages, api=api, nav=())

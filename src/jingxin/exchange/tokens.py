@@ -31,10 +31,10 @@ from jingxin.core.scope import Scope, division_prefix
 from jingxin.exchange.models import ExchangeToken
 
 TOKEN_PATTERN = re.compile(r"^jxt_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-READ = "exchange_read"
-REFUSED = "exchange_refused"
-ISSUE = "exchange_token_issue"
-REVOKE = "exchange_token_revoke"
+READ = audit.Action.EXCHANGE_READ
+REFUSED = audit.Action.EXCHANGE_REFUSED
+ISSUE = audit.Action.EXCHANGE_TOKEN_ISSUE
+REVOKE = audit.Action.EXCHANGE_TOKEN_REVOKE
 MAX_DAYS = 366
 MAX_RATE = 6000
 

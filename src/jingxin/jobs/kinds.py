@@ -8,7 +8,8 @@
   neither loses nor doubles a batch.
 - `evaluation.run` (亩均评价): one stored evaluation run (one transaction).
 - `evaluation.uncertainty` (不确定性分析): Monte Carlo analysis of a run, optionally stored.
-- `jobs.cleanup` (作业清理): deletes finished jobs and their logs and uploads after N days.
+- `jobs.cleanup` (作业清理): deletes finished jobs and their logs, uploads and result files
+  after N days.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from jingxin.core.auth import ANALYSTS, Role
 from jingxin.core.db import utcnow
 from jingxin.core.jobs import JobContext, JobKind, JobRefused, register_kind
 from jingxin.core.jobs.models import ACTIVE, Job
+from jingxin.core.jobs.results import remove_results
 from jingxin.core.jobs.schedules import ScheduleSpec, default_schedule
 from jingxin.core.jobs.service import writing
 from jingxin.core.jobs.uploads import UPLOAD_ID, remove_upload
@@ -118,7 +120,7 @@ register_kind(
 # ---- evaluation -----------------------------------------------------------------------------
 
 
-def _division_code(code: str | None, scope: Scope) -> str:
+def division_code(code: str | None, scope: Scope) -> str:
     """The division a job evaluates: the one asked for (checked against the owner's scope),
     else the owner's own."""
     from jingxin import reference
@@ -153,7 +155,7 @@ def _year(year: int | None) -> int:
 def _check_evaluation(params: EvaluationParams, scope: Scope) -> None:
     from jingxin.evaluation.config import ConfigError, load_system
 
-    _division_code(params.scope, scope)
+    division_code(params.scope, scope)
     try:
         load_system(params.system)
     except ConfigError as exc:
@@ -164,7 +166,7 @@ def run_evaluation_job(ctx: JobContext) -> dict[str, Any]:
     from jingxin.evaluation.runs import run_evaluation
 
     params: EvaluationParams = ctx.params  # type: ignore[assignment]
-    code = _division_code(params.scope, ctx.scope)
+    code = division_code(params.scope, ctx.scope)
     year = _year(params.year)
     ctx.progress(0, 2, f"{year}年 {params.system} 评价计算中")
     with ctx.warehouse() as wh:
@@ -214,7 +216,7 @@ def _check_uncertainty(params: UncertaintyParams, scope: Scope) -> None:
     if params.run is None and params.system is None:
         raise JobRefused("请给出评价批次编号，或评价体系与年度")
     if params.run is None:
-        _division_code(params.scope, scope)
+        division_code(params.scope, scope)
 
 
 def run_uncertainty_job(ctx: JobContext) -> dict[str, Any]:
@@ -229,10 +231,10 @@ def run_uncertainty_job(ctx: JobContext) -> dict[str, Any]:
                 run_scope = str(load_run(wh, params.run)["scope"])
             except KeyError:
                 raise JobRefused(f"评价批次 {params.run} 不存在") from None
-            _division_code(run_scope, ctx.scope)
+            division_code(run_scope, ctx.scope)
             key: Any = params.run
         else:
-            code = _division_code(params.scope, ctx.scope)
+            code = division_code(params.scope, ctx.scope)
             key = (_year(params.year), str(params.system), _eval_scope(code))
         result = analyse(
             wh,
@@ -280,7 +282,8 @@ def run_cleanup(ctx: JobContext) -> dict[str, Any]:
             )
         ).all()
         ids = [r[0] for r in old]
-        for _, p, kind in old:
+        for job_id, p, kind in old:
+            remove_results(ctx.settings, job_id)
             if kind == "ingest":
                 for item in (p or {}).get("files", []):
                     remove_upload(ctx.settings, str(item.get("upload", "")))

@@ -83,7 +83,7 @@ class ScheduleOut(BaseModel):
 
 
 class ScheduleIn(BaseModel):
-    rule: str = Field(description="daily、monthly 或 first_working_day")
+    rule: str = Field(description="hourly（每小时，取 at 的分钟）、daily、monthly 或 first_working_day")
     day: int | None = Field(default=None, ge=1, le=31)
     at: str = Field(pattern=r"^\d{2}:\d{2}$", description="北京时间 HH:MM")
     enabled: bool = True

@@ -1,7 +1,8 @@
 """Pages and API of jobs and schedules (作业、定时任务).
 
 Pages: /jobs (own jobs, every job for an admin, progress bars refreshed by HTMX while a job is
-active), /jobs/{id} (progress, log, result or error, 重试), /jobs/schedules (admin: rules,
+active), /jobs/{id} (progress, log, result or error, 重试, result files to download from
+/jobs/{id}/files/{name}, audited), /jobs/schedules (admin: rules,
 next run, switch on/off, edit) and /jobs/schedules/{id} (its runs).
 API under /api/v1/jobs: submit, list, read, retry, upload a file for a job, kinds, schedules,
 worker processes. The CLI hands its work over through this API.
@@ -15,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi import Path as PathParam
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 
 from jingxin.accounts import service as accounts
 from jingxin.accounts.models import User
@@ -25,6 +26,7 @@ from jingxin.core.jobs import all_kinds, schedules, service
 from jingxin.core.jobs.config import get_job_settings
 from jingxin.core.jobs.models import STATUS_LABELS, Job, JobSchedule
 from jingxin.core.jobs.registry import JobRefused
+from jingxin.core.jobs.results import result_file, result_files
 from jingxin.core.jobs.uploads import UploadError, save_upload
 from jingxin.jobs.schemas import (
     JobDetailOut,
@@ -255,6 +257,7 @@ def job_page(request: Request, db: DbSession, user: CurrentUser, job_id: JobId) 
     context = {
         "page_title": f"作业 {job.id}",
         "job": job,
+        "files": result_files(request.app.state.settings, job.id),
         "logs": service.job_logs(db, job.id),
         "result_json": json.dumps(job.result, ensure_ascii=False, indent=2, default=str)
         if job.result
@@ -263,6 +266,37 @@ def job_page(request: Request, db: DbSession, user: CurrentUser, job_id: JobId) 
     if is_htmx(request):
         return render(request, "jobs/_job.html", context)
     return render(request, "jobs/job.html", context)
+
+
+@pages.get("/{job_id}/files/{file_name}")
+def job_file_download(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    actor: CurrentActor,
+    job_id: JobId,
+    file_name: Annotated[str, PathParam(max_length=200)],
+) -> Response:
+    """A result file of the job, for its owner and admins; every download is audited."""
+    job = _job_or_404(db, user, job_id)
+    path = result_file(request.app.state.settings, job.id, file_name)
+    if path is None:
+        raise HTTPException(status_code=404, detail="结果文件不存在（可能已被清理）")
+    audit.record(
+        db,
+        actor,
+        audit.Action.DOWNLOAD,
+        "job_result",
+        f"{job.id}/{file_name}"[:128],
+        {"kind": job.kind},
+        commit=True,
+    )
+    return FileResponse(
+        path,
+        filename=file_name,
+        media_type="application/zip" if file_name.endswith(".zip") else "application/octet-stream",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @pages.post("/{job_id}/retry")

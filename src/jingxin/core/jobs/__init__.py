@@ -53,13 +53,14 @@ What the machinery guarantees:
   starts again) requeues the job while `max_attempts` allows, else marks it failed. A kind
   must therefore write its result atomically (one warehouse transaction) and be safe to run
   again from the start;
-- schedules: rules `daily`, `monthly` (day N), `first_working_day` (Chinese working days,
-  `workdays.is_working_day`), each run recorded in `job_schedule_runs`; missed occurrences
-  after downtime are caught up by one run.
+- schedules: rules `hourly` (minute MM of each hour), `daily`, `monthly` (day N),
+  `first_working_day` (Chinese working days, `workdays.is_working_day`), each run
+  recorded in `job_schedule_runs`; missed occurrences after downtime are caught up by one run.
 
 Modules: `models` (tables), `registry` (kinds), `service` (database operations), `runner`
 (huey queue, in-process consumer, supervisor), `schedules`, `workdays`, `uploads` (files a
-job reads), `client` (the CLI's hand-off to a running server), `config` (settings).
+job reads), `results` (files a job writes, e.g. a zip of notices, via `ctx.result_path(name)`,
+downloaded from `/jobs/{id}`), `client` (the CLI's hand-off to a running server), `config` (settings).
 """
 
 from jingxin.core.jobs.registry import JobKind, JobRefused, all_kinds, get_kind, register_kind

@@ -107,6 +107,13 @@ class JobContext:
 
         return upload_path(self.settings, upload, file_name)
 
+    def result_path(self, file_name: str) -> Path:
+        """Where this job writes a result file its owner downloads from the job's page (see
+        `jingxin.core.jobs.results`)."""
+        from jingxin.core.jobs.results import new_result_path
+
+        return new_result_path(self.settings, self.job_id, file_name)
+
 
 def queue_url(settings: Settings, js: JobSettings) -> str:
     """Where the queue lives: JINGXIN_QUEUE, else beside the platform database (its own SQLite

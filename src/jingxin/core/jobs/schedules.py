@@ -2,6 +2,9 @@
 
 Rules, in the platform's time zone (`JINGXIN_TIMEZONE`, Asia/Shanghai):
 
+- `hourly` every hour at minute MM (`at` is stored as "00:MM": the hour is not used, and
+  `save_schedule` writes it as 00 so the table and the edit page show only the minute that
+  counts);
 - `daily` at HH:MM;
 - `monthly` on day N at HH:MM (the month's last day when it is shorter);
 - `first_working_day`: the month's first Chinese working day at HH:MM (调休 included, see
@@ -45,7 +48,12 @@ from jingxin.core.scope import Scope
 
 log = logging.getLogger(__name__)
 
-RULES = {"daily": "每天", "monthly": "每月指定日", "first_working_day": "每月第一个工作日"}
+RULES = {
+    "hourly": "每小时",
+    "daily": "每天",
+    "monthly": "每月指定日",
+    "first_working_day": "每月第一个工作日",
+}
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 MAX_MISSED_COUNT = 10_000  # occurrences counted when reporting a long downtime
 
@@ -90,7 +98,14 @@ def check_rule(rule: str, day: int | None, at: str) -> None:
         raise ScheduleError("每月指定日的规则须给出 1–31 之间的日期")
 
 
+def normalise_at(rule: str, at: str) -> str:
+    """The stored form of `at`: an hourly rule keeps only the minute ("00:MM")."""
+    return f"00:{at[3:5]}" if rule == "hourly" and _TIME.match(at or "") else at
+
+
 def describe(s: JobSchedule) -> str:
+    if s.rule == "hourly":
+        return f"每小时第 {int(s.at[3:5])} 分"
     if s.rule == "daily":
         return f"每天 {s.at}"
     if s.rule == "monthly":
@@ -131,11 +146,24 @@ def _at(date: dt.date, at: str, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime(date.year, date.month, date.day, hour, minute, tzinfo=tz).astimezone(dt.UTC)
 
 
+def _hour_mark(moment: dt.datetime, at: str, tz: ZoneInfo) -> dt.datetime:
+    """Minute MM of `at` within the local hour of `moment`, in UTC. Stepping on from it in
+    whole UTC hours keeps the local minute: zone offsets change by whole hours."""
+    minute = int(at[3:5])
+    return moment.astimezone(tz).replace(minute=minute, second=0, microsecond=0).astimezone(dt.UTC)
+
+
 def occurrences_after(rule: str, day: int | None, at: str, after: dt.datetime) -> Iterator[dt.datetime]:
     """Due times (UTC) strictly after `after`, in order, without end."""
     tz = zone()
     local = after.astimezone(tz).date()
-    if rule == "daily":
+    if rule == "hourly":
+        moment = _hour_mark(after, at, tz)
+        while True:
+            if moment > after:
+                yield moment
+            moment += dt.timedelta(hours=1)
+    elif rule == "daily":
         date = local - dt.timedelta(days=1)
         while True:
             moment = _at(date, at, tz)
@@ -154,6 +182,9 @@ def latest_due(rule: str, day: int | None, at: str, now: dt.datetime) -> dt.date
     """The latest due time (UTC) at or before `now`."""
     tz = zone()
     local = now.astimezone(tz).date()
+    if rule == "hourly":
+        moment = _hour_mark(now, at, tz)
+        return moment if moment <= now else moment - dt.timedelta(hours=1)
     if rule == "daily":
         date = local
         while _at(date, at, tz) > now:
@@ -205,7 +236,7 @@ def _ensure_defaults(db: Session) -> None:
                 params=dict(spec.params),
                 rule=spec.rule,
                 day=spec.day,
-                at=spec.at,
+                at=normalise_at(spec.rule, spec.at),
                 enabled=spec.enabled,
                 created_at=now,
                 updated_at=now,
@@ -320,6 +351,7 @@ def save_schedule(
     """Create (no `schedule_id`) or change a schedule; returns it and what changed (for the
     audit log). Parameters are checked against the job kind now, not at 2 a.m."""
     check_rule(rule, day, at)
+    at = normalise_at(rule, at)
     day = day if rule == "monthly" else None
     s = get_schedule(db, schedule_id) if schedule_id is not None else None
     kind_name = kind or (s.kind if s else "")

@@ -28,7 +28,8 @@ def uploads_root(settings: Settings) -> Path:
     return (settings.home / "job-uploads").resolve()
 
 
-def _check_name(file_name: str) -> str:
+def check_name(file_name: str) -> str:
+    """`file_name` itself, when it is a plain file name (no folder, no way out of one)."""
     if (
         not file_name
         or "/" in file_name
@@ -44,7 +45,7 @@ def save_upload(
     settings: Settings, stream: IO[bytes], file_name: str, limit: int = MAX_UPLOAD_BYTES
 ) -> tuple[str, int]:
     """Copy `stream` into a new upload folder; returns (upload id, size in bytes)."""
-    _check_name(file_name)
+    check_name(file_name)
     upload = secrets.token_hex(16)
     folder = uploads_root(settings) / upload
     folder.mkdir(parents=True, mode=0o700)
@@ -67,7 +68,7 @@ def save_upload(
 def upload_path(settings: Settings, upload: str, file_name: str) -> Path:
     if not UPLOAD_ID.match(upload or ""):
         raise UploadError("附件编号不正确")
-    path = uploads_root(settings) / upload / _check_name(file_name)
+    path = uploads_root(settings) / upload / check_name(file_name)
     if not path.is_file():
         raise UploadError(f"附件 {file_name} 已不存在（作业完成后附件即删除），请重新上传")
     return path

@@ -26,7 +26,7 @@ from jingxin.core.workflow import clocks, events
 from jingxin.core.workflow.config import HANDLER, WorkflowDef, available_workflows, load_workflow
 from jingxin.core.workflow.models import WorkItem, WorkStep
 
-AUDIT_ACTION = "workflow_step"
+AUDIT_ACTION = audit.Action.WORKFLOW_STEP
 MAX_COMMENT = 2000
 
 
