@@ -6,8 +6,13 @@ always gets a readable page inside the layout.
 
 - A parameter that fails validation gets a 422 that says, in Chinese, which parameter and
   what is wrong with it (`describe_error`); the API keeps FastAPI's documented shape
-  (`detail` is a list of `{loc, msg, type}`), with `msg` in Chinese.
-- Every 403 (a role without the right, a failed CSRF check) is written to the audit log.
+  (`detail` is a list of `{loc, msg, type}`), with `msg` in Chinese. This is the one rule for
+  every bad parameter, of pages and API alike: pydantic's own constraints and the platform's
+  validators (`jingxin.evaluation.params`, which raise `ValueError` with a Chinese message)
+  both end here.
+- Every 403 (a role without the right, a failed CSRF check) is written to the audit log by
+  `audit_denial`, whichever layer refused: these handlers, or `jingxin.web.limits` before
+  the body was read.
 - An unexpected exception gets a plain 500 answer that carries the same security headers
   (CSP, frame blocking, no-store) as every other answer: it is made outside the middleware
   that adds them, so it adds them itself.
@@ -46,11 +51,14 @@ class LoginRequired(Exception):
     login page (back to where the user was going) for pages."""
 
 
+CSRF_FAILED_MESSAGE = "安全校验失败（CSRF），请刷新页面后重试"
+
+
 class CsrfFailed(StarletteHTTPException):
     """A state-changing request whose CSRF token is missing or wrong (403, audited as such)."""
 
     def __init__(self) -> None:
-        super().__init__(status_code=403, detail="安全校验失败（CSRF），请刷新页面后重试")
+        super().__init__(status_code=403, detail=CSRF_FAILED_MESSAGE)
 
 
 def wants_json(request: Request) -> bool:
@@ -76,15 +84,18 @@ def error_response(request: Request, status: int, message: str) -> Response:
     return _error_page(request, status, message)
 
 
-async def _audit_denial(request: Request, exc: StarletteHTTPException) -> None:
-    """Write a refused request (403) to the audit log, before the answer goes out."""
+async def audit_denial(request: Request, exc: StarletteHTTPException, user: Any = None) -> None:
+    """Write a refused request (403) to the audit log, before the answer goes out: as
+    `csrf_failed` for a `CsrfFailed`, else as `access_denied`. `user` is who sent it when the
+    caller knows (the body-limit layer, before the app has set `request.state.user`)."""
     from jingxin.core.audit import Action, Actor
     from jingxin.web.deps import client_ip
 
     writer = getattr(request.app.state, "audit_writer", None)
     if writer is None:
         return
-    user = getattr(request.state, "user", None)
+    if user is None:
+        user = getattr(request.state, "user", None)
     actor = Actor(user.id if user else None, user.username if user else None, client_ip(request))
     action = Action.CSRF_FAILED if isinstance(exc, CsrfFailed) else Action.ACCESS_DENIED
     detail = {"method": request.method, "path": request.url.path, "reason": str(exc.detail)}
@@ -94,7 +105,7 @@ async def _audit_denial(request: Request, exc: StarletteHTTPException) -> None:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 403:
-        await _audit_denial(request, exc)
+        await audit_denial(request, exc)
     headers = getattr(exc, "headers", None)
     if wants_json(request):
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
@@ -217,7 +228,8 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 def invalid_parameter(place: str, name: str, message: str) -> RequestValidationError:
     """A validation error for one parameter, raised by a route for a rule between parameters
-    (answered like any other: a 422 naming the parameter)."""
+    (answered like any other: a 422 naming the parameter). `message` says what is wrong and
+    how to fix it, without the parameter's name (`describe_error` puts that in front)."""
     return RequestValidationError([{"loc": (place, name), "msg": message, "type": "value_error"}])
 
 

@@ -17,6 +17,10 @@ state-changing request (POST, PUT, PATCH, DELETE), and refuses before the body i
 A body sent without a length (chunked) is counted as it is read, and the request is answered
 413 as soon as it passes the limit. The route's own checks (CSRF dependency, roles, form
 validation) still run afterwards; this layer only makes them happen before the cost.
+
+A refusal here is audited like the app's own: every 403 goes through
+`jingxin.web.errors.audit_denial`, a CSRF failure as `csrf_failed`, a role without the right
+as `access_denied`, so the audit log does not depend on which layer caught the request.
 """
 
 from __future__ import annotations
@@ -30,9 +34,12 @@ from urllib.parse import parse_qs
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jingxin.core.auth import Role, tokens_equal
+from jingxin.web.errors import CsrfFailed, audit_denial
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 SESSION_COOKIE = "jingxin_session"
@@ -41,7 +48,7 @@ CSRF_PREFIX_BYTES = 64 * 1024
 UPLOAD_ROUTES = frozenset({("POST", "/data/upload"), ("POST", "/api/v1/batches")})
 UPLOAD_ROLES = frozenset({Role.ADMIN, Role.LIAISON})
 
-CSRF_FAILED = "安全校验失败（CSRF），请刷新页面后重试"
+ROLE_REFUSED = "您的角色无权访问此功能"
 
 
 class _TooLarge(Exception):
@@ -92,7 +99,7 @@ class RequestLimits:
 
         ws = await _session(scope, headers.get("cookie", ""))
         if ws is None:
-            await _answer(scope, send, 403, CSRF_FAILED)
+            await _refuse(scope, send, CsrfFailed(), None)
             return
         if upload:
             user = ws.user
@@ -100,7 +107,7 @@ class RequestLimits:
                 await _answer(scope, send, 401, "请先登录")
                 return
             if user.role_enum not in self.limits.upload_roles:
-                await _answer(scope, send, 403, "您的角色无权访问此功能")
+                await _refuse(scope, send, HTTPException(403, ROLE_REFUSED), user)
                 return
 
         buffered: list[Message] = []
@@ -112,7 +119,7 @@ class RequestLimits:
                 await _answer(scope, send, 413, too_large)
                 return
         if not tokens_equal(sent, ws.csrf_token):
-            await _answer(scope, send, 403, CSRF_FAILED)
+            await _refuse(scope, send, CsrfFailed(), ws.user)
             return
 
         seen = sum(len(m.get("body", b"")) for m in buffered)
@@ -284,6 +291,13 @@ class _MultipartToken:
     def _part_end(self) -> None:
         if self._is_token:
             self.value = self._data.decode("utf-8", "replace")
+
+
+async def _refuse(scope: Scope, send: Send, exc: HTTPException, user: Any) -> None:
+    """A 403 before the body was read, written to the audit log first (as the app's own 403s
+    are, by `jingxin.web.errors`)."""
+    await audit_denial(Request(scope), exc, user)
+    await _answer(scope, send, exc.status_code, str(exc.detail))
 
 
 async def _answer(scope: Scope, send: Send, status: int, detail: str) -> None:
