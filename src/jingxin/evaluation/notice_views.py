@@ -142,9 +142,7 @@ def notices_job_page(
         job, _ = submit_for(request, db, user, actor, data)  # the kind checks the county's scope
     except HTTPException as exc:
         add_flash(db, ws, f"未能生成告知书：{exc.detail}", "error")
-        # the jobs page, not /evaluation: a results page served from the shared response cache
-        # would not show the message
-        return RedirectResponse("/jobs", status_code=303)
+        return RedirectResponse("/evaluation", status_code=303)
     add_flash(db, ws, "告知书正在后台生成，完成后可在本页下载。", "success")
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 

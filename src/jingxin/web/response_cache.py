@@ -21,7 +21,7 @@ this:
   nothing is searched and replaced in a served body. JSON answers have no slots at all. On
   these pages templates see a `ViewUser`, which offers only what the key covers, so no
   personal field can slip into a shared page. A page that shows flash messages is personal:
-  it is filled in but not kept.
+  it is made for that request, never answered from the cache, and not kept.
 - The sensitive-field views an answer shows are written to the audit log each time it is
   served, made or from memory, for the user served, and saved before the answer is sent
   (`jingxin.core.audit.deferring_sensitive_views`, through the group writer).
@@ -202,7 +202,9 @@ async def serve_shared(
     else:
         version = await run_in_threadpool(data_version, wh)
     key = None if version is None else _key(name, request, user, wh.store_key, version)
-    entry = _store.get(key) if key is not None else None
+    # A session with flash messages waiting must see them: its page is made (and not kept).
+    pending_flash = ws is not None and bool(ws.flash)
+    entry = _store.get(key) if key is not None and not pending_flash else None
     if entry is not None:
         await request.app.state.audit_writer.save_sensitive_views(actor, entry.views)
         return entry.response(csrf_token, user.display_name)
