@@ -1,12 +1,15 @@
 """Query and path parameters of the evaluation pages and API (参数校验), checked at the edge.
 
-Every parameter is checked before a route runs; a bad one answers 400 with a Chinese message
-that says which parameter, what is wrong and what is expected (`{"detail": "..."}` for the
-API, the message on the error page for pages), never a 500 and never a query built from it.
-The OpenAPI document still states each constraint (pattern, bounds, choices).
+Every parameter is checked before a route runs. A bad one is answered by the app's one rule
+for bad parameters (`jingxin.web.errors`): 422, naming where and which parameter, then what
+is wrong and what is expected, in Chinese (`查询参数 year：不能小于 2000（数据年度应为2000至2100之间的整数），
+收到：1999`): FastAPI's documented `{"detail": [{"loc", "msg", "type"}]}` for the API, the
+message on the error page for pages. Never a 500, never a query built from the value. The
+OpenAPI document still states each constraint (pattern, bounds, choices).
 
-Why not pydantic's own constraints: their messages are English and generic ("String should
-match pattern ..."); a check here raises `HTTPException` directly, which pydantic lets through.
+Why not pydantic's own constraints: their messages are generic ("should match pattern ...");
+a check here raises `ValueError` with a message that says how to fix the value, and
+`jingxin.web.errors.describe_error` puts the parameter's place and name in front of it.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Query
 from fastapi import Path as PathParam
+from fastapi import Query
 from pydantic import BeforeValidator
 
 from jingxin.evaluation.dashboard import MAP_MEASURES
@@ -53,8 +56,9 @@ CLASSES = ("A+", "A", "B", "C", "D")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _bad(message: str) -> HTTPException:
-    return HTTPException(status_code=400, detail=message)
+def _bad(message: str) -> ValueError:
+    """A refused value; `message` leaves out the parameter's name (the error's place gives it)."""
+    return ValueError(message)
 
 
 def _text(value: Any) -> str | None:
@@ -76,12 +80,13 @@ def _int_check(label: str, low: int, high: int, example: int) -> Callable[[Any],
         else:
             text = _text(value)
             if text is None or not re.fullmatch(r"[+-]?\d{1,9}", text.strip()):
-                raise _bad(
-                    f"参数{label}应为{low}至{high}之间的整数（如 {example}），收到：{str(value)[:20]!r}"
-                )
+                raise _bad(f"{label}应为{low}至{high}之间的整数（如 {example}），收到：{str(value)[:20]!r}")
             number = int(text)
-        if not low <= number <= high:
-            raise _bad(f"参数{label}应在{low}至{high}之间，收到：{number}")
+        expected = f"（{label}应为{low}至{high}之间的整数），收到：{number}"
+        if number < low:
+            raise _bad(f"不能小于 {low}{expected}")
+        if number > high:
+            raise _bad(f"不能大于 {high}{expected}")
         return number
 
     return check
@@ -95,7 +100,7 @@ def _pattern_check(label: str, pattern: str, hint: str, empty_ok: bool = True) -
         if text is None or (empty_ok and text == ""):
             return text
         if "\x00" in text or not compiled.fullmatch(text):
-            raise _bad(f"参数{label}格式不正确：{hint}")
+            raise _bad(f"格式不正确：{label}{hint}")
         return text
 
     return check
@@ -110,7 +115,7 @@ def _choice_check(
             return None
         if text not in choices:
             offered = "、".join(f"{c}（{names[c]}）" if names and c in names else c for c in choices if c)
-            raise _bad(f"参数{label}只能取：{offered}")
+            raise _bad(f"{label}只能取：{offered}")
         return text
 
     return check
@@ -121,11 +126,9 @@ def _search_check(value: Any) -> str | None:
         return None
     text = value if isinstance(value, str) else str(value)
     if _CONTROL.search(text):
-        raise _bad(
-            "参数q（搜索词）不能包含控制字符（如 %00、换行），请输入企业名称或统一社会信用代码的一部分"
-        )
+        raise _bad("搜索词不能包含控制字符（如 %00、换行），请输入企业名称或统一社会信用代码的一部分")
     if len(text) > 60:
-        raise _bad(f"参数q（搜索词）最长60个字符，收到{len(text)}个")
+        raise _bad(f"搜索词最长60个字符，收到{len(text)}个")
     return text
 
 
@@ -135,14 +138,14 @@ def _documented(description: str, **schema: Any) -> Any:
 
 Year = Annotated[
     int | None,
-    BeforeValidator(_int_check("year（数据年度）", 2000, 2100, 2021)),
+    BeforeValidator(_int_check("数据年度", 2000, 2100, 2021)),
     _documented("数据年度，缺省为最新年度", minimum=2000, maximum=2100),
 ]
 SystemId = Annotated[
     str | None,
     BeforeValidator(
         _pattern_check(
-            "system（评价体系）",
+            "评价体系",
             r"[a-z][a-z0-9_]{0,63}",
             "应为小写字母开头、由小写字母、数字和下划线组成的体系代码，如 zhejiang_industry_above",
         )
@@ -157,7 +160,7 @@ RunId = Annotated[
     str | None,
     BeforeValidator(
         _pattern_check(
-            "run_id（评价批次号）",
+            "评价批次号",
             r"[A-Za-z0-9_.:+-]{1,100}",
             "应为评价批次列表中的批次号（字母、数字、-_.:），最长100个字符",
         )
@@ -171,21 +174,17 @@ DivisionCode = Annotated[
 ]
 ClassName = Annotated[
     str | None,
-    BeforeValidator(_choice_check("cls（分类）", ("", *CLASSES))),
+    BeforeValidator(_choice_check("分类", ("", *CLASSES))),
     _documented("分类：A+、A、B、C、D（空为不限）", enum=["", *CLASSES]),
 ]
 IndustryDivision = Annotated[
     str | None,
-    BeforeValidator(
-        _pattern_check("division（行业大类）", r"\d{2}", "应为2位数字的国民经济行业大类代码，如 38")
-    ),
+    BeforeValidator(_pattern_check("行业大类", r"\d{2}", "应为2位数字的国民经济行业大类代码，如 38")),
     _documented("行业大类（2位代码，空为不限）", pattern=r"^(\d{2})?$"),
 ]
 Scale = Annotated[
     str | None,
-    BeforeValidator(
-        _choice_check("scale（规模）", ("", "above", "below"), {"above": "规上", "below": "规下"})
-    ),
+    BeforeValidator(_choice_check("规模", ("", "above", "below"), {"above": "规上", "below": "规下"})),
     _documented("above 规上，below 规下（空为不限）", enum=["", "above", "below"]),
 ]
 SearchText = Annotated[
@@ -195,27 +194,27 @@ SearchText = Annotated[
 ]
 SortKey = Annotated[
     str | None,
-    BeforeValidator(_choice_check("sort（排序）", SORT_KEYS, SORT_LABELS)),
+    BeforeValidator(_choice_check("排序", SORT_KEYS, SORT_LABELS)),
     _documented("排序字段，前加 - 为降序；无权查看的字段不能排序", enum=list(SORT_KEYS)),
 ]
 Page = Annotated[
     int,
-    BeforeValidator(_int_check("page（页码）", 1, 100000, 1)),
+    BeforeValidator(_int_check("页码", 1, 100000, 1)),
     _documented("页码，从1开始", minimum=1, maximum=100000),
 ]
 PageSize = Annotated[
     int,
-    BeforeValidator(_int_check("page_size（每页条数）", 1, 500, 50)),
+    BeforeValidator(_int_check("每页条数", 1, 500, 50)),
     _documented("每页条数，1至500", minimum=1, maximum=500),
 ]
 RankBy = Annotated[
     str | None,
-    BeforeValidator(_choice_check("by（排名依据）", tuple(RANK_LABELS), RANK_LABELS)),
+    BeforeValidator(_choice_check("排名依据", tuple(RANK_LABELS), RANK_LABELS)),
     _documented("排名依据，缺省为亩均税收（无权查看税收的角色为亩均增加值）", enum=list(RANK_LABELS)),
 ]
 TopN = Annotated[
     int | None,
-    BeforeValidator(_int_check("top_n（前N名）", 1, 100, 10)),
+    BeforeValidator(_int_check("前N名", 1, 100, 10)),
     _documented("每个重点产业的前N名", minimum=1, maximum=100),
 ]
 CreditCode = Annotated[
@@ -243,7 +242,7 @@ GeoCode = Annotated[
 MAP_MEASURE_LABELS = {key: name for key, (name, _unit) in MAP_MEASURES.items()}
 MapMeasure = Annotated[
     str,
-    BeforeValidator(_choice_check("measure（地图指标）", tuple(MAP_MEASURE_LABELS), MAP_MEASURE_LABELS)),
+    BeforeValidator(_choice_check("地图指标", tuple(MAP_MEASURE_LABELS), MAP_MEASURE_LABELS)),
     _documented("地图着色指标", enum=list(MAP_MEASURE_LABELS)),
 ]
 

@@ -50,7 +50,7 @@ SECURITY_HEADERS = {
 }
 
 
-NUL_MESSAGE = "请求地址中含有空字符（%00），已拒绝。请去掉该字符后重试"
+NUL_MESSAGE = "请求地址含有控制字符 NUL（空字符，%00），已拒绝。请去掉该字符后重试"
 
 
 def security_headers(path: str) -> dict[str, str]:
