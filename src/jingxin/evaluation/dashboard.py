@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -358,20 +359,25 @@ def result_divisions(wh: Warehouse, run_id: str, scope: Scope) -> list[tuple[str
     return out
 
 
-def export_workbook(wh: Warehouse, run_id: str, scope: Scope, query: Any = None) -> tuple[bytes, int]:
+def export_workbook(wh: Warehouse, run_id: str, scope: Scope, query: Any = None) -> tuple[Path, int]:
     """The Excel workbook of a run (`export.export_xlsx`) restricted to `scope` and to the
     rows and figures of `query` (an `export.ExportQuery`: the list's filters, search, order
-    and the viewer's visibility), as bytes, and the number of enterprise rows in it (for the
-    audit log)."""
+    and the viewer's visibility), and the number of enterprise rows in it (for the audit log).
+
+    The workbook is streamed to a file in a new temporary folder (`path.parent`), never held
+    in memory; the caller sends it and removes that folder (`pages.export_response` does)."""
     from jingxin.evaluation.export import ExportQuery, export_xlsx
 
     q = query or ExportQuery()
     if q.filters.county_code and not scope.allows_division(q.filters.county_code):
         raise NotInScope(f"区县 {q.filters.county_code} 不在数据范围内")
     rows = int(wh.execute(service.filtered_results(wh, run_id, scope, q.filters, q.text).count()))
-    with tempfile.TemporaryDirectory(prefix="jingxin-export-") as folder:
-        path = export_xlsx(wh, run_id, Path(folder) / "export.xlsx", scope, q)
-        return path.read_bytes(), rows
+    folder = Path(tempfile.mkdtemp(prefix="jingxin-export-"))
+    try:
+        return export_xlsx(wh, run_id, folder / "export.xlsx", scope, q), rows
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 # ---- enterprise profile ----------------------------------------------------------------------

@@ -11,11 +11,18 @@ Both treat data as data (`jingxin.core.spreadsheet`): text never becomes a formu
 link, codes are text cells. Both hold the rows a list shows (`ExportQuery`: scope, filters,
 search, order) and only the figures the viewer may see (`jingxin.core.visibility`: withheld
 columns are dropped, not masked).
+
+Both stream: the ordered rows are read from the warehouse in pages (Arrow record batches of at
+most `PAGE_ROWS` rows) and written as they come, CSV chunk by chunk and the workbook in
+xlsxwriter's constant-memory mode (each sheet flushed row by row to a temporary file). An export
+holds one page in memory, whatever the number of rows in the run.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +30,7 @@ from typing import Any, Literal
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 import xlsxwriter
 
 from jingxin.core.audit import CHINA_TZ
@@ -41,6 +49,10 @@ from jingxin.evaluation.service import (
     park_results,
     sort_keys,
 )
+
+PAGE_ROWS = 5_000
+"""Rows read from the warehouse per page while an export is written: the most rows an export
+holds in memory at once (a few MB for the widest system), independent of the run's size."""
 
 
 @dataclass(frozen=True)
@@ -131,9 +143,22 @@ def _indicator_inputs(system: System) -> dict[str, set[str]]:
     return out
 
 
-def export_frame(
+@dataclass(frozen=True)
+class ExportPlan:
+    """The export query of a run, not yet read: `table` in export order, whose first columns
+    are `cols` (then any column the order needs that the export does not show)."""
+
+    table: ibis.Table
+    cols: list[tuple[str, str, str]]
+
+    @property
+    def names(self) -> list[str]:
+        return [c for c, _, _ in self.cols]
+
+
+def export_plan(
     wh: Warehouse, run_id: str, scope: Scope = EVERYTHING, query: ExportQuery | None = None
-) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
+) -> ExportPlan:
     """The export table of a run (one query: results joined with the pivoted scores)."""
     q = query or ExportQuery()
     system = run_system(wh, run_id)
@@ -180,21 +205,83 @@ def export_frame(
     t = t.select(*names_out, *extra)
     if extra or not isinstance(order[0], str):
         order = sort_keys(t, q.sort or "credit_code")
-    df = wh.to_pyarrow(t.order_by(order)).to_pandas().drop(columns=extra)
-    return df, cols
+    return ExportPlan(t.order_by(order), cols)
+
+
+def export_pages(wh: Warehouse, plan: ExportPlan, page_rows: int | None = None) -> Iterator[pa.RecordBatch]:
+    """The rows of `plan` in export order, as record batches of at most `page_rows` rows
+    (default `PAGE_ROWS`) holding the export columns only.
+
+    The backend streams the ordered result (DuckDB: a result cursor; PostgreSQL: a server-side
+    cursor; the sort itself runs, and spills, in the database). On DuckDB nothing else may run
+    on this connection until the pages are read, so callers read them to the end first."""
+    size = page_rows or PAGE_ROWS
+    # The Warehouse wrapper has no streaming read of its own; every Ibis backend has this one.
+    reader = wh.con.to_pyarrow_batches(plan.table, chunk_size=size)
+    try:
+        for batch in reader:
+            # a backend may hand back bigger batches than asked: cut them to the bound
+            for start in range(0, batch.num_rows, size):
+                yield batch.slice(start, size).select(plan.names)
+    finally:
+        reader.close()
+
+
+def export_frame(
+    wh: Warehouse, run_id: str, scope: Scope = EVERYTHING, query: ExportQuery | None = None
+) -> tuple[pd.DataFrame, list[tuple[str, str, str]]]:
+    """The whole export table of a run in memory, for checks on small runs; downloads and
+    files stream it (`export_pages`)."""
+    plan = export_plan(wh, run_id, scope, query)
+    df = wh.to_pyarrow(plan.table).to_pandas()
+    return df[plan.names], plan.cols
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+
+
+def _csv_page(batch: pa.RecordBatch) -> str:
+    """One page of rows as CSV text. Integers stay integers on every page (pandas would make a
+    page with a missing rank print its ranks as 3.0, the other pages as 3)."""
+    df = batch.to_pandas(integer_object_nulls=True)
+    for name, kind in zip(batch.schema.names, batch.schema.types, strict=True):
+        if _is_text(kind):
+            df[name] = (
+                df[name].astype(object).map(csv_cell)
+            )  # text starting = + - @ tab CR: data, not a formula
+    # CRLF as RFC 4180 says; it also makes the writer quote a value holding a lone CR,
+    # which would otherwise split the row for every reader.
+    return df.to_csv(index=False, header=False, lineterminator="\r\n")
+
+
+def csv_chunks(
+    wh: Warehouse,
+    run_id: str,
+    scope: Scope = EVERYTHING,
+    query: ExportQuery | None = None,
+    page_rows: int | None = None,
+) -> Iterator[bytes]:
+    """The CSV of a run as UTF-8 chunks: the header with a byte-order mark (so that Excel opens
+    the Chinese names correctly), then one chunk per page of rows."""
+    plan = export_plan(wh, run_id, scope, query)
+    yield (",".join(plan.names) + "\r\n").encode("utf-8-sig")  # snake_case names: nothing to quote
+    for batch in export_pages(wh, plan, page_rows):
+        yield _csv_page(batch).encode("utf-8")
 
 
 def export_csv(
-    wh: Warehouse, run_id: str, out: Path, scope: Scope = EVERYTHING, query: ExportQuery | None = None
+    wh: Warehouse,
+    run_id: str,
+    out: Path,
+    scope: Scope = EVERYTHING,
+    query: ExportQuery | None = None,
+    page_rows: int | None = None,
 ) -> Path:
-    df, _ = export_frame(wh, run_id, scope, query)
-    for c in df.columns:
-        if pd.api.types.is_object_dtype(df[c]) or pd.api.types.is_string_dtype(df[c]):
-            df[c] = df[c].astype(object).map(csv_cell)  # text starting = + - @ tab CR: data, not a formula
     out.parent.mkdir(parents=True, exist_ok=True)
-    # CRLF as RFC 4180 says; it also makes the writer quote a value holding a lone CR,
-    # which would otherwise split the row for every reader.
-    df.to_csv(out, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    with out.open("wb") as f:
+        for chunk in csv_chunks(wh, run_id, scope, query, page_rows):
+            f.write(chunk)
     return out
 
 
@@ -249,58 +336,89 @@ def _write_value(ws: Any, row: int, col: int, value: Any, num_format: str, fmt: 
         write_text(ws, row, col, value, fmt)
 
 
-def _sheet(
-    book: Any, fmt: _Formats, df: pd.DataFrame, cols: list[tuple[str, str, str]], sheet: str, title: str
-) -> None:
+class _DataSheet:
     """A data sheet: title row, Chinese header row, frozen panes, number formats; every cell
-    written by type, never parsed (see `jingxin.core.spreadsheet`)."""
-    ws = book.add_worksheet(sheet)
-    ws.write_string(0, 0, title, fmt.title)
-    ws.write_row(1, 0, ["序号", *[h for _, h, _ in cols]], fmt.head)
-    ws.set_row(1, 32)
-    ws.set_column(0, 0, 6)
-    for i in range(len(df)):
-        ws.write_number(i + 2, 0, i + 1)
-    for j, (name, header, number) in enumerate(cols, start=1):
-        width = (
-            22
-            if name in ("credit_code", "name", "veto_reason", "park_name")
-            else max(10, min(18, len(header) * 2))
-        )
-        ws.set_column(j, j, width, fmt.text if number == "@" else fmt.number(number))
-        for i, value in enumerate(df[name].tolist()):
-            _write_value(ws, i + 2, j, value, number, fmt)
-    ws.freeze_panes(2, 3)
-    if len(df):
-        ws.autofilter(1, 0, len(df) + 1, len(cols))
+    written by type, never parsed (see `jingxin.core.spreadsheet`). Rows are appended in order,
+    as constant-memory mode wants them."""
+
+    def __init__(
+        self, book: Any, fmt: _Formats, cols: list[tuple[str, str, str]], sheet: str, title: str
+    ) -> None:
+        self.ws = ws = book.add_worksheet(sheet)
+        self.fmt = fmt
+        self.formats = [number for _, _, number in cols]
+        self.width = len(cols)
+        self.rows = 0
+        ws.set_column(0, 0, 6)
+        for j, (name, header, number) in enumerate(cols, start=1):
+            width = (
+                22
+                if name in ("credit_code", "name", "veto_reason", "park_name")
+                else max(10, min(18, len(header) * 2))
+            )
+            ws.set_column(j, j, width, fmt.text if number == "@" else fmt.number(number))
+        ws.write_string(0, 0, title, fmt.title)
+        ws.set_row(1, 32)
+        ws.write_row(1, 0, ["序号", *[h for _, h, _ in cols]], fmt.head)
+        ws.freeze_panes(2, 3)
+
+    def append(self, values: Sequence[Any]) -> None:
+        row = self.rows + 2
+        self.rows += 1
+        self.ws.write_number(row, 0, self.rows)
+        for j, (value, number) in enumerate(zip(values, self.formats, strict=True), start=1):
+            _write_value(self.ws, row, j, value, number, self.fmt)
+
+    def finish(self) -> None:
+        if self.rows:
+            self.ws.autofilter(1, 0, self.rows + 1, self.width)
 
 
 def export_xlsx(
-    wh: Warehouse, run_id: str, out: Path, scope: Scope = EVERYTHING, query: ExportQuery | None = None
+    wh: Warehouse,
+    run_id: str,
+    out: Path,
+    scope: Scope = EVERYTHING,
+    query: ExportQuery | None = None,
+    page_rows: int | None = None,
 ) -> Path:
     q = query or ExportQuery()
-    df, cols = export_frame(wh, run_id, scope, q)
+    plan = export_plan(wh, run_id, scope, q)
     run = load_run(wh, run_id)
     system = run_system(wh, run_id)
     rule = system.classes
     park = system.population.level == "park"
     out.parent.mkdir(parents=True, exist_ok=True)
     title = f"{run['year']}年度{system.title}结果"
-    book = xlsxwriter.Workbook(str(out), XLSX_OPTIONS)
+    # constant_memory: each sheet keeps only its current row and flushes the rest to a
+    # temporary file, so the book never holds the run.
+    book = xlsxwriter.Workbook(str(out), {**XLSX_OPTIONS, "constant_memory": True})
     try:
         fmt = _Formats(book)
-        _summary(book, fmt, wh, run, system, df, scope, park, q)
-        _sheet(book, fmt, df, cols, "全部企业" if not park else "全部园区", title)
-        for cls in rule.all_classes:
-            part = df[df["class"] == cls]
-            _sheet(
+        summary = book.add_worksheet("汇总")  # first tab, written once the rows are counted
+        every = _DataSheet(book, fmt, plan.cols, "全部企业" if not park else "全部园区", title)
+        by_class = {
+            cls: _DataSheet(
                 book,
                 fmt,
-                part,
-                cols,
+                plan.cols,
                 f"{cls}类（{rule.label(cls)}）"[:31],
                 f"{title}：{cls}类（{rule.label(cls)}）",
             )
+            for cls in rule.all_classes
+        }
+        counts: Counter[Any] = Counter()
+        for batch in export_pages(wh, plan, page_rows):
+            classes = batch.column("class").to_pylist()
+            columns = [batch.column(name).to_pylist() for name in plan.names]
+            for cls, values in zip(classes, zip(*columns, strict=True), strict=True):
+                every.append(values)
+                if cls in by_class:
+                    by_class[cls].append(values)
+                counts[cls] += 1
+        for sheet in (every, *by_class.values()):
+            sheet.finish()
+        _summary(book, summary, fmt, wh, run, system, counts, scope, park, q)
     finally:
         book.close()
     return out
@@ -316,16 +434,19 @@ def beijing_time(value: Any) -> str:
 
 def _summary(
     book: Any,
+    ws: Any,
     fmt: _Formats,
     wh: Warehouse,
     run: dict[str, Any],
     system: System,
-    df: pd.DataFrame,
+    per_class: Counter[Any],
     scope: Scope,
     park: bool,
     q: ExportQuery,
 ) -> None:
-    ws = book.add_worksheet("汇总")
+    """The summary sheet (汇总), written top to bottom: the run, the rows per class
+    (`per_class`: exported rows by class) and per county."""
+    rows = sum(per_class.values())
     bold = book.add_format({"bold": True})
     head = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "align": "center"})
     pct = book.add_format({"num_format": "0.0%"})
@@ -340,7 +461,7 @@ def _summary(
         ("配置指纹", run["config_hash"][:16]),
         ("生成时间", beijing_time(run["created_at"])),
         *[(f"筛选：{k}", v) for k, v in q.described],
-        ("参评园区数" if park else "参评企业数", len(df)),
+        ("参评园区数" if park else "参评企业数", rows),
     ]
     for i, (k, v) in enumerate(meta, start=2):
         ws.write_string(i, 0, k, bold)
@@ -351,9 +472,9 @@ def _summary(
     row = len(meta) + 3
     ws.write_row(row, 0, ["分类", "类别名称", "数量", "占比"], head)
     rule = system.classes
-    total = max(len(df), 1)
+    total = max(rows, 1)
     for i, cls in enumerate(rule.all_classes, start=1):
-        n = int((df["class"] == cls).sum())
+        n = per_class[cls]
         ws.write_row(row + i, 0, [cls, rule.label(cls), n])
         ws.write(row + i, 3, n / total, pct)
     row += len(rule.all_classes) + 3
@@ -406,10 +527,12 @@ def export_evaluation(
     fmt: Literal["csv", "xlsx"] = "csv",
     scope: Scope = EVERYTHING,
     query: ExportQuery | None = None,
+    page_rows: int | None = None,
 ) -> Path:
-    """Write a run as CSV or Excel to `out`."""
+    """Write a run as CSV or Excel to `out`, reading `page_rows` rows at a time (default
+    `PAGE_ROWS`)."""
     if fmt == "csv":
-        return export_csv(wh, run_id, out, scope, query)
+        return export_csv(wh, run_id, out, scope, query, page_rows)
     if fmt == "xlsx":
-        return export_xlsx(wh, run_id, out, scope, query)
+        return export_xlsx(wh, run_id, out, scope, query, page_rows)
     raise ValueError(f"不支持的导出格式 {fmt!r}：csv 或 xlsx")

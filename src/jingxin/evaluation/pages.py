@@ -11,11 +11,13 @@ download, is written to the audit log.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 
 from jingxin.core import audit
 from jingxin.core.auth import ANALYSTS, Role
@@ -174,33 +176,50 @@ def results_export_page(
     return export_response(wh, scope, db, actor, run, p.export_query(query, vis))
 
 
+class TemporaryFileResponse(FileResponse):
+    """A file alone in a temporary folder, sent from disk in chunks; the folder is removed when
+    the response is over, whether sent in full or cut off (a client gone mid-download), which a
+    background task alone would skip."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            shutil.rmtree(Path(self.path).parent, ignore_errors=True)
+
+
 def export_response(
     wh: Warehouse, scope: Scope, db: DbSession, actor: CurrentActor, run: dict[str, Any], query: Any
 ) -> Response:
-    """The workbook as a download, recorded in the audit log with its rows and filters."""
+    """The workbook as a download, recorded in the audit log with its rows and filters. It is
+    written to a temporary file and streamed from there, so no request holds it in memory."""
     try:
-        body, rows = dashboard.export_workbook(wh, run["run_id"], scope, query)
+        path, rows = dashboard.export_workbook(wh, run["run_id"], scope, query)
     except dashboard.NotInScope:
         raise p.not_found("所选区县不在您的数据范围内") from None
     region = p.division_name(scope.division) if scope.division else "全省"
     name = f"{run['year']}年度{run['title']}（{region}）.xlsx"
-    audit.record(
-        db,
-        actor,
-        audit.Action.EXPORT,
-        "eval_run",
-        run["run_id"],
-        {
-            "format": "xlsx",
-            "rows": rows,
-            "scope": scope.division or "330000",
-            "file_name": name,
-            "filters": dict(query.described),
-        },
-        commit=True,
-    )
-    return Response(
-        body,
+    try:
+        audit.record(
+            db,
+            actor,
+            audit.Action.EXPORT,
+            "eval_run",
+            run["run_id"],
+            {
+                "format": "xlsx",
+                "rows": rows,
+                "scope": scope.division or "330000",
+                "file_name": name,
+                "filters": dict(query.described),
+            },
+            commit=True,
+        )
+    except BaseException:
+        shutil.rmtree(path.parent, ignore_errors=True)
+        raise
+    return TemporaryFileResponse(
+        path,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={
             "Content-Disposition": f'attachment; filename="evaluation-{run["year"]}.xlsx"; '
