@@ -3,7 +3,8 @@
 /evaluation/runs, /evaluation/results, /evaluation/results.xlsx, /evaluation/enterprises/{code},
 /evaluation/ranking, /evaluation/leaders, /dashboard and /geo/{code}. The same `presenters` as
 the pages, with the user's Scope (rows) and Visibility (figures); anything outside the scope
-answers 404, a bad parameter 400 with a Chinese message.
+answers 404, a malformed parameter 422 naming it in Chinese (as every route does, see
+`web/errors.py`), and an order by a figure the role may not see 400.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ from jingxin.web.response_cache import shared_response
 from jingxin.web.schemas import Message
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": Message, "description": "参数有误（说明见 detail）"},
+    400: {"model": Message, "description": "无权按该指标排序或查看（说明见 detail）"},
     401: {"model": Message},
     403: {"model": Message},
 }
