@@ -9,6 +9,7 @@ p50/p95/p99 latency and requests per second per endpoint.
 
     .venv/bin/python bench/bench_http.py [--home var/bench-http] [--enterprises 100000]
         [--duration 30] [--connections 50] [--users sheng,hangzhou,xihu] [--log-level info]
+        [--workers N] [--endpoints 0,3]
 
 Needs Debian's `wrk` (apt-get install wrk). Traffic goes to 127.0.0.1 only.
 """
@@ -116,6 +117,9 @@ def main() -> None:
     parser.add_argument("--users", default="sheng,hangzhou,xihu", help="demo accounts, comma-separated")
     parser.add_argument("--log-level", default="info", help="server log level (info keeps the access log)")
     parser.add_argument(
+        "--endpoints", default="", help="labels' indices to run, comma-separated (default: all)"
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -151,7 +155,8 @@ def main() -> None:
         users = args.users.split(",")
         cookies = [login_cookie(base, user, DEMO_PASSWORD) for user in users]
         results = {}
-        for label, path in ENDPOINTS:
+        chosen = [ENDPOINTS[int(i)] for i in args.endpoints.split(",")] if args.endpoints else ENDPOINTS
+        for label, path in chosen:
             for cookie in cookies:  # the first answer of each view is made before the clock starts
                 warm = path.replace("PAGE_N", "1")
                 httpx.get(base + warm, headers={"Cookie": cookie}, timeout=120).raise_for_status()
