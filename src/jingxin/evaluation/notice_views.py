@@ -23,6 +23,7 @@ from fastapi.responses import RedirectResponse
 
 from jingxin.core import audit
 from jingxin.core.auth import ANALYSTS, Role
+from jingxin.core.visibility import visibility_for
 from jingxin.evaluation.notice import notice_pdf
 from jingxin.web.deps import (
     CurrentActor,
@@ -54,8 +55,7 @@ def _download(
     run_id: str,
     credit_code: str,
 ) -> Response:
-    own = user.role_enum is Role.ENTERPRISE and user.credit_code == credit_code
-    masked = not (user.clearance or own)
+    masked = visibility_for(user.role_enum).masked  # the one rule; an enterprise's scope is itself
     try:
         body = notice_pdf(wh, run_id, credit_code, scope, masked=masked)
     except (KeyError, ValueError):
