@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from jingxin.accounts import live_sessions
@@ -75,8 +77,9 @@ class SessionPolicy:
     anonymous: timedelta = timedelta(hours=1)
     touch_every: timedelta = timedelta(minutes=1)
     cache_for: timedelta = timedelta(seconds=5)
-    """How long a session read from the database is answered from memory
-    (`jingxin.accounts.live_sessions`); zero switches that off."""
+    """On SQLite, how long a session read from the database is answered from memory
+    (`jingxin.accounts.live_sessions`; bounds what a CLI command changes meanwhile); zero
+    switches the cache off. On PostgreSQL changes reach every process by notification."""
 
 
 DEFAULT_THROTTLE = ThrottlePolicy()
@@ -377,7 +380,7 @@ def update_user(
     if not changes:
         return user
     user.updated_at = utcnow()
-    live_sessions.drop_user(user.id)
+    live_sessions.drop_user(user.id, db)
     action = Action.USER_UPDATE
     if set(changes) == {"is_active"}:
         action = Action.USER_ENABLE if user.is_active else Action.USER_DISABLE
@@ -559,6 +562,35 @@ def authenticate(
     """
     name = normalise_username(username)[:64]
     ip = (ip or "unknown")[:64]
+    with attempt_turn(db, name, ip):
+        return _authenticate(db, name, password, ip, policy)
+
+
+_LOGIN_LOCK_SPACE = 7405  # first key of the login advisory locks (any number unique to them)
+_sqlite_login_lock = threading.Lock()
+
+
+@contextmanager
+def attempt_turn(db: Session, name: str, ip: str) -> Iterator[None]:
+    """Let one login attempt at a time count for an account and for an address, so that
+    simultaneous wrong passwords cannot all be checked against the same count and together
+    exceed the limit. On PostgreSQL a transaction-level advisory lock per account and per
+    address (held until the attempt commits, across every server process; taken account first,
+    then address, always in that order, so two attempts cannot wait on each other); on SQLite,
+    one server process, a lock in the process."""
+    if db.get_bind().dialect.name == "postgresql":
+        for key in (f"user:{name}", f"ip:{ip}"):
+            db.execute(
+                text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
+                {"space": _LOGIN_LOCK_SPACE, "key": key},
+            )
+        yield  # every path of `_authenticate` commits, which releases both locks
+        return
+    with _sqlite_login_lock:
+        yield
+
+
+def _authenticate(db: Session, name: str, password: str, ip: str, policy: ThrottlePolicy) -> LoginOutcome:
     now = utcnow()
     actor = Actor(None, name, ip)
     locked = lock_state(db, name, ip, policy, now)
@@ -626,7 +658,7 @@ def start_session(
     """
     now = utcnow()
     if replacing:
-        live_sessions.drop(token_digest(replacing))
+        live_sessions.drop(token_digest(replacing), db)
         db.execute(delete(WebSession).where(WebSession.id == token_digest(replacing)))
     db.execute(delete(WebSession).where(WebSession.expires_at < now))
     token = new_token()
@@ -668,7 +700,8 @@ def load_session(
 
     A logged-in session slides: each use pushes its end `idle` ahead, never beyond `absolute`
     after login. The row is written at most once a minute to keep reads cheap. Answers are
-    kept in memory for `policy.cache_for` (see `jingxin.accounts.live_sessions`).
+    kept in memory until a change drops them in every process (see
+    `jingxin.accounts.live_sessions`).
     """
     if not token or len(token) > 256:
         return None
@@ -676,6 +709,7 @@ def load_session(
     if cached is not None:
         return cached
     digest = token_digest(token)
+    since = live_sessions.generation()  # a change committed while this reads is not kept
     ws = db.get(WebSession, digest)
     now = utcnow()
     if ws is not None and (ws.expires_at <= now or (ws.user is not None and not ws.user.is_active)):
@@ -696,7 +730,7 @@ def load_session(
                 db.expunge(assignment)
             db.expunge(ws.user)
         db.expunge(ws)
-        live_sessions.keep(digest, ws)
+        live_sessions.keep(digest, ws, since)
     else:
         live_sessions.drop(digest)
     return ws
@@ -704,14 +738,14 @@ def load_session(
 
 def end_session(db: Session, token: str | None) -> None:
     if token:
-        live_sessions.drop(token_digest(token))
+        live_sessions.drop(token_digest(token), db)
         db.execute(delete(WebSession).where(WebSession.id == token_digest(token)))
         db.commit()
 
 
 def end_user_sessions(db: Session, user_id: int, except_token: str | None = None) -> None:
     """End every session of a user (after a password change or when the account is disabled)."""
-    live_sessions.drop_user(user_id)
+    live_sessions.drop_user(user_id, db)
     conditions = [WebSession.user_id == user_id]
     if except_token:
         conditions.append(WebSession.id != token_digest(except_token))
@@ -729,7 +763,7 @@ def add_flash(db: Session, ws: WebSession | None, text: str, kind: str = "succes
     """Queue a one-time message for the next page this session renders (after a redirect)."""
     if ws is None:
         return
-    live_sessions.drop(ws.id)
+    live_sessions.drop(ws.id, db)
     live = db.get(WebSession, ws.id)  # the row itself: `ws` may be a shared copy from memory
     if live is None:
         return

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy import JSON, BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -154,7 +154,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return create_engine(url, **{**postgres_pool_options(), **kwargs})
+
+
+def postgres_pool_options() -> dict[str, Any]:
+    """The platform database's pool on PostgreSQL, bounded per process (see docs/deployment.md,
+    "Connections and pools"): `db_pool_size` kept, up to `db_pool_overflow` more under load
+    (closed as soon as they come back), a request waiting at most `pool_timeout` for one (then
+    SQLAlchemy's TimeoutError, answered 503 as busy). Each connection is checked before use
+    (pre-ping), so connections cut by a database restart are replaced instead of failing a
+    request; a new connection gives up after `connect_timeout` while the server is away."""
+    from jingxin.core.settings import get_settings
+
+    settings = get_settings()
+    return {
+        "pool_pre_ping": True,
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_pool_overflow,
+        "pool_timeout": settings.pool_timeout,
+        "pool_recycle": 3600,  # project default: no connection older than an hour is reused
+        "connect_args": {"connect_timeout": settings.connect_timeout},
+    }
+
+
+# Keys of PostgreSQL advisory locks taken by the platform (any fixed 64-bit numbers, unique
+# among the platform's locks): processes starting together wait for each other here.
+PLATFORM_MIGRATION_LOCK = 7_405_331_001
+WAREHOUSE_SCHEMA_LOCK = 7_405_331_002
 
 
 _sqlite_write_locks: dict[str, threading.Lock] = {}
@@ -223,13 +249,18 @@ def upgrade(url: str, revision: str = "head") -> None:
     """Bring the platform database at `url` up to `revision` (default: the newest).
 
     Called when the server starts and by the test fixtures; safe to call on an up-to-date
-    database (it does nothing).
+    database (it does nothing), and from several processes at once on PostgreSQL (they take
+    turns under an advisory lock).
     """
     from alembic import command
 
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several processes starting at once on one database: the first migrates, the
+                # others wait here and then find it current (the lock ends with the transaction).
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLATFORM_MIGRATION_LOCK})
             config = alembic_config(url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)

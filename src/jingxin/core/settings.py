@@ -25,7 +25,6 @@ class Settings(BaseSettings):
     warehouse: str | None = None
     warehouse_schema: str = "warehouse"
     database_url: str | None = None
-    secret_key: str = "change-me-in-production"
     host: str = "127.0.0.1"
     port: int = 8000
     secure_cookies: bool = Field(
@@ -40,6 +39,28 @@ class Settings(BaseSettings):
     log_level: str = Field(
         default="info",
         description="server log level; 'warning' leaves out the access log (a proxy in front logs)",
+    )
+
+    # ---- connections to the two stores (see docs/deployment.md, "Connections and pools") ----
+    # Project defaults sized so that 4 server processes stay under PostgreSQL's default
+    # max_connections of 100: per process at most db_pool_size + db_pool_overflow (platform)
+    # + warehouse_pool_size + job threads' queue connections + 1 listener.
+    db_pool_size: int = Field(default=4, ge=1, description="platform-database connections kept per process")
+    db_pool_overflow: int = Field(
+        default=4, ge=0, description="extra platform-database connections per process under load, closed when returned"
+    )
+    warehouse_pool_size: int = Field(
+        default=6, ge=1, description="most warehouse connections per process (PostgreSQL); more requests wait"
+    )
+    pool_timeout: float = Field(
+        default=10.0, gt=0, description="seconds a request waits for a free connection before a 503 (繁忙)"
+    )
+    pool_idle: float = Field(
+        default=300.0, gt=0, description="seconds after which an unused warehouse connection is closed"
+    )
+    connect_timeout: int = Field(default=5, ge=1, description="seconds to wait for PostgreSQL to accept a connection")
+    retry_after: int = Field(
+        default=5, ge=1, description="seconds a 503 (store unreachable or busy) tells the client to wait (Retry-After)"
     )
 
     # Working days and notifications (工作日历、消息通知).

@@ -262,7 +262,7 @@ def open_warehouse(url: str | None = None, create: bool = True) -> Warehouse:
     if scheme == "duckdb":
         wh = _open_duckdb(url, local_path)
     elif scheme in ("postgresql", "postgres"):
-        wh = _open_postgres(url, parsed)
+        wh = _open_postgres(url, parsed, create)
     elif scheme == "spark":
         root = Path(local_path)
         root.mkdir(parents=True, exist_ok=True)
@@ -270,9 +270,25 @@ def open_warehouse(url: str | None = None, create: bool = True) -> Warehouse:
         wh._refresh_spark_views()
     else:
         raise WarehouseError(f"不支持的仓库地址 {url!r}：请使用 duckdb:///、postgresql:// 或 spark:///")
-    if create:
+    if create and wh.kind != "postgres":  # PostgreSQL: under its lock in `_open_postgres`
         wh.ensure_schema()
     return wh
+
+
+def schema_problems(wh: Warehouse, schemas: dict[str, ibis.Schema] | None = None) -> list[str]:
+    """What the warehouse lacks against the platform's table definitions: missing tables and
+    columns (empty when current). `/readyz` reports these."""
+    problems = []
+    existing = set(wh.con.list_tables())
+    for name, schema in (schemas or all_schemas()).items():
+        if name not in existing:
+            problems.append(f"缺少表 {name}")
+            continue
+        have = set(wh.table(name).schema().names)
+        missing = [c for c in schema.names if c not in have]
+        if missing:
+            problems.append(f"表 {name} 缺少列 {', '.join(missing)}")
+    return problems
 
 
 def _open_duckdb(url: str, path: str) -> Warehouse:
@@ -297,24 +313,43 @@ def _open_duckdb(url: str, path: str) -> Warehouse:
     return Warehouse(url, "duckdb", con, store_key=store_key)
 
 
-def _open_postgres(url: str, parsed: Any) -> Warehouse:
+def _open_postgres(url: str, parsed: Any, create: bool) -> Warehouse:
+    """A connection to the PostgreSQL warehouse; with `create`, its schema and tables are
+    made first under an advisory lock, so that any number of processes starting together on
+    an empty database take turns (the first creates, the others find the tables there) instead
+    of racing into `DuplicateTable`."""
     import psycopg
 
+    from jingxin.core.db import WAREHOUSE_SCHEMA_LOCK
     from jingxin.core.settings import get_settings
 
-    schema = _ident(parse_qs(parsed.query).get("schema", [get_settings().warehouse_schema])[0])
+    settings = get_settings()
+    schema = _ident(parse_qs(parsed.query).get("schema", [settings.warehouse_schema])[0])
+
+    def connect() -> Warehouse:
+        con = ibis.postgres.connect(
+            host=parsed.hostname or "localhost",
+            port=parsed.port or 5432,
+            user=parsed.username,
+            password=parsed.password,
+            database=parsed.path.lstrip("/") or None,
+            options=f"-c search_path={schema}",
+            connect_timeout=settings.connect_timeout,
+        )
+        return Warehouse(url, "postgres", con)
+
+    if not create:
+        return connect()
     dsn = url.split("?")[0].replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    con = ibis.postgres.connect(
-        host=parsed.hostname or "localhost",
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        database=parsed.path.lstrip("/") or None,
-        options=f"-c search_path={schema}",
-    )
-    return Warehouse(url, "postgres", con)
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=settings.connect_timeout) as admin:
+        admin.execute("SELECT pg_advisory_lock(%s)", (WAREHOUSE_SCHEMA_LOCK,))
+        try:
+            admin.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            wh = connect()
+            wh.ensure_schema()
+        finally:
+            admin.execute("SELECT pg_advisory_unlock(%s)", (WAREHOUSE_SCHEMA_LOCK,))
+    return wh
 
 
 def publish_parquet(wh: Warehouse, folder: Path, tables: Sequence[str] | None = None) -> list[str]:

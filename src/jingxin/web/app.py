@@ -31,6 +31,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
+from jingxin.accounts import live_sessions
 from jingxin.accounts.service import DEFAULT_SESSIONS, DEFAULT_THROTTLE, SessionPolicy, ThrottlePolicy
 from jingxin.core.audit import GroupWriter
 from jingxin.core.calendar import check_coverage
@@ -43,6 +44,7 @@ from jingxin.web import errors
 from jingxin.web.assets import STATIC_DIR, asset_version, ensure_vendor
 from jingxin.web.deps import csrf_protect
 from jingxin.web.limits import BodyLimits, RequestLimits
+from jingxin.web.outage import StoreOutage
 from jingxin.web.registry import WebScenario
 from jingxin.web.security import PlatformMiddleware
 from jingxin.web.templating import build_templates
@@ -53,6 +55,7 @@ API_PREFIX = "/api/v1"
 # Every scenario that has pages or API routes, in the order their routes are matched.
 SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.web.home",
+    "jingxin.web.health",
     "jingxin.evaluation.views",
     "jingxin.evaluation.notice_views",
     "jingxin.datahub.views",
@@ -136,6 +139,13 @@ def create_app(
     warehouse = WarehouseAccess(settings.warehouse_url)
     audit_writer = GroupWriter(database.session, on_loop=database.engine.dialect.name == "sqlite")
     jobs = JobRuntime(settings, database, warehouse)
+    # Several processes share one PostgreSQL platform database: each hears the others' session
+    # revocations at once (`jingxin.accounts.live_sessions`).
+    listener = (
+        live_sessions.Listener(database_url, settings.connect_timeout)
+        if database.engine.dialect.name == "postgresql"
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -143,6 +153,8 @@ def create_app(
         # server at start with the holder named, rather than failing page by page later.
         with warehouse.reader():
             pass
+        if listener is not None:
+            listener.start()
         if run_jobs:
             jobs.start()
             set_current_jobs(jobs)
@@ -155,6 +167,8 @@ def create_app(
             # `jingxin serve` (one process) wrote it; uvicorn re-raises SIGTERM after the
             # shutdown, so the command's own clean-up may never run.
             remove_server_file(settings)
+        if listener is not None:
+            listener.stop()
         warehouse.close()
         database.dispose()
 
@@ -182,6 +196,8 @@ def create_app(
     app.state.scenarios = scenarios
 
     errors.install(app)
+    # innermost: a store outage becomes a 503 (a read retried once) before any other layer
+    app.add_middleware(StoreOutage, retry_after=settings.retry_after)
     app.add_middleware(
         RequestLimits, limits=BodyLimits(settings.upload_max_bytes, settings.request_max_bytes)
     )

@@ -13,6 +13,8 @@ always gets a readable page inside the layout.
 - Every 403 (a role without the right, a failed CSRF check) is written to the audit log by
   `audit_denial`, whichever layer refused: these handlers, or `jingxin.web.limits` before
   the body was read.
+- A store that cannot be reached gets a 503 with Retry-After, never a 500
+  (`jingxin.web.outage`, which also retries a read-only request once).
 - An unexpected exception gets a plain 500 answer that carries the same security headers
   (CSP, frame blocking, no-store) as every other answer: it is made outside the middleware
   that adds them, so it adds them itself.
@@ -239,9 +241,17 @@ def invalid_parameter(place: str, name: str, message: str) -> RequestValidationE
 async def _warehouse_error(request: Request, exc: Exception) -> Response:
     """The warehouse cannot be opened (e.g. another process holds the DuckDB file): say so."""
     message = str(exc) or "数据仓库暂不可用"
+    headers = {"Retry-After": str(_retry_after(request))}
     if wants_json(request):
-        return JSONResponse({"detail": message}, status_code=503)
-    return _error_page(request, 503, message)
+        return JSONResponse({"detail": message}, status_code=503, headers=headers)
+    response = _error_page(request, 503, message)
+    response.headers.update(headers)
+    return response
+
+
+def _retry_after(request: Request) -> int:
+    settings = getattr(request.app.state, "settings", None)
+    return int(getattr(settings, "retry_after", 5))
 
 
 _SERVER_ERROR_PAGE = f"""<!doctype html>
@@ -255,9 +265,14 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
     The page is plain HTML, not the layout: whatever failed (the database, a template) may
     fail again while rendering it. The exception itself goes on to the server's log."""
+    from jingxin.web.outage import is_outage, outage_response
     from jingxin.web.security import security_headers
 
     headers = security_headers(request.url.path)
+    if is_outage(exc):  # a store failure outside the routes (e.g. in a middleware): 503 too
+        response = outage_response(request.url.path, exc, _retry_after(request))
+        response.headers.update(headers)
+        return response
     if wants_json(request):
         return JSONResponse({"detail": SERVER_ERROR_MESSAGE}, status_code=500, headers=headers)
     return HTMLResponse(_SERVER_ERROR_PAGE, status_code=500, headers=headers)

@@ -108,9 +108,11 @@ class Health(BaseModel):
     status: str
 
 
-@api.get("/health", response_model=Health, summary="健康检查")
+@api.get("/health", response_model=Health, summary="存活检查（同 /livez）")
 def health() -> Health:
-    """For monitoring: answers without login while the process serves requests."""
+    """Liveness, as `/livez`: answers "ok" without login while the process answers, whatever
+    the stores' state. Whether it can serve (stores reachable, migrations current) is
+    `/readyz` (`jingxin.web.health`)."""
     return Health(status="ok")
 
 

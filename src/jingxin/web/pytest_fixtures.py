@@ -158,7 +158,6 @@ def web_settings(tmp_path: Path, platform_url: str) -> Any:
         home=tmp_path,
         database_url=platform_url,
         warehouse=f"duckdb:///{tmp_path / 'warehouse.duckdb'}",
-        secret_key="test-secret",
     )
 
 

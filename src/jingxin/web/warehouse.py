@@ -23,33 +23,60 @@ Decision, and why:
   supersedes earlier batches; `writer()` takes a process-wide lock around its connection, so
   two uploads run one after the other, each in its own transaction. Readers are not blocked:
   they see the state before or after a batch, never half of it.
+- **On PostgreSQL the pool is bounded and checked** (see docs/deployment.md, "Connections and
+  pools"): at most `warehouse_pool_size` connections per process; a request beyond that waits
+  up to `pool_timeout` for one to come back, then gets `StoreBusy` (503, 繁忙), never a new
+  connection past PostgreSQL's `max_connections`. An idle connection is checked with
+  `SELECT 1` before it is lent (a database restart cuts every connection; the cut ones are
+  dropped here instead of failing one request each), and connections unused for `pool_idle`
+  seconds are closed. The first connection of the process creates or checks the schema,
+  under an advisory lock (`jingxin.core.warehouse._open_postgres`).
 - Spark (a published Parquet folder, read-only): one shared session behind a lock.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from urllib.parse import urlparse
 
 import anyio.to_thread
 
+from jingxin.core.outage import StoreBusy
 from jingxin.core.warehouse import Warehouse, open_warehouse
 
 
 class WarehouseAccess:
     """The server's handle on the warehouse at `url`, opened lazily."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, pool_size: int | None = None, timeout: float | None = None, idle: float | None = None
+    ) -> None:
+        from jingxin.core.settings import get_settings
+
+        settings = get_settings()
         self.url = url
         self.kind = urlparse(url).scheme.split("+")[0]
+        self.pool_size = pool_size or settings.warehouse_pool_size
+        self.timeout = timeout if timeout is not None else settings.pool_timeout
+        self.idle_for = idle if idle is not None else settings.pool_idle
         self._root: Warehouse | None = None
         self._open_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._spark_lock = threading.Lock()
-        self._idle: list[Warehouse] = []  # connections not lent to a request now
+        # PostgreSQL: one slot per connection lent; DuckDB cursors are in-process and unbounded.
+        self._pooled = self.kind in ("postgresql", "postgres")
+        self._slots = threading.BoundedSemaphore(self.pool_size) if self._pooled else None
+        self._schema_done = False
+        self._idle: list[tuple[float, Warehouse]] = []  # (returned at, connection) not lent now
         self._lent: list[Warehouse] = []  # every connection made, to close them at shutdown
+
+    def connection_count(self) -> int:
+        """Connections this process holds open (lent and idle)."""
+        with self._open_lock:
+            return len(self._lent)
 
     def _root_warehouse(self) -> Warehouse:
         if self._root is None:
@@ -59,32 +86,68 @@ class WarehouseAccess:
         return self._root
 
     def _new_connection(self) -> Warehouse:
-        root = self._root_warehouse()  # creates the file or schema once
-        if self.kind == "duckdb":
+        if self._pooled:
+            # The first connection creates or checks the schema (under the advisory lock).
+            wh = open_warehouse(self.url, create=not self._schema_done)
+            self._schema_done = True
+        else:
             import ibis
 
+            root = self._root_warehouse()  # creates the file once
             cursor = root.con.con.cursor()
             wh = Warehouse(self.url, "duckdb", ibis.duckdb.from_connection(cursor), store_key=root.store_key)
-        else:
-            wh = open_warehouse(self.url, create=False)
         wh.pin_version = True
         with self._open_lock:
             self._lent.append(wh)
         return wh
 
-    def _idle_connection(self) -> Warehouse | None:
+    def _forget(self, wh: Warehouse) -> None:
         with self._open_lock:
-            return self._idle.pop() if self._idle else None
+            self._lent = [w for w in self._lent if w is not wh]
+        try:
+            wh.close()
+        except Exception:  # noqa: BLE001 - a connection cut by the server may fail to close
+            pass
+
+    def _idle_connection(self) -> Warehouse | None:
+        """An idle connection, checked before use on PostgreSQL (pre-ping); None if none is
+        left. Connections idle longer than `idle_for` are closed on the way."""
+        now = time.monotonic()
+        with self._open_lock:
+            stale = [wh for at, wh in self._idle if now - at > self.idle_for]
+            self._idle = [(at, wh) for at, wh in self._idle if now - at <= self.idle_for]
+        for wh in stale:
+            self._forget(wh)
+        while True:
+            with self._open_lock:
+                if not self._idle:
+                    return None
+                _, wh = self._idle.pop()  # the most recently used: the oldest age out
+            if not self._pooled or _alive(wh):
+                return wh
+            self._forget(wh)  # cut by a restart or a network failure: not lent again
+
+    def _checkout(self) -> Warehouse:
+        return self._idle_connection() or self._new_connection()
 
     def _give_back(self, wh: Warehouse) -> None:
         with self._open_lock:
             if not any(w is wh for w in self._lent):  # closed by a shutdown meanwhile
                 return
-            if wh.kind == "postgres" and (wh.con.con.closed or wh.con.con.broken):
-                self._lent = [w for w in self._lent if w is not wh]  # the server went away
-                return
-            wh.pinned_version = None  # the next request reads the data version afresh
-            self._idle.append(wh)
+        if self._pooled and (wh.con.con.closed or wh.con.con.broken):
+            self._forget(wh)  # the server went away
+            return
+        wh.pinned_version = None  # the next request reads the data version afresh
+        with self._open_lock:
+            self._idle.append((time.monotonic(), wh))
+
+    def _take_slot(self) -> None:
+        if self._slots is not None and not self._slots.acquire(timeout=self.timeout):
+            raise StoreBusy(f"仓库连接池已满（{self.pool_size} 个连接），{self.timeout:g} 秒内无空闲连接")
+
+    def _free_slot(self) -> None:
+        if self._slots is not None:
+            self._slots.release()
 
     @contextmanager
     def reader(self) -> Iterator[Warehouse]:
@@ -93,16 +156,21 @@ class WarehouseAccess:
             with self._spark_lock:
                 yield self._root_warehouse()
             return
-        wh = self._idle_connection() or self._new_connection()
+        self._take_slot()
         try:
-            yield wh
+            wh = self._checkout()
+            try:
+                yield wh
+            finally:
+                self._give_back(wh)
         finally:
-            self._give_back(wh)
+            self._free_slot()
 
     @asynccontextmanager
     async def lend(self) -> AsyncIterator[Warehouse]:
-        """A warehouse for one request, for use from the event loop: a pooled connection is
-        lent at once; waiting for Spark, or connecting to PostgreSQL, happens on a thread."""
+        """A warehouse for one request, for use from the event loop: a pooled DuckDB cursor is
+        lent at once; waiting for Spark or for a free PostgreSQL slot, checking a PostgreSQL
+        connection and connecting happen on a thread."""
         if self.kind == "spark":
             await anyio.to_thread.run_sync(self._spark_lock.acquire)
             try:
@@ -110,13 +178,19 @@ class WarehouseAccess:
             finally:
                 self._spark_lock.release()
             return
-        wh = self._idle_connection()
-        if wh is None:
-            wh = await anyio.to_thread.run_sync(self._new_connection)
+        if self._slots is not None and not self._slots.acquire(blocking=False):
+            await anyio.to_thread.run_sync(self._take_slot)
         try:
-            yield wh
+            if self._pooled:
+                wh = await anyio.to_thread.run_sync(self._checkout)
+            else:
+                wh = self._idle_connection() or await anyio.to_thread.run_sync(self._new_connection)
+            try:
+                yield wh
+            finally:
+                self._give_back(wh)
         finally:
-            self._give_back(wh)
+            self._free_slot()
 
     @contextmanager
     def writer(self) -> Iterator[Warehouse]:
@@ -127,10 +201,24 @@ class WarehouseAccess:
     def close(self) -> None:
         """Release the warehouse file and connections (server shutdown)."""
         with self._open_lock:
-            for wh in self._lent:
+            lent, self._lent, self._idle = self._lent, [], []
+        for wh in lent:
+            try:
                 wh.close()
-            self._lent.clear()
-            self._idle.clear()
-            if self._root is not None:
-                self._root.close()
-                self._root = None
+            except Exception:  # noqa: BLE001 - already cut by the server
+                pass
+        if self._root is not None:
+            self._root.close()
+            self._root = None
+
+
+def _alive(wh: Warehouse) -> bool:
+    """Pre-ping: whether a pooled PostgreSQL connection still answers."""
+    raw = wh.con.con
+    if raw.closed or raw.broken:
+        return False
+    try:
+        raw.execute("SELECT 1").fetchall()
+    except Exception:  # noqa: BLE001 - any failure means: do not lend this connection
+        return False
+    return True
