@@ -91,21 +91,17 @@ def _evaluate(wh, years: tuple[int, int]) -> None:  # type: ignore[no-untyped-de
 
 
 def _demo_users(wh) -> None:  # type: ignore[no-untyped-def]
+    from jingxin.accounts.demo_bindings import demo_user_options
     from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users
     from jingxin.core.db import Database, upgrade
     from jingxin.core.settings import get_settings
 
     console.print("[bold]4/5 演示账号[/]")
-    reg = wh.current("registry")
-    local = reg.filter(reg.county_code == DEMO_COUNTY).order_by("credit_code").limit(3)
-    codes = [str(c) for c in wh.execute(local.credit_code)]
     url = get_settings().platform_database_url
     upgrade(url)
     database = Database(url)
     with database.session() as db:
-        users = create_demo_users(
-            db, enterprise_code=codes[0] if codes else None, staff_enterprises=codes or None
-        )
+        users = create_demo_users(db, **demo_user_options(wh))
         db.commit()
         for user in users:
             console.print(f"    {user.username:<14} {user.role_label:<10} 密码 {DEMO_PASSWORD}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import re
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -809,13 +809,18 @@ def create_demo_users(
     *,
     enterprise_code: str | None = None,
     staff_enterprises: Sequence[str] | None = None,
+    staff_division: str = "330106",
+    stale: Callable[[Sequence[str]], bool] | None = None,
     actor: Actor | None = None,
 ) -> list[User]:
     """One account per role (and a liaison per department), for demos and browser tests.
 
-    Idempotent: an existing username is left as it is. Pass the credit codes of generated
-    enterprises (`enterprise_code`, `staff_enterprises`) so the enterprise and the service
-    worker see real data; otherwise codes registered in 西湖区 are made up.
+    Idempotent: an existing username is left as it is, except that the enterprise and the
+    service worker are re-pointed to `enterprise_code` / `staff_enterprises` (and
+    `staff_division`) when `stale` says the codes they hold are not enterprises of the current
+    province (see `jingxin.accounts.demo_bindings`). Pass the credit codes of generated
+    enterprises so those two accounts see real data; otherwise codes registered in 西湖区 are
+    made up.
 
     | username | role | division |
     |---|---|---|
@@ -863,9 +868,9 @@ def create_demo_users(
         ),
         UserCreate(
             username="fuwu",
-            display_name="西湖区驻企服务员",
+            display_name="西湖区驻企服务员" if staff_division == "330106" else "驻企服务员",
             role=Role.SERVICE_STAFF,
-            division_code="330106",
+            division_code=staff_division,
             enterprises=staff,
             password=password,
         ),
@@ -880,5 +885,17 @@ def create_demo_users(
     users = []
     for spec in specs:
         existing = get_user_by_username(db, spec.username)
-        users.append(existing if existing is not None else create_user(db, spec, actor))
+        if existing is None:
+            users.append(create_user(db, spec, actor))
+            continue
+        held = existing.enterprises if spec.role is Role.SERVICE_STAFF else [existing.credit_code or ""]
+        if spec.role in (Role.SERVICE_STAFF, Role.ENTERPRISE) and stale is not None and stale(held):
+            # the province changed under the account: bind it to enterprises that exist now
+            change = (
+                UserUpdate(division_code=spec.division_code, enterprises=spec.enterprises)
+                if spec.role is Role.SERVICE_STAFF
+                else UserUpdate(credit_code=spec.credit_code)
+            )
+            existing = update_user(db, existing.id, change, actor)
+        users.append(existing)
     return users

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Annotated, Any
 
 import typer
@@ -331,18 +331,22 @@ def users_demo(
     staff_enterprise: Annotated[list[str] | None, typer.Option(help="驻企服务员的服务企业（可重复）")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """创建演示账号：每个角色一个，每个部门一个联络员（已存在的不改动）。"""
+    """创建演示账号：每个角色一个，每个部门一个联络员（已存在的不改动）。
+
+    驻企服务员 fuwu 与企业 qiye 绑定仓库中当前省份的企业；换了省份（重新生成并入库）后再运行，
+    两个账号改绑到现有企业。"""
     from jingxin.accounts import service
     from jingxin.core.audit import CLI_ACTOR
 
-    with _db() as db:
+    given = bool(enterprise or staff_enterprise)
+    with _province_binding() if not given else nullcontext({}) as options, _db() as db:
+        if enterprise:
+            options["enterprise_code"] = enterprise
+        if staff_enterprise:
+            options["staff_enterprises"] = staff_enterprise
         try:
             users = service.create_demo_users(
-                db,
-                password or service.DEMO_PASSWORD,
-                enterprise_code=enterprise,
-                staff_enterprises=staff_enterprise or None,
-                actor=CLI_ACTOR,
+                db, password or service.DEMO_PASSWORD, actor=CLI_ACTOR, **options
             )
         except service.AccountError as exc:
             _fail(str(exc), as_json)
@@ -354,6 +358,27 @@ def users_demo(
             table.add_row(u.username, u.role_label, u.department or u.credit_code or u.division_code)
         out.print(table)
         out.print(f"密码：{password or service.DEMO_PASSWORD}")
+
+
+@contextmanager
+def _province_binding() -> Iterator[dict[str, Any]]:
+    """Demo bindings from the warehouse's current province, the warehouse open meanwhile
+    (empty when it holds none yet, or cannot be opened, e.g. a running server holds the
+    DuckDB file)."""
+    from jingxin.accounts.demo_bindings import demo_user_options
+    from jingxin.core.settings import get_settings
+    from jingxin.core.warehouse import WarehouseError, open_warehouse
+
+    try:
+        wh = open_warehouse(get_settings().warehouse_url, create=False)
+    except WarehouseError as exc:
+        err.print(f"[yellow]未读取仓库，企业与驻企服务员演示账号使用示例信用代码：[/]{exc}")
+        yield {}
+        return
+    try:
+        yield demo_user_options(wh)
+    finally:
+        wh.close()
 
 
 def register(app: typer.Typer) -> None:
