@@ -175,7 +175,21 @@ def test_two_processes_start_together_on_an_empty_database(cluster: Cluster) -> 
     )
     assert tables[0][0] == len(all_schemas())
     assert cluster.sql("SELECT version_num FROM alembic_version", cluster.name) == [(head_revision(),)]
-    cli(cluster.home, "users", "demo", env=cluster.env)
+    _demo_users(cluster.env["JINGXIN_DATABASE_URL"])
+
+
+def _demo_users(url: str) -> None:
+    """The demo accounts, made in this process (as `jingxin users demo` does, faster)."""
+    from jingxin.accounts.service import create_demo_users
+    from jingxin.core.db import Database
+
+    database = Database(url)
+    try:
+        with database.session() as db:
+            create_demo_users(db)
+            db.commit()
+    finally:
+        database.dispose()
 
 
 def _wrong_passwords(urls: list[str], username: str, count: int = 8) -> list[int]:
@@ -229,12 +243,24 @@ def test_logout_and_disable_are_refused_on_the_other_process_at_once(cluster: Cl
     assert _me(b.url, user) == 401
     assert _me(a.url, user) == 401
 
-    liaison = api_login(a.url, "liaison-tj")
+    # a role and region change by an administrator on A: B answers with the new ones at once
+    analyst = api_login(b.url, "sheng")
+    admin = api_login(a.url, "admin")
+    users = admin.get("/api/v1/users", params={"q": "sheng"}).json()
+    user_id = next(u["id"] for u in users["items"] if u["username"] == "sheng")
+    for _ in range(3):
+        assert analyst.get("/api/v1/me").json()["division_code"] == "330000"
+    change = {"role": "city_analyst", "division_code": "330100"}
+    assert admin.patch(f"/api/v1/users/{user_id}", json=change).status_code == 200, change
+    me = analyst.get("/api/v1/me").json()
+    assert (me["role"], me["division_code"]) == ("city_analyst", "330100")
+
+    # an account disabled by a CLI command (a third process) is refused by both at once
+    liaison = api_login(b.url, "liaison-tj")
     assert [_me(b.url, liaison) for _ in range(3)] == [200, 200, 200]
-    cli(cluster.home, "users", "disable", "liaison-tj", env=cluster.env)  # a third process
+    cli(cluster.home, "users", "disable", "liaison-tj", env=cluster.env)
     assert _me(b.url, liaison) == 401
     assert _me(a.url, liaison) == 401
-    cli(cluster.home, "users", "enable", "liaison-tj", env=cluster.env)
 
 
 class Readers:
