@@ -201,7 +201,9 @@ def _wrong_passwords(urls: list[str], username: str, count: int = 8) -> list[int
         with httpx.Client(base_url=url, timeout=60) as anon:
             token = csrf_from(anon.get("/login").text)
             barrier.wait()
-            answer = anon.post("/login", data={"username": username, "password": "wrong-9876", "csrf_token": token})
+            answer = anon.post(
+                "/login", data={"username": username, "password": "wrong-9876", "csrf_token": token}
+            )
             statuses.append(answer.status_code)
 
     threads = [threading.Thread(target=attempt, args=(urls[i % len(urls)],)) for i in range(count)]
@@ -315,9 +317,9 @@ def test_outage_drill(cluster: Cluster) -> None:
     a, b = cluster.procs
     reader = api_login(a.url, "admin")
     liaison = api_login(a.url, "liaison-sw")
-    from jingxin.core.credit_code import generate
-
     import random
+
+    from jingxin.core.credit_code import generate
 
     body = "统一社会信用代码,年度,实缴税收\n" + "".join(
         f"{generate('330106', random.Random(i))},2021,{i + 1}\n" for i in range(20)
@@ -327,7 +329,9 @@ def test_outage_drill(cluster: Cluster) -> None:
     def send_upload() -> None:
         try:
             answer = liaison.post(
-                "/api/v1/batches", data={"source": "tax"}, files={"file": ("税务.csv", body.encode(), "text/csv")}
+                "/api/v1/batches",
+                data={"source": "tax"},
+                files={"file": ("税务.csv", body.encode(), "text/csv")},
             )
             upload["status"], upload["text"] = answer.status_code, answer.text
         except httpx.HTTPError as exc:

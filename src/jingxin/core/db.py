@@ -260,7 +260,9 @@ def upgrade(url: str, revision: str = "head") -> None:
             if connection.dialect.name == "postgresql":
                 # Several processes starting at once on one database: the first migrates, the
                 # others wait here and then find it current (the lock ends with the transaction).
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLATFORM_MIGRATION_LOCK})
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": PLATFORM_MIGRATION_LOCK}
+                )
             config = alembic_config(url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)

@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     # + warehouse_pool_size + job threads' queue connections + 1 listener.
     db_pool_size: int = Field(default=4, ge=1, description="platform-database connections kept per process")
     db_pool_overflow: int = Field(
-        default=4, ge=0, description="extra platform-database connections per process under load, closed when returned"
+        default=4,
+        ge=0,
+        description="extra platform-database connections per process under load, closed when returned",
     )
     warehouse_pool_size: int = Field(
         default=6, ge=1, description="most warehouse connections per process (PostgreSQL); more requests wait"
@@ -58,9 +60,13 @@ class Settings(BaseSettings):
     pool_idle: float = Field(
         default=300.0, gt=0, description="seconds after which an unused warehouse connection is closed"
     )
-    connect_timeout: int = Field(default=5, ge=1, description="seconds to wait for PostgreSQL to accept a connection")
+    connect_timeout: int = Field(
+        default=5, ge=1, description="seconds to wait for PostgreSQL to accept a connection"
+    )
     retry_after: int = Field(
-        default=5, ge=1, description="seconds a 503 (store unreachable or busy) tells the client to wait (Retry-After)"
+        default=5,
+        ge=1,
+        description="seconds a 503 (store unreachable or busy) tells the client to wait (Retry-After)",
     )
 
     # Working days and notifications (工作日历、消息通知).

@@ -33,7 +33,8 @@ RETRIED_METHODS = frozenset({"GET", "HEAD"})
 
 _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>服务暂不可用 · 数字经信</title></head>
-<body><h1>503 服务暂不可用</h1><p>{message}</p><p><a href="">重新加载</a> · <a href="/">返回首页</a></p></body></html>
+<body><h1>503 服务暂不可用</h1><p>{message}</p>
+<p><a href="">重新加载</a> · <a href="/">返回首页</a></p></body></html>
 """
 
 

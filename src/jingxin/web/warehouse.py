@@ -36,6 +36,7 @@ Decision, and why:
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -104,10 +105,8 @@ class WarehouseAccess:
     def _forget(self, wh: Warehouse) -> None:
         with self._open_lock:
             self._lent = [w for w in self._lent if w is not wh]
-        try:
+        with contextlib.suppress(Exception):  # a connection cut by the server may fail to close
             wh.close()
-        except Exception:  # noqa: BLE001 - a connection cut by the server may fail to close
-            pass
 
     def _idle_connection(self) -> Warehouse | None:
         """An idle connection, checked before use on PostgreSQL (pre-ping); None if none is
@@ -203,10 +202,8 @@ class WarehouseAccess:
         with self._open_lock:
             lent, self._lent, self._idle = self._lent, [], []
         for wh in lent:
-            try:
+            with contextlib.suppress(Exception):  # already cut by the server
                 wh.close()
-            except Exception:  # noqa: BLE001 - already cut by the server
-                pass
         if self._root is not None:
             self._root.close()
             self._root = None
