@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Annotated, Any
 
 import typer
@@ -339,7 +339,8 @@ def users_demo(
     from jingxin.core.audit import CLI_ACTOR
 
     given = bool(enterprise or staff_enterprise)
-    with _province_binding() if not given else nullcontext({}) as options, _db() as db:
+    binding: AbstractContextManager[dict[str, Any]] = nullcontext({}) if given else _province_binding()
+    with binding as options, _db() as db:
         if enterprise:
             options["enterprise_code"] = enterprise
         if staff_enterprise:

@@ -110,7 +110,7 @@ async def readyz(request: Request) -> JSONResponse:
     """Both stores reachable and current, static assets present, job queue reachable; 503 with
     the failing checks named otherwise."""
     ok, checks = await anyio.to_thread.run_sync(run_checks, request.app)
-    body = {"status": "ok" if ok else "fail", "checks": checks}
+    body: dict[str, Any] = {"status": "ok" if ok else "fail", "checks": checks}
     if not ok:
         body["failed"] = [name for name, r in checks.items() if not r["ok"]]
     return JSONResponse(body, status_code=200 if ok else 503, headers={"Cache-Control": "no-store"})

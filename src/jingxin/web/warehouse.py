@@ -180,10 +180,8 @@ class WarehouseAccess:
         if self._slots is not None and not self._slots.acquire(blocking=False):
             await anyio.to_thread.run_sync(self._take_slot)
         try:
-            if self._pooled:
-                wh = await anyio.to_thread.run_sync(self._checkout)
-            else:
-                wh = self._idle_connection() or await anyio.to_thread.run_sync(self._new_connection)
+            found = None if self._pooled else self._idle_connection()  # DuckDB: no check needed
+            wh = found or await anyio.to_thread.run_sync(self._checkout)
             try:
                 yield wh
             finally:
