@@ -181,7 +181,7 @@ class WarehouseAccess:
             await anyio.to_thread.run_sync(self._take_slot)
         try:
             found = None if self._pooled else self._idle_connection()  # DuckDB: no check needed
-            wh = found or await anyio.to_thread.run_sync(self._checkout)
+            wh: Warehouse = found if found is not None else await anyio.to_thread.run_sync(self._checkout)
             try:
                 yield wh
             finally:
