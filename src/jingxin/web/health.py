@@ -10,12 +10,13 @@
   remembered between calls).
 
 Both answer JSON without login: `{"status": "ok"|"fail", "checks": {name: {"ok", "detail"}}}`,
-200 when every check passes, else 503. The details name what failed, never a password or
-data (connection errors are reduced to their first line).
+200 when every check passes, else 503. The details name what failed, never a password, a
+host or data (a connection error is named by its kind; the driver's message goes to the log).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,12 +25,21 @@ import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from jingxin.core.outage import is_store_busy, is_store_down
 from jingxin.web.registry import WebScenario
+
+log = logging.getLogger(__name__)
 
 pages = APIRouter(tags=["health"])
 
 
-def _first_line(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
+    """The reason shown to anyone who asks (no login): a store that cannot be reached is named
+    by the error's kind only (the driver's message names hosts, ports and databases; it goes to
+    the server's log); the platform's own checks say what is missing."""
+    if is_store_down(exc) or is_store_busy(exc):
+        log.warning("就绪检查：存储不可用：%s", exc)
+        return f"无法连接（{type(exc).__name__}），详情见服务日志"
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
@@ -94,7 +104,7 @@ def run_checks(app: Any) -> tuple[bool, dict[str, dict[str, Any]]]:
         try:
             detail, ok = check(app), True
         except Exception as exc:  # noqa: BLE001 - any failure is reported, named
-            detail, ok = _first_line(exc), False
+            detail, ok = _reason(exc), False
         results[name] = {"ok": ok, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
     return all(r["ok"] for r in results.values()), results
 
