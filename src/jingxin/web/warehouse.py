@@ -178,7 +178,7 @@ class WarehouseAccess:
                 self._spark_lock.release()
             return
         if self._slots is not None and not self._slots.acquire(blocking=False):
-            await anyio.to_thread.run_sync(self._take_slot)
+            await self._wait_for_slot()
         try:
             found = None if self._pooled else self._idle_connection()  # DuckDB: no check needed
             wh: Warehouse = found if found is not None else await anyio.to_thread.run_sync(self._checkout)
@@ -188,6 +188,20 @@ class WarehouseAccess:
                 self._give_back(wh)
         finally:
             self._free_slot()
+
+    async def _wait_for_slot(self) -> None:
+        """Wait on the event loop, not on a worker thread, for a slot: a thread blocked here
+        would be one fewer for the requests that hold the slots and need a thread to finish
+        (with every thread waiting, nothing would ever be given back). Slots are given back
+        from threads, so this looks again in short, growing steps (2 to 20 ms)."""
+        assert self._slots is not None
+        deadline = time.monotonic() + self.timeout
+        step = 0.002
+        while not self._slots.acquire(blocking=False):
+            if time.monotonic() >= deadline:
+                raise StoreBusy(f"仓库连接池已满（{self.pool_size} 个连接），{self.timeout:g} 秒内无空闲连接")
+            await anyio.sleep(step)
+            step = min(step * 1.5, 0.02)
 
     @contextmanager
     def writer(self) -> Iterator[Warehouse]:
