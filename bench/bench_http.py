@@ -5,7 +5,8 @@ and evaluated — starts `jingxin serve` as its own process, logs in as the prov
 and county analysts through the login form, and runs wrk with 50 concurrent connections
 against the dashboard and list endpoints, one endpoint at a time, each request sent as the
 next of those users in turn (three scopes, three sessions). Prints one JSON object with
-p50/p95/p99 latency and requests per second per endpoint.
+p50/p95/p99 latency, requests per second, 500 and 503 answers per endpoint and, on
+PostgreSQL, the most connections the database held meanwhile.
 
     .venv/bin/python bench/bench_http.py [--home var/bench-http] [--enterprises 100000]
         [--duration 30] [--connections 50] [--users sheng,hangzhou,xihu] [--log-level info]
@@ -26,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -44,6 +46,18 @@ ENDPOINTS = [
 # wrk prints only p50/75/90/99 with --latency; this script reports the percentiles we target.
 WRK_SCRIPT = """
 counter = 0
+s500 = 0
+s503 = 0
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+end
+
+-- 500s (failures) and 503s (a store busy or down: refused with Retry-After) counted apart
+response = function(status, headers, body)
+  if status == 500 then s500 = s500 + 1 elseif status == 503 then s503 = s503 + 1 end
+end
+
 request = function()
   counter = counter + 1
   local path = string.gsub(wrk.path, "PAGE_N", tostring(counter))
@@ -51,11 +65,17 @@ request = function()
 end
 
 done = function(summary, latency, requests)
+  local n500, n503 = 0, 0
+  for _, thread in ipairs(threads) do
+    n500 = n500 + thread:get("s500")
+    n503 = n503 + thread:get("s503")
+  end
   io.write(string.format("JSON {\\"p50_ms\\": %.2f, \\"p95_ms\\": %.2f, \\"p99_ms\\": %.2f, "
-    .. "\\"requests\\": %d, \\"errors\\": %d, \\"non_2xx\\": %d, \\"seconds\\": %.2f}\\n",
+    .. "\\"requests\\": %d, \\"errors\\": %d, \\"non_2xx\\": %d, \\"status_500\\": %d, "
+    .. "\\"status_503\\": %d, \\"seconds\\": %.2f}\\n",
     latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
     summary.requests, summary.errors.connect + summary.errors.read + summary.errors.write
-      + summary.errors.timeout, summary.errors.status, summary.duration / 1e6))
+      + summary.errors.timeout, summary.errors.status, n500, n503, summary.duration / 1e6))
 end
 """
 
@@ -106,6 +126,39 @@ def run_wrk(url: str, cookies: list[str], connections: int, duration: int) -> di
     stats = json.loads(out.split("JSON ", 1)[1])
     stats["requests_per_s"] = round(stats["requests"] / stats["seconds"], 1)
     return stats
+
+
+class ConnectionSampler:
+    """The most connections PostgreSQL held to the platform database while the load ran
+    (sampled every 0.2 s), when the stores are on PostgreSQL."""
+
+    def __init__(self, url: str | None) -> None:
+        self.url = url if url and url.startswith("postgresql") else None
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psycopg
+
+        assert self.url is not None
+        dsn = "postgresql://" + self.url.split("://", 1)[1].split("?")[0]
+        with psycopg.connect(dsn, autocommit=True) as con:
+            while not self._stop.wait(0.2):
+                count = con.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                ).fetchone()
+                self.peak = max(self.peak, int(count[0]) - 1)  # not this sampler's own
+
+    def __enter__(self) -> ConnectionSampler:
+        if self.url:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self.url:
+            self._thread.join()
 
 
 def main() -> None:
@@ -160,7 +213,9 @@ def main() -> None:
             for cookie in cookies:  # the first answer of each view is made before the clock starts
                 warm = path.replace("PAGE_N", "1")
                 httpx.get(base + warm, headers={"Cookie": cookie}, timeout=120).raise_for_status()
-            results[label] = {"path": path, **run_wrk(base + path, cookies, args.connections, args.duration)}
+            with ConnectionSampler(os.environ.get("JINGXIN_DATABASE_URL")) as sampler:
+                stats = run_wrk(base + path, cookies, args.connections, args.duration)
+            results[label] = {"path": path, **stats, "pg_connections_peak": sampler.peak or None}
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -151,6 +151,35 @@ def test_warehouse_pool_is_bounded_and_drops_cut_connections(postgres_schema_url
 
 
 @pytest.mark.postgres
+def test_requests_waiting_for_the_pool_do_not_starve_its_holders(postgres_schema_url: str) -> None:
+    """More requests than connections and than worker threads: the waiting ones wait on the
+    event loop, so the holders always find a thread to finish on and give back."""
+    import anyio
+    import anyio.to_thread
+
+    access = WarehouseAccess(postgres_schema_url, pool_size=2, timeout=20)
+    done: list[int] = []
+
+    async def one_request(i: int) -> None:
+        async with access.lend() as wh:
+            rows = await anyio.to_thread.run_sync(wh.sql, "SELECT pg_sleep(0.01), 1")
+            done.append(rows[0][1])
+
+    async def main() -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 3
+        async with anyio.create_task_group() as tasks:
+            for i in range(30):
+                tasks.start_soon(one_request, i)
+
+    try:
+        anyio.run(main)
+        assert done == [1] * 30
+        assert access.connection_count() <= 2
+    finally:
+        access.close()
+
+
+@pytest.mark.postgres
 def test_upload_cut_inside_its_transaction_leaves_nothing(postgres_schema_url: str, tmp_path) -> None:
     """The batch row and the facts are written in one transaction: the connection terminated
     after the facts are in, before the commit, leaves neither."""
