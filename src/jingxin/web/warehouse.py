@@ -36,6 +36,7 @@ Decision, and why:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 import time
@@ -43,6 +44,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from urllib.parse import urlparse
 
+import anyio
 import anyio.to_thread
 
 from jingxin.core.outage import StoreBusy
@@ -70,6 +72,7 @@ class WarehouseAccess:
         # PostgreSQL: one slot per connection lent; DuckDB cursors are in-process and unbounded.
         self._pooled = self.kind in ("postgresql", "postgres")
         self._slots = threading.BoundedSemaphore(self.pool_size) if self._pooled else None
+        self._gates: dict[int, anyio.Semaphore] = {}  # per event loop: requests in arrival order
         self._schema_done = False
         self._idle: list[tuple[float, Warehouse]] = []  # (returned at, connection) not lent now
         self._lent: list[Warehouse] = []  # every connection made, to close them at shutdown
@@ -177,8 +180,21 @@ class WarehouseAccess:
             finally:
                 self._spark_lock.release()
             return
-        if self._slots is not None and not self._slots.acquire(blocking=False):
-            await self._wait_for_slot()
+        gate = self._gate()
+        if gate is not None:
+            # requests queue here in arrival order (anyio's semaphore is fair), so that none
+            # waits much longer than the others under load
+            with anyio.move_on_after(self.timeout) as waited:
+                await gate.acquire()
+            if waited.cancelled_caught:
+                raise StoreBusy(f"仓库连接池已满（{self.pool_size} 个连接），{self.timeout:g} 秒内无空闲连接")
+        try:
+            if self._slots is not None and not self._slots.acquire(blocking=False):
+                await self._wait_for_slot()  # a job or a download holds one: rare, short
+        except BaseException:
+            if gate is not None:
+                gate.release()
+            raise
         try:
             found = None if self._pooled else self._idle_connection()  # DuckDB: no check needed
             wh: Warehouse = found if found is not None else await anyio.to_thread.run_sync(self._checkout)
@@ -188,12 +204,25 @@ class WarehouseAccess:
                 self._give_back(wh)
         finally:
             self._free_slot()
+            if gate is not None:
+                gate.release()
+
+    def _gate(self) -> anyio.Semaphore | None:
+        """The fair queue of this event loop's requests for a connection (PostgreSQL)."""
+        if self._slots is None:
+            return None
+        loop = id(asyncio.get_running_loop())
+        gate = self._gates.get(loop)
+        if gate is None:
+            gate = self._gates.setdefault(loop, anyio.Semaphore(self.pool_size))
+        return gate
 
     async def _wait_for_slot(self) -> None:
-        """Wait on the event loop, not on a worker thread, for a slot: a thread blocked here
-        would be one fewer for the requests that hold the slots and need a thread to finish
-        (with every thread waiting, nothing would ever be given back). Slots are given back
-        from threads, so this looks again in short, growing steps (2 to 20 ms)."""
+        """Wait on the event loop, not on a worker thread, for a slot taken by a job or a
+        download: a thread blocked here would be one fewer for the requests that hold the
+        slots and need a thread to finish (with every thread waiting, nothing would ever be
+        given back). Slots are given back from threads, so this looks again in short, growing
+        steps (2 to 20 ms)."""
         assert self._slots is not None
         deadline = time.monotonic() + self.timeout
         step = 0.002
