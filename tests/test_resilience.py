@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 import pytest
-from jobs_helpers import JINGXIN, PASSWORD, api_login, cli, environment, free_port
+from jobs_helpers import JINGXIN, PASSWORD, api_login, environment, free_port
 
 from jingxin.web.testing import csrf_from
 
@@ -192,6 +192,21 @@ def _demo_users(url: str) -> None:
         database.dispose()
 
 
+def _disable(url: str, username: str) -> None:
+    from jingxin.accounts.service import get_user_by_username, set_active
+    from jingxin.core.audit import CLI_ACTOR
+    from jingxin.core.db import Database
+
+    database = Database(url)
+    try:
+        with database.session() as db:
+            user = get_user_by_username(db, username)
+            assert user is not None
+            set_active(db, user.id, False, CLI_ACTOR)
+    finally:
+        database.dispose()
+
+
 def _wrong_passwords(urls: list[str], username: str, count: int = 8) -> list[int]:
     """`count` logins with a wrong password sent at the same moment (after each has its form)."""
     barrier = threading.Barrier(count)
@@ -257,10 +272,11 @@ def test_logout_and_disable_are_refused_on_the_other_process_at_once(cluster: Cl
     me = analyst.get("/api/v1/me").json()
     assert (me["role"], me["division_code"]) == ("city_analyst", "330100")
 
-    # an account disabled by a CLI command (a third process) is refused by both at once
+    # an account disabled from a third process (this one, as `jingxin users disable` does)
+    # is refused by both at once
     liaison = api_login(b.url, "liaison-tj")
     assert [_me(b.url, liaison) for _ in range(3)] == [200, 200, 200]
-    cli(cluster.home, "users", "disable", "liaison-tj", env=cluster.env)
+    _disable(cluster.env["JINGXIN_DATABASE_URL"], "liaison-tj")
     assert _me(b.url, liaison) == 401
     assert _me(a.url, liaison) == 401
 
