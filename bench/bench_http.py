@@ -197,7 +197,7 @@ def main() -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        for _ in range(600):
             try:
                 if httpx.get(f"{base}/login", timeout=2).status_code == 200:
                     break
