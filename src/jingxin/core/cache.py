@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
 
+from jingxin.core import metrics
 from jingxin.core.warehouse import Warehouse, WarehouseError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,7 +71,7 @@ _entries: OrderedDict[tuple, Any] = OrderedDict()
 _tables: SizedLRU[pa.Table] = SizedLRU(MAX_TABLE_BYTES, MAX_TABLE_BYTES // 4, lambda t: t.nbytes)
 _lock = threading.Lock()
 
-_VERSION_SQL = (
+_VERSION_SQL = (  # also read by /metrics (jingxin.ops.metrics_view)
     "SELECT (SELECT coalesce(max(batch_id), 0) FROM batches), "
     "(SELECT count(*) FROM batches WHERE superseded_by IS NOT NULL), "
     "(SELECT count(*) FROM information_schema.tables "
@@ -133,7 +134,9 @@ def cached_read(fn: F) -> F:
         with _lock:
             if key in _entries:
                 _entries.move_to_end(key)
+                metrics.count_cache("read", True)
                 return copy.deepcopy(_entries[key])
+        metrics.count_cache("read", False)
         answer = fn(wh, *args, **kwargs)
         with _lock:
             _entries[key] = copy.deepcopy(answer)
@@ -155,6 +158,7 @@ def cached_table(fn: F) -> F:
         if key is None:
             return fn(wh, *args, **kwargs)
         table = _tables.get(key)
+        metrics.count_cache("table", table is not None)
         if table is None:
             table = fn(wh, *args, **kwargs)
             _tables.put(key, table)
