@@ -21,7 +21,6 @@ from jingxin.evaluation.sample import load_facts, province
 from jingxin.ops.backup import sqlite_tables, write_backup
 
 
-
 def results(url: str, run_id: int):
     wh = open_warehouse(url)
     try:

@@ -67,8 +67,9 @@ def scrape(client: TestClient) -> str:
     return answer.text
 
 
-def test_metrics_refused_without_token_or_allowed_address(client: TestClient, tmp_path: Path,
-                                                          _sqlite_template: Path) -> None:
+def test_metrics_refused_without_token_or_allowed_address(
+    client: TestClient, tmp_path: Path, _sqlite_template: Path
+) -> None:
     assert client.get("/metrics").status_code == 403
     assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
     # nothing configured: nobody, not even localhost
@@ -76,14 +77,19 @@ def test_metrics_refused_without_token_or_allowed_address(client: TestClient, tm
     with TestClient(bare) as c:
         assert c.get("/metrics").status_code == 403
     # an allowed network instead of a token (the TestClient's address is "testclient": refused)
-    allowed = make_app(tmp_path / "net", _sqlite_template, metrics_allow="10.0.0.0/8") \
-        if (tmp_path / "net").mkdir() is None else None
+    allowed = (
+        make_app(tmp_path / "net", _sqlite_template, metrics_allow="10.0.0.0/8")
+        if (tmp_path / "net").mkdir() is None
+        else None
+    )
     with TestClient(allowed) as c:
         assert c.get("/metrics").status_code == 403
 
 
-def test_metrics_count_requests_by_route_template_and_ingested_rows(client: TestClient, tmp_path: Path) -> None:
-    from tests.test_ingest_service import CODES, tax_file
+def test_metrics_count_requests_by_route_template_and_ingested_rows(
+    client: TestClient, tmp_path: Path
+) -> None:
+    from test_ingest_service import CODES, tax_file
 
     from jingxin.ingest import ingest_file
 
@@ -100,19 +106,31 @@ def test_metrics_count_requests_by_route_template_and_ingested_rows(client: Test
     login(client, "admin")
     assert client.get("/jobs/987654").status_code == 404
     assert client.get("/jobs/987655").status_code == 404
-    path = tax_file(tmp_path / "tax.csv", [(CODES[0], 2021, 10), (CODES[1], 2021, 20), (CODES[2], 2021, "十万")])
+    path = tax_file(
+        tmp_path / "tax.csv", [(CODES[0], 2021, 10), (CODES[1], 2021, 20), (CODES[2], 2021, "十万")]
+    )
     with client.app.state.warehouse.writer() as wh:  # type: ignore[attr-defined]
         result = ingest_file(wh, "tax", path)
     assert (result.accepted, result.rejected) == (2, 1)
 
     after = scrape(client)
     assert sample(after, "jingxin_http_requests_total", route) == base_requests + 2
-    assert sample(after, "jingxin_http_request_duration_seconds_count",
-                  {"method": "GET", "route": "/jobs/{job_id}"}) >= 2
+    assert (
+        sample(
+            after, "jingxin_http_request_duration_seconds_count", {"method": "GET", "route": "/jobs/{job_id}"}
+        )
+        >= 2
+    )
     # raw paths never become labels
     assert "987654" not in after
-    assert sample(after, "jingxin_ingest_rows_total", {"source": "tax", "outcome": "accepted"}) == base_accepted + 2
-    assert sample(after, "jingxin_ingest_rows_total", {"source": "tax", "outcome": "rejected"}) == base_rejected + 1
+    assert (
+        sample(after, "jingxin_ingest_rows_total", {"source": "tax", "outcome": "accepted"})
+        == base_accepted + 2
+    )
+    assert (
+        sample(after, "jingxin_ingest_rows_total", {"source": "tax", "outcome": "rejected"})
+        == base_rejected + 1
+    )
     assert sample(after, "jingxin_warehouse_data_version", {"part": "batches"}) == result.batch_id
     assert sample(after, "jingxin_audit_write_seconds_count", {}) >= base_audit + 1
 
@@ -135,9 +153,9 @@ def json_log() -> Iterator[io.StringIO]:
         _route_structlog_to_logging()
 
 
-def test_log_line_and_audit_entry_share_the_request_id(json_log: io.StringIO, tmp_path: Path,
-                                                        _sqlite_template: Path,
-                                                        fast_password_hashing: None) -> None:
+def test_log_line_and_audit_entry_share_the_request_id(
+    json_log: io.StringIO, tmp_path: Path, _sqlite_template: Path, fast_password_hashing: None
+) -> None:
     from jingxin.accounts import service
     from jingxin.web.testing import DEMO_PASSWORD, csrf_from
 
@@ -148,7 +166,12 @@ def test_log_line_and_audit_entry_share_the_request_id(json_log: io.StringIO, tm
         page = client.get("/login")
         answer = client.post(
             "/login",
-            data={"username": "admin", "password": DEMO_PASSWORD, "csrf_token": csrf_from(page.text), "next": "/"},
+            data={
+                "username": "admin",
+                "password": DEMO_PASSWORD,
+                "csrf_token": csrf_from(page.text),
+                "next": "/",
+            },
             headers={"X-Request-ID": "trace-4711-abc"},
             follow_redirects=False,
         )
@@ -163,7 +186,9 @@ def test_log_line_and_audit_entry_share_the_request_id(json_log: io.StringIO, tm
 
     lines = [json.loads(line) for line in json_log.getvalue().splitlines() if line.startswith("{")]
     login_line = next(
-        line for line in lines if line.get("event") == "request" and line.get("request_id") == "trace-4711-abc"
+        line
+        for line in lines
+        if line.get("event") == "request" and line.get("request_id") == "trace-4711-abc"
     )
     assert login_line["route"] == "/login"
     assert login_line["status"] == 303

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-HTTP_REQUESTS = Counter(
-    "jingxin_http_requests", "HTTP requests answered", ["method", "route", "status"]
-)
+HTTP_REQUESTS = Counter("jingxin_http_requests", "HTTP requests answered", ["method", "route", "status"])
 HTTP_DURATION = Histogram(
     "jingxin_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"]
 )

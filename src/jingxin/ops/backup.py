@@ -50,7 +50,7 @@ def _path_of(url: str, scheme: str) -> Path | None:
     """The file of an embedded store's URL, or None for a server database."""
     for prefix in (f"{scheme}:///", f"{scheme}+pysqlite:///"):
         if url.startswith(prefix):
-            return Path(url[len(prefix):].split("?")[0])
+            return Path(url[len(prefix) :].split("?")[0])
     return None
 
 
@@ -91,14 +91,21 @@ def duckdb_tables(con: Any, catalog: str) -> dict[str, int]:
             [catalog],
         ).fetchall()
     ]
-    return {n: int(con.execute(f'SELECT count(*) FROM "{catalog}"."main"."{n}"').fetchone()[0]) for n in names}
+    return {
+        n: int(con.execute(f'SELECT count(*) FROM "{catalog}"."main"."{n}"').fetchone()[0]) for n in names
+    }
 
 
 def sqlite_tables(path: Path) -> dict[str, int]:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        names = [r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY name"
+            )
+        ]
         return {n: int(con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0]) for n in names}
     finally:
         con.close()
@@ -212,8 +219,11 @@ def restore(settings: Settings, folder: Path) -> dict[str, Any]:
         live.parent.mkdir(parents=True, exist_ok=True)
         staged = live.with_name(live.name + ".restoring")
         shutil.copyfile(folder / name, staged)
-        for extra in (live.with_name(live.name + ".wal"), live.with_name(live.name + "-wal"),
-                      live.with_name(live.name + "-shm")):
+        for extra in (
+            live.with_name(live.name + ".wal"),
+            live.with_name(live.name + "-wal"),
+            live.with_name(live.name + "-shm"),
+        ):
             if extra.exists():  # a log of the old file must not be replayed onto the new one
                 extra.rename(extra.with_name(f"{extra.name}.before-restore-{stamp}"))
         if live.exists():
@@ -223,11 +233,15 @@ def restore(settings: Settings, folder: Path) -> dict[str, Any]:
         os.replace(staged, live)
     con = duckdb.connect(str(warehouse_path), read_only=True)
     try:
-        rows = {"warehouse": duckdb_tables(con, con.execute("SELECT current_database()").fetchone()[0]),
-                "platform": sqlite_tables(platform_path)}
+        rows = {
+            "warehouse": duckdb_tables(con, warehouse_path.stem),  # DuckDB names it after the file
+            "platform": sqlite_tables(platform_path),
+        }
     finally:
         con.close()
     if rows != manifest["rows"]:
-        raise BackupError("恢复后的行数与备份清单不符：已恢复的文件保留在原位，原文件在 "
-                          f"{', '.join(moved) or '（无）'}，请检查")
+        raise BackupError(
+            "恢复后的行数与备份清单不符：已恢复的文件保留在原位，原文件在 "
+            f"{', '.join(moved) or '（无）'}，请检查"
+        )
     return {"manifest": manifest, "moved_aside": moved, "rows": rows}

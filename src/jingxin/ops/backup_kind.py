@@ -27,8 +27,15 @@ def run_backup(ctx: JobContext) -> dict[str, Any]:
     with ctx.warehouse() as wh:  # the write turn: no ingestion runs meanwhile
         manifest = write_backup(ctx.settings, wh, Path(params.out_dir))
     with ctx.database.session() as db:
-        record(db, ctx.actor, Action.EXPORT, "backup", params.out_dir, {"files": list(manifest["files"])},
-               commit=True)
+        record(
+            db,
+            ctx.actor,
+            Action.EXPORT,
+            "backup",
+            params.out_dir,
+            {"files": list(manifest["files"])},
+            commit=True,
+        )
     ctx.log(f"已备份到 {params.out_dir}")
     ctx.progress(1, 1, "完成")
     return {"out_dir": str(Path(params.out_dir).resolve()), "manifest": manifest}

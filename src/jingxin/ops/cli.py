@@ -50,8 +50,15 @@ def backup(
             database = Database(settings.platform_database_url)
             try:
                 with database.session() as db:
-                    record(db, CLI_ACTOR, Action.EXPORT, "backup", str(target), {"files": list(manifest["files"])},
-                           commit=True)
+                    record(
+                        db,
+                        CLI_ACTOR,
+                        Action.EXPORT,
+                        "backup",
+                        str(target),
+                        {"files": list(manifest["files"])},
+                        commit=True,
+                    )
             finally:
                 database.dispose()
     except (BackupError, client.HandOffError) as exc:

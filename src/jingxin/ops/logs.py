@@ -19,8 +19,21 @@ import structlog
 
 # Keys whose values never go into a log line, whatever logged them.
 SECRET_KEYS = frozenset(
-    {"password", "passwd", "token", "access_token", "id_token", "refresh_token", "cookie",
-     "cookies", "authorization", "secret", "csrf_token", "client_secret", "set-cookie"}
+    {
+        "password",
+        "passwd",
+        "token",
+        "access_token",
+        "id_token",
+        "refresh_token",
+        "cookie",
+        "cookies",
+        "authorization",
+        "secret",
+        "csrf_token",
+        "client_secret",
+        "set-cookie",
+    }
 )
 
 

@@ -18,16 +18,16 @@ import os
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from prometheus_client import multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 
 from jingxin.core import metrics
 from jingxin.core.auth import tokens_equal
-from jingxin.core.settings import Settings
 from jingxin.core.cache import _VERSION_SQL
+from jingxin.core.settings import Settings
 from jingxin.web.deps import client_ip
 
 router = APIRouter(include_in_schema=False)
+
 
 def allowed(settings: Settings, request: Request) -> bool:
     """Whether this request may read the metrics (token or address; neither configured = no)."""
@@ -71,8 +71,9 @@ def exposition() -> bytes:
 @router.get("/metrics")
 async def metrics_endpoint(request: Request) -> Response:
     if not allowed(request.app.state.settings, request):
-        return Response("forbidden: set JINGXIN_METRICS_TOKEN or JINGXIN_METRICS_ALLOW\n", 403,
-                        media_type="text/plain")
+        return Response(
+            "forbidden: set JINGXIN_METRICS_TOKEN or JINGXIN_METRICS_ALLOW\n", 403, media_type="text/plain"
+        )
     await run_in_threadpool(_read_version, request)
     body = await run_in_threadpool(exposition)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

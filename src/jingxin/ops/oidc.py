@@ -143,7 +143,8 @@ def map_claims(settings: Settings, claims: dict[str, Any]) -> dict[str, Any]:
     roles = [settings.oidc_role_map[v] for v in values if isinstance(v, str) and v in settings.oidc_role_map]
     if not roles:
         raise OidcRefused(
-            f"身份提供方未给出可映射的角色（声明 {settings.oidc_role_claim} = {raw_role!r}），请联系管理员配置"
+            f"身份提供方未给出可映射的角色（声明 {settings.oidc_role_claim} = {raw_role!r}），"
+            "请联系管理员配置"
         )
     try:
         role = Role(roles[0])
@@ -157,11 +158,20 @@ def map_claims(settings: Settings, claims: dict[str, Any]) -> dict[str, Any]:
         accounts._division(division)
         scope_for(role, division, department)
     except (accounts.AccountError, ValueError) as exc:
-        raise OidcRefused(f"{exc}（声明 {settings.oidc_division_claim} / {settings.oidc_department_claim}）") from None
-    username = accounts.normalise_username(str(claims.get(settings.oidc_username_claim) or claims["sub"]))[:64]
+        raise OidcRefused(
+            f"{exc}（声明 {settings.oidc_division_claim} / {settings.oidc_department_claim}）"
+        ) from None
+    username = accounts.normalise_username(str(claims.get(settings.oidc_username_claim) or claims["sub"]))[
+        :64
+    ]
     display = str(claims.get("name") or username)[:100]
-    return {"role": role.value, "division_code": division, "department": department,
-            "username": username, "display_name": display}
+    return {
+        "role": role.value,
+        "division_code": division,
+        "department": department,
+        "username": username,
+        "display_name": display,
+    }
 
 
 def account_for(db: Session, subject: str, fields: dict[str, Any]) -> User:
@@ -239,8 +249,15 @@ def oidc_callback(
         user = account_for(db, f"{claims['iss']}|{claims['sub']}", fields)
     except OidcRefused as exc:
         db.rollback()
-        record(db, Actor(None, None, ip), Action.LOGIN_FAILED, None, None, {"via": "oidc", "reason": str(exc)},
-               commit=True)
+        record(
+            db,
+            Actor(None, None, ip),
+            Action.LOGIN_FAILED,
+            None,
+            None,
+            {"via": "oidc", "reason": str(exc)},
+            commit=True,
+        )
         return _page(str(exc), 403)
     except (httpx.HTTPError, KeyError) as exc:
         db.rollback()

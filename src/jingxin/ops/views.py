@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from jingxin.ops import apidocs, metrics_view, oidc
 from jingxin.core.auth import Role
+from jingxin.ops import apidocs, metrics_view, oidc
 from jingxin.web.registry import NavItem, WebScenario
 
 pages = APIRouter(include_in_schema=False)

@@ -45,8 +45,7 @@ from fastapi.concurrency import run_in_threadpool
 from markupsafe import escape
 from pydantic import TypeAdapter
 
-from jingxin.core import audit
-from jingxin.core import metrics
+from jingxin.core import audit, metrics
 from jingxin.core.cache import SizedLRU, data_version
 from jingxin.web.deps import CurrentActor, CurrentUser, WarehouseReader
 from jingxin.web.templating import is_htmx, scope_label
