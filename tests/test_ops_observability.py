@@ -240,3 +240,14 @@ def test_swagger_ui_is_self_hosted_and_for_admins_only(client: TestClient) -> No
     assert client.get("/static/vendor/swagger-ui-bundle.js").status_code == 200
     assert client.get("/static/js/api-docs.js").status_code == 200
     assert client.get("/openapi.json").json()["paths"]
+
+
+def test_only_admins_may_start_a_backup_job(client: TestClient, tmp_path: Path) -> None:
+    csrf = login(client, "hangzhou")
+    answer = client.post(
+        "/api/v1/jobs",
+        json={"kind": "ops.backup", "params": {"out_dir": str(tmp_path / "bk")}},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert answer.status_code == 422 and "无权" in answer.json()["detail"]
+    assert not (tmp_path / "bk").exists()

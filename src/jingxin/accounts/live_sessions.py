@@ -24,12 +24,16 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from cachetools import LRUCache
+
 if TYPE_CHECKING:
     from jingxin.accounts.models import WebSession
 
 MAX_ENTRIES = 10_000
 
-_entries: dict[str, tuple[float, WebSession]] = {}
+# Bounded least-recently-used (cachetools): many short-lived sessions push out the oldest.
+# Not a TTLCache: how long an entry may answer is the caller's policy, checked on every read.
+_entries: LRUCache[str, tuple[float, WebSession]] = LRUCache(maxsize=MAX_ENTRIES)
 _lock = threading.Lock()
 
 
@@ -47,8 +51,6 @@ def get(digest: str, max_age: float) -> WebSession | None:
 
 def keep(digest: str, ws: WebSession) -> None:
     with _lock:
-        if len(_entries) >= MAX_ENTRIES:
-            _entries.clear()  # rare: many short-lived sessions; they are read again
         _entries[digest] = (time.monotonic(), ws)
 
 
