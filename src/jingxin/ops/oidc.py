@@ -102,18 +102,11 @@ def _flow_cookie(value: str, secure: bool, max_age: int) -> str:
     return f"{FLOW_COOKIE}={value}{flags}{'; Secure' if secure else ''}"
 
 
-def _page(message: str, status: int) -> Response:
-    from fastapi.responses import HTMLResponse
+def _page(request: Request, message: str, status: int) -> Response:
+    """The platform's own error page, with the reason and a way back to the login page."""
+    from jingxin.web.errors import error_response
 
-    body = (
-        "<!doctype html><html lang=zh-CN><meta charset=utf-8><title>统一身份认证登录失败</title>"
-        f"<p>统一身份认证登录失败：{_escape(message)}</p><p><a href=/login>返回登录页</a></p></html>"
-    )
-    return HTMLResponse(body, status_code=status)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return error_response(request, status, f"统一身份认证登录失败：{message}")
 
 
 def verify_id_token(settings: Settings, meta: dict[str, Any], id_token: str, nonce: str) -> dict[str, Any]:
@@ -201,11 +194,11 @@ def oidc_start(request: Request, next: str = Query("/", max_length=2000)) -> Res
 
     settings: Settings = request.app.state.settings
     if not enabled(settings):
-        return _page("本平台未配置统一身份认证", 404)
+        return _page(request, "本平台未配置统一身份认证", 404)
     try:
         meta = discovery(settings.oidc_issuer or "")
     except httpx.HTTPError as exc:
-        return _page(f"无法连接身份提供方（{type(exc).__name__}）", 502)
+        return _page(request, f"无法连接身份提供方（{type(exc).__name__}）", 502)
     state, nonce, verifier = (secrets.token_urlsafe(24) for _ in range(3))
     url, _ = _client(settings).create_authorization_url(
         meta["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier
@@ -226,15 +219,15 @@ def oidc_callback(
 ) -> Response:
     settings: Settings = request.app.state.settings
     if not enabled(settings):
-        return _page("本平台未配置统一身份认证", 404)
+        return _page(request, "本平台未配置统一身份认证", 404)
     if error:
-        return _page(f"身份提供方拒绝了登录（{error}）", 403)
+        return _page(request, f"身份提供方拒绝了登录（{error}）", 403)
     try:
         flow = _serializer(settings).loads(request.cookies.get(FLOW_COOKIE, ""), max_age=FLOW_MAX_AGE)
     except BadSignature:
-        return _page("登录已超时或不是从本平台发起，请重新登录", 400)
+        return _page(request, "登录已超时或不是从本平台发起，请重新登录", 400)
     if not code or not secrets.compare_digest(state, flow["s"]):
-        return _page("登录状态不符（state），请重新登录", 400)
+        return _page(request, "登录状态不符（state），请重新登录", 400)
     ip = client_ip(request)
     try:
         meta = discovery(settings.oidc_issuer or "")
@@ -258,10 +251,10 @@ def oidc_callback(
             {"via": "oidc", "reason": str(exc)},
             commit=True,
         )
-        return _page(str(exc), 403)
+        return _page(request, str(exc), 403)
     except (httpx.HTTPError, KeyError) as exc:
         db.rollback()
-        return _page(f"与身份提供方通信失败（{type(exc).__name__}）", 502)
+        return _page(request, f"与身份提供方通信失败（{type(exc).__name__}）", 502)
     user.last_login_at = utcnow()
     record(db, Actor(user.id, user.username, ip), Action.LOGIN, "user", user.id, {"via": "oidc"})
     db.commit()
