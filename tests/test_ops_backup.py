@@ -21,6 +21,10 @@ from jingxin.evaluation.sample import load_facts, province
 from jingxin.ops.backup import sqlite_tables, write_backup
 
 
+# One worker builds the module's stores once (the template), under `--dist loadgroup`.
+pytestmark = pytest.mark.xdist_group("ops_backup")
+
+
 def results(url: str, run_id: int):
     wh = open_warehouse(url)
     try:
@@ -51,7 +55,7 @@ def template_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
         auth.configure_hasher(PasswordHasher())
         database.dispose()
     wh = open_warehouse(f"duckdb:///{folder / 'warehouse.duckdb'}")
-    load_facts(wh, province(300, years=(2021,), seed=5, counties=["331003"]))
+    load_facts(wh, province(200, years=(2021,), seed=5, counties=["331003"]))
     run = run_evaluation(wh, "zhejiang_industry_above", 2021)
     wh.close()
     return folder, run.run_id
