@@ -20,7 +20,6 @@ from jingxin.evaluation.runs import run_evaluation
 from jingxin.evaluation.sample import load_facts, province
 from jingxin.ops.backup import sqlite_tables, write_backup
 
-
 # One worker builds the module's stores once (the template), under `--dist loadgroup`.
 pytestmark = pytest.mark.xdist_group("ops_backup")
 
