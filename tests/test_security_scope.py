@@ -72,6 +72,8 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
         ("GET", f"/users/{other}", {}),
         ("GET", "/users", {}),
         ("GET", "/audit", {}),
+        ("GET", "/api/docs", {}),  # Swagger UI: admins only
+        ("GET", "/metrics", {}),  # no token configured: refused to every role
     ]
 
 

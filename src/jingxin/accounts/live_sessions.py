@@ -35,6 +35,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from cachetools import LRUCache
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
@@ -45,7 +47,9 @@ log = logging.getLogger(__name__)
 MAX_ENTRIES = 10_000
 CHANNEL = "jingxin_sessions"
 
-_entries: dict[str, tuple[float, WebSession]] = {}
+# Bounded least-recently-used (cachetools): many short-lived sessions push out the oldest.
+# Not a TTLCache: how long an entry may answer is the caller's policy, checked on every read.
+_entries: LRUCache[str, tuple[float, WebSession]] = LRUCache(maxsize=MAX_ENTRIES)
 _lock = threading.Lock()
 _generation = 0  # bumped by every drop, local or notified
 _needs_listener = False  # a PostgreSQL platform database: trust entries only while listening
@@ -78,8 +82,6 @@ def keep(digest: str, ws: WebSession, since: int | None = None) -> None:
     with _lock:
         if since is not None and since != _generation:
             return
-        if len(_entries) >= MAX_ENTRIES:
-            _entries.clear()  # rare: many short-lived sessions; they are read again
         _entries[digest] = (time.monotonic(), ws)
 
 

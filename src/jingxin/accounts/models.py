@@ -35,6 +35,8 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # "<issuer>|<sub>" of an account that signs in through OpenID Connect (None: local only).
+    oidc_subject: Mapped[str | None] = mapped_column(String(255), unique=True, index=True, default=None)
 
     assignments: Mapped[list[UserEnterprise]] = relationship(
         back_populates="user",

@@ -71,6 +71,14 @@ def safe_next(target: str | None) -> str:
 # ---- login / logout -----------------------------------------------------------------------
 
 
+def _sso_label(request: Request) -> str | None:
+    """The single sign-on button's text when a provider is configured (`jingxin.ops.oidc`)."""
+    from jingxin.ops.oidc import enabled
+
+    settings = request.app.state.settings
+    return settings.oidc_label if enabled(settings) else None
+
+
 def _login_page(
     request: Request,
     next_url: str,
@@ -82,7 +90,14 @@ def _login_page(
     return render(
         request,
         "accounts/login.html",
-        {"page_title": "登录", "next": next_url, "error": error, "username": username, "notice": notice},
+        {
+            "page_title": "登录",
+            "next": next_url,
+            "error": error,
+            "username": username,
+            "notice": notice,
+            "sso_label": _sso_label(request),
+        },
         status_code=status_code,
     )
 

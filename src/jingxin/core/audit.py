@@ -30,7 +30,9 @@ import anyio.to_thread
 from sqlalchemy import BigInteger, ColumnElement, Index, String, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from jingxin.core import metrics
 from jingxin.core.db import Base, BigIntPK, clean_json, clean_text, utcnow, write_turn
+from jingxin.core.request_context import current_request_id
 
 # Beijing time: China keeps no daylight saving, so a fixed offset is exact and needs no tz data.
 CHINA_TZ = timezone(timedelta(hours=8), name="CST")
@@ -121,6 +123,8 @@ class AuditEntry(Base):
     object_type: Mapped[str | None] = mapped_column(String(32), default=None)
     object_id: Mapped[str | None] = mapped_column(String(128), default=None)
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The request (or the job's request) this happened in: finds its server log lines.
+    request_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
 
     @property
     def action_label(self) -> str:
@@ -162,7 +166,7 @@ def record(
     entry = AuditEntry(**_row(actor, action, object_type, object_id, detail))
     session.add(entry)
     if commit:
-        with write_turn(session):
+        with metrics.AUDIT_WRITE.time(), write_turn(session):
             session.commit()
     return entry
 
@@ -183,6 +187,7 @@ def _row(
         object_type=object_type,
         object_id=None if object_id is None else clean_text(str(object_id))[:128],
         detail=clean_json(dict(detail or {})),
+        request_id=current_request_id(),
     )
 
 
@@ -265,7 +270,7 @@ class GroupWriter:
             await asyncio.sleep(0)  # let the answered requests go before the next batch
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        with self._sessions() as session, write_turn(session):
+        with metrics.AUDIT_WRITE.time(), self._sessions() as session, write_turn(session):
             session.execute(insert(AuditEntry), rows)
             session.commit()
 

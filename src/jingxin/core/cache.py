@@ -12,12 +12,13 @@ from __future__ import annotations
 import copy
 import functools
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import pyarrow as pa
+from cachetools import LRUCache
 
+from jingxin.core import metrics
 from jingxin.core.warehouse import Warehouse, WarehouseError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,51 +27,42 @@ V = TypeVar("V")
 
 class SizedLRU(Generic[V]):
     """A thread-safe least-recently-used map bounded by the total size of its values
-    (`size_of`); a value larger than `max_item` is not kept at all."""
+    (`size_of`); a value larger than `max_item` is not kept at all.
+
+    cachetools' `LRUCache` with `getsizeof` does the bookkeeping; this adds the lock (it is
+    not thread-safe by itself) and the per-item bound (it would raise on an oversized value)."""
 
     def __init__(self, max_size: int, max_item: int, size_of: Callable[[V], int]) -> None:
         self.max_size = max_size
         self.max_item = max_item
         self._size_of = size_of
-        self._entries: OrderedDict[tuple, V] = OrderedDict()
-        self._size = 0
+        self._entries: LRUCache[tuple, V] = LRUCache(maxsize=max_size, getsizeof=size_of)
         self._lock = threading.Lock()
 
     def get(self, key: tuple) -> V | None:
         with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
+            return self._entries.get(key)
 
     def put(self, key: tuple, value: V) -> None:
-        size = self._size_of(value)
-        if size > self.max_item:
+        if self._size_of(value) > self.max_item:
             return
         with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self._size -= self._size_of(old)
             self._entries[key] = value
-            self._size += size
-            while self._size > self.max_size:
-                _, dropped = self._entries.popitem(last=False)
-                self._size -= self._size_of(dropped)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self._size = 0
 
 
 MAX_ENTRIES = 2048
 MAX_TABLE_BYTES = 512 * 1024 * 1024
 
-_entries: OrderedDict[tuple, Any] = OrderedDict()
+_entries: LRUCache[tuple, Any] = LRUCache(maxsize=MAX_ENTRIES)
 _tables: SizedLRU[pa.Table] = SizedLRU(MAX_TABLE_BYTES, MAX_TABLE_BYTES // 4, lambda t: t.nbytes)
 _lock = threading.Lock()
+_MISSING = object()
 
-_VERSION_SQL = (
+_VERSION_SQL = (  # also read by /metrics (jingxin.ops.metrics_view)
     "SELECT (SELECT coalesce(max(batch_id), 0) FROM batches), "
     "(SELECT count(*) FROM batches WHERE superseded_by IS NOT NULL), "
     "(SELECT count(*) FROM information_schema.tables "
@@ -131,14 +123,13 @@ def cached_read(fn: F) -> F:
         if key is None:
             return fn(wh, *args, **kwargs)
         with _lock:
-            if key in _entries:
-                _entries.move_to_end(key)
-                return copy.deepcopy(_entries[key])
+            found = _entries.get(key, _MISSING)  # a hit counts as the most recent use
+        metrics.count_cache("read", found is not _MISSING)
+        if found is not _MISSING:
+            return copy.deepcopy(found)
         answer = fn(wh, *args, **kwargs)
         with _lock:
-            _entries[key] = copy.deepcopy(answer)
-            while len(_entries) > MAX_ENTRIES:
-                _entries.popitem(last=False)
+            _entries[key] = copy.deepcopy(answer)  # the least recently used entry goes
         return answer
 
     return wrapper  # type: ignore[return-value]
@@ -155,6 +146,7 @@ def cached_table(fn: F) -> F:
         if key is None:
             return fn(wh, *args, **kwargs)
         table = _tables.get(key)
+        metrics.count_cache("table", table is not None)
         if table is None:
             table = fn(wh, *args, **kwargs)
             _tables.put(key, table)

@@ -121,6 +121,46 @@ class Settings(BaseSettings):
         "file gets its row-by-row reasons",
     )
 
+    # ---- operations: logs, metrics, single sign-on (see docs/deployment.md) ----
+    log_format: Literal["json", "console"] = Field(
+        default="json",
+        description="server log lines: one JSON object per line (production) or readable text (development)",
+    )
+    metrics_token: str | None = Field(
+        default=None, description="bearer token a Prometheus scraper sends to read /metrics"
+    )
+    metrics_allow: str | None = Field(
+        default=None,
+        description="comma-separated addresses or networks allowed to read /metrics without a token; "
+        "with neither this nor metrics_token set, /metrics refuses everyone",
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect provider (its /.well-known/openid-configuration is read); unset = "
+        "local accounts only",
+    )
+    oidc_client_id: str | None = None
+    secret_key: str | None = Field(
+        default=None,
+        description="signs the 10-minute single sign-on login cookie (state, nonce, PKCE verifier); "
+        "required with oidc_issuer, the same in every server process; nothing else is signed",
+    )
+    oidc_client_secret: str | None = None
+    oidc_label: str = Field(default="统一身份认证登录", description="text of the single sign-on button")
+    oidc_username_claim: str = Field(default="preferred_username", description="claim that names the account")
+    oidc_role_claim: str = Field(default="jingxin_role", description="claim whose value picks the role")
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON object: claim value -> platform role, e.g. {"jxt-admin": "admin"}; a value not '
+        "in it (or a missing claim) refuses the login",
+    )
+    oidc_division_claim: str = Field(
+        default="division_code", description="claim holding the six-digit division code of the user's scope"
+    )
+    oidc_department_claim: str = Field(
+        default="department", description="claim holding the department (for department roles)"
+    )
+
     @property
     def warehouse_url(self) -> str:
         return self.warehouse or f"duckdb:///{(self.home / 'warehouse.duckdb').resolve()}"

@@ -34,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from jingxin.core import metrics
 from jingxin.core.contracts import Source, source
 from jingxin.core.warehouse import Warehouse
 from jingxin.ingest import batches
@@ -229,6 +230,7 @@ def ingest_file(
         _pause_for_tests()
         warehouse.insert_arrow("rejected_rows", _with_batch(checked.errors, batch_id))
 
+    metrics.count_ingest(src.id, checked.accepted_count, checked.rejected)
     return BatchResult(
         batch_id=batch_id,
         source=src.id,

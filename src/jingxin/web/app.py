@@ -40,6 +40,7 @@ from jingxin.core.jobs.client import remove_server_file
 from jingxin.core.jobs.runner import JobRuntime
 from jingxin.core.jobs.runner import set_current as set_current_jobs
 from jingxin.core.settings import Settings, get_settings
+from jingxin.ops.middleware import RequestObservability
 from jingxin.web import errors
 from jingxin.web.assets import STATIC_DIR, asset_version, ensure_vendor
 from jingxin.web.deps import csrf_protect
@@ -65,6 +66,7 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.core.notify.views",
     "jingxin.exchange.views",
     "jingxin.jobs.views",
+    "jingxin.ops.views",
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
@@ -176,7 +178,7 @@ def create_app(
         title="数字经信 API",
         version=_version(),
         description=API_DESCRIPTION,
-        docs_url=None,  # Swagger UI would load from a CDN; the spec is at /openapi.json
+        docs_url=None,  # Swagger UI is self-hosted at /api/docs for admins (jingxin.ops.apidocs)
         redoc_url=None,
         dependencies=[Depends(csrf_protect)],
         lifespan=lifespan,
@@ -203,6 +205,7 @@ def create_app(
     )
     app.add_middleware(GZipMiddleware, minimum_size=2048)
     app.add_middleware(PlatformMiddleware)
+    app.add_middleware(RequestObservability)  # outermost: request id, metrics, request log line
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     api = APIRouter(prefix=API_PREFIX)

@@ -1,4 +1,4 @@
-"""Browser libraries served by the app itself (前端资源): ECharts and HTMX from npm.
+"""Browser libraries served by the app itself (前端资源): ECharts, HTMX and Swagger UI from npm.
 
 Government intranets have no internet, so nothing is loaded from a CDN. The libraries are
 pinned in `package.json` / `package-lock.json`; after `npm ci`, `scripts/vendor_assets.py`
@@ -31,6 +31,9 @@ VENDOR_FILES: dict[str, str] = {
     "htmx.LICENSE.txt": "htmx.org/LICENSE",
     "echarts.min.js": "echarts/dist/echarts.min.js",
     "echarts.LICENSE.txt": "echarts/LICENSE",
+    "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
+    "swagger-ui.LICENSE.txt": "swagger-ui-dist/LICENSE",
 }
 
 

@@ -61,13 +61,24 @@ def serve(
         _check_shared_stores(settings)
         upgrade(settings.platform_database_url)  # once here, not raced by every worker
     _check_warehouse_free(settings.warehouse_url)
+    from jingxin.ops.logs import configure_logging
+    from jingxin.ops.metrics_view import prepare_multiprocess
+
+    configure_logging(settings.log_format, settings.log_level)
+    if workers > 1:
+        prepare_multiprocess(settings)  # before any worker imports prometheus_client
     bind_host, bind_port = host or settings.host, port or settings.port
     local_host = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
     write_server_file(f"http://{local_host}:{bind_port}", settings)
     try:
         uvicorn.run(
-            "jingxin.web.app:create_app",
+            # Logging is set up in every server process by this factory (JSON or console,
+            # JINGXIN_LOG_FORMAT); uvicorn's own access log is replaced by the platform's
+            # request line (route template, user id, request id).
+            "jingxin.ops.logs:create_served_app",
             factory=True,
+            log_config=None,
+            access_log=False,
             host=bind_host,
             port=bind_port,
             reload=reload,

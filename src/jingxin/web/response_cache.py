@@ -45,7 +45,7 @@ from fastapi.concurrency import run_in_threadpool
 from markupsafe import escape
 from pydantic import TypeAdapter
 
-from jingxin.core import audit
+from jingxin.core import audit, metrics
 from jingxin.core.cache import SizedLRU, data_version
 from jingxin.web.deps import CurrentActor, CurrentUser, WarehouseReader
 from jingxin.web.templating import is_htmx, scope_label
@@ -205,6 +205,8 @@ async def serve_shared(
     # A session with flash messages waiting must see them: its page is made (and not kept).
     pending_flash = ws is not None and bool(ws.flash)
     entry = _store.get(key) if key is not None and not pending_flash else None
+    if key is not None and not pending_flash:
+        metrics.count_cache("response", entry is not None)
     if entry is not None:
         await request.app.state.audit_writer.save_sensitive_views(actor, entry.views)
         return entry.response(csrf_token, user.display_name)

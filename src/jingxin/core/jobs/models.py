@@ -61,6 +61,8 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The web request that submitted it; its log lines and audit entries carry the same id.
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
     @property
     def status_label(self) -> str:
@@ -89,6 +91,7 @@ class JobLog(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     level: Mapped[str] = mapped_column(String(8), default="info")
     message: Mapped[str] = mapped_column(Text)
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class JobSchedule(Base):

@@ -36,12 +36,14 @@ from huey import Huey, PostgresHuey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 from pydantic import BaseModel
 
+from jingxin.core import metrics
 from jingxin.core.audit import Actor
 from jingxin.core.db import Database
 from jingxin.core.jobs import schedules, service
 from jingxin.core.jobs.config import JobSettings, get_job_settings
 from jingxin.core.jobs.models import Job
 from jingxin.core.jobs.registry import JobKind, JobRefused, get_kind, load_kinds
+from jingxin.core.request_context import request_id_bound
 from jingxin.core.scope import Scope
 from jingxin.core.settings import Settings
 
@@ -273,6 +275,20 @@ class JobRuntime:
             if job is None:
                 return
             db.expunge(job)
+        # The job's log lines and audit entries carry the id of the request that submitted it.
+        with request_id_bound(job.request_id or f"job-{job.id}"):
+            started = time.monotonic()
+            outcome = "failed"
+            try:
+                outcome = self._execute(job)
+            finally:
+                if outcome != "released":
+                    metrics.JOBS.labels(job.kind, outcome).inc()
+                    metrics.JOB_DURATION.labels(job.kind).observe(time.monotonic() - started)
+
+    def _execute(self, job: Job) -> str:
+        """Run a claimed job; returns its outcome (succeeded, failed, released)."""
+        job_id = job.id
         try:
             kind = get_kind(job.kind)
             params = kind.params.model_validate(job.params)
@@ -282,16 +298,17 @@ class JobRuntime:
             if self._stop.is_set():  # interrupted by the shutdown: run again after the restart
                 with self.database.session() as db:
                     service.release(db, job_id, self.worker_id)
-                return
+                return "released"
             if not isinstance(exc, JobRefused | ValueError | KeyError | LookupError | PermissionError):
                 log.error("job %s (%s) failed:\n%s", job_id, job.kind, traceback.format_exc())
             with self.database.session() as db:
                 service.fail(db, job_id, self.worker_id, _message(exc))
             if not isinstance(exc, Exception):
                 raise
-            return
+            return "failed"
         with self.database.session() as db:
             service.finish(db, job_id, self.worker_id, result)
+        return "succeeded"
 
 
 _current: JobRuntime | None = None

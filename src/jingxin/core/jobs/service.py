@@ -38,6 +38,7 @@ from jingxin.core.jobs.models import (
     JobWorker,
 )
 from jingxin.core.jobs.registry import JobRefused, get_kind
+from jingxin.core.request_context import current_request_id
 from jingxin.core.scope import Scope
 
 MAX_LOG_LINES = 2000
@@ -173,11 +174,19 @@ def submit(
         progress_done=0,
         progress_total=0,
         created_at=utcnow(),
+        request_id=current_request_id(),
     )
     db.add(job)
     try:
         db.flush()
-        db.add(JobLog(job_id=job.id, message=f"{owner_name} 提交作业：{job.title}", at=utcnow()))
+        db.add(
+            JobLog(
+                job_id=job.id,
+                message=f"{owner_name} 提交作业：{job.title}",
+                at=utcnow(),
+                request_id=job.request_id,
+            )
+        )
         _commit(db)
     except IntegrityError:
         db.rollback()
@@ -319,7 +328,15 @@ def set_progress(db: Session, job_id: int, worker: str, done: int, total: int, m
 
 @_writes
 def add_log(db: Session, job_id: int, message: str, level: str = "info") -> None:
-    db.add(JobLog(job_id=job_id, message=clean_text(message)[:4000], level=level, at=utcnow()))
+    db.add(
+        JobLog(
+            job_id=job_id,
+            message=clean_text(message)[:4000],
+            level=level,
+            at=utcnow(),
+            request_id=current_request_id(),
+        )
+    )
     _commit(db)
 
 
