@@ -94,6 +94,34 @@ class Settings(BaseSettings):
         "file gets its row-by-row reasons",
     )
 
+    # ---- Spark: cluster, catalog and publish cycle (see docs/deployment.md) ----
+    spark_master: str = Field(
+        default="local[2]",
+        description="Spark master when the warehouse URL names none: local[N], spark://host:7077, "
+        "yarn, k8s://https://host:port (a spark://host:port/… URL's own host wins)",
+    )
+    spark_memory: str = Field(default="4g", description="driver memory (spark.driver.memory)")
+    spark_executor_memory: str = Field(
+        default="1g", description="memory per executor on a cluster (spark.executor.memory)"
+    )
+    spark_partitions: int = Field(default=4, description="spark.sql.shuffle.partitions (2 × cores is a fair start)")
+    spark_local_ip: str = Field(
+        default="127.0.0.1",
+        description="address the driver binds to and announces (SPARK_LOCAL_IP, spark.driver.host); "
+        "on a multi-machine cluster the driver's address the workers can reach",
+    )
+    spark_app_name: str = Field(default="jingxin", description="application name shown by the master")
+    spark_catalog: Path | None = Field(
+        default=None,
+        description="folder of Spark's built-in Hive metastore (Derby); unset = no persistent catalog",
+    )
+    spark_warehouse: str | None = Field(
+        default=None, description="default target of `jingxin publish` (a spark://… URL)"
+    )
+    spark_keep_versions: int = Field(
+        default=3, ge=1, description="published versions kept; older ones pruned once no reader uses them"
+    )
+
     @property
     def warehouse_url(self) -> str:
         return self.warehouse or f"duckdb:///{(self.home / 'warehouse.duckdb').resolve()}"
