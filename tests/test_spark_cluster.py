@@ -12,96 +12,32 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from jingxin.core.spark.standalone import Cluster, standalone_cluster
 from jingxin.core.spark.storage import Storage
 from jingxin.core.warehouse import open_warehouse
 from jingxin.evaluation.runs import run_evaluation
 from jingxin.evaluation.sample import load_facts, province
 
+pytest_plugins = ["jingxin.web.pytest_fixtures"]
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
 
 SYSTEM = "zhejiang_industry_above"
-PYSPARK = Path(sys.executable).parent.parent / "lib/python3.11/site-packages/pyspark"
 JINGXIN = str(Path(sys.executable).parent / "jingxin")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _master_state(ui_port: int) -> dict[str, Any]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=5) as answer:
-        return json.load(answer)
-
-
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A standalone master and two workers (1 core, 512 MiB for executors each)."""
-    import pyspark
-
-    home = Path(pyspark.__file__).parent
-    work = tmp_path_factory.mktemp("spark_cluster")
-    port, ui = _free_port(), _free_port()
-    env = {
-        **os.environ,
-        "SPARK_HOME": str(home),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        "SPARK_DAEMON_MEMORY": "256m",
-        "SPARK_WORKER_DIR": str(work / "work"),
-        "SPARK_LOG_DIR": str(work),
-        "SPARK_MASTER_OPTS": "-Dspark.master.rest.enabled=false",
-    }
-    launcher = str(home / "bin" / "spark-class")
-    procs: list[subprocess.Popen] = []
-
-    def start(*args: str, log: str) -> None:
-        with open(work / log, "wb") as out:
-            procs.append(
-                subprocess.Popen([launcher, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-            )
-
-    master = f"spark://127.0.0.1:{port}"
-    try:
-        start("org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
-              "--webui-port", str(ui), log="master.log")  # fmt: skip
-        for i in (1, 2):
-            start("org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "1",
-                  "--memory", "512m", "--webui-port", "0", master, log=f"worker{i}.log")  # fmt: skip
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if _master_state(ui)["aliveworkers"] == 2:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                logs = "\n".join((work / f).read_text()[-2000:] for f in ("master.log", "worker1.log"))
-                pytest.fail(f"Spark standalone cluster did not come up:\n{logs}")
-            time.sleep(1)
-        yield {"master": master, "port": port, "ui": ui}
-    finally:
-        for p in reversed(procs):
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+    with standalone_cluster(tmp_path_factory.mktemp("spark_cluster"), workers=2) as running:
+        yield running
 
 
 def _jingxin(*args: str, env: dict[str, str]) -> str:
@@ -121,7 +57,7 @@ def flow(cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         reference = run_evaluation(wh, SYSTEM, 2021, history="none")
     finally:
         wh.close()
-    spark_url = f"spark://127.0.0.1:{cluster['port']}{home / 'spark'}"
+    spark_url = f"spark://127.0.0.1:{cluster.port}{home / 'spark'}"
     env = {
         **os.environ,
         "JINGXIN_HOME": str(home),
@@ -134,10 +70,21 @@ def flow(cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     }
     first = json.loads(_jingxin("publish", "--json", env=env))
     evaluated = json.loads(
-        _jingxin("evaluate", "--warehouse", spark_url, "--year", "2021", "--system", SYSTEM,
-                 "--history", "none", "--json", env=env)  # fmt: skip
+        _jingxin(
+            "evaluate",
+            "--warehouse",
+            spark_url,
+            "--year",
+            "2021",
+            "--system",
+            SYSTEM,
+            "--history",
+            "none",
+            "--json",
+            env=env,
+        )  # fmt: skip
     )
-    apps = _master_state(cluster["ui"])["completedapps"]
+    apps = cluster.state()["completedapps"]
     second = json.loads(_jingxin("publish", "--json", env=env))
     return {
         "home": home,
@@ -204,7 +151,8 @@ def test_spark_runs_survive_a_publish_and_show_in_the_web_app(flow, fast_passwor
     db_url = f"sqlite:///{flow['home'] / 'platform.sqlite'}"
     upgrade(db_url)
     app = create_app(
-        Settings(home=flow["home"], database_url=db_url, warehouse=flow["duck_url"], secret_key="t"), migrate=False
+        Settings(home=flow["home"], database_url=db_url, warehouse=flow["duck_url"], secret_key="t"),
+        migrate=False,
     )
     try:
         with app.state.db.session() as db:

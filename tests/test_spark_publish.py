@@ -8,8 +8,8 @@ different numbers has seen a mix of versions.
 from __future__ import annotations
 
 import threading
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 
 import ibis
 import pyarrow as pa
@@ -152,7 +152,11 @@ def test_spark_reader_under_concurrent_publish(sources, tmp_path: Path) -> None:
         ("spark:///data/jx", "local[2]", "file:///data/jx"),
         ("spark://10.1.2.3:7077/data/jx", "spark://10.1.2.3:7077", "file:///data/jx"),
         ("spark:///?master=yarn&storage=hdfs://nn:8020/jx", "yarn", "hdfs://nn:8020/jx"),
-        ("spark:///?master=k8s://https://api:6443&storage=file:///mnt/jx", "k8s://https://api:6443", "file:///mnt/jx"),
+        (
+            "spark:///?master=k8s://https://api:6443&storage=file:///mnt/jx",
+            "k8s://https://api:6443",
+            "file:///mnt/jx",
+        ),
     ],
 )
 def test_spark_url_names_master_and_storage(url: str, master: str, uri: str, monkeypatch) -> None:
@@ -168,7 +172,13 @@ def test_spark_url_names_master_and_storage(url: str, master: str, uri: str, mon
 
 
 @pytest.mark.parametrize(
-    "url", ["spark://10.1.2.3/data", "spark://10.1.2.3:7077", "spark:///?storage=ftp://x/y", "spark://h:1/a?master=yarn"]
+    "url",
+    [
+        "spark://10.1.2.3/data",
+        "spark://10.1.2.3:7077",
+        "spark:///?storage=ftp://x/y",
+        "spark://h:1/a?master=yarn",
+    ],
 )
 def test_bad_spark_urls_say_what_is_wrong(url: str) -> None:
     with pytest.raises(SparkConfigError):

@@ -104,7 +104,9 @@ class Settings(BaseSettings):
     spark_executor_memory: str = Field(
         default="1g", description="memory per executor on a cluster (spark.executor.memory)"
     )
-    spark_partitions: int = Field(default=4, description="spark.sql.shuffle.partitions (2 × cores is a fair start)")
+    spark_partitions: int = Field(
+        default=4, description="spark.sql.shuffle.partitions (2 × cores is a fair start)"
+    )
     spark_local_ip: str = Field(
         default="127.0.0.1",
         description="address the driver binds to and announces (SPARK_LOCAL_IP, spark.driver.host); "

@@ -33,9 +33,15 @@ def with_hive_catalog(builder: Any, folder: Path) -> Any:
     return (
         builder.enableHiveSupport()
         .config("spark.sql.catalogImplementation", "hive")
-        .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={folder / 'metastore_db'};create=true")
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={folder / 'metastore_db'};create=true",
+        )
         .config("spark.sql.warehouse.dir", str(folder / "spark-warehouse"))
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={folder} -Dderby.stream.error.file={folder / 'derby.log'}")
+        .config(
+            "spark.driver.extraJavaOptions",
+            f"-Dderby.system.home={folder} -Dderby.stream.error.file={folder / 'derby.log'}",
+        )
     )
 
 
@@ -64,7 +70,8 @@ def register(session: Any, storage: Storage, version: str | None) -> None:
         for t in published:
             _external(session, f"{db}.{t}", storage.spark_path(VERSIONS, version, t))
         for t in sorted(set(published) | set(written)):
-            sql(f"CREATE OR REPLACE VIEW {CURRENT_DB}.{t} AS {_combined_sql(session, db, t, t in written, t in published)}")
+            query = _combined_sql(session, db, t, t in written, t in published)
+            sql(f"CREATE OR REPLACE VIEW {CURRENT_DB}.{t} AS {query}")
     else:
         for t in written:
             sql(f"CREATE OR REPLACE VIEW {CURRENT_DB}.{t} AS SELECT * FROM {WRITTEN_DB}.{t}")

@@ -17,7 +17,9 @@ console = Console()
 def publish_command(
     to: Annotated[
         str | None,
-        typer.Option("--to", envvar="JINGXIN_SPARK_WAREHOUSE", help="Spark 仓库地址（默认取 JINGXIN_SPARK_WAREHOUSE）"),
+        typer.Option(
+            "--to", envvar="JINGXIN_SPARK_WAREHOUSE", help="Spark 仓库地址（默认取 JINGXIN_SPARK_WAREHOUSE）"
+        ),
     ] = None,
     source: Annotated[
         str | None, typer.Option("--from", envvar="JINGXIN_WAREHOUSE", help="服务仓库地址（默认取配置）")
@@ -36,7 +38,9 @@ def publish_command(
 
     target = to or get_settings().spark_warehouse
     if not target:
-        console.print("[red]未指定 Spark 仓库：请用 --to spark://主机:7077/目录，或设置 JINGXIN_SPARK_WAREHOUSE[/red]")
+        console.print(
+            "[red]未指定 Spark 仓库：请用 --to spark://主机:7077/目录，或设置 JINGXIN_SPARK_WAREHOUSE[/red]"
+        )
         raise typer.Exit(2)
     if (source or get_settings().warehouse_url).startswith("spark:"):
         console.print("[red]服务仓库应为 DuckDB 或 PostgreSQL（--from），不能从 Spark 仓库发布[/red]")
@@ -57,7 +61,9 @@ def publish_command(
     finally:
         wh.close()
     if as_json:
-        typer.echo(json.dumps({**result.to_dict(), "collected_runs": collected}, ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps({**result.to_dict(), "collected_runs": collected}, ensure_ascii=False, indent=2)
+        )
         return
     if collected:
         console.print(f"已写回 Spark 上计算的评价批次 {len(collected)} 个：{'、'.join(collected)}")

@@ -42,7 +42,9 @@ def parse_spark_url(url: str) -> SparkTarget:
 
     parsed = urlparse(url)
     if parsed.scheme != "spark":
-        raise SparkConfigError(f"不是 Spark 仓库地址：{url!r}（应为 spark://主机:端口/目录 或 spark:///目录）")
+        raise SparkConfigError(
+            f"不是 Spark 仓库地址：{url!r}（应为 spark://主机:端口/目录 或 spark:///目录）"
+        )
     query = parse_qs(parsed.query)
     master = query.get("master", [None])[0]
     if parsed.netloc:

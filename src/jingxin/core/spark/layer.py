@@ -34,7 +34,9 @@ class SparkLayer:
                 if "run_id" in pub.columns and "run_id" in own.columns:
                     # A run collected into the serving store and published again is the run
                     # written here: read it once.
-                    pub = pub.join(own.select("run_id").distinct(), "run_id", "left_anti").select(*pub.columns)
+                    pub = pub.join(own.select("run_id").distinct(), "run_id", "left_anti").select(
+                        *pub.columns
+                    )
                 frame = pub.unionByName(own, allowMissingColumns=True)
             else:
                 frame = pub if pub is not None else own

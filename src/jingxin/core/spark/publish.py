@@ -44,7 +44,9 @@ def storage_of(target: str) -> Storage:
     return parse_spark_url(target).storage if target.startswith("spark:") else Storage.at(target)
 
 
-def publish(wh, target: str | Storage, tables: Sequence[str] | None = None, keep: int | None = None) -> PublishResult:
+def publish(
+    wh, target: str | Storage, tables: Sequence[str] | None = None, keep: int | None = None
+) -> PublishResult:
     """Write `wh`'s tables (default: all) to `target` as a new version and switch to it."""
     from jingxin.core.settings import get_settings
 
@@ -58,7 +60,10 @@ def publish(wh, target: str | Storage, tables: Sequence[str] | None = None, keep
         for name in names:
             reader = wh.con.to_pyarrow_batches(wh.table(name), chunk_size=256_000)
             counts[name] = storage.write_parquet(
-                storage.path(VERSIONS, version, name, "part-00000.parquet"), None, batches=reader, schema=reader.schema
+                storage.path(VERSIONS, version, name, "part-00000.parquet"),
+                None,
+                batches=reader,
+                schema=reader.schema,
             )
         manifest = {
             "version": version,

@@ -17,6 +17,7 @@ version, never a mix. Old versions are pruned only when no live lease names them
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -70,9 +71,7 @@ class Storage:
             except Exception as exc:  # pyarrow raises several types (missing libhdfs, credentials)
                 raise StorageError(f"无法打开存储 {location}：{exc}") from exc
             return cls(location.rstrip("/"), fs, root.rstrip("/"))
-        raise StorageError(
-            f"不支持的存储地址 {location!r}：请使用本地目录、file://、hdfs:// 或 s3a:// 地址"
-        )
+        raise StorageError(f"不支持的存储地址 {location!r}：请使用本地目录、file://、hdfs:// 或 s3a:// 地址")
 
     # ---- paths ---------------------------------------------------------------------------
     def path(self, *parts: str) -> str:
@@ -107,7 +106,9 @@ class Storage:
             f.write(text.encode())
         self.fs.move(tmp, path)
 
-    def write_parquet(self, path: str, table: pa.Table | None, batches: Any = None, schema: Any = None) -> int:
+    def write_parquet(
+        self, path: str, table: pa.Table | None, batches: Any = None, schema: Any = None
+    ) -> int:
         """Write a Parquet file under a hidden name (Spark skips names starting with '.'),
         then rename it into place; returns the rows written."""
         tmp, rows = self.stage_parquet(path, table, batches, schema)
@@ -139,10 +140,8 @@ class Storage:
         return tmp, rows
 
     def delete_file(self, path: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError, OSError):
             self.fs.delete_file(path)
-        except (FileNotFoundError, OSError):
-            pass
 
     def delete_dir(self, path: str) -> None:
         if self.exists(path):
@@ -155,7 +154,11 @@ class Storage:
 
     def versions(self) -> list[str]:
         """Complete published versions, oldest first (names sort by time)."""
-        return [v for v in self.listdir(self.path(VERSIONS)) if self.exists(self.path(VERSIONS, v, "_manifest.json"))]
+        return [
+            v
+            for v in self.listdir(self.path(VERSIONS))
+            if self.exists(self.path(VERSIONS, v, "_manifest.json"))
+        ]
 
     def version_tables(self, version: str | None) -> list[str]:
         if version is None:
@@ -173,7 +176,11 @@ class Storage:
     def take_lease(self, version: str) -> str:
         """Mark `version` as read by this process; returns the lease's path."""
         lease = self.path(READERS, version, f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-        info = {"host": socket.gethostname(), "pid": os.getpid(), "since": dt.datetime.now(dt.UTC).isoformat()}
+        info = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "since": dt.datetime.now(dt.UTC).isoformat(),
+        }
         self.write_text(lease, json.dumps(info))
         return lease
 
