@@ -14,8 +14,9 @@ class Settings(BaseSettings):
     """Where the two stores live and how the server runs.
 
     - `warehouse`: `duckdb:///path/file.duckdb` (default, under `home`), `postgresql://...`
-      (schema `warehouse` by default, see `warehouse_schema`) or `spark:///path/to/parquet`
-      (a Spark catalog of Parquet folders, one per table, for scale-out analytics).
+      (schema `warehouse` by default, see `warehouse_schema`) or `spark:///folder`,
+      `spark://master:7077/folder` (versions published by `jingxin publish`, for scale-out
+      analytics; see `jingxin.core.spark`).
     - `database`: the platform database as a SQLAlchemy URL (SQLite file by default).
     """
 
