@@ -20,6 +20,7 @@ class SparkLayer:
         self.version: str | None = None
         self._lease: str | None = None
         self.views: list[str] = []
+        self._registered: tuple | None = None
 
     def refresh(self) -> None:
         """Bind every table to the current version (read once) and the written rows."""
@@ -42,8 +43,12 @@ class SparkLayer:
                 frame = pub if pub is not None else own
             frame.createOrReplaceTempView(name)
         self.views = sorted(published | written)
-        if has_catalog(self.session):
+        shape = (version, tuple(sorted(written)))
+        if has_catalog(self.session) and shape != self._registered:
+            # New files under a registered table need no registration (other sessions list
+            # them when they read); a new version or a new written table does.
             register(self.session, storage, version)
+            self._registered = shape
 
     def _bind(self, version: str | None) -> str | None:
         """Hold a lease on `version` before reading it, so a publish cannot prune it; a version
