@@ -25,6 +25,7 @@ from jingxin.core.spark.storage import Storage
 from jingxin.core.warehouse import open_warehouse
 from jingxin.evaluation.runs import run_evaluation
 from jingxin.evaluation.sample import load_facts, province
+from jingxin.evaluation.writeback import collect_spark_runs
 
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
@@ -148,6 +149,12 @@ def test_spark_runs_survive_a_publish_and_show_in_the_web_app(flow, fast_passwor
     assert flow["second"]["previous"] == flow["first"]["version"]
     assert storage.current_version() == flow["second"]["version"]
     assert "eval_runs" in storage.written_tables()
+    serving = open_warehouse(flow["duck_url"])
+    try:
+        assert collect_spark_runs(storage, serving) == []  # written back once, not twice
+        assert serving.execute(serving.table("eval_runs").count()) == 2
+    finally:
+        serving.close()
     db_url = f"sqlite:///{flow['home'] / 'platform.sqlite'}"
     upgrade(db_url)
     app = create_app(
