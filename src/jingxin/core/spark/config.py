@@ -70,17 +70,16 @@ def spark_session(master: str | None = None) -> Any:
     One process has one SparkContext: a session for another master stops the old one first
     (Spark's `getOrCreate` would otherwise silently keep the old master).
     """
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     from jingxin.core.settings import get_settings
 
     s = get_settings()
     master = master or s.spark_master
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        if active.sparkContext.master == master:
-            return active
-        active.stop()
+    running = SparkContext._active_spark_context
+    if running is not None and running.master != master:
+        running.stop()
     # Bind the driver to loopback unless told otherwise: executors of a local master or a
     # cluster on this machine reach it there, and nothing listens on the public interface.
     os.environ["SPARK_LOCAL_IP"] = s.spark_local_ip
