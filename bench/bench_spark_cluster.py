@@ -50,7 +50,13 @@ def _cli(*args: str, env: dict[str, str]) -> dict[str, Any]:
 def _results(wh, run_id: str):
     t = wh.table("eval_results")
     cols = ["credit_code", "class", "rank_in_county", "rank_in_industry", "class_rank", "total_score"]
-    return wh.execute(t.filter(t.run_id == run_id).select(*cols)).sort_values("credit_code").reset_index(drop=True)
+    frame = wh.execute(t.filter(t.run_id == run_id).select(*cols))
+    return frame.sort_values("credit_code").reset_index(drop=True)
+
+
+def _progress(out: dict[str, Any]) -> None:
+    """The figures so far on stderr, so that a run stopped half-way still leaves them."""
+    print(json.dumps(out), file=sys.stderr, flush=True)
 
 
 def bench(size: int, seed: int, worker_memory: str, driver_memory: str) -> dict[str, Any]:
@@ -70,6 +76,7 @@ def bench(size: int, seed: int, worker_memory: str, driver_memory: str) -> dict[
         run_evaluation(wh, SYSTEM, 2020)
         duck = run_evaluation(wh, SYSTEM, 2021)
         out["duckdb"] = {"seconds": duck.seconds, "evaluated": duck.enterprise_count}
+        _progress(out)
     finally:
         wh.close()
     env = {
@@ -82,21 +89,26 @@ def bench(size: int, seed: int, worker_memory: str, driver_memory: str) -> dict[
     local_url = f"spark://{work / 'spark'}"
     out["publish"] = _cli("publish", "--to", local_url, env=env)
     out["publish"].pop("tables", None)
+    _progress(out)
     evaluate = ("evaluate", "--year", "2021", "--system", SYSTEM, "--history", "runs")
     local = _cli(*evaluate, "--warehouse", local_url, env={**env, "JINGXIN_SPARK_MASTER": "local[2]"})
     out["spark_local2"] = {k: local[k] for k in ("run_id", "seconds", "timings", "process_seconds")}
+    _progress(out)
     with standalone_cluster(work / "cluster", workers=2, worker_memory=worker_memory) as cluster:
         cluster_url = f"spark://127.0.0.1:{cluster.port}{work / 'spark'}"
         on_cluster = _cli(*evaluate, "--warehouse", cluster_url, env=env)
         apps = cluster.state()["completedapps"]
-    out["spark_cluster_2_workers"] = {k: on_cluster[k] for k in ("run_id", "seconds", "timings", "process_seconds")}
+    keys = ("run_id", "seconds", "timings", "process_seconds")
+    out["spark_cluster_2_workers"] = {k: on_cluster[k] for k in keys}
     out["spark_cluster_2_workers"]["cores"] = apps[-1]["cores"] if apps else None
+    _progress(out)
     second = _cli("publish", "--to", local_url, env=env)
     out["publish_with_write_back"] = {k: second[k] for k in ("version", "seconds", "collected_runs")}
     wh = open_warehouse(duck_url)
     try:
         expected = _results(wh, duck.run_id)
-        for key, run_id in (("spark_local2", local["run_id"]), ("spark_cluster_2_workers", on_cluster["run_id"])):
+        spark_runs = {"spark_local2": local["run_id"], "spark_cluster_2_workers": on_cluster["run_id"]}
+        for key, run_id in spark_runs.items():
             got = _results(wh, run_id)
             same = len(got) == len(expected) and (got.credit_code == expected.credit_code).all()
             out[key]["mismatches"] = {

@@ -29,7 +29,9 @@ class SparkLayer:
         published = set(storage.version_tables(version))
         written = set(storage.written_tables())
         for name in sorted(published | written):
-            pub = read.parquet(storage.spark_path(VERSIONS, version, name)) if name in published else None
+            pub = None
+            if version is not None and name in published:
+                pub = read.parquet(storage.spark_path(VERSIONS, version, name))
             own = read.parquet(storage.spark_path(WRITTEN, name)) if name in written else None
             if pub is not None and own is not None:
                 if "run_id" in pub.columns and "run_id" in own.columns:
