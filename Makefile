@@ -20,5 +20,6 @@ bench: setup
 	.venv/bin/python bench/bench_generate.py 1000000
 	.venv/bin/python bench/bench_ingest.py --rows 1000000
 	.venv/bin/python bench/bench_evaluation.py --sizes 100000 1000000 --backends duckdb spark
+	.venv/bin/python bench/bench_spark_cluster.py --size 1000000
 	.venv/bin/python bench/bench_uncertainty.py
 	.venv/bin/python bench/bench_http.py --enterprises 100000

@@ -14,8 +14,9 @@ class Settings(BaseSettings):
     """Where the two stores live and how the server runs.
 
     - `warehouse`: `duckdb:///path/file.duckdb` (default, under `home`), `postgresql://...`
-      (schema `warehouse` by default, see `warehouse_schema`) or `spark:///path/to/parquet`
-      (a Spark catalog of Parquet folders, one per table, for scale-out analytics).
+      (schema `warehouse` by default, see `warehouse_schema`) or `spark:///folder`,
+      `spark://master:7077/folder` (versions published by `jingxin publish`, for scale-out
+      analytics; see `jingxin.core.spark`).
     - `database`: the platform database as a SQLAlchemy URL (SQLite file by default).
     """
 
@@ -159,6 +160,36 @@ class Settings(BaseSettings):
     )
     oidc_department_claim: str = Field(
         default="department", description="claim holding the department (for department roles)"
+    )
+
+    # ---- Spark: cluster, catalog and publish cycle (see docs/deployment.md) ----
+    spark_master: str = Field(
+        default="local[2]",
+        description="Spark master when the warehouse URL names none: local[N], spark://host:7077, "
+        "yarn, k8s://https://host:port (a spark://host:port/… URL's own host wins)",
+    )
+    spark_memory: str = Field(default="4g", description="driver memory (spark.driver.memory)")
+    spark_executor_memory: str = Field(
+        default="1g", description="memory per executor on a cluster (spark.executor.memory)"
+    )
+    spark_partitions: int = Field(
+        default=4, description="spark.sql.shuffle.partitions (2 × cores is a fair start)"
+    )
+    spark_local_ip: str = Field(
+        default="127.0.0.1",
+        description="address the driver binds to and announces (SPARK_LOCAL_IP, spark.driver.host); "
+        "on a multi-machine cluster the driver's address the workers can reach",
+    )
+    spark_app_name: str = Field(default="jingxin", description="application name shown by the master")
+    spark_catalog: Path | None = Field(
+        default=None,
+        description="folder of Spark's built-in Hive metastore (Derby); unset = no persistent catalog",
+    )
+    spark_warehouse: str | None = Field(
+        default=None, description="default target of `jingxin publish` (a spark://… URL)"
+    )
+    spark_keep_versions: int = Field(
+        default=3, ge=1, description="published versions kept; older ones pruned once no reader uses them"
     )
 
     @property

@@ -5,9 +5,10 @@ One URL picks the backend; the analytics are Ibis expressions that run unchanged
 - `duckdb:///path/file.duckdb`: the embedded default. DuckDB lets one process write a file;
   a second process that tries gets `WarehouseBusyError` at once, never a wait or a corrupt file.
 - `postgresql://user@host:port/db[?schema=name]`: production; tables live in one schema.
-- `spark:///path/folder`: scale-out analytics over a folder of Parquet tables (one sub-folder
-  per table, as `publish_parquet` writes it or a Hive/Spark catalog holds it). Appends are
-  written as new Parquet files made visible by an atomic rename; in-place updates (batch
+- `spark:///path/folder` or `spark://master:7077/path` (see `core/spark/config.py` for YARN,
+  Kubernetes, HDFS and object storage): scale-out analytics over published versions of the
+  serving warehouse (`core/spark/publish.py`). Appends (evaluation runs) are written beside the
+  versions as new Parquet files made visible by an atomic rename; in-place updates (batch
   supersession) are refused, so ingestion runs on DuckDB or PostgreSQL and is published.
 """
 
@@ -15,22 +16,23 @@ from __future__ import annotations
 
 import collections
 import io
-import os
 import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
 import ibis
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 import jingxin.core.sqlglot_fixes  # noqa: F401  (PostgreSQL semi joins)
 from jingxin.core.schema import all_schemas
+
+if TYPE_CHECKING:
+    from jingxin.core.spark.layer import SparkLayer
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -56,14 +58,16 @@ _local_writes: collections.Counter[str] = collections.Counter()
 class Warehouse:
     """A connection to the warehouse. `con` is the Ibis backend for analytics."""
 
-    def __init__(self, url: str, kind: str, con: Any, root: Path | None = None, store_key: str | None = None):
+    def __init__(
+        self, url: str, kind: str, con: Any, spark: SparkLayer | None = None, store_key: str | None = None
+    ):
         self.url = url
         # What names the stored data: the URL, or for an in-memory DuckDB one key per database
         # (all in-memory warehouses share the URL `duckdb://`); caches key on it.
         self.store_key = store_key or url
         self.kind = kind
         self.con = con
-        self._root = root  # Parquet folder of a Spark warehouse
+        self.spark = spark  # the published version and written rows of a Spark warehouse
         self._in_transaction = False
         # The web server pins the data version for the length of one request (see
         # `jingxin.core.cache.data_version`); a write through this object unpins it.
@@ -125,7 +129,7 @@ class Warehouse:
             yield self
             return
         self._in_transaction = True
-        self._pending: list[tuple[Path, Path]] = []
+        self._pending: list[tuple[str, str]] = []
         try:
             if self.kind == "duckdb":
                 raw = self.con.con
@@ -140,14 +144,13 @@ class Warehouse:
                 with self.con.con.transaction():
                     yield self
             else:
+                assert self.spark is not None
                 try:
                     yield self
                 except BaseException:
-                    for tmp, _ in self._pending:
-                        tmp.unlink(missing_ok=True)
+                    self.spark.discard(self._pending)
                     raise
-                for tmp, final in self._pending:
-                    tmp.rename(final)
+                self.spark.commit(self._pending)
                 self._refresh_spark_views()
         finally:
             self._in_transaction = False
@@ -202,52 +205,38 @@ class Warehouse:
 
     def close(self) -> None:
         if self.kind == "spark":
-            return  # the SparkSession is shared by the process
+            assert self.spark is not None
+            self.spark.release()  # the SparkSession itself is shared by the process
+            return
         self.con.disconnect()
 
-    # ---- Spark (Parquet folder) ----------------------------------------------------------
+    # ---- Spark (published version + written rows, see core/spark) ------------------------
     def _spark_create(self, name: str, schema: ibis.Schema) -> None:
-        assert self._root is not None
-        folder = self._root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        empty = schema.to_pyarrow().empty_table()
-        pq.write_table(empty, folder / "part-00000-empty.parquet")
+        assert self.spark is not None
+        self.spark.create_empty(name, schema)
         self._refresh_spark_views()
 
     def _spark_append(self, name: str, data: pa.Table) -> None:
-        assert self._root is not None
-        folder = self._root / name
-        final = folder / f"part-{uuid.uuid4().hex}.parquet"
-        tmp = folder / f".{final.name}.tmp"  # hidden: Spark ignores files starting with "."
+        assert self.spark is not None
         target_schema = self.table(name).schema().to_pyarrow()
-        pq.write_table(data.select(target_schema.names).cast(target_schema), tmp)
+        staged = self.spark.stage_append(name, data.select(target_schema.names).cast(target_schema))
         if self._in_transaction:
-            self._pending.append((tmp, final))
+            self._pending.append(staged)
         else:
-            tmp.rename(final)
+            self.spark.commit([staged])
             self._refresh_spark_views()
 
     def _refresh_spark_views(self) -> None:
-        assert self._root is not None
-        session = self.con._session
-        for folder in sorted(p for p in self._root.iterdir() if p.is_dir()):
-            session.read.parquet(str(folder)).createOrReplaceTempView(folder.name)
+        """Rebind the tables: rows just written, and the current published version."""
+        assert self.spark is not None
+        self.spark.refresh()
 
 
-def spark_session() -> Any:
-    """A local SparkSession sized for this machine (shared by the process)."""
-    from pyspark.sql import SparkSession
+def spark_session(master: str | None = None) -> Any:
+    """The process's SparkSession (see `jingxin.core.spark.config.spark_session`)."""
+    from jingxin.core.spark.config import spark_session as session
 
-    return (
-        SparkSession.builder.master(os.environ.get("JINGXIN_SPARK_MASTER", "local[2]"))
-        .appName("jingxin")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", os.environ.get("JINGXIN_SPARK_PARTITIONS", "4"))
-        .config("spark.driver.memory", os.environ.get("JINGXIN_SPARK_MEMORY", "4g"))
-        .config("spark.sql.ansi.enabled", "false")
-        .getOrCreate()
-    )
+    return session(master)
 
 
 def open_warehouse(url: str | None = None, create: bool = True) -> Warehouse:
@@ -264,10 +253,7 @@ def open_warehouse(url: str | None = None, create: bool = True) -> Warehouse:
     elif scheme in ("postgresql", "postgres"):
         wh = _open_postgres(url, parsed, create)
     elif scheme == "spark":
-        root = Path(local_path)
-        root.mkdir(parents=True, exist_ok=True)
-        wh = Warehouse(url, "spark", ibis.pyspark.connect(spark_session()), root)
-        wh._refresh_spark_views()
+        wh = _open_spark(url)
     else:
         raise WarehouseError(f"不支持的仓库地址 {url!r}：请使用 duckdb:///、postgresql:// 或 spark:///")
     if create and wh.kind != "postgres":  # PostgreSQL: under its lock in `_open_postgres`
@@ -313,6 +299,21 @@ def _open_duckdb(url: str, path: str) -> Warehouse:
     return Warehouse(url, "duckdb", con, store_key=store_key)
 
 
+def _open_spark(url: str) -> Warehouse:
+    from jingxin.core.spark.config import SparkConfigError, parse_spark_url
+    from jingxin.core.spark.layer import SparkLayer
+
+    try:
+        target = parse_spark_url(url)
+    except SparkConfigError as exc:
+        raise WarehouseError(str(exc)) from exc
+    target.storage.fs.create_dir(target.storage.root, recursive=True)
+    session = spark_session(target.master)
+    layer = SparkLayer(target.storage, session)
+    layer.refresh()
+    return Warehouse(url, "spark", ibis.pyspark.connect(session), layer)
+
+
 def _open_postgres(url: str, parsed: Any, create: bool) -> Warehouse:
     """A connection to the PostgreSQL warehouse; with `create`, its schema and tables are
     made first under an advisory lock, so that any number of processes starting together on
@@ -352,15 +353,9 @@ def _open_postgres(url: str, parsed: Any, create: bool) -> Warehouse:
     return wh
 
 
-def publish_parquet(wh: Warehouse, folder: Path, tables: Sequence[str] | None = None) -> list[str]:
-    """Write the warehouse's tables as Parquet folders that a Spark warehouse reads."""
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in tables or wh.con.list_tables():
-        target = folder / name
-        target.mkdir(exist_ok=True)
-        for old in target.glob("*.parquet"):
-            old.unlink()
-        pq.write_table(wh.to_pyarrow(wh.table(name)), target / "part-00000.parquet")
-        written.append(name)
-    return written
+def publish_parquet(wh: Warehouse, folder: Path | str, tables: Sequence[str] | None = None) -> list[str]:
+    """Publish the warehouse's tables to the Spark warehouse at `folder` as a new version
+    (see `jingxin.core.spark.publish.publish`); returns the tables written."""
+    from jingxin.core.spark.publish import publish
+
+    return list(publish(wh, str(folder), tables).tables)

@@ -31,6 +31,7 @@ class RunOut(_Out):
     created_at: datetime | None = None
     enterprise_count: int | None = None
     unit_count: int | None = None
+    backend: str | None = Field(None, description="计算该批次的仓库后端：duckdb、postgres 或 spark")
 
 
 MaskedNumber = float | str | None
