@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from jingxin.accounts import service as accounts
 from jingxin.appeals import service
@@ -59,7 +60,7 @@ def store(request: Request) -> Path:
 async def _submit(request: Request, db: Any, user: Any, form: Any) -> Any:
     uploads = []
     for f in form.getlist("files"):
-        if isinstance(f, UploadFile) and f.filename:
+        if isinstance(f, StarletteUpload) and f.filename:
             uploads.append((f.filename, await f.read()))
     arrear = None
     if form.get("category") == service.ARREARS_CATEGORY and form.get("debtor_name"):
