@@ -153,3 +153,33 @@ def test_attachments_are_checked_before_anything_is_saved(db_session: Any, peopl
     assert path.read_bytes() == PDF and path.is_relative_to(tmp_path)
     with pytest.raises(wf.ItemNotFound):
         service.attachments_of(db, people["qiye2"], item.id)
+
+
+def test_cli_overdue_lists_by_department_and_county(db_session: Any, people: dict[str, Any], tmp_path: Path,
+                                                     platform_url: str, monkeypatch: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from jingxin.cli import app
+    from jingxin.core.settings import get_settings
+
+    item = file_appeal(db_session, people["qiye"], bj(2021, 9, 30, 10), tmp_path)
+    monkeypatch.setenv("JINGXIN_DATABASE_URL", platform_url)
+    monkeypatch.setenv("JINGXIN_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        out = runner.invoke(app, ["appeals", "overdue", "--at", "2021-10-09T09:00+08:00", "--json"])
+        assert out.exit_code == 0, out.output
+        data = json.loads(out.output)
+        assert [r["id"] for r in data["rows"]] == [item.id, item.id]  # both clocks are past 8 October
+        assert data["by_department"] == [{"key": "税务", "label": "税务", "count": 2}]
+        other = runner.invoke(app, ["appeals", "overdue", "--at", "2021-10-09T09:00+08:00", "--department", "电力", "--json"])
+        assert json.loads(other.output)["rows"] == []
+        text = runner.invoke(app, ["appeals", "overdue", "--at", "2021-10-08T09:00+08:00"])
+        assert "超期诉求 0 件" in text.output
+        bad = runner.invoke(app, ["appeals", "overdue", "--at", "yesterday"])
+        assert bad.exit_code != 0 and "时间格式不正确" in bad.output
+    finally:
+        get_settings.cache_clear()
