@@ -104,9 +104,3 @@ def test_api_submission_with_arrear_and_the_ledger(web_client: Any, demo_users: 
     login(c, "liaison-sw")
     assert c.get("/api/v1/arrears").status_code == 403
 
-
-def test_burden_pages_need_an_analyst(web_client: Any, demo_users: dict[str, Any]) -> None:
-    c = web_client
-    login(c, "qiye")
-    assert c.get("/burden").status_code == 403
-    assert c.get("/api/v1/burden/indicators?year=2021").status_code == 403
