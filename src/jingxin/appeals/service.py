@@ -186,9 +186,11 @@ def _county_name(code: str) -> str:
 
 
 def _groups(rows: list[Any], attr: str, label: Any) -> list[Group]:
-    counts: dict[str, int] = {}
+    """Appeals (not clocks: an appeal late on both clocks counts once) per department or county."""
+    ids: dict[str, set[int]] = {}
     for r in rows:
-        counts[getattr(r, attr)] = counts.get(getattr(r, attr), 0) + 1
+        ids.setdefault(getattr(r, attr), set()).add(r.id)
+    counts = {k: len(v) for k, v in ids.items()}
     return [Group(k, label(k), n) for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
