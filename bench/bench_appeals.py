@@ -49,26 +49,60 @@ def fill(db: Any, n: int, seed: int = 1) -> None:
         start = now - timedelta(days=rng.uniform(0, 60))
         closed = rng.random() < 0.7
         rating = rng.choice(["satisfied", "basically", "dissatisfied"]) if closed else None
-        items.append({
-            "id": i, "workflow": "appeal", "definition_version": 1, "definition_hash": definition.fingerprint(),
-            "state": "closed" if closed else "accepted", "level": 0, "division_code": rng.choice(counties),
-            "credit_code": f"91330000{i:010d}"[:18],
-            "fields": {"title": f"诉求{i}", "content": "…", "category": rng.choice(CATEGORIES),
-                       "department": rng.choice(DEPARTMENTS), **({"rating": rating} if rating else {})},
-            "created_at": start, "updated_at": start, "closed_at": start + timedelta(days=2) if closed else None,
-            "version": 1,
-        })
+        items.append(
+            {
+                "id": i,
+                "workflow": "appeal",
+                "definition_version": 1,
+                "definition_hash": definition.fingerprint(),
+                "state": "closed" if closed else "accepted",
+                "level": 0,
+                "division_code": rng.choice(counties),
+                "credit_code": f"91330000{i:010d}"[:18],
+                "fields": {
+                    "title": f"诉求{i}",
+                    "content": "…",
+                    "category": rng.choice(CATEGORIES),
+                    "department": rng.choice(DEPARTMENTS),
+                    **({"rating": rating} if rating else {}),
+                },
+                "created_at": start,
+                "updated_at": start,
+                "closed_at": start + timedelta(days=2) if closed else None,
+                "version": 1,
+            }
+        )
         due = start + timedelta(days=rng.uniform(1, 5))
         for name in ("response", "resolution"):
-            clocks.append({"item_id": i, "name": name, "status": "stopped" if closed else "running", "working_days": 1,
-                           "started_at": start, "due_at": due, "paused_seconds": 0, "warned": False,
-                           "stopped_at": start + timedelta(days=rng.uniform(0.5, 6)) if closed else None})
+            clocks.append(
+                {
+                    "item_id": i,
+                    "name": name,
+                    "status": "stopped" if closed else "running",
+                    "working_days": 1,
+                    "started_at": start,
+                    "due_at": due,
+                    "paused_seconds": 0,
+                    "warned": False,
+                    "stopped_at": start + timedelta(days=rng.uniform(0.5, 6)) if closed else None,
+                }
+            )
         if closed and rng.random() < 0.1:
-            steps.append({"item_id": i, "seq": 1, "at": start, "actor_name": "bench", "action": "reopen",
-                          "label": "重新办理", "comment": "", "changes": {}})
+            steps.append(
+                {
+                    "item_id": i,
+                    "seq": 1,
+                    "at": start,
+                    "actor_name": "bench",
+                    "action": "reopen",
+                    "label": "重新办理",
+                    "comment": "",
+                    "changes": {},
+                }
+            )
     for table, rows in ((WorkItem, items), (WorkClock, clocks), (WorkStep, steps)):
         for k in range(0, len(rows), 5000):
-            db.execute(insert(table), rows[k:k + 5000])
+            db.execute(insert(table), rows[k : k + 5000])
     db.commit()
 
 
@@ -126,13 +160,20 @@ def main() -> None:
                 with psycopg.connect(base, autocommit=True) as con:
                     con.execute(f'CREATE DATABASE "{name}"')
                 try:
-                    url = base.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+                    url = (
+                        base.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}"
+                    )
                     results.append({"database": kind, **run(url, n)})
                 finally:
                     with psycopg.connect(base, autocommit=True) as con:
                         con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(json.dumps({"machine": platform.platform(), "cpus": os.cpu_count(), "results": results},
-                     ensure_ascii=False, indent=2))
+    print(
+        json.dumps(
+            {"machine": platform.platform(), "cpus": os.cpu_count(), "results": results},
+            ensure_ascii=False,
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

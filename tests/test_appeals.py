@@ -27,11 +27,28 @@ def people(db_session: Any) -> dict[str, Any]:
     return make_people(db_session)
 
 
-def file_appeal(db: Any, who: Any, at: Any, store: Path, *, category: str = "tax", title: str = "出口退税进度咨询",
-                content: str = "去年第四季度的出口退税何时到账？", uploads: Any = None) -> Any:
+def file_appeal(
+    db: Any,
+    who: Any,
+    at: Any,
+    store: Path,
+    *,
+    category: str = "tax",
+    title: str = "出口退税进度咨询",
+    content: str = "去年第四季度的出口退税何时到账？",
+    uploads: Any = None,
+) -> Any:
     return service.submit(
-        db, who, title=title, content=content, category=category, store=store, uploads=uploads, now=at,
-        credit_code=who.credit_code, division_code=who.division_code if who.role != "enterprise" else None,
+        db,
+        who,
+        title=title,
+        content=content,
+        category=category,
+        store=store,
+        uploads=uploads,
+        now=at,
+        credit_code=who.credit_code,
+        division_code=who.division_code if who.role != "enterprise" else None,
     )
 
 
@@ -41,8 +58,16 @@ def clock(item: Any, name: str) -> Any:
     return found
 
 
-def test_national_day_pause_escalation_rating_and_reopening(db_session: Any, people: dict[str, Any], tmp_path: Path) -> None:
-    db, qiye, sw, dl, xihu = db_session, people["qiye"], people["liaison-sw"], people["liaison-dl"], people["xihu"]
+def test_national_day_pause_escalation_rating_and_reopening(
+    db_session: Any, people: dict[str, Any], tmp_path: Path
+) -> None:
+    db, qiye, sw, dl, xihu = (
+        db_session,
+        people["qiye"],
+        people["liaison-sw"],
+        people["liaison-dl"],
+        people["xihu"],
+    )
     item = file_appeal(db, qiye, bj(2021, 9, 30, 10), tmp_path, uploads=[("报关单.pdf", PDF)])
     assert item.fields["department"] == "税务" and item.division_code == "330106"
     assert [a.filename for a in service.attachments_of(db, qiye, item.id)] == ["报关单.pdf"]
@@ -54,16 +79,28 @@ def test_national_day_pause_escalation_rating_and_reopening(db_session: Any, peo
         service.get(db, dl, item.id)
     assert service.list_appeals(db, dl)[1] == 0
     assert service.list_appeals(db, sw)[1] == 1
-    item = wf.act(db, item.id, "accept", sw, fields={"complexity": "complex", "department": "税务"},
-                  now=bj(2021, 10, 8, 9))
+    item = wf.act(
+        db,
+        item.id,
+        "accept",
+        sw,
+        fields={"complexity": "complex", "department": "税务"},
+        now=bj(2021, 10, 8, 9),
+    )
     # complex: 3 working days from the submission: 8, 9 (a Saturday worked, 调休) and 11 October
     assert clock(item, "resolution").due_at == bj(2021, 10, 11, 17, 30)
 
     # waiting for the enterprise pauses the clock; the paused office time is given back
     item = wf.act(db, item.id, "request_info", sw, comment="请补充报关单号", now=bj(2021, 10, 8, 10, 30))
     assert clock(item, "resolution").status == "paused"
-    item = wf.act(db, item.id, "supply_info", qiye, fields={"supplement": "报关单号 310120210000001"},
-                  now=bj(2021, 10, 9, 10, 30))  # 9 October is worked: 7 + 2 office hours paused
+    item = wf.act(
+        db,
+        item.id,
+        "supply_info",
+        qiye,
+        fields={"supplement": "报关单号 310120210000001"},
+        now=bj(2021, 10, 9, 10, 30),
+    )  # 9 October is worked: 7 + 2 office hours paused
     assert clock(item, "resolution").status == "running"
     assert clock(item, "resolution").due_at == bj(2021, 10, 12, 17, 30)  # a whole office day later
 
@@ -80,11 +117,15 @@ def test_national_day_pause_escalation_rating_and_reopening(db_session: Any, peo
     assert service.overdue(db, dl, now=bj(2021, 10, 13, 9)).rows == []
 
     # the answer, the enterprise is not satisfied, reopens; a second answer; rated and closed
-    item = wf.act(db, item.id, "answer", sw, fields={"answer": "已审核，10月15日前到账"}, now=bj(2021, 10, 13, 10))
+    item = wf.act(
+        db, item.id, "answer", sw, fields={"answer": "已审核，10月15日前到账"}, now=bj(2021, 10, 13, 10)
+    )
     item = wf.act(db, item.id, "reopen", qiye, comment="到账时间太晚", now=bj(2021, 10, 13, 11))
     assert item.state == "reopened" and clock(item, "resolution").status == "running"
     assert clock(item, "resolution").due_at == bj(2021, 10, 18, 17, 30)  # 3 working days again
-    item = wf.act(db, item.id, "answer", sw, fields={"answer": "已加急，10月14日到账"}, now=bj(2021, 10, 13, 15))
+    item = wf.act(
+        db, item.id, "answer", sw, fields={"answer": "已加急，10月14日到账"}, now=bj(2021, 10, 13, 15)
+    )
     item = wf.act(db, item.id, "close", qiye, fields={"rating": "dissatisfied"}, now=bj(2021, 10, 14, 9))
     assert item.state == "closed"
     low = service.low_rated(db, xihu)
@@ -95,47 +136,105 @@ def test_national_day_pause_escalation_rating_and_reopening(db_session: Any, peo
     assert stats["tax"].dissatisfied == 1
 
 
-def test_spring_festival_with_working_weekend(db_session: Any, people: dict[str, Any], tmp_path: Path) -> None:
+def test_spring_festival_with_working_weekend(
+    db_session: Any, people: dict[str, Any], tmp_path: Path
+) -> None:
     """春节 2022: 29 and 30 January (Saturday, Sunday) were worked; 31 January–6 February off."""
     db, qiye, xihu = db_session, people["qiye"], people["xihu"]
-    item = file_appeal(db, qiye, bj(2022, 1, 28, 10), tmp_path, category="policy", title="研发费用加计扣除政策",
-                       content="今年加计扣除比例是多少？")
+    item = file_appeal(
+        db,
+        qiye,
+        bj(2022, 1, 28, 10),
+        tmp_path,
+        category="policy",
+        title="研发费用加计扣除政策",
+        content="今年加计扣除比例是多少？",
+    )
     assert item.fields["department"] == "经信"
     assert clock(item, "resolution").due_at == bj(2022, 1, 29, 17, 30)  # the working Saturday
-    item = wf.act(db, item.id, "accept", xihu, fields={"complexity": "complex", "department": "经信"},
-                  now=bj(2022, 1, 29, 9))
+    item = wf.act(
+        db,
+        item.id,
+        "accept",
+        xihu,
+        fields={"complexity": "complex", "department": "经信"},
+        now=bj(2022, 1, 29, 9),
+    )
     assert clock(item, "resolution").due_at == bj(2022, 2, 7, 17, 30)  # 29, 30 January, 7 February
     assert service.overdue(db, xihu, now=bj(2022, 2, 6, 12)).rows == []  # still on holiday
     assert [r.id for r in service.overdue(db, xihu, now=bj(2022, 2, 7, 17, 31)).rows] == [item.id]
 
 
-def test_routing_by_words_and_scope_of_each_role(db_session: Any, people: dict[str, Any], tmp_path: Path) -> None:
+def test_routing_by_words_and_scope_of_each_role(
+    db_session: Any, people: dict[str, Any], tmp_path: Path
+) -> None:
     db = db_session
-    power = file_appeal(db, people["qiye"], bj(2021, 6, 1, 9), tmp_path, category="land", title="电费太高",
-                        content="峰谷电价如何申请")
+    power = file_appeal(
+        db,
+        people["qiye"],
+        bj(2021, 6, 1, 9),
+        tmp_path,
+        category="land",
+        title="电费太高",
+        content="峰谷电价如何申请",
+    )
     fuwu = people["fuwu"]
-    land = service.submit(db, fuwu, title="用地指标", content="新厂房用地", category="land", store=tmp_path,
-                          credit_code=fuwu.enterprises[0], division_code="330106", now=bj(2021, 6, 1, 9))
-    other = file_appeal(db, people["qiye2"], bj(2021, 6, 1, 9), tmp_path, category="policy", title="政策咨询",
-                        content="小升规奖励")
+    land = service.submit(
+        db,
+        fuwu,
+        title="用地指标",
+        content="新厂房用地",
+        category="land",
+        store=tmp_path,
+        credit_code=fuwu.enterprises[0],
+        division_code="330106",
+        now=bj(2021, 6, 1, 9),
+    )
+    other = file_appeal(
+        db,
+        people["qiye2"],
+        bj(2021, 6, 1, 9),
+        tmp_path,
+        category="policy",
+        title="政策咨询",
+        content="小升规奖励",
+    )
     assert power.fields["department"] == "电力" and land.fields["department"] == "自然资源"
-    seen = {u: {i.id for i in service.list_appeals(db, people[u])[0]} for u in
-            ("qiye", "qiye2", "liaison-dl", "liaison-zrzy", "liaison-sw", "xihu", "shangcheng", "hangzhou", "wenzhou")}
+    seen = {
+        u: {i.id for i in service.list_appeals(db, people[u])[0]}
+        for u in (
+            "qiye",
+            "qiye2",
+            "liaison-dl",
+            "liaison-zrzy",
+            "liaison-sw",
+            "xihu",
+            "shangcheng",
+            "hangzhou",
+            "wenzhou",
+        )
+    }
     assert power.id in seen["qiye"] and other.id not in seen["qiye"]
     assert seen["qiye2"] == {other.id}
     assert seen["liaison-dl"] == {power.id}
     assert seen["liaison-zrzy"] == {land.id}
     assert seen["liaison-sw"] == set()
     county = {i.division_code for i in (power, land, other)}
-    assert seen["wenzhou"] == set() and seen["shangcheng"] == {i.id for i in (power, land, other) if i.division_code == "330102"}
+    assert seen["wenzhou"] == set() and seen["shangcheng"] == {
+        i.id for i in (power, land, other) if i.division_code == "330102"
+    }
     assert {i for i in seen["xihu"]} == {i.id for i in (power, land, other) if i.division_code == "330106"}
     assert county  # every appeal belongs to its enterprise's county
     # a department user may not act on an appeal routed elsewhere
     with pytest.raises(wf.ItemNotFound):
-        wf.act(db, land.id, "accept", people["liaison-dl"], fields={"complexity": "simple", "department": "电力"})
+        wf.act(
+            db, land.id, "accept", people["liaison-dl"], fields={"complexity": "simple", "department": "电力"}
+        )
 
 
-def test_attachments_are_checked_before_anything_is_saved(db_session: Any, people: dict[str, Any], tmp_path: Path) -> None:
+def test_attachments_are_checked_before_anything_is_saved(
+    db_session: Any, people: dict[str, Any], tmp_path: Path
+) -> None:
     db, qiye = db_session, people["qiye"]
     with pytest.raises(AttachmentError, match="内容与扩展名"):
         file_appeal(db, qiye, bj(2021, 6, 1, 9), tmp_path, uploads=[("a.pdf", b"MZ\x90\x00 not a pdf")])
@@ -155,8 +254,9 @@ def test_attachments_are_checked_before_anything_is_saved(db_session: Any, peopl
         service.attachments_of(db, people["qiye2"], item.id)
 
 
-def test_cli_overdue_lists_by_department_and_county(db_session: Any, people: dict[str, Any], tmp_path: Path,
-                                                     platform_url: str, monkeypatch: Any) -> None:
+def test_cli_overdue_lists_by_department_and_county(
+    db_session: Any, people: dict[str, Any], tmp_path: Path, platform_url: str, monkeypatch: Any
+) -> None:
     import json
 
     from typer.testing import CliRunner
@@ -175,7 +275,9 @@ def test_cli_overdue_lists_by_department_and_county(db_session: Any, people: dic
         data = json.loads(out.output)
         assert [r["id"] for r in data["rows"]] == [item.id, item.id]  # both clocks are past 8 October
         assert data["by_department"] == [{"key": "税务", "label": "税务", "count": 1}]  # one appeal
-        other = runner.invoke(app, ["appeals", "overdue", "--at", "2021-10-09T09:00+08:00", "--department", "电力", "--json"])
+        other = runner.invoke(
+            app, ["appeals", "overdue", "--at", "2021-10-09T09:00+08:00", "--department", "电力", "--json"]
+        )
         assert json.loads(other.output)["rows"] == []
         text = runner.invoke(app, ["appeals", "overdue", "--at", "2021-10-08T09:00+08:00"])
         assert "超期诉求 0 件" in text.output

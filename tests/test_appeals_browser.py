@@ -66,18 +66,50 @@ def _seed(home: Path) -> dict[str, int]:
         with database.session() as db:
             qiye, xihu = get_user_by_username(db, "qiye"), get_user_by_username(db, "xihu")
             store = home / "attachments"
-            national = service.submit(db, qiye, title="国庆前提交：新厂房用地指标", content="请问如何申请新增用地指标？",
-                                      category="land", store=store, now=bj(2021, 9, 30, 10))
-            spring = service.submit(db, qiye, title="春节前提交：研发费用加计扣除", content="今年比例是多少？",
-                                    category="policy", store=store, now=bj(2022, 1, 28, 10))
-            wf.act(db, spring.id, "accept", xihu, fields={"complexity": "complex", "department": "经信"},
-                   now=bj(2022, 1, 29, 9))
+            national = service.submit(
+                db,
+                qiye,
+                title="国庆前提交：新厂房用地指标",
+                content="请问如何申请新增用地指标？",
+                category="land",
+                store=store,
+                now=bj(2021, 9, 30, 10),
+            )
+            spring = service.submit(
+                db,
+                qiye,
+                title="春节前提交：研发费用加计扣除",
+                content="今年比例是多少？",
+                category="policy",
+                store=store,
+                now=bj(2022, 1, 28, 10),
+            )
+            wf.act(
+                db,
+                spring.id,
+                "accept",
+                xihu,
+                fields={"complexity": "complex", "department": "经信"},
+                now=bj(2022, 1, 29, 9),
+            )
             sweep(db, bj(2021, 10, 11, 9), send_email=False)
-            arrears.record(db, xihu, {
-                "debtor_name": "某区城市建设管理局", "debtor_kind": "government", "contract_no": "HT-2021-018",
-                "signed_on": "2021-03-01", "delivered_on": "2021-03-10", "amount": "360000", "contract_days": "90",
-                "creditor_code": qiye.credit_code, "creditor_name": "示例企业", "division_code": "330106",
-            }, Actor(xihu.id, "xihu"))
+            arrears.record(
+                db,
+                xihu,
+                {
+                    "debtor_name": "某区城市建设管理局",
+                    "debtor_kind": "government",
+                    "contract_no": "HT-2021-018",
+                    "signed_on": "2021-03-01",
+                    "delivered_on": "2021-03-10",
+                    "amount": "360000",
+                    "contract_days": "90",
+                    "creditor_code": qiye.credit_code,
+                    "creditor_name": "示例企业",
+                    "division_code": "330106",
+                },
+                Actor(xihu.id, "xihu"),
+            )
             return {"national": national.id, "spring": spring.id}
     finally:
         database.dispose()

@@ -39,11 +39,17 @@ def test_file_answer_rate_and_supervise(web_client: Any, demo_users: dict[str, A
 
     c.cookies.clear()
     token = login(c, "liaison-sw")
-    accept = c.post(f"/api/v1/work-items/{item_id}/actions/accept", headers={"X-CSRF-Token": token},
-                    json={"fields": {"complexity": "simple", "department": "税务"}})
+    accept = c.post(
+        f"/api/v1/work-items/{item_id}/actions/accept",
+        headers={"X-CSRF-Token": token},
+        json={"fields": {"complexity": "simple", "department": "税务"}},
+    )
     assert accept.status_code == 200, accept.text
-    answer = c.post(f"/api/v1/work-items/{item_id}/actions/answer", headers={"X-CSRF-Token": token},
-                    json={"fields": {"answer": "本周内到账"}})
+    answer = c.post(
+        f"/api/v1/work-items/{item_id}/actions/answer",
+        headers={"X-CSRF-Token": token},
+        json={"fields": {"answer": "本周内到账"}},
+    )
     assert answer.status_code == 200
     c.cookies.clear()
     token = login(c, "liaison-dl")
@@ -52,8 +58,11 @@ def test_file_answer_rate_and_supervise(web_client: Any, demo_users: dict[str, A
 
     c.cookies.clear()
     token = login(c, "qiye")
-    closed = c.post(f"/api/v1/work-items/{item_id}/actions/close", headers={"X-CSRF-Token": token},
-                    json={"fields": {"rating": "dissatisfied"}})
+    closed = c.post(
+        f"/api/v1/work-items/{item_id}/actions/close",
+        headers={"X-CSRF-Token": token},
+        json={"fields": {"rating": "dissatisfied"}},
+    )
     assert closed.status_code == 200 and closed.json()["state"] == "closed"
 
     c.cookies.clear()
@@ -72,13 +81,26 @@ def test_file_answer_rate_and_supervise(web_client: Any, demo_users: dict[str, A
 def test_api_submission_with_arrear_and_the_ledger(web_client: Any, demo_users: dict[str, Any]) -> None:
     c = web_client
     token = login(c, "qiye")
-    arrear = {"debtor_name": "某区城市建设管理局", "debtor_kind": "government", "contract_no": "HT-7",
-              "signed_on": "2021-03-01", "delivered_on": "2021-03-10", "amount": "88000", "contract_days": "90"}
-    r = c.post("/api/v1/appeals", headers={"X-CSRF-Token": token},
-               data={"title": "工程款被拖欠", "content": "合同约定90天付款", "category": "arrears", **arrear})
+    arrear = {
+        "debtor_name": "某区城市建设管理局",
+        "debtor_kind": "government",
+        "contract_no": "HT-7",
+        "signed_on": "2021-03-01",
+        "delivered_on": "2021-03-10",
+        "amount": "88000",
+        "contract_days": "90",
+    }
+    r = c.post(
+        "/api/v1/appeals",
+        headers={"X-CSRF-Token": token},
+        data={"title": "工程款被拖欠", "content": "合同约定90天付款", "category": "arrears", **arrear},
+    )
     assert r.status_code == 201, r.text
-    bad = c.post("/api/v1/appeals", headers={"X-CSRF-Token": token},
-                 data={"title": "x", "content": "y", "category": "arrears", **arrear, "amount": "abc"})
+    bad = c.post(
+        "/api/v1/appeals",
+        headers={"X-CSRF-Token": token},
+        data={"title": "x", "content": "y", "category": "arrears", **arrear, "amount": "abc"},
+    )
     assert bad.status_code == 422 and "amount" in bad.json()["fields"]
     ledger = c.get("/api/v1/arrears").json()
     assert len(ledger) == 1 and ledger[0]["due_date"] == "2021-05-09"  # 90 agreed, capped at 60
@@ -87,8 +109,11 @@ def test_api_submission_with_arrear_and_the_ledger(web_client: Any, demo_users: 
 
     c.cookies.clear()
     token = login(c, "xihu")
-    pay = c.post(f"/api/v1/arrears/{ledger[0]['id']}/repayments", headers={"X-CSRF-Token": token},
-                 json={"paid_on": "2021-06-01", "amount": "8000"})
+    pay = c.post(
+        f"/api/v1/arrears/{ledger[0]['id']}/repayments",
+        headers={"X-CSRF-Token": token},
+        json={"paid_on": "2021-06-01", "amount": "8000"},
+    )
     assert pay.status_code == 201 and pay.json()["outstanding"] == "80000.00"
     report = c.get("/api/v1/arrears/report?as_of=2021-06-01").json()
     assert report["by_county"][0]["label"] == "西湖区" and report["by_county"][0]["overdue"] == "80000.00"
@@ -103,4 +128,3 @@ def test_api_submission_with_arrear_and_the_ledger(web_client: Any, demo_users: 
     c.cookies.clear()
     login(c, "liaison-sw")
     assert c.get("/api/v1/arrears").status_code == 403
-

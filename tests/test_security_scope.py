@@ -268,10 +268,21 @@ def appeal_world(web_app, demo_users, tmp_path) -> dict[str, Any]:
         qiye = people["qiye"]
         store = web_app.state.settings.home / "attachments"
         item = appeals.submit(
-            db, qiye, title="SECRET-APPEAL", content="出口退税", category="arrears", store=store,
+            db,
+            qiye,
+            title="SECRET-APPEAL",
+            content="出口退税",
+            category="arrears",
+            store=store,
             uploads=[("a.pdf", b"%PDF-1.4 SECRET-FILE")],
-            arrear={"debtor_name": "SECRET-DEBTOR", "debtor_kind": "government", "contract_no": "HT-1",
-                    "signed_on": "2021-03-01", "delivered_on": "2021-03-10", "amount": "1000"},
+            arrear={
+                "debtor_name": "SECRET-DEBTOR",
+                "debtor_kind": "government",
+                "contract_no": "HT-1",
+                "signed_on": "2021-03-01",
+                "delivered_on": "2021-03-10",
+                "amount": "1000",
+            },
         )
         # route it to the tax department (a tax question filed under 清欠 for the test)
         item.fields = {**item.fields, "department": "税务"}
@@ -282,6 +293,7 @@ def appeal_world(web_app, demo_users, tmp_path) -> dict[str, Any]:
         return {"item": item.id, "entry": entry_id}
 
 
+SECRETS_APPEALS = ("SECRET-APPEAL", "SECRET-FILE", "SECRET-DEBTOR")
 MATRIX_USERS = sorted(APPEAL_READERS | SUPERVISORS | {"liaison-dl", "qiye2", "lucheng"})
 
 
@@ -315,17 +327,23 @@ def _appeal_matrix_row(web_client, appeal_world, username: str) -> list[str]:
     ]
     problems = []
     for method, path, readers, role_only in single:
-        kwargs: dict[str, Any] = {"json": {"paid_on": "2021-04-01", "amount": "1"}} if method == "POST" else {}
-        r = web_client.request(method, path, headers={"X-CSRF-Token": token}, follow_redirects=False, **kwargs)
+        kwargs: dict[str, Any] = (
+            {"json": {"paid_on": "2021-04-01", "amount": "1"}} if method == "POST" else {}
+        )
+        headers = {"X-CSRF-Token": token}
+        r = web_client.request(method, path, headers=headers, follow_redirects=False, **kwargs)
         if username in readers or username in role_only:
             if r.status_code not in (200, 201):
                 problems.append(f"{method} {path} -> {r.status_code} for an allowed role")
         elif r.status_code not in (403, 404):
             problems.append(f"{method} {path} -> {r.status_code}: {r.text[:200]}")
-        if username not in readers and any(s in r.text for s in ("SECRET-APPEAL", "SECRET-FILE", "SECRET-DEBTOR")):
+        if username not in readers and any(s in r.text for s in SECRETS_APPEALS):
             problems.append(f"{method} {path} leaks a secret")
-    lists = [("/api/v1/appeals", APPEAL_READERS, "SECRET-APPEAL"), ("/api/v1/arrears", ARREARS_READERS, "SECRET-DEBTOR"),
-             ("/api/v1/appeals/overdue", SUPERVISORS, None)]
+    lists = [
+        ("/api/v1/appeals", APPEAL_READERS, "SECRET-APPEAL"),
+        ("/api/v1/arrears", ARREARS_READERS, "SECRET-DEBTOR"),
+        ("/api/v1/appeals/overdue", SUPERVISORS, None),
+    ]
     for path, readers, secret in lists:
         r = web_client.get(path)
         if r.status_code == 200 and secret is not None and (secret in r.text) != (username in readers):

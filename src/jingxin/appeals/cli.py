@@ -48,9 +48,12 @@ def _dump(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def overdue_command(scope: ScopeOpt = "330000", department: DeptOpt = None,
-                    at: Annotated[str | None, typer.Option("--at", help="按此时刻（ISO，带时区）")] = None,
-                    as_json: JsonOpt = False) -> None:
+def overdue_command(
+    scope: ScopeOpt = "330000",
+    department: DeptOpt = None,
+    at: Annotated[str | None, typer.Option("--at", help="按此时刻（ISO，带时区）")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Open appeals past a deadline (超期诉求), with counts by department and county."""
     from jingxin.appeals import service
 
@@ -77,7 +80,10 @@ def overdue_command(scope: ScopeOpt = "330000", department: DeptOpt = None,
     for g in result.by_county:
         typer.echo(f"  区县 {g.label}：{g.count} 件")
     for r in result.rows:
-        typer.echo(f"#{r.id} {r.title}｜{r.county_name}｜{r.department}｜{r.clock} 到期 {r.due_at:%Y-%m-%d %H:%M} UTC｜{r.level}")
+        typer.echo(
+            f"#{r.id} {r.title}｜{r.county_name}｜{r.department}｜"
+            f"{r.clock} 到期 {r.due_at:%Y-%m-%d %H:%M} UTC｜{r.level}"
+        )
 
 
 def stats_command(scope: ScopeOpt = "330000", as_json: JsonOpt = False) -> None:
@@ -94,12 +100,17 @@ def stats_command(scope: ScopeOpt = "330000", as_json: JsonOpt = False) -> None:
         _dump([asdict(s) for s in stats])
         return
     for s in stats:
-        typer.echo(f"{s.label}：合计 {s.total}，办理中 {s.open}，超时 {s.late}，重新办理 {s.reopened}，不满意 {s.dissatisfied}")
+        typer.echo(
+            f"{s.label}：合计 {s.total}，办理中 {s.open}，超时 {s.late}，"
+            f"重新办理 {s.reopened}，不满意 {s.dissatisfied}"
+        )
 
 
-def arrears_report_command(scope: ScopeOpt = "330000",
-                           as_of: Annotated[str | None, typer.Option("--as-of", help="截至日期 YYYY-MM-DD（默认今天）")] = None,
-                           as_json: JsonOpt = False) -> None:
+def arrears_report_command(
+    scope: ScopeOpt = "330000",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="截至日期 YYYY-MM-DD（默认今天）")] = None,
+    as_json: JsonOpt = False,
+) -> None:
     """The arrears progress by county and the overdue debtors (清欠进度)."""
     from jingxin.arrears import service
 
@@ -115,11 +126,20 @@ def arrears_report_command(scope: ScopeOpt = "330000",
     finally:
         database.dispose()
     if as_json:
-        _dump({"as_of": day, "by_county": [asdict(x) for x in counties], "by_debtor": [asdict(x) for x in debtors]})
+        _dump(
+            {
+                "as_of": day,
+                "by_county": [asdict(x) for x in counties],
+                "by_debtor": [asdict(x) for x in debtors],
+            }
+        )
         return
     typer.echo(f"截至 {day}：")
     for x in counties:
-        typer.echo(f"  {x.label}：{x.entries} 笔，金额 {x.amount:,.2f} 元，已还 {x.repaid:,.2f}，逾期未还 {x.overdue:,.2f}，有分歧 {x.disputed}")
+        typer.echo(
+            f"  {x.label}：{x.entries} 笔，金额 {x.amount:,.2f} 元，已还 {x.repaid:,.2f}，"
+            f"逾期未还 {x.overdue:,.2f}，有分歧 {x.disputed}"
+        )
     for x in debtors:
         typer.echo(f"  欠款方 {x.label}：未还 {x.outstanding:,.2f} 元，逾期 {x.overdue:,.2f}")
 

@@ -72,10 +72,16 @@ def parse_routing(path: Path) -> Routing:
         raise RoutingError(f"诉求分办规则 {path} 有误：{details}") from exc
     known = set(departments())
     categories = set(load_workflow(WORKFLOW).fields["category"].choices)
-    problems = [f"部门“{d}”不是平台的部门（{'、'.join(sorted(known))}）" for d in
-                {routing.default, *(r.department for r in routing.rules)} if d not in known]
-    problems += [f"rules[{i}]: 类别 {r.category!r} 不在诉求类别中" for i, r in enumerate(routing.rules)
-                 if r.category not in categories]
+    problems = [
+        f"部门“{d}”不是平台的部门（{'、'.join(sorted(known))}）"
+        for d in {routing.default, *(r.department for r in routing.rules)}
+        if d not in known
+    ]
+    problems += [
+        f"rules[{i}]: 类别 {r.category!r} 不在诉求类别中"
+        for i, r in enumerate(routing.rules)
+        if r.category not in categories
+    ]
     if problems:
         raise RoutingError(f"诉求分办规则 {path} 有误：{'；'.join(problems)}")
     return routing

@@ -14,6 +14,7 @@ dates of existing debts silently.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -53,7 +54,7 @@ class ArrearsEntry(Base):
     signed_on: Mapped[date] = mapped_column(Date)
     delivered_on: Mapped[date] = mapped_column(Date)
     contract_days: Mapped[int | None] = mapped_column(Integer, default=None)
-    amount: Mapped[float] = mapped_column(Numeric(16, 2))
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     """元 (yuan), not 万元: payments are settled to the fen."""
     due_date: Mapped[date] = mapped_column(Date)
     due_rule: Mapped[str] = mapped_column(Text)
@@ -77,7 +78,7 @@ class ArrearsRepayment(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("arrears_entries.id"), index=True)
     paid_on: Mapped[date] = mapped_column(Date)
-    amount: Mapped[float] = mapped_column(Numeric(16, 2))
+    amount: Mapped[Decimal] = mapped_column(Numeric(16, 2))
     note: Mapped[str] = mapped_column(String(500), default="")
     recorded_by_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)

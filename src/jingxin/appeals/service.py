@@ -89,15 +89,22 @@ def submit(
         key=key,
         now=now,
     )
-    stored = {a.sha256 for a in db.scalars(select(AppealAttachment).where(AppealAttachment.item_id == item.id))}
+    stored = {
+        a.sha256 for a in db.scalars(select(AppealAttachment).where(AppealAttachment.item_id == item.id))
+    }
     for c in checked:
         if c.sha256 in stored:
             continue  # a retried request with the same key
         files.save(store, c)
         db.add(
             AppealAttachment(
-                item_id=item.id, filename=c.filename, kind=c.kind, size=len(c.content), sha256=c.sha256,
-                uploaded_by_id=user.id, uploaded_at=now or utcnow(),
+                item_id=item.id,
+                filename=c.filename,
+                kind=c.kind,
+                size=len(c.content),
+                sha256=c.sha256,
+                uploaded_by_id=user.id,
+                uploaded_at=now or utcnow(),
             )
         )
     db.commit()
@@ -123,11 +130,15 @@ def get(db: Session, user: Any, item_id: int) -> WorkItem:
 def attachments_of(db: Session, user: Any, item_id: int) -> list[AppealAttachment]:
     item = get(db, user, item_id)
     return list(
-        db.scalars(select(AppealAttachment).where(AppealAttachment.item_id == item.id).order_by(AppealAttachment.id))
+        db.scalars(
+            select(AppealAttachment).where(AppealAttachment.item_id == item.id).order_by(AppealAttachment.id)
+        )
     )
 
 
-def open_attachment(db: Session, user: Any, item_id: int, attachment_id: int, store: Path, actor: Any) -> tuple[AppealAttachment, Path]:
+def open_attachment(
+    db: Session, user: Any, item_id: int, attachment_id: int, store: Path, actor: Any
+) -> tuple[AppealAttachment, Path]:
     """An attachment of a visible appeal and its file; the download is audited."""
     found = next((a for a in attachments_of(db, user, item_id) if a.id == attachment_id), None)
     if found is None:
@@ -223,7 +234,9 @@ def overdue(db: Session, user: Any, now: datetime | None = None, limit: int = 10
                 county=county_of(item.division_code),
                 county_name=_county_name(item.division_code),
                 department=str(item.fields.get("department") or "未分办"),
-                category=definition.fields["category"].choices.get(str(item.fields.get("category")), "未分类"),
+                category=definition.fields["category"].choices.get(
+                    str(item.fields.get("category")), "未分类"
+                ),
                 clock=cdef.label if cdef else clock.name,
                 due_at=clock.due_at,  # type: ignore[arg-type]
                 level=definition.escalation.levels[item.level].label,

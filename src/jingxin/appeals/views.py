@@ -40,10 +40,23 @@ from jingxin.web.templating import render
 
 FILERS = frozenset({Role.ENTERPRISE, Role.SERVICE_STAFF})
 SUPERVISORS = frozenset({Role.ADMIN, Role.LIAISON, *ANALYSTS})
-ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": Message}, 403: {"model": Message},
-                                           404: {"model": Message}, 422: {"model": Message}}
-ARREAR_FIELDS = ("debtor_name", "debtor_kind", "debtor_code", "contract_no", "signed_on", "delivered_on",
-                 "contract_days", "amount", "disputed")
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Message},
+    403: {"model": Message},
+    404: {"model": Message},
+    422: {"model": Message},
+}
+ARREAR_FIELDS = (
+    "debtor_name",
+    "debtor_kind",
+    "debtor_code",
+    "contract_no",
+    "signed_on",
+    "delivered_on",
+    "contract_days",
+    "amount",
+    "disputed",
+)
 
 pages = APIRouter(prefix="/appeals", include_in_schema=False)
 api = APIRouter(prefix="/appeals", tags=["诉求直办"])
@@ -66,10 +79,17 @@ async def _submit(request: Request, db: Any, user: Any, form: Any) -> Any:
     if form.get("category") == service.ARREARS_CATEGORY and form.get("debtor_name"):
         arrear = {k: form.get(k) for k in ARREAR_FIELDS}
     return service.submit(
-        db, user, title=str(form.get("title") or ""), content=str(form.get("content") or ""),
-        category=str(form.get("category") or "") or None, credit_code=str(form.get("credit_code") or "") or None,
-        division_code=str(form.get("division_code") or "") or None, uploads=uploads, store=store(request),
-        arrear=arrear, key=str(form.get("key") or "") or None,
+        db,
+        user,
+        title=str(form.get("title") or ""),
+        content=str(form.get("content") or ""),
+        category=str(form.get("category") or "") or None,
+        credit_code=str(form.get("credit_code") or "") or None,
+        division_code=str(form.get("division_code") or "") or None,
+        uploads=uploads,
+        store=store(request),
+        arrear=arrear,
+        key=str(form.get("key") or "") or None,
     )
 
 
@@ -91,8 +111,11 @@ def list_api(db: DbSession, user: CurrentUser, state: str | None = None) -> list
 
 @api.post("", response_model=WorkItemOut, status_code=201, responses=ERRORS)
 async def submit_api(
-    request: Request, db: DbSession, user: Filer,
-    title: Annotated[str, Form(max_length=200)], content: Annotated[str, Form(max_length=5000)],
+    request: Request,
+    db: DbSession,
+    user: Filer,
+    title: Annotated[str, Form(max_length=200)],
+    content: Annotated[str, Form(max_length=5000)],
     category: Annotated[str | None, Form()] = None,
     files: Annotated[list[UploadFile] | None, File(description="附件（pdf、jpg、png、docx、xlsx）")] = None,
 ) -> Any:
@@ -164,43 +187,107 @@ async def appeals_submit(request: Request, db: DbSession, user: Filer, ws: Curre
 
 @pages.get("/supervision")
 def supervision_page(request: Request, db: DbSession, user: Supervisor) -> Response:
-    return render(request, "appeals/supervision.html", {
-        "page_title": "诉求督办",
-        "overdue": service.overdue(db, user),
-        "low": service.low_rated(db, user),
-        "stats": service.stats_by_category(db, user),
-    })
+    return render(
+        request,
+        "appeals/supervision.html",
+        {
+            "page_title": "诉求督办",
+            "overdue": service.overdue(db, user),
+            "low": service.low_rated(db, user),
+            "stats": service.stats_by_category(db, user),
+        },
+    )
 
 
 @pages.get("/supervision.xlsx")
 def supervision_xlsx(db: DbSession, user: Supervisor, actor: CurrentActor) -> Response:
     from jingxin.core import audit
 
-    over, low, stats = service.overdue(db, user), service.low_rated(db, user), service.stats_by_category(db, user)
-    data = workbook([
-        ("超期诉求", ["编号", "诉求", "企业信用代码", "区县", "承办部门", "类别", "时限", "到期时间", "办理层级", "状态"],
-         [[r.id, r.title, r.credit_code, r.county_name, r.department, r.category, r.clock,
-           r.due_at.isoformat(), r.level, r.state] for r in over.rows]),
-        ("低评价诉求", ["编号", "诉求", "企业信用代码", "区县", "承办部门", "评价", "重新办理次数", "状态"],
-         [[r.id, r.title, r.credit_code, r.county_name, r.department, r.rating, r.reopened, r.state] for r in low.rows]),
-        ("分类统计", ["类别", "合计", "办理中", "已办结", "超时", "重新办理", "满意", "不满意"],
-         [[s.label, s.total, s.open, s.closed, s.late, s.reopened, s.satisfied, s.dissatisfied] for s in stats]),
-    ])
-    audit.record(db, actor, audit.Action.EXPORT, "appeals_supervision", None, {"rows": len(over.rows) + len(low.rows)})
+    over, low, stats = (
+        service.overdue(db, user),
+        service.low_rated(db, user),
+        service.stats_by_category(db, user),
+    )
+    data = workbook(
+        [
+            (
+                "超期诉求",
+                [
+                    "编号",
+                    "诉求",
+                    "企业信用代码",
+                    "区县",
+                    "承办部门",
+                    "类别",
+                    "时限",
+                    "到期时间",
+                    "办理层级",
+                    "状态",
+                ],
+                [
+                    [
+                        r.id,
+                        r.title,
+                        r.credit_code,
+                        r.county_name,
+                        r.department,
+                        r.category,
+                        r.clock,
+                        r.due_at.isoformat(),
+                        r.level,
+                        r.state,
+                    ]
+                    for r in over.rows
+                ],
+            ),
+            (
+                "低评价诉求",
+                ["编号", "诉求", "企业信用代码", "区县", "承办部门", "评价", "重新办理次数", "状态"],
+                [
+                    [r.id, r.title, r.credit_code, r.county_name, r.department, r.rating, r.reopened, r.state]
+                    for r in low.rows
+                ],
+            ),
+            (
+                "分类统计",
+                ["类别", "合计", "办理中", "已办结", "超时", "重新办理", "满意", "不满意"],
+                [
+                    [s.label, s.total, s.open, s.closed, s.late, s.reopened, s.satisfied, s.dissatisfied]
+                    for s in stats
+                ],
+            ),
+        ]
+    )
+    audit.record(
+        db, actor, audit.Action.EXPORT, "appeals_supervision", None, {"rows": len(over.rows) + len(low.rows)}
+    )
     db.commit()
-    return Response(data, media_type=XLSX_TYPE,
-                    headers={"Content-Disposition": "attachment; filename*=UTF-8''appeals-supervision.xlsx"})
+    return Response(
+        data,
+        media_type=XLSX_TYPE,
+        headers={"Content-Disposition": "attachment; filename*=UTF-8''appeals-supervision.xlsx"},
+    )
 
 
 @pages.get("/{item_id}/attachments/{attachment_id}")
-def attachment(request: Request, db: DbSession, user: CurrentUser, actor: CurrentActor, item_id: ItemId,
-               attachment_id: ItemId) -> Response:
+def attachment(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    actor: CurrentActor,
+    item_id: ItemId,
+    attachment_id: ItemId,
+) -> Response:
     try:
         found, path = service.open_attachment(db, user, item_id, attachment_id, store(request), actor)
     except wf.WorkflowError as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    return FileResponse(path, media_type=MEDIA_TYPES.get(found.kind, "application/octet-stream"),
-                        filename=found.filename, content_disposition_type="attachment")
+    return FileResponse(
+        path,
+        media_type=MEDIA_TYPES.get(found.kind, "application/octet-stream"),
+        filename=found.filename,
+        content_disposition_type="attachment",
+    )
 
 
 scenario = WebScenario(
@@ -209,7 +296,9 @@ scenario = WebScenario(
     api=api,
     nav=(
         NavItem("appeals", "企业诉求", "/appeals", roles=FILERS, order=30, icon="✉", match="/appeals"),
-        NavItem("appeals-supervision", "诉求督办", "/appeals/supervision", roles=SUPERVISORS, order=31, icon="⚑"),
+        NavItem(
+            "appeals-supervision", "诉求督办", "/appeals/supervision", roles=SUPERVISORS, order=31, icon="⚑"
+        ),
     ),
     templates=Path(__file__).parent / "templates",
 )

@@ -47,7 +47,9 @@ class Terms(_Strict):
     regimes: list[Regime]
 
     def regime_on(self, signed_on: date) -> Regime:
-        found = [r for r in sorted(self.regimes, key=lambda r: r.effective_from) if r.effective_from <= signed_on]
+        found = [
+            r for r in sorted(self.regimes, key=lambda r: r.effective_from) if r.effective_from <= signed_on
+        ]
         if not found:
             first = min(r.effective_from for r in self.regimes)
             raise ValueError(f"合同签订日期 {signed_on} 早于条例施行日期 {first}，不适用本条例的付款期限")
@@ -68,7 +70,11 @@ class Due:
 
 
 def due_date(
-    kind: str, signed_on: date, delivered_on: date, contract_days: int | None = None, terms: Terms | None = None
+    kind: str,
+    signed_on: date,
+    delivered_on: date,
+    contract_days: int | None = None,
+    terms: Terms | None = None,
 ) -> Due:
     """When a debt of a `kind` debtor falls due, and the rule that says so (in Chinese)."""
     if kind not in KIND_LABELS:

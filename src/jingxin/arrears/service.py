@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from jingxin import reference
 from jingxin.appeals.models import ArrearsEntry, ArrearsRepayment
+from jingxin.arrears.rules import KIND_LABELS, due_date, is_overdue
 from jingxin.core import audit
 from jingxin.core.credit_code import is_valid as credit_code_ok
 from jingxin.core.db import clean_text, utcnow
-from jingxin.arrears.rules import KIND_LABELS, due_date, is_overdue
 from jingxin.core.workflow import service as wf
 
 WRITERS = frozenset({"admin", "province_analyst", "city_analyst", "county_analyst"})
@@ -41,7 +41,9 @@ class ArrearsError(ValueError):
         super().__init__("；".join(self.problems.values()))
 
 
-def _text(data: Mapping[str, Any], name: str, label: str, problems: dict[str, str], max_len: int = 200) -> str:
+def _text(
+    data: Mapping[str, Any], name: str, label: str, problems: dict[str, str], max_len: int = 200
+) -> str:
     value = clean_text(str(data.get(name) or "")).strip()
     if not value:
         problems[name] = f"请填写{label}"
@@ -94,7 +96,9 @@ def check_report(data: Mapping[str, Any]) -> Report:
     debtor = _text(data, "debtor_name", "欠款方名称", problems)
     kind = str(data.get("debtor_kind") or "")
     if kind not in KIND_LABELS:
-        problems["debtor_kind"] = f"欠款方类型须为{'、'.join(f'{k}（{v}）' for k, v in KIND_LABELS.items())}之一"
+        problems["debtor_kind"] = (
+            f"欠款方类型须为{'、'.join(f'{k}（{v}）' for k, v in KIND_LABELS.items())}之一"
+        )
     debtor_code = clean_text(str(data.get("debtor_code") or "")).strip().upper() or None
     if debtor_code and not credit_code_ok(debtor_code):
         problems["debtor_code"] = f"欠款方统一社会信用代码 {debtor_code[:18]} 校验不通过"
@@ -145,7 +149,9 @@ def _entry(report: Report, creditor_code: str, creditor_name: str, division: str
     )
 
 
-def record(db: Session, user: Any, data: Mapping[str, Any], actor: audit.Actor, now: datetime | None = None) -> ArrearsEntry:
+def record(
+    db: Session, user: Any, data: Mapping[str, Any], actor: audit.Actor, now: datetime | None = None
+) -> ArrearsEntry:
     """Record a debt in the ledger (an official of the creditor's county or above)."""
     if user.role not in WRITERS:
         raise ArrearsError("您的角色无权登记欠款", 403)
@@ -175,10 +181,14 @@ def record(db: Session, user: Any, data: Mapping[str, Any], actor: audit.Actor, 
     return entry
 
 
-def record_from_appeal(db: Session, user: Any, item: Any, data: Mapping[str, Any], now: datetime | None = None) -> ArrearsEntry:
+def record_from_appeal(
+    db: Session, user: Any, item: Any, data: Mapping[str, Any], now: datetime | None = None
+) -> ArrearsEntry:
     """A 清欠 appeal's report becomes a ledger entry of the appealing enterprise."""
     report = check_report(data)
-    name = clean_text(str(data.get("creditor_name") or getattr(user, "display_name", "") or item.credit_code))[:200]
+    name = clean_text(
+        str(data.get("creditor_name") or getattr(user, "display_name", "") or item.credit_code)
+    )[:200]
     entry = _entry(report, item.credit_code, name, item.division_code, user)
     entry.appeal_item_id = item.id
     db.add(entry)
@@ -186,7 +196,11 @@ def record_from_appeal(db: Session, user: Any, item: Any, data: Mapping[str, Any
     if entry.disputed:
         _open_dispute(db, user, entry, now)
     audit.record(
-        db, audit.Actor(user.id, user.username), audit.Action.WORKFLOW_STEP, "arrears_entry", entry.id,
+        db,
+        audit.Actor(user.id, user.username),
+        audit.Action.WORKFLOW_STEP,
+        "arrears_entry",
+        entry.id,
         {"action": "record", "appeal": item.id},
     )
     db.commit()
@@ -232,11 +246,22 @@ def repay(
         raise ArrearsError(problems)
     assert paid_on and amount is not None
     row = ArrearsRepayment(
-        entry_id=entry.id, paid_on=paid_on, amount=amount, note=clean_text(str(data.get("note") or ""))[:500],
-        recorded_by_id=user.id, recorded_at=utcnow(),
+        entry_id=entry.id,
+        paid_on=paid_on,
+        amount=amount,
+        note=clean_text(str(data.get("note") or ""))[:500],
+        recorded_by_id=user.id,
+        recorded_at=utcnow(),
     )
     db.add(row)
-    audit.record(db, actor, audit.Action.WORKFLOW_STEP, "arrears_entry", entry.id, {"action": "repay", "amount": str(amount)})
+    audit.record(
+        db,
+        actor,
+        audit.Action.WORKFLOW_STEP,
+        "arrears_entry",
+        entry.id,
+        {"action": "repay", "amount": str(amount)},
+    )
     db.commit()
     db.refresh(entry)
     return row
@@ -262,7 +287,13 @@ def sync_dispute(db: Session, user: Any, entry_id: int) -> ArrearsEntry:
 
 
 def settle(
-    db: Session, user: Any, entry_id: int, *, outcome: str, comment: str, agreed_amount: str | None = None,
+    db: Session,
+    user: Any,
+    entry_id: int,
+    *,
+    outcome: str,
+    comment: str,
+    agreed_amount: str | None = None,
     now: datetime | None = None,
 ) -> ArrearsEntry:
     """Settle the dispute of an entry through its workflow case, then update the ledger."""
@@ -299,8 +330,9 @@ def _ledger(user: Any) -> Any:
     ), paid
 
 
-def entries(db: Session, user: Any, *, overdue_on: date | None = None, disputed: bool | None = None,
-            limit: int = 500) -> list[tuple[ArrearsEntry, Decimal, Decimal]]:
+def entries(
+    db: Session, user: Any, *, overdue_on: date | None = None, disputed: bool | None = None, limit: int = 500
+) -> list[tuple[ArrearsEntry, Decimal, Decimal]]:
     """Ledger entries in scope with repaid and outstanding amounts; `overdue_on` keeps those
     overdue on that day with money still owed."""
     query, paid = _ledger(user)
@@ -354,7 +386,18 @@ def _lines(db: Session, user: Any, as_of: date, by: str) -> list[Line]:
                 label = k
         else:
             label = f"{k}（{KIND_LABELS.get(kd, kd)}）"
-        out.append(Line(k, label, int(n), Decimal(amount), Decimal(repaid), Decimal(left), Decimal(overdue), int(disputed)))
+        out.append(
+            Line(
+                k,
+                label,
+                int(n),
+                Decimal(amount),
+                Decimal(repaid),
+                Decimal(left),
+                Decimal(overdue),
+                int(disputed),
+            )
+        )
     return sorted(out, key=lambda line: (-line.overdue, -line.outstanding, line.key))
 
 

@@ -46,7 +46,12 @@ def annual(
     mo = mo.group_by("credit_code").aggregate(m_revenue=mo.revenue.sum(), m_profit=mo.profit.sum())
     pw = power.filter(power.month.year() == year)
     pw = pw.group_by("credit_code").aggregate(kwh=pw.kwh.sum())
-    t = reg.join(st, "credit_code").left_join(tx, "credit_code").left_join(mo, "credit_code").left_join(pw, "credit_code")
+    t = (
+        reg.join(st, "credit_code")
+        .left_join(tx, "credit_code")
+        .left_join(mo, "credit_code")
+        .left_join(pw, "credit_code")
+    )
     t = t.select(*reg.columns, "revenue", "employees", "tax_paid", "m_revenue", "m_profit", "kwh")
     if results is not None:
         sur = results.select("credit_code", surcharge=results.power_surcharge_yuan_per_kwh)
@@ -85,14 +90,21 @@ def monthly_cost(registry: ibis.Table, monthly: ibis.Table, year: int) -> ibis.T
     reg = _groups(registry)
     mo = monthly.filter(monthly.month.year() == year)
     t = mo.join(reg, "credit_code")
-    g = t.group_by(["county_code", "month"]).aggregate(revenue=t.revenue.sum(), cost=(t.revenue - t.profit).sum())
+    g = t.group_by(["county_code", "month"]).aggregate(
+        revenue=t.revenue.sum(), cost=(t.revenue - t.profit).sum()
+    )
     return g.mutate(
         cost_per_100=ibis.ifelse(g.revenue > 0, g.cost / g.revenue * 100, ibis.null("float64"))
     ).order_by(["county_code", "month"])
 
 
 def relief(
-    registry: ibis.Table, land: ibis.Table, power: ibis.Table, results: ibis.Table, year: int, cfg: BurdenConfig
+    registry: ibis.Table,
+    land: ibis.Table,
+    power: ibis.Table,
+    results: ibis.Table,
+    year: int,
+    cfg: BurdenConfig,
 ) -> ibis.Table:
     """Per enterprise, what each 亩均 policy gave (万元; a surcharge counts negative)."""
     area = land.group_by("credit_code").aggregate(area_mu=land.area_mu.sum())
@@ -100,8 +112,15 @@ def relief(
     pw = pw.group_by("credit_code").aggregate(kwh=pw.kwh.sum())
     r = results.select("credit_code", "land_tax_relief_pct", "power_surcharge_yuan_per_kwh")
     t = r.join(_groups(registry), "credit_code").left_join(area, "credit_code").left_join(pw, "credit_code")
-    t = t.select("credit_code", "county_code", "industry", "land_tax_relief_pct", "power_surcharge_yuan_per_kwh",
-                 "area_mu", "kwh")
+    t = t.select(
+        "credit_code",
+        "county_code",
+        "industry",
+        "land_tax_relief_pct",
+        "power_surcharge_yuan_per_kwh",
+        "area_mu",
+        "kwh",
+    )
     land_tax = t.area_mu.fill_null(0.0) * cfg.m2_per_mu * cfg.land_tax_yuan_per_m2 / 10000.0
     return t.mutate(
         land_tax_relief=land_tax * t.land_tax_relief_pct.fill_null(0.0) / 100.0,

@@ -52,8 +52,16 @@ def _facts(wh: Warehouse, scope: Scope) -> dict[str, ibis.Table]:
 
 def indicators(wh: Warehouse, scope: Scope, year: int) -> list[dict[str, Any]]:
     f = _facts(wh, scope)
-    expr = compute.annual(f["registry"], f["statistics"], f["tax"], f["monthly"], f["power_monthly"],
-                          _results(wh, year), year, load_config())
+    expr = compute.annual(
+        f["registry"],
+        f["statistics"],
+        f["tax"],
+        f["monthly"],
+        f["power_monthly"],
+        _results(wh, year),
+        year,
+        load_config(),
+    )
     return wh.to_pyarrow(expr).to_pylist()
 
 
@@ -98,11 +106,23 @@ def policies(wh: Warehouse, db: Session, scope: Scope, year: int) -> list[Policy
         effect = r["effect_pp"]
         suggested = cfg.classify(uptake, effect, per_b)
         d = decided.get(r["policy"])
-        out.append(PolicyRow(
-            r["policy"], cfg.policies[r["policy"]].title, pop, ben, uptake, cost, per_b, effect, suggested,
-            DECISIONS[suggested], d.decision if d else None, DECISIONS.get(d.decision) if d else None,
-            d.decided_by if d else None,
-        ))
+        out.append(
+            PolicyRow(
+                r["policy"],
+                cfg.policies[r["policy"]].title,
+                pop,
+                ben,
+                uptake,
+                cost,
+                per_b,
+                effect,
+                suggested,
+                DECISIONS[suggested],
+                d.decision if d else None,
+                DECISIONS.get(d.decision) if d else None,
+                d.decided_by if d else None,
+            )
+        )
     return out
 
 
@@ -115,8 +135,18 @@ def reviews(db: Session, year: int) -> list[BurdenReview]:
     return list(latest.values())
 
 
-def confirm(db: Session, user: Any, actor: audit.Actor, *, policy_id: str, year: int, decision: str,
-            suggested: str, reason: str = "", figures: dict[str, Any] | None = None) -> BurdenReview:
+def confirm(
+    db: Session,
+    user: Any,
+    actor: audit.Actor,
+    *,
+    policy_id: str,
+    year: int,
+    decision: str,
+    suggested: str,
+    reason: str = "",
+    figures: dict[str, Any] | None = None,
+) -> BurdenReview:
     """Record an official's decision on a policy (audited); a decision against the suggestion
     needs a reason."""
     if user.role not in REVIEWERS:
@@ -132,11 +162,25 @@ def confirm(db: Session, user: Any, actor: audit.Actor, *, policy_id: str, year:
         problems.append("结论与系统建议不同，请填写理由")
     if problems:
         raise BurdenError("；".join(problems))
-    row = BurdenReview(policy_id=policy_id, year=year, suggested=suggested, decision=decision, reason=reason,
-                       figures=json.dumps(figures or {}, ensure_ascii=False, default=str), decided_by_id=user.id,
-                       decided_by=user.username, decided_at=utcnow())
+    row = BurdenReview(
+        policy_id=policy_id,
+        year=year,
+        suggested=suggested,
+        decision=decision,
+        reason=reason,
+        figures=json.dumps(figures or {}, ensure_ascii=False, default=str),
+        decided_by_id=user.id,
+        decided_by=user.username,
+        decided_at=utcnow(),
+    )
     db.add(row)
-    audit.record(db, actor, audit.Action.CONFIG_CHANGE, "burden_review", policy_id,
-                 {"year": year, "decision": decision, "suggested": suggested})
+    audit.record(
+        db,
+        actor,
+        audit.Action.CONFIG_CHANGE,
+        "burden_review",
+        policy_id,
+        {"year": year, "decision": decision, "suggested": suggested},
+    )
     db.commit()
     return row

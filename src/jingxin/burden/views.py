@@ -29,7 +29,11 @@ from jingxin.web.schemas import Message
 from jingxin.web.templating import render
 
 READERS = frozenset({Role.ADMIN, *ANALYSTS})
-ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": Message}, 403: {"model": Message}, 422: {"model": Message}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Message},
+    403: {"model": Message},
+    422: {"model": Message},
+}
 pages = APIRouter(prefix="/burden", include_in_schema=False)
 api = APIRouter(prefix="/burden", tags=["减负降本"])
 Reader = Annotated[Any, Depends(require_roles(*READERS))]
@@ -71,61 +75,153 @@ def _review(wh: Any, db: Any, user: Any, actor: Any, body: ReviewIn) -> Any:
     if found is None:
         raise HTTPException(422, "该年度没有此政策的评估数据（请先运行该年度的亩均评价）")
     try:
-        return service.confirm(db, user, actor, policy_id=body.policy_id, year=body.year, decision=body.decision,
-                               suggested=found.suggested, reason=body.reason, figures=asdict(found))
+        return service.confirm(
+            db,
+            user,
+            actor,
+            policy_id=body.policy_id,
+            year=body.year,
+            decision=body.decision,
+            suggested=found.suggested,
+            reason=body.reason,
+            figures=asdict(found),
+        )
     except service.BurdenError as exc:
         raise HTTPException(403 if "只有" in str(exc) else 422, str(exc)) from None
 
 
 @api.post("/reviews", status_code=201, responses=ERRORS)
-def review_api(wh: WarehouseReader, db: DbSession, user: Reader, actor: CurrentActor, body: ReviewIn) -> dict[str, Any]:
+def review_api(
+    wh: WarehouseReader, db: DbSession, user: Reader, actor: CurrentActor, body: ReviewIn
+) -> dict[str, Any]:
     """Confirm a policy's classification (停止实施 / 延续期限 / 长期有效); audited."""
     row = _review(wh, db, user, actor, body)
-    return {"policy_id": row.policy_id, "year": row.year, "decision": row.decision, "suggested": row.suggested,
-            "decided_by": row.decided_by}
+    return {
+        "policy_id": row.policy_id,
+        "year": row.year,
+        "decision": row.decision,
+        "suggested": row.suggested,
+        "decided_by": row.decided_by,
+    }
 
 
 @pages.get("")
-def burden_page(request: Request, wh: WarehouseReader, db: DbSession, user: Reader, year: Year | None = None) -> Response:
+def burden_page(
+    request: Request, wh: WarehouseReader, db: DbSession, user: Reader, year: Year | None = None
+) -> Response:
     year = year or _default_year()
-    return render(request, "burden/index.html", {
-        "page_title": "减负降本", "year": year,
-        "rows": service.indicators(wh, user.scope, year),
-        "months": service.monthly(wh, user.scope, year),
-        "policies": service.policies(wh, db, user.scope, year),
-        "decisions": DECISIONS,
-        "can_review": user.role in service.REVIEWERS,
-    })
+    return render(
+        request,
+        "burden/index.html",
+        {
+            "page_title": "减负降本",
+            "year": year,
+            "rows": service.indicators(wh, user.scope, year),
+            "months": service.monthly(wh, user.scope, year),
+            "policies": service.policies(wh, db, user.scope, year),
+            "decisions": DECISIONS,
+            "can_review": user.role in service.REVIEWERS,
+        },
+    )
 
 
 @pages.post("/reviews")
-async def review_page(request: Request, wh: WarehouseReader, db: DbSession, user: Reader, actor: CurrentActor,
-                      ws: CurrentWebSession) -> Response:
+async def review_page(
+    request: Request,
+    wh: WarehouseReader,
+    db: DbSession,
+    user: Reader,
+    actor: CurrentActor,
+    ws: CurrentWebSession,
+) -> Response:
     form = await request.form()
-    body = ReviewIn(policy_id=str(form.get("policy_id") or ""), year=int(str(form.get("year") or "0") or 0),
-                    decision=str(form.get("decision") or "extend"), reason=str(form.get("reason") or ""))
+    body = ReviewIn(
+        policy_id=str(form.get("policy_id") or ""),
+        year=int(str(form.get("year") or "0") or 0),
+        decision=str(form.get("decision") or "extend"),
+        reason=str(form.get("reason") or ""),
+    )
     _review(wh, db, user, actor, body)
     accounts.add_flash(db, ws, "已确认政策评估结论。")
     return RedirectResponse(f"/burden?year={body.year}", status_code=303)
 
 
 @pages.get(".xlsx")
-def burden_xlsx(wh: WarehouseReader, db: DbSession, user: Reader, actor: CurrentActor, year: Year | None = None) -> Response:
+def burden_xlsx(
+    wh: WarehouseReader, db: DbSession, user: Reader, actor: CurrentActor, year: Year | None = None
+) -> Response:
     year = year or _default_year()
     rows = service.indicators(wh, user.scope, year)
     pols = service.policies(wh, db, user.scope, year)
-    data = workbook([
-        ("成本指标", ["区县代码", "行业大类", "企业数", "营业收入（万元）", "每百元营收成本（元）", "税负（%）",
-                  "用电成本（万元）", "其中差别化电价（万元）", "每百元营收电费（元）"],
-         [[r["county_code"], r["industry"], r["enterprises"], r["revenue"], r["cost_per_100"], r["tax_burden_pct"],
-           r["electricity_cost"], r["surcharge_cost"], r["electricity_per_100"]] for r in rows]),
-        ("政策评估", ["政策", "评价企业数", "受益企业数", "覆盖率", "金额（万元）", "户均（万元）", "效果（百分点）", "系统建议", "确认结论", "确认人"],
-         [[p.title, p.population, p.beneficiaries, p.uptake, p.cost, p.cost_per_beneficiary, p.effect_pp,
-           p.suggested_label, p.decision_label, p.decided_by] for p in pols]),
-    ])
+    data = workbook(
+        [
+            (
+                "成本指标",
+                [
+                    "区县代码",
+                    "行业大类",
+                    "企业数",
+                    "营业收入（万元）",
+                    "每百元营收成本（元）",
+                    "税负（%）",
+                    "用电成本（万元）",
+                    "其中差别化电价（万元）",
+                    "每百元营收电费（元）",
+                ],
+                [
+                    [
+                        r["county_code"],
+                        r["industry"],
+                        r["enterprises"],
+                        r["revenue"],
+                        r["cost_per_100"],
+                        r["tax_burden_pct"],
+                        r["electricity_cost"],
+                        r["surcharge_cost"],
+                        r["electricity_per_100"],
+                    ]
+                    for r in rows
+                ],
+            ),
+            (
+                "政策评估",
+                [
+                    "政策",
+                    "评价企业数",
+                    "受益企业数",
+                    "覆盖率",
+                    "金额（万元）",
+                    "户均（万元）",
+                    "效果（百分点）",
+                    "系统建议",
+                    "确认结论",
+                    "确认人",
+                ],
+                [
+                    [
+                        p.title,
+                        p.population,
+                        p.beneficiaries,
+                        p.uptake,
+                        p.cost,
+                        p.cost_per_beneficiary,
+                        p.effect_pp,
+                        p.suggested_label,
+                        p.decision_label,
+                        p.decided_by,
+                    ]
+                    for p in pols
+                ],
+            ),
+        ]
+    )
     audit.record(db, actor, audit.Action.EXPORT, "burden", year, {"rows": len(rows)})
     db.commit()
-    return Response(data, media_type=XLSX_TYPE, headers={"Content-Disposition": f"attachment; filename*=UTF-8''burden-{year}.xlsx"})
+    return Response(
+        data,
+        media_type=XLSX_TYPE,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''burden-{year}.xlsx"},
+    )
 
 
 scenario = WebScenario(

@@ -77,7 +77,8 @@ def routed_department(item: WorkItem) -> str | None:
 
 def in_scope(scope: Scope) -> Any:
     """The SQL condition of `visible`: cases inside `scope` (region, enterprise, department)."""
-    return scope.where(WorkItem.division_code, WorkItem.credit_code, WorkItem.fields["department"].as_string())
+    department = WorkItem.fields["department"].as_string()
+    return scope.where(WorkItem.division_code, WorkItem.credit_code, department)
 
 
 def may_take(definition: WorkflowDef, item: WorkItem, roles: list[str], user: Any) -> bool:
