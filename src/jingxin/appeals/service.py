@@ -210,8 +210,19 @@ def overdue(db: Session, user: Any, now: datetime | None = None, limit: int = 10
     counts by department and county."""
     now = now or utcnow()
     definition = load_workflow(WORKFLOW)
+    categories = definition.fields["category"].choices
+    # plain columns, not ORM objects: a province's list is thousands of rows
     query = (
-        select(WorkItem, WorkClock)
+        select(
+            WorkItem.id,
+            WorkItem.fields,
+            WorkItem.division_code,
+            WorkItem.credit_code,
+            WorkItem.level,
+            WorkItem.state,
+            WorkClock.name,
+            WorkClock.due_at,
+        )
         .join(WorkClock, WorkClock.item_id == WorkItem.id)
         .where(
             WorkItem.workflow == WORKFLOW,
@@ -224,23 +235,21 @@ def overdue(db: Session, user: Any, now: datetime | None = None, limit: int = 10
         .limit(limit)
     )
     rows = []
-    for item, clock in db.execute(query).all():
-        cdef = definition.clocks.get(clock.name)
+    for item_id, fields, division, credit, level, state, clock_name, due_at in db.execute(query).all():
+        cdef = definition.clocks.get(clock_name)
         rows.append(
             OverdueRow(
-                id=item.id,
-                title=str(item.fields.get("title", "")),
-                credit_code=item.credit_code,
-                county=county_of(item.division_code),
-                county_name=_county_name(item.division_code),
-                department=str(item.fields.get("department") or "未分办"),
-                category=definition.fields["category"].choices.get(
-                    str(item.fields.get("category")), "未分类"
-                ),
-                clock=cdef.label if cdef else clock.name,
-                due_at=clock.due_at,  # type: ignore[arg-type]
-                level=definition.escalation.levels[item.level].label,
-                state=definition.states[item.state].label,
+                id=item_id,
+                title=str(fields.get("title", "")),
+                credit_code=credit,
+                county=county_of(division),
+                county_name=_county_name(division),
+                department=str(fields.get("department") or "未分办"),
+                category=categories.get(str(fields.get("category")), "未分类"),
+                clock=cdef.label if cdef else clock_name,
+                due_at=due_at,
+                level=definition.escalation.levels[level].label,
+                state=definition.states[state].label,
             )
         )
     return Supervision(rows, _groups(rows, "department", str), _groups(rows, "county", _county_name))
@@ -264,35 +273,40 @@ def low_rated(db: Session, user: Any, limit: int = 1000) -> Supervision:
     definition = load_workflow(WORKFLOW)
     low = load_routing().low_ratings
     reopens = (
-        select(func.count())
-        .select_from(WorkStep)
-        .where(WorkStep.item_id == WorkItem.id, WorkStep.action == "reopen")
-        .scalar_subquery()
+        select(WorkStep.item_id, func.count().label("n"))
+        .where(WorkStep.action == "reopen")
+        .group_by(WorkStep.item_id)
+        .subquery()
     )
     query = (
-        select(WorkItem, reopens)
-        .where(WorkItem.workflow == WORKFLOW, wf.in_scope(user.scope))
-        .where(
-            rating_column().in_(low)
-            | exists().where(WorkStep.item_id == WorkItem.id, WorkStep.action == "reopen")
+        select(
+            WorkItem.id,
+            WorkItem.fields,
+            WorkItem.division_code,
+            WorkItem.credit_code,
+            WorkItem.state,
+            reopens.c.n,
         )
+        .outerjoin(reopens, reopens.c.item_id == WorkItem.id)
+        .where(WorkItem.workflow == WORKFLOW, wf.in_scope(user.scope))
+        .where(rating_column().in_(low) | reopens.c.n.is_not(None))
         .order_by(WorkItem.id.desc())
         .limit(limit)
     )
     ratings = definition.fields["rating"].choices
     rows = [
         LowRatedRow(
-            id=item.id,
-            title=str(item.fields.get("title", "")),
-            credit_code=item.credit_code,
-            county=item.division_code,
-            county_name=_county_name(item.division_code),
-            department=str(item.fields.get("department") or "未分办"),
-            rating=ratings.get(str(item.fields.get("rating")), "未评价"),
+            id=item_id,
+            title=str(fields.get("title", "")),
+            credit_code=credit,
+            county=division,
+            county_name=_county_name(division),
+            department=str(fields.get("department") or "未分办"),
+            rating=ratings.get(str(fields.get("rating")), "未评价"),
             reopened=int(n or 0),
-            state=definition.states[item.state].label,
+            state=definition.states[state].label,
         )
-        for item, n in db.execute(query).all()
+        for item_id, fields, division, credit, state, n in db.execute(query).all()
     ]
     return Supervision(rows, _groups(rows, "department", str), _groups(rows, "county", _county_name))
 
