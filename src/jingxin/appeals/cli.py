@@ -115,7 +115,7 @@ def arrears_report_command(
     from jingxin.arrears import service
 
     try:
-        day = date.fromisoformat(as_of) if as_of else date.today()
+        day = date.fromisoformat(as_of) if as_of else service.today()
     except ValueError:
         raise typer.BadParameter(f"日期格式不正确：{as_of}，例如 2021-06-30") from None
     database = _session()

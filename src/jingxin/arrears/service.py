@@ -186,9 +186,8 @@ def record_from_appeal(
 ) -> ArrearsEntry:
     """A 清欠 appeal's report becomes a ledger entry of the appealing enterprise."""
     report = check_report(data)
-    name = clean_text(
-        str(data.get("creditor_name") or getattr(user, "display_name", "") or item.credit_code)
-    )[:200]
+    own = getattr(user, "display_name", "") if user.role == "enterprise" else ""  # not a service worker's
+    name = clean_text(str(data.get("creditor_name") or own or item.credit_code))[:200]
     entry = _entry(report, item.credit_code, name, item.division_code, user)
     entry.appeal_item_id = item.id
     db.add(entry)
@@ -409,6 +408,13 @@ def by_debtor(db: Session, user: Any, as_of: date) -> list[Line]:
 def by_county(db: Session, user: Any, as_of: date) -> list[Line]:
     """The progress report by county (清欠进度): owed, repaid, outstanding, overdue, disputed."""
     return _lines(db, user, as_of, "county")
+
+
+def today() -> date:
+    """Today in Beijing: a debt falls overdue at midnight China time, not UTC."""
+    from jingxin.core.calendar import CHINA_TZ
+
+    return datetime.now(CHINA_TZ).date()
 
 
 def overdue_flag(entry: ArrearsEntry, left: Decimal, as_of: date) -> bool:

@@ -77,7 +77,7 @@ def list_api(
     db: DbSession, user: Reader, overdue_on: date | None = None, disputed: bool | None = None
 ) -> list[dict[str, Any]]:
     """Ledger entries in scope; `overdue_on` keeps those overdue on that day."""
-    today = overdue_on or date.today()
+    today = overdue_on or service.today()
     return [
         _row(e, r, left, today)
         for e, r, left in service.entries(db, user, overdue_on=overdue_on, disputed=disputed)
@@ -92,7 +92,7 @@ def record_api(
         e = service.record(db, user, body, actor)
     except (service.ArrearsError, wf.WorkflowError) as exc:
         return _fail(exc)
-    return _row(e, 0, e.amount, date.today())
+    return _row(e, 0, e.amount, service.today())
 
 
 @api.post("/{entry_id}/repayments", status_code=201, responses=ERRORS)
@@ -109,7 +109,7 @@ def repay_api(
     except (service.ArrearsError, wf.WorkflowError) as exc:
         return _fail(exc)
     repaid = e.amount - service.outstanding(e)
-    return _row(e, repaid, service.outstanding(e), date.today())
+    return _row(e, repaid, service.outstanding(e), service.today())
 
 
 @api.post("/{entry_id}/settle", responses=ERRORS)
@@ -128,13 +128,13 @@ def settle_api(
         )
     except (service.ArrearsError, wf.WorkflowError) as exc:
         return _fail(exc)
-    return _row(e, e.amount - service.outstanding(e), service.outstanding(e), date.today())
+    return _row(e, e.amount - service.outstanding(e), service.outstanding(e), service.today())
 
 
 @api.get("/report", responses=ERRORS)
 def report_api(db: DbSession, user: Reader, as_of: date | None = None) -> dict[str, Any]:
     """Progress by county and overdue by debtor (元)."""
-    today = as_of or date.today()
+    today = as_of or service.today()
     return {
         "as_of": today.isoformat(),
         "by_county": [_line(x) for x in service.by_county(db, user, today)],
@@ -172,7 +172,7 @@ def _context(db: Any, user: Any, today: date) -> dict[str, Any]:
 
 @pages.get("")
 def arrears_page(request: Request, db: DbSession, user: Reader) -> Response:
-    return render(request, "arrears/index.html", _context(db, user, date.today()))
+    return render(request, "arrears/index.html", _context(db, user, service.today()))
 
 
 @pages.post("")
@@ -186,7 +186,7 @@ async def arrears_record(
         if exc.status == 403:
             raise HTTPException(403, str(exc)) from None
         db.rollback()
-        context = _context(db, user, date.today())
+        context = _context(db, user, service.today())
         context.update(problems=exc.problems, values=form)
         return render(request, "arrears/index.html", context, status_code=422)
     accounts.add_flash(db, ws, f"已登记欠款 #{e.id}，到期日 {e.due_date:%Y-%m-%d}（{e.due_rule}）。")
@@ -195,7 +195,7 @@ async def arrears_record(
 
 @pages.get(".xlsx")
 def arrears_xlsx(db: DbSession, user: Reader, actor: CurrentActor) -> Response:
-    today = date.today()
+    today = service.today()
     rows = [_row(e, r, left, today) for e, r, left in service.entries(db, user, limit=100_000)]
     lines = service.by_county(db, user, today)
     data = workbook(
