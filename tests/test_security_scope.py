@@ -247,3 +247,118 @@ def test_batches_by_department() -> None:
     assert visible["batch_id"].tolist() == [2]
     assert len(Scope(division="330106", credit_code="A").restrict_batches(batches).execute()) == 0
     assert len(Scope().restrict_batches(batches).execute()) == 3
+
+
+# ---- appeals (诉求直办), arrears (清欠), cost burden (减负降本) -----------------------------------
+
+# An appeal of `qiye` (西湖区) routed to 税务, with an attachment, and a ledger entry owed to it.
+# Who may read it: admin, the province, 杭州市, 西湖区, the tax department, the enterprise itself
+# and its service worker; nobody else (another county, city, department or enterprise).
+APPEAL_READERS = {"admin", "sheng", "hangzhou", "xihu", "liaison-sw", "fuwu", "qiye"}
+ARREARS_READERS = {"admin", "sheng", "hangzhou", "xihu", "qiye"}
+BURDEN_READERS = {"admin", "sheng", "hangzhou", "xihu"}
+SUPERVISORS = {"admin", "sheng", "hangzhou", "xihu", "liaison-sw"}
+
+
+@pytest.fixture
+def appeal_world(web_app, demo_users, tmp_path) -> dict[str, Any]:
+    from jingxin.appeals import service as appeals
+    from jingxin.core.workflow.testing import make_people
+
+    with web_app.state.db.session() as db:
+        people = make_people(db, password="jingxin2024demo")
+        qiye = people["qiye"]
+        store = web_app.state.settings.home / "attachments"
+        item = appeals.submit(
+            db,
+            qiye,
+            title="SECRET-APPEAL",
+            content="出口退税",
+            category="arrears",
+            store=store,
+            uploads=[("a.pdf", b"%PDF-1.4 SECRET-FILE")],
+            arrear={
+                "debtor_name": "SECRET-DEBTOR",
+                "debtor_kind": "government",
+                "contract_no": "HT-1",
+                "signed_on": "2021-03-01",
+                "delivered_on": "2021-03-10",
+                "amount": "1000",
+            },
+        )
+        # route it to the tax department (a tax question filed under 清欠 for the test)
+        item.fields = {**item.fields, "department": "税务"}
+        db.commit()
+        from jingxin.appeals.models import ArrearsEntry
+
+        entry_id = db.query(ArrearsEntry.id).scalar()
+        return {"item": item.id, "entry": entry_id}
+
+
+SECRETS_APPEALS = ("SECRET-APPEAL", "SECRET-FILE", "SECRET-DEBTOR")
+MATRIX_USERS = sorted(APPEAL_READERS | SUPERVISORS | {"liaison-dl", "qiye2", "lucheng"})
+
+
+def test_appeal_arrears_burden_routes_by_role(web_client, appeal_world) -> None:
+    """Every role × every appeals, arrears and burden route: readers get the object, everyone
+    else 403 or 404 with none of the secrets; lists show it only to readers. One app for all
+    users (a login each), all violations reported at once."""
+    problems: list[str] = []
+    for username in MATRIX_USERS:
+        web_client.cookies.clear()
+        problems += _appeal_matrix_row(web_client, appeal_world, username)
+    assert not problems, "\n".join(problems)
+
+
+def _appeal_matrix_row(web_client, appeal_world, username: str) -> list[str]:
+    from jingxin.core.workflow.testing import PASSWORD
+
+    token = login(web_client, username, PASSWORD)
+    item, entry = appeal_world["item"], appeal_world["entry"]
+    analysts = {"admin", "sheng", "hangzhou", "xihu", "shangcheng", "wenzhou", "lucheng"}
+    # (method, path, users who get the object, users who get the page (role) but not the object)
+    single = [
+        ("GET", f"/api/v1/work-items/{item}", APPEAL_READERS, set()),
+        ("GET", f"/work/{item}", APPEAL_READERS, set()),
+        ("GET", f"/appeals/{item}/attachments/1", APPEAL_READERS, set()),
+        ("POST", f"/api/v1/arrears/{entry}/repayments", {"admin", "sheng", "hangzhou", "xihu"}, set()),
+        ("GET", "/burden?year=2021", BURDEN_READERS, analysts),
+        ("GET", "/api/v1/burden/indicators?year=2021", BURDEN_READERS, analysts),
+        ("GET", "/arrears", ARREARS_READERS, analysts | {"qiye2"}),
+        ("GET", "/appeals/supervision", SUPERVISORS, analysts | {"liaison-dl"}),
+    ]
+    problems = []
+    for method, path, readers, role_only in single:
+        kwargs: dict[str, Any] = (
+            {"json": {"paid_on": "2021-04-01", "amount": "1"}} if method == "POST" else {}
+        )
+        headers = {"X-CSRF-Token": token}
+        r = web_client.request(method, path, headers=headers, follow_redirects=False, **kwargs)
+        if username in readers or username in role_only:
+            if r.status_code not in (200, 201):
+                problems.append(f"{method} {path} -> {r.status_code} for an allowed role")
+        elif r.status_code not in (403, 404):
+            problems.append(f"{method} {path} -> {r.status_code}: {r.text[:200]}")
+        if username not in readers and any(s in r.text for s in SECRETS_APPEALS):
+            problems.append(f"{method} {path} leaks a secret")
+    lists = [
+        ("/api/v1/appeals", APPEAL_READERS, "SECRET-APPEAL"),
+        ("/api/v1/arrears", ARREARS_READERS, "SECRET-DEBTOR"),
+        ("/api/v1/appeals/overdue", SUPERVISORS, None),
+    ]
+    for path, readers, secret in lists:
+        r = web_client.get(path)
+        if r.status_code == 200 and secret is not None and (secret in r.text) != (username in readers):
+            problems.append(f"GET {path} shows the object: {secret in r.text}")
+        if r.status_code != 200 and username in readers:
+            problems.append(f"GET {path} -> {r.status_code} for a reader")
+    return [f"{username}: {p}" for p in problems]
+
+
+def test_department_scope_rule() -> None:
+    tax = Scope(division="330000", department="税务")
+    assert tax.allows_record("330106", "A", "税务") and not tax.allows_record("330106", "A", "电力")
+    assert not tax.allows_record("330106", "A", None)  # an unrouted case is the county's
+    county_tax = Scope(division="330106", department="税务")
+    assert not county_tax.allows_record("330102", "A", "税务")
+    assert Scope(division="330106").allows_record("330106", "A", "电力")  # a county sees every department

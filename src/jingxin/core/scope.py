@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ibis
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, and_, false, true
 
 
 def division_prefix(code: str) -> str:
@@ -67,17 +67,33 @@ class Scope:
             return credit_code in self.enterprises
         return county_code is not None and county_code.startswith(self.prefix)
 
-    def allows_record(self, division_code: str | None, credit_code: str | None) -> bool:
+    def allows_record(
+        self, division_code: str | None, credit_code: str | None, department: str | None = None
+    ) -> bool:
         """Whether a record of the platform database (a case, an appeal) is visible: by its
-        enterprise when it concerns one (credit code), else by its division."""
+        enterprise when it concerns one (credit code), else by its division.
+
+        A department user (a scope with `department`) sees only records routed to its own
+        department (`department`, e.g. an appeal's 承办部门), within its region."""
+        if self.department is not None and department != self.department:
+            return False
         if credit_code:
             return self.allows_enterprise(credit_code, division_code)
         return self.allows_division(division_code)
 
-    def where(self, division_column: Any, code_column: Any) -> ColumnElement[bool]:
+    def where(
+        self, division_column: Any, code_column: Any, department_column: Any = None
+    ) -> ColumnElement[bool]:
         """The SQLAlchemy condition that keeps platform-database rows inside this scope, the
         same rule as `allows_record` (a row without a credit code is a region's, which no
-        pinned scope sees)."""
+        pinned scope sees; a department user sees only rows routed to its department)."""
+        if self.department is not None:
+            if department_column is None:
+                return false()
+            region = (
+                division_column.startswith(self.prefix, autoescape=True) if self.prefix else true()
+            )
+            return and_(department_column == self.department, region)
         if self.credit_code is not None:
             return code_column == self.credit_code
         if self.enterprises is not None:

@@ -67,6 +67,10 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.exchange.views",
     "jingxin.jobs.views",
     "jingxin.ops.views",
+    # 诉求直办, 清欠, 减负降本
+    "jingxin.appeals.views",
+    "jingxin.arrears.views",
+    "jingxin.burden.views",
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside

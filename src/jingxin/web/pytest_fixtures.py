@@ -40,6 +40,7 @@ POSTGRES_URL = os.environ.get("JINGXIN_TEST_POSTGRES", "postgresql://postgres@12
 
 def _model_modules() -> None:
     import jingxin.accounts.models  # noqa: F401
+    import jingxin.appeals.models  # noqa: F401
     import jingxin.core.audit  # noqa: F401
     import jingxin.core.jobs.models  # noqa: F401
     import jingxin.core.notify.models  # noqa: F401

@@ -42,7 +42,8 @@ def handlers(db: Session, definition: WorkflowDef, item: WorkItem, level: int | 
     level = item.level if level is None else level
     roles = [r.value for r in definition.escalation.levels[level].roles]
     candidates = db.scalars(select(User).where(User.role.in_(roles), User.is_active).order_by(User.id)).all()
-    return [u for u in candidates if u.scope.allows_record(item.division_code, item.credit_code)]
+    department = (item.fields or {}).get("department")
+    return [u for u in candidates if u.scope.allows_record(item.division_code, item.credit_code, department)]
 
 
 def enterprise_users(db: Session, item: WorkItem) -> list[Any]:

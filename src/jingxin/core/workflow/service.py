@@ -66,7 +66,19 @@ class FieldProblems(WorkflowError):
 
 
 def visible(scope: Scope, item: WorkItem) -> bool:
-    return scope.allows_record(item.division_code, item.credit_code)
+    return scope.allows_record(item.division_code, item.credit_code, routed_department(item))
+
+
+def routed_department(item: WorkItem) -> str | None:
+    """The department a case is routed to (its `department` field, e.g. an appeal's 承办部门)."""
+    value = (item.fields or {}).get("department")
+    return value if isinstance(value, str) else None
+
+
+def in_scope(scope: Scope) -> Any:
+    """The SQL condition of `visible`: cases inside `scope` (region, enterprise, department)."""
+    department = WorkItem.fields["department"].as_string()
+    return scope.where(WorkItem.division_code, WorkItem.credit_code, department)
 
 
 def may_take(definition: WorkflowDef, item: WorkItem, roles: list[str], user: Any) -> bool:
@@ -362,7 +374,7 @@ def list_items(
     offset: int = 0,
 ) -> tuple[list[WorkItem], int]:
     """Cases inside `scope`, newest first, and how many match."""
-    where = [scope.where(WorkItem.division_code, WorkItem.credit_code)]
+    where = [in_scope(scope)]
     if workflow:
         where.append(WorkItem.workflow == workflow)
     if state:
@@ -413,7 +425,7 @@ def work_items(db: Session, user: Any, *, limit: int = 100) -> list[WorkItem]:
         .where(
             or_(*options),
             WorkItem.closed_at.is_(None),
-            user.scope.where(WorkItem.division_code, WorkItem.credit_code),
+            in_scope(user.scope),
         )
         .order_by(WorkItem.created_at, WorkItem.id)
         .limit(limit)

@@ -1,0 +1,161 @@
+"""Cost burden (减负降本): indicators and relief on hand-made facts whose answers are worked out
+by hand (golden), the classification rule at its thresholds, and the confirmation of a review
+(recorded and audited)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import ibis
+import pytest
+
+from jingxin.burden import compute
+from jingxin.burden.config import load_config
+
+pytest_plugins = ["jingxin.web.pytest_fixtures"]
+
+A, B, C = "A" * 18, "B" * 18, "C" * 18
+
+
+def facts() -> dict[str, ibis.Table]:
+    return {
+        "registry": ibis.memtable(
+            {
+                "credit_code": [A, B, C],
+                "county_code": ["330106", "330106", "330102"],
+                "industry_code": ["C3311", "C3399", "C2611"],
+            }
+        ),
+        "statistics": ibis.memtable(
+            {
+                "credit_code": [A, B, C, A, B, C],
+                "year": [2021] * 3 + [2020] * 3,
+                "revenue": [1000.0, 500.0, 2000.0, 800.0, 500.0, 2000.0],
+                "employees": [10, 5, 20, 10, 5, 20],
+            }
+        ),
+        "tax": ibis.memtable({"credit_code": [A, B, C], "year": [2021] * 3, "tax_paid": [50.0, 10.0, 100.0]}),
+        "monthly": ibis.memtable(
+            {
+                "credit_code": [A, A, B, C],
+                "month": [date(2021, 1, 1), date(2021, 2, 1), date(2021, 1, 1), date(2020, 12, 1)],
+                "revenue": [100.0, 100.0, 50.0, 999.0],
+                "profit": [10.0, 20.0, 5.0, 1.0],
+            }
+        ),
+        "power": ibis.memtable(
+            {"credit_code": [A, B, C], "month": [date(2021, 1, 1)] * 3, "kwh": [100000.0, 200000.0, 0.0]}
+        ),
+        "land": ibis.memtable({"credit_code": [A, B, C], "area_mu": [10.0, 20.0, 5.0]}),
+        "results": ibis.memtable(
+            {
+                "credit_code": [A, B, C],
+                "land_tax_relief_pct": [100.0, None, 80.0],
+                "power_surcharge_yuan_per_kwh": [None, 0.3, None],
+            }
+        ),
+    }
+
+
+def test_annual_indicators_golden() -> None:
+    f, cfg = facts(), load_config()
+    rows = (
+        compute.annual(
+            f["registry"], f["statistics"], f["tax"], f["monthly"], f["power"], f["results"], 2021, cfg
+        )
+        .to_pyarrow()
+        .to_pylist()
+    )
+    xihu = next(r for r in rows if r["county_code"] == "330106" and r["industry"] == "C3")
+    assert xihu["enterprises"] == 2 and xihu["revenue"] == 1500.0
+    # monthly: revenue 250, profit 35 -> cost 215 per 250 -> 86 yuan per 100 yuan
+    assert xihu["cost_per_100"] == pytest.approx(86.0)
+    assert xihu["tax_burden_pct"] == pytest.approx(60.0 / 1500.0 * 100)
+    # 300,000 kWh × 0.65 = 19.5 万元, plus B's surcharge 200,000 × 0.3 = 6 万元
+    assert xihu["electricity_cost"] == pytest.approx(25.5)
+    assert xihu["electricity_per_100"] == pytest.approx(25.5 / 1500.0 * 100)
+    shangcheng = next(r for r in rows if r["county_code"] == "330102")
+    assert shangcheng["cost_per_100"] is None  # its only month is in 2020
+
+
+def test_relief_and_policy_summary_golden() -> None:
+    f, cfg = facts(), load_config()
+    per = compute.relief(f["registry"], f["land"], f["power"], f["results"], 2021, cfg)
+    got = {r["credit_code"]: r for r in per.to_pyarrow().to_pylist()}
+    # A: 10 亩 × 666.67 m² × 6 元 = 40,000.2 元 = 4.00002 万元, relieved 100 %
+    assert got[A]["land_tax_relief"] == pytest.approx(10 * 666.67 * 6 / 10000)
+    assert got[C]["land_tax_relief"] == pytest.approx(5 * 666.67 * 6 / 10000 * 0.8)
+    assert got[B]["power_surcharge"] == pytest.approx(-6.0)
+    summary = {
+        r["policy"]: r for r in compute.policy_summary(per, f["statistics"], 2021).to_pyarrow().to_pylist()
+    }
+    land = summary["land_tax_relief"]
+    assert (land["population"], land["beneficiaries"]) == (3, 2)
+    # beneficiaries A (+25 %) and C (0 %) against B (0 %): +12.5 points
+    assert land["effect_pp"] == pytest.approx(12.5)
+    assert summary["power_surcharge"]["cost"] == pytest.approx(-6.0)
+
+
+@pytest.mark.parametrize(
+    "uptake,effect,cost,expected",
+    [
+        (0.02, 5.0, 1.0, "stop"),
+        (0.021, 5.0, 1.0, "extend"),
+        (0.10, 5.0, 1.0, "keep"),
+        (0.5, -1.0, 1.0, "stop"),
+        (0.5, 1.99, 1.0, "extend"),
+        (0.5, 2.0, 50.0, "keep"),
+        (0.5, 2.0, 50.01, "extend"),
+        (0.09, 3.0, 1.0, "extend"),
+        (0.5, None, 1.0, "extend"),
+    ],
+)
+def test_classification_thresholds(uptake: float, effect: float | None, cost: float, expected: str) -> None:
+    assert load_config().classify(uptake, effect, cost) == expected
+
+
+def test_confirmation_is_recorded_and_audited(db_session: Any) -> None:
+    from sqlalchemy import select
+
+    from jingxin.burden import service
+    from jingxin.core.audit import Actor, AuditEntry
+    from jingxin.core.workflow.testing import make_people
+
+    people = make_people(db_session)
+    sheng, xihu = people["sheng"], people["xihu"]
+    with pytest.raises(service.BurdenError, match="省级分析员"):
+        service.confirm(
+            db_session,
+            xihu,
+            Actor(xihu.id, "xihu"),
+            policy_id="land_tax_relief",
+            year=2021,
+            decision="keep",
+            suggested="keep",
+        )
+    with pytest.raises(service.BurdenError, match="理由"):
+        service.confirm(
+            db_session,
+            sheng,
+            Actor(sheng.id, "sheng"),
+            policy_id="land_tax_relief",
+            year=2021,
+            decision="stop",
+            suggested="keep",
+        )
+    service.confirm(
+        db_session,
+        sheng,
+        Actor(sheng.id, "sheng"),
+        policy_id="land_tax_relief",
+        year=2021,
+        decision="extend",
+        suggested="keep",
+        reason="再观察一年",
+    )
+    assert [(r.policy_id, r.decision) for r in service.reviews(db_session, 2021)] == [
+        ("land_tax_relief", "extend")
+    ]
+    entry = db_session.scalars(select(AuditEntry).where(AuditEntry.object_type == "burden_review")).one()
+    assert entry.detail["decision"] == "extend"
