@@ -19,4 +19,5 @@ for _name in SCENARIOS:
     importlib.import_module(f"jingxin.{_name}.cli").register(app)
 importlib.import_module("jingxin.core.workflow.cli").register(app)
 importlib.import_module("jingxin.exchange.cli").register(app)
+importlib.import_module("jingxin.policies.cli").register(app)
 importlib.import_module("jingxin.demo").register(app)

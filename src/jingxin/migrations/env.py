@@ -22,6 +22,7 @@ MODEL_MODULES = (
     "jingxin.accounts.models",
     "jingxin.core.workflow.models",
     "jingxin.core.notify.models",
+    "jingxin.policies.models",
 )
 
 for _module in MODEL_MODULES:

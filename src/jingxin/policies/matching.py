@@ -36,30 +36,40 @@ def policy_facts(policy: Policy) -> list[str]:
     return out
 
 
-def match(
+def policy_columns(
     facts: ibis.Table, policy: Policy, day: dt.date, overrides: dict[str, Any] | None = None
-) -> ibis.Table:
-    """Every enterprise of `facts` against `policy` on `day` (parameters in force that day,
-    replaced by `overrides` for a what-if). Outside the period of validity nobody qualifies."""
+) -> dict[str, Any]:
+    """The decision columns of one policy as expressions over `facts`: a boolean per condition
+    (a missing fact makes it false), `eligible` and `amount` (元, NULL when not eligible)."""
     params = policy.params_at(day, overrides)
-    in_force = ibis.literal(policy.in_force(day))
     conds = {
         condition_column(c.id): to_ibis(policy.rule(c).tree, facts, params).fill_null(False)
         for c in policy.conditions
     }
-    t = facts.mutate(**conds)
-    eligible = in_force
-    for name in conds:
-        eligible = eligible & t[name]
-    t = t.mutate(eligible=eligible)
-    amount = to_ibis(policy.formula.tree, t, params).cast("float64").round(2)
-    t = t.mutate(amount=ibis.ifelse(t.eligible, amount, ibis.null("float64")))
-    used = policy_facts(policy)
+    eligible = ibis.literal(policy.in_force(day))
+    for expr in conds.values():
+        eligible = eligible & expr
+    amount = to_ibis(policy.formula.tree, facts, params).cast("float64").round(2)
+    return {**conds, "eligible": eligible, "amount": ibis.ifelse(eligible, amount, ibis.null("float64"))}
+
+
+def _trace_columns(facts: ibis.Table, policies: list[Policy]) -> list[str]:
+    used: list[str] = []
+    for p in policies:
+        used += [f for f in policy_facts(p) if f not in used]
     batches = sorted({batch_column(FACTS[f].source) for f in used})
-    keep = [c for c in ID_COLUMNS if c in t.columns]
+    keep = [c for c in ID_COLUMNS if c in facts.columns]
     keep += [f for f in used if f not in keep]
-    keep += [b for b in batches if b in t.columns and b not in keep]
-    return t.select(*keep, *conds, "eligible", "amount")
+    return keep + [b for b in batches if b in facts.columns and b not in keep]
+
+
+def match(
+    facts: ibis.Table, policy: Policy, day: dt.date, overrides: dict[str, Any] | None = None
+) -> ibis.Table:
+    """Every enterprise of `facts` against `policy` on `day` (parameters in force that day,
+    replaced by `overrides` for a what-if). Outside the period of validity nobody qualifies.
+    Besides the decision columns it keeps every fact the policy reads and their batches."""
+    return facts.select(*_trace_columns(facts, [policy]), **policy_columns(facts, policy, day, overrides))
 
 
 def trace(row: dict[str, Any], policy: Policy, day: dt.date, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -173,3 +183,26 @@ def what_if(
         .mutate(amount_change=ibis._.amount_after - ibis._.amount_before)
         .order_by("county_code")
     )
+
+
+def prefixed(policy_id: str, column: str) -> str:
+    return f"{policy_id}__{column}"
+
+
+def match_all(facts: ibis.Table, policies: list[Policy], day: dt.date) -> ibis.Table:
+    """Every enterprise against every policy in ONE query (one compile, one scan): the facts,
+    their batches and, per policy, its condition columns, `eligible` and `amount` prefixed with
+    the policy id. `unprefix` gives one policy's row back for `trace`."""
+    cols: dict[str, Any] = {}
+    for policy in policies:
+        for name, expr in policy_columns(facts, policy, day).items():
+            cols[prefixed(policy.id, name)] = expr
+    return facts.select(*_trace_columns(facts, policies), **cols)
+
+
+def unprefix(row: dict[str, Any], policy: Policy) -> dict[str, Any]:
+    """One policy's columns of a `match_all` row, named as `match` names them."""
+    out = {k: v for k, v in row.items() if "__" not in k or k.endswith("__batch")}
+    start = f"{policy.id}__"
+    out.update({k[len(start):]: v for k, v in row.items() if k.startswith(start)})
+    return out
