@@ -65,7 +65,7 @@ def evaluation(wh: Warehouse, scope: Scope, credit_code: str) -> dict[str, Any] 
     j = res.filter(res.credit_code == credit_code).join(runs, "run_id")
     rows = wh.to_pyarrow(
         j.select("run_id", "year", "system", "total_score", "rank_in_county", "county_count",
-                 "land_tax_relief_pct", "power_surcharge_yuan_per_kwh", **{"cls": j["class"]})
+                 "land_tax_relief_pct", "power_surcharge_yuan_per_kwh", "created_at", cls=j["class"])
         .order_by([ibis.desc("year"), ibis.desc("created_at")])
         .limit(1)
     ).to_pylist()

@@ -55,6 +55,8 @@ def set_budget(db: Session, user: Any, policy_id: str, county: str, year: int, t
     """Set the budget of a policy in a county and year (市、省 accounts, within their scope).
     It may not go below what is already committed."""
     get_policy(policy_id)
+    if not (len(county) == 6 and county.isdigit()):
+        raise workflow.FieldProblems({"county": "区县代码应为6位数字"})
     if user.role not in BUDGET_ROLES or not user.scope.allows_division(county):
         raise workflow.NotAllowed("您无权设置该区县的政策预算")
     if total_yuan < 0:
@@ -160,7 +162,7 @@ def create_list(db: Session, wh: Warehouse, user: Any, policy_id: str, county: s
         raise PayoutError(f"“{policy.title}”不是免申即享的惠企政策，不能生成直兑清单")
     if not policy.in_force(day):
         raise PayoutError(f"“{policy.title}”在 {day} 不在有效期内")
-    if not user.scope.allows_division(county):
+    if not user.scope.allows_division(county) or user.role not in {"county_analyst", "city_analyst", "province_analyst", "admin"}:
         raise workflow.NotAllowed("您无权为该区县生成兑现清单")
     year = policy.data_year_for(day)
     found = service.beneficiaries(wh, user.scope, policy_id, day, county=county)

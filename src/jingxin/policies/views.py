@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from urllib.parse import quote
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -56,6 +57,15 @@ def _problem(exc: workflow.WorkflowError) -> HTTPException:
     return HTTPException(status_code=exc.status, detail=str(exc))
 
 
+def _back(exc: ValueError, url: str) -> Response:
+    """Outside scope or role: 404/403 like everywhere; otherwise back to the page with the message."""
+    status = getattr(exc, "status", 400)
+    if status in (403, 404):
+        raise HTTPException(status_code=status, detail=str(exc)) from None
+    sep = "&" if "?" in url else "?"
+    return RedirectResponse(f"{url}{sep}error={quote(str(exc)[:200])}", status_code=303)
+
+
 # ---- catalogue and matching -----------------------------------------------------------------
 
 
@@ -90,7 +100,7 @@ async def payout_create(request: Request, db: DbSession, wh: WarehouseReader, us
     try:
         item = payouts.create_list(db, wh, user, _policy(policy_id).id, county, _day(wh, None))
     except workflow.WorkflowError as exc:
-        return RedirectResponse(f"/policies/payouts?error={str(exc)[:200]}", status_code=303)
+        return _back(exc, "/policies/payouts")
     return RedirectResponse(f"/policies/payouts/{item.id}", status_code=303)
 
 
@@ -102,10 +112,10 @@ async def budget_set(request: Request, db: DbSession, user: CurrentUser) -> Resp
         year = int(str(form.get("year", "")))
         payouts.set_budget(db, user, _policy(str(form.get("policy", ""))).id, str(form.get("county", "")).strip(),
                            year, total)
-    except ValueError:
-        return RedirectResponse("/policies/payouts?error=预算额度和年度须为数字", status_code=303)
     except workflow.WorkflowError as exc:
-        return RedirectResponse(f"/policies/payouts?error={str(exc)[:200]}", status_code=303)
+        return _back(exc, "/policies/payouts")
+    except ValueError:
+        return _back(ValueError("预算额度和年度须为数字"), "/policies/payouts")
     return RedirectResponse("/policies/payouts", status_code=303)
 
 
@@ -148,12 +158,7 @@ async def payout_step(request: Request, db: DbSession, user: CurrentUser, item_i
     try:
         _STEPS[step](db, user, item_id, form)
     except ValueError as exc:
-        status = getattr(exc, "status", 400)
-        if status == 404:
-            raise HTTPException(status_code=404, detail=str(exc)) from None
-        if status == 403:
-            raise HTTPException(status_code=403, detail=str(exc)) from None
-        return RedirectResponse(f"/policies/payouts/{item_id}?error={str(exc)[:200]}", status_code=303)
+        return _back(exc, f"/policies/payouts/{item_id}")
     return RedirectResponse(f"/policies/payouts/{item_id}", status_code=303)
 
 
