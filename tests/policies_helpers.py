@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
 XIHU, SHANGCHENG = "330106", "330102"
 DAY = dt.date(2022, 6, 1)  # decisions read data year 2021
@@ -39,3 +41,18 @@ def build_province(folder: Path) -> str:
     finally:
         wh.close()
     return url
+
+
+@pytest.fixture(scope="session")
+def policies_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The province built once per test process; modules copy it (`province_copy`)."""
+    folder = tmp_path_factory.mktemp("policies_template")
+    build_province(folder)
+    return folder / "warehouse.duckdb"
+
+
+def province_copy(template: Path, folder: Path) -> str:
+    """A private copy of the built province in `folder`; returns its warehouse URL."""
+    target = folder / "warehouse.duckdb"
+    shutil.copyfile(template, target)
+    return f"duckdb:///{target}"

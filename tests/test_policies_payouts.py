@@ -16,17 +16,17 @@ from jingxin.core.warehouse import open_warehouse
 from jingxin.core.workflow import service as workflow
 from jingxin.policies import payouts, service
 from jingxin.policies.models import PayoutLine, PolicyBudget
-from policies_helpers import DAY, SHANGCHENG, XIHU, build_province
+from policies_helpers import DAY, SHANGCHENG, XIHU, province_copy
 
-pytest_plugins = ["jingxin.web.pytest_fixtures"]
+pytest_plugins = ["jingxin.web.pytest_fixtures", "policies_helpers"]
 pytestmark = pytest.mark.xdist_group("policies")
 
 POLICY = "land_tax_relief"
 
 
 @pytest.fixture(scope="module")
-def wh_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    return build_province(tmp_path_factory.mktemp("policies_payouts"))
+def wh_url(tmp_path_factory: pytest.TempPathFactory, policies_template: Path) -> str:
+    return province_copy(policies_template, tmp_path_factory.mktemp("policies_payouts"))
 
 
 @pytest.fixture

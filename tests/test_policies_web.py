@@ -7,32 +7,35 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from policies_helpers import DAY, SHANGCHENG, XIHU, build_province
+from policies_helpers import DAY, SHANGCHENG, XIHU, province_copy
 
 from jingxin.core.scope import Scope
 from jingxin.core.warehouse import open_warehouse
 from jingxin.policies import service
 from jingxin.web.testing import DEMO_PASSWORD, login
 
-pytest_plugins = ["jingxin.web.pytest_fixtures"]
+pytest_plugins = ["jingxin.web.pytest_fixtures", "policies_helpers"]
 pytestmark = pytest.mark.xdist_group("policies")
 
 POLICY = "land_tax_relief"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None) -> Iterator[dict[str, Any]]:
+def world(
+    tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None, policies_template: Path
+) -> Iterator[dict[str, Any]]:
     from jingxin.accounts.service import create_demo_users
     from jingxin.core.db import upgrade
     from jingxin.core.settings import Settings
     from jingxin.web.app import create_app
 
     home = tmp_path_factory.mktemp("policies_web")
-    wh_url = build_province(home)
+    wh_url = province_copy(policies_template, home)
     wh = open_warehouse(wh_url)
     try:
         xihu = service.beneficiaries(wh, Scope(division=XIHU), POLICY, DAY, county=XIHU)

@@ -153,17 +153,22 @@ def _budget_year(item: WorkItem) -> int:
 # ---- 直兑 lists -------------------------------------------------------------------------------
 
 
-def create_list(db: Session, wh: Warehouse, user: Any, policy_id: str, county: str, day: dt.date) -> WorkItem:
+def create_list(db: Session, wh: Warehouse, user: Any, policy_id: str, county: str, day: dt.date | None = None) -> WorkItem:
     """The platform lists the qualifying enterprises of `county` and their amounts (a case of
     `policy_payout` in state 待县级确认). Enterprises already on a list of the same policy and
-    data year are left out, so nobody is paid twice."""
+    data year are left out, so nobody is paid twice. `day` defaults to `service.default_day`."""
     policy = get_policy(policy_id)
-    if policy.mode != "direct" or policy.kind != "benefit":
-        raise PayoutError(f"“{policy.title}”不是免申即享的惠企政策，不能生成直兑清单")
-    if not policy.in_force(day):
-        raise PayoutError(f"“{policy.title}”在 {day} 不在有效期内")
     if not user.scope.allows_division(county) or user.role not in {"county_analyst", "city_analyst", "province_analyst", "admin"}:
         raise workflow.NotAllowed("您无权为该区县生成兑现清单")
+    if policy.mode != "direct" or policy.kind != "benefit":
+        raise PayoutError(f"“{policy.title}”不是免申即享的惠企政策，不能生成直兑清单")
+    if day is None:
+        try:
+            day = service.default_day(wh)
+        except service.NoFacts as exc:
+            raise PayoutError(str(exc)) from None
+    if not policy.in_force(day):
+        raise PayoutError(f"“{policy.title}”在 {day} 不在有效期内")
     year = policy.data_year_for(day)
     found = service.beneficiaries(wh, user.scope, policy_id, day, county=county)
     done = set(db.scalars(select(PayoutLine.credit_code).where(

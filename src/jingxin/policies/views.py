@@ -98,7 +98,7 @@ async def payout_create(request: Request, db: DbSession, wh: WarehouseReader, us
     form = await request.form()
     policy_id, county = str(form.get("policy", "")), str(form.get("county", "")).strip()
     try:
-        item = payouts.create_list(db, wh, user, _policy(policy_id).id, county, _day(wh, None))
+        item = payouts.create_list(db, wh, user, _policy(policy_id).id, county)
     except workflow.WorkflowError as exc:
         return _back(exc, "/policies/payouts")
     return RedirectResponse(f"/policies/payouts/{item.id}", status_code=303)
