@@ -45,6 +45,7 @@ def match_command(
     scope: Annotated[str | None, typer.Option("--scope", help="区划代码：只看该区域")] = None,
     enterprise: Annotated[str | None, typer.Option("--enterprise", help="只看这家企业的判定过程")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="试算：参数=新值（可多次）")] = None,
+    warehouse: Annotated[str | None, typer.Option("--warehouse", help="数据仓库地址（默认按配置）")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Match every enterprise against a policy: per county who qualifies and how much; with
@@ -62,7 +63,7 @@ def match_command(
         raise typer.BadParameter(str(exc)) from None
     the_scope = Scope(division=scope) if scope and scope != "330000" else EVERYTHING
     try:
-        wh = open_warehouse()
+        wh = open_warehouse(warehouse)
     except WarehouseError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
