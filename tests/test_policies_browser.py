@@ -50,11 +50,27 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         db.commit()
     database.dispose()
     port = _free_port()
-    env = {**os.environ, "JINGXIN_HOME": str(home), "JINGXIN_DATABASE_URL": db_url, "JINGXIN_WAREHOUSE": wh_url,
-           "JINGXIN_SECRET_KEY": "browser-test"}
+    env = {
+        **os.environ,
+        "JINGXIN_HOME": str(home),
+        "JINGXIN_DATABASE_URL": db_url,
+        "JINGXIN_WAREHOUSE": wh_url,
+        "JINGXIN_SECRET_KEY": "browser-test",
+    }
     log = (home / "server.log").open("wb")
-    command = [sys.executable, "-m", "uvicorn", "--factory", "jingxin.web.app:create_app",
-               "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "jingxin.web.app:create_app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -149,8 +165,10 @@ def test_direct_payout_in_the_browser(server: dict[str, Any], browser: Any) -> N
     shot(qiye, "policies-enterprise-code-phone")
     qiye.locator("#policy-land_tax_relief summary").click()
     assert "批次" in qiye.locator("#policy-land_tax_relief").inner_text()
-    qiye.screenshot(path=str(Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "policies-trace-phone.png"),
-                    full_page=True)
+    qiye.screenshot(
+        path=str(Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "policies-trace-phone.png"),
+        full_page=True,
+    )
 
 
 def test_what_if_before_publishing(server: dict[str, Any], browser: Any) -> None:

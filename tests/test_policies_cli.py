@@ -23,7 +23,9 @@ def cli(tmp_path_factory: pytest.TempPathFactory, policies_template: Path):
     app = typer.Typer()
     register(app)
     runner = CliRunner()
-    return lambda *args: runner.invoke(app, ["policy", *args, "--warehouse", url] if args[0] == "match" else ["policy", *args])
+    return lambda *args: runner.invoke(
+        app, ["policy", *args, "--warehouse", url] if args[0] == "match" else ["policy", *args]
+    )
 
 
 def test_list_and_match(cli) -> None:

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from policies_helpers import DAY, SHANGCHENG, XIHU, province_copy
 from sqlalchemy import select
 
 from jingxin.core.warehouse import open_warehouse
 from jingxin.core.workflow import service as workflow
 from jingxin.policies import payouts, service
 from jingxin.policies.models import PayoutLine, PolicyBudget
-from policies_helpers import DAY, SHANGCHENG, XIHU, province_copy
 
 pytest_plugins = ["jingxin.web.pytest_fixtures", "policies_helpers"]
 pytestmark = pytest.mark.xdist_group("policies")
@@ -42,8 +42,12 @@ def people(db_session, wh) -> dict[str, Any]:
     from jingxin.core.scope import Scope
 
     xihu = service.beneficiaries(wh, Scope(division=XIHU), POLICY, DAY, county=XIHU)
-    users = create_demo_users(db_session, "pw-policies-2024", enterprise_code=xihu[0]["credit_code"],
-                              staff_enterprises=[xihu[0]["credit_code"]])
+    users = create_demo_users(
+        db_session,
+        "pw-policies-2024",
+        enterprise_code=xihu[0]["credit_code"],
+        staff_enterprises=[xihu[0]["credit_code"]],
+    )
     db_session.commit()
     return {"users": {u.username: u for u in users}, "xihu": xihu}
 
@@ -157,9 +161,17 @@ def test_application_reviewed_then_paid(db_session, wh, people) -> None:
     d = [service.decision(wh, u["sheng"].scope, "tech_upgrade_subsidy", c, DAY) for c in first]
     code = next(x["credit_code"] for x in d if x and x["eligible"])
     county = code[2:8]
-    applicant = accounts.create_user(db_session, UserCreate(username="qiye-app", display_name="申请企业",
-                                     role=Role.ENTERPRISE, credit_code=code, password="pw-policies-2024"),
-                                     Actor(None, "test", None))
+    applicant = accounts.create_user(
+        db_session,
+        UserCreate(
+            username="qiye-app",
+            display_name="申请企业",
+            role=Role.ENTERPRISE,
+            credit_code=code,
+            password="pw-policies-2024",
+        ),
+        Actor(None, "test", None),
+    )
     db_session.commit()
     # a policy paid without application cannot be applied for
     with pytest.raises(payouts.PayoutError):
@@ -170,9 +182,17 @@ def test_application_reviewed_then_paid(db_session, wh, people) -> None:
         payouts.apply(db_session, wh, applicant, "tech_upgrade_subsidy", code, DAY)
     reviewer = u["xihu"] if county == XIHU else None
     if reviewer is None:
-        reviewer = accounts.create_user(db_session, UserCreate(username="shangcheng-r", display_name="上城区",
-                                        role=Role.COUNTY_ANALYST, division_code=county, password="pw-policies-2024"),
-                                        Actor(None, "test", None))
+        reviewer = accounts.create_user(
+            db_session,
+            UserCreate(
+                username="shangcheng-r",
+                display_name="上城区",
+                role=Role.COUNTY_ANALYST,
+                division_code=county,
+                password="pw-policies-2024",
+            ),
+            Actor(None, "test", None),
+        )
         db_session.commit()
     with pytest.raises(payouts.BudgetExceeded, match="尚未设置"):
         payouts.approve(db_session, reviewer, item.id)

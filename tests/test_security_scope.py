@@ -81,7 +81,11 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
         ("POST", "/policies/payouts/999999/confirm", {}),
         ("POST", "/policies/payouts/999999/record_payment", {"data": {"payment_ref": "X"}}),
         ("POST", "/policies/payouts", {"data": {"policy": "land_tax_relief", "county": "110101"}}),
-        ("POST", "/policies/budgets", {"data": {"policy": "land_tax_relief", "county": "110101", "year": "2022", "total": "1"}}),
+        (
+            "POST",
+            "/policies/budgets",
+            {"data": {"policy": "land_tax_relief", "county": "110101", "year": "2022", "total": "1"}},
+        ),
     ]
 
 

@@ -64,8 +64,18 @@ def evaluation(wh: Warehouse, scope: Scope, credit_code: str) -> dict[str, Any] 
     runs = wh.table("eval_runs").select("run_id", "year", "system", "created_at")
     j = res.filter(res.credit_code == credit_code).join(runs, "run_id")
     rows = wh.to_pyarrow(
-        j.select("run_id", "year", "system", "total_score", "rank_in_county", "county_count",
-                 "land_tax_relief_pct", "power_surcharge_yuan_per_kwh", "created_at", cls=j["class"])
+        j.select(
+            "run_id",
+            "year",
+            "system",
+            "total_score",
+            "rank_in_county",
+            "county_count",
+            "land_tax_relief_pct",
+            "power_surcharge_yuan_per_kwh",
+            "created_at",
+            cls=j["class"],
+        )
         .order_by([ibis.desc("year"), ibis.desc("created_at")])
         .limit(1)
     ).to_pylist()
@@ -76,7 +86,9 @@ def evaluation(wh: Warehouse, scope: Scope, credit_code: str) -> dict[str, Any] 
     return row
 
 
-def page(db: Session, wh: Warehouse, scope: Scope, credit_code: str, day: dt.date | None = None) -> dict[str, Any] | None:
+def page(
+    db: Session, wh: Warehouse, scope: Scope, credit_code: str, day: dt.date | None = None
+) -> dict[str, Any] | None:
     """Everything the code page shows, or None when the enterprise is not in scope."""
     who = profile(wh, scope, credit_code)
     if who is None:

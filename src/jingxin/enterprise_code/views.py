@@ -16,7 +16,14 @@ from fastapi.responses import RedirectResponse
 from jingxin.core import audit
 from jingxin.core.auth import ANALYSTS, Role
 from jingxin.enterprise_code import service
-from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, DbSession, WarehouseReader, require_roles
+from jingxin.web.deps import (
+    CurrentActor,
+    CurrentScope,
+    CurrentUser,
+    DbSession,
+    WarehouseReader,
+    require_roles,
+)
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
@@ -30,7 +37,9 @@ pages = APIRouter(prefix="/qiye", include_in_schema=False, dependencies=[Depends
 
 
 @pages.get("")
-def own_or_lookup(request: Request, user: CurrentUser, code: Annotated[str | None, Query(max_length=18)] = None) -> Response:
+def own_or_lookup(
+    request: Request, user: CurrentUser, code: Annotated[str | None, Query(max_length=18)] = None
+) -> Response:
     """An enterprise goes straight to its own page; others look one up by credit code."""
     if user.credit_code and user.role == "enterprise":
         return RedirectResponse(f"/qiye/{user.credit_code}", status_code=303)
@@ -41,7 +50,11 @@ def own_or_lookup(request: Request, user: CurrentUser, code: Annotated[str | Non
 
 @pages.get("/{credit_code}")
 def code_page(
-    request: Request, db: DbSession, wh: WarehouseReader, scope: CurrentScope, actor: CurrentActor,
+    request: Request,
+    db: DbSession,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    actor: CurrentActor,
     credit_code: CreditCode,
 ) -> Response:
     data = service.page(db, wh, scope, credit_code)
@@ -56,8 +69,11 @@ def qr(request: Request, wh: WarehouseReader, scope: CurrentScope, credit_code: 
     if service.profile(wh, scope, credit_code) is None:
         raise HTTPException(status_code=404, detail="企业不存在或不在您的数据范围内")
     base = request.app.state.settings.public_url.rstrip("/")
-    return Response(service.qr_svg(f"{base}/qiye/{credit_code}"), media_type="image/svg+xml",
-                    headers={"Cache-Control": "private, max-age=3600"})
+    return Response(
+        service.qr_svg(f"{base}/qiye/{credit_code}"),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
 
 
 scenario = WebScenario(

@@ -27,15 +27,24 @@ def list_command(as_json: JsonOpt = False) -> None:
     from jingxin.policies.config import load_catalogue
 
     rows = [
-        {"id": p.id, "title": p.title, "document": p.document, "mode": p.mode, "kind": p.kind,
-         "valid_from": p.valid_from, "valid_until": p.valid_until}
+        {
+            "id": p.id,
+            "title": p.title,
+            "document": p.document,
+            "mode": p.mode,
+            "kind": p.kind,
+            "valid_from": p.valid_from,
+            "valid_until": p.valid_until,
+        }
         for p in load_catalogue().values()
     ]
     if as_json:
         _echo_json(rows)
         return
     for r in rows:
-        typer.echo(f"{r['id']:<22} {r['title']}（{r['document']}）{'直兑' if r['mode'] == 'direct' else '申请'}")
+        typer.echo(
+            f"{r['id']:<22} {r['title']}（{r['document']}）{'直兑' if r['mode'] == 'direct' else '申请'}"
+        )
 
 
 @group.command("match")
@@ -87,22 +96,32 @@ def match_command(
         _echo_json(result)
         return
     if enterprise:
-        typer.echo(f"{pol.title}：{'符合' if result['eligible'] else '不符合'}  金额 {result['amount'] or 0:,.2f} 元")
+        typer.echo(
+            f"{pol.title}：{'符合' if result['eligible'] else '不符合'}  金额 {result['amount'] or 0:,.2f} 元"
+        )
         for c in result["conditions"]:
-            facts = "，".join(f"{f['title']}={f['value']}（{f['source_title']} 批次{f['batch']}）" for f in c["facts"])
+            facts = "，".join(
+                f"{f['title']}={f['value']}（{f['source_title']} 批次{f['batch']}）" for f in c["facts"]
+            )
             typer.echo(f"  {'✓' if c['result'] else '✗'} {c['label']}：{facts}")
         typer.echo(f"  {result['change']['text']}")
     elif overrides:
         typer.echo(f"{pol.title} 试算 {overrides}（{result['day']}）")
         for r in result["by_county"]:
-            typer.echo(f"  {r['county_code']}  符合 {r['eligible_before']}→{r['eligible_after']}"
-                       f"（+{r['entering']} −{r['leaving']}）  金额 {r['amount_before']:,.2f}→{r['amount_after']:,.2f} 元")
+            typer.echo(
+                f"  {r['county_code']}  符合 {r['eligible_before']}→{r['eligible_after']}"
+                f"（+{r['entering']} −{r['leaving']}）  金额 {r['amount_before']:,.2f}→{r['amount_after']:,.2f} 元"  # noqa: E501
+            )
         t = result["total"]
-        typer.echo(f"  合计  符合 {t['eligible_before']:.0f}→{t['eligible_after']:.0f}  金额变化 {t['amount_change']:,.2f} 元")
+        typer.echo(
+            f"  合计  符合 {t['eligible_before']:.0f}→{t['eligible_after']:.0f}  金额变化 {t['amount_change']:,.2f} 元"  # noqa: E501
+        )
     else:
         typer.echo(f"{pol.title}（{pol.document}），{result['day']}，数据年度 {result['data_year']}")
         for r in result["by_county"]:
-            typer.echo(f"  {r['county_code']}  企业 {r['enterprises']}  符合 {r['eligible']}  金额 {r['amount']:,.2f} 元")
+            typer.echo(
+                f"  {r['county_code']}  企业 {r['enterprises']}  符合 {r['eligible']}  金额 {r['amount']:,.2f} 元"  # noqa: E501
+            )
         typer.echo(f"  合计  符合 {result['eligible']}  金额 {result['amount']:,.2f} 元")
 
 

@@ -124,7 +124,9 @@ class Policy(_Strict):
         out = {name: p.at(day) for name, p in self.parameters.items()}
         for name, value in (overrides or {}).items():
             if name not in self.parameters:
-                raise PolicyConfigError(f"政策 {self.id} 没有参数 {name}；可用参数：{'、'.join(self.parameters)}")
+                raise PolicyConfigError(
+                    f"政策 {self.id} 没有参数 {name}；可用参数：{'、'.join(self.parameters)}"
+                )
             out[name] = value
         return out
 

@@ -67,10 +67,20 @@ def batch_column(source: str) -> str:
 
 def _empty_support() -> ibis.Table:
     return ibis.memtable(
-        {"credit_code": [], "tech_investment": [], "first_set_premium": [], "specialized_level": [],
-         "support__batch": []},
-        schema={"credit_code": "string", "tech_investment": "float64", "first_set_premium": "float64",
-                "specialized_level": "string", "support__batch": "string"},
+        {
+            "credit_code": [],
+            "tech_investment": [],
+            "first_set_premium": [],
+            "specialized_level": [],
+            "support__batch": [],
+        },
+        schema={
+            "credit_code": "string",
+            "tech_investment": "float64",
+            "first_set_premium": "float64",
+            "specialized_level": "string",
+            "support__batch": "string",
+        },
     )
 
 
@@ -98,20 +108,28 @@ def fact_table(wh: Warehouse, year: int, evaluation_systems: tuple[str, ...] | N
         area_mu=land.area_mu.sum().cast("float64"), land__batch=land.batch_id.max().cast("string")
     )
     stats = wh.current("statistics")
-    now = stats.filter(stats.year == year).select(
-        "credit_code",
-        above_scale=stats.above_scale,
-        revenue=stats.revenue.cast("float64"),
-        rd_expense=stats.rd_expense.cast("float64"),
-        employees=stats.employees.cast("float64"),
-        statistics__batch=stats.batch_id.cast("string"),
-    ).distinct(on="credit_code", keep="first")
-    before = stats.filter(stats.year == year - 1).select(
-        p_code=stats.credit_code, prev_above=stats.above_scale
-    ).distinct(on="p_code", keep="first")
+    now = (
+        stats.filter(stats.year == year)
+        .select(
+            "credit_code",
+            above_scale=stats.above_scale,
+            revenue=stats.revenue.cast("float64"),
+            rd_expense=stats.rd_expense.cast("float64"),
+            employees=stats.employees.cast("float64"),
+            statistics__batch=stats.batch_id.cast("string"),
+        )
+        .distinct(on="credit_code", keep="first")
+    )
+    before = (
+        stats.filter(stats.year == year - 1)
+        .select(p_code=stats.credit_code, prev_above=stats.above_scale)
+        .distinct(on="p_code", keep="first")
+    )
     tax = wh.current("tax")
-    tax = tax.filter(tax.year == year).group_by("credit_code").aggregate(
-        tax_paid=tax.tax_paid.sum().cast("float64"), tax__batch=tax.batch_id.max().cast("string")
+    tax = (
+        tax.filter(tax.year == year)
+        .group_by("credit_code")
+        .aggregate(tax_paid=tax.tax_paid.sum().cast("float64"), tax__batch=tax.batch_id.max().cast("string"))
     )
     power = wh.current("power_monthly")
     power = power.filter(power.month.cast("string").substr(0, 4) == str(year))

@@ -72,7 +72,9 @@ def match(
     return facts.select(*_trace_columns(facts, [policy]), **policy_columns(facts, policy, day, overrides))
 
 
-def trace(row: dict[str, Any], policy: Policy, day: dt.date, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def trace(
+    row: dict[str, Any], policy: Policy, day: dt.date, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The explanation of one decision: each condition with the facts it read (value, unit,
     source, batch) and whether it held; the amount; and what would change the decision."""
     params = policy.params_at(day, overrides)
@@ -135,16 +137,27 @@ def what_would_change(conditions: list[dict[str, Any]], eligible: bool, in_force
             c = failing[0]
             req = c["requirement"]
             if req is None:
-                return {"single": None, "text": f"仅“{c['label']}”不满足；须使其成立。", "candidates": [c["id"]]}
+                return {
+                    "single": None,
+                    "text": f"仅“{c['label']}”不满足；须使其成立。",
+                    "candidates": [c["id"]],
+                }
             title = FACTS[req["fact"]].title
-            return {"single": req["fact"], "text": f"仅差一项：{title}{req['text']}即可享受。", "candidates": [c["id"]]}
+            return {
+                "single": req["fact"],
+                "text": f"仅差一项：{title}{req['text']}即可享受。",
+                "candidates": [c["id"]],
+            }
         return {
             "single": None,
-            "text": f"有{len(failing)}项条件不满足（{'、'.join(c['label'] for c in failing)}），改变任何单独一项都不足以享受。",
+            "text": f"有{len(failing)}项条件不满足（{'、'.join(c['label'] for c in failing)}），改变任何单独一项都不足以享受。",  # noqa: E501
             "candidates": [c["id"] for c in failing],
         }
     watched = [c for c in conditions if c["requirement"] is not None]
-    text = "；".join(f"{FACTS[c['requirement']['fact']].title}若不再{c['requirement']['text'][1:]}则不再享受" for c in watched)
+    text = "；".join(
+        f"{FACTS[c['requirement']['fact']].title}若不再{c['requirement']['text'][1:]}则不再享受"
+        for c in watched
+    )
     return {"single": None, "text": text or "已享受。", "candidates": [c["id"] for c in watched]}
 
 
@@ -162,9 +175,7 @@ def by_county(matched: ibis.Table) -> ibis.Table:
     )
 
 
-def what_if(
-    facts: ibis.Table, policy: Policy, day: dt.date, overrides: dict[str, Any]
-) -> ibis.Table:
+def what_if(facts: ibis.Table, policy: Policy, day: dt.date, overrides: dict[str, Any]) -> ibis.Table:
     """Per county: qualifying enterprises and money now and with `overrides`, and how many
     enterprises enter and leave (变更前后对比)."""
     now = match(facts, policy, day).select("credit_code", "county_code", e0="eligible", a0="amount")
@@ -204,5 +215,5 @@ def unprefix(row: dict[str, Any], policy: Policy) -> dict[str, Any]:
     """One policy's columns of a `match_all` row, named as `match` names them."""
     out = {k: v for k, v in row.items() if "__" not in k or k.endswith("__batch")}
     start = f"{policy.id}__"
-    out.update({k[len(start):]: v for k, v in row.items() if k.startswith(start)})
+    out.update({k[len(start) :]: v for k, v in row.items() if k.startswith(start)})
     return out

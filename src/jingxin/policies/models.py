@@ -42,7 +42,9 @@ class PolicyBudget(Base):
 
 class PayoutLine(Base):
     __tablename__ = "policy_payout_lines"
-    __table_args__ = (UniqueConstraint("policy_id", "data_year", "credit_code", name="uq_policy_payout_line"),)
+    __table_args__ = (
+        UniqueConstraint("policy_id", "data_year", "credit_code", name="uq_policy_payout_line"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("workflow_items.id", ondelete="CASCADE"), index=True)

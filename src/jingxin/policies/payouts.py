@@ -51,7 +51,9 @@ def to_fen(yuan: float) -> int:
 # ---- budgets --------------------------------------------------------------------------------
 
 
-def set_budget(db: Session, user: Any, policy_id: str, county: str, year: int, total_yuan: float) -> PolicyBudget:
+def set_budget(
+    db: Session, user: Any, policy_id: str, county: str, year: int, total_yuan: float
+) -> PolicyBudget:
     """Set the budget of a policy in a county and year (市、省 accounts, within their scope).
     It may not go below what is already committed."""
     get_policy(policy_id)
@@ -63,11 +65,22 @@ def set_budget(db: Session, user: Any, policy_id: str, county: str, year: int, t
         raise workflow.FieldProblems({"total": "预算额度不能为负数"})
     total = to_fen(total_yuan)
     with write_turn(db):
-        budget = db.scalar(select(PolicyBudget).where(
-            PolicyBudget.policy_id == policy_id, PolicyBudget.county_code == county, PolicyBudget.year == year))
+        budget = db.scalar(
+            select(PolicyBudget).where(
+                PolicyBudget.policy_id == policy_id,
+                PolicyBudget.county_code == county,
+                PolicyBudget.year == year,
+            )
+        )
         if budget is None:
-            budget = PolicyBudget(policy_id=policy_id, county_code=county, year=year, total_fen=total,
-                                  committed_fen=0, paid_fen=0)
+            budget = PolicyBudget(
+                policy_id=policy_id,
+                county_code=county,
+                year=year,
+                total_fen=total,
+                committed_fen=0,
+                paid_fen=0,
+            )
             db.add(budget)
         else:
             if total < budget.committed_fen:
@@ -76,15 +89,24 @@ def set_budget(db: Session, user: Any, policy_id: str, county: str, year: int, t
             budget.total_fen = total
         budget.updated_at = utcnow()
         db.flush()
-        audit.record(db, audit.Actor(user.id, user.username), audit.Action.CONFIG_CHANGE, "policy_budget",
-                     budget.id, {"policy": policy_id, "county": county, "year": year, "total_fen": total})
+        audit.record(
+            db,
+            audit.Actor(user.id, user.username),
+            audit.Action.CONFIG_CHANGE,
+            "policy_budget",
+            budget.id,
+            {"policy": policy_id, "county": county, "year": year, "total_fen": total},
+        )
         db.commit()
     return budget
 
 
 def budget_of(db: Session, policy_id: str, county: str, year: int) -> PolicyBudget | None:
-    return db.scalar(select(PolicyBudget).where(
-        PolicyBudget.policy_id == policy_id, PolicyBudget.county_code == county, PolicyBudget.year == year))
+    return db.scalar(
+        select(PolicyBudget).where(
+            PolicyBudget.policy_id == policy_id, PolicyBudget.county_code == county, PolicyBudget.year == year
+        )
+    )
 
 
 def reserve(db: Session, policy_id: str, county: str, year: int, fen: int) -> None:
@@ -92,8 +114,12 @@ def reserve(db: Session, policy_id: str, county: str, year: int, fen: int) -> No
     with write_turn(db):
         done = db.execute(
             update(PolicyBudget)
-            .where(PolicyBudget.policy_id == policy_id, PolicyBudget.county_code == county,
-                   PolicyBudget.year == year, PolicyBudget.committed_fen + fen <= PolicyBudget.total_fen)
+            .where(
+                PolicyBudget.policy_id == policy_id,
+                PolicyBudget.county_code == county,
+                PolicyBudget.year == year,
+                PolicyBudget.committed_fen + fen <= PolicyBudget.total_fen,
+            )
             .values(committed_fen=PolicyBudget.committed_fen + fen, updated_at=utcnow())
         ).rowcount
         db.commit()
@@ -102,22 +128,29 @@ def reserve(db: Session, policy_id: str, county: str, year: int, fen: int) -> No
         if budget is None:
             raise BudgetExceeded(f"尚未设置 {policy_id} 在 {county} 的 {year} 年预算额度，请先设置预算")
         left = (budget.total_fen - budget.committed_fen) / 100
-        raise BudgetExceeded(f"预算不足：需 {fen / 100:,.2f} 元，{year} 年剩余额度 {left:,.2f} 元；请调整预算或剔除部分企业")
+        raise BudgetExceeded(
+            f"预算不足：需 {fen / 100:,.2f} 元，{year} 年剩余额度 {left:,.2f} 元；请调整预算或剔除部分企业"
+        )
 
 
 def release(db: Session, policy_id: str, county: str, year: int, fen: int) -> None:
     with write_turn(db):
         db.execute(
             update(PolicyBudget)
-            .where(PolicyBudget.policy_id == policy_id, PolicyBudget.county_code == county, PolicyBudget.year == year)
+            .where(
+                PolicyBudget.policy_id == policy_id,
+                PolicyBudget.county_code == county,
+                PolicyBudget.year == year,
+            )
             .values(committed_fen=PolicyBudget.committed_fen - fen, updated_at=utcnow())
         )
         db.commit()
 
 
 def budgets(db: Session, scope: Any, policy_id: str | None = None) -> list[PolicyBudget]:
-    q = select(PolicyBudget).where(scope.where(PolicyBudget.county_code, None) if not scope.pinned
-                                   else PolicyBudget.id < 0)
+    q = select(PolicyBudget).where(
+        scope.where(PolicyBudget.county_code, None) if not scope.pinned else PolicyBudget.id < 0
+    )
     if policy_id:
         q = q.where(PolicyBudget.policy_id == policy_id)
     return list(db.scalars(q.order_by(PolicyBudget.policy_id, PolicyBudget.county_code, PolicyBudget.year)))
@@ -127,8 +160,13 @@ def budgets(db: Session, scope: Any, policy_id: str | None = None) -> list[Polic
 
 
 def lines(db: Session, item: WorkItem) -> list[PayoutLine]:
-    return list(db.scalars(select(PayoutLine).where(PayoutLine.item_id == item.id)
-                           .order_by(PayoutLine.amount_fen.desc(), PayoutLine.credit_code)))
+    return list(
+        db.scalars(
+            select(PayoutLine)
+            .where(PayoutLine.item_id == item.id)
+            .order_by(PayoutLine.amount_fen.desc(), PayoutLine.credit_code)
+        )
+    )
 
 
 def lines_for_enterprise(db: Session, scope: Any, credit_code: str) -> list[PayoutLine]:
@@ -153,12 +191,19 @@ def _budget_year(item: WorkItem) -> int:
 # ---- 直兑 lists -------------------------------------------------------------------------------
 
 
-def create_list(db: Session, wh: Warehouse, user: Any, policy_id: str, county: str, day: dt.date | None = None) -> WorkItem:
+def create_list(
+    db: Session, wh: Warehouse, user: Any, policy_id: str, county: str, day: dt.date | None = None
+) -> WorkItem:
     """The platform lists the qualifying enterprises of `county` and their amounts (a case of
     `policy_payout` in state 待县级确认). Enterprises already on a list of the same policy and
     data year are left out, so nobody is paid twice. `day` defaults to `service.default_day`."""
     policy = get_policy(policy_id)
-    if not user.scope.allows_division(county) or user.role not in {"county_analyst", "city_analyst", "province_analyst", "admin"}:
+    if not user.scope.allows_division(county) or user.role not in {
+        "county_analyst",
+        "city_analyst",
+        "province_analyst",
+        "admin",
+    }:
         raise workflow.NotAllowed("您无权为该区县生成兑现清单")
     if policy.mode != "direct" or policy.kind != "benefit":
         raise PayoutError(f"“{policy.title}”不是免申即享的惠企政策，不能生成直兑清单")
@@ -171,21 +216,43 @@ def create_list(db: Session, wh: Warehouse, user: Any, policy_id: str, county: s
         raise PayoutError(f"“{policy.title}”在 {day} 不在有效期内")
     year = policy.data_year_for(day)
     found = service.beneficiaries(wh, user.scope, policy_id, day, county=county)
-    done = set(db.scalars(select(PayoutLine.credit_code).where(
-        PayoutLine.policy_id == policy_id, PayoutLine.data_year == year, PayoutLine.county_code == county)))
+    done = set(
+        db.scalars(
+            select(PayoutLine.credit_code).where(
+                PayoutLine.policy_id == policy_id,
+                PayoutLine.data_year == year,
+                PayoutLine.county_code == county,
+            )
+        )
+    )
     fresh = [r for r in found if r["credit_code"] not in done and (r["amount"] or 0) > 0]
     if not fresh:
         raise PayoutError("没有尚未兑现的符合条件企业")
     from jingxin.reference import division
 
     title = f"{policy.title}·{division(county).name}·{year}年度"
-    item = workflow.start_item(db, DIRECT, user, division_code=county,
-                               fields={"title": title, "policy": policy_id, "data_year": str(year)})
+    item = workflow.start_item(
+        db,
+        DIRECT,
+        user,
+        division_code=county,
+        fields={"title": title, "policy": policy_id, "data_year": str(year)},
+    )
     with write_turn(db):
         for r in fresh:
-            db.add(PayoutLine(item_id=item.id, policy_id=policy_id, data_year=year, credit_code=r["credit_code"],
-                              name=(r["name"] or "")[:200], county_code=county, amount_fen=to_fen(r["amount"]),
-                              status="listed", reason=""))
+            db.add(
+                PayoutLine(
+                    item_id=item.id,
+                    policy_id=policy_id,
+                    data_year=year,
+                    credit_code=r["credit_code"],
+                    name=(r["name"] or "")[:200],
+                    county_code=county,
+                    amount_fen=to_fen(r["amount"]),
+                    status="listed",
+                    reason="",
+                )
+            )
         db.commit()
     return item
 
@@ -197,7 +264,9 @@ def _editable(db: Session, user: Any, item_id: int, transition: str) -> tuple[Wo
     if not workflow.may_take(definition, item, t.roles, user):
         raise workflow.NotAllowed(f"您无权对此{definition.title}执行“{t.label}”")
     if item.state not in t.from_:
-        raise workflow.InvalidTransition(f"当前为“{definition.states[item.state].label}”，不能执行“{t.label}”")
+        raise workflow.InvalidTransition(
+            f"当前为“{definition.states[item.state].label}”，不能执行“{t.label}”"
+        )
     return item, definition
 
 
@@ -214,10 +283,24 @@ def exclude(db: Session, user: Any, item_id: int, line_id: int, reason: str) -> 
         raise workflow.InvalidTransition("该企业已不在待确认状态")
     with write_turn(db):
         line.status, line.reason = "excluded", why[:2000]
-        workflow.add_step(db, item, action="exclude", label="剔除企业", actor=user, now=utcnow(), comment=why[:2000],
-                          changes={"line": line.id, "credit_code": line.credit_code, "amount_fen": line.amount_fen})
-        audit.record(db, audit.Actor(user.id, user.username), audit.Action.WORKFLOW_STEP, item.workflow, item.id,
-                     {"action": "exclude", "credit_code": line.credit_code})
+        workflow.add_step(
+            db,
+            item,
+            action="exclude",
+            label="剔除企业",
+            actor=user,
+            now=utcnow(),
+            comment=why[:2000],
+            changes={"line": line.id, "credit_code": line.credit_code, "amount_fen": line.amount_fen},
+        )
+        audit.record(
+            db,
+            audit.Actor(user.id, user.username),
+            audit.Action.WORKFLOW_STEP,
+            item.workflow,
+            item.id,
+            {"action": "exclude", "credit_code": line.credit_code},
+        )
         db.commit()
     return line
 
@@ -294,22 +377,34 @@ def _tell_enterprises(db: Session, item: WorkItem, paid: list[PayoutLine]) -> No
     if not paid:
         return
     by_code = {r.credit_code: r for r in paid}
-    users = list(db.scalars(select(User).where(User.credit_code.in_(list(by_code)), User.role == "enterprise",
-                                               User.is_active)))
+    users = list(
+        db.scalars(
+            select(User).where(User.credit_code.in_(list(by_code)), User.role == "enterprise", User.is_active)
+        )
+    )
     with write_turn(db):
         for u in users:
             r = by_code[u.credit_code]
-            notify(db, [u], event="paid", title=f"政策资金已拨付：{item.fields.get('title', '')}",
-                   body=f"{r.amount_fen / 100:,.2f} 元已拨付（凭证号 {r.payment_ref}）。", link="/qiye",
-                   workflow=item.workflow, item_id=item.id, dedupe_key=f"policy-paid:{r.id}")
+            notify(
+                db,
+                [u],
+                event="paid",
+                title=f"政策资金已拨付：{item.fields.get('title', '')}",
+                body=f"{r.amount_fen / 100:,.2f} 元已拨付（凭证号 {r.payment_ref}）。",
+                link="/qiye",
+                workflow=item.workflow,
+                item_id=item.id,
+                dedupe_key=f"policy-paid:{r.id}",
+            )
         db.commit()
 
 
 # ---- applications -----------------------------------------------------------------------------
 
 
-def apply(db: Session, wh: Warehouse, user: Any, policy_id: str, credit_code: str, day: dt.date,
-          statement: str = "") -> WorkItem:
+def apply(
+    db: Session, wh: Warehouse, user: Any, policy_id: str, credit_code: str, day: dt.date, statement: str = ""
+) -> WorkItem:
     """An enterprise (or its service worker) applies for a policy that needs an application.
     The matching decides the amount; an enterprise that does not qualify is told why."""
     policy = get_policy(policy_id)
@@ -321,17 +416,48 @@ def apply(db: Session, wh: Warehouse, user: Any, policy_id: str, credit_code: st
     if not d["eligible"]:
         raise PayoutError(f"暂不符合“{policy.title}”的条件：{d['change']['text']}")
     year = policy.data_year_for(day)
-    if db.scalar(select(func.count()).select_from(PayoutLine).where(
-            PayoutLine.policy_id == policy_id, PayoutLine.data_year == year, PayoutLine.credit_code == credit_code)):
+    if db.scalar(
+        select(func.count())
+        .select_from(PayoutLine)
+        .where(
+            PayoutLine.policy_id == policy_id,
+            PayoutLine.data_year == year,
+            PayoutLine.credit_code == credit_code,
+        )
+    ):
         raise workflow.Conflict("该企业本年度已申请或已兑现此政策")
-    county = wh.execute(service.facts_in_scope(wh, user.scope, year).filter(
-        lambda t: t.credit_code == credit_code).county_code.max())
-    item = workflow.start_item(db, APPLICATION, user, division_code=county, credit_code=credit_code,
-                               fields={"title": f"{policy.title}·{year}年度", "policy": policy_id,
-                                       "data_year": str(year), "statement": statement})
+    county = wh.execute(
+        service.facts_in_scope(wh, user.scope, year)
+        .filter(lambda t: t.credit_code == credit_code)
+        .county_code.max()
+    )
+    item = workflow.start_item(
+        db,
+        APPLICATION,
+        user,
+        division_code=county,
+        credit_code=credit_code,
+        fields={
+            "title": f"{policy.title}·{year}年度",
+            "policy": policy_id,
+            "data_year": str(year),
+            "statement": statement,
+        },
+    )
     with write_turn(db):
-        db.add(PayoutLine(item_id=item.id, policy_id=policy_id, data_year=year, credit_code=credit_code,
-                          name="", county_code=county, amount_fen=to_fen(d["amount"]), status="listed", reason=""))
+        db.add(
+            PayoutLine(
+                item_id=item.id,
+                policy_id=policy_id,
+                data_year=year,
+                credit_code=credit_code,
+                name="",
+                county_code=county,
+                amount_fen=to_fen(d["amount"]),
+                status="listed",
+                reason="",
+            )
+        )
         db.commit()
     return item
 

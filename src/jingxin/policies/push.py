@@ -34,26 +34,48 @@ def push(db: Session, wh: Warehouse, user: Any, policy_id: str, day: dt.date) ->
     policy = get_policy(policy_id)
     found = {r["credit_code"]: r for r in service.beneficiaries(wh, user.scope, policy_id, day)}
     fingerprint = policy.fingerprint()
-    accounts = list(db.scalars(select(User).where(User.role == "enterprise", User.is_active,
-                                                  User.credit_code.in_(list(found) or [""]))))
+    accounts = list(
+        db.scalars(
+            select(User).where(
+                User.role == "enterprise", User.is_active, User.credit_code.in_(list(found) or [""])
+            )
+        )
+    )
     made = 0
     with write_turn(db):
         for account in accounts:
             r = found[account.credit_code]
             what = f"预计{'加价' if policy.kind == 'charge' else '可享受'} {abs(r['amount'] or 0):,.2f} 元"
             how = "免申即享，无需申请" if policy.mode == "direct" else "请在企业码页面提交申请"
-            made += len(notify(
-                db, [account], event="policy_match", title=f"政策匹配提醒：{policy.title}",
-                body=f"根据 {policy.data_year_for(day)} 年度数据，贵企业符合《{policy.document}》{policy.title}，{what}；{how}。",
-                link=f"/qiye/{account.credit_code}#policy-{policy.id}",
-                dedupe_key=f"policy:{policy.id}:{fingerprint}:{account.credit_code}",
-            ))
+            made += len(
+                notify(
+                    db,
+                    [account],
+                    event="policy_match",
+                    title=f"政策匹配提醒：{policy.title}",
+                    body=f"根据 {policy.data_year_for(day)} 年度数据，贵企业符合《{policy.document}》{policy.title}，{what}；{how}。",  # noqa: E501
+                    link=f"/qiye/{account.credit_code}#policy-{policy.id}",
+                    dedupe_key=f"policy:{policy.id}:{fingerprint}:{account.credit_code}",
+                )
+            )
         division = user.division_code or "330000"
-        exists = db.scalar(select(PolicyPush).where(PolicyPush.policy_id == policy.id, PolicyPush.fingerprint == fingerprint,
-                                                    PolicyPush.county_code == division))
+        exists = db.scalar(
+            select(PolicyPush).where(
+                PolicyPush.policy_id == policy.id,
+                PolicyPush.fingerprint == fingerprint,
+                PolicyPush.county_code == division,
+            )
+        )
         if exists is None:
-            db.add(PolicyPush(policy_id=policy.id, fingerprint=fingerprint, county_code=division,
-                              recipients=made, pushed_by=user.username))
+            db.add(
+                PolicyPush(
+                    policy_id=policy.id,
+                    fingerprint=fingerprint,
+                    county_code=division,
+                    recipients=made,
+                    pushed_by=user.username,
+                )
+            )
         else:
             exists.recipients += made
         db.commit()
@@ -61,4 +83,8 @@ def push(db: Session, wh: Warehouse, user: Any, policy_id: str, day: dt.date) ->
 
 
 def pushes(db: Session, policy_id: str) -> list[PolicyPush]:
-    return list(db.scalars(select(PolicyPush).where(PolicyPush.policy_id == policy_id).order_by(PolicyPush.pushed_at.desc())))
+    return list(
+        db.scalars(
+            select(PolicyPush).where(PolicyPush.policy_id == policy_id).order_by(PolicyPush.pushed_at.desc())
+        )
+    )

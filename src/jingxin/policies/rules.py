@@ -23,8 +23,16 @@ import ibis
 from jingxin.policies.facts import FACTS
 
 _FUNCTIONS = {"min": 2, "max": 2, "abs": 1, "coalesce": 2}
-_COMPARE = {ast.Eq: "==", ast.NotEq: "!=", ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=",
-            ast.In: "in", ast.NotIn: "not in"}
+_COMPARE = {
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.In: "in",
+    ast.NotIn: "not in",
+}
 
 
 class RuleError(ValueError):
@@ -144,8 +152,12 @@ def to_ibis(node: ast.expr, table: ibis.Table, params: dict[str, Any]) -> Any:
             return expr if op == "in" else ~expr
         right = to_ibis(right_node, table, params)
         return {
-            "==": lambda: left == right, "!=": lambda: left != right, "<": lambda: left < right,
-            "<=": lambda: left <= right, ">": lambda: left > right, ">=": lambda: left >= right,
+            "==": lambda: left == right,
+            "!=": lambda: left != right,
+            "<": lambda: left < right,
+            "<=": lambda: left <= right,
+            ">": lambda: left > right,
+            ">=": lambda: left >= right,
         }[op]()
     if isinstance(node, ast.IfExp):
         return ibis.ifelse(
@@ -158,7 +170,9 @@ def to_ibis(node: ast.expr, table: ibis.Table, params: dict[str, Any]) -> Any:
             value = params[node.id]
             if isinstance(value, list):
                 raise RuleError(f"参数 {node.id} 是列表，只能用在 in / not in 的右边")
-            return ibis.literal(float(value) if isinstance(value, int) and not isinstance(value, bool) else value)
+            return ibis.literal(
+                float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+            )
         col = table[node.id]
         return col.cast("float64") if FACTS[node.id].kind == "number" else col
     if isinstance(node, ast.Constant):
@@ -190,8 +204,16 @@ def _constant_list(node: ast.expr, params: dict[str, Any]) -> list[Any]:
 
 # ---- what would change a decision (改变哪一项即可) -------------------------------------------
 
-_FLIP = {"==": "须等于", "!=": "须不等于", "<": "须小于", "<=": "须不大于", ">": "须大于",
-         ">=": "须不小于", "in": "须为以下之一", "not in": "须不为以下之一"}
+_FLIP = {
+    "==": "须等于",
+    "!=": "须不等于",
+    "<": "须小于",
+    "<=": "须不大于",
+    ">": "须大于",
+    ">=": "须不小于",
+    "in": "须为以下之一",
+    "not in": "须不为以下之一",
+}
 
 
 def requirement(rule: Rule, params: dict[str, Any]) -> dict[str, Any] | None:

@@ -44,7 +44,9 @@ def facts_in_scope(wh: Warehouse, scope: Scope, year: int) -> ibis.Table:
     return scope.restrict(fact_table(wh, year))
 
 
-def matched(wh: Warehouse, scope: Scope, policy: Policy, day: dt.date, overrides: dict[str, Any] | None = None) -> ibis.Table:
+def matched(
+    wh: Warehouse, scope: Scope, policy: Policy, day: dt.date, overrides: dict[str, Any] | None = None
+) -> ibis.Table:
     return match(facts_in_scope(wh, scope, policy.data_year_for(day)), policy, day, overrides)
 
 
@@ -65,8 +67,13 @@ def policy_info(policy: Policy, day: dt.date) -> dict[str, Any]:
         "conditions": [{"id": c.id, "label": c.label, "test": c.test} for c in policy.conditions],
         "benefit": policy.benefit,
         "parameters": {
-            name: {"label": p.label, "unit": p.unit, "source": p.source, "value": p.at(day),
-                   "history": [{"since": v.since.isoformat(), "value": v.value} for v in p.values]}
+            name: {
+                "label": p.label,
+                "unit": p.unit,
+                "source": p.source,
+                "value": p.at(day),
+                "history": [{"since": v.since.isoformat(), "value": v.value} for v in p.values],
+            }
             for name, p in policy.parameters.items()
         },
     }
@@ -87,7 +94,12 @@ def summary(wh: Warehouse, scope: Scope, policy_id: str, day: dt.date) -> dict[s
 
 
 def beneficiaries(
-    wh: Warehouse, scope: Scope, policy_id: str, day: dt.date, county: str | None = None, limit: int | None = None
+    wh: Warehouse,
+    scope: Scope,
+    policy_id: str,
+    day: dt.date,
+    county: str | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Qualifying enterprises with their amount, largest first (the payout list's source)."""
     policy = get_policy(policy_id)
@@ -95,14 +107,22 @@ def beneficiaries(
     t = t.filter(t.eligible)
     if county:
         t = t.filter(t.county_code == county)
-    t = t.select("credit_code", "name", "county_code", "amount").order_by([ibis.desc("amount"), "credit_code"])
+    t = t.select("credit_code", "name", "county_code", "amount").order_by(
+        [ibis.desc("amount"), "credit_code"]
+    )
     if limit:
         t = t.limit(limit)
     return wh.to_pyarrow(t).to_pylist()
 
 
-def decision(wh: Warehouse, scope: Scope, policy_id: str, credit_code: str, day: dt.date,
-             overrides: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def decision(
+    wh: Warehouse,
+    scope: Scope,
+    policy_id: str,
+    credit_code: str,
+    day: dt.date,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any] | None:
     """The trace of one enterprise's decision, or None when it is not in scope or not registered."""
     policy = get_policy(policy_id)
     t = matched(wh, scope, policy, day, overrides)
@@ -132,15 +152,31 @@ def decisions_for(wh: Warehouse, scope: Scope, credit_code: str, day: dt.date) -
     return out
 
 
-def simulate(wh: Warehouse, scope: Scope, policy_id: str, day: dt.date, overrides: dict[str, Any]) -> dict[str, Any]:
+def simulate(
+    wh: Warehouse, scope: Scope, policy_id: str, day: dt.date, overrides: dict[str, Any]
+) -> dict[str, Any]:
     """A what-if of parameter values before publishing: per county, who enters, who leaves, the money."""
     policy = get_policy(policy_id)
     policy.params_at(day, overrides)  # refuses unknown parameters
     facts = facts_in_scope(wh, scope, policy.data_year_for(day))
     rows = wh.to_pyarrow(what_if(facts, policy, day, overrides)).to_pylist()
-    keys = ("eligible_before", "eligible_after", "entering", "leaving", "amount_before", "amount_after", "amount_change")
+    keys = (
+        "eligible_before",
+        "eligible_after",
+        "entering",
+        "leaving",
+        "amount_before",
+        "amount_after",
+        "amount_change",
+    )
     total = {k: round(sum((r[k] or 0) for r in rows), 2) for k in keys}
-    return {"policy": policy.id, "day": day.isoformat(), "overrides": overrides, "by_county": rows, "total": total}
+    return {
+        "policy": policy.id,
+        "day": day.isoformat(),
+        "overrides": overrides,
+        "by_county": rows,
+        "total": total,
+    }
 
 
 def parse_overrides(policy: Policy, items: list[str]) -> dict[str, Any]:
@@ -150,7 +186,9 @@ def parse_overrides(policy: Policy, items: list[str]) -> dict[str, Any]:
         name, sep, raw = item.partition("=")
         name = name.strip()
         if not sep or name not in policy.parameters:
-            raise ValueError(f"参数 {item!r} 应写成 名称=数值；{policy.id} 的参数：{'、'.join(policy.parameters)}")
+            raise ValueError(
+                f"参数 {item!r} 应写成 名称=数值；{policy.id} 的参数：{'、'.join(policy.parameters)}"
+            )
         current = policy.parameters[name].values[-1].value
         if isinstance(current, list):
             out[name] = [v for v in raw.split("|") if v]

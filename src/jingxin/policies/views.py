@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from urllib.parse import quote
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
@@ -34,7 +34,9 @@ CreditCode = Annotated[str, PathParam(min_length=18, max_length=18, pattern=r"^[
 ItemId = Annotated[int, PathParam(ge=1, le=2**62)]
 DayQuery = Annotated[dt.date | None, Query(description="兑现日期（默认：最新数据年度次年6月1日）")]
 
-pages = APIRouter(prefix="/policies", include_in_schema=False, dependencies=[Depends(require_roles(*READERS))])
+pages = APIRouter(
+    prefix="/policies", include_in_schema=False, dependencies=[Depends(require_roles(*READERS))]
+)
 api = APIRouter(prefix="/policies", tags=["惠企政策"], dependencies=[Depends(require_roles(*READERS))])
 officials_only = [Depends(require_roles(*OFFICIALS))]
 
@@ -71,26 +73,54 @@ def _back(exc: ValueError, url: str) -> Response:
 
 @pages.get("")
 def catalogue(request: Request, user: CurrentUser) -> Response:
-    return render(request, "policies/catalogue.html",
-                  {"page_title": "惠企政策", "policies": list(load_catalogue().values()),
-                   "official": user.role_enum in OFFICIALS})
+    return render(
+        request,
+        "policies/catalogue.html",
+        {
+            "page_title": "惠企政策",
+            "policies": list(load_catalogue().values()),
+            "official": user.role_enum in OFFICIALS,
+        },
+    )
 
 
 @pages.get("/payouts", dependencies=officials_only)
-def payout_list(request: Request, db: DbSession, user: CurrentUser, scope: CurrentScope,
-                error: Annotated[str | None, Query(max_length=300)] = None) -> Response:
+def payout_list(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: CurrentScope,
+    error: Annotated[str | None, Query(max_length=300)] = None,
+) -> Response:
     items = []
     for wf in (payouts.DIRECT, payouts.APPLICATION):
         found, _ = workflow.list_items(db, scope, workflow=wf, limit=200)
         definition = load_workflow(wf)
-        items += [{"item": i, "kind": definition.title, "state": definition.states[i.state].label,
-                   "lines": payouts.lines(db, i)} for i in found]
+        items += [
+            {
+                "item": i,
+                "kind": definition.title,
+                "state": definition.states[i.state].label,
+                "lines": payouts.lines(db, i),
+            }
+            for i in found
+        ]
     items.sort(key=lambda x: x["item"].id, reverse=True)
     direct = [p for p in load_catalogue().values() if p.mode == "direct" and p.kind == "benefit"]
-    return render(request, "policies/payouts.html", {
-        "page_title": "政策兑现", "items": items, "budgets": payouts.budgets(db, scope), "direct": direct,
-        "policies": list(load_catalogue().values()), "can_budget": user.role in payouts.BUDGET_ROLES,
-        "default_county": user.division_code if len(scope.prefix) == 6 else "", "error": error})
+    return render(
+        request,
+        "policies/payouts.html",
+        {
+            "page_title": "政策兑现",
+            "items": items,
+            "budgets": payouts.budgets(db, scope),
+            "direct": direct,
+            "policies": list(load_catalogue().values()),
+            "can_budget": user.role in payouts.BUDGET_ROLES,
+            "default_county": user.division_code if len(scope.prefix) == 6 else "",
+            "error": error,
+        },
+    )
 
 
 @pages.post("/payouts", dependencies=officials_only)
@@ -110,8 +140,14 @@ async def budget_set(request: Request, db: DbSession, user: CurrentUser) -> Resp
     try:
         total = float(str(form.get("total", "")).replace(",", ""))
         year = int(str(form.get("year", "")))
-        payouts.set_budget(db, user, _policy(str(form.get("policy", ""))).id, str(form.get("county", "")).strip(),
-                           year, total)
+        payouts.set_budget(
+            db,
+            user,
+            _policy(str(form.get("policy", ""))).id,
+            str(form.get("county", "")).strip(),
+            year,
+            total,
+        )
     except workflow.WorkflowError as exc:
         return _back(exc, "/policies/payouts")
     except ValueError:
@@ -120,8 +156,13 @@ async def budget_set(request: Request, db: DbSession, user: CurrentUser) -> Resp
 
 
 @pages.get("/payouts/{item_id}", dependencies=officials_only)
-def payout_item(request: Request, db: DbSession, user: CurrentUser, item_id: ItemId,
-                error: Annotated[str | None, Query(max_length=300)] = None) -> Response:
+def payout_item(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    item_id: ItemId,
+    error: Annotated[str | None, Query(max_length=300)] = None,
+) -> Response:
     try:
         item = workflow.get_item(db, user.scope, item_id)
     except workflow.WorkflowError as exc:
@@ -130,13 +171,26 @@ def payout_item(request: Request, db: DbSession, user: CurrentUser, item_id: Ite
         raise HTTPException(status_code=404, detail="事项不存在")
     definition = load_workflow(item.workflow)
     lines = payouts.lines(db, item)
-    budget = payouts.budget_of(db, item.fields["policy"], item.division_code, int(item.fields["data_year"]) + 1)
-    return render(request, "policies/payout.html", {
-        "page_title": item.fields.get("title", "政策兑现"), "item": item, "definition": definition,
-        "state": definition.states[item.state].label, "lines": lines, "budget": budget,
-        "listed_fen": sum(r.amount_fen for r in lines if r.status == "listed"),
-        "actions": workflow.allowed_transitions(item, user), "history": workflow.history(db, user.scope, item.id),
-        "labels": payouts.STATUS_LABELS, "error": error})
+    budget = payouts.budget_of(
+        db, item.fields["policy"], item.division_code, int(item.fields["data_year"]) + 1
+    )
+    return render(
+        request,
+        "policies/payout.html",
+        {
+            "page_title": item.fields.get("title", "政策兑现"),
+            "item": item,
+            "definition": definition,
+            "state": definition.states[item.state].label,
+            "lines": lines,
+            "budget": budget,
+            "listed_fen": sum(r.amount_fen for r in lines if r.status == "listed"),
+            "actions": workflow.allowed_transitions(item, user),
+            "history": workflow.history(db, user.scope, item.id),
+            "labels": payouts.STATUS_LABELS,
+            "error": error,
+        },
+    )
 
 
 _STEPS = {
@@ -145,13 +199,20 @@ _STEPS = {
     "record_payment": lambda db, u, i, f: payouts.record_payment(db, u, i, f.get("payment_ref", "")),
     "approve": lambda db, u, i, f: payouts.approve(db, u, i, f.get("comment", "")),
     "reject": lambda db, u, i, f: payouts.reject(db, u, i, f.get("comment", "")),
-    "exclude": lambda db, u, i, f: payouts.exclude(db, u, i, int(f.get("line", "0") or 0), f.get("reason", "")),
+    "exclude": lambda db, u, i, f: payouts.exclude(
+        db, u, i, int(f.get("line", "0") or 0), f.get("reason", "")
+    ),
 }
 
 
 @pages.post("/payouts/{item_id}/{step}", dependencies=officials_only)
-async def payout_step(request: Request, db: DbSession, user: CurrentUser, item_id: ItemId,
-                      step: Annotated[str, PathParam(pattern=r"^[a-z_]{1,20}$")]) -> Response:
+async def payout_step(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    item_id: ItemId,
+    step: Annotated[str, PathParam(pattern=r"^[a-z_]{1,20}$")],
+) -> Response:
     if step not in _STEPS:
         raise HTTPException(status_code=404, detail="没有这一步骤")
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
@@ -163,15 +224,28 @@ async def payout_step(request: Request, db: DbSession, user: CurrentUser, item_i
 
 
 @pages.get("/{policy_id}")
-def policy_page(request: Request, user: CurrentUser, wh: WarehouseReader, scope: CurrentScope, db: DbSession,
-                policy_id: PolicyId, day: DayQuery = None) -> Response:
+def policy_page(
+    request: Request,
+    user: CurrentUser,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    db: DbSession,
+    policy_id: PolicyId,
+    day: DayQuery = None,
+) -> Response:
     policy = _policy(policy_id)
     day = _day(wh, day)
-    context: dict[str, Any] = {"page_title": policy.title, "policy": policy,
-                               "info": service.policy_info(policy, day), "day": day}
+    context: dict[str, Any] = {
+        "page_title": policy.title,
+        "policy": policy,
+        "info": service.policy_info(policy, day),
+        "day": day,
+    }
     if user.role_enum in OFFICIALS:
         context["summary"] = service.summary(wh, scope, policy_id, day)
-        overrides_raw = [f"{k[4:]}={v}" for k, v in request.query_params.items() if k.startswith("set_") and v.strip()]
+        overrides_raw = [
+            f"{k[4:]}={v}" for k, v in request.query_params.items() if k.startswith("set_") and v.strip()
+        ]
         if overrides_raw:
             try:
                 overrides = service.parse_overrides(policy, overrides_raw)
@@ -193,20 +267,29 @@ def policy_push(db: DbSession, wh: WarehouseReader, user: CurrentUser, policy_id
 
 
 @pages.post("/{policy_id}/apply", dependencies=[Depends(require_roles(Role.ENTERPRISE, Role.SERVICE_STAFF))])
-async def policy_apply(request: Request, db: DbSession, wh: WarehouseReader, user: CurrentUser,
-                       policy_id: PolicyId) -> Response:
+async def policy_apply(
+    request: Request, db: DbSession, wh: WarehouseReader, user: CurrentUser, policy_id: PolicyId
+) -> Response:
     form = await request.form()
     code = str(form.get("credit_code", "")).strip()
     try:
-        payouts.apply(db, wh, user, _policy(policy_id).id, code, _day(wh, None), str(form.get("statement", ""))[:5000])
+        payouts.apply(
+            db, wh, user, _policy(policy_id).id, code, _day(wh, None), str(form.get("statement", ""))[:5000]
+        )
     except workflow.WorkflowError as exc:
         raise _problem(exc) from None
     return RedirectResponse(f"/qiye/{code}#qy-payouts", status_code=303)
 
 
 @pages.get("/{policy_id}/enterprises/{credit_code}")
-def decision_page(request: Request, wh: WarehouseReader, scope: CurrentScope, policy_id: PolicyId,
-                  credit_code: CreditCode, day: DayQuery = None) -> Response:
+def decision_page(
+    request: Request,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    policy_id: PolicyId,
+    credit_code: CreditCode,
+    day: DayQuery = None,
+) -> Response:
     policy = _policy(policy_id)
     d = service.decision(wh, scope, policy.id, credit_code, _day(wh, day))
     if d is None:
@@ -226,14 +309,21 @@ def api_catalogue(wh: WarehouseReader, day: DayQuery = None) -> list[dict[str, A
 
 
 @api.get("/{policy_id}/match", dependencies=officials_only)
-def api_match(wh: WarehouseReader, scope: CurrentScope, policy_id: PolicyId, day: DayQuery = None) -> dict[str, Any]:
+def api_match(
+    wh: WarehouseReader, scope: CurrentScope, policy_id: PolicyId, day: DayQuery = None
+) -> dict[str, Any]:
     """Per county in the user's region: enterprises, qualifying ones and the amount."""
     return service.summary(wh, scope, _policy(policy_id).id, _day(wh, day))
 
 
 @api.get("/{policy_id}/enterprises/{credit_code}")
-def api_decision(wh: WarehouseReader, scope: CurrentScope, policy_id: PolicyId, credit_code: CreditCode,
-                 day: DayQuery = None) -> dict[str, Any]:
+def api_decision(
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    policy_id: PolicyId,
+    credit_code: CreditCode,
+    day: DayQuery = None,
+) -> dict[str, Any]:
     """One enterprise's decision with its trace (404 outside the user's scope)."""
     d = service.decision(wh, scope, _policy(policy_id).id, credit_code, _day(wh, day))
     if d is None:

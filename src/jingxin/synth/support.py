@@ -65,7 +65,9 @@ def support_frame(year: int, pop: Population, acc: Accounts, streams: Streams) -
     )
 
 
-def support_truth(years: tuple[int, ...], pop: Population, acc: Accounts, streams: Streams) -> dict[str, object]:
+def support_truth(
+    years: tuple[int, ...], pop: Population, acc: Accounts, streams: Streams
+) -> dict[str, object]:
     """What the support files hold, per year (for the manifest's totals)."""
     out: dict[str, object] = {}
     for y in years:
