@@ -93,38 +93,34 @@ def fact_table(wh: Warehouse, year: int, evaluation_systems: tuple[str, ...] | N
     """
     systems = evaluation_systems or ("zhejiang_industry_above", "zhejiang_industry_below")
     reg = wh.current("registry")
-    base = reg.select(
-        "credit_code",
-        "name",
-        "county_code",
+    # One row per enterprise (a corrected file may repeat one): plain aggregates, portable to
+    # PostgreSQL and Spark (no DISTINCT ON / FIRST).
+    reg = reg.group_by("credit_code").aggregate(
+        name=reg.name.max(),
+        county_code=reg.county_code.max(),
+        industry_code=reg.industry_code.max(),
+        registry__batch=reg.batch_id.max().cast("string"),
+    )
+    base = reg.mutate(
         city_code=reg.county_code.substr(0, 4).concat("00"),
-        industry_code=reg.industry_code,
         manufacturing=(reg.industry_code.substr(0, 2) >= "13") & (reg.industry_code.substr(0, 2) <= "43"),
-        registry__batch=reg.batch_id.cast("string"),
-    ).distinct(on="credit_code", keep="first")
+    )
 
     land = wh.current("land")
     land = land.group_by("credit_code").aggregate(
         area_mu=land.area_mu.sum().cast("float64"), land__batch=land.batch_id.max().cast("string")
     )
     stats = wh.current("statistics")
-    now = (
-        stats.filter(stats.year == year)
-        .select(
-            "credit_code",
-            above_scale=stats.above_scale,
-            revenue=stats.revenue.cast("float64"),
-            rd_expense=stats.rd_expense.cast("float64"),
-            employees=stats.employees.cast("float64"),
-            statistics__batch=stats.batch_id.cast("string"),
-        )
-        .distinct(on="credit_code", keep="first")
+    cur = stats.filter(stats.year == year)
+    now = cur.group_by("credit_code").aggregate(
+        above_scale=cur.above_scale.any(),
+        revenue=cur.revenue.max().cast("float64"),
+        rd_expense=cur.rd_expense.max().cast("float64"),
+        employees=cur.employees.max().cast("float64"),
+        statistics__batch=cur.batch_id.max().cast("string"),
     )
-    before = (
-        stats.filter(stats.year == year - 1)
-        .select(p_code=stats.credit_code, prev_above=stats.above_scale)
-        .distinct(on="p_code", keep="first")
-    )
+    old = stats.filter(stats.year == year - 1)
+    before = old.group_by(p_code=old.credit_code).aggregate(prev_above=old.above_scale.any())
     tax = wh.current("tax")
     tax = (
         tax.filter(tax.year == year)

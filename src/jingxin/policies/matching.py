@@ -161,6 +161,11 @@ def what_would_change(conditions: list[dict[str, Any]], eligible: bool, in_force
     return {"single": None, "text": text or "已享受。", "candidates": [c["id"] for c in watched]}
 
 
+def _count(flag: Any) -> Any:
+    """How many rows have `flag` true (PostgreSQL cannot cast a boolean to a number)."""
+    return ibis.ifelse(flag, 1, 0).sum().cast("int64")
+
+
 def by_county(matched: ibis.Table) -> ibis.Table:
     """Enterprises that qualify and the amount, per county (sum over the eligible)."""
     m = matched
@@ -168,7 +173,7 @@ def by_county(matched: ibis.Table) -> ibis.Table:
         m.group_by("county_code")
         .aggregate(
             enterprises=m.count(),
-            eligible=m.eligible.cast("int64").sum(),
+            eligible=_count(m.eligible),
             amount=m.amount.sum().fill_null(0.0),
         )
         .order_by("county_code")
@@ -184,10 +189,10 @@ def what_if(facts: ibis.Table, policy: Policy, day: dt.date, overrides: dict[str
     return (
         j.group_by("county_code")
         .aggregate(
-            eligible_before=j.e0.cast("int64").sum(),
-            eligible_after=j.e1.cast("int64").sum(),
-            entering=(j.e1 & ~j.e0).cast("int64").sum(),
-            leaving=(j.e0 & ~j.e1).cast("int64").sum(),
+            eligible_before=_count(j.e0),
+            eligible_after=_count(j.e1),
+            entering=_count(j.e1 & ~j.e0),
+            leaving=_count(j.e0 & ~j.e1),
             amount_before=j.a0.sum().fill_null(0.0),
             amount_after=j.a1.sum().fill_null(0.0),
         )

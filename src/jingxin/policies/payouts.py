@@ -170,12 +170,21 @@ def lines(db: Session, item: WorkItem) -> list[PayoutLine]:
 
 
 def lines_for_enterprise(db: Session, scope: Any, credit_code: str) -> list[PayoutLine]:
-    """An enterprise's payout lines that it may see: approved or paid (a list still being
-    checked by the county is not the enterprise's business yet)."""
-    q = select(PayoutLine).where(
-        PayoutLine.credit_code == credit_code,
-        scope.where(PayoutLine.county_code, PayoutLine.credit_code),
-        PayoutLine.status.in_(["approved", "paid", "excluded"]),
+    """An enterprise's payout lines that it may see: its own applications in any state, and
+    direct lists once confirmed (a list the county is still checking is not its business yet)."""
+    from sqlalchemy import and_, or_
+
+    q = (
+        select(PayoutLine)
+        .join(WorkItem, WorkItem.id == PayoutLine.item_id)
+        .where(
+            PayoutLine.credit_code == credit_code,
+            scope.where(PayoutLine.county_code, PayoutLine.credit_code),
+            or_(
+                PayoutLine.status.in_(["approved", "paid", "excluded"]),
+                and_(PayoutLine.status == "listed", WorkItem.workflow == APPLICATION),
+            ),
+        )
     )
     return list(db.scalars(q.order_by(PayoutLine.created_at.desc())))
 

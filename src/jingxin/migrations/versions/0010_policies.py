@@ -37,14 +37,18 @@ def upgrade() -> None:
         ts("updated_at"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("policy_id", "county_code", "year", name="uq_policy_budget"),
-        sa.CheckConstraint("committed_fen <= total_fen AND paid_fen <= committed_fen AND committed_fen >= 0",
-                           name="ck_policy_budget_within"),
+        sa.CheckConstraint(
+            "committed_fen <= total_fen AND paid_fen <= committed_fen AND committed_fen >= 0",
+            name="ck_policy_budget_within",
+        ),
     )
     op.create_index("ix_policy_budgets_county_code", "policy_budgets", ["county_code"])
     op.create_table(
         "policy_payout_lines",
         sa.Column("id", BIGINT_PK, autoincrement=True, nullable=False),
-        sa.Column("item_id", sa.BigInteger(), sa.ForeignKey("workflow_items.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "item_id", sa.BigInteger(), sa.ForeignKey("workflow_items.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("policy_id", sa.String(64), nullable=False),
         sa.Column("data_year", sa.Integer(), nullable=False),
         sa.Column("credit_code", sa.String(18), nullable=False),
