@@ -47,7 +47,7 @@ def upgrade() -> None:
         "policy_payout_lines",
         sa.Column("id", BIGINT_PK, autoincrement=True, nullable=False),
         sa.Column(
-            "item_id", sa.BigInteger(), sa.ForeignKey("workflow_items.id", ondelete="CASCADE"), nullable=False
+            "item_id", BIGINT_PK, sa.ForeignKey("workflow_items.id", ondelete="CASCADE"), nullable=False
         ),
         sa.Column("policy_id", sa.String(64), nullable=False),
         sa.Column("data_year", sa.Integer(), nullable=False),
