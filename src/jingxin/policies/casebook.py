@@ -16,6 +16,7 @@ matching of the whole province, on an in-memory DuckDB.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,12 @@ def facts_memtable(rows: list[dict[str, Any]]) -> ibis.Table:
     return ibis.memtable(data, schema=schema)
 
 
+@functools.lru_cache(maxsize=1)
+def _connection() -> Any:
+    """One in-memory DuckDB for all cases of a process (opening one per case costs more than the case)."""
+    return ibis.duckdb.connect()
+
+
 def load_cases(path: Path) -> list[dict[str, Any]]:
     cases = yaml.safe_load(path.read_text(encoding="utf-8"))
     if not isinstance(cases, list):
@@ -61,6 +68,5 @@ def run_case(policy: Policy, case: dict[str, Any]) -> dict[str, Any]:
     """Decide one case; returns the trace (eligible, amount, conditions, change)."""
     day = case["day"] if isinstance(case["day"], dt.date) else dt.date.fromisoformat(str(case["day"]))
     table = match(facts_memtable([case["facts"]]), policy, day, case.get("parameters"))
-    con = ibis.duckdb.connect()
-    row = con.to_pyarrow(table).to_pylist()[0]
+    row = _connection().to_pyarrow(table).to_pylist()[0]
     return trace(row, policy, day, case.get("parameters"))
