@@ -74,10 +74,25 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
         ("GET", "/audit", {}),
         ("GET", "/api/docs", {}),  # Swagger UI: admins only
         ("GET", "/metrics", {}),  # no token configured: refused to every role
+        # enterprise code and policies: an enterprise outside every scope, cases that are not theirs
+        ("GET", f"/qiye/{FOREIGN_CODE}", {}),
+        ("GET", f"/qiye/{FOREIGN_CODE}/qr.svg", {}),
+        ("GET", f"/policies/land_tax_relief/enterprises/{FOREIGN_CODE}?day=2022-06-01", {}),
+        ("GET", f"/api/v1/policies/land_tax_relief/enterprises/{FOREIGN_CODE}?day=2022-06-01", {}),
+        ("GET", "/policies/payouts/999999", {}),
+        ("POST", "/policies/payouts/999999/confirm", {}),
+        ("POST", "/policies/payouts/999999/record_payment", {"data": {"payment_ref": "X"}}),
+        ("POST", "/policies/payouts", {"data": {"policy": "land_tax_relief", "county": "110101"}}),
+        (
+            "POST",
+            "/policies/budgets",
+            {"data": {"policy": "land_tax_relief", "county": "110101", "year": "2022", "total": "1"}},
+        ),
     ]
 
 
 NON_ADMINS = [u for u in ROLES_USERS if u != "admin"]
+FOREIGN_CODE = "91110101000000001X"  # registered in 北京 (110101): outside every scope
 
 
 @pytest.mark.parametrize("username", NON_ADMINS)

@@ -154,6 +154,7 @@ def test_expected_files(province: tuple[Path, Manifest]) -> None:
             f"invoices_{y}.csv",
             f"parks_{y}.xlsx",
             f"park_members_{y}.csv",
+            f"support_{y}.xlsx",
         }
     assert names == expected
     assert len(manifest.files) == len(plan_jobs(YEARS))

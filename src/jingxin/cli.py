@@ -20,6 +20,7 @@ for _name in SCENARIOS:
 importlib.import_module("jingxin.core.workflow.cli").register(app)
 importlib.import_module("jingxin.exchange.cli").register(app)
 importlib.import_module("jingxin.appeals.cli").register(app)  # appeals, arrears
+importlib.import_module("jingxin.policies.cli").register(app)
 importlib.import_module("jingxin.demo").register(app)
 importlib.import_module("jingxin.ops.cli").register(app)
 importlib.import_module("jingxin.core.spark.cli").register(app)

@@ -23,6 +23,7 @@ MODEL_MODULES = (
     "jingxin.core.workflow.models",
     "jingxin.core.notify.models",
     "jingxin.appeals.models",
+    "jingxin.policies.models",
 )
 
 for _module in MODEL_MODULES:

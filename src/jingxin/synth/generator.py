@@ -38,6 +38,7 @@ from jingxin.synth.sources import (
     registry_frame,
 )
 from jingxin.synth.streams import Streams
+from jingxin.synth.support import support_frame, support_truth
 from jingxin.synth.writers import write_csv, write_xlsx
 
 MAX_DEFECT_SHARE = 0.3
@@ -77,6 +78,7 @@ def plan_jobs(years: tuple[int, ...], annual_only: bool = False) -> list[Job]:
     if not annual_only:
         jobs += [(source, year) for year in years for source in ("power", "monthly", "invoices")]
         jobs.append(("power-daily", None))
+    jobs += [("support", year) for year in years]  # last, so the order of the others is unchanged
     return jobs
 
 
@@ -209,6 +211,9 @@ def _build(
         return invoice_frame(year, pop, acc, links, streams)
     if source == "power-daily":
         return daily_frame(pop, acc, daily_days, streams)
+    if source == "support":
+        assert year is not None
+        return support_frame(year, pop, acc, streams)
     raise ValueError(f"unknown source {source}")
 
 
@@ -325,7 +330,7 @@ def generate_province(
             "stable_years": stable_years,
             "growth": 0.0 if stable_years else "calibrated (see calibration.years)",
         },
-        totals=_totals(pop, acc, parks),
+        totals={**_totals(pop, acc, parks), "support": support_truth(year_tuple, pop, acc, streams)},
         calibration={
             "scope": "规上 industrial enterprises (sections B, C, D) operating in the year; per-mu ratios "
             "over those with land; sum over sum; totals in 亿元 at the generated scale; achieved = on "

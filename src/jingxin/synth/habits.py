@@ -127,6 +127,9 @@ HABITS: dict[str, Habit] = {
         variants={"亩": ("平方米", "公顷")},
     ),
     "park-members": Habit(stem="park_members", format="csv", encoding="utf-8-sig"),
+    # 经信 exports the 技改/首台套/专精特新 list from its enterprise-service system as Excel
+    # with a title row, like its park list.
+    "support": Habit(stem="support", format="xlsx", title="企业技改投资与认定情况（{year}年）"),
 }
 
 # When an Excel source exceeds this many rows it is written as UTF-8-BOM CSV instead

@@ -71,6 +71,8 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.appeals.views",
     "jingxin.arrears.views",
     "jingxin.burden.views",
+    "jingxin.enterprise_code.views",
+    "jingxin.policies.views",
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside

@@ -46,6 +46,7 @@ def _model_modules() -> None:
     import jingxin.core.notify.models  # noqa: F401
     import jingxin.core.workflow.models  # noqa: F401
     import jingxin.exchange.models  # noqa: F401
+    import jingxin.policies.models  # noqa: F401
 
 
 @cache

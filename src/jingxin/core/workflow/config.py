@@ -168,6 +168,9 @@ class WorkflowDef(_Strict):
     clocks: dict[str, ClockDef] = {}
     escalation: EscalationDef
     notify: dict[str, NotifyRule] = {}
+    # The page that takes this workflow's steps when they move more than the case (money
+    # against a budget, say): the generic work pages and API then refuse to take them.
+    managed_by: str | None = None
 
     @model_validator(mode="after")
     def _references(self) -> WorkflowDef:

@@ -53,6 +53,13 @@ def _problem(exc: service.WorkflowError) -> HTTPException:
     return HTTPException(status_code=exc.status, detail=str(exc))
 
 
+def _refuse_managed(workflow: str) -> None:
+    """Steps of a workflow managed by its own page (`managed_by`) are taken there only."""
+    managed = load_workflow(workflow).managed_by
+    if managed:
+        raise HTTPException(status_code=409, detail=f"此类事项请在 {managed} 页面办理")
+
+
 # ---- API ------------------------------------------------------------------------------------
 
 
@@ -92,6 +99,7 @@ def take_action(
     body: ActIn,
 ) -> Any:
     try:
+        _refuse_managed(service.get_item(db, user.scope, item_id).workflow)
         item = service.act(
             db,
             item_id,
@@ -125,6 +133,7 @@ def start_item(
         load_workflow(workflow)
     except WorkflowConfigError:
         raise HTTPException(status_code=404, detail="流程不存在") from None
+    _refuse_managed(workflow)
     division = body.division_code or user.division_code
     credit = body.credit_code or user.credit_code
     try:
@@ -195,6 +204,7 @@ async def item_act(
     comment = form.get("comment")
     version = form.get("version")
     try:
+        _refuse_managed(service.get_item(db, user.scope, item_id).workflow)
         service.act(
             db,
             item_id,

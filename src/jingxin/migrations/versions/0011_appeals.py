@@ -2,7 +2,7 @@
 repayments, confirmations of relief-policy reviews.
 
 Revision ID: 0011_appeals
-Revises: 0004_exchange
+Revises: 0010_policies
 Create Date: 2026-11-30
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_appeals"
-down_revision: str | Sequence[str] | None = "0004_exchange"
+down_revision: str | Sequence[str] | None = "0010_policies"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""The enterprise code (企业码): each enterprise's own page behind a QR code."""
