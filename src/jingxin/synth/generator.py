@@ -19,6 +19,8 @@ from jingxin.synth import events as ev
 from jingxin.synth.accounts import Accounts, build_accounts
 from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, targets
 from jingxin.synth.defects import plan_defects
+from jingxin.synth.distress import Distress, build_distress
+from jingxin.synth.distress import manifest_entry as distress_entry
 from jingxin.synth.frame import Frame
 from jingxin.synth.habits import HABITS, XLSX_MAX_ROWS, Habit
 from jingxin.synth.industry import DIVISIONS
@@ -26,6 +28,8 @@ from jingxin.synth.invoices import Links, build_links, invoice_frame
 from jingxin.synth.manifest import DefectEntry, FileEntry, Manifest
 from jingxin.synth.parks import Parks, build_parks
 from jingxin.synth.population import Population, draw_population
+from jingxin.synth.risk_sources import BUILDERS as RISK_BUILDERS
+from jingxin.synth.risk_sources import RISK_SOURCES
 from jingxin.synth.sources import (
     ANNUAL_SOURCES,
     annual_frame,
@@ -77,6 +81,8 @@ def plan_jobs(years: tuple[int, ...], annual_only: bool = False) -> list[Job]:
     if not annual_only:
         jobs += [(source, year) for year in years for source in ("power", "monthly", "invoices")]
         jobs.append(("power-daily", None))
+        # Enterprise risk sources last: their own streams leave every file above unchanged.
+        jobs += [(source, year) for year in years for source in RISK_SOURCES]
     return jobs
 
 
@@ -183,8 +189,12 @@ def _build(
     links: Links | None,
     streams: Streams,
     daily_days: int,
+    distress: Distress | None = None,
 ) -> Frame:
     source, year = job
+    if source in RISK_BUILDERS:
+        assert year is not None and distress is not None
+        return RISK_BUILDERS[source](year, pop, acc, distress, streams)
     if source == "registry":
         return registry_frame(pop)
     if source == "land":
@@ -312,6 +322,7 @@ def generate_province(
     parks = build_parks(pop, pop.land_area(), acc.scale, streams)
     jobs = plan_jobs(year_tuple, annual_only)
     links = build_links(pop, streams) if not annual_only else None
+    distress = build_distress(pop, acc, streams) if not annual_only else None
 
     manifest = Manifest(
         parameters={
@@ -351,9 +362,11 @@ def generate_province(
             for e in acc.events
         ],
     )
+    if distress is not None:
+        manifest.distress = distress_entry(distress, pop)
     as_of = f"{year_tuple[-1]}年12月31日"
     for job in jobs:
-        frame = _build(job, pop, acc, parks, links, streams, daily_days)
+        frame = _build(job, pop, acc, parks, links, streams, daily_days, distress)
         entry = emit(frame, out, job[1], streams, defects, xlsx_max_rows, as_of)
         manifest.files.append(entry)
         del frame
