@@ -12,6 +12,10 @@ import pandas as pd
 
 from jingxin.risk.config import RiskConfig, Rule
 
+# An enterprise stays 已经出险 for 12 months after a materialising rule last fired (project
+# default: a year of 一企一策 follow-up before the list forgets it unless the case stays open).
+DISTRESS_MEMORY_MONTHS = 12
+
 _OPS = {
     ">=": np.greater_equal,
     "<=": np.less_equal,
@@ -80,7 +84,11 @@ def add_labels(df: pd.DataFrame, horizon: int) -> pd.DataFrame:
         prev = np.searchsorted(ev, mm, side="right") - 1  # last event at or before
         last_past[idx] = np.where(prev >= 0, ev[np.maximum(prev, 0)], -np.inf)
     del codes
-    out["in_distress"] = (months - last_past) < 12
+    out["in_distress"] = (months - last_past) < DISTRESS_MEMORY_MONTHS
+    past = np.where(np.isfinite(last_past), last_past, 0).astype(int)
+    out["distress_month"] = np.where(
+        out["in_distress"], [f"{v // 12}-{v % 12 + 1:02d}" for v in past], None
+    )
     target = (first_future - months) <= horizon
     out["target"] = np.where(months + horizon > last, np.nan, target.astype(float))
     return out.drop(columns="_m")

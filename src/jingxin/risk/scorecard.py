@@ -58,13 +58,17 @@ class FittedScorecard:
             out[f"lost_{name}"] = (self.best[name] - points[name]).round(2)
         return out
 
-    def reason_codes(self, lost_row: pd.Series, n: int | None = None) -> list[tuple[str, float]]:
-        """The characteristics costing the most points (name, points lost), largest first."""
+    def reason_codes(self, scored: pd.DataFrame, n: int | None = None) -> list[list[tuple[str, float]]]:
+        """Per row of `score`'s output: the characteristics costing the most points
+        (name, points lost), largest first, losses of zero left out."""
         n = n or self.config.reason_codes
-        items = [(f, float(lost_row[f"lost_{f}"])) for f in self.features]
-        items = [x for x in items if x[1] > 0.005]
-        items.sort(key=lambda x: -x[1])
-        return items[:n]
+        lost = scored[[f"lost_{f}" for f in self.features]].to_numpy()
+        order = np.argsort(-lost, axis=1, kind="stable")[:, :n]
+        top = np.take_along_axis(lost, order, axis=1)
+        return [
+            [(self.features[j], float(v)) for j, v in zip(o, t, strict=True) if v > 0.005]
+            for o, t in zip(order.tolist(), top.tolist(), strict=True)
+        ]
 
     def summary(self) -> list[dict]:
         """Per characteristic: IV and the bins with their points (for docs and the page)."""
