@@ -78,8 +78,14 @@ def parse_month(text: str) -> pd.Timestamp:
 def fit_as_of(df: pd.DataFrame, month: pd.Timestamp, cfg: RiskConfig) -> FittedScorecard:
     """The scorecard as it could be fitted at `month`: only data up to `month`."""
     known = add_labels(df[df["month"] <= month], cfg.scorecard.horizon_months)
-    train = known[~known["in_distress"] & known["target"].notna()]
-    return fit_scorecard(train, cfg.scorecard)
+    return fit_scorecard(training_rows(known), cfg.scorecard)
+
+
+def training_rows(known: pd.DataFrame) -> pd.DataFrame:
+    """Rows a scorecard learns from: outcome known, not already in distress, and six months of
+    history (before that the changes are unknown, and a model fitted on a data set's first
+    months would learn "missing" as a state that never comes back)."""
+    return known[~known["in_distress"] & known["target"].notna() & known["insured_change_6m"].notna()]
 
 
 def base_grade(pd_: np.ndarray, materialised: np.ndarray, signals: np.ndarray, cfg: RiskConfig) -> np.ndarray:
