@@ -203,3 +203,27 @@ def to_records(result: MonthResult, rows: pd.DataFrame | None = None) -> list[di
             }
         )
     return out
+
+
+def available_months(wh: Warehouse, cfg: RiskConfig | None = None) -> list[str]:
+    """Months that can be graded (YYYY-MM), oldest first; empty without risk data."""
+    cfg = cfg or load_config()
+    if not wh.has_table("insured"):
+        return []
+    df = prepared(wh, cfg)
+    return sorted({f"{m:%Y-%m}" for m in df["month"].unique()})
+
+
+def neighbourhood(result: MonthResult, code: str, radius: int = 2, limit: int = 60) -> tuple[list[str], list[tuple[str, str, float]]]:
+    """Enterprises within `radius` guarantees of `code` (either direction, at most `limit`,
+    nearest first) and the guarantees among them (guarantor, borrower, amount)."""
+    import networkx as nx
+
+    g = result.network.graph
+    if code not in g:
+        return [code], []
+    lengths = nx.single_source_shortest_path_length(g.to_undirected(as_view=True), code, cutoff=radius)
+    nodes = sorted(lengths, key=lambda n: (lengths[n], n))[:limit]
+    keep = set(nodes)
+    edges = [(a, b, float(d["amount"])) for a, b, d in g.edges(data=True) if a in keep and b in keep]
+    return nodes, edges
