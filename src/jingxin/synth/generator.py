@@ -73,7 +73,7 @@ def parse_years(years: str | int | Iterable[int]) -> tuple[int, ...]:
     return out
 
 
-def plan_jobs(years: tuple[int, ...], annual_only: bool = False) -> list[Job]:
+def plan_jobs(years: tuple[int, ...], annual_only: bool = False, risk: bool = False) -> list[Job]:
     """The files to write, in order: snapshots, the annual files per year, then (unless
     `annual_only`) monthly power, 快报 and invoices per year and the daily power window."""
     jobs: list[Job] = [("registry", None), ("land", None)]
@@ -81,6 +81,7 @@ def plan_jobs(years: tuple[int, ...], annual_only: bool = False) -> list[Job]:
     if not annual_only:
         jobs += [(source, year) for year in years for source in ("power", "monthly", "invoices")]
         jobs.append(("power-daily", None))
+    if risk:
         # Enterprise risk sources last: their own streams leave every file above unchanged.
         jobs += [(source, year) for year in years for source in RISK_SOURCES]
     return jobs
@@ -291,6 +292,7 @@ def generate_province(
     annual_only: bool = False,
     xlsx_max_rows: int = XLSX_MAX_ROWS,
     stable_years: bool = False,
+    risk: bool = False,
     progress: Callable[[str, FileEntry | None], None] | None = None,
 ) -> Manifest:
     """Generate a consistent synthetic province (合成省份数据) into `out_dir`; return the manifest.
@@ -303,6 +305,9 @@ def generate_province(
     Excel sources above `xlsx_max_rows` rows are written as CSV (recorded in the manifest).
     `stable_years` makes a province with no real change between years: no growth, no 2020 dip,
     no events, every year calibrated to the same targets (manifest: ``parameters.growth`` 0).
+    `risk` adds the enterprise risk sources (参保人数, 纳税及欠税, 水电费, 信贷, 诉讼执行, 担保关系,
+    one file per source and year) with their hidden distress, truth under ``distress``
+    (:mod:`.distress`); every other file stays byte-identical with or without it.
     `progress(step, entry)` is called after each step (entry is None for non-file steps).
     """
     year_tuple = parse_years(years)
@@ -320,9 +325,9 @@ def generate_province(
     acc = build_accounts(pop, streams, stable=stable_years)
     notify("accounts", None)
     parks = build_parks(pop, pop.land_area(), acc.scale, streams)
-    jobs = plan_jobs(year_tuple, annual_only)
+    jobs = plan_jobs(year_tuple, annual_only, risk)
     links = build_links(pop, streams) if not annual_only else None
-    distress = build_distress(pop, acc, streams) if not annual_only else None
+    distress = build_distress(pop, acc, streams) if risk else None
 
     manifest = Manifest(
         parameters={
@@ -334,6 +339,7 @@ def generate_province(
             "annual_only": annual_only,
             "xlsx_max_rows": xlsx_max_rows,
             "stable_years": stable_years,
+            **({"risk": True} if risk else {}),
             "growth": 0.0 if stable_years else "calibrated (see calibration.years)",
         },
         totals=_totals(pop, acc, parks),

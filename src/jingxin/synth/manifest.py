@@ -127,7 +127,8 @@ class Manifest:
             "events",
             "distress",
         ]
-        return {key: data[key] for key in order}
+        # `distress` only when the risk sources were generated: other manifests stay as they were.
+        return {key: data[key] for key in order if key != "distress" or data[key]}
 
     def write(self, out_dir: Path) -> Path:
         path = Path(out_dir) / MANIFEST_FILE
