@@ -19,7 +19,7 @@ def write_lists(result: MonthResult, path: Path, groups: list[dict[str, Any]], c
     enterprises listed, already restricted to the reader's scope by the caller."""
     t = result.table if rows is None else rows
     t = t[t["grade"].isin([KEY, GENERAL])].sort_values(["grade", "score"], ascending=[False, True])
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "nan_inf_to_errors": True, "strings_to_numbers": False, "strings_to_formulas": False, "strings_to_urls": False})
     bold = wb.add_format({"bold": True})
     ws = wb.add_worksheet("风险企业清单")
     ws.write(0, 0, f"企业风险分级清单（{result.month}）", bold)
@@ -29,7 +29,7 @@ def write_lists(result: MonthResult, path: Path, groups: list[dict[str, Any]], c
             i,
             0,
             [
-                r["credit_code"], r.get("name") or "", r.get("county_code") or "", r.get("industry_code") or "",
+                r["credit_code"], _text(r.get("name")), _text(r.get("county_code")), _text(r.get("industry_code")),
                 r["grade"], r["category"], float(r["score"]), round(float(r["pd"]), 4),
                 "；".join(explain(r, result.config)), int(r["circle"]) if r["circle"] >= 0 else "", int(r["chain_size"]) or "",
             ],
@@ -45,3 +45,7 @@ def write_lists(result: MonthResult, path: Path, groups: list[dict[str, Any]], c
         ws3.write_row(i, 0, (dims[c["dimension"]], c["group"], c["enterprises"], c["key"], c["concern"], c["key_share"], c["concern_share"], "是" if c["warning"] else ""))
     wb.close()
     return path
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or value != value else str(value)  # NaN: not in the registry

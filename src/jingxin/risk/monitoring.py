@@ -43,9 +43,8 @@ class Monitor:
         self.ref_chars = {f: self._char_counts(train, f) for f in model.features}
 
     def _char_counts(self, rows: pd.DataFrame, name: str) -> np.ndarray:
-        optb = self.model.card.binning_process_.get_binned_variable(name)
-        idx = optb.transform(rows[name].to_numpy(dtype=float), metric="indices")
-        return _counts(np.asarray(idx, dtype=int), len(self.model.tables[name]))
+        idx = self.model.bin_indices(name, rows[name].to_numpy(dtype=float))
+        return _counts(idx, len(self.model.tables[name]))
 
     def month(self, rows: pd.DataFrame) -> dict[str, object]:
         """PSI of the score and each characteristic for one month's rows, with the level."""

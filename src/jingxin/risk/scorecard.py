@@ -35,13 +35,17 @@ class FittedScorecard:
     train_rows: int
     train_events: int
 
+    def bin_indices(self, name: str, values: np.ndarray) -> np.ndarray:
+        """The bin of each value; a missing value goes to the Missing bin (the table's last),
+        as the scorecard scores it (optbinning's own "indices" put it in bin 0)."""
+        optb = self.card.binning_process_.get_binned_variable(name)
+        values = np.asarray(values, dtype=float)
+        idx = np.asarray(optb.transform(values, metric="indices"), dtype=int)
+        return np.where(np.isnan(values), int(self.tables[name].index.max()), idx)
+
     def bin_points(self, df: pd.DataFrame) -> pd.DataFrame:
         """Points of every characteristic for each row (columns = characteristics)."""
-        out = {}
-        for name in self.features:
-            optb = self.card.binning_process_.get_binned_variable(name)
-            idx = optb.transform(df[name].to_numpy(dtype=float), metric="indices")
-            out[name] = self.tables[name].reindex(idx).to_numpy()
+        out = {name: self.tables[name].reindex(self.bin_indices(name, df[name])).to_numpy() for name in self.features}
         return pd.DataFrame(out, index=df.index)
 
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
