@@ -18,18 +18,16 @@ from jingxin.risk.contagion import apply_contagion, build_network
 from jingxin.risk.monitoring import Monitor, psi
 from jingxin.risk.rules import add_labels
 from jingxin.risk.service import RiskError, prepared, score_month, training_rows
-from jingxin.risk.testing import build_risk_province
 
+pytest_plugins = ["jingxin.risk.testing"]
 pytestmark = pytest.mark.xdist_group("risk")
 MONTH = "2021-06"
 
 
 @pytest.fixture(scope="module")
-def province(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    home = tmp_path_factory.mktemp("risk")
-    url, manifest = build_risk_province(home)
-    wh = open_warehouse(url)
-    yield {"url": url, "manifest": manifest, "wh": wh, "home": home}
+def province(risk_province: dict[str, Any]) -> dict[str, Any]:
+    wh = open_warehouse(risk_province["url"])
+    yield {**risk_province, "wh": wh}
     wh.close()
 
 
@@ -144,21 +142,19 @@ def test_unknown_month_is_refused(province: dict[str, Any]) -> None:
         score_month(province["wh"], "2023-01")
 
 
-def test_cli_score_json_and_county(province: dict[str, Any]) -> None:
+def test_cli_score_json_and_county(province: dict[str, Any], result: Any) -> None:
     from jingxin.cli import app
 
     province["wh"].close()  # the CLI opens the DuckDB file itself
     try:
         runner = CliRunner()
-        res = runner.invoke(app, ["risk", "score", "--month", MONTH, "--json", "--warehouse", province["url"]])
+        county = str(result.table.loc[result.table["grade"] == KEY, "county_code"].iloc[0])
+        res = runner.invoke(app, ["risk", "score", "--month", MONTH, "--json", "--county", county, "--warehouse", province["url"]])
         assert res.exit_code == 0, res.output
         data = json.loads(res.output)
-        assert data["month"] == MONTH and sum(data["counts"].values()) > 0
-        county = data["enterprises"][0]["county_code"]
-        res = runner.invoke(app, ["risk", "score", "--month", MONTH, "--json", "--county", county, "--warehouse", province["url"]])
-        assert {e["county_code"] for e in json.loads(res.output)["enterprises"]} == {county}
-        res = runner.invoke(app, ["risk", "score", "--month", "2021-13", "--warehouse", province["url"]])
-        assert res.exit_code != 0
+        assert data["month"] == MONTH and data["counts"][KEY] > 0
+        assert {e["county_code"] for e in data["enterprises"]} == {county}
+        assert all(e["reasons"] for e in data["enterprises"] if e["grade"] == KEY)
         out = province["home"] / "lists.xlsx"
         res = runner.invoke(app, ["risk", "export", "--month", MONTH, "--out", str(out), "--warehouse", province["url"]])
         assert res.exit_code == 0, res.output

@@ -72,6 +72,10 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
         ("GET", f"/users/{other}", {}),
         ("GET", "/users", {}),
         ("GET", "/audit", {}),
+        # risk grades (risk scenario): an enterprise outside every scope; grades of a month
+        ("GET", "/api/v1/risk/enterprises/913300007000000000?month=2021-06", {}),
+        ("GET", "/risk/enterprises/913300007000000000?month=2021-06", {}),
+        ("POST", "/risk/cases/open", {"data": {"month": "2021-06"}}),
     ]
 
 

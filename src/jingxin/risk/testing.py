@@ -25,3 +25,16 @@ def build_risk_province(home: Path, enterprises: int = 700, seed: int = 11) -> t
     finally:
         wh.close()
     return url, json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+try:  # a pytest plugin too: one province per test session (tests of the risk scenario share it)
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def risk_province(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+        home = tmp_path_factory.mktemp("risk-province")
+        url, manifest = build_risk_province(home)
+        return {"url": url, "manifest": manifest, "home": home, "path": home / "warehouse.duckdb"}
+
+except ImportError:  # pragma: no cover - pytest is a dev dependency
+    pass
