@@ -5,7 +5,7 @@
 1. Scoring: a scorecard is fitted on a small generated province (the real fitting path), then
    `rows` enterprise-months are drawn by resampling its characteristics (with noise) and
    scored: points per characteristic, score, probability, points lost and reason codes
-   (`FittedScorecard.score` + `reason_codes`), against a pandas baseline doing the same with
+   (`FittedScorecard.score` + `reason_arrays`), against a pandas baseline doing the same with
    `pd.cut` + `map` per characteristic and a row-wise `rank` for the reason codes.
 2. Network: `enterprises` enterprises with guarantees drawn as the generator draws them (30% of
    enterprises borrow under 1–2 guarantees, 30% of those answered by a counter-guarantee, 1%
@@ -55,7 +55,7 @@ def scoring(rows: int) -> dict:
 
     def ours():
         s = model.score(big)
-        return s, model.reason_codes(s)
+        return s, model.reason_arrays(s)
 
     (scored, codes), w1, c1 = timed(ours)
 

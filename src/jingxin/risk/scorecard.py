@@ -38,9 +38,9 @@ class FittedScorecard:
     def bin_indices(self, name: str, values: np.ndarray) -> np.ndarray:
         """The bin of each value; a missing value goes to the Missing bin (the table's last),
         as the scorecard scores it (optbinning's own "indices" put it in bin 0)."""
-        optb = self.card.binning_process_.get_binned_variable(name)
+        splits = self.card.binning_process_.get_binned_variable(name).splits
         values = np.asarray(values, dtype=float)
-        idx = np.asarray(optb.transform(values, metric="indices"), dtype=int)
+        idx = np.searchsorted(np.asarray(splits, dtype=float), values, side="right")  # bins [a, b)
         return np.where(np.isnan(values), int(self.tables[name].index.max()), idx)
 
     def bin_points(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -65,14 +65,18 @@ class FittedScorecard:
     def reason_codes(self, scored: pd.DataFrame, n: int | None = None) -> list[list[tuple[str, float]]]:
         """Per row of `score`'s output: the characteristics costing the most points
         (name, points lost), largest first, losses of zero left out."""
-        n = n or self.config.reason_codes
-        lost = scored[[f"lost_{f}" for f in self.features]].to_numpy()
-        order = np.argsort(-lost, axis=1, kind="stable")[:, :n]
-        top = np.take_along_axis(lost, order, axis=1)
+        order, top = self.reason_arrays(scored, n)
         return [
             [(self.features[j], float(v)) for j, v in zip(o, t, strict=True) if v > 0.005]
             for o, t in zip(order.tolist(), top.tolist(), strict=True)
         ]
+
+    def reason_arrays(self, scored: pd.DataFrame, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(characteristic indices, points lost) of the `n` costliest characteristics per row."""
+        n = n or self.config.reason_codes
+        lost = scored[[f"lost_{f}" for f in self.features]].to_numpy()
+        order = np.argsort(-lost, axis=1, kind="stable")[:, :n]
+        return order, np.take_along_axis(lost, order, axis=1)
 
     def summary(self) -> list[dict]:
         """Per characteristic: IV and the bins with their points (for docs and the page)."""
