@@ -181,7 +181,11 @@ def _graph_option(graph: dict[str, Any], centre: str) -> dict[str, Any]:
                 "draggable": True,
                 "force": {"repulsion": 220, "edgeLength": 90},
                 "edgeSymbol": ["none", "arrow"],
-                "categories": [{"name": KEY}, {"name": GENERAL}, {"name": NORMAL}, {"name": "范围外"}],
+                "categories": [
+                    {"name": name, "itemStyle": {"color": COLOURS[grade]}}
+                    for name, grade in ((KEY, KEY), (GENERAL, GENERAL), (NORMAL, NORMAL), ("范围外", None))
+                ],
+                "zoom": 1.6,
                 "label": {"show": True, "position": "right", "fontSize": 11},
                 "data": [
                     {
