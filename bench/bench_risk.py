@@ -98,7 +98,9 @@ def network(n: int) -> dict:
         for x, y in zip(members, members[1:] + members[:1], strict=True):
             if x != y:
                 g.append(x), b.append(y)
-    edges = pd.DataFrame({"guarantor_code": codes[g], "borrower_code": codes[b], "amount": rng.uniform(50, 5000, len(g))})
+    edges = pd.DataFrame(
+        {"guarantor_code": codes[g], "borrower_code": codes[b], "amount": rng.uniform(50, 5000, len(g))}
+    )
     edges = edges.groupby(["guarantor_code", "borrower_code"], as_index=False)["amount"].sum()
     distressed = set(codes[rng.random(n) < 0.02])
 
@@ -125,7 +127,9 @@ def network(n: int) -> dict:
     assert len(circles) == len(net.circles) and len(chains) == len(net.chains)
     got = exp.set_index("credit_code")
     for node, amt, k in rows[:2000]:
-        assert abs(got.at[node, "exposure_distressed"] - amt) < 0.05 and got.at[node, "distressed_partners"] == k
+        assert (
+            abs(got.at[node, "exposure_distressed"] - amt) < 0.05 and got.at[node, "distressed_partners"] == k
+        )
     return {
         "enterprises": n,
         "in_network": len(exp),
@@ -143,12 +147,16 @@ def main() -> None:
     p.add_argument("--enterprises", type=int, default=100_000)
     a = p.parse_args()
     s = scoring(a.rows)
-    print(f"scoring {s['rows']:,} enterprise-months ({s['features']} characteristics): ours wall {s['ours'][0]:.1f} s CPU {s['ours'][1]:.1f} s; "
-          f"pandas wall {s['pandas'][0]:.1f} s CPU {s['pandas'][1]:.1f} s; CPU ratio {s['pandas'][1] / s['ours'][1]:.1f}×")
+    print(
+        f"scoring {s['rows']:,} enterprise-months ({s['features']} characteristics): ours wall {s['ours'][0]:.1f} s CPU {s['ours'][1]:.1f} s; "
+        f"pandas wall {s['pandas'][0]:.1f} s CPU {s['pandas'][1]:.1f} s; CPU ratio {s['pandas'][1] / s['ours'][1]:.1f}×"
+    )
     n = network(a.enterprises)
-    print(f"network {n['enterprises']:,} enterprises ({n['in_network']:,} in the network, {n['guarantees']:,} guarantees, "
-          f"{n['circles']:,} circles, {n['chains']:,} chains): ours wall {n['ours'][0]:.1f} s CPU {n['ours'][1]:.1f} s; "
-          f"networkx wall {n['networkx'][0]:.1f} s CPU {n['networkx'][1]:.1f} s; CPU ratio {n['networkx'][1] / n['ours'][1]:.1f}×")
+    print(
+        f"network {n['enterprises']:,} enterprises ({n['in_network']:,} in the network, {n['guarantees']:,} guarantees, "
+        f"{n['circles']:,} circles, {n['chains']:,} chains): ours wall {n['ours'][0]:.1f} s CPU {n['ours'][1]:.1f} s; "
+        f"networkx wall {n['networkx'][0]:.1f} s CPU {n['networkx'][1]:.1f} s; CPU ratio {n['networkx'][1] / n['ours'][1]:.1f}×"
+    )
 
 
 if __name__ == "__main__":

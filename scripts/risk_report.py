@@ -46,19 +46,31 @@ def render(report: dict, args: argparse.Namespace, manifest: dict, seconds: floa
         "| label | rows | events | scorecard AUC | KS | rules only AUC | KS | logistic (raw) AUC | KS |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for label, name in (("truth", "true 出险 within 6 months (manifest)"), ("observed", "materialising rule fires within 6 months (as the platform sees it)")):
+    for label, name in (
+        ("truth", "true 出险 within 6 months (manifest)"),
+        ("observed", "materialising rule fires within 6 months (as the platform sees it)"),
+    ):
         c = report["comparison"][label]
         lines.append(
             f"| {name} | {c['rows']:,} | {c['events']} | {c['scorecard']['auc']:.3f} | {c['scorecard']['ks']:.3f} | "
             f"{c['rules_only']['auc']:.3f} | {c['rules_only']['ks']:.3f} | {c['logistic_raw']['auc']:.3f} | {c['logistic_raw']['ks']:.3f} |"
         )
-    lines += ["", "### Realised distress rate by grade (test months, truth)", "", "| grade | enterprise-months | realised 6-month distress rate |", "|---|---:|---:|"]
+    lines += [
+        "",
+        "### Realised distress rate by grade (test months, truth)",
+        "",
+        "| grade | enterprise-months | realised 6-month distress rate |",
+        "|---|---:|---:|",
+    ]
     for g in (NORMAL, GENERAL, KEY):
         r = report["by_grade"][g]
         rate = "—" if r["realised_rate"] is None else f"{100 * r['realised_rate']:.2f}%"
         lines.append(f"| {g} | {r['rows']:,} | {rate} |")
     rates = [report["by_grade"][g]["realised_rate"] or 0 for g in (NORMAL, GENERAL, KEY)]
-    lines += ["", f"Monotonic from 正常 to 重点关注: **{'yes' if rates[0] < rates[1] < rates[2] else 'no'}**."]
+    lines += [
+        "",
+        f"Monotonic from 正常 to 重点关注: **{'yes' if rates[0] < rates[1] < rates[2] else 'no'}**.",
+    ]
     lead = report["lead"]
     lines += [
         "",
@@ -73,10 +85,14 @@ def render(report: dict, args: argparse.Namespace, manifest: dict, seconds: floa
     for name, label in (("concern", "一般关注 or higher"), ("key", "重点关注")):
         for kind, klabel in (("alone", "scorecard and rules alone"), ("contagion", "with contagion rules")):
             x = lead[f"{name}_{kind}"]
-            lines.append(f"| {label} | {klabel} | {x['caught_by_onset']} | {x['caught_before_onset']} | {x['mean_lead_months']} | {x['median_lead_months']} |")
+            lines.append(
+                f"| {label} | {klabel} | {x['caught_by_onset']} | {x['caught_before_onset']} | {x['mean_lead_months']} | {x['median_lead_months']} |"
+            )
     lines += ["", "### The scorecard", "", "| characteristic | IV | bins → points |", "|---|---:|---|"]
     for s in report["scorecard"]:
-        bins = "; ".join(f"{b} → {p}" for b, p in zip(s["bins"], s["points"], strict=False) if b not in ("Special",))
+        bins = "; ".join(
+            f"{b} → {p}" for b, p in zip(s["bins"], s["points"], strict=False) if b not in ("Special",)
+        )
         lines.append(f"| {s['label']} (`{s['name']}`) | {s['iv']:.3f} | {bins} |")
     alerts = [p for p in report["psi"] if p["level"] != "stable"]
     lines += [
@@ -87,7 +103,9 @@ def render(report: dict, args: argparse.Namespace, manifest: dict, seconds: floa
         "|---|---:|---|---|",
     ]
     for p in report["psi"]:
-        lines.append(f"| {p['month']} | {p['psi_score']:.3f} | {p['level']} | {', '.join(p['drifting']) or '—'} |")
+        lines.append(
+            f"| {p['month']} | {p['psi_score']:.3f} | {p['level']} | {', '.join(p['drifting']) or '—'} |"
+        )
     lines += ["", f"{len(alerts)} of {len(report['psi'])} months outside 'stable'.", END]
     return "\n".join(lines)
 

@@ -20,7 +20,6 @@ from jingxin.risk.rules import add_labels
 from jingxin.risk.service import RiskError, prepared, score_month, training_rows
 
 pytest_plugins = ["jingxin.risk.testing"]
-pytestmark = pytest.mark.xdist_group("risk")
 MONTH = "2021-06"
 
 
@@ -113,13 +112,21 @@ def test_psi_flags_an_injected_drift(province: dict[str, Any]) -> None:
 
 def test_contagion_rules_raise_guarantors_and_circles() -> None:
     edges = pd.DataFrame(
-        {"guarantor_code": ["A", "B", "C", "D", "E"], "borrower_code": ["B", "C", "A", "E", "F"], "amount": [10.0] * 5}
+        {
+            "guarantor_code": ["A", "B", "C", "D", "E"],
+            "borrower_code": ["B", "C", "A", "E", "F"],
+            "amount": [10.0] * 5,
+        }
     )
     net = build_network(edges)
     assert net.circles == [["A", "B", "C"]]
     assert len(net.chains) == 2
     grades = pd.DataFrame(
-        {"credit_code": list("ABCDEF"), "grade": [NORMAL, NORMAL, KEY, NORMAL, NORMAL, KEY], "materialised": [False, False, True, False, False, False]}
+        {
+            "credit_code": list("ABCDEF"),
+            "grade": [NORMAL, NORMAL, KEY, NORMAL, NORMAL, KEY],
+            "materialised": [False, False, True, False, False, False],
+        }
     )
     out = apply_contagion(grades, net, load_config().contagion).set_index("credit_code")
     assert out.at["B", "grade"] == KEY  # guarantees C, which is 已经出险
@@ -130,7 +137,11 @@ def test_contagion_rules_raise_guarantors_and_circles() -> None:
 
 
 def test_bad_configuration_is_refused_with_the_field(tmp_path: Path) -> None:
-    text = Path(load_config().source).read_text(encoding="utf-8").replace("feature: seizures_6m", "feature: seizure_count")
+    text = (
+        Path(load_config().source)
+        .read_text(encoding="utf-8")
+        .replace("feature: seizures_6m", "feature: seizure_count")
+    )
     bad = tmp_path / "risk.yaml"
     bad.write_text(text, encoding="utf-8")
     with pytest.raises(RiskConfigError, match="hidden.0.all.0"):
@@ -149,14 +160,19 @@ def test_cli_score_json_and_county(province: dict[str, Any], result: Any) -> Non
     try:
         runner = CliRunner()
         county = str(result.table.loc[result.table["grade"] == KEY, "county_code"].iloc[0])
-        res = runner.invoke(app, ["risk", "score", "--month", MONTH, "--json", "--county", county, "--warehouse", province["url"]])
+        res = runner.invoke(
+            app,
+            ["risk", "score", "--month", MONTH, "--json", "--county", county, "--warehouse", province["url"]],
+        )
         assert res.exit_code == 0, res.output
         data = json.loads(res.output)
         assert data["month"] == MONTH and data["counts"][KEY] > 0
         assert {e["county_code"] for e in data["enterprises"]} == {county}
         assert all(e["reasons"] for e in data["enterprises"] if e["grade"] == KEY)
         out = province["home"] / "lists.xlsx"
-        res = runner.invoke(app, ["risk", "export", "--month", MONTH, "--out", str(out), "--warehouse", province["url"]])
+        res = runner.invoke(
+            app, ["risk", "export", "--month", MONTH, "--out", str(out), "--warehouse", province["url"]]
+        )
         assert res.exit_code == 0, res.output
         from openpyxl import load_workbook
 

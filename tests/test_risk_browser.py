@@ -24,7 +24,14 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 import socket  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 900}
 
@@ -60,14 +67,47 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     database = Database(db_url)
     with database.session() as db:
         create_demo_users(db, DEMO_PASSWORD, staff_enterprises=[])
-        for name, role, division in (("xian", Role.COUNTY_ANALYST, county), ("shi", Role.CITY_ANALYST, county[:4] + "00")):
-            create_user(db, UserCreate(username=name, display_name=name, role=role, division_code=division, password=DEMO_PASSWORD), CLI_ACTOR)
+        for name, role, division in (
+            ("xian", Role.COUNTY_ANALYST, county),
+            ("shi", Role.CITY_ANALYST, county[:4] + "00"),
+        ):
+            create_user(
+                db,
+                UserCreate(
+                    username=name,
+                    display_name=name,
+                    role=role,
+                    division_code=division,
+                    password=DEMO_PASSWORD,
+                ),
+                CLI_ACTOR,
+            )
     port = _free_port()
-    env = {**os.environ, "JINGXIN_HOME": str(home), "JINGXIN_DATABASE_URL": db_url, "JINGXIN_WAREHOUSE": url, "JINGXIN_SECRET_KEY": "risk-browser"}
+    env = {
+        **os.environ,
+        "JINGXIN_HOME": str(home),
+        "JINGXIN_DATABASE_URL": db_url,
+        "JINGXIN_WAREHOUSE": url,
+        "JINGXIN_SECRET_KEY": "risk-browser",
+    }
     log = (home / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "jingxin.web.app:create_app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "jingxin.web.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -158,7 +198,11 @@ def test_case_end_to_end(server: dict[str, Any], browser: Any) -> None:
     page.wait_for_load_state("networkidle")
     case_url = page.url
     _act(page, "assign", {"county_official": "张科长", "service_worker": "李服务员"})
-    _act(page, "plan", {"plan": "1. 协调银行续贷（县金融办，7月31日前）；2. 欠税分期缴纳（税务分局，8月15日前）"})
+    _act(
+        page,
+        "plan",
+        {"plan": "1. 协调银行续贷（县金融办，7月31日前）；2. 欠税分期缴纳（税务分局，8月15日前）"},
+    )
     _act(page, "visit", {"visit": "走访企业，部分产线恢复生产"})
     assert "措施推进中" in page.content()
     _shot(page, "risk-case-in-progress")
@@ -171,7 +215,12 @@ def test_case_end_to_end(server: dict[str, Any], browser: Any) -> None:
     city = _open_as(browser, server, "shi")
     city.goto(case_url)
     _act(city, "review", {"review": "improving", "review_note": "用电恢复到正常水平的八成"})
-    _act(city, "close", {"close_reason": "resolved", "close_note": "续贷落实，欠税缴清"}, comment="风险化解，销号")
+    _act(
+        city,
+        "close",
+        {"close_reason": "resolved", "close_note": "续贷落实，欠税缴清"},
+        comment="风险化解，销号",
+    )
     assert "已销号" in city.content()
     _shot(city, "risk-case-closed")
     city.goto(f"{server['base']}/risk/cases?from=2000-01-01&to=2099-12-31")

@@ -11,11 +11,13 @@ import pytest
 
 from jingxin.synth.generator import generate_province
 
-pytestmark = pytest.mark.xdist_group("risk")
-
 
 def _digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.name != "manifest.json"}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.iterdir()
+        if p.name != "manifest.json"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,14 @@ def test_other_files_are_byte_identical(pair: tuple[Path, Path]) -> None:
     assert added == sorted(
         f"{stem}_{y}.{ext}"
         for y in (2020, 2021)
-        for stem, ext in (("insured", "csv"), ("tax_monthly", "csv"), ("utility", "csv"), ("credit", "csv"), ("court", "xlsx"), ("guarantees", "xlsx"))
+        for stem, ext in (
+            ("insured", "csv"),
+            ("tax_monthly", "csv"),
+            ("utility", "csv"),
+            ("credit", "csv"),
+            ("court", "xlsx"),
+            ("guarantees", "xlsx"),
+        )
     )
     m_plain = json.loads((plain / "manifest.json").read_text(encoding="utf-8"))
     m_risky = json.loads((risky / "manifest.json").read_text(encoding="utf-8"))
@@ -58,11 +67,17 @@ def test_truth_agrees_with_the_files(pair: tuple[Path, Path]) -> None:
         rows = list(ws.iter_rows(values_only=True))
         header = rows[1]
         gi, bi = header.index("担保人统一社会信用代码"), header.index("借款人统一社会信用代码")
-        pairs |= {(str(r[gi]).strip().replace("\u3000", ""), str(r[bi]).strip().replace("\u3000", "")) for r in rows[2:] if r[gi]}
+        pairs |= {
+            (str(r[gi]).strip().replace("\u3000", ""), str(r[bi]).strip().replace("\u3000", ""))
+            for r in rows[2:]
+            if r[gi]
+        }
     spread = [e for e in truth["enterprises"] if e["cause"] == "contagion"]
     for e in spread:  # a spread distress follows a guarantee the files show
         assert (e["credit_code"], e["spread_from"]) in pairs
-        assert e["onset"] > next(x["onset"] for x in truth["enterprises"] if x["credit_code"] == e["spread_from"])
+        assert e["onset"] > next(
+            x["onset"] for x in truth["enterprises"] if x["credit_code"] == e["spread_from"]
+        )
     # every own distress has an enforcement case in the court file in its onset month
     court = {}
     for y in (2020, 2021):
@@ -71,7 +86,11 @@ def test_truth_agrees_with_the_files(pair: tuple[Path, Path]) -> None:
         ws = load_workbook(risky / f"court_{y}.xlsx", read_only=True).active
         rows = list(ws.iter_rows(values_only=True))
         header = rows[1]
-        ci, ri, di = header.index("当事人统一社会信用代码"), header.index("诉讼地位"), header.index("立案日期")
+        ci, ri, di = (
+            header.index("当事人统一社会信用代码"),
+            header.index("诉讼地位"),
+            header.index("立案日期"),
+        )
         for r in rows[2:]:
             if r[ri] == "被执行人":
                 court.setdefault(str(r[ci]), set()).add(str(r[di])[:7])
@@ -83,7 +102,11 @@ def test_staff_leave_before_distress(pair: tuple[Path, Path]) -> None:
     """Precursors: insured headcount falls in the months before 出险, not for the healthy."""
     _, risky = pair
     truth = json.loads((risky / "manifest.json").read_text(encoding="utf-8"))["distress"]
-    onset = {e["credit_code"]: e["onset"] for e in truth["enterprises"] if e["cause"] == "own" and e["onset"] >= "2021-03"}
+    onset = {
+        e["credit_code"]: e["onset"]
+        for e in truth["enterprises"]
+        if e["cause"] == "own" and e["onset"] >= "2021-03"
+    }
     counts: dict[str, dict[str, float]] = {}
     for y in (2020, 2021):
         with open(risky / f"insured_{y}.csv", encoding="gbk", newline="") as fh:

@@ -21,8 +21,16 @@ from jingxin.risk.service import score_month
 from jingxin.web.testing import DEMO_PASSWORD, login
 
 pytest_plugins = ["jingxin.web.pytest_fixtures", "jingxin.risk.testing"]
-pytestmark = pytest.mark.xdist_group("risk")
 MONTH = "2021-06"
+
+
+@pytest.fixture
+def platform_url(tmp_path: Path, _sqlite_template: Path, fast_password_hashing: None) -> str:
+    """SQLite only: what is tested here does not depend on the platform database, which the
+    workflow and scope tests already run on both backends; scoring twice would double the time."""
+    target = tmp_path / "platform.sqlite"
+    shutil.copyfile(_sqlite_template, target)
+    return f"sqlite:///{target}"
 
 
 @pytest.fixture(scope="module")
@@ -52,22 +60,40 @@ def world(province, web_settings, request) -> dict[str, Any]:
     shutil.copyfile(province["path"], Path(web_settings.warehouse_url.removeprefix("duckdb:///")))
     app = request.getfixturevalue("web_app")
     with app.state.db.session() as db:
-        accounts.create_demo_users(db, DEMO_PASSWORD, enterprise_code=province["local"][0], staff_enterprises=[])
-        accounts.create_user(
-            db,
-            UserCreate(username="xian", display_name="县经信局", role=Role.COUNTY_ANALYST, division_code=province["county"], password=DEMO_PASSWORD),
-            CLI_ACTOR,
+        accounts.create_demo_users(
+            db, DEMO_PASSWORD, enterprise_code=province["local"][0], staff_enterprises=[]
         )
         accounts.create_user(
             db,
-            UserCreate(username="shi", display_name="市经信局", role=Role.CITY_ANALYST, division_code=province["county"][:4] + "00", password=DEMO_PASSWORD),
+            UserCreate(
+                username="xian",
+                display_name="县经信局",
+                role=Role.COUNTY_ANALYST,
+                division_code=province["county"],
+                password=DEMO_PASSWORD,
+            ),
             CLI_ACTOR,
         )
         accounts.create_user(
             db,
             UserCreate(
-                username="fuwu-x", display_name="驻企服务员", role=Role.SERVICE_STAFF, division_code=province["county"],
-                enterprises=province["staff"], password=DEMO_PASSWORD,
+                username="shi",
+                display_name="市经信局",
+                role=Role.CITY_ANALYST,
+                division_code=province["county"][:4] + "00",
+                password=DEMO_PASSWORD,
+            ),
+            CLI_ACTOR,
+        )
+        accounts.create_user(
+            db,
+            UserCreate(
+                username="fuwu-x",
+                display_name="驻企服务员",
+                role=Role.SERVICE_STAFF,
+                division_code=province["county"],
+                enterprises=province["staff"],
+                password=DEMO_PASSWORD,
             ),
             CLI_ACTOR,
         )
@@ -81,7 +107,9 @@ def test_grades_follow_the_scope_and_every_view_is_audited(world, web_client) ->
     assert res.status_code == 200, res.text
     data = res.json()
     assert data["enterprises"] and {e["county_code"] for e in data["enterprises"]} == {county}
-    assert web_client.get(f"/api/v1/risk/enterprises/{world['local_key'][0]}?month={MONTH}").status_code == 200
+    assert (
+        web_client.get(f"/api/v1/risk/enterprises/{world['local_key'][0]}?month={MONTH}").status_code == 200
+    )
     assert web_client.get(f"/api/v1/risk/enterprises/{elsewhere[0]}?month={MONTH}").status_code == 404
     page = web_client.get(f"/risk/enterprises/{world['local_key'][0]}?month={MONTH}")
     assert page.status_code == 200 and "担保关系" in page.text and "分级原因" in page.text
@@ -108,13 +136,23 @@ def test_grades_follow_the_scope_and_every_view_is_audited(world, web_client) ->
         web_client.cookies.clear()
         login(web_client, username)
         own = world["local"][0]
-        for path in (f"/api/v1/risk/enterprises/{own}?month={MONTH}", f"/api/v1/risk/grades?month={MONTH}", "/risk"):
+        for path in (
+            f"/api/v1/risk/enterprises/{own}?month={MONTH}",
+            f"/api/v1/risk/grades?month={MONTH}",
+            "/risk",
+        ):
             assert web_client.get(path).status_code == 403, (username, path)
 
     with world["app"].state.db.session() as db:
         entries = db.scalars(select(AuditEntry).where(AuditEntry.action == "risk_grade_view")).all()
     who = {(e.username, e.object_id.split(":")[0]) for e in entries}
-    assert {("xian", "list"), ("xian", "enterprise"), ("xian", "export"), ("sheng", "list"), ("fuwu-x", "list")} <= who
+    assert {
+        ("xian", "list"),
+        ("xian", "enterprise"),
+        ("xian", "export"),
+        ("sheng", "list"),
+        ("fuwu-x", "list"),
+    } <= who
     assert not any(e.username in ("qiye", "liaison-sw") for e in entries)
 
 
@@ -127,9 +165,13 @@ def test_case_from_listing_to_closing_with_escalation(world, web_client) -> None
     assert "列入一企一策清单" in page.text
     from jingxin.web.testing import csrf_from
 
-    res = web_client.post("/risk/cases/open", data={"month": MONTH, "csrf_token": csrf_from(page.text)}, follow_redirects=False)
+    res = web_client.post(
+        "/risk/cases/open", data={"month": MONTH, "csrf_token": csrf_from(page.text)}, follow_redirects=False
+    )
     assert res.status_code == 303
-    again = web_client.post("/risk/cases/open", data={"month": MONTH, "csrf_token": csrf_from(page.text)}, follow_redirects=False)
+    again = web_client.post(
+        "/risk/cases/open", data={"month": MONTH, "csrf_token": csrf_from(page.text)}, follow_redirects=False
+    )
     assert again.status_code == 303
     with world["app"].state.db.session() as db:
         items = db.scalars(select(WorkItem).where(WorkItem.workflow == "risk_case")).all()
@@ -138,12 +180,19 @@ def test_case_from_listing_to_closing_with_escalation(world, web_client) -> None
     headers = {"X-CSRF-Token": token}
 
     def act(transition: str, fields: dict[str, str], comment: str = "", user_headers=headers) -> Any:
-        r = web_client.post(f"/api/v1/work-items/{item_id}/actions/{transition}", json={"fields": fields, "comment": comment}, headers=user_headers)
+        r = web_client.post(
+            f"/api/v1/work-items/{item_id}/actions/{transition}",
+            json={"fields": fields, "comment": comment},
+            headers=user_headers,
+        )
         assert r.status_code == 200, r.text
         return r.json()
 
     act("assign", {"county_official": "张科长", "service_worker": "李服务员"})
-    act("plan", {"plan": "1. 协调银行续贷，责任人：县金融办，2021-07-31 前；2. 清理欠税分期，责任人：税务分局"})
+    act(
+        "plan",
+        {"plan": "1. 协调银行续贷，责任人：县金融办，2021-07-31 前；2. 清理欠税分期，责任人：税务分局"},
+    )
     act("visit", {"visit": "走访企业，生产部分恢复"})
     # Nobody visits for longer than the follow-up limit: the sweep escalates to the city.
     with world["app"].state.db.session() as db:
@@ -152,7 +201,9 @@ def test_case_from_listing_to_closing_with_escalation(world, web_client) -> None
         item = db.get(WorkItem, item_id)
         assert item.level == 1  # 市经信局
     # the county may still visit as service staff would not; the city now handles the case
-    refused = web_client.post(f"/api/v1/work-items/{item_id}/actions/review", json={"fields": {"review": "stable"}}, headers=headers)
+    refused = web_client.post(
+        f"/api/v1/work-items/{item_id}/actions/review", json={"fields": {"review": "stable"}}, headers=headers
+    )
     assert refused.status_code == 403
     web_client.cookies.clear()
     headers.update({"X-CSRF-Token": login(web_client, "shi")})

@@ -56,7 +56,9 @@ def visible(table: pd.DataFrame, scope: Scope) -> pd.DataFrame:
     return table[keep]
 
 
-def audit_view(db: Session, actor: audit.Actor, what: str, month: str, codes: list[str], **detail: Any) -> None:
+def audit_view(
+    db: Session, actor: audit.Actor, what: str, month: str, codes: list[str], **detail: Any
+) -> None:
     """Record that `actor` saw the grades of `codes` (a list keeps at most 200 codes and the count)."""
     audit.record(
         db,

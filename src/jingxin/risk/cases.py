@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pandas as pd
@@ -100,7 +100,7 @@ def general_groups(result: MonthResult) -> list[dict[str, Any]]:
 
 
 def _utc(d: date) -> datetime:
-    return datetime.combine(d, time(0), BEIJING).astimezone(timezone.utc).replace(tzinfo=None)
+    return datetime.combine(d, time(0), BEIJING).astimezone(UTC).replace(tzinfo=None)
 
 
 def case_lists(
@@ -119,7 +119,9 @@ def case_lists(
         closed = _naive(it.closed_at)
         if lo <= created < hi:
             c["entered"] += 1
-            c["entered_materialised" if it.fields.get("category") == "materialised" else "entered_hidden"] += 1
+            c[
+                "entered_materialised" if it.fields.get("category") == "materialised" else "entered_hidden"
+            ] += 1
         if created < hi and (closed is None or closed >= hi):
             c["in_progress"] += 1
         if closed is not None and lo <= closed < hi:
@@ -146,7 +148,7 @@ def case_lists(
 def _naive(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def concentration(result: MonthResult, cfg: RiskConfig | None = None) -> list[dict[str, Any]]:
@@ -161,9 +163,16 @@ def concentration(result: MonthResult, cfg: RiskConfig | None = None) -> list[di
     )
     c = cfg.concentration
     out = []
-    for dim, col in (("county", "county_code"), ("industry", "industry"), ("chain", "chain"), ("circle", "circle")):
+    for dim, col in (
+        ("county", "county_code"),
+        ("industry", "industry"),
+        ("chain", "chain"),
+        ("circle", "circle"),
+    ):
         part = t if dim not in ("chain", "circle") else t[t[col] >= 0]
-        g = part.groupby(col).agg(enterprises=("credit_code", "size"), key=("key", "sum"), concern=("concern", "sum"))
+        g = part.groupby(col).agg(
+            enterprises=("credit_code", "size"), key=("key", "sum"), concern=("concern", "sum")
+        )
         g = g[g["enterprises"] >= (c.min_enterprises if dim in ("county", "industry") else 2)]
         for name, r in g.iterrows():
             key_share = r["key"] / r["enterprises"]

@@ -49,7 +49,10 @@ def _result(month: str, warehouse: str | None) -> Any:
 
 def _in_scope(result: Any, scope: Scope) -> Any:
     t = result.table
-    keep = [scope.allows_enterprise(str(c), str(d)) for c, d in zip(t["credit_code"], t["county_code"], strict=True)]
+    keep = [
+        scope.allows_enterprise(str(c), str(d))
+        for c, d in zip(t["credit_code"], t["county_code"], strict=True)
+    ]
     return t[keep]
 
 
@@ -73,14 +76,22 @@ def score_command(
         data = {
             "month": result.month,
             "counts": counts,
-            "model": {"trained_on": result.model.trained_on, "train_rows": result.model.train_rows, "train_events": result.model.train_events},
+            "model": {
+                "trained_on": result.model.trained_on,
+                "train_rows": result.model.train_rows,
+                "train_events": result.model.train_events,
+            },
             "lineage": result.lineage,
             "enterprises": to_records(result, rows[rows["grade"] != NORMAL]),
         }
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return
-    typer.echo(f"{result.month} 风险分级：重点关注 {counts[KEY]} 家，一般关注 {counts[GENERAL]} 家，正常 {counts[NORMAL]} 家")
-    typer.echo(f"评分卡训练数据 {result.model.trained_on[0]} 至 {result.model.trained_on[1]}，{result.model.train_rows} 行，出险 {result.model.train_events} 次")
+    typer.echo(
+        f"{result.month} 风险分级：重点关注 {counts[KEY]} 家，一般关注 {counts[GENERAL]} 家，正常 {counts[NORMAL]} 家"
+    )
+    typer.echo(
+        f"评分卡训练数据 {result.model.trained_on[0]} 至 {result.model.trained_on[1]}，{result.model.train_rows} 行，出险 {result.model.train_events} 次"
+    )
     key = rows[rows["grade"] == KEY].sort_values("score").head(limit)
     for _, r in key.iterrows():
         typer.echo(f"{r['credit_code']} {r['name']} 评分 {r['score']:.0f} {r['category'] or ''}")
@@ -122,13 +133,17 @@ def cases_command(
     typer.echo(f"一企一策清单 {lo} 至 {hi}")
     typer.echo(f"{'区县':<10}{'列入':>6}{'其中出险':>8}{'在办':>6}{'销号':>6}{'化解':>6}")
     for r in [*data["counties"], {"county": "合计", **data["total"]}]:
-        typer.echo(f"{r['county']:<10}{r['entered']:>6}{r['entered_materialised']:>8}{r['in_progress']:>6}{r['closed']:>6}{r['resolved']:>6}")
+        typer.echo(
+            f"{r['county']:<10}{r['entered']:>6}{r['entered_materialised']:>8}{r['in_progress']:>6}{r['closed']:>6}{r['resolved']:>6}"
+        )
 
 
 @group.command("evaluate")
 def evaluate_command(
     manifest: Annotated[Path, typer.Option("--manifest", help="生成省份的目录或 manifest.json")],
-    fit_month: Annotated[str, typer.Option("--fit-month", help="评分卡拟合月份（此后为样本外检验）")] = "2020-06",
+    fit_month: Annotated[
+        str, typer.Option("--fit-month", help="评分卡拟合月份（此后为样本外检验）")
+    ] = "2020-06",
     warehouse: WarehouseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -150,7 +165,11 @@ def evaluate_command(
 
 def _summary(r: dict[str, Any]) -> str:
     lines = [f"样本外检验 {r['test_months'][0]} 至 {r['test_months'][1]}（评分卡拟合于 {r['fit_month']}）"]
-    for name, label in (("scorecard", "评分卡"), ("rules_only", "仅规则"), ("logistic_raw", "原始特征逻辑回归")):
+    for name, label in (
+        ("scorecard", "评分卡"),
+        ("rules_only", "仅规则"),
+        ("logistic_raw", "原始特征逻辑回归"),
+    ):
         m = r["comparison"]["truth"][name]
         lines.append(f"  {label}: AUC {m['auc']:.3f}  KS {m['ks']:.3f}")
     return "\n".join(lines)

@@ -116,9 +116,7 @@ def parse_config(path: Path) -> RiskConfig:
     try:
         cfg = RiskConfig.model_validate({**(raw or {}), "source": str(path)})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise RiskConfigError(f"风险配置 {path} 有误：{problems}") from None
     return cfg
 

@@ -51,7 +51,8 @@ class Network:
 def components(edges: pd.DataFrame) -> tuple[list[str], list[list[str]], list[list[str]]]:
     """(nodes, circles, chains) of a guarantee edge table, with rustworkx."""
     codes, inverse = np.unique(
-        np.concatenate([edges["guarantor_code"].to_numpy(str), edges["borrower_code"].to_numpy(str)]), return_inverse=True
+        np.concatenate([edges["guarantor_code"].to_numpy(str), edges["borrower_code"].to_numpy(str)]),
+        return_inverse=True,
     )
     m = len(edges)
     g = rx.PyDiGraph(multigraph=False)
@@ -62,14 +63,18 @@ def components(edges: pd.DataFrame) -> tuple[list[str], list[list[str]], list[li
         (sorted(names[i] for i in c) for c in rx.strongly_connected_components(g) if len(c) > 1),
         key=lambda c: (-len(c), c[0]),
     )
-    chains = sorted((sorted(names[i] for i in c) for c in rx.weakly_connected_components(g)), key=lambda c: (-len(c), c[0]))
+    chains = sorted(
+        (sorted(names[i] for i in c) for c in rx.weakly_connected_components(g)),
+        key=lambda c: (-len(c), c[0]),
+    )
     return names, circles, chains
 
 
 def build_network(edges: pd.DataFrame) -> Network:
     g = nx.DiGraph()
     g.add_weighted_edges_from(
-        edges[["guarantor_code", "borrower_code", "amount"]].itertuples(index=False, name=None), weight="amount"
+        edges[["guarantor_code", "borrower_code", "amount"]].itertuples(index=False, name=None),
+        weight="amount",
     )
     if len(edges):
         _, circles, chains = components(edges)
@@ -83,7 +88,16 @@ def build_network(edges: pd.DataFrame) -> Network:
 def exposure(net: Network, distressed: set[str]) -> pd.DataFrame:
     """Per enterprise in the network: amount it guarantees for distressed borrowers, count of
     distressed partners (either direction), circle and chain numbers and sizes."""
-    cols = ["credit_code", "exposure_distressed", "distressed_partners", "guaranteed_for", "circle", "circle_size", "chain", "chain_size"]
+    cols = [
+        "credit_code",
+        "exposure_distressed",
+        "distressed_partners",
+        "guaranteed_for",
+        "circle",
+        "circle_size",
+        "chain",
+        "chain_size",
+    ]
     if net.graph.number_of_edges() == 0:
         return pd.DataFrame(columns=cols)
     e = nx.to_pandas_edgelist(net.graph, source="g", target="b")
@@ -91,10 +105,14 @@ def exposure(net: Network, distressed: set[str]) -> pd.DataFrame:
     out = pd.DataFrame({"credit_code": list(net.graph.nodes)})
     given = e.groupby("g").agg(guaranteed_for=("amount", "sum"))
     given["exposure_distressed"] = e[e["hit"]].groupby("g")["amount"].sum()
-    pairs = pd.concat([e[["g", "b"]].set_axis(["x", "y"], axis=1), e[["b", "g"]].set_axis(["x", "y"], axis=1)]).drop_duplicates()
+    pairs = pd.concat(
+        [e[["g", "b"]].set_axis(["x", "y"], axis=1), e[["b", "g"]].set_axis(["x", "y"], axis=1)]
+    ).drop_duplicates()
     partners = pairs[pairs["y"].isin(distressed)].groupby("x").size().rename("distressed_partners")
     out = out.join(given, on="credit_code").join(partners, on="credit_code")
-    out[["guaranteed_for", "exposure_distressed"]] = out[["guaranteed_for", "exposure_distressed"]].fillna(0).round(2)
+    out[["guaranteed_for", "exposure_distressed"]] = (
+        out[["guaranteed_for", "exposure_distressed"]].fillna(0).round(2)
+    )
     out["distressed_partners"] = out["distressed_partners"].fillna(0).astype(int)
     out["circle"] = out["credit_code"].map(net.circle_of).fillna(-1).astype(int)
     sizes = np.array([len(c) for c in net.circles] + [0])
@@ -116,9 +134,7 @@ def _partners(net: Network, code: str, relation: str) -> set[str]:
     return set() if circle is None else set(net.circles[circle]) - {code}
 
 
-def apply_contagion(
-    grades: pd.DataFrame, net: Network, rules: list[ContagionRule]
-) -> pd.DataFrame:
+def apply_contagion(grades: pd.DataFrame, net: Network, rules: list[ContagionRule]) -> pd.DataFrame:
     """Raise grades by the contagion rules. `grades` has credit_code, grade, materialised
     (already in distress). Adds `contagion` (list of (rule id, partner code)) and replaces
     `grade` with the raised one; `grade_before_contagion` keeps the scorecard/rule grade."""

@@ -72,7 +72,9 @@ def evaluate(wh: Warehouse, manifest: dict[str, Any], cfg: RiskConfig, fit_month
     graded = grade_rows(test, model, cfg)
     raw = list(CHARACTERISTICS)
     scaler = StandardScaler().fit(train[raw].fillna(0).to_numpy())
-    lr = LogisticRegression(max_iter=2000).fit(scaler.transform(train[raw].fillna(0).to_numpy()), train["target"].astype(int))
+    lr = LogisticRegression(max_iter=2000).fit(
+        scaler.transform(train[raw].fillna(0).to_numpy()), train["target"].astype(int)
+    )
     lr_score = lr.predict_proba(scaler.transform(test[raw].fillna(0).to_numpy()))[:, 1]
     comparison = {}
     for label, y in (("truth", graded["true_target"].to_numpy()), ("observed", graded["target"].to_numpy())):
@@ -104,7 +106,9 @@ def evaluate(wh: Warehouse, manifest: dict[str, Any], cfg: RiskConfig, fit_month
     }
 
 
-def lead_times(wh: Warehouse, labelled: pd.DataFrame, model, cfg: RiskConfig, fit_m: pd.Timestamp) -> dict[str, Any]:
+def lead_times(
+    wh: Warehouse, labelled: pd.DataFrame, model, cfg: RiskConfig, fit_m: pd.Timestamp
+) -> dict[str, Any]:
     """For enterprises whose true distress spread along a guarantee, months between the first
     grade of concern and the true 出险, scorecard and rules alone vs with contagion rules."""
     months = sorted(m for m in labelled["month"].unique() if m > fit_m)
@@ -113,14 +117,18 @@ def lead_times(wh: Warehouse, labelled: pd.DataFrame, model, cfg: RiskConfig, fi
     for m in months:
         rows = labelled[labelled["month"] == m]
         graded = grade_rows(rows, model, cfg)
-        graded = apply_contagion(graded, build_network(guarantees_in_force(wh, pd.Timestamp(m))), cfg.contagion)
+        graded = apply_contagion(
+            graded, build_network(guarantees_in_force(wh, pd.Timestamp(m))), cfg.contagion
+        )
         for kind, col in (("alone", "grade_before_contagion"), ("contagion", "grade")):
             for code in graded.loc[graded[col].isin([KEY, GENERAL]), "credit_code"]:
                 first[kind].setdefault(code, m)
             for code in graded.loc[graded[col] == KEY, "credit_code"]:
                 first_key[kind].setdefault(code, m)
     truth = labelled.drop_duplicates("credit_code")
-    spread = truth[(truth["true_cause"] == "contagion") & (truth["true_onset"] > fit_m + pd.DateOffset(months=2))]
+    spread = truth[
+        (truth["true_cause"] == "contagion") & (truth["true_onset"] > fit_m + pd.DateOffset(months=2))
+    ]
     out: dict[str, Any] = {"cases": int(len(spread))}
     for name, table in (("concern", first), ("key", first_key)):
         for kind in ("alone", "contagion"):

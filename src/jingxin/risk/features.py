@@ -46,16 +46,16 @@ def _safe_ratio(num: ibis.Value, den: ibis.Value) -> ibis.Value:
 
 def feature_expr(wh: Warehouse) -> ibis.Table:
     """Enterprise-month characteristics of every month the warehouse holds (Ibis expression)."""
-    insured = wh.current("insured").select(
-        "credit_code", "month", "insured_count", insured_batch=_.batch_id
-    )
+    insured = wh.current("insured").select("credit_code", "month", "insured_count", insured_batch=_.batch_id)
     tax = wh.current("tax_monthly").select(
         "credit_code", "month", "tax_due", tax_arrears=_.arrears.fill_null(0), tax_batch=_.batch_id
     )
     power = (
         wh.current("utility")
         .filter(_.utility == "电费")
-        .select("credit_code", "month", "billed", power_arrears=_.arrears.fill_null(0), power_batch=_.batch_id)
+        .select(
+            "credit_code", "month", "billed", power_arrears=_.arrears.fill_null(0), power_batch=_.batch_id
+        )
     )
     level = ibis.cases(*[(_.loan_class == k, v) for k, v in LOAN_LEVEL.items()], else_=0)
     credit = wh.current("credit").select(

@@ -50,7 +50,13 @@ class Monitor:
         """PSI of the score and each characteristic for one month's rows, with the level."""
         scores = self.model.score(rows)["score"].to_numpy()
         out: dict[str, object] = {
-            "psi_score": round(psi(self.ref_score, _counts(np.searchsorted(self.edges, scores, side="right"), len(self.edges) + 1)), 4)
+            "psi_score": round(
+                psi(
+                    self.ref_score,
+                    _counts(np.searchsorted(self.edges, scores, side="right"), len(self.edges) + 1),
+                ),
+                4,
+            )
         }
         chars = {f: round(psi(self.ref_chars[f], self._char_counts(rows, f)), 4) for f in self.model.features}
         out["psi"] = chars
@@ -71,7 +77,10 @@ def realised_by_grade(graded: pd.DataFrame, target: str = "target") -> dict[str,
     known = graded[graded[target].notna()]
     for g in GRADES:
         part = known[known["grade"] == g]
-        out[g] = {"rows": int(len(part)), "realised_rate": round(float(part[target].mean()), 4) if len(part) else None}
+        out[g] = {
+            "rows": int(len(part)),
+            "realised_rate": round(float(part[target].mean()), 4) if len(part) else None,
+        }
     return out
 
 

@@ -86,9 +86,7 @@ def add_labels(df: pd.DataFrame, horizon: int) -> pd.DataFrame:
     del codes
     out["in_distress"] = (months - last_past) < DISTRESS_MEMORY_MONTHS
     past = np.where(np.isfinite(last_past), last_past, 0).astype(int)
-    out["distress_month"] = np.where(
-        out["in_distress"], [f"{v // 12}-{v % 12 + 1:02d}" for v in past], None
-    )
+    out["distress_month"] = np.where(out["in_distress"], [f"{v // 12}-{v % 12 + 1:02d}" for v in past], None)
     target = (first_future - months) <= horizon
     out["target"] = np.where(months + horizon > last, np.nan, target.astype(float))
     return out.drop(columns="_m")

@@ -45,7 +45,10 @@ class FittedScorecard:
 
     def bin_points(self, df: pd.DataFrame) -> pd.DataFrame:
         """Points of every characteristic for each row (columns = characteristics)."""
-        out = {name: self.tables[name].reindex(self.bin_indices(name, df[name])).to_numpy() for name in self.features}
+        out = {
+            name: self.tables[name].reindex(self.bin_indices(name, df[name])).to_numpy()
+            for name in self.features
+        }
         return pd.DataFrame(out, index=df.index)
 
     def score(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -97,7 +100,9 @@ class FittedScorecard:
         return rows
 
 
-def fit_scorecard(train: pd.DataFrame, cfg: ScorecardConfig, features: list[str] | None = None) -> FittedScorecard:
+def fit_scorecard(
+    train: pd.DataFrame, cfg: ScorecardConfig, features: list[str] | None = None
+) -> FittedScorecard:
     """Fit on rows with a known target (0/1)."""
     features = list(features or CHARACTERISTICS)
     rows = train[train["target"].notna()]

@@ -127,7 +127,9 @@ def score_month(wh: Warehouse, month: str, cfg: RiskConfig | None = None) -> Mon
 def _score(wh: Warehouse, m: pd.Timestamp, cfg: RiskConfig) -> MonthResult:
     df = prepared(wh, cfg)
     if df.empty:
-        raise RiskError("仓库中没有参保人数等风险数据，请先归集 insured、tax-monthly、utility、credit、court、guarantees")
+        raise RiskError(
+            "仓库中没有参保人数等风险数据，请先归集 insured、tax-monthly、utility、credit、court、guarantees"
+        )
     months = df["month"]
     if m < months.min() or m > months.max():
         raise RiskError(
@@ -191,14 +193,17 @@ def to_records(result: MonthResult, rows: pd.DataFrame | None = None) -> list[di
                 "score": float(r["score"]),
                 "pd": round(float(r["pd"]), 4),
                 "reason_codes": [
-                    {"characteristic": n, "label": CHARACTERISTICS[n], "points_lost": p} for n, p in r["reason_codes"]
+                    {"characteristic": n, "label": CHARACTERISTICS[n], "points_lost": p}
+                    for n, p in r["reason_codes"]
                 ],
                 "rules": list(r["materialised_rules"]) + list(r["signals"]),
                 "contagion": [{"rule": a, "partner": b} for a, b in r["contagion"]],
                 "reasons": explain(r, result.config),
                 "lineage": {
                     src: (None if pd.isna(r[col]) else int(r[col]))
-                    for src, col in zip(("insured", "tax-monthly", "utility", "credit"), LINEAGE_COLUMNS, strict=True)
+                    for src, col in zip(
+                        ("insured", "tax-monthly", "utility", "credit"), LINEAGE_COLUMNS, strict=True
+                    )
                 },
             }
         )
@@ -214,7 +219,9 @@ def available_months(wh: Warehouse, cfg: RiskConfig | None = None) -> list[str]:
     return sorted({f"{m:%Y-%m}" for m in df["month"].unique()})
 
 
-def neighbourhood(result: MonthResult, code: str, radius: int = 2, limit: int = 60) -> tuple[list[str], list[tuple[str, str, float]]]:
+def neighbourhood(
+    result: MonthResult, code: str, radius: int = 2, limit: int = 60
+) -> tuple[list[str], list[tuple[str, str, float]]]:
     """Enterprises within `radius` guarantees of `code` (either direction, at most `limit`,
     nearest first) and the guarantees among them (guarantor, borrower, amount)."""
     import networkx as nx

@@ -19,7 +19,6 @@ from fastapi.responses import FileResponse, RedirectResponse
 from starlette.background import BackgroundTask
 
 from jingxin.accounts import service as accounts
-from jingxin.core import audit
 from jingxin.core.auth import ANALYSTS, Role
 from jingxin.core.workflow import service as wf
 from jingxin.risk import access
@@ -27,7 +26,15 @@ from jingxin.risk.cases import case_lists, concentration, general_groups, open_c
 from jingxin.risk.config import GENERAL, KEY, NORMAL, load_config
 from jingxin.risk.features import CHARACTERISTICS
 from jingxin.risk.service import RiskError, available_months, explain, neighbourhood, score_month, to_records
-from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, CurrentWebSession, DbSession, WarehouseReader, require_roles
+from jingxin.web.deps import (
+    CurrentActor,
+    CurrentScope,
+    CurrentUser,
+    CurrentWebSession,
+    DbSession,
+    WarehouseReader,
+    require_roles,
+)
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
@@ -54,7 +61,9 @@ def _check(user: Any) -> Any:
 def _result(wh: Any, month: str | None) -> Any:
     months = available_months(wh)
     if not months:
-        raise HTTPException(status_code=404, detail="仓库中还没有风险数据源（参保、纳税、水电、信贷、诉讼、担保）")
+        raise HTTPException(
+            status_code=404, detail="仓库中还没有风险数据源（参保、纳税、水电、信贷、诉讼、担保）"
+        )
     try:
         return score_month(wh, month or months[-1]), months
     except RiskError as exc:
@@ -77,7 +86,9 @@ def _overview(wh: Any, user: Any, scope: Any, month: str | None, grade: str | No
         "rows": listed,
         "records": to_records(result, listed),
         "groups": general_groups(_subset(result, rows)) if regional else [],
-        "concentration": [c for c in concentration(_subset(result, rows)) if c["warning"]][:30] if regional else [],
+        "concentration": [c for c in concentration(_subset(result, rows)) if c["warning"]][:30]
+        if regional
+        else [],
         "cfg": cfg,
         "scoped": scoped,
     }
@@ -91,22 +102,46 @@ def _subset(result: Any, rows: Any) -> Any:
 
 @pages.get("")
 def risk_page(
-    request: Request, db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, actor: CurrentActor,
-    month: Month = None, grade: Annotated[str | None, Query(pattern="^(重点关注|一般关注|正常)$")] = None,
+    request: Request,
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    actor: CurrentActor,
+    month: Month = None,
+    grade: Annotated[str | None, Query(pattern="^(重点关注|一般关注|正常)$")] = None,
 ) -> Response:
     ctx = _overview(wh, user, scope, month, grade)
-    access.audit_view(db, actor, "list", ctx["result"].month, [r["credit_code"] for r in ctx["records"]], page="/risk")
-    return render(request, "risk/index.html", {**ctx, "grade": grade, "grade_class": GRADE_CLASS, "can_open": user.role_enum in access.CASE_OPENERS})
+    access.audit_view(
+        db, actor, "list", ctx["result"].month, [r["credit_code"] for r in ctx["records"]], page="/risk"
+    )
+    return render(
+        request,
+        "risk/index.html",
+        {
+            **ctx,
+            "grade": grade,
+            "grade_class": GRADE_CLASS,
+            "can_open": user.role_enum in access.CASE_OPENERS,
+        },
+    )
 
 
 @api.get("/grades")
 def grades_api(
-    db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, actor: CurrentActor,
-    month: Month = None, grade: Annotated[str | None, Query(pattern="^(重点关注|一般关注|正常)$")] = None,
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    actor: CurrentActor,
+    month: Month = None,
+    grade: Annotated[str | None, Query(pattern="^(重点关注|一般关注|正常)$")] = None,
 ) -> dict[str, Any]:
     """A month's grades in the caller's scope (重点关注 and 一般关注 unless `grade` is given)."""
     ctx = _overview(wh, user, scope, month, grade)
-    access.audit_view(db, actor, "list", ctx["result"].month, [r["credit_code"] for r in ctx["records"]], page="api")
+    access.audit_view(
+        db, actor, "list", ctx["result"].month, [r["credit_code"] for r in ctx["records"]], page="api"
+    )
     return {
         "month": ctx["result"].month,
         "counts": ctx["counts"],
@@ -131,7 +166,14 @@ def _enterprise(wh: Any, user: Any, scope: Any, code: str, month: str | None) ->
     graph_nodes = []
     for n in nodes:
         if n in inside and n in info.index:
-            graph_nodes.append({"id": n, "name": str(info.at[n, "name"]), "grade": str(info.at[n, "grade"]), "materialised": bool(info.at[n, "materialised"])})
+            graph_nodes.append(
+                {
+                    "id": n,
+                    "name": str(info.at[n, "name"]),
+                    "grade": str(info.at[n, "grade"]),
+                    "materialised": bool(info.at[n, "materialised"]),
+                }
+            )
         else:  # outside the reader's scope: the link is shown, the enterprise is not
             graph_nodes.append({"id": n, "name": "（范围外企业）", "grade": None, "materialised": None})
     points = result.model.bin_points(row)
@@ -142,23 +184,53 @@ def _enterprise(wh: Any, user: Any, scope: Any, code: str, month: str | None) ->
         "record": to_records(result, row)[0],
         "reasons": explain(r, result.config),
         "points": [
-            {"name": f, "label": CHARACTERISTICS[f], "value": None if r[f] != r[f] else float(r[f]), "points": round(float(points.iloc[0][f]), 1), "best": round(result.model.best[f], 1)}
+            {
+                "name": f,
+                "label": CHARACTERISTICS[f],
+                "value": None if r[f] != r[f] else float(r[f]),
+                "points": round(float(points.iloc[0][f]), 1),
+                "best": round(result.model.best[f], 1),
+            }
             for f in result.model.features
         ],
-        "graph": {"nodes": graph_nodes, "edges": [{"source": a, "target": b, "amount": amt} for a, b, amt in edges]},
+        "graph": {
+            "nodes": graph_nodes,
+            "edges": [{"source": a, "target": b, "amount": amt} for a, b, amt in edges],
+        },
         "circle": None if r["circle"] < 0 else int(r["circle"]),
     }
 
 
 @pages.get("/enterprises/{code}")
-def enterprise_page(request: Request, db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, actor: CurrentActor, code: str, month: Month = None) -> Response:
+def enterprise_page(
+    request: Request,
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    actor: CurrentActor,
+    code: str,
+    month: Month = None,
+) -> Response:
     ctx = _enterprise(wh, user, scope, code, month)
     access.audit_view(db, actor, "enterprise", ctx["result"].month, [code], page="/risk/enterprises")
-    return render(request, "risk/enterprise.html", {**ctx, "grade_class": GRADE_CLASS, "chart_option": _graph_option(ctx["graph"], code)})
+    return render(
+        request,
+        "risk/enterprise.html",
+        {**ctx, "grade_class": GRADE_CLASS, "chart_option": _graph_option(ctx["graph"], code)},
+    )
 
 
 @api.get("/enterprises/{code}")
-def enterprise_api(db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, actor: CurrentActor, code: str, month: Month = None) -> dict[str, Any]:
+def enterprise_api(
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    actor: CurrentActor,
+    code: str,
+    month: Month = None,
+) -> dict[str, Any]:
     """One enterprise's grade, reasons, points by characteristic and guarantee neighbourhood."""
     ctx = _enterprise(wh, user, scope, code, month)
     access.audit_view(db, actor, "enterprise", ctx["result"].month, [code], page="api")
@@ -193,11 +265,23 @@ def _graph_option(graph: dict[str, Any], centre: str) -> dict[str, Any]:
                         "name": n["name"] + ("（本企业）" if n["id"] == centre else ""),
                         "category": [KEY, GENERAL, NORMAL].index(n["grade"]) if n["grade"] else 3,
                         "symbolSize": 34 if n["id"] == centre else 20,
-                        "itemStyle": {"color": COLOURS[n["grade"]], "borderColor": "#000" if n["materialised"] else "#fff", "borderWidth": 3 if n["materialised"] else 1},
+                        "itemStyle": {
+                            "color": COLOURS[n["grade"]],
+                            "borderColor": "#000" if n["materialised"] else "#fff",
+                            "borderWidth": 3 if n["materialised"] else 1,
+                        },
                     }
                     for n in graph["nodes"]
                 ],
-                "links": [{"source": e["source"], "target": e["target"], "value": e["amount"], "label": {"show": False}} for e in graph["edges"]],
+                "links": [
+                    {
+                        "source": e["source"],
+                        "target": e["target"],
+                        "value": e["amount"],
+                        "label": {"show": False},
+                    }
+                    for e in graph["edges"]
+                ],
             }
         ],
     }
@@ -215,15 +299,37 @@ def _period(start: str | None, end: str | None) -> tuple[date, date]:
 
 
 @pages.get("/cases")
-def cases_page(request: Request, db: DbSession, user: CurrentUser, scope: CurrentScope, start: Annotated[str | None, Query(alias="from")] = None, end: Annotated[str | None, Query(alias="to")] = None) -> Response:
+def cases_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: CurrentScope,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+) -> Response:
     _check(user)
     lo, hi = _period(start, end)
     items, total = wf.list_items(db, scope, workflow="risk_case", open_only=False, limit=200)
-    return render(request, "risk/cases.html", {"lists": case_lists(db, scope, lo, hi), "items": items, "total": total, "can_open": user.role_enum in access.CASE_OPENERS})
+    return render(
+        request,
+        "risk/cases.html",
+        {
+            "lists": case_lists(db, scope, lo, hi),
+            "items": items,
+            "total": total,
+            "can_open": user.role_enum in access.CASE_OPENERS,
+        },
+    )
 
 
 @api.get("/cases")
-def cases_api(db: DbSession, user: CurrentUser, scope: CurrentScope, start: Annotated[str | None, Query(alias="from")] = None, end: Annotated[str | None, Query(alias="to")] = None) -> dict[str, Any]:
+def cases_api(
+    db: DbSession,
+    user: CurrentUser,
+    scope: CurrentScope,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    end: Annotated[str | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
     """一企一策 lists by county for the period: entered, in progress, closed."""
     _check(user)
     lo, hi = _period(start, end)
@@ -231,22 +337,46 @@ def cases_api(db: DbSession, user: CurrentUser, scope: CurrentScope, start: Anno
 
 
 @pages.post("/cases/open", dependencies=[Depends(require_roles(*access.CASE_OPENERS))])
-def open_page(db: DbSession, wh: WarehouseReader, user: CurrentUser, ws: CurrentWebSession, month: Annotated[str, Form(pattern=r"^\d{4}-\d{2}$")]) -> Response:
+def open_page(
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    ws: CurrentWebSession,
+    month: Annotated[str, Form(pattern=r"^\d{4}-\d{2}$")],
+) -> Response:
     result, _ = _result(wh, month)
     done = open_cases(db, result, user)
-    accounts.add_flash(db, ws, f"{result.month}：新列入一企一策清单 {len(done.opened)} 家，已在清单中 {len(done.already_open)} 家。")
+    accounts.add_flash(
+        db,
+        ws,
+        f"{result.month}：新列入一企一策清单 {len(done.opened)} 家，已在清单中 {len(done.already_open)} 家。",
+    )
     return RedirectResponse("/risk/cases", status_code=303)
 
 
 @pages.get("/export.xlsx")
-def export_page(db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, actor: CurrentActor, month: Month = None) -> Response:
+def export_page(
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    actor: CurrentActor,
+    month: Month = None,
+) -> Response:
     from jingxin.risk.export import write_lists
 
     ctx = _overview(wh, user, scope, month, None)
     rows = access.visible(ctx["result"].table, scope)
     tmp = Path(tempfile.mkstemp(suffix=".xlsx")[1])
     write_lists(ctx["result"], tmp, ctx["groups"], ctx["concentration"], rows)
-    access.audit_view(db, actor, "export", ctx["result"].month, sorted(rows.loc[rows["grade"] != NORMAL, "credit_code"]), page="/risk/export.xlsx")
+    access.audit_view(
+        db,
+        actor,
+        "export",
+        ctx["result"].month,
+        sorted(rows.loc[rows["grade"] != NORMAL, "credit_code"]),
+        page="/risk/export.xlsx",
+    )
     name = f"风险企业清单_{ctx['result'].month}.xlsx"
     return FileResponse(
         tmp,
@@ -260,6 +390,15 @@ scenario = WebScenario(
     name="risk",
     pages=pages,
     api=api,
-    nav=(NavItem("risk", "企业风险", "/risk", roles=frozenset({Role.ADMIN, *ANALYSTS, Role.SERVICE_STAFF}), order=30, icon="⚠"),),
+    nav=(
+        NavItem(
+            "risk",
+            "企业风险",
+            "/risk",
+            roles=frozenset({Role.ADMIN, *ANALYSTS, Role.SERVICE_STAFF}),
+            order=30,
+            icon="⚠",
+        ),
+    ),
     templates=Path(__file__).parent / "templates",
 )

@@ -91,7 +91,9 @@ def _month_labels(years: tuple[int, ...]) -> np.ndarray:
     return np.array([f"{y}-{m:02d}" for y in years for m in range(1, 13)])
 
 
-def _guarantees(pop: Population, alive: np.ndarray, revenue: np.ndarray, t: int, rng) -> tuple[Guarantees, list]:
+def _guarantees(
+    pop: Population, alive: np.ndarray, revenue: np.ndarray, t: int, rng
+) -> tuple[Guarantees, list]:
     idx = np.flatnonzero(alive)
     by_county: dict[str, np.ndarray] = {}
     for c in np.unique(pop.county_code[idx]):
@@ -215,6 +217,7 @@ def build_distress(pop: Population, acc: Accounts, streams: Streams) -> Distress
 
 def manifest_entry(d: Distress, pop: Population) -> dict[str, object]:
     """The injected truth: who failed when and why, and the guarantee circles."""
+
     def month(i: int) -> str | None:
         return str(d.months[i]) if 0 <= i < d.months.shape[0] else None
 

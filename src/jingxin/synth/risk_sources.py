@@ -64,7 +64,9 @@ def insured_frame(year: int, pop: Population, acc: Accounts, d: Distress, stream
     base = np.nan_to_num(acc.employees[acc.index(year)][rows], nan=5.0)
     coverage = rng.uniform(*INSURED_COVERAGE, rows.shape[0])
     count = np.round(base[:, None] * coverage[:, None] * (1 - 0.6 * dec) * rng.lognormal(0, 0.02, dec.shape))
-    return make_frame("insured", str(year), _panel(pop, d, year, rows, {"insured_count": np.maximum(count, 0)}))
+    return make_frame(
+        "insured", str(year), _panel(pop, d, year, rows, {"insured_count": np.maximum(count, 0)})
+    )
 
 
 def tax_monthly_frame(year: int, pop: Population, acc: Accounts, d: Distress, streams: Streams) -> Frame:
@@ -72,7 +74,11 @@ def tax_monthly_frame(year: int, pop: Population, acc: Accounts, d: Distress, st
     rows = np.flatnonzero(d.alive)
     T = d.months.shape[0]
     annual = np.stack([np.nan_to_num(acc.tax[acc.index(y)][rows]) for y in acc.years], axis=1)
-    due = np.repeat(annual / 12, 12, axis=1)[:, :T] * (1 - d.decline) * rng.lognormal(0, 0.15, (rows.shape[0], T))
+    due = (
+        np.repeat(annual / 12, 12, axis=1)[:, :T]
+        * (1 - d.decline)
+        * rng.lognormal(0, 0.15, (rows.shape[0], T))
+    )
     late = rng.random(due.shape) < LATE_TAX
     share = np.maximum(np.clip((d.decline - 0.15) * 1.6, 0, 1), np.where(late, 1.0, 0.0))
     arrears = _accumulate(due, share, _recovered_mask(d, rows))
@@ -81,7 +87,11 @@ def tax_monthly_frame(year: int, pop: Population, acc: Accounts, d: Distress, st
     arrears = np.where(d.decline == 0, np.where(healthy_late, due, 0.0), arrears)
     c = _cols(d, year)
     arrears = np.where(arrears[:, c] > 0.005, np.round(arrears[:, c], 2), np.nan)
-    return make_frame("tax-monthly", str(year), _panel(pop, d, year, rows, {"tax_due": np.round(due[:, c], 2), "arrears": arrears}))
+    return make_frame(
+        "tax-monthly",
+        str(year),
+        _panel(pop, d, year, rows, {"tax_due": np.round(due[:, c], 2), "arrears": arrears}),
+    )
 
 
 def utility_frame(year: int, pop: Population, acc: Accounts, d: Distress, streams: Streams) -> Frame:
@@ -100,7 +110,13 @@ def utility_frame(year: int, pop: Population, acc: Accounts, d: Distress, stream
     c = _cols(d, year)
     elec = _panel(pop, d, year, rows, {"billed": np.round(billed[:, c], 2), "arrears": _blank(arrears[:, c])})
     w_rows = rows[water]
-    wat = _panel(pop, d, year, w_rows, {"billed": np.round(water_bill[water][:, c], 2), "arrears": _blank(arrears[water][:, c] * 0.08)})
+    wat = _panel(
+        pop,
+        d,
+        year,
+        w_rows,
+        {"billed": np.round(water_bill[water][:, c], 2), "arrears": _blank(arrears[water][:, c] * 0.08)},
+    )
     n_e, n_w = rows.shape[0] * 12, w_rows.shape[0] * 12
     codes = pa.concat_arrays([elec["credit_code"], wat["credit_code"]])
     months = pa.concat_arrays([elec["month"], wat["month"]])
@@ -145,7 +161,13 @@ def credit_frame(year: int, pop: Population, acc: Accounts, d: Distress, streams
     return make_frame(
         "credit",
         str(year),
-        _panel(pop, d, year, rows, {"loan_balance": balance, "overdue": overdue, "loan_class": LOAN_CLASSES[level]}),
+        _panel(
+            pop,
+            d,
+            year,
+            rows,
+            {"loan_balance": balance, "overdue": overdue, "loan_class": LOAN_CLASSES[level]},
+        ),
     )
 
 
@@ -183,10 +205,15 @@ def court_frame(year: int, pop: Population, acc: Accounts, d: Distress, streams:
     idx = rows[r_all]
     n = idx.shape[0]
     day = rng.integers(1, 29, n)
-    filed = np.array([f"{year}-{m + 1:02d}-{dd:02d}" for m, dd in zip(m_all.tolist(), day.tolist(), strict=True)])
+    filed = np.array(
+        [f"{year}-{m + 1:02d}-{dd:02d}" for m, dd in zip(m_all.tolist(), day.tolist(), strict=True)]
+    )
     court = np.array([f"浙{str(code)[2:6]}" for code in pop.county_code[idx]])
     case_no = np.array(
-        [f"（{year}）{ct}{w}{k + 1}号" for k, (ct, w) in enumerate(zip(court.tolist(), word.tolist(), strict=True))]
+        [
+            f"（{year}）{ct}{w}{k + 1}号"
+            for k, (ct, w) in enumerate(zip(court.tolist(), word.tolist(), strict=True))
+        ]
     )
     amount = np.round(size[r_all] * rng.lognormal(np.log(0.03), 0.8, n), 2)
     return make_frame(
