@@ -88,6 +88,10 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
             "/policies/budgets",
             {"data": {"policy": "land_tax_relief", "county": "110101", "year": "2022", "total": "1"}},
         ),
+        # risk grades (risk scenario): an enterprise outside every scope; grades of a month
+        ("GET", "/api/v1/risk/enterprises/913300007000000000?month=2021-06", {}),
+        ("GET", "/risk/enterprises/913300007000000000?month=2021-06", {}),
+        ("POST", "/risk/cases/open", {"data": {"month": "2021-06"}}),
     ]
 
 

@@ -64,6 +64,7 @@ class Action(StrEnum):
     EXCHANGE_REFUSED = "exchange_refused"
     EXCHANGE_TOKEN_ISSUE = "exchange_token_issue"
     EXCHANGE_TOKEN_REVOKE = "exchange_token_revoke"
+    RISK_GRADE_VIEW = "risk_grade_view"
 
     @property
     def label(self) -> str:
@@ -89,6 +90,7 @@ ACTION_LABELS: dict[Action, str] = {
     Action.DOWNLOAD: "下载",
     Action.VIEW_SENSITIVE: "查看敏感字段",
     Action.CONFIG_CHANGE: "配置变更",
+    Action.RISK_GRADE_VIEW: "查看风险分级",
     Action.WORKFLOW_STEP: "办理工作流",
     Action.EXCHANGE_READ: "接口取数",
     Action.EXCHANGE_REFUSED: "接口取数被拒",

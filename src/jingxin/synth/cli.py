@@ -82,6 +82,10 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--stable-years", help="各年无真实变化（零增长、无事件），用于检验评价的年际稳定性"),
         ] = False,
+        risk: Annotated[
+            bool,
+            typer.Option("--risk", help="同时生成企业风险数据源（参保、纳税欠税、水电费、信贷、诉讼执行、担保）及出险真值"),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出结果")] = False,
     ) -> None:
         """生成合成省份数据：各部门按各自习惯报送的文件，互相一致，含可控缺陷与清单。"""
@@ -90,7 +94,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--years") from None
         console = Console(stderr=True)
-        steps = len(plan_jobs(year_tuple, annual_only)) + 3  # population, accounts, manifest
+        steps = len(plan_jobs(year_tuple, annual_only, risk)) + 3  # population, accounts, manifest
         started = time.perf_counter()
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -116,6 +120,7 @@ def register(app: typer.Typer) -> None:
                     annual_only=annual_only,
                     xlsx_max_rows=xlsx_max_rows,
                     stable_years=stable_years,
+                    risk=risk,
                     progress=advance,
                 )
             except ValueError as exc:

@@ -19,6 +19,8 @@ from jingxin.synth import events as ev
 from jingxin.synth.accounts import Accounts, build_accounts
 from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, targets
 from jingxin.synth.defects import plan_defects
+from jingxin.synth.distress import Distress, build_distress
+from jingxin.synth.distress import manifest_entry as distress_entry
 from jingxin.synth.frame import Frame
 from jingxin.synth.habits import HABITS, XLSX_MAX_ROWS, Habit
 from jingxin.synth.industry import DIVISIONS
@@ -26,6 +28,8 @@ from jingxin.synth.invoices import Links, build_links, invoice_frame
 from jingxin.synth.manifest import DefectEntry, FileEntry, Manifest
 from jingxin.synth.parks import Parks, build_parks
 from jingxin.synth.population import Population, draw_population
+from jingxin.synth.risk_sources import BUILDERS as RISK_BUILDERS
+from jingxin.synth.risk_sources import RISK_SOURCES
 from jingxin.synth.sources import (
     ANNUAL_SOURCES,
     annual_frame,
@@ -70,7 +74,7 @@ def parse_years(years: str | int | Iterable[int]) -> tuple[int, ...]:
     return out
 
 
-def plan_jobs(years: tuple[int, ...], annual_only: bool = False) -> list[Job]:
+def plan_jobs(years: tuple[int, ...], annual_only: bool = False, risk: bool = False) -> list[Job]:
     """The files to write, in order: snapshots, the annual files per year, then (unless
     `annual_only`) monthly power, 快报 and invoices per year and the daily power window."""
     jobs: list[Job] = [("registry", None), ("land", None)]
@@ -79,6 +83,9 @@ def plan_jobs(years: tuple[int, ...], annual_only: bool = False) -> list[Job]:
         jobs += [(source, year) for year in years for source in ("power", "monthly", "invoices")]
         jobs.append(("power-daily", None))
     jobs += [("support", year) for year in years]  # last, so the order of the others is unchanged
+    if risk:
+        # Enterprise risk sources last: their own streams leave every file above unchanged.
+        jobs += [(source, year) for year in years for source in RISK_SOURCES]
     return jobs
 
 
@@ -185,8 +192,12 @@ def _build(
     links: Links | None,
     streams: Streams,
     daily_days: int,
+    distress: Distress | None = None,
 ) -> Frame:
     source, year = job
+    if source in RISK_BUILDERS:
+        assert year is not None and distress is not None
+        return RISK_BUILDERS[source](year, pop, acc, distress, streams)
     if source == "registry":
         return registry_frame(pop)
     if source == "land":
@@ -286,6 +297,7 @@ def generate_province(
     annual_only: bool = False,
     xlsx_max_rows: int = XLSX_MAX_ROWS,
     stable_years: bool = False,
+    risk: bool = False,
     progress: Callable[[str, FileEntry | None], None] | None = None,
 ) -> Manifest:
     """Generate a consistent synthetic province (合成省份数据) into `out_dir`; return the manifest.
@@ -298,6 +310,9 @@ def generate_province(
     Excel sources above `xlsx_max_rows` rows are written as CSV (recorded in the manifest).
     `stable_years` makes a province with no real change between years: no growth, no 2020 dip,
     no events, every year calibrated to the same targets (manifest: ``parameters.growth`` 0).
+    `risk` adds the enterprise risk sources (参保人数, 纳税及欠税, 水电费, 信贷, 诉讼执行, 担保关系,
+    one file per source and year) with their hidden distress, truth under ``distress``
+    (:mod:`.distress`); every other file stays byte-identical with or without it.
     `progress(step, entry)` is called after each step (entry is None for non-file steps).
     """
     year_tuple = parse_years(years)
@@ -315,8 +330,9 @@ def generate_province(
     acc = build_accounts(pop, streams, stable=stable_years)
     notify("accounts", None)
     parks = build_parks(pop, pop.land_area(), acc.scale, streams)
-    jobs = plan_jobs(year_tuple, annual_only)
+    jobs = plan_jobs(year_tuple, annual_only, risk)
     links = build_links(pop, streams) if not annual_only else None
+    distress = build_distress(pop, acc, streams) if risk else None
 
     manifest = Manifest(
         parameters={
@@ -328,6 +344,7 @@ def generate_province(
             "annual_only": annual_only,
             "xlsx_max_rows": xlsx_max_rows,
             "stable_years": stable_years,
+            **({"risk": True} if risk else {}),
             "growth": 0.0 if stable_years else "calibrated (see calibration.years)",
         },
         totals={**_totals(pop, acc, parks), "support": support_truth(year_tuple, pop, acc, streams)},
@@ -356,9 +373,11 @@ def generate_province(
             for e in acc.events
         ],
     )
+    if distress is not None:
+        manifest.distress = distress_entry(distress, pop)
     as_of = f"{year_tuple[-1]}年12月31日"
     for job in jobs:
-        frame = _build(job, pop, acc, parks, links, streams, daily_days)
+        frame = _build(job, pop, acc, parks, links, streams, daily_days, distress)
         entry = emit(frame, out, job[1], streams, defects, xlsx_max_rows, as_of)
         manifest.files.append(entry)
         del frame

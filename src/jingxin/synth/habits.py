@@ -130,6 +130,25 @@ HABITS: dict[str, Habit] = {
     # 经信 exports the 技改/首台套/专精特新 list from its enterprise-service system as Excel
     # with a title row, like its park list.
     "support": Habit(stem="support", format="xlsx", title="企业技改投资与认定情况（{year}年）"),
+    # Enterprise risk sources (risk scenario): 人社 exports GBK CSV from its social insurance
+    # system; 税务 as its other files (BOM, 千分位); the utilities send plain UTF-8 CSV; 人行's
+    # credit system gives GB18030 with some full-width digits; 法院 and 金融监管 send Excel with
+    # a title row (法院 with a 合计 line below).
+    "insured": Habit(stem="insured", format="csv", encoding="gbk", crlf=True),
+    "tax-monthly": Habit(
+        stem="tax_monthly", format="csv", thousands=True, variant_share=0.25, variants={"万元": ("元",)}
+    ),
+    "utility": Habit(stem="utility", format="csv", encoding="utf-8", variant_share=0.2, variants={"万元": ("元",)}),
+    "credit": Habit(stem="credit", format="csv", encoding="gb18030", crlf=True, fullwidth_digits=0.03),
+    "court": Habit(
+        stem="court",
+        format="xlsx",
+        title="涉企诉讼、执行与保全案件（{year}年）",
+        footer="合计：{rows}件",
+        variant_share=0.15,
+        variants={"万元": ("元",)},
+    ),
+    "guarantees": Habit(stem="guarantees", format="xlsx", title="企业间担保关系（{year}年，截至年末）"),
 }
 
 # When an Excel source exceeds this many rows it is written as UTF-8-BOM CSV instead

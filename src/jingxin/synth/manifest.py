@@ -97,6 +97,8 @@ class Manifest:
     files: list[FileEntry] = field(default_factory=list)
     shared_parcels: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Enterprise risk truth (synth.distress): who failed, when, why, along which guarantee.
+    distress: dict[str, Any] = field(default_factory=dict)
     row_numbering: str = ROW_NUMBERING
     notes: dict[str, str] = field(default_factory=lambda: dict(NOTES))
     generator: str = "jingxin.synth"
@@ -123,8 +125,10 @@ class Manifest:
             "files",
             "shared_parcels",
             "events",
+            "distress",
         ]
-        return {key: data[key] for key in order}
+        # `distress` only when the risk sources were generated: other manifests stay as they were.
+        return {key: data[key] for key in order if key != "distress" or data[key]}
 
     def write(self, out_dir: Path) -> Path:
         path = Path(out_dir) / MANIFEST_FILE
@@ -148,6 +152,7 @@ class Manifest:
             files=files,
             shared_parcels=data.get("shared_parcels", []),
             events=data.get("events", []),
+            distress=data.get("distress", {}),
             row_numbering=data.get("row_numbering", ROW_NUMBERING),
             notes=data.get("notes", {}),
             generator=data.get("generator", ""),

@@ -73,6 +73,7 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.burden.views",
     "jingxin.enterprise_code.views",
     "jingxin.policies.views",
+    "jingxin.risk.views",
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
