@@ -60,6 +60,10 @@ def test_work_items_api_and_pages(as_user: Any) -> None:
     retried = qiye.post("/api/v1/workflows/appeal/items", json=APPEAL, headers={"X-CSRF-Token": qiye_csrf})
     assert retried.json()["id"] == item["id"]
     assert qiye.post("/api/v1/workflows/appeal/items", json=APPEAL).status_code == 403  # no CSRF token
+    # The department an appeal goes to is routed, never chosen by the filer.
+    forged = {"fields": {**APPEAL["fields"], "department": "税务"}, "key": "web-forged"}
+    chose = qiye.post("/api/v1/workflows/appeal/items", json=forged, headers={"X-CSRF-Token": qiye_csrf})
+    assert chose.status_code == 422 and set(chose.json()["fields"]) == {"department"}
 
     xihu, csrf = as_user("xihu")
     todo = xihu.get("/api/v1/work-items").json()

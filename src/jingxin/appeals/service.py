@@ -85,7 +85,8 @@ def submit(
         user,
         division_code=division_code,
         credit_code=credit_code,
-        fields={"title": title, "content": content, "category": category, "department": department},
+        fields={"title": title, "content": content, "category": category},
+        assigned={"department": department},
         key=key,
         now=now,
     )

@@ -209,6 +209,7 @@ def start_item(
     division_code: str,
     credit_code: str | None = None,
     fields: Mapping[str, Any] | None = None,
+    assigned: Mapping[str, Any] | None = None,
     comment: str = "",
     key: str | None = None,
     actor: audit.Actor | None = None,
@@ -216,6 +217,9 @@ def start_item(
 ) -> WorkItem:
     """Open a case of `workflow_id` in its initial state, at the level of its division.
 
+    `fields` are the filer's, limited to the start's required and optional fields; `assigned`
+    are set by the scenario's own code (an appeal's routed department), checked against the
+    workflow's field definitions but never open to the filer through the generic start.
     `key` makes a retried request safe: a second start with the same key by the same user
     returns the first case instead of opening another."""
     definition = load_workflow(workflow_id)
@@ -236,6 +240,8 @@ def start_item(
     if not user.is_active or user.role not in definition.start.roles or not visible(user.scope, probe):
         raise NotAllowed(f"您无权在此范围内提交{definition.title}")
     values = clean_fields(definition, definition.start.required, definition.start.optional, fields or {})
+    if assigned:
+        values.update(clean_fields(definition, [], list(assigned), assigned))
     why = _comment(comment, False)
     with write_turn(db):
         item = WorkItem(
