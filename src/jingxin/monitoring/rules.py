@@ -64,7 +64,7 @@ class RegionRules(_Strict):
 
 
 class EnterpriseRules(_Strict):
-    who: Literal["above_scale", "all"] = "above_scale"
+    who: Literal["above_scale", "key", "all"] = "key"
     measures: list[str]
     method: Literal["robust_z"] = "robust_z"
     history_months: int = Field(default=24, ge=6, le=60)

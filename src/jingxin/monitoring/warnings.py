@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 from dataclasses import asdict, dataclass
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -181,12 +182,28 @@ def enterprise_panel(wh: Warehouse, year: int, month: int, rules: Rules) -> pd.D
     back = cfg.history_months + 14  # history of 同比 needs a year more, plus Jan–Feb combination
     start = first_day(*shift(year, month, -back))
     facts = facts_long(wh, start, first_day(year, month), cfg.measures)
-    if cfg.who == "above_scale" and wh.has_table("monthly"):
-        m = wh.current("monthly")
-        facts = facts.semi_join(m.select("credit_code").distinct(), "credit_code")
+    if cfg.who != "all":
+        facts = facts.semi_join(key_enterprises(wh, year, cfg.who), "credit_code")
     df = wh.execute(facts)
     df["month"] = pd.to_datetime(df["month"]).dt.to_period("M")
     return df
+
+
+def key_enterprises(wh: Warehouse, year: int, who: str) -> ibis.Table:
+    """Credit codes of the key enterprises (重点企业): the 规上 of the 快报 and, with "key", also
+    the key energy users (重点用能单位) of the energy department's file of last year or this."""
+    parts = []
+    if wh.has_table("monthly"):
+        parts.append(wh.current("monthly").select("credit_code").distinct())
+    if who == "key" and wh.has_table("energy"):
+        e = wh.current("energy")
+        parts.append(e.filter(e.year.isin([year - 1, year])).select("credit_code").distinct())
+    if not parts:
+        raise ValueError("仓库中没有 monthly 或 energy 数据，无法确定重点企业")
+    out = parts[0]
+    for part in parts[1:]:
+        out = out.union(part)
+    return out
 
 
 def _log_yoy(wide: pd.DataFrame) -> pd.DataFrame:
