@@ -26,6 +26,7 @@ from jingxin.synth.invoices import Links, build_links, invoice_frame
 from jingxin.synth.manifest import DefectEntry, FileEntry, Manifest
 from jingxin.synth.parks import Parks, build_parks
 from jingxin.synth.population import Population, draw_population
+from jingxin.synth.customs import customs_frame
 from jingxin.synth.sources import (
     ANNUAL_SOURCES,
     annual_frame,
@@ -77,6 +78,7 @@ def plan_jobs(years: tuple[int, ...], annual_only: bool = False) -> list[Job]:
     if not annual_only:
         jobs += [(source, year) for year in years for source in ("power", "monthly", "invoices")]
         jobs.append(("power-daily", None))
+        jobs += [("customs", year) for year in years]  # last: earlier files keep their bytes
     return jobs
 
 
@@ -209,6 +211,9 @@ def _build(
         return invoice_frame(year, pop, acc, links, streams)
     if source == "power-daily":
         return daily_frame(pop, acc, daily_days, streams)
+    if source == "customs":
+        assert year is not None
+        return customs_frame(year, pop, acc, streams)
     raise ValueError(f"unknown source {source}")
 
 
