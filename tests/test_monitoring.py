@@ -137,3 +137,25 @@ def test_daily_indices_read_the_festival(province) -> None:
     idx = power_index(totals, [sf + dt.timedelta(days=3)])
     # 2021's festival against 2020's aligned one: not a collapse (the 2020 shutdown makes it a rise)
     assert idx["index"].iloc[0] > 60
+
+
+def test_monthly_briefing_has_its_headings_tables_and_charts(province, tmp_path) -> None:
+    from docx import Document
+
+    from jingxin.monitoring.briefing import BriefingError, write_briefing
+
+    wh, _ = province
+    out = write_briefing(wh, 2021, 10, "330700", tmp_path / "brief.docx")
+    doc = Document(str(out))
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith(("Heading", "Title"))]
+    assert headings[0] == "金华市工业经济运行监测月报（2021年10月）"
+    assert headings[1:] == ["一、主要指标", "二、走势", "三、分县（市、区）情况", "四、预警"]  # no nowcast installed
+    headline, counties = doc.tables[0], doc.tables[1]
+    assert headline.rows[0].cells[0].text == "指标" and len(headline.rows) > 5
+    names = {r.cells[0].text for r in counties.rows[1:]}
+    assert "婺城区" in names and "西湖区" not in names  # the region's own counties only
+    assert len(doc.inline_shapes) == 1  # the trend chart
+    blob = doc.inline_shapes[0]._inline.graphic.graphicData.pic.blipFill.blip.embed
+    assert doc.part.related_parts[blob].content_type == "image/png"
+    with pytest.raises(BriefingError, match="区划代码"):
+        write_briefing(wh, 2021, 10, "999999", tmp_path / "bad.docx")
