@@ -62,6 +62,7 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.core.notify.views",
     "jingxin.exchange.views",
     "jingxin.jobs.views",
+    "jingxin.monitoring.views",  # 运行监测
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
