@@ -108,3 +108,15 @@ def daily_for(wh, start: dt.date, end: dt.date, prefix: str = "") -> pd.DataFram
         reg = wh.current("registry")
         t = t.semi_join(reg.filter(reg.county_code.startswith(prefix)).select("credit_code"), "credit_code")
     return wh.execute(t.select("credit_code", "day", "kwh"))
+
+
+def daily_totals(wh, start: dt.date, end: dt.date):
+    """Ibis: daily power summed by county and day between two dates (the input of the
+    county-level 复产率 and index), portable across backends."""
+    import ibis  # noqa: F401
+
+    t = wh.current("power_daily")
+    t = t.filter((t.day >= start) & (t.day <= end))
+    reg = wh.current("registry").select("credit_code", "county_code")
+    j = t.join(reg, "credit_code")
+    return j.group_by("county_code", "day").agg(kwh=j.kwh.sum(), enterprises=j.credit_code.count())
