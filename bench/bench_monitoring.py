@@ -50,12 +50,19 @@ def build(n: int, seed: int = 1) -> dict[str, pa.Table]:
     growth = rng.normal(0.06, 0.1, n)
     t = np.arange(m) / 12
     rev = size[:, None] * np.exp(growth[:, None] * t[None, :]) * rng.lognormal(0, 0.07, (n, m))
-    monthly = pa.table({
-        "credit_code": np.repeat(codes, m), "month": np.tile(months, n),
-        "output_value": (rev * 1.02).ravel(), "revenue": rev.ravel(), "profit": (rev * 0.07).ravel(),
-        "export_value": (rev * 0.2).ravel(),
-    })
-    power_m = pa.table({"credit_code": np.repeat(codes, m), "month": np.tile(months, n), "kwh": (rev * 800).ravel()})
+    monthly = pa.table(
+        {
+            "credit_code": np.repeat(codes, m),
+            "month": np.tile(months, n),
+            "output_value": (rev * 1.02).ravel(),
+            "revenue": rev.ravel(),
+            "profit": (rev * 0.07).ravel(),
+            "export_value": (rev * 0.2).ravel(),
+        }
+    )
+    power_m = pa.table(
+        {"credit_code": np.repeat(codes, m), "month": np.tile(months, n), "kwh": (rev * 800).ravel()}
+    )
     days = pd.date_range("2019-01-01", "2021-12-31", freq="D").date
     d = len(days)
     base = size * 800 / 30
@@ -63,11 +70,25 @@ def build(n: int, seed: int = 1) -> dict[str, pa.Table]:
     for start in range(0, n, 20_000):
         stop = min(n, start + 20_000)
         k = base[start:stop, None] * rng.lognormal(0, 0.08, (stop - start, d)).astype(np.float32)
-        chunks.append(pa.table({"credit_code": np.repeat(codes[start:stop], d), "day": np.tile(days, stop - start),
-                                "kwh": k.ravel()}))
+        chunks.append(
+            pa.table(
+                {
+                    "credit_code": np.repeat(codes[start:stop], d),
+                    "day": np.tile(days, stop - start),
+                    "kwh": k.ravel(),
+                }
+            )
+        )
     daily = pa.concat_tables(chunks)
-    registry = pa.table({"credit_code": codes, "name": codes, "county_code": county, "industry_code": industry,
-                         "status": np.full(n, "存续")})
+    registry = pa.table(
+        {
+            "credit_code": codes,
+            "name": codes,
+            "county_code": county,
+            "industry_code": industry,
+            "status": np.full(n, "存续"),
+        }
+    )
     return {"registry": registry, "monthly": monthly, "power_monthly": power_m, "power_daily": daily}
 
 
@@ -76,12 +97,27 @@ def pandas_baseline(frames: dict[str, pd.DataFrame]) -> float:
     county × day of the month and last year's aligned days)."""
     t0 = time.perf_counter()
     reg = frames["registry"][["credit_code", "county_code", "industry_code"]]
-    levels = {"province": pd.Series("330000", index=reg.index), "city": reg.county_code.str[:4] + "00",
-              "county": reg.county_code, "industry": reg.industry_code.str[:2]}
-    for table, cols in (("monthly", ["output_value", "revenue", "profit", "export_value"]), ("power_monthly", ["kwh"])):
+    levels = {
+        "province": pd.Series("330000", index=reg.index),
+        "city": reg.county_code.str[:4] + "00",
+        "county": reg.county_code,
+        "industry": reg.industry_code.str[:2],
+    }
+    for table, cols in (
+        ("monthly", ["output_value", "revenue", "profit", "export_value"]),
+        ("power_monthly", ["kwh"]),
+    ):
         f = frames[table].merge(reg, on="credit_code")
         for name, key in levels.items():
-            f.assign(g=key.reindex(f.index) if name == "province" else (f.county_code.str[:4] + "00" if name == "city" else (f.county_code if name == "county" else f.industry_code.str[:2]))).groupby(["g", "month"])[cols].sum()
+            f.assign(
+                g=key.reindex(f.index)
+                if name == "province"
+                else (
+                    f.county_code.str[:4] + "00"
+                    if name == "city"
+                    else (f.county_code if name == "county" else f.industry_code.str[:2])
+                )
+            ).groupby(["g", "month"])[cols].sum()
         cur = f[pd.to_datetime(f.month).dt.year == YEAR]
         last = f[pd.to_datetime(f.month).dt.year == YEAR - 1]
         a = cur[pd.to_datetime(cur.month).dt.month <= MONTH].groupby("credit_code")[cols[0]].sum()
@@ -91,7 +127,10 @@ def pandas_baseline(frames: dict[str, pd.DataFrame]) -> float:
     first = dt.date(YEAR, MONTH, 1)
     end = dt.date(YEAR, MONTH + 1, 1) - dt.timedelta(days=1)
     lo, hi = aligned_last_year(first) - dt.timedelta(days=7), end
-    sel = d[(d.day >= lo) & (d.day <= hi) | ((d.day >= aligned_last_year(first) - dt.timedelta(days=7)) & (d.day <= aligned_last_year(end)))]
+    sel = d[
+        (d.day >= lo) & (d.day <= hi)
+        | ((d.day >= aligned_last_year(first) - dt.timedelta(days=7)) & (d.day <= aligned_last_year(end)))
+    ]
     sel.merge(reg, on="credit_code").groupby(["county_code", "day"]).kwh.sum()
     return time.perf_counter() - t0
 

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from jingxin.monitoring import store
 from jingxin.monitoring.evaluation import all_warnings
 from jingxin.monitoring.indicators import compute
-from jingxin.monitoring.truth import event_months, score_event
 from jingxin.monitoring.testing import build
+from jingxin.monitoring.truth import event_months, score_event
 
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
 
@@ -57,8 +57,10 @@ def test_every_injected_event_is_warned_in_its_counties_and_industries(province)
     counties = sorted(wh.execute(reg.select("county_code").distinct())["county_code"])
     for event in events:
         result = score_event(event, found, counties)
-        if result["absent"] or (event["affected_credit_codes"] and len(event["affected_credit_codes"]) < MIN_AFFECTED):
-            continue  # one or two small plants at this scale: within their own monthly noise (docs/monitoring.md)
+        if result["absent"] or (
+            event["affected_credit_codes"] and len(event["affected_credit_codes"]) < MIN_AFFECTED
+        ):
+            continue  # one or two small plants at this scale: within their own noise (docs/monitoring.md)
         assert result["caught"], event["id"]
         assert result["counties_warned"] >= 1, event["id"]
         assert result["lead_days"] is not None and result["lead_days"] <= 60, result
@@ -90,7 +92,10 @@ def test_refresh_stores_the_month_opens_cases_and_notifies_the_county(province, 
     assert len(items) == rep.cases_opened
     # the case sits with the warning's division; analysts there are told
     item = items[0]
-    assert item.division_code == opened[opened.case_id == item.id].iloc[0].county_code or item.division_code == "330000"
+    assert (
+        item.division_code == opened[opened.case_id == item.id].iloc[0].county_code
+        or item.division_code == "330000"
+    )
     notes = db_session.scalars(select(Notification)).all()
     assert notes, "the responsible divisions' analysts are notified"
     # a second refresh of the month opens nothing new
@@ -107,13 +112,17 @@ def test_cli_refresh_and_warnings(province, tmp_path, monkeypatch) -> None:
     wh.close()  # the CLI opens the file itself
     monkeypatch.setenv("JINGXIN_HOME", str(tmp_path))
     runner = CliRunner()
-    res = runner.invoke(app, ["monitor", "refresh", "--month", "2021-09", "--warehouse", url, "--no-cases", "--json"])
+    res = runner.invoke(
+        app, ["monitor", "refresh", "--month", "2021-09", "--warehouse", url, "--no-cases", "--json"]
+    )
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["month"] == "2021-09"
     res = runner.invoke(app, ["monitor", "warnings", "--month", "2021-09", "--warehouse", url, "--json"])
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
-    assert rows and all(r["month"] == dt.date(2021, 9, 1) or str(r["month"]).startswith("2021-09") for r in rows)
+    assert rows and all(
+        r["month"] == dt.date(2021, 9, 1) or str(r["month"]).startswith("2021-09") for r in rows
+    )
     bad = runner.invoke(app, ["monitor", "refresh", "--month", "2021-13", "--warehouse", url])
     assert bad.exit_code != 0 and "YYYY-MM" in bad.output
     missing = runner.invoke(app, ["monitor", "warnings", "--month", "2020-07", "--warehouse", url])
@@ -149,7 +158,12 @@ def test_monthly_briefing_has_its_headings_tables_and_charts(province, tmp_path)
     doc = Document(str(out))
     headings = [p.text for p in doc.paragraphs if p.style.name.startswith(("Heading", "Title"))]
     assert headings[0] == "金华市工业经济运行监测月报（2021年10月）"
-    assert headings[1:] == ["一、主要指标", "二、走势", "三、分县（市、区）情况", "四、预警"]  # no nowcast installed
+    assert headings[1:] == [
+        "一、主要指标",
+        "二、走势",
+        "三、分县（市、区）情况",
+        "四、预警",
+    ]  # no nowcast installed
     headline, counties = doc.tables[0], doc.tables[1]
     assert headline.rows[0].cells[0].text == "指标" and len(headline.rows) > 5
     names = {r.cells[0].text for r in counties.rows[1:]}

@@ -15,7 +15,16 @@ TABLES = ["registry", "monthly", "power_monthly", "invoices", "customs_exports",
 MONTH = (2021, 3)
 KEY = ["month", "level", "code", "measure"]
 EXACT = ["enterprises", "compared", "growing", "shrinking"]
-CLOSE = ["value", "value_month", "value_month_ly", "yoy_month", "value_ytd", "value_ytd_ly", "yoy_ytd", "growing_share"]
+CLOSE = [
+    "value",
+    "value_month",
+    "value_month_ly",
+    "yoy_month",
+    "value_ytd",
+    "value_ytd_ly",
+    "yoy_ytd",
+    "growing_share",
+]
 
 
 def _canon(df: pd.DataFrame) -> pd.DataFrame:
@@ -28,7 +37,9 @@ def assert_same(expected: pd.DataFrame, got: pd.DataFrame) -> None:
     for col in EXACT:
         assert (e[col].fillna(-1).astype(int) == g[col].fillna(-1).astype(int)).all(), col
     for col in CLOSE:
-        pd.testing.assert_series_equal(e[col].astype(float), g[col].astype(float), check_names=False, rtol=1e-9, atol=1e-6)
+        pd.testing.assert_series_equal(
+            e[col].astype(float), g[col].astype(float), check_names=False, rtol=1e-9, atol=1e-6
+        )
 
 
 @pytest.fixture(scope="module")

@@ -7,21 +7,26 @@ go to docs/screenshots/monitoring-*.png."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
-
-import socket
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"  # as tests/test_browser.py
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 900}
 
@@ -30,6 +35,7 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -53,7 +59,9 @@ def server(tmp_path_factory) -> Iterator[dict[str, Any]]:
     try:
         ingest_directory(wh, home / "province")
         reg = wh.current("registry")
-        xihu = wh.execute(reg.filter(reg.county_code == "330106").select("credit_code").limit(2))["credit_code"].tolist()
+        xihu = wh.execute(reg.filter(reg.county_code == "330106").select("credit_code").limit(2))[
+            "credit_code"
+        ].tolist()
         with database.session() as db:
             create_demo_users(db, DEMO_PASSWORD, enterprise_code=xihu[0], staff_enterprises=xihu)
             db.commit()
@@ -63,12 +71,32 @@ def server(tmp_path_factory) -> Iterator[dict[str, Any]]:
         wh.close()
         database.dispose()
     port = _free_port()
-    env = {**os.environ, "JINGXIN_HOME": str(home), "JINGXIN_DATABASE_URL": db_url,
-           "JINGXIN_WAREHOUSE": f"duckdb:///{home / 'warehouse.duckdb'}", "JINGXIN_SECRET_KEY": "browser-test"}
+    env = {
+        **os.environ,
+        "JINGXIN_HOME": str(home),
+        "JINGXIN_DATABASE_URL": db_url,
+        "JINGXIN_WAREHOUSE": f"duckdb:///{home / 'warehouse.duckdb'}",
+        "JINGXIN_SECRET_KEY": "browser-test",
+    }
     log = (home / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "jingxin.web.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "jingxin.web.app:create_app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 300  # a loaded shared machine starts slowly

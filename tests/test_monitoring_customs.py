@@ -45,7 +45,10 @@ def folders(tmp_path_factory):
 
 def test_other_files_are_byte_identical_with_the_customs_files_added(folders) -> None:
     with_customs, without = folders
-    assert sorted(p.name for p in with_customs.glob("customs_*")) == ["customs_2020.xlsx", "customs_2021.xlsx"]
+    assert sorted(p.name for p in with_customs.glob("customs_*")) == [
+        "customs_2020.xlsx",
+        "customs_2021.xlsx",
+    ]
     assert _digests(with_customs) == _digests(without)
 
 
@@ -59,7 +62,11 @@ def test_customs_files_are_ingested_and_agree_with_the_monthly_exports(folders, 
         # 2% deliberate defects are refused row by row, with a reason
         assert 0 < result.rejected < result.row_count * 0.05
         c = wh.current("customs_exports")
-        assert set(wh.execute(c.trade_mode.value_counts())["trade_mode"]) <= {"一般贸易", "加工贸易", "其他贸易"}
+        assert set(wh.execute(c.trade_mode.value_counts())["trade_mode"]) <= {
+            "一般贸易",
+            "加工贸易",
+            "其他贸易",
+        }
         m = wh.current("monthly")
         year = lambda t: t.month.year() == 2021  # noqa: E731
         customs_total = float(wh.execute(c.filter(year(c)).export_amount.sum()))

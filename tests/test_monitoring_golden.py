@@ -49,10 +49,26 @@ def test_missing_or_non_positive_base_gives_no_growth() -> None:
 def test_indicator_table_uses_the_same_rules_and_cost_per_100() -> None:
     rows = []
     for (y, m), v in VALUES.items():
-        rows.append({"level": "county", "code": "330106", "measure": "revenue", "month": dt.date(y, m, 1),
-                     "value": v, "enterprises": 3})
-        rows.append({"level": "county", "code": "330106", "measure": "profit", "month": dt.date(y, m, 1),
-                     "value": v / 10, "enterprises": 3})
+        rows.append(
+            {
+                "level": "county",
+                "code": "330106",
+                "measure": "revenue",
+                "month": dt.date(y, m, 1),
+                "value": v,
+                "enterprises": 3,
+            }
+        )
+        rows.append(
+            {
+                "level": "county",
+                "code": "330106",
+                "measure": "profit",
+                "month": dt.date(y, m, 1),
+                "value": v / 10,
+                "enterprises": 3,
+            }
+        )
     t = indicator_table(pd.DataFrame(rows), None, [(2021, 2), (2021, 3)])
     feb = t[(t.measure == "revenue") & (t.month == dt.date(2021, 2, 1))].iloc[0]
     assert feb.yoy_month == pytest.approx(20.0)
@@ -81,6 +97,7 @@ def test_restart_rates_around_a_holiday() -> None:
             if -1 <= off < back_after:
                 return level * 0.1  # holiday: base load
             return level
+
         return f
 
     # A back on day 7, B back on day 14, C (normal 300) back on day 7 at half its normal use

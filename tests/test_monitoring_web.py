@@ -17,8 +17,17 @@ from jingxin.web.testing import login
 
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
 
-TABLES = ["batches", "registry", "monthly", "power_monthly", "invoices", "customs_exports", "energy",
-          "monitor_indicators", "monitor_warnings"]
+TABLES = [
+    "batches",
+    "registry",
+    "monthly",
+    "power_monthly",
+    "invoices",
+    "customs_exports",
+    "energy",
+    "monitor_indicators",
+    "monitor_warnings",
+]
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +79,13 @@ def test_county_analyst_is_kept_to_its_county(web_client, site) -> None:
     login(web_client, "xihu")
     assert web_client.get("/monitoring").status_code == 200
     assert "西湖区" in web_client.get("/monitoring").text
-    for path in ("/monitoring?region=330300", "/monitoring/regions/330302", "/monitoring/industries/26",
-                 "/monitoring/export.xlsx?table=indicators&region=330302",
-                 f"/monitoring/enterprises/{_outside(site['codes'], '330106')}"):
+    for path in (
+        "/monitoring?region=330300",
+        "/monitoring/regions/330302",
+        "/monitoring/industries/26",
+        "/monitoring/export.xlsx?table=indicators&region=330302",
+        f"/monitoring/enterprises/{_outside(site['codes'], '330106')}",
+    ):
         assert web_client.get(path).status_code == 404, path
     warnings = web_client.get("/monitoring/warnings?month=2021-10").text
     assert "330302" not in warnings and "鹿城" not in warnings
@@ -81,8 +94,12 @@ def test_county_analyst_is_kept_to_its_county(web_client, site) -> None:
 @pytest.mark.parametrize("username", ["liaison-sw", "fuwu", "qiye"])
 def test_roles_without_regional_view_are_refused(web_client, site, username) -> None:
     login(web_client, username)
-    for path in ("/monitoring", "/monitoring/regions/330106", "/monitoring/warnings",
-                 "/monitoring/export.xlsx?table=warnings"):
+    for path in (
+        "/monitoring",
+        "/monitoring/regions/330106",
+        "/monitoring/warnings",
+        "/monitoring/export.xlsx?table=warnings",
+    ):
         assert web_client.get(path, follow_redirects=False).status_code in (403, 404), path
 
 
@@ -113,5 +130,10 @@ def test_every_table_downloads_as_excel(web_client, site) -> None:
         assert "杭州市运行监测" in rows[0][0]
         assert len(rows) >= 2
     r = web_client.get("/monitoring/export.xlsx?table=children&month=2021-10&region=330100")
-    names = [row[1] for row in openpyxl.load_workbook(io.BytesIO(r.content), read_only=True).active.iter_rows(min_row=3, values_only=True)]
+    names = [
+        row[1]
+        for row in openpyxl.load_workbook(io.BytesIO(r.content), read_only=True).active.iter_rows(
+            min_row=3, values_only=True
+        )
+    ]
     assert "西湖区" in names and "鹿城区" not in names

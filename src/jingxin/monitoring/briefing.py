@@ -37,7 +37,16 @@ from jingxin.monitoring.measures import COST_PER_100, MEASURES, label  # noqa: E
 from jingxin.monitoring.rules import COLOUR_LABELS, load_rules  # noqa: E402
 from jingxin.monitoring.warnings import enterprise_warnings, region_warnings  # noqa: E402
 
-HEADLINE = ["output_value", "revenue", "profit", "export_value", "customs_export", "kwh", "invoice_sales", COST_PER_100]
+HEADLINE = [
+    "output_value",
+    "revenue",
+    "profit",
+    "export_value",
+    "customs_export",
+    "kwh",
+    "invoice_sales",
+    COST_PER_100,
+]
 TREND_MONTHS = 13
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "SimHei")
 
@@ -63,7 +72,9 @@ def _region(code: str) -> tuple[str, str, str]:
     try:
         div = reference.division(code)
     except (KeyError, ValueError):
-        raise BriefingError(f"区划代码 {code!r} 不存在：应为 330000（全省）、设区市或县（市、区）的 6 位代码") from None
+        raise BriefingError(
+            f"区划代码 {code!r} 不存在：应为 330000（全省）、设区市或县（市、区）的 6 位代码"
+        ) from None
     parts = {"province": "city", "city": "county", "county": "county"}[div.level]
     return div.level, div.name, parts
 
@@ -90,7 +101,9 @@ def _chart(table: pd.DataFrame, level: str, code: str, font: str | None) -> byte
         s = sel[sel.measure == measure].sort_values("month")
         s = s[s.month.map(lambda d: d.month != 1)]  # 1月与2月合并
         if len(s):
-            ax.plot([f"{d:%y.%m}" for d in s.month], s.yoy_month, marker="o", label=f"{label(measure)}当月同比")
+            ax.plot(
+                [f"{d:%y.%m}" for d in s.month], s.yoy_month, marker="o", label=f"{label(measure)}当月同比"
+            )
     ax.axhline(0, color="#888", lw=0.8)
     ax.set_ylabel("同比增速（%）")
     ax.legend(fontsize=8)
@@ -146,14 +159,20 @@ def build_document(wh: Warehouse, year: int, month: int, region: str):
     period = "1—2月" if month == 2 else f"{month}月"
     title = doc.add_heading(f"{name}工业经济运行监测月报（{year}年{period}）", level=0)
     title.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    doc.add_paragraph(f"编制日期：{dt.date.today():%Y年%m月%d日}；数据：统计快报、电力、海关、税务开票，截至{year}年{month}月。")
+    doc.add_paragraph(
+        f"编制日期：{dt.date.today():%Y年%m月%d日}；数据：统计快报、电力、海关、税务开票，截至{year}年{month}月。"
+    )
 
-    now = table[(table.month == target) & (table.level == level) & (table.code == region)].set_index("measure")
+    now = table[(table.month == target) & (table.level == level) & (table.code == region)].set_index(
+        "measure"
+    )
     doc.add_heading("一、主要指标", level=1)
     lead = []
     for m in ("output_value", "kwh"):
         if m in now.index:
-            lead.append(f"{label(m)}当月同比{_pct(now.loc[m, 'yoy_month'])}、累计同比{_pct(now.loc[m, 'yoy_ytd'])}")
+            lead.append(
+                f"{label(m)}当月同比{_pct(now.loc[m, 'yoy_month'])}、累计同比{_pct(now.loc[m, 'yoy_ytd'])}"
+            )
     doc.add_paragraph(f"{year}年{period}，{name}" + "；".join(lead) + "。" if lead else f"{name}本月无数据。")
     rows = []
     for m in HEADLINE:
@@ -161,14 +180,29 @@ def build_document(wh: Warehouse, year: int, month: int, region: str):
             continue
         r = now.loc[m]
         if m == COST_PER_100:
-            rows.append([label(m) + "（元，营收−利润近似）", f"{r.value_month:.1f}" if pd.notna(r.value_month) else "—",
-                         f"{r.yoy_month:+.1f}个百分点" if pd.notna(r.yoy_month) else "—",
-                         f"{r.value_ytd:.1f}" if pd.notna(r.value_ytd) else "—",
-                         f"{r.yoy_ytd:+.1f}个百分点" if pd.notna(r.yoy_ytd) else "—", "—"])
+            rows.append(
+                [
+                    label(m) + "（元，营收−利润近似）",
+                    f"{r.value_month:.1f}" if pd.notna(r.value_month) else "—",
+                    f"{r.yoy_month:+.1f}个百分点" if pd.notna(r.yoy_month) else "—",
+                    f"{r.value_ytd:.1f}" if pd.notna(r.value_ytd) else "—",
+                    f"{r.yoy_ytd:+.1f}个百分点" if pd.notna(r.yoy_ytd) else "—",
+                    "—",
+                ]
+            )
             continue
         unit = MEASURES[m].unit
         share = f"{r.growing_share:.0f}% / {r.shrinking_share:.0f}%" if pd.notna(r.growing_share) else "—"
-        rows.append([label(m), _num(r.value_month, unit), _pct(r.yoy_month), _num(r.value_ytd, unit), _pct(r.yoy_ytd), share])
+        rows.append(
+            [
+                label(m),
+                _num(r.value_month, unit),
+                _pct(r.yoy_month),
+                _num(r.value_ytd, unit),
+                _pct(r.yoy_ytd),
+                share,
+            ]
+        )
     _table(doc, ["指标", "当月（1—2月合并）", "当月同比", "累计", "累计同比", "增长/下降企业占比"], rows)
 
     doc.add_heading("二、走势", level=1)
@@ -182,24 +216,47 @@ def build_document(wh: Warehouse, year: int, month: int, region: str):
     for w in warns:
         if w["level"] == parts and w["measure"] in ("output_value", "kwh"):
             old = colour_of.get(w["code"], "green")
-            colour_of[w["code"]] = w["colour"] if ["green", "blue", "orange", "red"].index(w["colour"]) > ["green", "blue", "orange", "red"].index(old) else old
+            colour_of[w["code"]] = (
+                w["colour"]
+                if ["green", "blue", "orange", "red"].index(w["colour"])
+                > ["green", "blue", "orange", "red"].index(old)
+                else old
+            )
     rows = []
     for code, g in sub.groupby("code"):
         g = g.set_index("measure")
-        get = lambda m, c: g.loc[m, c] if m in g.index else None  # noqa: E731
-        rows.append([reference.division(code).name if code in {d.code for d in reference.divisions()} else code,
-                     _pct(get("output_value", "yoy_month")), _pct(get("output_value", "yoy_ytd")),
-                     _pct(get("kwh", "yoy_month")), _pct(get("customs_export", "yoy_month")),
-                     COLOUR_LABELS[colour_of.get(code, "green")]])
-    _table(doc, [part_label, "产值当月同比", "产值累计同比", "用电当月同比", "海关出口当月同比", "预警"], rows)
+
+        def get(m: str, c: str, g: pd.DataFrame = g) -> float | None:
+            return g.loc[m, c] if m in g.index else None
+
+        rows.append(
+            [
+                reference.division(code).name if code in {d.code for d in reference.divisions()} else code,
+                _pct(get("output_value", "yoy_month")),
+                _pct(get("output_value", "yoy_ytd")),
+                _pct(get("kwh", "yoy_month")),
+                _pct(get("customs_export", "yoy_month")),
+                COLOUR_LABELS[colour_of.get(code, "green")],
+            ]
+        )
+    _table(
+        doc, [part_label, "产值当月同比", "产值累计同比", "用电当月同比", "海关出口当月同比", "预警"], rows
+    )
 
     doc.add_heading("四、预警", level=1)
     shown = [w for w in warns if w["colour"] in ("orange", "red")]
     if not shown:
         doc.add_paragraph("本月无橙色、红色预警。")
     else:
-        doc.add_paragraph(f"本月橙色、红色预警 {len(shown)} 条（区域 {sum(w['kind'] == 'region' for w in shown)} 条，重点企业 {sum(w['kind'] == 'enterprise' for w in shown)} 条）：")
-        _table(doc, ["等级", "对象", "原因"], [[COLOUR_LABELS[w["colour"]], w["name"], w["reason"]] for w in shown[:60]])
+        doc.add_paragraph(
+            f"本月橙色、红色预警 {len(shown)} 条（区域 {sum(w['kind'] == 'region' for w in shown)} 条，"
+            f"重点企业 {sum(w['kind'] == 'enterprise' for w in shown)} 条）："
+        )
+        _table(
+            doc,
+            ["等级", "对象", "原因"],
+            [[COLOUR_LABELS[w["colour"]], w["name"], w["reason"]] for w in shown[:60]],
+        )
         if len(shown) > 60:
             doc.add_paragraph(f"其余 {len(shown) - 60} 条见平台预警列表。")
 
@@ -211,7 +268,11 @@ def build_document(wh: Warehouse, year: int, month: int, region: str):
             for p in section.get("paragraphs", []):
                 doc.add_paragraph(str(p))
             if section.get("table"):
-                _table(doc, list(section["table"]["columns"]), [[str(c) for c in r] for r in section["table"]["rows"]])
+                _table(
+                    doc,
+                    list(section["table"]["columns"]),
+                    [[str(c) for c in r] for r in section["table"]["rows"]],
+                )
             if section.get("image"):
                 doc.add_picture(io.BytesIO(section["image"]), width=Cm(16))
     return doc

@@ -42,8 +42,12 @@ def _emit(data: Any) -> None:
 
 
 @monitor.command("refresh")
-def refresh_command(month: MonthOpt, warehouse: WarehouseOpt = None, no_cases: Annotated[
-        bool, typer.Option("--no-cases", help="只计算与保存，不开预警处置工单")] = False, as_json: JsonOpt = False) -> None:
+def refresh_command(
+    month: MonthOpt,
+    warehouse: WarehouseOpt = None,
+    no_cases: Annotated[bool, typer.Option("--no-cases", help="只计算与保存，不开预警处置工单")] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """刷新一个月的监测指标与预警，按预警开处置工单并通知所在区县。"""
     from jingxin.core.db import Database, upgrade
     from jingxin.core.settings import get_settings
@@ -72,7 +76,10 @@ def refresh_command(month: MonthOpt, warehouse: WarehouseOpt = None, no_cases: A
         _emit(rep.to_dict())
         return
     colours = "，".join(f"{k} {v}" for k, v in sorted(rep.warnings.items())) or "无"
-    typer.echo(f"{rep.month}：指标 {rep.indicators} 行；预警 {colours}；新开工单 {rep.cases_opened}，已有 {rep.cases_existing}")
+    typer.echo(
+        f"{rep.month}：指标 {rep.indicators} 行；预警 {colours}；"
+        f"新开工单 {rep.cases_opened}，已有 {rep.cases_existing}"
+    )
 
 
 @monitor.command("warnings")
@@ -100,9 +107,12 @@ def warnings_command(month: MonthOpt, warehouse: WarehouseOpt = None, as_json: J
 
 
 @monitor.command("check-events")
-def check_events_command(manifest: Annotated[Path, typer.Argument(help="生成省份的 manifest.json")],
-                         warehouse: WarehouseOpt = None, as_json: JsonOpt = False,
-                         markdown: Annotated[Path | None, typer.Option("--markdown", help="把结果表写入此 Markdown 文件")] = None) -> None:
+def check_events_command(
+    manifest: Annotated[Path, typer.Argument(help="生成省份的 manifest.json")],
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+    markdown: Annotated[Path | None, typer.Option("--markdown", help="把结果表写入此 Markdown 文件")] = None,
+) -> None:
     """用生成器注入的真实事件检验预警：是否命中、覆盖区县、提前天数、平静期误报率。"""
     from jingxin.monitoring.evaluation import check_events, markdown_table
 
@@ -120,9 +130,12 @@ def check_events_command(manifest: Annotated[Path, typer.Argument(help="生成�
 
 
 @report.command("monthly")
-def monthly_report_command(out: Annotated[Path, typer.Argument(help="输出 .docx 文件")], month: MonthOpt,
-                           region: Annotated[str, typer.Option("--region", help="区划代码，如 330000 或 330700")] = "330000",
-                           warehouse: WarehouseOpt = None) -> None:
+def monthly_report_command(
+    out: Annotated[Path, typer.Argument(help="输出 .docx 文件")],
+    month: MonthOpt,
+    region: Annotated[str, typer.Option("--region", help="区划代码，如 330000 或 330700")] = "330000",
+    warehouse: WarehouseOpt = None,
+) -> None:
     """生成运行监测月报（Word）。"""
     from jingxin.monitoring.briefing import BriefingError, write_briefing
 

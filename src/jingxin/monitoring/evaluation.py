@@ -37,20 +37,30 @@ def check_events(wh: Warehouse, manifest: dict, rules: Rules | None = None) -> d
     scored = [score_event(e, found, counties_present) for e in events]
     n_ent = int(wh.execute(wh.current("monthly").credit_code.nunique())) if wh.has_table("monthly") else 0
     rates = false_rates(found, quiet_months(events, months), len(counties_present), n_ent)
-    return {"months": [f"{y}-{m:02d}" for y, m in months], "events": scored, "quiet": rates,
-            "warnings": len(found)}
+    return {
+        "months": [f"{y}-{m:02d}" for y, m in months],
+        "events": scored,
+        "quiet": rates,
+        "warnings": len(found),
+    }
 
 
 def markdown_table(result: dict) -> str:
     lines = [
-        "| event | period | caught | counties warned | enterprise warnings (of them affected) | first warning (data due) | lead time, days |",
+        "| event | period | caught | counties warned | enterprise warnings (of them affected) "
+        "| first warning (data due) | lead time, days |",
         "|---|---|---|---:|---:|---|---:|",
     ]
     for e in result["events"]:
-        share = f"{e['counties_warned']}/{e['counties']}" + (f" ({e['county_share']:.0%})" if e["county_share"] is not None else "")
-        ent = str(e["enterprise_warnings"]) + (f" ({e['affected_enterprises_warned']})" if e["affected_enterprises_warned"] is not None else "")
+        share = f"{e['counties_warned']}/{e['counties']}" + (
+            f" ({e['county_share']:.0%})" if e["county_share"] is not None else ""
+        )
+        ent = str(e["enterprise_warnings"]) + (
+            f" ({e['affected_enterprises_warned']})" if e["affected_enterprises_warned"] is not None else ""
+        )
+        caught = "n/a (no enterprise at this scale)" if e["absent"] else "yes" if e["caught"] else "no"
         lines.append(
-            f"| `{e['id']}` {e['title']} | {e['start']} – {e['end']} | {'n/a (no enterprise at this scale)' if e['absent'] else 'yes' if e['caught'] else 'no'} | {share} | {ent} | "
+            f"| `{e['id']}` {e['title']} | {e['start']} – {e['end']} | {caught} | {share} | {ent} | "
             f"{e['first_warning'] or '—'} | {e['lead_days'] if e['lead_days'] is not None else '—'} |"
         )
     q = result["quiet"]

@@ -19,7 +19,9 @@ from jingxin.core.spreadsheet import XLSX_OPTIONS
 from jingxin.evaluation.export import _Formats, write_text
 
 
-def write_workbook(title: str, sheet: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, Any]]) -> tuple[Path, int]:
+def write_workbook(
+    title: str, sheet: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict[str, Any]]
+) -> tuple[Path, int]:
     """(path of the workbook in a fresh temporary folder, rows written)."""
     folder = Path(tempfile.mkdtemp(prefix="jingxin-monitor-"))
     path = folder / "table.xlsx"

@@ -66,11 +66,15 @@ def memberships(wh: Warehouse, levels: Iterable[str] | None = None) -> ibis.Tabl
     if "province" in wanted:
         parts.append(reg.select("credit_code", level=ibis.literal("province"), code=ibis.literal(PROVINCE)))
     if "city" in wanted:
-        parts.append(reg.select("credit_code", level=ibis.literal("city"), code=reg.county_code.substr(0, 4) + "00"))
+        parts.append(
+            reg.select("credit_code", level=ibis.literal("city"), code=reg.county_code.substr(0, 4) + "00")
+        )
     if "county" in wanted:
         parts.append(reg.select("credit_code", level=ibis.literal("county"), code=reg.county_code))
     if "industry" in wanted:
-        parts.append(reg.select("credit_code", level=ibis.literal("industry"), code=reg.industry_code.substr(0, 2)))
+        parts.append(
+            reg.select("credit_code", level=ibis.literal("industry"), code=reg.industry_code.substr(0, 2))
+        )
     if wanted & {"chain", "cluster"}:
         codes = wh.execute(reg.select("industry_code").distinct())["industry_code"].dropna()
         sets = _set_map(codes)
@@ -85,7 +89,9 @@ def memberships(wh: Warehouse, levels: Iterable[str] | None = None) -> ibis.Tabl
     return out
 
 
-def facts_long(wh: Warehouse, start: dt.date, end: dt.date, measures: Iterable[str] | None = None) -> ibis.Table:
+def facts_long(
+    wh: Warehouse, start: dt.date, end: dt.date, measures: Iterable[str] | None = None
+) -> ibis.Table:
     """(credit_code, month, measure, value) of every measure whose table exists, start..end."""
     parts = []
     for key in measures or MEASURES:
@@ -94,7 +100,9 @@ def facts_long(wh: Warehouse, start: dt.date, end: dt.date, measures: Iterable[s
             continue
         t = wh.current(m.table)
         t = t.filter((t.month >= start) & (t.month <= end) & t[m.column].notnull())
-        t = t.group_by(credit_code=t[m.code_column], month=t.month).agg(value=t[m.column].cast("float64").sum())
+        t = t.group_by(credit_code=t[m.code_column], month=t.month).agg(
+            value=t[m.column].cast("float64").sum()
+        )
         parts.append(t.mutate(measure=ibis.literal(key)).select("credit_code", "month", "measure", "value"))
     if not parts:
         raise ValueError("仓库中没有月度监测数据（monthly、power、customs、invoices 均未导入）")
@@ -110,7 +118,9 @@ def monthly_sums(wh: Warehouse, year: int, month: int, levels: Iterable[str] | N
     facts = facts_long(wh, start, first_day(year, month))
     groups = memberships(wh, levels)
     j = facts.join(groups, "credit_code")
-    expr = j.group_by("level", "code", "measure", "month").agg(value=j.value.sum(), enterprises=j.credit_code.nunique())
+    expr = j.group_by("level", "code", "measure", "month").agg(
+        value=j.value.sum(), enterprises=j.credit_code.nunique()
+    )
     df = wh.execute(expr)
     df["month"] = pd.to_datetime(df["month"]).dt.date
     return df
@@ -140,9 +150,23 @@ def growth_counts(wh: Warehouse, year: int, month: int, levels: Iterable[str] | 
 
 
 COLUMNS = [
-    "month", "level", "code", "measure", "value", "value_month", "value_month_ly", "yoy_month",
-    "value_ytd", "value_ytd_ly", "yoy_ytd", "enterprises", "compared", "growing", "shrinking",
-    "growing_share", "shrinking_share",
+    "month",
+    "level",
+    "code",
+    "measure",
+    "value",
+    "value_month",
+    "value_month_ly",
+    "yoy_month",
+    "value_ytd",
+    "value_ytd_ly",
+    "yoy_ytd",
+    "enterprises",
+    "compared",
+    "growing",
+    "shrinking",
+    "growing_share",
+    "shrinking_share",
 ]
 
 
@@ -155,7 +179,9 @@ def _cost_series(values: dict, revenue: dict, profit: dict) -> dict:
     return out
 
 
-def indicator_table(sums: pd.DataFrame, counts: pd.DataFrame | None, months: list[tuple[int, int]]) -> pd.DataFrame:
+def indicator_table(
+    sums: pd.DataFrame, counts: pd.DataFrame | None, months: list[tuple[int, int]]
+) -> pd.DataFrame:
     """Level, 当月同比, 累计同比 (and 企业增减面 for the last month) per group, measure and month."""
     rows = []
     counts_by = {}
@@ -166,8 +192,12 @@ def indicator_table(sums: pd.DataFrame, counts: pd.DataFrame | None, months: lis
         series: dict[str, dict] = {}
         ents: dict[str, dict] = {}
         for measure, g in group.groupby("measure"):
-            series[measure] = {(d.year, d.month): float(v) for d, v in zip(g["month"], g["value"], strict=True)}
-            ents[measure] = {(d.year, d.month): int(n) for d, n in zip(g["month"], g["enterprises"], strict=True)}
+            series[measure] = {
+                (d.year, d.month): float(v) for d, v in zip(g["month"], g["value"], strict=True)
+            }
+            ents[measure] = {
+                (d.year, d.month): int(n) for d, n in zip(g["month"], g["enterprises"], strict=True)
+            }
         for measure, values in series.items():
             for y, m in months:
                 g = growth(values, y, m)
@@ -180,7 +210,9 @@ def indicator_table(sums: pd.DataFrame, counts: pd.DataFrame | None, months: lis
                 row["growing"] = int(c.growing) if c is not None else None
                 row["shrinking"] = int(c.shrinking) if c is not None else None
                 row["growing_share"] = c.growing / c.compared * 100 if c is not None and c.compared else None
-                row["shrinking_share"] = c.shrinking / c.compared * 100 if c is not None and c.compared else None
+                row["shrinking_share"] = (
+                    c.shrinking / c.compared * 100 if c is not None and c.compared else None
+                )
                 rows.append(row)
         if "revenue" in series and "profit" in series:
             rev, prof = series["revenue"], series["profit"]
@@ -191,15 +223,23 @@ def indicator_table(sums: pd.DataFrame, counts: pd.DataFrame | None, months: lis
                 if (y, m) not in rev or (y, m) not in prof:
                     continue
                 value = (rev[(y, m)] - prof[(y, m)]) / rev[(y, m)] * 100 if rev[(y, m)] > 0 else None
-                rows.append({
-                    "month": first_day(y, m), "level": level, "code": code, "measure": COST_PER_100,
-                    "value": value, "value_month": cm, "value_month_ly": cm_ly,
-                    # a ratio's change is in points, not percent (百分点)
-                    "yoy_month": cm - cm_ly if cm is not None and cm_ly is not None else None,
-                    "value_ytd": ytd, "value_ytd_ly": ytd_ly,
-                    "yoy_ytd": ytd - ytd_ly if ytd is not None and ytd_ly is not None else None,
-                    "enterprises": ents["revenue"].get((y, m)),
-                })
+                rows.append(
+                    {
+                        "month": first_day(y, m),
+                        "level": level,
+                        "code": code,
+                        "measure": COST_PER_100,
+                        "value": value,
+                        "value_month": cm,
+                        "value_month_ly": cm_ly,
+                        # a ratio's change is in points, not percent (百分点)
+                        "yoy_month": cm - cm_ly if cm is not None and cm_ly is not None else None,
+                        "value_ytd": ytd,
+                        "value_ytd_ly": ytd_ly,
+                        "yoy_ytd": ytd - ytd_ly if ytd is not None and ytd_ly is not None else None,
+                        "enterprises": ents["revenue"].get((y, m)),
+                    }
+                )
     out = pd.DataFrame(rows, columns=COLUMNS)
     return out.sort_values(["month", "level", "code", "measure"]).reset_index(drop=True)
 
@@ -222,7 +262,9 @@ def _ytd_ratio(rev: dict, prof: dict, y: int, m: int) -> float | None:
     return _ratio(rev, prof, [(y, k) for k in range(1, m + 1)])
 
 
-def compute(wh: Warehouse, year: int, month: int, history: int = 6, levels: Iterable[str] | None = None) -> pd.DataFrame:
+def compute(
+    wh: Warehouse, year: int, month: int, history: int = 6, levels: Iterable[str] | None = None
+) -> pd.DataFrame:
     """The indicators of (`year`, `month`) and of the `history` − 1 months before it (for
     trends), every group and measure. 企业增减面 is filled for (`year`, `month`) only."""
     sums = monthly_sums(wh, year, month, levels)

@@ -114,13 +114,46 @@ def run_monthly(ctx: JobContext) -> dict[str, Any]:
 
 
 ANALYSTS = EVALUATORS
-register_kind(JobKind(name="monitor.refresh", title="运行监测刷新", run=run_refresh, params=RefreshParams,
-                      roles=frozenset({Role.ADMIN, Role.PROVINCE_ANALYST}), describe=lambda p: f"监测刷新 {p.month}",
-                      scheduled=False))
-register_kind(JobKind(name="monitor.briefing", title="运行监测月报", run=run_briefing, params=BriefingParams,
-                      roles=ANALYSTS, check=_check_briefing, describe=lambda p: f"月报 {p.region} {p.month}",
-                      scheduled=False))
-register_kind(JobKind(name="monitor.monthly", title="运行监测月度例行", run=run_monthly, params=NoParams,
-                      roles=frozenset({Role.ADMIN}), max_attempts=1))
-default_schedule(ScheduleSpec(name="monitor-monthly", title="数据到齐后的第一个工作日刷新运行监测并生成月报",
-                              kind="monitor.monthly", rule="daily", at="08:30", enabled=True))
+register_kind(
+    JobKind(
+        name="monitor.refresh",
+        title="运行监测刷新",
+        run=run_refresh,
+        params=RefreshParams,
+        roles=frozenset({Role.ADMIN, Role.PROVINCE_ANALYST}),
+        describe=lambda p: f"监测刷新 {p.month}",
+        scheduled=False,
+    )
+)
+register_kind(
+    JobKind(
+        name="monitor.briefing",
+        title="运行监测月报",
+        run=run_briefing,
+        params=BriefingParams,
+        roles=ANALYSTS,
+        check=_check_briefing,
+        describe=lambda p: f"月报 {p.region} {p.month}",
+        scheduled=False,
+    )
+)
+register_kind(
+    JobKind(
+        name="monitor.monthly",
+        title="运行监测月度例行",
+        run=run_monthly,
+        params=NoParams,
+        roles=frozenset({Role.ADMIN}),
+        max_attempts=1,
+    )
+)
+default_schedule(
+    ScheduleSpec(
+        name="monitor-monthly",
+        title="数据到齐后的第一个工作日刷新运行监测并生成月报",
+        kind="monitor.monthly",
+        rule="daily",
+        at="08:30",
+        enabled=True,
+    )
+)

@@ -71,13 +71,15 @@ def restart_rates(daily: pd.DataFrame, days: list[dt.date], back_at: float = BAC
         normal = normal[normal > 0]
         today = daily[daily.day == day].set_index("credit_code").kwh.reindex(normal.index).fillna(0.0)
         n = len(normal)
-        rows.append({
-            "day": day,
-            "enterprises": n,
-            "back_at_work": int((today >= back_at * normal).sum()) if n else 0,
-            "work_rate": float((today >= back_at * normal).mean() * 100) if n else None,
-            "production_rate": float(today.sum() / normal.sum() * 100) if n else None,
-        })
+        rows.append(
+            {
+                "day": day,
+                "enterprises": n,
+                "back_at_work": int((today >= back_at * normal).sum()) if n else 0,
+                "work_rate": float((today >= back_at * normal).mean() * 100) if n else None,
+                "production_rate": float(today.sum() / normal.sum() * 100) if n else None,
+            }
+        )
     return pd.DataFrame(rows)
 
 

@@ -24,7 +24,16 @@ from jingxin.monitoring.warnings import group_name
 
 PROVINCE = "330000"
 MAP_MEASURES = ("output_value", "kwh", "revenue", "customs_export", "invoice_sales")
-TABLE_MEASURES = ("output_value", "revenue", "profit", "export_value", "customs_export", "kwh", "invoice_sales", COST_PER_100)
+TABLE_MEASURES = (
+    "output_value",
+    "revenue",
+    "profit",
+    "export_value",
+    "customs_export",
+    "kwh",
+    "invoice_sales",
+    COST_PER_100,
+)
 
 
 class NotFound(LookupError):
@@ -72,8 +81,14 @@ def region_of(scope: Scope, code: str | None) -> dict[str, Any]:
         raise NotFound("区划不在您的数据范围内")
     level = "province" if code == PROVINCE else div.level
     children = {"province": "city", "city": "county"}.get(level)
-    return {"code": code, "name": div.name, "level": level, "children": children, "parent": div.parent_code,
-            "prefix": reference.scope_prefix(code)}
+    return {
+        "code": code,
+        "name": div.name,
+        "level": level,
+        "children": children,
+        "parent": div.parent_code,
+        "prefix": reference.scope_prefix(code),
+    }
 
 
 def _masked_rows(rows: list[dict[str, Any]], vis: Visibility) -> list[dict[str, Any]]:
@@ -91,7 +106,9 @@ def group_rows(wh: Warehouse, month: dt.date, level: str, code: str, vis: Visibi
     return sorted(rows, key=lambda r: order.get(r["measure"], 99))
 
 
-def trend(wh: Warehouse, level: str, code: str, vis: Visibility, measures=("output_value", "kwh")) -> dict[str, Any]:
+def trend(
+    wh: Warehouse, level: str, code: str, vis: Visibility, measures=("output_value", "kwh")
+) -> dict[str, Any]:
     t = wh.table("monitor_indicators")
     df = wh.execute(t.filter((t.level == level) & (t.code == code) & t.measure.isin(list(measures))))
     df["month"] = pd.to_datetime(df["month"]).dt.date
@@ -102,8 +119,13 @@ def trend(wh: Warehouse, level: str, code: str, vis: Visibility, measures=("outp
         if withheld(m, vis):
             continue
         s = df[df.measure == m].set_index("month").yoy_month
-        series.append({"name": f"{label(m)}当月同比", "type": "line",
-                       "data": [None if pd.isna(s.get(x)) else round(float(s.get(x)), 2) for x in months]})
+        series.append(
+            {
+                "name": f"{label(m)}当月同比",
+                "type": "line",
+                "data": [None if pd.isna(s.get(x)) else round(float(s.get(x)), 2) for x in months],
+            }
+        )
     return {
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0},
@@ -120,8 +142,15 @@ def _warning_frame(wh: Warehouse, month: dt.date | None) -> pd.DataFrame:
     return store.warnings(wh, month)
 
 
-def warnings_in_scope(wh: Warehouse, scope: Scope, month: dt.date | None, vis: Visibility, prefix: str = "",
-                      kind: str | None = None, colour: str | None = None) -> list[dict[str, Any]]:
+def warnings_in_scope(
+    wh: Warehouse,
+    scope: Scope,
+    month: dt.date | None,
+    vis: Visibility,
+    prefix: str = "",
+    kind: str | None = None,
+    colour: str | None = None,
+) -> list[dict[str, Any]]:
     """Warnings a user may see: of divisions and enterprises inside the scope (an industry's
     province-wide warning only for a province-wide scope); tax-derived ones only with clearance."""
     df = _warning_frame(wh, month)
@@ -151,8 +180,14 @@ def warnings_in_scope(wh: Warehouse, scope: Scope, month: dt.date | None, vis: V
     return rows
 
 
-def map_config(wh: Warehouse, month: dt.date, region: dict[str, Any], vis: Visibility, measure: str,
-               warns: list[dict[str, Any]]) -> dict[str, Any] | None:
+def map_config(
+    wh: Warehouse,
+    month: dt.date,
+    region: dict[str, Any],
+    vis: Visibility,
+    measure: str,
+    warns: list[dict[str, Any]],
+) -> dict[str, Any] | None:
     """The settings of the region map (the evaluation dashboard's map code, static/js/evaluation.js):
     one value per child region, 当月同比 of each measure and the warning colour (0 绿 … 3 红)."""
     child = region["children"]
@@ -166,7 +201,10 @@ def map_config(wh: Warehouse, month: dt.date, region: dict[str, Any], vis: Visib
             colours[w["code"]] = max(colours.get(w["code"], 0), RANK[w["colour"]])
     regions = []
     for code, g in df.groupby("code"):
-        values = {m: _clean(float(v)) if not pd.isna(v) else None for m, v in zip(g.measure, g.yoy_month, strict=True)}
+        values = {
+            m: _clean(float(v)) if not pd.isna(v) else None
+            for m, v in zip(g.measure, g.yoy_month, strict=True)
+        }
         row = {"code": code, "name": group_name(child, code), "warning": colours.get(code, 0)}
         for m in MAP_MEASURES:
             if not withheld(m, vis):
@@ -181,11 +219,16 @@ def map_config(wh: Warehouse, month: dt.date, region: dict[str, Any], vis: Visib
         "measure": measure if measure in measures else "output_value",
         "measures": measures,
         "regions": regions,
-        "drill": {"level": child, "url": url + (f"?month={month:%Y-%m}" if child == "county" else f"&month={month:%Y-%m}")},
+        "drill": {
+            "level": child,
+            "url": url + (f"?month={month:%Y-%m}" if child == "county" else f"&month={month:%Y-%m}"),
+        },
     }
 
 
-def child_table(wh: Warehouse, month: dt.date, level: str, prefix: str, vis: Visibility) -> list[dict[str, Any]]:
+def child_table(
+    wh: Warehouse, month: dt.date, level: str, prefix: str, vis: Visibility
+) -> list[dict[str, Any]]:
     df = store.indicators(wh, month, level)
     if prefix:
         df = df[df.code.str.startswith(prefix)]
@@ -204,7 +247,9 @@ def child_table(wh: Warehouse, month: dt.date, level: str, prefix: str, vis: Vis
 def enterprise_series(wh: Warehouse, scope: Scope, credit_code: str, vis: Visibility) -> dict[str, Any]:
     """The enterprise's own monthly figures (last 24 months) and its warnings."""
     reg = wh.current("registry")
-    info = wh.execute(reg.filter(reg.credit_code == credit_code).select("name", "county_code", "industry_code").limit(1))
+    info = wh.execute(
+        reg.filter(reg.credit_code == credit_code).select("name", "county_code", "industry_code").limit(1)
+    )
     if info.empty or not scope.allows_enterprise(credit_code, str(info.county_code.iloc[0])):
         raise NotFound("企业不存在或不在您的数据范围内")
     from jingxin.monitoring.indicators import facts_long
@@ -229,6 +274,11 @@ def enterprise_series(wh: Warehouse, scope: Scope, credit_code: str, vis: Visibi
         for r in warns:
             r["colour_label"] = COLOUR_LABELS[r["colour"]]
     present = [m for m in MEASURES if m in set(df.measure)]
-    return {"name": str(info.name.iloc[0]), "county_code": str(info.county_code.iloc[0]),
-            "industry_code": str(info.industry_code.iloc[0]), "months": table,
-            "measures": {m: label(m) for m in present}, "warnings": warns}
+    return {
+        "name": str(info.name.iloc[0]),
+        "county_code": str(info.county_code.iloc[0]),
+        "industry_code": str(info.industry_code.iloc[0]),
+        "months": table,
+        "measures": {m: label(m) for m in present},
+        "warnings": warns,
+    }

@@ -55,8 +55,9 @@ class RefreshReport:
         }
 
 
-def month_warnings(wh: Warehouse, year: int, month: int, rules: Rules | None = None,
-                   table: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[Warning]]:
+def month_warnings(
+    wh: Warehouse, year: int, month: int, rules: Rules | None = None, table: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, list[Warning]]:
     rules = rules or load_rules()
     if table is None:
         table = compute(wh, year, month, history=HISTORY)
@@ -89,10 +90,18 @@ def open_cases(db, warnings: list[Warning], rules: Rules) -> tuple[dict[str, int
             existing += 1
             continue
         item = wf.start_item(
-            db, WORKFLOW, actor, division_code=_case_division(w),
+            db,
+            WORKFLOW,
+            actor,
+            division_code=_case_division(w),
             credit_code=w.code if w.kind == "enterprise" else None,
-            fields={"title": f"{w.month:%Y年%m月} {w.name}{'' if w.kind == 'enterprise' else ''}", "reason": w.reason,
-                    "colour": w.colour, "month": f"{w.month:%Y-%m}", "warning_id": w.warning_id},
+            fields={
+                "title": f"{w.month:%Y年%m月} {w.name}{'' if w.kind == 'enterprise' else ''}",
+                "reason": w.reason,
+                "colour": w.colour,
+                "month": f"{w.month:%Y-%m}",
+                "warning_id": w.warning_id,
+            },
             key=key,
         )
         ids[w.warning_id] = item.id
@@ -110,8 +119,17 @@ def refresh_month(wh: Warehouse, year: int, month: int, db=None, rules: Rules | 
     opened = existing = 0
     if db is not None:
         case_ids, opened, existing = open_cases(db, found, rules)
-    rows = pd.DataFrame([{**w.to_dict(), "month": w.month, "available_on": w.available_on,
-                          "case_id": case_ids.get(w.warning_id)} for w in found])
+    rows = pd.DataFrame(
+        [
+            {
+                **w.to_dict(),
+                "month": w.month,
+                "available_on": w.available_on,
+                "case_id": case_ids.get(w.warning_id),
+            }
+            for w in found
+        ]
+    )
     store.save_month(wh, target, current, rows)
     counts: dict[str, int] = {}
     for w in found:

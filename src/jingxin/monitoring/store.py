@@ -19,20 +19,44 @@ from jingxin.core.warehouse import Warehouse
 
 INDICATORS = ibis.schema(
     {
-        "month": dt_.date, "level": dt_.string, "code": dt_.string, "measure": dt_.string,
-        "value": dt_.float64, "value_month": dt_.float64, "value_month_ly": dt_.float64,
-        "yoy_month": dt_.float64, "value_ytd": dt_.float64, "value_ytd_ly": dt_.float64,
-        "yoy_ytd": dt_.float64, "enterprises": dt_.int64, "compared": dt_.int64,
-        "growing": dt_.int64, "shrinking": dt_.int64, "growing_share": dt_.float64,
-        "shrinking_share": dt_.float64, "refreshed_at": dt_.timestamp,
+        "month": dt_.date,
+        "level": dt_.string,
+        "code": dt_.string,
+        "measure": dt_.string,
+        "value": dt_.float64,
+        "value_month": dt_.float64,
+        "value_month_ly": dt_.float64,
+        "yoy_month": dt_.float64,
+        "value_ytd": dt_.float64,
+        "value_ytd_ly": dt_.float64,
+        "yoy_ytd": dt_.float64,
+        "enterprises": dt_.int64,
+        "compared": dt_.int64,
+        "growing": dt_.int64,
+        "shrinking": dt_.int64,
+        "growing_share": dt_.float64,
+        "shrinking_share": dt_.float64,
+        "refreshed_at": dt_.timestamp,
     }
 )
 WARNINGS = ibis.schema(
     {
-        "warning_id": dt_.string, "month": dt_.date, "kind": dt_.string, "level": dt_.string,
-        "code": dt_.string, "name": dt_.string, "county_code": dt_.string, "industry_code": dt_.string,
-        "measure": dt_.string, "colour": dt_.string, "rules": dt_.string, "reason": dt_.string,
-        "value": dt_.float64, "available_on": dt_.date, "case_id": dt_.int64, "refreshed_at": dt_.timestamp,
+        "warning_id": dt_.string,
+        "month": dt_.date,
+        "kind": dt_.string,
+        "level": dt_.string,
+        "code": dt_.string,
+        "name": dt_.string,
+        "county_code": dt_.string,
+        "industry_code": dt_.string,
+        "measure": dt_.string,
+        "colour": dt_.string,
+        "rules": dt_.string,
+        "reason": dt_.string,
+        "value": dt_.float64,
+        "available_on": dt_.date,
+        "case_id": dt_.int64,
+        "refreshed_at": dt_.timestamp,
     }
 )
 SCHEMAS = {"monitor_indicators": INDICATORS, "monitor_warnings": WARNINGS}

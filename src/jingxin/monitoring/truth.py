@@ -73,7 +73,9 @@ def relevant(w: Warning, event: dict) -> bool:
 def score_event(event: dict, warnings: list[Warning], all_counties: list[str]) -> dict:
     months = {dt.date(y, m, 1) for y, m in event_months(event)}
     start = dt.date.fromisoformat(event["start"])
-    hits = [w for w in warnings if w.month in months and RANK[w.colour] >= RANK["orange"] and relevant(w, event)]
+    hits = [
+        w for w in warnings if w.month in months and RANK[w.colour] >= RANK["orange"] and relevant(w, event)
+    ]
     counties = event["counties"] or all_counties
     covered = {w.county_code for w in hits if w.level in ("county", "enterprise")}
     covered |= {c for w in hits if w.level == "city" for c in counties if c.startswith(w.county_code[:4])}
@@ -114,5 +116,7 @@ def false_rates(
     return {
         "quiet_months": [f"{y}-{m:02d}" for y, m in quiet],
         "county_month_rate": len(county_months) / (counties * len(quiet)) if quiet and counties else None,
-        "enterprise_month_rate": len(ent_months) / (enterprises * len(quiet)) if quiet and enterprises else None,
+        "enterprise_month_rate": len(ent_months) / (enterprises * len(quiet))
+        if quiet and enterprises
+        else None,
     }

@@ -23,7 +23,14 @@ from jingxin.evaluation.pages import TemporaryFileResponse
 from jingxin.monitoring import presenters as p
 from jingxin.monitoring.export import write_workbook
 from jingxin.monitoring.measures import TAX_DERIVED
-from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, DbSession, WarehouseReader, require_roles
+from jingxin.web.deps import (
+    CurrentActor,
+    CurrentScope,
+    CurrentUser,
+    DbSession,
+    WarehouseReader,
+    require_roles,
+)
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
@@ -47,8 +54,17 @@ def _audit_tax(db, actor, user, object_type: str, object_id: str) -> None:
 
 
 @pages.get("", dependencies=[Depends(require_roles(*REGION_ROLES))])
-def dashboard(request: Request, user: CurrentUser, scope: CurrentScope, wh: WarehouseReader, db: DbSession,
-              actor: CurrentActor, month: Month = None, region: Division = None, measure: Measure = "output_value") -> Response:
+def dashboard(
+    request: Request,
+    user: CurrentUser,
+    scope: CurrentScope,
+    wh: WarehouseReader,
+    db: DbSession,
+    actor: CurrentActor,
+    month: Month = None,
+    region: Division = None,
+    measure: Measure = "output_value",
+) -> Response:
     vis = visibility_for(user.role_enum)
     try:
         reg = p.region_of(scope, region)
@@ -57,12 +73,16 @@ def dashboard(request: Request, user: CurrentUser, scope: CurrentScope, wh: Ware
         raise _404(exc) from None
     ctx: dict[str, Any] = {"page_title": "运行监测", "region": reg, "month": target, "months": months}
     if target is not None:
-        warns = p.warnings_in_scope(wh, scope, target, vis, prefix="" if reg["level"] == "province" else reg["prefix"])
+        warns = p.warnings_in_scope(
+            wh, scope, target, vis, prefix="" if reg["level"] == "province" else reg["prefix"]
+        )
         ctx.update(
             headline=p.group_rows(wh, target, reg["level"], reg["code"], vis),
             trend=p.trend(wh, reg["level"], reg["code"], vis),
             map_config=p.map_config(wh, target, reg, vis, measure, warns),
-            children=p.child_table(wh, target, reg["children"], reg["prefix"], vis) if reg["children"] else [],
+            children=p.child_table(wh, target, reg["children"], reg["prefix"], vis)
+            if reg["children"]
+            else [],
             child_measures=p.measures_for(vis, ("output_value", "kwh", "customs_export", "invoice_sales")),
             warnings=warns[:50],
             warning_count=len(warns),
@@ -72,8 +92,16 @@ def dashboard(request: Request, user: CurrentUser, scope: CurrentScope, wh: Ware
 
 
 @pages.get("/regions/{code}", dependencies=[Depends(require_roles(*REGION_ROLES))])
-def region_page(request: Request, code: str, user: CurrentUser, scope: CurrentScope, wh: WarehouseReader,
-                db: DbSession, actor: CurrentActor, month: Month = None) -> Response:
+def region_page(
+    request: Request,
+    code: str,
+    user: CurrentUser,
+    scope: CurrentScope,
+    wh: WarehouseReader,
+    db: DbSession,
+    actor: CurrentActor,
+    month: Month = None,
+) -> Response:
     vis = visibility_for(user.role_enum)
     try:
         reg = p.region_of(scope, code)
@@ -84,16 +112,34 @@ def region_page(request: Request, code: str, user: CurrentUser, scope: CurrentSc
         raise _404(p.NotFound("尚未刷新任何月份"))
     warns = p.warnings_in_scope(wh, scope, target, vis, prefix=reg["prefix"])
     _audit_tax(db, actor, user, "monitor_region", reg["code"])
-    return render(request, "monitoring/group.html", {
-        "page_title": f"{reg['name']}运行监测", "title": reg["name"], "kind": "region", "code": reg["code"],
-        "month": target, "months": months, "rows": p.group_rows(wh, target, reg["level"], reg["code"], vis),
-        "trend": p.trend(wh, reg["level"], reg["code"], vis), "warnings": warns,
-    })
+    return render(
+        request,
+        "monitoring/group.html",
+        {
+            "page_title": f"{reg['name']}运行监测",
+            "title": reg["name"],
+            "kind": "region",
+            "code": reg["code"],
+            "month": target,
+            "months": months,
+            "rows": p.group_rows(wh, target, reg["level"], reg["code"], vis),
+            "trend": p.trend(wh, reg["level"], reg["code"], vis),
+            "warnings": warns,
+        },
+    )
 
 
 @pages.get("/industries/{code}", dependencies=[Depends(require_roles(*REGION_ROLES))])
-def industry_page(request: Request, code: str, user: CurrentUser, scope: CurrentScope, wh: WarehouseReader,
-                  db: DbSession, actor: CurrentActor, month: Month = None) -> Response:
+def industry_page(
+    request: Request,
+    code: str,
+    user: CurrentUser,
+    scope: CurrentScope,
+    wh: WarehouseReader,
+    db: DbSession,
+    actor: CurrentActor,
+    month: Month = None,
+) -> Response:
     """A GB/T 4754 division across the province (province-wide scopes only: a county's share
     of an industry is on its region page)."""
     vis = visibility_for(user.role_enum)
@@ -106,34 +152,72 @@ def industry_page(request: Request, code: str, user: CurrentUser, scope: Current
             raise p.NotFound("行业不存在或尚未刷新")
     except p.NotFound as exc:
         raise _404(exc) from None
-    warns = [w for w in p.warnings_in_scope(wh, scope, target, vis) if (w["industry_code"] or "").startswith(code)]
+    warns = [
+        w for w in p.warnings_in_scope(wh, scope, target, vis) if (w["industry_code"] or "").startswith(code)
+    ]
     _audit_tax(db, actor, user, "monitor_industry", code)
-    return render(request, "monitoring/group.html", {
-        "page_title": f"{name}运行监测", "title": f"{code} {name}", "kind": "industry", "code": code,
-        "month": target, "months": months, "rows": p.group_rows(wh, target, "industry", code, vis),
-        "trend": p.trend(wh, "industry", code, vis), "warnings": warns,
-    })
+    return render(
+        request,
+        "monitoring/group.html",
+        {
+            "page_title": f"{name}运行监测",
+            "title": f"{code} {name}",
+            "kind": "industry",
+            "code": code,
+            "month": target,
+            "months": months,
+            "rows": p.group_rows(wh, target, "industry", code, vis),
+            "trend": p.trend(wh, "industry", code, vis),
+            "warnings": warns,
+        },
+    )
 
 
 @pages.get("/warnings", dependencies=[Depends(require_roles(*REGION_ROLES))])
-def warnings_page(request: Request, user: CurrentUser, scope: CurrentScope, wh: WarehouseReader, month: Month = None,
-                  kind: Annotated[str | None, Query(pattern="^(region|enterprise)$")] = None,
-                  colour: Annotated[str | None, Query(pattern="^(blue|orange|red)$")] = None) -> Response:
+def warnings_page(
+    request: Request,
+    user: CurrentUser,
+    scope: CurrentScope,
+    wh: WarehouseReader,
+    month: Month = None,
+    kind: Annotated[str | None, Query(pattern="^(region|enterprise)$")] = None,
+    colour: Annotated[str | None, Query(pattern="^(blue|orange|red)$")] = None,
+) -> Response:
     vis = visibility_for(user.role_enum)
     try:
-        target, months = p.choose_month(wh, month) if month else (None, p.store.months(wh) if p.store.has_results(wh) else [])
+        target, months = (
+            p.choose_month(wh, month)
+            if month
+            else (None, p.store.months(wh) if p.store.has_results(wh) else [])
+        )
     except p.NotFound as exc:
         raise _404(exc) from None
     rows = p.warnings_in_scope(wh, scope, target, vis, kind=kind, colour=colour)
-    return render(request, "monitoring/warnings.html", {
-        "page_title": "运行监测预警", "rows": rows[:500], "total": len(rows), "month": target, "months": months,
-        "kind": kind, "colour": colour,
-    })
+    return render(
+        request,
+        "monitoring/warnings.html",
+        {
+            "page_title": "运行监测预警",
+            "rows": rows[:500],
+            "total": len(rows),
+            "month": target,
+            "months": months,
+            "kind": kind,
+            "colour": colour,
+        },
+    )
 
 
 @pages.get("/enterprises/{credit_code}", dependencies=[Depends(require_roles(*ENTERPRISE_ROLES))])
-def enterprise_tab(request: Request, credit_code: str, user: CurrentUser, scope: CurrentScope, wh: WarehouseReader,
-                   db: DbSession, actor: CurrentActor) -> Response:
+def enterprise_tab(
+    request: Request,
+    credit_code: str,
+    user: CurrentUser,
+    scope: CurrentScope,
+    wh: WarehouseReader,
+    db: DbSession,
+    actor: CurrentActor,
+) -> Response:
     vis = visibility_for(user.role_enum)
     try:
         data = p.enterprise_series(wh, scope, credit_code, vis)
@@ -141,16 +225,27 @@ def enterprise_tab(request: Request, credit_code: str, user: CurrentUser, scope:
         raise _404(exc) from None
     if any(m in TAX_DERIVED for m in data["measures"]):
         _audit_tax(db, actor, user, "monitor_enterprise", credit_code)
-    return render(request, "monitoring/enterprise.html", {"page_title": f"{data['name']}运行监测", "code": credit_code, **data})
+    return render(
+        request,
+        "monitoring/enterprise.html",
+        {"page_title": f"{data['name']}运行监测", "code": credit_code, **data},
+    )
 
 
 TABLES = {"indicators", "children", "warnings"}
 
 
 @pages.get("/export.xlsx", dependencies=[Depends(require_roles(*REGION_ROLES))])
-def export_page(user: CurrentUser, scope: CurrentScope, wh: WarehouseReader, db: DbSession, actor: CurrentActor,
-                table: Annotated[str, Query(pattern="^(indicators|children|warnings)$")], month: Month = None,
-                region: Division = None) -> Response:
+def export_page(
+    user: CurrentUser,
+    scope: CurrentScope,
+    wh: WarehouseReader,
+    db: DbSession,
+    actor: CurrentActor,
+    table: Annotated[str, Query(pattern="^(indicators|children|warnings)$")],
+    month: Month = None,
+    region: Division = None,
+) -> Response:
     """The table on screen as a workbook: only what the scope and visibility allow; audited."""
     vis = visibility_for(user.role_enum)
     try:
@@ -163,9 +258,19 @@ def export_page(user: CurrentUser, scope: CurrentScope, wh: WarehouseReader, db:
     title = f"{reg['name']}运行监测（{target:%Y年%m月}）"
     if table == "indicators":
         rows = p.group_rows(wh, target, reg["level"], reg["code"], vis)
-        cols = [("label", "指标"), ("unit", "单位"), ("value_month", "当月（1—2月合并）"), ("yoy_month", "当月同比%"),
-                ("value_ytd", "累计"), ("yoy_ytd", "累计同比%"), ("enterprises", "企业数"), ("growing", "增长企业"),
-                ("shrinking", "下降企业"), ("growing_share", "增长面%"), ("shrinking_share", "下降面%")]
+        cols = [
+            ("label", "指标"),
+            ("unit", "单位"),
+            ("value_month", "当月（1—2月合并）"),
+            ("yoy_month", "当月同比%"),
+            ("value_ytd", "累计"),
+            ("yoy_ytd", "累计同比%"),
+            ("enterprises", "企业数"),
+            ("growing", "增长企业"),
+            ("shrinking", "下降企业"),
+            ("growing_share", "增长面%"),
+            ("shrinking_share", "下降面%"),
+        ]
     elif table == "children":
         if not reg["children"]:
             raise _404(p.NotFound("县级没有下级区划"))
@@ -174,15 +279,35 @@ def export_page(user: CurrentUser, scope: CurrentScope, wh: WarehouseReader, db:
         for m, name in p.measures_for(vis).items():
             cols += [(f"{m}_yoy", f"{name}当月同比%"), (f"{m}_ytd", f"{name}累计同比%")]
     else:
-        rows = p.warnings_in_scope(wh, scope, target, vis, prefix="" if reg["level"] == "province" else reg["prefix"])
-        cols = [("colour_label", "等级"), ("level_label", "层级"), ("code", "代码"), ("name", "名称"), ("measure_label", "指标"),
-                ("reason", "原因"), ("available_on", "数据到达日"), ("case_id", "处置工单")]
+        rows = p.warnings_in_scope(
+            wh, scope, target, vis, prefix="" if reg["level"] == "province" else reg["prefix"]
+        )
+        cols = [
+            ("colour_label", "等级"),
+            ("level_label", "层级"),
+            ("code", "代码"),
+            ("name", "名称"),
+            ("measure_label", "指标"),
+            ("reason", "原因"),
+            ("available_on", "数据到达日"),
+            ("case_id", "处置工单"),
+        ]
     path, n = write_workbook(title, "数据", cols, rows)
     name = f"{title}_{table}.xlsx"
-    audit.record(db, actor, audit.Action.EXPORT, "monitor_table", f"{reg['code']}:{target:%Y-%m}:{table}",
-                 {"format": "xlsx", "rows": n, "scope": scope.division or "330000", "file_name": name})
-    return TemporaryFileResponse(path, filename=name, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                                 headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    audit.record(
+        db,
+        actor,
+        audit.Action.EXPORT,
+        "monitor_table",
+        f"{reg['code']}:{target:%Y-%m}:{table}",
+        {"format": "xlsx", "rows": n, "scope": scope.division or "330000", "file_name": name},
+    )
+    return TemporaryFileResponse(
+        path,
+        filename=name,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
 
 
 scenario = WebScenario(

@@ -118,7 +118,10 @@ def region_warnings(table: pd.DataFrame, rules: Rules, year: int, month: int) ->
                     fall = prev - value
                     for c in ("red", "orange", "blue"):
                         if c in rule.thresholds and fall >= rule.thresholds[c]:
-                            got, text = c, f"当月同比由上月{_fmt(prev)}%降至{_fmt(value)}%，回落{fall:.1f}个百分点"
+                            got, text = (
+                                c,
+                                f"当月同比由上月{_fmt(prev)}%降至{_fmt(value)}%，回落{fall:.1f}个百分点",
+                            )
                             break
             elif rule.kind == "run":
                 run = _run_of_declines(months, series, target)
@@ -136,12 +139,20 @@ def region_warnings(table: pd.DataFrame, rules: Rules, year: int, month: int) ->
         where = group_name(level, code)
         out.append(
             Warning(
-                month=target, kind="region", level=level, code=code, name=where,
+                month=target,
+                kind="region",
+                level=level,
+                code=code,
+                name=where,
                 county_code=code if level in ("city", "county") else None,
                 industry_code=code if level == "industry" else None,
-                measure=measure, colour=colour, rules=",".join(fired),
+                measure=measure,
+                colour=colour,
+                rules=",".join(fired),
                 reason=f"{where}{label(measure)}{COLOUR_LABELS[colour]}色预警：" + "；".join(reasons),
-                value=float(now[rules.regions.rules[0].field].iloc[0]) if not pd.isna(now.yoy_month.iloc[0]) else None,
+                value=float(now[rules.regions.rules[0].field].iloc[0])
+                if not pd.isna(now.yoy_month.iloc[0])
+                else None,
                 available_on=available_on(year, month),
             )
         )
@@ -162,7 +173,9 @@ def _previous(g: pd.DataFrame, field: str, target: dt.date) -> float | None:
 
 def _run_of_declines(months: list, series: list, target: dt.date) -> int:
     """Months in a row, ending at `target`, in which the value fell (January skipped)."""
-    values = {m: v for m, v in zip(months, series, strict=True) if v is not None and not pd.isna(v) and m.month != 1}
+    values = {
+        m: v for m, v in zip(months, series, strict=True) if v is not None and not pd.isna(v) and m.month != 1
+    }
     ordered = sorted(k for k in values if k <= target)
     run = 0
     for a, b in zip(reversed(ordered[:-1]), reversed(ordered[1:]), strict=True):
@@ -251,8 +264,15 @@ def enterprise_scores(panel: pd.DataFrame, year: int, month: int, rules: Rules) 
         z = (now - med) / spread
         frames.append(
             pd.DataFrame(
-                {"credit_code": r.index, "measure": measure, "log_yoy": now, "median": med, "spread": spread,
-                 "z": z, "history": n}
+                {
+                    "credit_code": r.index,
+                    "measure": measure,
+                    "log_yoy": now,
+                    "median": med,
+                    "spread": spread,
+                    "z": z,
+                    "history": n,
+                }
             )
         )
     if not frames:
@@ -272,9 +292,15 @@ def enterprise_warnings(wh: Warehouse, year: int, month: int, rules: Rules) -> l
         return []
     reg = wh.current("registry")
     codes = hits.credit_code.unique().tolist()
-    names = wh.execute(
-        reg.filter(reg.credit_code.isin(codes)).select("credit_code", "name", "county_code", "industry_code")
-    ).drop_duplicates("credit_code").set_index("credit_code")
+    names = (
+        wh.execute(
+            reg.filter(reg.credit_code.isin(codes)).select(
+                "credit_code", "name", "county_code", "industry_code"
+            )
+        )
+        .drop_duplicates("credit_code")
+        .set_index("credit_code")
+    )
     out = []
     target = first_day(year, month)
     period = "1—2月" if month == 2 else f"{month}月"
@@ -291,11 +317,19 @@ def enterprise_warnings(wh: Warehouse, year: int, month: int, rules: Rules) -> l
         )
         out.append(
             Warning(
-                month=target, kind="enterprise", level="enterprise", code=row.credit_code, name=name,
+                month=target,
+                kind="enterprise",
+                level="enterprise",
+                code=row.credit_code,
+                name=name,
                 county_code=str(info["county_code"]) if info is not None else None,
                 industry_code=str(info["industry_code"]) if info is not None else None,
-                measure=row.measure, colour=colour, rules=f"robust_z:{row.z:.2f}", reason=reason,
-                value=float(yoy), available_on=available_on(year, month),
+                measure=row.measure,
+                colour=colour,
+                rules=f"robust_z:{row.z:.2f}",
+                reason=reason,
+                value=float(yoy),
+                available_on=available_on(year, month),
             )
         )
     return out

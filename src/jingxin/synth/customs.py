@@ -52,5 +52,10 @@ def customs_frame(year: int, pop: Population, acc: Accounts, streams: Streams) -
     return make_frame(
         "customs",
         str(year),
-        {"credit_code": codes, "month": months, "trade_mode": MODES[mode], "export_amount": np.round(amount, 2)},
+        {
+            "credit_code": codes,
+            "month": months,
+            "trade_mode": MODES[mode],
+            "export_amount": np.round(amount, 2),
+        },
     )
