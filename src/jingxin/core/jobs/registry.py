@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from jingxin.core.scope import Scope
 
 # Modules that register job kinds when imported (each scenario adds its own).
-KIND_MODULES: tuple[str, ...] = ("jingxin.jobs.kinds", "jingxin.jobs.platform_kinds", "jingxin.monitoring.jobs")
+KIND_MODULES: tuple[str, ...] = (
+    "jingxin.jobs.kinds",
+    "jingxin.jobs.platform_kinds",
+    "jingxin.monitoring.jobs",
+)
 
 
 class JobRefused(ValueError):
