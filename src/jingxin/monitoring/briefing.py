@@ -149,7 +149,9 @@ def build_document(wh: Warehouse, year: int, month: int, region: str):
         found = region_warnings(table, rules, year, month) + enterprise_warnings(wh, year, month, rules)
         warns = [w.to_dict() for w in found]
     prefix = reference.scope_prefix(region)
-    warns = [w for w in warns if (w.get("county_code") or "").startswith(prefix) or (level == "province")]
+    for w in warns:  # stored rows carry NaN for a missing county (an industry's warning)
+        w["county_code"] = w.get("county_code") if isinstance(w.get("county_code"), str) else None
+    warns = [w for w in warns if level == "province" or (w["county_code"] or "").startswith(prefix)]
 
     doc = Document()
     style = doc.styles["Normal"]
