@@ -92,6 +92,23 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
         ("GET", "/api/v1/risk/enterprises/913300007000000000?month=2021-06", {}),
         ("GET", "/risk/enterprises/913300007000000000?month=2021-06", {}),
         ("POST", "/risk/cases/open", {"data": {"month": "2021-06"}}),
+        *_monitoring_requests(username),
+    ]
+
+
+def _monitoring_requests(username: str) -> list[tuple[str, str, dict]]:
+    """运行监测: a region and an enterprise outside the user's scope (the province analyst has
+    none in the province, so only the industry page of a narrower scope and the pages closed
+    to its role are left for the others)."""
+    if username == "sheng":
+        return []
+    outside = "330302"  # 鹿城区: outside 杭州市 and 西湖区; regional pages closed to the other roles
+    return [
+        ("GET", f"/monitoring?region={outside}", {}),
+        ("GET", f"/monitoring/regions/{outside}", {}),
+        ("GET", "/monitoring/industries/26", {}),
+        ("GET", f"/monitoring/export.xlsx?table=indicators&region={outside}", {}),
+        ("GET", "/monitoring/enterprises/91330302MA2AAAAAA0", {}),
     ]
 
 

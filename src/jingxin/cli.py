@@ -25,3 +25,4 @@ importlib.import_module("jingxin.demo").register(app)
 importlib.import_module("jingxin.ops.cli").register(app)
 importlib.import_module("jingxin.core.spark.cli").register(app)
 importlib.import_module("jingxin.risk.cli").register(app)
+importlib.import_module("jingxin.monitoring.cli").register(app)  # 运行监测

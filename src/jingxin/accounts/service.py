@@ -793,6 +793,7 @@ LIAISON_USERNAMES = {
     "生态环境": "liaison-sthj",
     "电力": "liaison-dl",
     "经信": "liaison-jx",  # parks and park members (开发区（园区）数据)
+    "海关": "liaison-hg",  # customs exports (运行监测)
 }
 
 

@@ -30,6 +30,7 @@ from jingxin.synth.parks import Parks, build_parks
 from jingxin.synth.population import Population, draw_population
 from jingxin.synth.risk_sources import BUILDERS as RISK_BUILDERS
 from jingxin.synth.risk_sources import RISK_SOURCES
+from jingxin.synth.customs import customs_frame
 from jingxin.synth.sources import (
     ANNUAL_SOURCES,
     annual_frame,
@@ -82,6 +83,7 @@ def plan_jobs(years: tuple[int, ...], annual_only: bool = False, risk: bool = Fa
     if not annual_only:
         jobs += [(source, year) for year in years for source in ("power", "monthly", "invoices")]
         jobs.append(("power-daily", None))
+        jobs += [("customs", year) for year in years]  # after the others: earlier files keep their bytes
     jobs += [("support", year) for year in years]  # last, so the order of the others is unchanged
     if risk:
         # Enterprise risk sources last: their own streams leave every file above unchanged.
@@ -225,6 +227,9 @@ def _build(
     if source == "support":
         assert year is not None
         return support_frame(year, pop, acc, streams)
+    if source == "customs":
+        assert year is not None
+        return customs_frame(year, pop, acc, streams)
     raise ValueError(f"unknown source {source}")
 
 

@@ -149,6 +149,16 @@ HABITS: dict[str, Habit] = {
         variants={"万元": ("元",)},
     ),
     "guarantees": Habit(stem="guarantees", format="xlsx", title="企业间担保关系（{year}年，截至年末）"),
+    # 海关 exports its statistics as Excel with a title row naming the customs district and a
+    # source note below the data; amounts are sometimes in 元 (运行监测, customs exports).
+    "customs": Habit(
+        stem="customs",
+        format="xlsx",
+        title="杭州海关关区企业出口统计（{year}年）",
+        footer="数据来源：海关统计，金额为人民币计价。",
+        variant_share=0.2,
+        variants={"万元": ("元",)},
+    ),
 }
 
 # When an Excel source exceeds this many rows it is written as UTF-8-BOM CSV instead

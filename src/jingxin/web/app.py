@@ -74,6 +74,7 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.enterprise_code.views",
     "jingxin.policies.views",
     "jingxin.risk.views",
+    "jingxin.monitoring.views",  # 运行监测
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside

@@ -25,6 +25,7 @@ KIND_MODULES: tuple[str, ...] = (
     "jingxin.jobs.kinds",
     "jingxin.jobs.platform_kinds",
     "jingxin.ops.backup_kind",
+    "jingxin.monitoring.jobs",
 )
 
 
