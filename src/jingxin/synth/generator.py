@@ -16,6 +16,7 @@ import numpy as np
 
 from jingxin.core import contracts
 from jingxin.synth import events as ev
+from jingxin.synth import official as off
 from jingxin.synth.accounts import Accounts, build_accounts
 from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, targets
 from jingxin.synth.defects import plan_defects
@@ -77,13 +78,16 @@ def plan_jobs(years: tuple[int, ...], annual_only: bool = False) -> list[Job]:
     if not annual_only:
         jobs += [(source, year) for year in years for source in ("power", "monthly", "invoices")]
         jobs.append(("power-daily", None))
+        # Official county figures (统计局发布): from the second year, first releases then the
+        # republication with revisions (:mod:`.official`).
+        jobs += [(source, year) for year in years[1:] for source in ("official", "official-revised")]
     return jobs
 
 
-def _file_name(source: str, year: int | None, fmt: str) -> str:
+def _file_name(source: str, year: int | None, fmt: str, suffix: str = "") -> str:
     habit = HABITS[source]
     stem = f"{habit.stem}_{year}" if habit.per_year and year is not None else habit.stem
-    return f"{stem}.{fmt}"
+    return f"{stem}{suffix}.{fmt}"
 
 
 def _choose_units(frame: Frame, rng: np.random.Generator) -> bool:
@@ -108,6 +112,7 @@ def emit(
     defects: float,
     xlsx_max_rows: int,
     as_of: str,
+    suffix: str = "",
 ) -> FileEntry:
     """Write one frame as its department would and describe it for the manifest."""
     habit = HABITS[frame.source]
@@ -120,7 +125,7 @@ def emit(
     plan = plan_defects(
         frame, streams("defects", *key), defects, truncatable=fmt == "csv", thousands=thousands
     )
-    name = _file_name(frame.source, year, fmt)
+    name = _file_name(frame.source, year, fmt, suffix)
     path = out_dir / name
     if fmt == "csv":
         encoding = habit.encoding if switched is None else "utf-8-sig"
@@ -183,6 +188,7 @@ def _build(
     links: Links | None,
     streams: Streams,
     daily_days: int,
+    officials: dict[int, off.OfficialYear] | None = None,
 ) -> Frame:
     source, year = job
     if source == "registry":
@@ -209,6 +215,9 @@ def _build(
         return invoice_frame(year, pop, acc, links, streams)
     if source == "power-daily":
         return daily_frame(pop, acc, daily_days, streams)
+    if source in ("official", "official-revised"):
+        assert year is not None and officials is not None and year in officials
+        return off.official_frame(year, officials[year], revised_file=source == "official-revised")
     raise ValueError(f"unknown source {source}")
 
 
@@ -351,10 +360,15 @@ def generate_province(
             for e in acc.events
         ],
     )
+    officials: dict[int, off.OfficialYear] = {}
+    if not annual_only:  # from the second year (growth needs last year)
+        officials = {y: f for y in year_tuple[1:] if (f := off.official_year(y, pop, acc, streams)) is not None}
+        manifest.official = [off.manifest_entry(y, f) for y, f in officials.items()]
     as_of = f"{year_tuple[-1]}年12月31日"
     for job in jobs:
-        frame = _build(job, pop, acc, parks, links, streams, daily_days)
-        entry = emit(frame, out, job[1], streams, defects, xlsx_max_rows, as_of)
+        frame = _build(job, pop, acc, parks, links, streams, daily_days, officials)
+        suffix = "_revised" if job[0] == "official-revised" else ""
+        entry = emit(frame, out, job[1], streams, defects, xlsx_max_rows, as_of, suffix)
         manifest.files.append(entry)
         del frame
         notify(entry.file, entry)

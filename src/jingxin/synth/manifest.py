@@ -97,6 +97,8 @@ class Manifest:
     files: list[FileEntry] = field(default_factory=list)
     shared_parcels: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    # Official figures (统计局发布) per year: counts and every revision (:mod:`.official`).
+    official: list[dict[str, Any]] = field(default_factory=list)
     row_numbering: str = ROW_NUMBERING
     notes: dict[str, str] = field(default_factory=lambda: dict(NOTES))
     generator: str = "jingxin.synth"
@@ -123,6 +125,7 @@ class Manifest:
             "files",
             "shared_parcels",
             "events",
+            "official",
         ]
         return {key: data[key] for key in order}
 
@@ -148,6 +151,7 @@ class Manifest:
             files=files,
             shared_parcels=data.get("shared_parcels", []),
             events=data.get("events", []),
+            official=data.get("official", []),
             row_numbering=data.get("row_numbering", ROW_NUMBERING),
             notes=data.get("notes", {}),
             generator=data.get("generator", ""),
