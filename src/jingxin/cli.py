@@ -20,3 +20,4 @@ for _name in SCENARIOS:
 importlib.import_module("jingxin.core.workflow.cli").register(app)
 importlib.import_module("jingxin.exchange.cli").register(app)
 importlib.import_module("jingxin.demo").register(app)
+importlib.import_module("jingxin.nowcast.cli").register(app)

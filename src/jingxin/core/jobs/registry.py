@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from jingxin.core.scope import Scope
 
 # Modules that register job kinds when imported (each scenario adds its own).
-KIND_MODULES: tuple[str, ...] = ("jingxin.jobs.kinds", "jingxin.jobs.platform_kinds")
+KIND_MODULES: tuple[str, ...] = ("jingxin.jobs.kinds", "jingxin.jobs.platform_kinds", "jingxin.nowcast.jobs")
 
 
 class JobRefused(ValueError):
