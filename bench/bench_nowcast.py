@@ -35,14 +35,21 @@ def main() -> None:
     run_id = run_nowcast(wh, args.month, codes, as_of=as_of, inputs=inputs, created_by="bench")
     t2, c2 = time.perf_counter(), time.process_time()
     failed = wh.execute(wh.table("nowcast_runs").filter(lambda r: r.run_id == run_id).failed).iloc[0]
-    print(json.dumps({
-        "regions": len(codes),
-        "failed_regions": len([x for x in failed.split("\n") if x]),
-        "read_inputs_s": round(t1 - t0, 2), "read_inputs_cpu_s": round(c1 - c0, 2),
-        "fit_and_run_s": round(t2 - t1, 2), "fit_and_run_cpu_s": round(c2 - c1, 2),
-        "per_region_s": round((t2 - t1) / len(codes), 3),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-    }, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "regions": len(codes),
+                "failed_regions": len([x for x in failed.split("\n") if x]),
+                "read_inputs_s": round(t1 - t0, 2),
+                "read_inputs_cpu_s": round(c1 - c0, 2),
+                "fit_and_run_s": round(t2 - t1, 2),
+                "fit_and_run_cpu_s": round(c2 - c1, 2),
+                "per_region_s": round((t2 - t1) / len(codes), 3),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from jingxin.core.warehouse import open_warehouse
 from jingxin.ingest.directory import ingest_directory
 from jingxin.ingest.service import ingest_file
 from jingxin.nowcast.backtest import run_backtest
-from jingxin.nowcast.data import load_inputs, official_as_of, yoy
+from jingxin.nowcast.data import load_inputs, yoy
 from jingxin.nowcast.runs import nowcast_region, run_nowcast
 from jingxin.nowcast.service import allowed_regions, run_view
 from jingxin.synth import generator
@@ -64,7 +64,9 @@ def test_existing_files_stay_byte_identical(tmp_path: Path, monkeypatch: pytest.
     """The official files draw from their own stream: without them every other file is the same."""
     with_official = generate_province(tmp_path / "a", 300, "2020-2021", seed=5, defects=0.02)
     plan = generator.plan_jobs
-    monkeypatch.setattr(generator, "plan_jobs", lambda *a, **k: [j for j in plan(*a, **k) if not j[0].startswith("official")])
+    monkeypatch.setattr(
+        generator, "plan_jobs", lambda *a, **k: [j for j in plan(*a, **k) if not j[0].startswith("official")]
+    )
     without = generate_province(tmp_path / "b", 300, "2020-2021", seed=5, defects=0.02)
     files = [f.file for f in without.files]
     assert len(with_official.files) == len(files) + 2
@@ -82,14 +84,18 @@ def test_as_released_gives_first_release_before_the_revision(province) -> None:
 
     def value(when: dt.date) -> float:
         t = as_released(wh, "official_growth", when, key)
-        t = t.filter((t.region_code == rev["region_code"]) & (t.month == dt.date.fromisoformat(rev["month"] + "-01")))
+        t = t.filter(
+            (t.region_code == rev["region_code"]) & (t.month == dt.date.fromisoformat(rev["month"] + "-01"))
+        )
         return float(wh.execute(t.growth_month).iloc[0])
 
     assert value(day_before) == pytest.approx(rev["first"][0])
     assert value(dt.date.fromisoformat(rev["revised_on"])) == pytest.approx(rev["revised"][0])
     before_release = dt.date.fromisoformat(rev["released_on"]) - dt.timedelta(days=1)
     t = as_released(wh, "official_growth", before_release, key)
-    t = t.filter((t.region_code == rev["region_code"]) & (t.month == dt.date.fromisoformat(rev["month"] + "-01")))
+    t = t.filter(
+        (t.region_code == rev["region_code"]) & (t.month == dt.date.fromisoformat(rev["month"] + "-01"))
+    )
     assert wh.execute(t).empty  # not out yet
 
 
@@ -100,8 +106,12 @@ def test_as_loaded_keeps_the_superseded_vintage(province, tmp_path: Path) -> Non
     second = ingest_file(wh, "official", out / "official_2021_revised.csv")
     assert second.supersedes == first.batch_id
     # The two loads on two past days (the registry records when each came).
-    wh.sql("UPDATE batches SET loaded_at = ? WHERE batch_id = ?", [dt.datetime(2022, 1, 20, 9), first.batch_id])
-    wh.sql("UPDATE batches SET loaded_at = ? WHERE batch_id = ?", [dt.datetime(2022, 3, 20, 9), second.batch_id])
+    wh.sql(
+        "UPDATE batches SET loaded_at = ? WHERE batch_id = ?", [dt.datetime(2022, 1, 20, 9), first.batch_id]
+    )
+    wh.sql(
+        "UPDATE batches SET loaded_at = ? WHERE batch_id = ?", [dt.datetime(2022, 3, 20, 9), second.batch_id]
+    )
     batches_on = lambda d: set(wh.execute(as_loaded(wh, "official_growth", d).batch_id.name("b")).unique())  # noqa: E731
     assert batches_on(dt.date(2022, 1, 19)) == set()
     assert batches_on(dt.date(2022, 2, 1)) == {first.batch_id}
@@ -159,7 +169,9 @@ def test_runs_are_stored_with_news_against_the_previous_run_and_scoped(province,
     dfm_two = next(e for e in two["estimates"] if e["kind"] == "month" and e["model"] == "dfm")
     assert two["news_compared_as_of"] == "2021-09-25"
     assert "reestimation" in {n["variable"] for n in two["news"]}
-    assert sum(n["impact"] for n in two["news"]) == pytest.approx(dfm_two["point"] - dfm_one["point"], abs=5e-3)
+    assert sum(n["impact"] for n in two["news"]) == pytest.approx(
+        dfm_two["point"] - dfm_one["point"], abs=5e-3
+    )
     assert {e["kind"] for e in two["estimates"]} == {"month", "quarter"}
     assert allowed_regions(Scope(division="330106")) == ["330106"]
     city = Scope(division="330100")
@@ -187,7 +199,9 @@ def test_cli_json(province, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     wh.close()
     monkeypatch.setenv("JINGXIN_HOME", str(tmp_path))
     monkeypatch.setattr("jingxin.core.jobs.client.running_server", lambda: None)
-    result = CliRunner().invoke(app, ["nowcast", "--month", "2021-07", "--region", "330000", "--warehouse", url, "--json"])
+    result = CliRunner().invoke(
+        app, ["nowcast", "--month", "2021-07", "--region", "330000", "--warehouse", url, "--json"]
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     view = data["regions"][0]
@@ -201,11 +215,18 @@ def test_cli_json(province, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize("platform_url", ["sqlite"], indirect=True)
 def test_page_api_and_excel_inside_the_scope(web_settings, web_app, demo_users, web_client, inputs) -> None:
     wh = open_warehouse(web_settings.warehouse_url)
-    run_id = run_nowcast(wh, "2021-06", ["330000", "330100", "330200"], as_of=dt.date(2021, 7, 12), inputs=inputs, maxiter=50)
+    run_id = run_nowcast(
+        wh, "2021-06", ["330000", "330100", "330200"], as_of=dt.date(2021, 7, 12), inputs=inputs, maxiter=50
+    )
     wh.close()
     login(web_client, "hangzhou")
     page = web_client.get("/nowcast")
-    assert page.status_code == 200 and "杭州市" in page.text and "新闻分解" in page.text and "nowcast-chart" in page.text
+    assert (
+        page.status_code == 200
+        and "杭州市" in page.text
+        and "新闻分解" in page.text
+        and "nowcast-chart" in page.text
+    )
     api = web_client.get(f"/api/v1/nowcast/runs/{run_id}?region=330100").json()
     assert api["region_code"] == "330100" and len(api["estimates"]) == 6
     assert web_client.get(f"/api/v1/nowcast/runs/{run_id}?region=330200").status_code == 404

@@ -74,7 +74,11 @@ def run_backtest(inputs: Inputs, region: str, factors: int = 1, maxiter: int = 1
                     current = results
                 else:
                     current = apply_dfm(results, panel)
-                estimates = [dfm_estimate(current, target), bridge_estimate(panel, target), naive_estimate(panel, target)]
+                estimates = [
+                    dfm_estimate(current, target),
+                    bridge_estimate(panel, target),
+                    naive_estimate(panel, target),
+                ]
             except NowcastError:
                 break
             for e in estimates:

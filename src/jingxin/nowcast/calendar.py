@@ -3,8 +3,8 @@
 Departments send monthly data some days after the month ends. The days below are the project's
 assumptions (no published schedule was found), chosen in the order the data really arrive:
 daily meter reads the next day, the grid's monthly billing early in the month, invoice totals
-early in the month (e-invoices are in the tax system when issued), customs statistics in the second half of the
-month. The statistics bureau's own figures carry their release date (发布日期) in the data.
+a little later (e-invoices are in the tax system when issued), customs statistics in the second
+half of the month. The statistics bureau's own figures carry their release date (发布日期) in the data.
 """
 
 from __future__ import annotations

@@ -17,17 +17,38 @@ def nowcast_chart(view: dict[str, Any]) -> dict[str, Any]:
         months.append(target)
     published = {h["month"]: h["value"] for h in view["history"]}
     series: list[dict[str, Any]] = [
-        {"name": "已发布", "type": "line", "data": [published.get(m) for m in months], "connectNulls": False,
-         "itemStyle": {"color": "#333"}, "symbolSize": 5}
+        {
+            "name": "已发布",
+            "type": "line",
+            "data": [published.get(m) for m in months],
+            "connectNulls": False,
+            "itemStyle": {"color": "#333"},
+            "symbolSize": 5,
+        }
     ]
     for e in view["estimates"]:
         if e["kind"] != "month":
             continue
         color = COLORS[e["model"]]
-        series.append({"name": e["model_label"], "type": "scatter", "symbolSize": 11, "itemStyle": {"color": color},
-                       "data": [[target, round(e["point"], 2)]]})
-        series.append({"name": e["model_label"], "type": "line", "symbol": "none", "lineStyle": {"color": color, "width": 3, "opacity": 0.5},
-                       "data": [[target, round(e["lower"], 2)], [target, round(e["upper"], 2)]], "tooltip": {"show": False}})
+        series.append(
+            {
+                "name": e["model_label"],
+                "type": "scatter",
+                "symbolSize": 11,
+                "itemStyle": {"color": color},
+                "data": [[target, round(e["point"], 2)]],
+            }
+        )
+        series.append(
+            {
+                "name": e["model_label"],
+                "type": "line",
+                "symbol": "none",
+                "lineStyle": {"color": color, "width": 3, "opacity": 0.5},
+                "data": [[target, round(e["lower"], 2)], [target, round(e["upper"], 2)]],
+                "tooltip": {"show": False},
+            }
+        )
     return {
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0},
@@ -51,9 +72,13 @@ def news_chart(view: dict[str, Any]) -> dict[str, Any] | None:
         "grid": {"left": 170, "right": 30, "top": 20, "bottom": 30},
         "xAxis": {"type": "value", "name": "百分点"},
         "yAxis": {"type": "category", "data": labels, "inverse": True},
-        "series": [{
-            "type": "bar",
-            "data": [{"value": v, "itemStyle": {"color": "#c0392b" if v < 0 else "#27ae60"}} for v in values],
-            "label": {"show": True, "position": "right", "formatter": "{c}"},
-        }],
+        "series": [
+            {
+                "type": "bar",
+                "data": [
+                    {"value": v, "itemStyle": {"color": "#c0392b" if v < 0 else "#27ae60"}} for v in values
+                ],
+                "label": {"show": True, "position": "right", "formatter": "{c}"},
+            }
+        ],
     }

@@ -41,8 +41,13 @@ def _date(text: str | None) -> dt.date | None:
 
 def nowcast_command(
     month: Annotated[str, typer.Option("--month", help="目标月份 YYYY-MM，如 2021-06")],
-    region: Annotated[str | None, typer.Option("--region", help="区划代码（省、市或县），默认全部地区")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="数据截至日期 YYYY-MM-DD；默认今天，已发布的月份取发布前一天")] = None,
+    region: Annotated[
+        str | None, typer.Option("--region", help="区划代码（省、市或县），默认全部地区")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="数据截至日期 YYYY-MM-DD；默认今天，已发布的月份取发布前一天"),
+    ] = None,
     warehouse: WarehouseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -50,8 +55,9 @@ def nowcast_command(
     from jingxin.core.jobs.client import running_server
     from jingxin.core.scope import EVERYTHING
     from jingxin.core.settings import get_settings
+    from jingxin.nowcast.data import regions
     from jingxin.nowcast.models import NowcastError
-    from jingxin.nowcast.service import nowcast, run_view
+    from jingxin.nowcast.service import nowcast, run_failures, run_view
 
     when = _date(as_of)
     if (not warehouse or warehouse == get_settings().warehouse_url) and (server := running_server()):
@@ -60,25 +66,41 @@ def nowcast_command(
     wh = _open(warehouse)
     try:
         run_id = nowcast(wh, EVERYTHING, month, region, when)
-        views = [run_view(wh, EVERYTHING, run_id, code) for code in ([region] if region else ["330000"])]
-        if not region:
-            from jingxin.nowcast.data import regions
-
-            views += [run_view(wh, EVERYTHING, run_id, c) for c, _n, _p in regions()[1:]]
+        views, failed = [], []
+        for code in [region] if region else [c for c, _n, _p in regions()]:
+            try:
+                views.append(run_view(wh, EVERYTHING, run_id, code))
+            except KeyError:  # the region could not be modelled; the run records why
+                failed.append(code)
+        failures = run_failures(wh, run_id)
     except (NowcastError, PermissionError) as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     finally:
         wh.close()
     if as_json:
-        typer.echo(json.dumps({"run_id": run_id, "regions": views}, ensure_ascii=False, indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                {"run_id": run_id, "regions": views, "failed": failures},
+                ensure_ascii=False,
+                indent=2,
+                default=str,
+            )
+        )
         return
-    _print(run_id, views)
+    if views:
+        _print(run_id, views)
+    for line in failures:
+        console.print(f"[yellow]未能预测 {line}[/yellow]")
+    if not views:
+        raise typer.Exit(1)
 
 
 def _print(run_id: str, views: list[dict[str, Any]]) -> None:
     first = views[0]
-    table = Table(title=f"规上工业增加值现时预测 {first['target_month']}（数据截至 {first['as_of']}，批次 {run_id}）")
+    table = Table(
+        title=f"规上工业增加值现时预测 {first['target_month']}（数据截至 {first['as_of']}，批次 {run_id}）"
+    )
     for col in ("地区", "期间", "动态因子模型", "90%区间", "桥接回归", "朴素值", "已发布", "较上次变动"):
         table.add_column(col, justify="right" if col not in ("地区", "期间") else "left")
     for v in views:
@@ -91,9 +113,14 @@ def _print(run_id: str, views: list[dict[str, Any]]) -> None:
             if kind == "month" and v["news_current"] is not None and v["news_previous"] is not None:
                 change = f"{v['news_current'] - v['news_previous']:+.2f}"
             table.add_row(
-                v["region_name"], d["period"], f"{d['point']:.1f}%", f"{d['lower']:.1f}～{d['upper']:.1f}",
-                f"{b['point']:.1f}%", f"{n['point']:.1f}%",
-                f"{d['official']:.1f}%" if d["official"] is not None else "", change,
+                v["region_name"],
+                d["period"],
+                f"{d['point']:.1f}%",
+                f"{d['lower']:.1f}～{d['upper']:.1f}",
+                f"{b['point']:.1f}%",
+                f"{n['point']:.1f}%",
+                f"{d['official']:.1f}%" if d["official"] is not None else "",
+                change,
             )
     console.print(table)
     if len(views) == 1 and views[0]["news"]:
@@ -118,12 +145,19 @@ def _on_server(server: str, month: str, region: str | None, when: dt.date | None
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
     else:
-        console.print(f"现时预测已完成：批次 {result.get('run_id')}，在网页 {server.rstrip('/')}{result.get('page', '')} 查看")
+        console.print(
+            f"现时预测已完成：批次 {result.get('run_id')}，"
+            f"在网页 {server.rstrip('/')}{result.get('page', '')} 查看"
+        )
 
 
 def backtest_command(
-    region: Annotated[list[str] | None, typer.Option("--region", help="区划代码，可多次给出；默认全省")] = None,
-    write: Annotated[Path | None, typer.Option("--write", help="把结果写入 Markdown 文件（如 docs/nowcast.md 的回测表）")] = None,
+    region: Annotated[
+        list[str] | None, typer.Option("--region", help="区划代码，可多次给出；默认全省")
+    ] = None,
+    write: Annotated[
+        Path | None, typer.Option("--write", help="把结果写入 Markdown 文件（如 docs/nowcast.md 的回测表）")
+    ] = None,
     warehouse: WarehouseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -139,8 +173,13 @@ def backtest_command(
         wh.close()
     results = [run_backtest(inputs, code) for code in (region or ["330000"])]
     if as_json:
-        typer.echo(json.dumps([{"region": b.region, "targets": b.count(), "rmse": b.rmse()} for b in results],
-                              ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                [{"region": b.region, "targets": b.count(), "rmse": b.rmse()} for b in results],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         console.print(backtest_table(results))
     if write is not None:

@@ -11,7 +11,7 @@ Indicators (all optional but the official figure; a region's model uses those wi
 | column | source | what |
 |---|---|---|
 | ``power`` | 电力 `power` (企业月度用电量) | industrial (sections B–D) electricity |
-| ``power_daily`` | 电力 `power-daily`, summed over complete months | the same from daily meter reads, a day after month end |
+| ``power_daily`` | 电力 `power-daily`, complete months | the same from daily meter reads |
 | ``invoices`` | 税务 `invoices` (增值税发票流向) | invoiced sales of industrial sellers |
 | ``exports`` | 海关 `customs`, when that source exists | exports of industrial enterprises |
 | ``va`` | 统计 `official` (统计局发布) | 规上工业增加值 当月同比, the target |
@@ -141,10 +141,14 @@ class Inputs:
     def panel(self, region: str, when: dt.date, through: pd.Period) -> pd.DataFrame:
         """The data of `region` as known on `when`: months × indicators (+ ``va``) up to
         `through`, each input cut at its release calendar, the official figures as published."""
-        start = min(
-            [g.index.min() for g in self.growth.values() if region in g.columns]
-            + [self.official["month"].min()]
-        )
+        starts = [g.index.min() for g in self.growth.values() if region in g.columns]
+        if not self.official.empty:
+            starts.append(self.official["month"].min())
+        if not starts:
+            from jingxin.nowcast.models import NowcastError
+
+            raise NowcastError(f"区划 {region} 没有可用的月度数据（用电量、开票或统计局发布数）")
+        start = min(starts)
         index = pd.period_range(start, through, freq="M")
         out = pd.DataFrame(index=index)
         for name, g in self.growth.items():

@@ -47,7 +47,11 @@ def run(ctx: JobContext) -> dict[str, Any]:
     with ctx.warehouse() as wh:
         try:
             run_id = run_nowcast(
-                wh, month, codes, as_of=params.as_of, created_by=ctx.actor.username or "job",
+                wh,
+                month,
+                codes,
+                as_of=params.as_of,
+                created_by=ctx.actor.username or "job",
                 progress=lambda done, total: ctx.progress(done, total, f"已完成 {done}/{total} 个地区"),
             )
         except NowcastError as exc:

@@ -63,15 +63,23 @@ def fit_dfm(panel: pd.DataFrame, factors: int = 1, maxiter: int = 200):  # noqa:
     usable = panel.loc[:, panel.notna().sum() >= 6]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = DynamicFactorMQ(usable, factors=factors, factor_orders=1, idiosyncratic_ar1=True, standardize=True)
+        model = DynamicFactorMQ(
+            usable, factors=factors, factor_orders=1, idiosyncratic_ar1=True, standardize=True
+        )
         return model.fit(disp=False, maxiter=maxiter)
+
+
+def _same_columns(results, panel: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
+    """`panel` with the model's columns in its order; an indicator too short to enter that
+    vintage on its own is all missing there (the model treats it as not yet published)."""
+    return panel.reindex(columns=list(results.model.endog_names))
 
 
 def apply_dfm(results, panel: pd.DataFrame):  # noqa: ANN001, ANN201
     """The same fitted parameters on another vintage of the data (for news and backtests)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return results.apply(panel[list(results.model.endog_names)])
+        return results.apply(_same_columns(results, panel))
 
 
 def dfm_estimate(results, target: pd.Period) -> Estimate:  # noqa: ANN001
@@ -87,7 +95,7 @@ def dfm_estimate(results, target: pd.Period) -> Estimate:  # noqa: ANN001
 def dfm_news(results, previous: pd.DataFrame, target: pd.Period) -> tuple[float, float, list[NewsItem]]:  # noqa: ANN001
     """(nowcast on the previous data, nowcast now, what moved it): the news of each indicator's
     new data plus the effect of revised figures, adding up to the change (same parameters)."""
-    prev = previous[list(results.model.endog_names)]
+    prev = _same_columns(results, previous)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         news = results.news(prev, impact_date=target, impacted_variable="va", comparison_type="previous")
@@ -107,7 +115,11 @@ def dfm_news(results, previous: pd.DataFrame, target: pd.Period) -> tuple[float,
                     expected=float(last["forecast (prev)"]),
                 )
             )
-    revisions = float(np.asarray(news.revision_impacts.loc[target, "va"]).ravel()[0]) if news.revision_impacts is not None else 0.0
+    revisions = (
+        float(np.asarray(news.revision_impacts.loc[target, "va"]).ravel()[0])
+        if news.revision_impacts is not None
+        else 0.0
+    )
     if abs(revisions) > 0:
         items.append(NewsItem(variable="revisions", impact=revisions))
     return before, after, items

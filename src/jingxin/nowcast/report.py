@@ -13,13 +13,19 @@ BEGIN, END = "<!-- backtest-table:begin -->", "<!-- backtest-table:end -->"
 
 
 def backtest_table(results: list[Backtest]) -> str:
-    head = "| 地区 | 预测时点 | 目标月数 | " + " | ".join(f"RMSE {MODEL_LABELS[m]}" for m in MODELS) + " | 动态因子 / 朴素 |"
+    head = (
+        "| 地区 | 预测时点 | 目标月数 | "
+        + " | ".join(f"RMSE {MODEL_LABELS[m]}" for m in MODELS)
+        + " | 动态因子 / 朴素 |"
+    )
     lines = [head, "|---|---|---:|" + "---:|" * (len(MODELS) + 1)]
     for bt in results:
         for h, rmse in bt.rmse().items():
             ratio = rmse["dfm"] / rmse["naive"] if rmse["naive"] else float("nan")
             cells = " | ".join(f"{rmse[m]:.2f}" for m in MODELS)
-            lines.append(f"| {region_name(bt.region)} | {HORIZON_LABELS[h]} | {bt.count()} | {cells} | {ratio:.2f} |")
+            lines.append(
+                f"| {region_name(bt.region)} | {HORIZON_LABELS[h]} | {bt.count()} | {cells} | {ratio:.2f} |"
+            )
     return "\n".join(lines)
 
 

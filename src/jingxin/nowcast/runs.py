@@ -118,7 +118,11 @@ def _weights(inputs: Inputs, region: str, months: list[pd.Period]) -> dict[pd.Pe
 
 
 def _quarter(
-    model: str, per_month: dict[pd.Period, Estimate], published: pd.Series, weights: dict[pd.Period, float], period: str
+    model: str,
+    per_month: dict[pd.Period, Estimate],
+    published: pd.Series,
+    weights: dict[pd.Period, float],
+    period: str,
 ) -> Estimate:
     """Quarter growth as the weighted mean of its months: published figures where out, the
     model's estimates elsewhere; the interval adds the months' half-widths (no credit for
@@ -172,10 +176,20 @@ def nowcast_region(
     q = str(target.asfreq("Q"))
     out.quarter = [_quarter(name, per_model[name], published, weights, q) for name in MODELS]
     before, after, items = dfm_news(res, inputs.panel(region, compare_as_of, end), target)
-    rows = [{"variable": i.variable, "impact": i.impact, "observed": i.observed, "expected": i.expected} for i in items]
+    rows = [
+        {"variable": i.variable, "impact": i.impact, "observed": i.observed, "expected": i.expected}
+        for i in items
+    ]
     previous = before
     if previous_point is not None:
-        rows.append({"variable": "reestimation", "impact": before - previous_point, "observed": None, "expected": None})
+        rows.append(
+            {
+                "variable": "reestimation",
+                "impact": before - previous_point,
+                "observed": None,
+                "expected": None,
+            }
+        )
         previous = previous_point
     for r in rows:
         r.update(previous=previous, current=after, compared_as_of=compare_as_of)
@@ -236,15 +250,29 @@ def run_nowcast(
     for k, region in enumerate(regions):
         prev = previous.get(region)
         compare = prev[0] if prev else as_of - dt.timedelta(days=FIRST_COMPARISON_DAYS)
-        r = nowcast_region(inputs, region, target, as_of, compare, prev[1] if prev else None, factors, maxiter)
+        r = nowcast_region(
+            inputs, region, target, as_of, compare, prev[1] if prev else None, factors, maxiter
+        )
         if r.error:
             failed.append(f"{region}: {r.error}")
-        for kind, period, items in (("month", str(target), r.month), ("quarter", str(target.asfreq("Q")), r.quarter)):
+        for kind, period, items in (
+            ("month", str(target), r.month),
+            ("quarter", str(target.asfreq("Q")), r.quarter),
+        ):
             for e in items:
                 official = r.official if kind == "month" else None
                 estimates.append(
-                    dict(run_id=run_id, region_code=region, period_kind=kind, period=period, model=e.model,
-                         point=e.point, lower=e.lower, upper=e.upper, official=official)
+                    dict(
+                        run_id=run_id,
+                        region_code=region,
+                        period_kind=kind,
+                        period=period,
+                        model=e.model,
+                        point=e.point,
+                        lower=e.lower,
+                        upper=e.upper,
+                        official=official,
+                    )
                 )
         news += [dict(run_id=run_id, region_code=region, **row) for row in r.news]
         if progress:
@@ -260,7 +288,14 @@ def run_nowcast(
         seconds=round(time.perf_counter() - started, 3),
     )
     with wh.transaction():
-        wh.insert_arrow("nowcast_runs", pa.Table.from_pylist([run], schema=SCHEMAS["nowcast_runs"].to_pyarrow()))
-        wh.insert_arrow("nowcast_estimates", pa.Table.from_pylist(estimates, schema=SCHEMAS["nowcast_estimates"].to_pyarrow()))
-        wh.insert_arrow("nowcast_news", pa.Table.from_pylist(news, schema=SCHEMAS["nowcast_news"].to_pyarrow()))
+        wh.insert_arrow(
+            "nowcast_runs", pa.Table.from_pylist([run], schema=SCHEMAS["nowcast_runs"].to_pyarrow())
+        )
+        wh.insert_arrow(
+            "nowcast_estimates",
+            pa.Table.from_pylist(estimates, schema=SCHEMAS["nowcast_estimates"].to_pyarrow()),
+        )
+        wh.insert_arrow(
+            "nowcast_news", pa.Table.from_pylist(news, schema=SCHEMAS["nowcast_news"].to_pyarrow())
+        )
     return run_id

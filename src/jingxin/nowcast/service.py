@@ -40,8 +40,14 @@ def default_region(scope: Scope) -> str:
     return allowed_regions(scope)[0]
 
 
-def nowcast(wh: Warehouse, scope: Scope, month: str, region: str | None = None,
-            as_of: dt.date | None = None, user: str = "cli") -> str:
+def nowcast(
+    wh: Warehouse,
+    scope: Scope,
+    month: str,
+    region: str | None = None,
+    as_of: dt.date | None = None,
+    user: str = "cli",
+) -> str:
     """Run and store a nowcast of `month` for `region` (default: every region in scope)."""
     return run_nowcast(wh, month, allowed_regions(scope, region), as_of=as_of, created_by=user)
 
@@ -50,7 +56,9 @@ def _df(wh: Warehouse, expr) -> pd.DataFrame:  # noqa: ANN001
     return wh.execute(expr)
 
 
-def latest_run(wh: Warehouse, scope: Scope, month: str | None = None, region: str | None = None) -> dict[str, Any] | None:
+def latest_run(
+    wh: Warehouse, scope: Scope, month: str | None = None, region: str | None = None
+) -> dict[str, Any] | None:
     """The newest run (of `month` if given) that holds `region` (default: the scope's widest)."""
     if not wh.has_table("nowcast_runs"):
         return None
@@ -82,15 +90,28 @@ def run_view(wh: Warehouse, scope: Scope, run_id: str, region: str | None = None
     news = wh.table("nowcast_news")
     n = _df(wh, news.filter((news.run_id == run_id) & (news.region_code == code)))
     estimates = [
-        {"kind": r.period_kind, "period": r.period, "model": r.model, "model_label": MODEL_LABELS[r.model],
-         "point": _num(r.point), "lower": _num(r.lower), "upper": _num(r.upper), "official": _num(r.official)}
+        {
+            "kind": r.period_kind,
+            "period": r.period,
+            "model": r.model,
+            "model_label": MODEL_LABELS[r.model],
+            "point": _num(r.point),
+            "lower": _num(r.lower),
+            "upper": _num(r.upper),
+            "official": _num(r.official),
+        }
         for r in e.itertuples()
     ]
     order = {m: i for i, m in enumerate(MODEL_LABELS)}
     estimates.sort(key=lambda x: (x["kind"] != "month", order[x["model"]]))
     items = [
-        {"variable": r.variable, "label": NEWS_LABELS.get(r.variable, r.variable), "impact": _num(r.impact),
-         "observed": _num(r.observed), "expected": _num(r.expected)}
+        {
+            "variable": r.variable,
+            "label": NEWS_LABELS.get(r.variable, r.variable),
+            "impact": _num(r.impact),
+            "observed": _num(r.observed),
+            "expected": _num(r.expected),
+        }
         for r in n.itertuples()
     ]
     first = n.iloc[0] if not n.empty else None
@@ -104,9 +125,18 @@ def run_view(wh: Warehouse, scope: Scope, run_id: str, region: str | None = None
         "news": items,
         "news_previous": _num(first.previous) if first is not None else None,
         "news_current": _num(first.current) if first is not None else None,
-        "news_compared_as_of": pd.Timestamp(first.compared_as_of).date().isoformat() if first is not None else None,
+        "news_compared_as_of": pd.Timestamp(first.compared_as_of).date().isoformat()
+        if first is not None
+        else None,
         "history": history(wh, code, run_row["target_month"], pd.Timestamp(run_row["as_of"]).date()),
     }
+
+
+def run_failures(wh: Warehouse, run_id: str) -> list[str]:
+    """The regions of a run that could not be modelled, each with the reason ("330106: …")."""
+    runs = wh.table("nowcast_runs")
+    df = _df(wh, runs.filter(runs.run_id == run_id).select("failed"))
+    return [line for line in (df["failed"].iloc[0] or "").split("\n") if line] if not df.empty else []
 
 
 def history(wh: Warehouse, region: str, month: str, as_of: dt.date, months: int = 24) -> list[dict[str, Any]]:
@@ -134,8 +164,13 @@ def list_runs(wh: Warehouse, scope: Scope, limit: int = 50) -> list[dict[str, An
     held = est.filter(est.region_code.isin(codes)).select("run_id").distinct()
     df = _df(wh, runs.semi_join(held, "run_id").order_by(runs.created_at.desc()).limit(limit))
     return [
-        {"run_id": r.run_id, "target_month": r.target_month, "as_of": pd.Timestamp(r.as_of).date().isoformat(),
-         "regions": int(r.regions), "created_by": r.created_by}
+        {
+            "run_id": r.run_id,
+            "target_month": r.target_month,
+            "as_of": pd.Timestamp(r.as_of).date().isoformat(),
+            "regions": int(r.regions),
+            "created_by": r.created_by,
+        }
         for r in df.itertuples()
     ]
 

@@ -24,7 +24,9 @@ from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
 ROLES = frozenset({*ANALYSTS, Role.ADMIN})
-RunId = Annotated[str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-[0-9a-f]{10}$", description="预测批次编号")]
+RunId = Annotated[
+    str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-[0-9a-f]{10}$", description="预测批次编号")
+]
 Region = Annotated[str | None, Query(pattern=r"^\d{6}$", description="区划代码（省、市或县）")]
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="目标月份 YYYY-MM")]
 
@@ -32,7 +34,9 @@ pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/nowcast", tags=["现时预测"])
 
 
-def _view(wh: Any, scope: Any, run: str | None, region: str | None, month: str | None = None) -> dict[str, Any] | None:
+def _view(
+    wh: Any, scope: Any, run: str | None, region: str | None, month: str | None = None
+) -> dict[str, Any] | None:
     """The run's view for the region, or None when there is no run yet; 404 outside the scope."""
     try:
         code = service.allowed_regions(scope, region)[0]
@@ -47,8 +51,14 @@ def _view(wh: Any, scope: Any, run: str | None, region: str | None, month: str |
 
 
 @pages.get("/nowcast", dependencies=[Depends(require_roles(*ROLES))])
-def nowcast_page(request: Request, wh: WarehouseReader, scope: CurrentScope, run: RunId = None,
-                 region: Region = None, month: Month = None) -> Response:
+def nowcast_page(
+    request: Request,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    run: RunId = None,
+    region: Region = None,
+    month: Month = None,
+) -> Response:
     """现时预测: the chosen (or latest) run for a region, its chart, news and the run list."""
     view = _view(wh, scope, run, region, month)
     codes = set(service.allowed_regions(scope))
@@ -59,26 +69,44 @@ def nowcast_page(request: Request, wh: WarehouseReader, scope: CurrentScope, run
         "runs": service.list_runs(wh, scope, limit=20),
     }
     if view is not None:
-        context.update(nowcast_chart=charts.nowcast_chart(view), news_chart=charts.news_chart(view),
-                       news_total=sum(i["impact"] for i in view["news"]))
+        context.update(
+            nowcast_chart=charts.nowcast_chart(view),
+            news_chart=charts.news_chart(view),
+            news_total=sum(i["impact"] for i in view["news"]),
+        )
     return render(request, "nowcast/index.html", context)
 
 
 @pages.get("/nowcast/export.xlsx", dependencies=[Depends(require_roles(*ROLES))])
-def nowcast_export(wh: WarehouseReader, scope: CurrentScope, db: DbSession, actor: CurrentActor,
-                   run: RunId = None, region: Region = None) -> Response:
+def nowcast_export(
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    db: DbSession,
+    actor: CurrentActor,
+    run: RunId = None,
+    region: Region = None,
+) -> Response:
     """The shown nowcast as a workbook; recorded in the audit log."""
     view = _view(wh, scope, run, region)
     if view is None:
         raise HTTPException(404, "尚无现时预测")
-    audit.record(db, actor, audit.Action.EXPORT, "nowcast_run", view["run_id"],
-                 {"format": "xlsx", "region": view["region_code"]}, commit=True)
+    audit.record(
+        db,
+        actor,
+        audit.Action.EXPORT,
+        "nowcast_run",
+        view["run_id"],
+        {"format": "xlsx", "region": view["region_code"]},
+        commit=True,
+    )
     name = f"现时预测_{view['region_name']}_{view['target_month']}.xlsx"
     return Response(
         workbook(view),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f"attachment; filename=\"nowcast.xlsx\"; filename*=UTF-8''{quote(name)}",
-                 "Cache-Control": "no-store"},
+        headers={
+            "Content-Disposition": f"attachment; filename=\"nowcast.xlsx\"; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store",
+        },
     )
 
 
@@ -89,7 +117,9 @@ def api_runs(wh: WarehouseReader, scope: CurrentScope) -> list[dict[str, Any]]:
 
 
 @api.get("/latest", dependencies=[Depends(require_roles(*ROLES))])
-def api_latest(wh: WarehouseReader, scope: CurrentScope, region: Region = None, month: Month = None) -> dict[str, Any]:
+def api_latest(
+    wh: WarehouseReader, scope: CurrentScope, region: Region = None, month: Month = None
+) -> dict[str, Any]:
     """The latest nowcast of a region (default: your widest): estimates, intervals, news."""
     view = _view(wh, scope, None, region, month)
     if view is None:

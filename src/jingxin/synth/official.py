@@ -44,7 +44,9 @@ REVISION_SHARE = 0.08  # share of first releases revised a month later (assumpti
 REVISION_SD = 0.8  # points by which a revised first release was off (assumption)
 
 
-def monthly_value_added(year: int, pop: Population, acc: Accounts, streams: Streams) -> tuple[np.ndarray, np.ndarray]:
+def monthly_value_added(
+    year: int, pop: Population, acc: Accounts, streams: Streams
+) -> tuple[np.ndarray, np.ndarray]:
     """(enterprise indices, n × 12 true monthly 工业增加值 in 万元) of the 规上 industry of `year`.
 
     The shape of each enterprise's months is its 快报 revenue's: the same split (drawn first
@@ -115,7 +117,9 @@ def official_year(year: int, pop: Population, acc: Accounts, streams: Streams) -
     n = true_month.shape[0]
     # One release day per month for every region (the bureau publishes them together).
     day_of = {m: int(rng.integers(RELEASE_DAYS[0], RELEASE_DAYS[1] + 1)) for m, _ in periods}
-    released = np.array([_release(year, int(mm[5:]), day_of[int(mm[5:])]) for mm in rows_month], dtype="datetime64[D]")
+    released = np.array(
+        [_release(year, int(mm[5:]), day_of[int(mm[5:])]) for mm in rows_month], dtype="datetime64[D]"
+    )
     revised = (rng.random(n) < REVISION_SHARE) & np.isfinite(true_month)
     off = rng.normal(0.0, REVISION_SD, size=(n, 2))
     first_month = np.where(revised, np.round(true_month + off[:, 0], 1), true_month)
