@@ -362,7 +362,8 @@ def generate_province(
     )
     officials: dict[int, off.OfficialYear] = {}
     if not annual_only:  # from the second year (growth needs last year)
-        officials = {y: f for y in year_tuple[1:] if (f := off.official_year(y, pop, acc, streams)) is not None}
+        drawn = {y: off.official_year(y, pop, acc, streams) for y in year_tuple[1:]}
+        officials = {y: f for y, f in drawn.items() if f is not None}
         manifest.official = [off.manifest_entry(y, f) for y, f in officials.items()]
     as_of = f"{year_tuple[-1]}年12月31日"
     for job in jobs:
