@@ -22,7 +22,7 @@ def _fill(wh) -> None:
             "batch_id": [1, 2, 3],
             "source": ["official", "official", "power"],
             "period": ["2021-02..2021-03", "2021-02..2021-03", "2021-01..2021-12"],
-            "loaded_at": [dt.datetime(2021, 4, 20, 9), dt.datetime(2021, 5, 20, 9), dt.datetime(2021, 4, 1, 9)],
+            "loaded_at": [dt.datetime(2021, 4, 20, 9), dt.datetime(2021, 5, 20, 9), dt.datetime(2021, 4, 1)],
             "supersedes": pa.array([None, 1, None], pa.int64()),
             "superseded_by": pa.array([2, None, None], pa.int64()),
         }
