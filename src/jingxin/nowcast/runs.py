@@ -299,3 +299,10 @@ def run_nowcast(
             "nowcast_news", pa.Table.from_pylist(news, schema=SCHEMAS["nowcast_news"].to_pyarrow())
         )
     return run_id
+
+
+def run_failures(wh: Warehouse, run_id: str) -> list[str]:
+    """The regions of a run that could not be modelled, each with the reason ("330106: …")."""
+    runs = wh.table("nowcast_runs")
+    df = wh.execute(runs.filter(runs.run_id == run_id).select("failed"))
+    return [line for line in (df["failed"].iloc[0] or "").split("\n") if line] if not df.empty else []

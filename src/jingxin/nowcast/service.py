@@ -16,7 +16,7 @@ from jingxin.core.scope import Scope
 from jingxin.core.warehouse import Warehouse
 from jingxin.nowcast.data import LABELS, regions
 from jingxin.nowcast.models import MODEL_LABELS, NowcastError
-from jingxin.nowcast.runs import SCHEMAS, run_nowcast
+from jingxin.nowcast.runs import SCHEMAS, run_failures, run_nowcast
 
 NEWS_LABELS = {**LABELS, "revisions": "已发布数据修订", "reestimation": "模型重新估计"}
 
@@ -132,13 +132,6 @@ def run_view(wh: Warehouse, scope: Scope, run_id: str, region: str | None = None
     }
 
 
-def run_failures(wh: Warehouse, run_id: str) -> list[str]:
-    """The regions of a run that could not be modelled, each with the reason ("330106: …")."""
-    runs = wh.table("nowcast_runs")
-    df = _df(wh, runs.filter(runs.run_id == run_id).select("failed"))
-    return [line for line in (df["failed"].iloc[0] or "").split("\n") if line] if not df.empty else []
-
-
 def history(wh: Warehouse, region: str, month: str, as_of: dt.date, months: int = 24) -> list[dict[str, Any]]:
     """当月同比 of `region` as published by `as_of`, the last `months` months up to `month`."""
     if not wh.has_table("official_growth"):
@@ -181,4 +174,13 @@ def _num(v: Any) -> float | None:
     return round(float(v), 3)
 
 
-__all__ = ["SCHEMAS", "NowcastError", "allowed_regions", "latest_run", "list_runs", "nowcast", "run_view"]
+__all__ = [
+    "SCHEMAS",
+    "NowcastError",
+    "run_failures",
+    "allowed_regions",
+    "latest_run",
+    "list_runs",
+    "nowcast",
+    "run_view",
+]
