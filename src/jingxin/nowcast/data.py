@@ -35,6 +35,7 @@ from jingxin.core.warehouse import Warehouse
 from jingxin.nowcast.calendar import available_through
 
 PROVINCE = "330000"
+MIN_MONTHS = 8  # months of growth an indicator needs before it enters a region's model
 INDUSTRY_DIVISIONS = [f"{d:02d}" for d in range(6, 47)]  # GB/T 4754 sections B, C, D
 LABELS = {
     "power": "工业用电量",
@@ -157,7 +158,7 @@ class Inputs:
             series = g[region].reindex(index)
             last = available_through(name, when)
             series[series.index > last] = np.nan
-            if series.notna().sum() >= 12:
+            if series.notna().sum() >= MIN_MONTHS:
                 out[name] = series
         out["va"] = official_as_of(self.official, region, when).reindex(index)
         return out
