@@ -235,3 +235,17 @@ def test_page_api_and_excel_inside_the_scope(web_settings, web_app, demo_users, 
     assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
     login(web_client, "qiye")
     assert web_client.get("/api/v1/nowcast/latest").status_code in (403, 404)
+
+
+def test_job_kind_is_registered_and_refuses_regions_outside_the_scope() -> None:
+    from jingxin.core.jobs import JobRefused
+    from jingxin.core.jobs.registry import get_kind, load_kinds
+    from jingxin.nowcast.jobs import NowcastParams, _check
+
+    load_kinds()
+    assert get_kind("nowcast.run").title == "现时预测"
+    _check(NowcastParams(month="2021-06", region="330106"), Scope(division="330100"))
+    with pytest.raises(JobRefused, match="无权"):
+        _check(NowcastParams(month="2021-06", region="330000"), Scope(division="330100"))
+    with pytest.raises(JobRefused):
+        _check(NowcastParams(month="2021-06"), Scope(credit_code="91330106MA27XXXX0X"))
