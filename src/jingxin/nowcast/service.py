@@ -78,6 +78,8 @@ def run_view(wh: Warehouse, scope: Scope, run_id: str, region: str | None = None
     """One run for one region: estimates by model for the month and the quarter, the news,
     and the region's published history (for the chart). KeyError if the run does not exist."""
     code = allowed_regions(scope, region)[0]
+    if not wh.has_table("nowcast_runs"):  # no run was ever made
+        raise KeyError(run_id)
     runs = wh.table("nowcast_runs")
     run = _df(wh, runs.filter(runs.run_id == run_id))
     if run.empty:

@@ -7,11 +7,11 @@ elsewhere. Runs are made by the `nowcast.run` job (作业 page, schedule, or `ji
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 
 from jingxin.core import audit
 from jingxin.core.auth import ANALYSTS, Role
@@ -19,11 +19,15 @@ from jingxin.nowcast import charts, service
 from jingxin.nowcast.data import regions
 from jingxin.nowcast.export import workbook
 from jingxin.nowcast.models import NowcastError
+from jingxin.nowcast.schemas import NowcastOut, RunOut
 from jingxin.web.deps import CurrentActor, CurrentScope, DbSession, WarehouseReader, require_roles
 from jingxin.web.registry import NavItem, WebScenario
+from jingxin.web.schemas import Message
 from jingxin.web.templating import render
 
 ROLES = frozenset({*ANALYSTS, Role.ADMIN})
+ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": Message}, 403: {"model": Message}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {**ERRORS, 404: {"model": Message}}
 RunId = Annotated[
     str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-[0-9a-f]{10}$", description="预测批次编号")
 ]
@@ -110,13 +114,17 @@ def nowcast_export(
     )
 
 
-@api.get("/runs", dependencies=[Depends(require_roles(*ROLES))])
+@api.get(
+    "/runs", dependencies=[Depends(require_roles(*ROLES))], response_model=list[RunOut], responses=ERRORS
+)
 def api_runs(wh: WarehouseReader, scope: CurrentScope) -> list[dict[str, Any]]:
     """Recent nowcast runs holding a region in your scope."""
     return service.list_runs(wh, scope)
 
 
-@api.get("/latest", dependencies=[Depends(require_roles(*ROLES))])
+@api.get(
+    "/latest", dependencies=[Depends(require_roles(*ROLES))], response_model=NowcastOut, responses=NOT_FOUND
+)
 def api_latest(
     wh: WarehouseReader, scope: CurrentScope, region: Region = None, month: Month = None
 ) -> dict[str, Any]:
@@ -127,8 +135,18 @@ def api_latest(
     return view
 
 
-@api.get("/runs/{run_id}", dependencies=[Depends(require_roles(*ROLES))])
-def api_run(wh: WarehouseReader, scope: CurrentScope, run_id: str, region: Region = None) -> dict[str, Any]:
+@api.get(
+    "/runs/{run_id}",
+    dependencies=[Depends(require_roles(*ROLES))],
+    response_model=NowcastOut,
+    responses=NOT_FOUND,
+)
+def api_run(
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    run_id: Annotated[str, Path(max_length=40, description="预测批次编号")],
+    region: Region = None,
+) -> dict[str, Any]:
     """One run for one region: estimates by model for the month and quarter, news, history."""
     view = _view(wh, scope, run_id, region)
     assert view is not None
@@ -140,5 +158,5 @@ scenario = WebScenario(
     pages=pages,
     api=api,
     nav=(NavItem("nowcast", "现时预测", "/nowcast", roles=ROLES, order=35, icon="◔"),),
-    templates=Path(__file__).parent / "templates",
+    templates=FilePath(__file__).parent / "templates",
 )
