@@ -49,7 +49,12 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
     other = users["admin"].id if username != "admin" else users["xihu"].id
     foreign_source = "power" if username == "liaison-sw" else "tax"
     new_user = {"username": "intruder", "display_name": "I", "role": "admin", "password": "Abcdefgh12345"}
+    region = {"xihu": "330281", "hangzhou": "330281"}.get(username, "339999")  # 余姚: outside 杭州
     return [
+        ("GET", f"/api/v1/nowcast/runs/2021-05-0123456789?region={region}", {}),
+        ("GET", f"/api/v1/nowcast/latest?region={region}", {}),
+        ("GET", f"/nowcast?region={region}", {}),
+        ("GET", f"/nowcast/export.xlsx?region={region}", {}),
         ("GET", "/api/v1/users", {}),
         ("POST", "/api/v1/users", {"json": new_user}),
         ("GET", f"/api/v1/users/{other}", {}),

@@ -156,6 +156,8 @@ def test_expected_files(province: tuple[Path, Manifest]) -> None:
             f"park_members_{y}.csv",
             f"support_{y}.xlsx",
         }
+        if y > YEARS[0]:  # the statistics bureau's figures need last year (first and revised)
+            expected |= {f"official_{y}.csv", f"official_{y}_revised.csv"}
     assert names == expected
     assert len(manifest.files) == len(plan_jobs(YEARS))
     for name in names | {"manifest.json"}:

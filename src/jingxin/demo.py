@@ -90,6 +90,25 @@ def _evaluate(wh, years: tuple[int, int]) -> None:  # type: ignore[no-untyped-de
             console.print(f"    {year}年 {summary.title}：{counted}（{classes}）")
 
 
+def _nowcast(wh, year: int) -> None:  # type: ignore[no-untyped-def]
+    """现时预测 of the last December for the province, 杭州 and 西湖区, as known on the 20th and
+    on the 12th of January (so the page shows what the month's electricity and invoices moved)."""
+    import datetime as dt
+
+    from jingxin.nowcast.data import load_inputs
+    from jingxin.nowcast.runs import run_failures, run_nowcast
+
+    inputs = load_inputs(wh)
+    if inputs.official.empty:
+        return
+    codes = ["330000", "330100", DEMO_COUNTY]
+    for when in (dt.date(year, 12, 20), dt.date(year + 1, 1, 12)):
+        run_id = run_nowcast(wh, f"{year}-12", codes, as_of=when, inputs=inputs, created_by="demo")
+    failed = run_failures(wh, run_id)
+    note = f"（{'；'.join(failed)}）" if failed else ""
+    console.print(f"    现时预测 {year}-12：{len(codes) - len(failed)} 个地区{note}")
+
+
 def _demo_users(wh) -> None:  # type: ignore[no-untyped-def]
     from jingxin.accounts.demo_bindings import demo_user_options
     from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users
@@ -133,6 +152,8 @@ def demo(
             _ingest(wh, folder)
         if not wh.has_table("eval_runs") or wh.execute(wh.table("eval_runs").count()) == 0:
             _evaluate(wh, years)
+        if not wh.has_table("nowcast_runs"):
+            _nowcast(wh, last_year)
         _demo_users(wh)
     finally:
         wh.close()

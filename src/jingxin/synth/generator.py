@@ -16,6 +16,7 @@ import numpy as np
 
 from jingxin.core import contracts
 from jingxin.synth import events as ev
+from jingxin.synth import official as off
 from jingxin.synth.accounts import Accounts, build_accounts
 from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, targets
 from jingxin.synth.defects import plan_defects
@@ -84,6 +85,9 @@ def plan_jobs(years: tuple[int, ...], annual_only: bool = False, risk: bool = Fa
         jobs += [(source, year) for year in years for source in ("power", "monthly", "invoices")]
         jobs.append(("power-daily", None))
         jobs += [("customs", year) for year in years]  # after the others: earlier files keep their bytes
+        # Official county figures (统计局发布): from the second year, first releases then the
+        # republication with revisions (:mod:`.official`).
+        jobs += [(source, year) for year in years[1:] for source in ("official", "official-revised")]
     jobs += [("support", year) for year in years]  # last, so the order of the others is unchanged
     if risk:
         # Enterprise risk sources last: their own streams leave every file above unchanged.
@@ -91,10 +95,10 @@ def plan_jobs(years: tuple[int, ...], annual_only: bool = False, risk: bool = Fa
     return jobs
 
 
-def _file_name(source: str, year: int | None, fmt: str) -> str:
+def _file_name(source: str, year: int | None, fmt: str, suffix: str = "") -> str:
     habit = HABITS[source]
     stem = f"{habit.stem}_{year}" if habit.per_year and year is not None else habit.stem
-    return f"{stem}.{fmt}"
+    return f"{stem}{suffix}.{fmt}"
 
 
 def _choose_units(frame: Frame, rng: np.random.Generator) -> bool:
@@ -119,6 +123,7 @@ def emit(
     defects: float,
     xlsx_max_rows: int,
     as_of: str,
+    suffix: str = "",
 ) -> FileEntry:
     """Write one frame as its department would and describe it for the manifest."""
     habit = HABITS[frame.source]
@@ -131,7 +136,7 @@ def emit(
     plan = plan_defects(
         frame, streams("defects", *key), defects, truncatable=fmt == "csv", thousands=thousands
     )
-    name = _file_name(frame.source, year, fmt)
+    name = _file_name(frame.source, year, fmt, suffix)
     path = out_dir / name
     if fmt == "csv":
         encoding = habit.encoding if switched is None else "utf-8-sig"
@@ -195,6 +200,7 @@ def _build(
     streams: Streams,
     daily_days: int,
     distress: Distress | None = None,
+    officials: dict[int, off.OfficialYear] | None = None,
 ) -> Frame:
     source, year = job
     if source in RISK_BUILDERS:
@@ -230,6 +236,9 @@ def _build(
     if source == "customs":
         assert year is not None
         return customs_frame(year, pop, acc, streams)
+    if source in ("official", "official-revised"):
+        assert year is not None and officials is not None and year in officials
+        return off.official_frame(year, officials[year], revised_file=source == "official-revised")
     raise ValueError(f"unknown source {source}")
 
 
@@ -380,10 +389,16 @@ def generate_province(
     )
     if distress is not None:
         manifest.distress = distress_entry(distress, pop)
+    officials: dict[int, off.OfficialYear] = {}
+    if not annual_only:  # from the second year (growth needs last year)
+        drawn = {y: off.official_year(y, pop, acc, streams) for y in year_tuple[1:]}
+        officials = {y: f for y, f in drawn.items() if f is not None}
+        manifest.official = [off.manifest_entry(y, f) for y, f in officials.items()]
     as_of = f"{year_tuple[-1]}年12月31日"
     for job in jobs:
-        frame = _build(job, pop, acc, parks, links, streams, daily_days, distress)
-        entry = emit(frame, out, job[1], streams, defects, xlsx_max_rows, as_of)
+        frame = _build(job, pop, acc, parks, links, streams, daily_days, distress, officials)
+        suffix = "_revised" if job[0] == "official-revised" else ""
+        entry = emit(frame, out, job[1], streams, defects, xlsx_max_rows, as_of, suffix)
         manifest.files.append(entry)
         del frame
         notify(entry.file, entry)

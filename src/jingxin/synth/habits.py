@@ -159,6 +159,8 @@ HABITS: dict[str, Habit] = {
         variant_share=0.2,
         variants={"万元": ("元",)},
     ),
+    # 统计局: the monthly release tables of 规上工业增加值 growth, exported as CSV with a BOM.
+    "official": Habit(stem="official", format="csv", encoding="utf-8-sig"),
 }
 
 # When an Excel source exceeds this many rows it is written as UTF-8-BOM CSV instead

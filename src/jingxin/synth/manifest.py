@@ -99,6 +99,8 @@ class Manifest:
     events: list[dict[str, Any]] = field(default_factory=list)
     # Enterprise risk truth (synth.distress): who failed, when, why, along which guarantee.
     distress: dict[str, Any] = field(default_factory=dict)
+    # Official figures (统计局发布) per year: counts and every revision (:mod:`.official`).
+    official: list[dict[str, Any]] = field(default_factory=list)
     row_numbering: str = ROW_NUMBERING
     notes: dict[str, str] = field(default_factory=lambda: dict(NOTES))
     generator: str = "jingxin.synth"
@@ -126,6 +128,7 @@ class Manifest:
             "shared_parcels",
             "events",
             "distress",
+            "official",
         ]
         # `distress` only when the risk sources were generated: other manifests stay as they were.
         return {key: data[key] for key in order if key != "distress" or data[key]}
@@ -153,6 +156,7 @@ class Manifest:
             shared_parcels=data.get("shared_parcels", []),
             events=data.get("events", []),
             distress=data.get("distress", {}),
+            official=data.get("official", []),
             row_numbering=data.get("row_numbering", ROW_NUMBERING),
             notes=data.get("notes", {}),
             generator=data.get("generator", ""),

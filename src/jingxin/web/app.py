@@ -64,6 +64,7 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.web.audit_views",
     "jingxin.core.workflow.views",
     "jingxin.core.notify.views",
+    "jingxin.nowcast.views",
     "jingxin.exchange.views",
     "jingxin.jobs.views",
     "jingxin.ops.views",

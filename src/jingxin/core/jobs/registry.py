@@ -27,6 +27,7 @@ KIND_MODULES: tuple[str, ...] = (
     "jingxin.ops.backup_kind",
     "jingxin.monitoring.jobs",
 )
+KIND_MODULES: tuple[str, ...] = ("jingxin.jobs.kinds", "jingxin.jobs.platform_kinds", "jingxin.nowcast.jobs")
 
 
 class JobRefused(ValueError):
