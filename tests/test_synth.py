@@ -155,6 +155,7 @@ def test_expected_files(province: tuple[Path, Manifest]) -> None:
             f"parks_{y}.xlsx",
             f"park_members_{y}.csv",
             f"support_{y}.xlsx",
+            f"customs_{y}.xlsx",
         }
         if y > YEARS[0]:  # the statistics bureau's figures need last year (first and revised)
             expected |= {f"official_{y}.csv", f"official_{y}_revised.csv"}
