@@ -249,3 +249,15 @@ def test_job_kind_is_registered_and_refuses_regions_outside_the_scope() -> None:
         _check(NowcastParams(month="2021-06", region="330000"), Scope(division="330100"))
     with pytest.raises(JobRefused):
         _check(NowcastParams(month="2021-06"), Scope(credit_code="91330106MA27XXXX0X"))
+
+
+def test_briefing_section_shows_the_stored_nowcast(province, inputs) -> None:
+    import jingxin.nowcast as nowcast
+
+    wh = province[2]
+    assert nowcast.briefing_section(wh, 2021, 6, "330100") is None  # no run of that month yet
+    run_nowcast(wh, "2021-06", ["330100"], as_of=dt.date(2021, 7, 12), inputs=inputs, maxiter=50)
+    section = nowcast.briefing_section(wh, 2021, 6, "330100")
+    assert section is not None and "2021年6月" in section["paragraphs"][0]
+    models = {row[0] for row in section["table"]["rows"]}
+    assert {"动态因子模型", "朴素（上期值）"} <= models

@@ -179,3 +179,43 @@ def test_cli_score_json_and_county(province: dict[str, Any], result: Any) -> Non
         assert load_workbook(out, read_only=True).sheetnames == ["风险企业清单", "一般关注分类", "共性问题"]
     finally:
         province["wh"] = open_warehouse(province["url"])
+
+
+def test_monthly_job_grades_and_opens_each_case_once(province: dict[str, Any], tmp_path: Path) -> None:
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    from sqlalchemy import func, select
+
+    from jingxin.core.db import Database, upgrade
+    from jingxin.core.jobs.registry import get_kind, load_kinds
+    from jingxin.core.workflow.models import WorkItem
+    from jingxin.risk.jobs import MonthlyParams, run_monthly
+
+    url = f"sqlite:///{tmp_path / 'platform.sqlite'}"
+    upgrade(url)
+    db = Database(url)
+
+    @contextmanager
+    def reader():
+        yield province["wh"]
+
+    ctx = SimpleNamespace(
+        params=MonthlyParams(month=MONTH),
+        warehouse_reader=reader,
+        database=db,
+        progress=lambda *a: None,
+        log=lambda *a: None,
+    )
+    first = run_monthly(ctx)
+    again = run_monthly(ctx)
+    with db.session() as s:
+        cases = s.scalar(select(func.count()).select_from(WorkItem).where(WorkItem.workflow == "risk_case"))
+    key = first["grades"].get(KEY, 0)
+    assert first["month"] == MONTH and key > 0
+    placed = key - first["cases_without_county"]
+    assert first["cases_opened"] == placed == cases > 0  # one case per 重点关注 enterprise with a county
+    assert again["cases_opened"] == 0 and again["cases_already_open"] == placed
+    load_kinds()
+    assert get_kind("risk.monthly").title == "风险分级月度例行"
+    db.dispose()

@@ -35,12 +35,15 @@ class Opened:
     opened: list[int] = field(default_factory=list)
     already_open: list[str] = field(default_factory=list)
     outside_scope: int = 0
+    no_county: int = 0  # graded from shared data but not (yet) in the registry: no county to own it
 
 
 def open_cases(db: Session, result: MonthResult, user: Any, county: str | None = None) -> Opened:
     """Open a case for every 重点关注 enterprise of the month in `user`'s scope (and `county`)
     that has no open case yet."""
     rows = result.table[result.table["grade"] == KEY]
+    out = Opened(no_county=int(rows["county_code"].isna().sum()))
+    rows = rows[rows["county_code"].notna()]
     if county:
         rows = rows[rows["county_code"].astype(str).str.startswith(county)]
     open_codes = set(
@@ -48,7 +51,6 @@ def open_cases(db: Session, result: MonthResult, user: Any, county: str | None =
             select(WorkItem.credit_code).where(WorkItem.workflow == WORKFLOW, WorkItem.closed_at.is_(None))
         )
     )
-    out = Opened()
     for _, r in rows.sort_values("credit_code").iterrows():
         code, division = str(r["credit_code"]), str(r["county_code"])
         if not user.scope.allows_enterprise(code, division):

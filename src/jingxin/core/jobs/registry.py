@@ -26,8 +26,9 @@ KIND_MODULES: tuple[str, ...] = (
     "jingxin.jobs.platform_kinds",
     "jingxin.ops.backup_kind",
     "jingxin.monitoring.jobs",
+    "jingxin.nowcast.jobs",
+    "jingxin.risk.jobs",
 )
-KIND_MODULES: tuple[str, ...] = ("jingxin.jobs.kinds", "jingxin.jobs.platform_kinds", "jingxin.nowcast.jobs")
 
 
 class JobRefused(ValueError):
