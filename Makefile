@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`.
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test test-heavy lint bench
 
 setup:
 	bash scripts/setup.sh
@@ -9,7 +9,12 @@ demo: setup
 
 test: setup
 	bash scripts/services.sh
-	.venv/bin/pytest -n 2 --dist loadgroup -q
+	.venv/bin/pytest -n 2 --dist loadgroup -q -m "not heavy"
+
+# Tests that start clusters or several servers and need minutes each (marker `heavy`).
+test-heavy: setup
+	bash scripts/services.sh
+	.venv/bin/pytest -n 2 --dist loadgroup -q -m heavy
 
 lint:
 	.venv/bin/ruff check src tests bench

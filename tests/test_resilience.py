@@ -41,7 +41,7 @@ from jobs_helpers import JINGXIN, PASSWORD, api_login, environment, free_port
 
 from jingxin.web.testing import csrf_from
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.heavy, pytest.mark.postgres]
 
 # Per-process bounds for this test (small, so that exceeding them would show).
 POOLS = {

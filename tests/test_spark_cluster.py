@@ -28,7 +28,7 @@ from jingxin.evaluation.sample import load_facts, province
 from jingxin.evaluation.writeback import collect_spark_runs
 
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
-pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.xdist_group("spark")]
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.heavy, pytest.mark.xdist_group("spark")]
 
 SYSTEM = "zhejiang_industry_above"
 JINGXIN = str(Path(sys.executable).parent / "jingxin")
