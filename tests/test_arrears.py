@@ -73,11 +73,11 @@ def test_ledger_lists_disputes_and_scope(
     xihu, qiye = p["xihu"], p["qiye"]
     actor = Actor(xihu.id, xihu.username)
     with pytest.raises(service.ArrearsError) as bad:
-        service.record(db, xihu, debt(qiye.credit_code, signed_on="2021-13-01", amount="-5"), actor)
+        service.record_entry(db, xihu, debt(qiye.credit_code, signed_on="2021-13-01", amount="-5"), actor)
     assert set(bad.value.problems) == {"signed_on", "amount"}
-    a = service.record(db, xihu, debt(qiye.credit_code), actor)
+    a = service.record_entry(db, xihu, debt(qiye.credit_code), actor)
     assert a.due_date == date(2021, 4, 9)
-    b = service.record(
+    b = service.record_entry(
         db,
         xihu,
         debt(
@@ -113,7 +113,7 @@ def test_ledger_lists_disputes_and_scope(
     with pytest.raises(service.ArrearsError):
         service.get(db, p["lucheng"], a.id)
     with pytest.raises(service.ArrearsError):
-        service.record(db, qiye, debt(qiye.credit_code), Actor(qiye.id, qiye.username))
+        service.record_entry(db, qiye, debt(qiye.credit_code), Actor(qiye.id, qiye.username))
 
     # an enterprise reports a disputed debt through a 清欠 appeal: ledger entry + dispute case
     item = appeals.submit(

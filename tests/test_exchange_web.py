@@ -95,7 +95,7 @@ def test_the_tracker_flips_when_a_liaison_uploads_the_filled_template(web_client
     page = web_client.get("/exchange/tracker")
     assert page.status_code == 200 and "企业年度税收" in page.text and "企业月度用电量" not in page.text
     summary = {s["source"]: s for s in web_client.get("/api/v1/exchange/tracker").json()}
-    assert set(summary) == {"tax", "invoices"}  # the 税务 department's sources only
+    assert set(summary) == {"tax", "invoices", "tax-monthly"}  # the 税务 department's sources only
     year = datetime.now(CHINA_TZ).year - 1  # last year's tax: due on April 30 of this year
     periods = {p["period"]: p for p in web_client.get("/api/v1/exchange/tracker/periods?source=tax").json()}
     before = periods[str(year)]

@@ -794,6 +794,12 @@ LIAISON_USERNAMES = {
     "电力": "liaison-dl",
     "经信": "liaison-jx",  # parks and park members (开发区（园区）数据)
     "海关": "liaison-hg",  # customs exports (运行监测)
+    # enterprise risk sources (企业风险分级)
+    "人社": "liaison-rs",
+    "公用事业": "liaison-gy",
+    "人行": "liaison-rh",
+    "法院": "liaison-fy",
+    "金融监管": "liaison-jr",
 }
 
 

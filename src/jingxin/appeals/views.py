@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from jingxin.accounts import service as accounts
@@ -40,11 +41,20 @@ from jingxin.web.templating import render
 
 FILERS = frozenset({Role.ENTERPRISE, Role.SERVICE_STAFF})
 SUPERVISORS = frozenset({Role.ADMIN, Role.LIAISON, *ANALYSTS})
+
+
+class Problem(BaseModel):
+    """A refused form: a message with the fields at fault, or the list of malformed parameters."""
+
+    detail: str | list[dict[str, Any]]
+    fields: dict[str, str] | None = None
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Message},
     403: {"model": Message},
     404: {"model": Message},
-    422: {"model": Message},
+    422: {"model": Problem},
 }
 ARREAR_FIELDS = (
     "debtor_name",

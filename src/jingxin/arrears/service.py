@@ -149,7 +149,7 @@ def _entry(report: Report, creditor_code: str, creditor_name: str, division: str
     )
 
 
-def record(
+def record_entry(
     db: Session, user: Any, data: Mapping[str, Any], actor: audit.Actor, now: datetime | None = None
 ) -> ArrearsEntry:
     """Record a debt in the ledger (an official of the creditor's county or above)."""

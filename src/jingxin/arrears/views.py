@@ -89,7 +89,7 @@ def record_api(
     db: DbSession, user: CurrentUser, actor: CurrentActor, body: Annotated[dict[str, Any], Body()]
 ) -> Any:
     try:
-        e = service.record(db, user, body, actor)
+        e = service.record_entry(db, user, body, actor)
     except (service.ArrearsError, wf.WorkflowError) as exc:
         return _fail(exc)
     return _row(e, 0, e.amount, service.today())
@@ -181,7 +181,7 @@ async def arrears_record(
 ) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
-        e = service.record(db, user, form, actor)
+        e = service.record_entry(db, user, form, actor)
     except service.ArrearsError as exc:
         if exc.status == 403:
             raise HTTPException(403, str(exc)) from None
