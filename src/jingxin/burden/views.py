@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from jingxin.accounts import service as accounts
 from jingxin.appeals.xlsx import XLSX_TYPE, workbook
@@ -135,12 +135,15 @@ async def review_page(
     ws: CurrentWebSession,
 ) -> Response:
     form = await request.form()
-    body = ReviewIn(
-        policy_id=str(form.get("policy_id") or ""),
-        year=int(str(form.get("year") or "0") or 0),
-        decision=str(form.get("decision") or "extend"),
-        reason=str(form.get("reason") or ""),
-    )
+    try:
+        body = ReviewIn(
+            policy_id=str(form.get("policy_id") or ""),
+            year=int(str(form.get("year") or "0") or 0),
+            decision=str(form.get("decision") or "extend"),
+            reason=str(form.get("reason") or ""),
+        )
+    except (ValueError, ValidationError):  # a hand-made form: say what is wrong, never a 500
+        raise HTTPException(422, "请填写政策编号、年度（2000 年以后）和评估结论") from None
     _review(wh, db, user, actor, body)
     accounts.add_flash(db, ws, "已确认政策评估结论。")
     return RedirectResponse(f"/burden?year={body.year}", status_code=303)

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
+from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from jingxin.accounts import service as accounts
@@ -322,7 +323,13 @@ def cases_page(
     )
 
 
-@api.get("/cases")
+class Problem(BaseModel):
+    """A refused request: a Chinese message, or the list of malformed parameters."""
+
+    detail: str | list[dict[str, Any]]
+
+
+@api.get("/cases", responses={422: {"model": Problem}})
 def cases_api(
     db: DbSession,
     user: CurrentUser,
