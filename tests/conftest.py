@@ -84,3 +84,20 @@ def warehouse(warehouse_url: str) -> Iterator[Warehouse]:
         yield wh
     finally:
         wh.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless chromium (Debian's package) per test worker, shared by the browser tests;
+    each test opens contexts of its own (tests/browser_support.py `open_as`)."""
+    from pathlib import Path
+
+    from browser_support import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()

@@ -93,7 +93,7 @@ def _seed(home: Path) -> dict[str, int]:
                 now=bj(2022, 1, 29, 9),
             )
             sweep(db, bj(2021, 10, 11, 9), send_email=False)
-            arrears.record(
+            arrears.record_entry(
                 db,
                 xihu,
                 {

@@ -73,6 +73,23 @@ def _route_structlog_to_logging() -> None:
 _route_structlog_to_logging()
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a line is logged, not when logging was set up:
+    a process that swaps stderr (a test runner, a daemon redirecting it) never leaves the root
+    logger writing to a closed stream."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure_logging(log_format: str = "json", level: str = "info", stream: TextIO | None = None) -> None:
     """Send every log line of the process to `stream` (stderr) in `log_format`.
 
@@ -91,7 +108,7 @@ def configure_logging(log_format: str = "json", level: str = "info", stream: Tex
             renderer,
         ],
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]
