@@ -203,7 +203,7 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(1)
-        from jingxin.accounts.service import DEMO_PASSWORD
+        from jingxin.accounts.demo import DEMO_PASSWORD
 
         users = args.users.split(",")
         cookies = [login_cookie(base, user, DEMO_PASSWORD) for user in users]

@@ -90,7 +90,7 @@ def _build_province(home: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A province in a warehouse, the demo accounts, and `uvicorn` serving them."""
-    from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users
+    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
     from jingxin.core.db import Database, upgrade
 
     started = time.perf_counter()

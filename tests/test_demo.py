@@ -16,7 +16,7 @@ pytest_plugins = ["jingxin.web.pytest_fixtures"]
 
 
 def test_every_source_has_a_named_demo_liaison_who_may_send_it(db_session: Any) -> None:
-    from jingxin.accounts.service import LIAISON_USERNAMES, create_demo_users
+    from jingxin.accounts.demo import LIAISON_USERNAMES, create_demo_users
     from jingxin.core.auth import Role
 
     users = create_demo_users(db_session)

@@ -18,6 +18,7 @@ import pytest
 from exchange_helpers import ALL, LUCHENG, SHANGCHENG, XIHU, filled, load_world, registry_rows, tax_rows
 from sqlalchemy import inspect, select
 
+from jingxin.accounts import demo as account_demo
 from jingxin.accounts import service as accounts
 from jingxin.core import audit
 from jingxin.core.calendar import CHINA_TZ
@@ -162,7 +163,7 @@ def test_a_liaison_is_reminded_and_the_tracker_flips_when_the_file_lands(
     db_session: Any, platform_db: Any, wh: Warehouse, files: Path
 ) -> None:
     db = db_session
-    people = {u.username: u for u in accounts.create_demo_users(db)}
+    people = {u.username: u for u in account_demo.create_demo_users(db)}
     tax_liaison, power_liaison = people["liaison-sw"], people["liaison-dl"]
     now = bj(2022, 5, 3, 9)
 
@@ -216,7 +217,7 @@ def test_on_time_late_rejected_and_due_soon(
     db_session: Any, platform_db: Any, wh: Warehouse, files: Path
 ) -> None:
     db = db_session
-    people = {u.username: u for u in accounts.create_demo_users(db)}
+    people = {u.username: u for u in account_demo.create_demo_users(db)}
     # 2021 power for March lands on 2021-04-10, before its due date of April 15: on time
     power = [{"credit_code": c, "month": "2021-03", "kwh": 1000.0} for c in ALL]
     on_time = ingest_file(wh, "power", filled(files, "power", power))
@@ -468,7 +469,7 @@ def test_the_reminder_sweep_runs_from_the_command_line(
     from jingxin.cli import app
     from jingxin.core.settings import get_settings
 
-    people = {u.username: u for u in accounts.create_demo_users(db_session)}
+    people = {u.username: u for u in account_demo.create_demo_users(db_session)}
     db_session.commit()
     monkeypatch.setenv("JINGXIN_DATABASE_URL", platform_url)
     monkeypatch.setenv("JINGXIN_WAREHOUSE", f"duckdb:///{tmp_path / 'cli.duckdb'}")
@@ -520,7 +521,7 @@ def test_only_active_liaisons_are_reminded_and_a_department_without_one_is_repor
     db_session: Any, wh: Warehouse
 ) -> None:
     db = db_session
-    people = {u.username: u for u in accounts.create_demo_users(db)}
+    people = {u.username: u for u in account_demo.create_demo_users(db)}
     accounts.set_active(db, people["liaison-sw"].id, False, ADMIN)
     service.sync_tracker(db, wh, bj(2022, 5, 3))
     report = service.send_reminders(db, bj(2022, 5, 3))

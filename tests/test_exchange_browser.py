@@ -36,7 +36,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users
+    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
     from jingxin.core.db import Database, upgrade
     from jingxin.core.warehouse import open_warehouse
 

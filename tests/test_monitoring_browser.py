@@ -43,7 +43,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[dict[str, Any]]:
-    from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users
+    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
     from jingxin.core.db import Database, upgrade
     from jingxin.core.warehouse import open_warehouse
     from jingxin.ingest.directory import ingest_directory

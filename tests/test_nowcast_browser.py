@@ -58,7 +58,7 @@ def _build(home: Path) -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users
+    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
     from jingxin.core.db import Database, upgrade
 
     home = tmp_path_factory.mktemp("nowcast-browser")

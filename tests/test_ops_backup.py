@@ -38,7 +38,7 @@ def template_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     """Both embedded stores with demo users and one evaluation run, made once per module."""
     from argon2 import PasswordHasher
 
-    from jingxin.accounts import service
+    from jingxin.accounts import demo as account_demo
     from jingxin.core import auth
     from jingxin.web.testing import DEMO_PASSWORD, FAST_HASHER
 
@@ -49,7 +49,7 @@ def template_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
     auth.configure_hasher(FAST_HASHER)
     try:
         with database.session() as db:
-            service.create_demo_users(db, DEMO_PASSWORD)
+            account_demo.create_demo_users(db, DEMO_PASSWORD)
     finally:
         auth.configure_hasher(PasswordHasher())
         database.dispose()

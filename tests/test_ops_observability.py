@@ -43,12 +43,11 @@ def make_app(tmp_path: Path, template: Path, **extra: Any) -> Any:
 
 @pytest.fixture
 def client(tmp_path: Path, _sqlite_template: Path, fast_password_hashing: None) -> Iterator[TestClient]:
-    from jingxin.accounts import service
-    from jingxin.web.testing import DEMO_PASSWORD
+    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
 
     app = make_app(tmp_path, _sqlite_template, metrics_token=TOKEN)
     with app.state.db.session() as db:
-        service.create_demo_users(db, DEMO_PASSWORD)
+        create_demo_users(db, DEMO_PASSWORD)
     with TestClient(app, base_url="http://testserver") as c:
         yield c
 
@@ -156,12 +155,12 @@ def json_log() -> Iterator[io.StringIO]:
 def test_log_line_and_audit_entry_share_the_request_id(
     json_log: io.StringIO, tmp_path: Path, _sqlite_template: Path, fast_password_hashing: None
 ) -> None:
-    from jingxin.accounts import service
-    from jingxin.web.testing import DEMO_PASSWORD, csrf_from
+    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
+    from jingxin.web.testing import csrf_from
 
     app = make_app(tmp_path, _sqlite_template)
     with app.state.db.session() as db:
-        service.create_demo_users(db, DEMO_PASSWORD)
+        create_demo_users(db, DEMO_PASSWORD)
     with TestClient(app, base_url="http://testserver") as client:
         page = client.get("/login")
         answer = client.post(

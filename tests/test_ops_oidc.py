@@ -33,7 +33,7 @@ CLAIMS = {
 def sso(
     tmp_path: Path, _sqlite_template: Path, fast_password_hashing: None
 ) -> Iterator[tuple[TestClient, Provider]]:
-    from jingxin.accounts import service
+    from jingxin.accounts import demo as account_demo
     from jingxin.web.testing import DEMO_PASSWORD
 
     with Provider("jingxin", "client-secret-1", dict(CLAIMS)) as provider:
@@ -54,7 +54,7 @@ def sso(
         )
         app = create_app(settings, migrate=False, run_jobs=False)
         with app.state.db.session() as db:
-            service.create_demo_users(db, DEMO_PASSWORD)
+            account_demo.create_demo_users(db, DEMO_PASSWORD)
         with TestClient(app, base_url="http://testserver") as client:
             yield client, provider
 

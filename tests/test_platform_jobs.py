@@ -48,7 +48,7 @@ def submit(client: TestClient, token: str, kind: str, params: dict[str, Any]) ->
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None) -> Iterator[dict[str, Any]]:
-    from jingxin.accounts.service import create_demo_users
+    from jingxin.accounts.demo import create_demo_users
     from jingxin.core.db import upgrade
     from jingxin.core.settings import Settings
     from jingxin.web.app import create_app

@@ -28,7 +28,7 @@ PHONE = {"width": 390, "height": 844}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users
+    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
     from jingxin.core.db import Database, upgrade
     from jingxin.core.scope import Scope
     from jingxin.core.warehouse import open_warehouse

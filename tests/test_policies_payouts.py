@@ -38,7 +38,7 @@ def wh(wh_url: str):
 
 @pytest.fixture
 def people(db_session, wh) -> dict[str, Any]:
-    from jingxin.accounts.service import create_demo_users
+    from jingxin.accounts.demo import create_demo_users
     from jingxin.core.scope import Scope
 
     xihu = service.beneficiaries(wh, Scope(division=XIHU), POLICY, DAY, county=XIHU)

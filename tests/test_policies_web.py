@@ -29,7 +29,7 @@ POLICY = "land_tax_relief"
 def world(
     tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None, policies_template: Path
 ) -> Iterator[dict[str, Any]]:
-    from jingxin.accounts.service import create_demo_users
+    from jingxin.accounts.demo import create_demo_users
     from jingxin.core.db import upgrade
     from jingxin.core.settings import Settings
     from jingxin.web.app import create_app

@@ -180,7 +180,7 @@ def test_two_processes_start_together_on_an_empty_database(cluster: Cluster) -> 
 
 def _demo_users(url: str) -> None:
     """The demo accounts, made in this process (as `jingxin users demo` does, faster)."""
-    from jingxin.accounts.service import create_demo_users
+    from jingxin.accounts.demo import create_demo_users
     from jingxin.core.db import Database
 
     database = Database(url)

@@ -47,8 +47,9 @@ MONTH = "2021-06"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
     from jingxin.accounts.schemas import UserCreate
-    from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users, create_user
+    from jingxin.accounts.service import create_user
     from jingxin.core.audit import CLI_ACTOR
     from jingxin.core.auth import Role
     from jingxin.core.db import Database, upgrade

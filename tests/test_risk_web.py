@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from jingxin.accounts import demo as account_demo
 from jingxin.accounts import service as accounts
 from jingxin.accounts.schemas import UserCreate
 from jingxin.core.audit import CLI_ACTOR, AuditEntry
@@ -60,7 +61,7 @@ def world(province, web_settings, request) -> dict[str, Any]:
     shutil.copyfile(province["path"], Path(web_settings.warehouse_url.removeprefix("duckdb:///")))
     app = request.getfixturevalue("web_app")
     with app.state.db.session() as db:
-        accounts.create_demo_users(
+        account_demo.create_demo_users(
             db, DEMO_PASSWORD, enterprise_code=province["local"][0], staff_enterprises=[]
         )
         accounts.create_user(

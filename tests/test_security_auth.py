@@ -8,10 +8,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from jingxin.accounts import live_sessions, service
+from jingxin.accounts import live_sessions, service, sessions
+from jingxin.accounts import login as account_login
 from jingxin.accounts.models import LoginAttempt, User, WebSession
 from jingxin.accounts.schemas import UserCreate, UserUpdate
-from jingxin.accounts.service import DEFAULT_SESSIONS, SessionPolicy
+from jingxin.accounts.sessions import DEFAULT_SESSIONS, SessionPolicy
 from jingxin.core import audit
 from jingxin.core.audit import Action, Actor
 from jingxin.core.auth import Role, token_digest
@@ -116,8 +117,8 @@ def test_session_ids_are_stored_hashed(web_client, demo_users, web_app) -> None:
 def test_expired_session_is_refused(web_client, demo_users, monkeypatch) -> None:
     login(web_client, "admin")
     assert web_client.get("/api/v1/me").status_code == 200  # now also kept in memory
-    later = service.utcnow() + DEFAULT_SESSIONS.idle + timedelta(minutes=1)
-    monkeypatch.setattr(service, "utcnow", lambda: later)
+    later = sessions.utcnow() + DEFAULT_SESSIONS.idle + timedelta(minutes=1)
+    monkeypatch.setattr(sessions, "utcnow", lambda: later)
     assert web_client.get("/api/v1/me").status_code == 401
 
 
@@ -306,7 +307,7 @@ def test_unknown_accounts_lock_like_real_ones(web_client, demo_users) -> None:
 
 
 def test_an_address_is_locked_after_many_failures(platform_db) -> None:
-    policy = service.ThrottlePolicy(account_failures=5, ip_failures=8)
+    policy = account_login.ThrottlePolicy(account_failures=5, ip_failures=8)
     with platform_db.session() as db:
         service.create_user(
             db,
@@ -316,10 +317,10 @@ def test_an_address_is_locked_after_many_failures(platform_db) -> None:
             ADMIN,
         )
         for i in range(8):  # spread over many names: no account reaches its limit
-            assert not service.authenticate(db, f"user{i}", "guess-password1", "10.9.9.9", policy).ok
-        outcome = service.authenticate(db, "victim", DEMO_PASSWORD, "10.9.9.9", policy)
+            assert not account_login.authenticate(db, f"user{i}", "guess-password1", "10.9.9.9", policy).ok
+        outcome = account_login.authenticate(db, "victim", DEMO_PASSWORD, "10.9.9.9", policy)
         assert not outcome.ok and outcome.locked_until is not None
-        assert service.authenticate(db, "victim", DEMO_PASSWORD, "10.1.1.1", policy).ok
+        assert account_login.authenticate(db, "victim", DEMO_PASSWORD, "10.1.1.1", policy).ok
         attempts = db.scalars(select(LoginAttempt.outcome).where(LoginAttempt.ip == "10.9.9.9")).all()
         assert attempts.count("locked") == 1
 

@@ -16,10 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from jingxin.accounts import login as account_login
 from jingxin.accounts import service
+from jingxin.accounts.login import ThrottlePolicy
 from jingxin.accounts.models import LoginAttempt, User
 from jingxin.accounts.schemas import UserCreate, UserUpdate
-from jingxin.accounts.service import ThrottlePolicy
 from jingxin.core import audit
 from jingxin.core.audit import CLI_ACTOR, Action, Actor
 from jingxin.core.auth import Role, verify_password
@@ -123,17 +124,17 @@ def test_the_lock_follows_the_policy_and_ends_on_time(platform_db, limit: int) -
         actor = Actor(user.id, "wang", "10.1.2.3")
         for i in range(limit - 1):
             with pytest.raises(service.AccountError, match="原密码不正确") as info:
-                service.change_password(db, user, f"wrong-{i}", "Changed-pass-22", actor, policy=policy)
-            assert not isinstance(info.value, service.PasswordChangeLocked)
-        with pytest.raises(service.PasswordChangeLocked):
-            service.change_password(db, user, "wrong-last", "Changed-pass-22", actor, policy=policy)
-        with pytest.raises(service.PasswordChangeLocked):
-            service.change_password(db, user, "Original-pass-1", "Changed-pass-22", actor, policy=policy)
+                account_login.change_password(db, user, f"wrong-{i}", "Changed-pass-22", actor, policy=policy)
+            assert not isinstance(info.value, account_login.PasswordChangeLocked)
+        with pytest.raises(account_login.PasswordChangeLocked):
+            account_login.change_password(db, user, "wrong-last", "Changed-pass-22", actor, policy=policy)
+        with pytest.raises(account_login.PasswordChangeLocked):
+            account_login.change_password(db, user, "Original-pass-1", "Changed-pass-22", actor, policy=policy)
         # sixteen minutes later the lock has ended and the right password works
         for attempt in db.scalars(select(LoginAttempt)):
             attempt.at -= timedelta(minutes=16)
         db.commit()
-        service.change_password(db, user, "Original-pass-1", "Changed-pass-22", actor, policy=policy)
+        account_login.change_password(db, user, "Original-pass-1", "Changed-pass-22", actor, policy=policy)
         assert verify_password(db.get(User, user.id).password_hash, "Changed-pass-22")
 
 

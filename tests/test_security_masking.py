@@ -45,7 +45,7 @@ ABOVE, BELOW = "zhejiang_industry_above", "zhejiang_industry_below"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None) -> Iterator[dict[str, Any]]:
-    from jingxin.accounts.service import create_demo_users
+    from jingxin.accounts.demo import create_demo_users
     from jingxin.core.db import upgrade
     from jingxin.core.settings import Settings
     from jingxin.web.app import create_app

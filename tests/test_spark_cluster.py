@@ -137,7 +137,7 @@ def test_cluster_evaluation_matches_duckdb_and_reaches_the_serving_store(flow) -
 def test_spark_runs_survive_a_publish_and_show_in_the_web_app(flow, fast_password_hashing) -> None:
     from fastapi.testclient import TestClient
 
-    from jingxin.accounts.service import create_demo_users
+    from jingxin.accounts.demo import create_demo_users
     from jingxin.core.db import upgrade
     from jingxin.core.settings import Settings
     from jingxin.web.app import create_app

@@ -300,8 +300,9 @@ def _registry(wh: Any, codes: list[tuple[str, str]]) -> None:
 def test_demo_accounts_follow_the_current_province(tmp_path) -> None:
     import random
 
+    from jingxin.accounts.demo import create_demo_users
     from jingxin.accounts.demo_bindings import demo_user_options
-    from jingxin.accounts.service import create_demo_users, get_user_by_username
+    from jingxin.accounts.service import get_user_by_username
     from jingxin.core.credit_code import generate
     from jingxin.core.db import Database, upgrade
 

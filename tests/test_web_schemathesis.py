@@ -71,7 +71,7 @@ def evaluated(web_settings) -> dict[str, Any]:
 
 @pytest.fixture
 def accounts(evaluated, web_app) -> None:
-    from jingxin.accounts.service import create_demo_users
+    from jingxin.accounts.demo import create_demo_users
 
     with web_app.state.db.session() as db:
         create_demo_users(

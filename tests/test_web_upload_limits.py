@@ -43,7 +43,7 @@ def _free_port() -> int:
 
 def _platform(home: Path) -> str:
     """A migrated platform database in `home` with the demo accounts; its URL."""
-    from jingxin.accounts.service import create_demo_users
+    from jingxin.accounts.demo import create_demo_users
     from jingxin.core import auth
     from jingxin.core.db import Database, upgrade
     from jingxin.web.testing import FAST_HASHER

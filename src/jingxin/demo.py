@@ -110,8 +110,8 @@ def _nowcast(wh, year: int) -> None:  # type: ignore[no-untyped-def]
 
 
 def _demo_users(wh) -> None:  # type: ignore[no-untyped-def]
+    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
     from jingxin.accounts.demo_bindings import demo_user_options
-    from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users
     from jingxin.core.db import Database, upgrade
     from jingxin.core.settings import get_settings
 

@@ -1,4 +1,7 @@
-"""Account operations (账号服务): users, login with throttling, sessions, demo accounts.
+"""Account operations (账号服务): users and their validation.
+
+Login, throttling and password changes are in `accounts.login`, sessions in
+`accounts.sessions`, the demo accounts in `accounts.demo`.
 
 The web pages, the JSON API and the `jingxin users` commands all call these functions, so a
 rule (a county analyst must be bound to a county, an admin cannot disable themselves, five
@@ -8,34 +11,26 @@ change is written to the audit log in the same transaction as the change itself.
 
 from __future__ import annotations
 
-import random
 import re
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from jingxin.accounts import live_sessions
-from jingxin.accounts.models import LoginAttempt, User, UserEnterprise, WebSession
+from jingxin.accounts.models import User, UserEnterprise
 from jingxin.accounts.schemas import USERNAME_PATTERN, UserCreate, UserUpdate
+from jingxin.accounts.sessions import end_user_sessions
 from jingxin.core import credit_code as cc
 from jingxin.core.audit import Action, Actor, record
 from jingxin.core.auth import (
     ROLE_DIVISION_LEVEL,
     Role,
-    burn_verification,
     departments,
     hash_password,
-    needs_rehash,
-    new_token,
     password_problem,
-    token_digest,
-    verify_password,
 )
 from jingxin.core.db import clean_text, utcnow
 from jingxin.core.scope import Scope
@@ -49,41 +44,6 @@ class AccountError(ValueError):
 
 class UserNotFound(LookupError):
     pass
-
-
-# ---- policies -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ThrottlePolicy:
-    """Login throttling (登录限制).
-
-    An account is locked for `lock` after `account_failures` wrong passwords within `lock`;
-    an address after `ip_failures` failed attempts of any kind. The address limit is higher
-    because a whole bureau often reaches the platform through one NAT address.
-    """
-
-    account_failures: int = 5
-    ip_failures: int = 20
-    lock: timedelta = timedelta(minutes=15)
-
-
-@dataclass(frozen=True)
-class SessionPolicy:
-    """Session lifetimes: idle timeout, absolute limit, and the anonymous login-form session."""
-
-    idle: timedelta = timedelta(hours=2)
-    absolute: timedelta = timedelta(hours=12)
-    anonymous: timedelta = timedelta(hours=1)
-    touch_every: timedelta = timedelta(minutes=1)
-    cache_for: timedelta = timedelta(seconds=5)
-    """On SQLite, how long a session read from the database is answered from memory
-    (`jingxin.accounts.live_sessions`; bounds what a CLI command changes meanwhile); zero
-    switches the cache off. On PostgreSQL changes reach every process by notification."""
-
-
-DEFAULT_THROTTLE = ThrottlePolicy()
-DEFAULT_SESSIONS = SessionPolicy()
 
 
 # ---- validation ---------------------------------------------------------------------------
@@ -220,7 +180,7 @@ def _check_display_name(name: str) -> str:
     return name[:100]
 
 
-def _check_password(password: str) -> None:
+def check_new_password(password: str) -> None:
     problem = password_problem(password)
     if problem:
         raise AccountError(problem)
@@ -289,7 +249,7 @@ def create_user(db: Session, data: UserCreate, actor: Actor, assigner: Scope | N
     username = _check_username(data.username)
     if get_user_by_username(db, username) is not None:
         raise AccountError(f"登录名 {username} 已存在")
-    _check_password(data.password)
+    check_new_password(data.password)
     a = validate_assignment(
         data.role, data.division_code, data.department, data.credit_code, data.enterprises, assigner
     )
@@ -402,507 +362,10 @@ def reset_password(
 ) -> User:
     """An administrator sets a new password (重置密码); the user's other sessions end."""
     user = get_user(db, user_id)
-    _check_password(password)
+    check_new_password(password)
     user.password_hash = hash_password(password)
     user.password_changed_at = user.updated_at = utcnow()
     end_user_sessions(db, user.id, except_token=keep_token)
     record(db, actor, Action.USER_PASSWORD_RESET, "user", user.id, {"username": user.username})
     db.commit()
     return user
-
-
-class PasswordChangeLocked(AccountError):
-    """Too many wrong old passwords (or failed logins): refused until `until` (HTTP 429)."""
-
-    def __init__(self, message: str, until: datetime) -> None:
-        super().__init__(message)
-        self.until = until
-
-
-def _lock_message(locked: datetime, now: datetime) -> str:
-    minutes = max(1, int((locked - now).total_seconds() // 60) + 1)
-    return f"失败次数过多，账号或地址已被锁定，请{minutes}分钟后再试"
-
-
-def change_password(
-    db: Session,
-    user: User,
-    old_password: str,
-    new_password: str,
-    actor: Actor,
-    keep_token: str | None = None,
-    policy: ThrottlePolicy = DEFAULT_THROTTLE,
-) -> None:
-    """A user changes their own password (修改密码); their other sessions end.
-
-    The old password is checked under the login throttle: a wrong one counts as a failed
-    login of the account from the actor's address (so a stolen session cannot guess the
-    password without limit), is audited, and while the account or the address is locked the
-    change is refused (`PasswordChangeLocked`) without checking anything."""
-    user = get_user(db, user.id)  # the row itself: the request's user may be a shared copy
-    name = user.username
-    ip = (actor.ip or "unknown")[:64]
-    now = utcnow()
-    locked = lock_state(db, name, ip, policy, now)
-    if locked is not None:
-        db.add(LoginAttempt(at=now, username=name, ip=ip, outcome="locked"))
-        record(db, actor, Action.PASSWORD_CHANGE_FAILED, "user", user.id, {"reason": "locked"})
-        db.commit()
-        raise PasswordChangeLocked(_lock_message(locked, now), locked)
-    if not verify_password(user.password_hash, old_password):
-        db.add(LoginAttempt(at=now, username=name, ip=ip, outcome="bad_password"))
-        record(db, actor, Action.PASSWORD_CHANGE_FAILED, "user", user.id, {"reason": "bad_password"})
-        db.flush()
-        newly_locked = lock_state(db, name, ip, policy, now)
-        if newly_locked is not None:
-            record(
-                db,
-                actor,
-                Action.LOGIN_LOCKED,
-                "user",
-                user.id,
-                {"until": newly_locked.isoformat(), "reason": "bad_password", "via": "password_change"},
-            )
-        db.commit()
-        if newly_locked is not None:
-            minutes = int(policy.lock.total_seconds() // 60)
-            raise PasswordChangeLocked(f"原密码不正确。失败次数过多，已锁定{minutes}分钟", newly_locked)
-        raise AccountError("原密码不正确")
-    if old_password == new_password:
-        raise AccountError("新密码不能与原密码相同")
-    _check_password(new_password)
-    user.password_hash = hash_password(new_password)
-    user.password_changed_at = user.updated_at = utcnow()
-    end_user_sessions(db, user.id, except_token=keep_token)
-    record(db, actor, Action.PASSWORD_CHANGE, "user", user.id, {"username": user.username})
-    db.commit()
-
-
-# ---- login and throttling -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoginOutcome:
-    user: User | None
-    error: str | None = None
-    locked_until: datetime | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.user is not None
-
-
-FAILURES = ("bad_password", "unknown_user", "disabled")
-GENERIC_FAILURE = "用户名或密码错误"
-
-
-def _locked_until(
-    db: Session,
-    column: Any,
-    value: str,
-    outcomes: Sequence[str],
-    limit: int,
-    lock: timedelta,
-    now: datetime,
-    since: datetime | None = None,
-) -> datetime | None:
-    """When the lock on `value` ends, or None: `limit` failures within `lock` lock it for
-    `lock` from the last of them. Refused attempts during a lock do not count, so the lock
-    ends on time even if someone keeps trying."""
-    conditions = [column == value, LoginAttempt.outcome.in_(outcomes), LoginAttempt.at > now - 2 * lock]
-    if since is not None:
-        conditions.append(LoginAttempt.at > since)
-    times = db.scalars(
-        select(LoginAttempt.at).where(*conditions).order_by(LoginAttempt.at.desc()).limit(limit)
-    ).all()
-    if len(times) < limit:
-        return None
-    newest, oldest = times[0], times[-1]
-    if newest - oldest <= lock and now < newest + lock:
-        return newest + lock
-    return None
-
-
-def lock_state(
-    db: Session,
-    username: str,
-    ip: str,
-    policy: ThrottlePolicy = DEFAULT_THROTTLE,
-    now: datetime | None = None,
-) -> datetime | None:
-    """Until when logins for this account or from this address are refused (None = open)."""
-    now = now or utcnow()
-    name = normalise_username(username)[:64]
-    last_ok = db.scalar(
-        select(func.max(LoginAttempt.at)).where(LoginAttempt.username == name, LoginAttempt.outcome == "ok")
-    )
-    # Unknown names count like wrong passwords, so locking does not reveal which accounts exist.
-    account = _locked_until(
-        db,
-        LoginAttempt.username,
-        name,
-        ("bad_password", "unknown_user"),
-        policy.account_failures,
-        policy.lock,
-        now,
-        since=last_ok,
-    )
-    address = _locked_until(db, LoginAttempt.ip, ip, FAILURES, policy.ip_failures, policy.lock, now)
-    candidates = [t for t in (account, address) if t is not None]
-    return max(candidates) if candidates else None
-
-
-def authenticate(
-    db: Session, username: str, password: str, ip: str | None, policy: ThrottlePolicy = DEFAULT_THROTTLE
-) -> LoginOutcome:
-    """Check a login (登录) against the password and the throttle; record the attempt and audit.
-
-    Unknown names, wrong passwords and disabled accounts give the same message (and the same
-    time, see `burn_verification`), so the login form does not reveal which accounts exist.
-    """
-    name = normalise_username(username)[:64]
-    ip = (ip or "unknown")[:64]
-    with attempt_turn(db, name, ip):
-        return _authenticate(db, name, password, ip, policy)
-
-
-_LOGIN_LOCK_SPACE = 7405  # first key of the login advisory locks (any number unique to them)
-_sqlite_login_lock = threading.Lock()
-
-
-@contextmanager
-def attempt_turn(db: Session, name: str, ip: str) -> Iterator[None]:
-    """Let one login attempt at a time count for an account and for an address, so that
-    simultaneous wrong passwords cannot all be checked against the same count and together
-    exceed the limit. On PostgreSQL a transaction-level advisory lock per account and per
-    address (held until the attempt commits, across every server process; taken account first,
-    then address, always in that order, so two attempts cannot wait on each other); on SQLite,
-    one server process, a lock in the process."""
-    if db.get_bind().dialect.name == "postgresql":
-        for key in (f"user:{name}", f"ip:{ip}"):
-            db.execute(
-                text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"),
-                {"space": _LOGIN_LOCK_SPACE, "key": key},
-            )
-        yield  # every path of `_authenticate` commits, which releases both locks
-        return
-    with _sqlite_login_lock:
-        yield
-
-
-def _authenticate(db: Session, name: str, password: str, ip: str, policy: ThrottlePolicy) -> LoginOutcome:
-    now = utcnow()
-    actor = Actor(None, name, ip)
-    locked = lock_state(db, name, ip, policy, now)
-    if locked is not None:
-        db.add(LoginAttempt(at=now, username=name, ip=ip, outcome="locked"))
-        record(db, actor, Action.LOGIN_FAILED, "user", None, {"reason": "locked"}, commit=True)
-        return LoginOutcome(None, "登录" + _lock_message(locked, now), locked)
-    user = get_user_by_username(db, name)
-    if user is None:
-        burn_verification(password)
-        outcome = "unknown_user"
-    elif not verify_password(user.password_hash, password):
-        outcome = "bad_password"
-    elif not user.is_active:
-        outcome = "disabled"
-    else:
-        outcome = "ok"
-    db.add(LoginAttempt(at=now, username=name, ip=ip, outcome=outcome))
-    if outcome != "ok":
-        actor = Actor(user.id if user else None, name, ip)
-        record(db, actor, Action.LOGIN_FAILED, "user", user.id if user else None, {"reason": outcome})
-        db.flush()
-        newly_locked = lock_state(db, name, ip, policy, now)
-        if newly_locked is not None:
-            record(
-                db,
-                actor,
-                Action.LOGIN_LOCKED,
-                "user",
-                user.id if user else None,
-                {"until": newly_locked.isoformat(), "reason": outcome},
-            )
-        db.commit()
-        if outcome == "disabled":
-            return LoginOutcome(None, "账号已停用，请联系管理员")
-        if newly_locked is not None:
-            minutes = int(policy.lock.total_seconds() // 60)
-            return LoginOutcome(None, f"{GENERIC_FAILURE}。失败次数过多，已锁定{minutes}分钟", newly_locked)
-        return LoginOutcome(None, GENERIC_FAILURE)
-    assert user is not None
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = now
-    record(db, Actor(user.id, user.username, ip), Action.LOGIN, "user", user.id)
-    db.commit()
-    return LoginOutcome(user)
-
-
-# ---- sessions -----------------------------------------------------------------------------
-
-
-def start_session(
-    db: Session,
-    user: User | None,
-    ip: str | None,
-    user_agent: str | None,
-    *,
-    replacing: str | None = None,
-    policy: SessionPolicy = DEFAULT_SESSIONS,
-) -> tuple[str, WebSession]:
-    """Open a session with a fresh random id and CSRF token; returns (cookie token, session).
-
-    `replacing` is the current cookie token: that session is deleted, which is how the id
-    rotates at login (no session fixation). Expired sessions are purged on the way.
-    """
-    now = utcnow()
-    if replacing:
-        live_sessions.drop(token_digest(replacing), db)
-        db.execute(delete(WebSession).where(WebSession.id == token_digest(replacing)))
-    db.execute(delete(WebSession).where(WebSession.expires_at < now))
-    token = new_token()
-    lifetime = policy.idle if user is not None else policy.anonymous
-    ws = WebSession(
-        id=token_digest(token),
-        user_id=user.id if user else None,
-        csrf_token=new_token(),
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + lifetime,
-        ip=(ip or "")[:64] or None,
-        user_agent=(user_agent or "")[:255] or None,
-        flash=[],
-    )
-    db.add(ws)
-    db.commit()
-    return token, ws
-
-
-def cached_session(token: str | None, policy: SessionPolicy = DEFAULT_SESSIONS) -> WebSession | None:
-    """The live session for a cookie token if memory can answer for it, else None (then ask
-    `load_session`). Never touches the database, so it may run on the event loop."""
-    if not token or len(token) > 256:
-        return None
-    ws = live_sessions.get(token_digest(token), policy.cache_for.total_seconds())
-    if ws is None:
-        return None
-    now = utcnow()
-    if ws.expires_at <= now or now - ws.last_seen_at >= policy.touch_every:
-        return None  # expired, or due for its sliding update: the database decides
-    return ws
-
-
-def load_session(
-    db: Session, token: str | None, policy: SessionPolicy = DEFAULT_SESSIONS
-) -> WebSession | None:
-    """The live session for a cookie token, or None (unknown, expired, or its user disabled).
-
-    A logged-in session slides: each use pushes its end `idle` ahead, never beyond `absolute`
-    after login. The row is written at most once a minute to keep reads cheap. Answers are
-    kept in memory until a change drops them in every process (see
-    `jingxin.accounts.live_sessions`).
-    """
-    if not token or len(token) > 256:
-        return None
-    cached = cached_session(token, policy)
-    if cached is not None:
-        return cached
-    digest = token_digest(token)
-    since = live_sessions.generation()  # a change committed while this reads is not kept
-    ws = db.get(WebSession, digest)
-    now = utcnow()
-    if ws is not None and (ws.expires_at <= now or (ws.user is not None and not ws.user.is_active)):
-        db.delete(ws)
-        ws = None
-    elif ws is not None and ws.user_id is not None and now - ws.last_seen_at >= policy.touch_every:
-        ws.last_seen_at = now
-        ws.expires_at = min(now + policy.idle, ws.created_at + policy.absolute)
-    # Always end the transaction: the connection goes back to the pool instead of being held
-    # while the request waits for a worker thread (objects stay loaded: no expiry on commit).
-    db.commit()
-    if ws is not None and not ws.flash:
-        # Shared with other requests from now on: detached with its user and the user's
-        # assignments, so that no request's session changes or expires them (a rollback
-        # expires what a session holds); changes go through `db.get`, as `add_flash` does.
-        if ws.user is not None:
-            for assignment in ws.user.assignments:
-                db.expunge(assignment)
-            db.expunge(ws.user)
-        db.expunge(ws)
-        live_sessions.keep(digest, ws, since)
-    else:
-        live_sessions.drop(digest)
-    return ws
-
-
-def end_session(db: Session, token: str | None) -> None:
-    if token:
-        live_sessions.drop(token_digest(token), db)
-        db.execute(delete(WebSession).where(WebSession.id == token_digest(token)))
-        db.commit()
-
-
-def end_user_sessions(db: Session, user_id: int, except_token: str | None = None) -> None:
-    """End every session of a user (after a password change or when the account is disabled)."""
-    live_sessions.drop_user(user_id, db)
-    conditions = [WebSession.user_id == user_id]
-    if except_token:
-        conditions.append(WebSession.id != token_digest(except_token))
-    db.execute(delete(WebSession).where(*conditions))
-
-
-def logout(db: Session, token: str | None, actor: Actor) -> None:
-    """End the session (退出) and audit it."""
-    end_session(db, token)
-    if actor.user_id is not None:
-        record(db, actor, Action.LOGOUT, "user", actor.user_id, commit=True)
-
-
-def add_flash(db: Session, ws: WebSession | None, text: str, kind: str = "success") -> None:
-    """Queue a one-time message for the next page this session renders (after a redirect)."""
-    if ws is None:
-        return
-    live_sessions.drop(ws.id, db)
-    live = db.get(WebSession, ws.id)  # the row itself: `ws` may be a shared copy from memory
-    if live is None:
-        return
-    live.flash = [*(live.flash or []), {"kind": kind, "text": text}]
-    db.commit()
-
-
-def pop_flash(db: Session, ws: WebSession | None) -> list[dict[str, str]]:
-    if ws is None or not ws.flash:
-        return []
-    messages = list(ws.flash)
-    ws.flash = []
-    db.commit()
-    return messages
-
-
-# ---- demo accounts ------------------------------------------------------------------------
-
-DEMO_PASSWORD = "jingxin2024demo"
-
-LIAISON_USERNAMES = {
-    "市场监管": "liaison-scjg",
-    "自然资源": "liaison-zrzy",
-    "税务": "liaison-sw",
-    "统计": "liaison-tj",
-    "能源": "liaison-ny",
-    "生态环境": "liaison-sthj",
-    "电力": "liaison-dl",
-    "经信": "liaison-jx",  # parks and park members (开发区（园区）数据)
-    "海关": "liaison-hg",  # customs exports (运行监测)
-    # enterprise risk sources (企业风险分级)
-    "人社": "liaison-rs",
-    "公用事业": "liaison-gy",
-    "人行": "liaison-rh",
-    "法院": "liaison-fy",
-    "金融监管": "liaison-jr",
-}
-
-
-def demo_enterprise_codes(county: str = "330106", count: int = 3) -> list[str]:
-    """Deterministic valid credit codes registered in `county`, for demo accounts when no
-    generated province is at hand."""
-    rng = random.Random(20240301)
-    return [cc.generate(county, rng) for _ in range(count)]
-
-
-def create_demo_users(
-    db: Session,
-    password: str = DEMO_PASSWORD,
-    *,
-    enterprise_code: str | None = None,
-    staff_enterprises: Sequence[str] | None = None,
-    staff_division: str = "330106",
-    stale: Callable[[Sequence[str]], bool] | None = None,
-    actor: Actor | None = None,
-) -> list[User]:
-    """One account per role (and a liaison per department), for demos and browser tests.
-
-    Idempotent: an existing username is left as it is, except that the enterprise and the
-    service worker are re-pointed to `enterprise_code` / `staff_enterprises` (and
-    `staff_division`) when `stale` says the codes they hold are not enterprises of the current
-    province (see `jingxin.accounts.demo_bindings`). Pass the credit codes of generated
-    enterprises so those two accounts see real data; otherwise codes registered in 西湖区 are
-    made up.
-
-    | username | role | division |
-    |---|---|---|
-    | admin | 管理员 | 330000 |
-    | sheng | 省级分析员 | 330000 |
-    | hangzhou | 市级分析员 | 330100 杭州市 |
-    | xihu | 县级分析员 | 330106 西湖区 |
-    | liaison-sw, liaison-dl, ..., liaison-jx | 部门数据联络员 (one per department) | 330000 |
-    | fuwu | 驻企服务员 | 330106, with assigned enterprises |
-    | qiye | 企业 | its credit code |
-    """
-    actor = actor or Actor(None, "demo", None)
-    codes = demo_enterprise_codes()
-    enterprise_code = enterprise_code or codes[0]
-    staff = list(staff_enterprises) if staff_enterprises is not None else codes[:2]
-    specs: list[UserCreate] = [
-        UserCreate(username="admin", display_name="系统管理员", role=Role.ADMIN, password=password),
-        UserCreate(
-            username="sheng", display_name="省经信厅分析员", role=Role.PROVINCE_ANALYST, password=password
-        ),
-        UserCreate(
-            username="hangzhou",
-            display_name="杭州市经信局分析员",
-            role=Role.CITY_ANALYST,
-            division_code="330100",
-            password=password,
-        ),
-        UserCreate(
-            username="xihu",
-            display_name="西湖区经信局分析员",
-            role=Role.COUNTY_ANALYST,
-            division_code="330106",
-            password=password,
-        ),
-        *(
-            UserCreate(
-                username=LIAISON_USERNAMES.get(dept, f"liaison-{i}"),
-                display_name=f"{dept}部门数据联络员",
-                role=Role.LIAISON,
-                division_code="330000",
-                department=dept,
-                password=password,
-            )
-            for i, dept in enumerate(departments())
-        ),
-        UserCreate(
-            username="fuwu",
-            display_name="西湖区驻企服务员" if staff_division == "330106" else "驻企服务员",
-            role=Role.SERVICE_STAFF,
-            division_code=staff_division,
-            enterprises=staff,
-            password=password,
-        ),
-        UserCreate(
-            username="qiye",
-            display_name="示例企业",
-            role=Role.ENTERPRISE,
-            credit_code=enterprise_code,
-            password=password,
-        ),
-    ]
-    users = []
-    for spec in specs:
-        existing = get_user_by_username(db, spec.username)
-        if existing is None:
-            users.append(create_user(db, spec, actor))
-            continue
-        held = existing.enterprises if spec.role is Role.SERVICE_STAFF else [existing.credit_code or ""]
-        if spec.role in (Role.SERVICE_STAFF, Role.ENTERPRISE) and stale is not None and stale(held):
-            # the province changed under the account: bind it to enterprises that exist now
-            change = (
-                UserUpdate(division_code=spec.division_code, enterprises=spec.enterprises)
-                if spec.role is Role.SERVICE_STAFF
-                else UserUpdate(credit_code=spec.credit_code)
-            )
-            existing = update_user(db, existing.id, change, actor)
-        users.append(existing)
-    return users

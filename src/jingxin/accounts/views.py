@@ -16,7 +16,9 @@ from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse
 
 from jingxin import reference
+from jingxin.accounts import login as account_login
 from jingxin.accounts import service
+from jingxin.accounts import sessions as account_sessions
 from jingxin.accounts.models import User
 from jingxin.accounts.schemas import (
     MeOut,
@@ -114,7 +116,7 @@ def login_form(
     if ws is not None and ws.user is not None:
         return RedirectResponse(safe_next(next), status_code=303)
     if ws is None:
-        token, ws = service.start_session(
+        token, ws = account_sessions.start_session(
             db,
             None,
             client_ip(request),
@@ -138,12 +140,12 @@ def login(
 ) -> Response:
     """Check the credentials; on success replace the session with a new one (new id)."""
     target = safe_next(next)
-    outcome = service.authenticate(db, username, password, client_ip(request), request.app.state.throttle)
+    outcome = account_login.authenticate(db, username, password, client_ip(request), request.app.state.throttle)
     if not outcome.ok:
         status = 429 if outcome.locked_until is not None else 401
         return _login_page(request, target, outcome.error, username[:64], status_code=status)
     assert outcome.user is not None
-    token, new_ws = service.start_session(
+    token, new_ws = account_sessions.start_session(
         db,
         outcome.user,
         client_ip(request),
@@ -157,7 +159,7 @@ def login(
 
 @pages.post("/logout")
 def logout(request: Request, db: DbSession, actor: CurrentActor) -> Response:
-    service.logout(db, getattr(request.state, "session_token", None), actor)
+    account_sessions.logout(db, getattr(request.state, "session_token", None), actor)
     clear_session_cookie(request)
     return RedirectResponse("/login?bye=1", status_code=303)
 
@@ -186,7 +188,7 @@ def password_change(
         error = "两次输入的新密码不一致"
     else:
         try:
-            service.change_password(
+            account_login.change_password(
                 db,
                 user,
                 old_password,
@@ -195,7 +197,7 @@ def password_change(
                 keep_token=getattr(request.state, "session_token", None),
                 policy=request.app.state.throttle,
             )
-        except service.PasswordChangeLocked as exc:
+        except account_login.PasswordChangeLocked as exc:
             error, status = str(exc), 429
         except service.AccountError as exc:
             error = str(exc)
@@ -203,7 +205,7 @@ def password_change(
         return render(
             request, "accounts/password.html", {"page_title": "修改密码", "error": error}, status_code=status
         )
-    service.add_flash(db, ws, "密码已修改，其他设备上的登录已失效。")
+    account_sessions.add_flash(db, ws, "密码已修改，其他设备上的登录已失效。")
     return RedirectResponse("/", status_code=303)
 
 
@@ -321,7 +323,7 @@ def user_create(
             {"page_title": "新增用户", **_form_context(values=values, error=message)},
             status_code=400,
         )
-    service.add_flash(db, ws, f"已新增用户 {user.username}。")
+    account_sessions.add_flash(db, ws, f"已新增用户 {user.username}。")
     return RedirectResponse(f"/users/{user.id}", status_code=303)
 
 
@@ -396,7 +398,7 @@ def user_update(
             },
             status_code=400,
         )
-    service.add_flash(db, ws, "已保存。")
+    account_sessions.add_flash(db, ws, "已保存。")
     return RedirectResponse(f"/users/{user.id}", status_code=303)
 
 
@@ -412,10 +414,10 @@ def user_set_active(
     user = _user_or_404(db, user_id)
     try:
         service.set_active(db, user.id, bool(active), actor)
-        service.add_flash(db, ws, f"已{'启用' if active else '停用'}用户 {user.username}。")
+        account_sessions.add_flash(db, ws, f"已{'启用' if active else '停用'}用户 {user.username}。")
     except service.AccountError as exc:
         db.rollback()
-        service.add_flash(db, ws, str(exc), "error")
+        account_sessions.add_flash(db, ws, str(exc), "error")
     return RedirectResponse(f"/users/{user.id}", status_code=303)
 
 
@@ -433,10 +435,10 @@ def user_reset_password(
         service.reset_password(
             db, user.id, password, actor, keep_token=getattr(request.state, "session_token", None)
         )
-        service.add_flash(db, ws, f"已重置 {user.username} 的密码，其登录会话已全部失效。")
+        account_sessions.add_flash(db, ws, f"已重置 {user.username} 的密码，其登录会话已全部失效。")
     except service.AccountError as exc:
         db.rollback()
-        service.add_flash(db, ws, str(exc), "error")
+        account_sessions.add_flash(db, ws, str(exc), "error")
     return RedirectResponse(f"/users/{user.id}", status_code=303)
 
 
@@ -478,7 +480,7 @@ def me_password(
     request: Request, body: PasswordChange, db: DbSession, user: CurrentUser, actor: CurrentActor
 ) -> Response:
     try:
-        service.change_password(
+        account_login.change_password(
             db,
             user,
             body.old_password,
@@ -487,7 +489,7 @@ def me_password(
             keep_token=getattr(request.state, "session_token", None),
             policy=request.app.state.throttle,
         )
-    except service.PasswordChangeLocked as exc:
+    except account_login.PasswordChangeLocked as exc:
         raise HTTPException(status_code=429, detail=str(exc)) from None
     except service.AccountError as exc:
         db.rollback()

@@ -23,7 +23,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile as StarletteUpload
 
-from jingxin.accounts import service as accounts
+from jingxin.accounts import sessions as account_sessions
 from jingxin.appeals import service
 from jingxin.appeals.attachments import MEDIA_TYPES, AttachmentError
 from jingxin.appeals.config import WORKFLOW, load_routing
@@ -191,7 +191,7 @@ async def appeals_submit(request: Request, db: DbSession, user: Filer, ws: Curre
         return render(request, "appeals/index.html", context, status_code=422)
     except wf.WorkflowError as exc:
         raise HTTPException(exc.status, str(exc)) from None
-    accounts.add_flash(db, ws, f"诉求已提交（#{item.id}），已分办至{item.fields.get('department')}。")
+    account_sessions.add_flash(db, ws, f"诉求已提交（#{item.id}），已分办至{item.fields.get('department')}。")
     return RedirectResponse(f"/work/{item.id}", status_code=303)
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from jingxin.accounts import service as accounts
+from jingxin.accounts import sessions as account_sessions
 from jingxin.appeals.xlsx import XLSX_TYPE, workbook
 from jingxin.arrears import service
 from jingxin.arrears.rules import KIND_LABELS
@@ -189,7 +189,7 @@ async def arrears_record(
         context = _context(db, user, service.today())
         context.update(problems=exc.problems, values=form)
         return render(request, "arrears/index.html", context, status_code=422)
-    accounts.add_flash(db, ws, f"已登记欠款 #{e.id}，到期日 {e.due_date:%Y-%m-%d}（{e.due_rule}）。")
+    account_sessions.add_flash(db, ws, f"已登记欠款 #{e.id}，到期日 {e.due_date:%Y-%m-%d}（{e.due_rule}）。")
     return RedirectResponse("/arrears", status_code=303)
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from jingxin.accounts import service as accounts
+from jingxin.accounts import sessions as account_sessions
 from jingxin.appeals.xlsx import XLSX_TYPE, workbook
 from jingxin.burden import service
 from jingxin.burden.config import DECISIONS
@@ -145,7 +145,7 @@ async def review_page(
     except (ValueError, ValidationError):  # a hand-made form: say what is wrong, never a 500
         raise HTTPException(422, "请填写政策编号、年度（2000 年以后）和评估结论") from None
     _review(wh, db, user, actor, body)
-    accounts.add_flash(db, ws, "已确认政策评估结论。")
+    account_sessions.add_flash(db, ws, "已确认政策评估结论。")
     return RedirectResponse(f"/burden?year={body.year}", status_code=303)
 
 

@@ -20,7 +20,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
-from jingxin.accounts import service as accounts
+from jingxin.accounts import sessions as account_sessions
 from jingxin.core import audit
 from jingxin.core.auth import Role
 from jingxin.datahub import service
@@ -195,7 +195,7 @@ def data_upload(
 ) -> Response:
     """Ingest the uploaded file, then show its batch (or the reason it was refused)."""
     if not source or file is None or not file.filename:
-        accounts.add_flash(db, ws, "请选择数据源和要上传的文件。", "error")
+        account_sessions.add_flash(db, ws, "请选择数据源和要上传的文件。", "error")
         return RedirectResponse("/data", status_code=303)
     if (file.size or 0) > jobs.BIG_UPLOAD_BYTES:  # big files are ingested by a background job
         return _upload_as_job(request, db, ws, actor, user, scope, source, file)
@@ -213,11 +213,11 @@ def data_upload(
             {"file_name": service.safe_file_name(file.filename), "refused": str(exc)},
             commit=True,
         )
-        accounts.add_flash(db, ws, f"文件未入库：{exc}", "error")
+        account_sessions.add_flash(db, ws, f"文件未入库：{exc}", "error")
         return RedirectResponse("/data", status_code=303)
     _audit_upload(db, actor, outcome)
     for kind, text in service.outcome_messages(outcome):
-        accounts.add_flash(db, ws, text, kind)
+        account_sessions.add_flash(db, ws, text, kind)
     return RedirectResponse(f"/data/batches/{outcome.batch.batch_id}", status_code=303)
 
 
@@ -244,14 +244,14 @@ def _upload_as_job(
     name = service.safe_file_name(file.filename)
     if not name.lower().endswith(service.ALLOWED_SUFFIXES):
         message = f"文件未入库：文件 {name} 的格式不受支持：请提交 .xlsx 或 .csv 文件。"
-        accounts.add_flash(db, ws, message, "error")
+        account_sessions.add_flash(db, ws, message, "error")
         return RedirectResponse("/data", status_code=303)
     try:
         job = jobs.ingest_upload_as_job(request.app.state, db, user, actor, source, file.file, name)
     except (JobRefused, UploadError) as exc:
-        accounts.add_flash(db, ws, f"文件未入库：{exc}", "error")
+        account_sessions.add_flash(db, ws, f"文件未入库：{exc}", "error")
         return RedirectResponse("/data", status_code=303)
-    accounts.add_flash(db, ws, f"文件较大，已转为后台作业 {job.id} 归集，完成后可在此查看批次。", "info")
+    account_sessions.add_flash(db, ws, f"文件较大，已转为后台作业 {job.id} 归集，完成后可在此查看批次。", "info")
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 

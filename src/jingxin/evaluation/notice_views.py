@@ -133,7 +133,7 @@ def notices_job_page(
     county: Annotated[str, Form(pattern=r"^\d{6}$")],
 ) -> Response:
     """生成一个区县的全部告知书（后台作业），完成后在作业页面下载 zip。"""
-    from jingxin.accounts.service import add_flash
+    from jingxin.accounts.sessions import add_flash
     from jingxin.jobs.schemas import JobSubmit
     from jingxin.jobs.views import submit_for
 

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Reques
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse
 
-from jingxin.accounts import service as accounts
+from jingxin.accounts import sessions as account_sessions
 from jingxin.accounts.models import User
 from jingxin.core import audit
 from jingxin.core.auth import Role
@@ -168,9 +168,9 @@ def schedule_save_page(
         )
     except (schedules.ScheduleError, JobRefused) as exc:
         db.rollback()
-        accounts.add_flash(db, ws, f"未保存：{exc}", "error")
+        account_sessions.add_flash(db, ws, f"未保存：{exc}", "error")
         return RedirectResponse("/jobs/schedules", status_code=303)
-    accounts.add_flash(db, ws, "定时任务已保存。", "success")
+    account_sessions.add_flash(db, ws, "定时任务已保存。", "success")
     return RedirectResponse("/jobs/schedules", status_code=303)
 
 
@@ -308,10 +308,10 @@ def job_retry_page(
     except service.JobNotFound:
         raise HTTPException(status_code=404, detail="作业不存在或不是您的作业") from None
     except JobRefused as exc:
-        accounts.add_flash(db, ws, str(exc), "error")
+        account_sessions.add_flash(db, ws, str(exc), "error")
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
     request.app.state.jobs.enqueue(job.id)
-    accounts.add_flash(db, ws, "作业已重新排队。", "success")
+    account_sessions.add_flash(db, ws, "作业已重新排队。", "success")
     return RedirectResponse(f"/jobs/{job_id}", status_code=303)
 
 

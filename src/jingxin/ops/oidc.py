@@ -43,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jingxin.accounts import service as accounts
+from jingxin.accounts import sessions as account_sessions
 from jingxin.accounts.models import User
 from jingxin.core.audit import Action, Actor, record
 from jingxin.core.auth import Role, scope_for
@@ -261,7 +262,7 @@ def oidc_callback(
     user.last_login_at = utcnow()
     record(db, Actor(user.id, user.username, ip), Action.LOGIN, "user", user.id, {"via": "oidc"})
     db.commit()
-    token_value, _ws = accounts.start_session(
+    token_value, _ws = account_sessions.start_session(
         db,
         user,
         ip,

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
-from jingxin.accounts import service as accounts
+from jingxin.accounts import sessions as account_sessions
 from jingxin.core.auth import ANALYSTS, Role
 from jingxin.core.workflow import service as wf
 from jingxin.risk import access
@@ -353,7 +353,7 @@ def open_page(
 ) -> Response:
     result, _ = _result(wh, month)
     done = open_cases(db, result, user)
-    accounts.add_flash(
+    account_sessions.add_flash(
         db,
         ws,
         f"{result.month}：新列入一企一策清单 {len(done.opened)} 家，已在清单中 {len(done.already_open)} 家。",

@@ -32,7 +32,8 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from jingxin.accounts import live_sessions
-from jingxin.accounts.service import DEFAULT_SESSIONS, DEFAULT_THROTTLE, SessionPolicy, ThrottlePolicy
+from jingxin.accounts.login import DEFAULT_THROTTLE, ThrottlePolicy
+from jingxin.accounts.sessions import DEFAULT_SESSIONS, SessionPolicy
 from jingxin.core.audit import GroupWriter
 from jingxin.core.calendar import check_coverage
 from jingxin.core.db import Database, upgrade

@@ -336,7 +336,7 @@ def users_passwd(
 @users_app.command("demo")
 def users_demo(
     password: Annotated[
-        str | None, typer.Option(help="演示账号的共同密码（默认见 accounts.service.DEMO_PASSWORD）")
+        str | None, typer.Option(help="演示账号的共同密码（默认见 accounts.demo.DEMO_PASSWORD）")
     ] = None,
     enterprise: Annotated[str | None, typer.Option(help="企业演示账号绑定的统一社会信用代码")] = None,
     staff_enterprise: Annotated[list[str] | None, typer.Option(help="驻企服务员的服务企业（可重复）")] = None,
@@ -346,6 +346,7 @@ def users_demo(
 
     驻企服务员 fuwu 与企业 qiye 绑定仓库中当前省份的企业；换了省份（重新生成并入库）后再运行，
     两个账号改绑到现有企业。"""
+    from jingxin.accounts import demo as account_demo
     from jingxin.accounts import service
     from jingxin.core.audit import CLI_ACTOR
 
@@ -357,8 +358,8 @@ def users_demo(
         if staff_enterprise:
             options["staff_enterprises"] = staff_enterprise
         try:
-            users = service.create_demo_users(
-                db, password or service.DEMO_PASSWORD, actor=CLI_ACTOR, **options
+            users = account_demo.create_demo_users(
+                db, password or account_demo.DEMO_PASSWORD, actor=CLI_ACTOR, **options
             )
         except service.AccountError as exc:
             _fail(str(exc), as_json)
@@ -369,7 +370,7 @@ def users_demo(
         for u in users:
             table.add_row(u.username, u.role_label, u.department or u.credit_code or u.division_code)
         out.print(table)
-        out.print(f"密码：{password or service.DEMO_PASSWORD}")
+        out.print(f"密码：{password or account_demo.DEMO_PASSWORD}")
 
 
 @contextmanager

@@ -88,15 +88,15 @@ def client_ip(request: Request) -> str:
 async def get_web_session(request: Request, db: DbSession) -> WebSession | None:
     """The live server-side session named by the cookie, or None (from memory when it was
     read moments ago, else from the database on a worker thread)."""
-    from jingxin.accounts import service as accounts
+    from jingxin.accounts import sessions as account_sessions
 
     if hasattr(request.state, "web_session"):
         return request.state.web_session
     token = request.cookies.get(SESSION_COOKIE)
     policy = request.app.state.session_policy
-    ws = accounts.cached_session(token, policy)
+    ws = account_sessions.cached_session(token, policy)
     if ws is None:
-        ws = await run_in_threadpool(accounts.load_session, db, token, policy)
+        ws = await run_in_threadpool(account_sessions.load_session, db, token, policy)
     request.state.web_session = ws
     request.state.session_token = token if ws is not None else None
     request.state.user = ws.user if ws is not None else None

@@ -166,7 +166,7 @@ async def _session(scope: Scope, cookie_header: str) -> Any:
     """The live session (an accounts `WebSession`) named by the cookie, as
     `jingxin.web.deps.get_web_session` finds it: from memory when read moments ago, else from
     the platform database on a thread."""
-    from jingxin.accounts import service as accounts
+    from jingxin.accounts import sessions as account_sessions
 
     cookie: SimpleCookie = SimpleCookie()
     try:
@@ -179,14 +179,14 @@ async def _session(scope: Scope, cookie_header: str) -> Any:
         return None
     app = scope["app"]
     policy = app.state.session_policy
-    ws = accounts.cached_session(token, policy)
+    ws = account_sessions.cached_session(token, policy)
     if ws is not None:
         return ws
 
     def load() -> Any:
         db = app.state.db.session()
         try:
-            return accounts.load_session(db, token, policy)
+            return account_sessions.load_session(db, token, policy)
         finally:
             db.close()
 

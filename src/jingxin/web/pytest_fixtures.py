@@ -175,11 +175,11 @@ def web_app(web_settings: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def demo_users(web_app: Any) -> dict[str, Any]:
-    """The demo accounts by username (see `jingxin.accounts.service.create_demo_users`)."""
-    from jingxin.accounts import service
+    """The demo accounts by username (see `jingxin.accounts.demo.create_demo_users`)."""
+    from jingxin.accounts import demo as account_demo
 
     with web_app.state.db.session() as db:
-        users = service.create_demo_users(db, DEMO_PASSWORD)
+        users = account_demo.create_demo_users(db, DEMO_PASSWORD)
         return {u.username: u for u in users}
 
 

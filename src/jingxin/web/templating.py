@@ -99,7 +99,7 @@ def render(
     headers: Mapping[str, str] | None = None,
 ) -> HTMLResponse:
     """Render a page (or an HTMX fragment) with the layout's context filled in."""
-    from jingxin.accounts import service as accounts
+    from jingxin.accounts import sessions as account_sessions
 
     state = request.state
     user = getattr(state, "user", None)
@@ -108,7 +108,7 @@ def render(
     # An HTMX fragment has no place for messages: they wait for the next full page.
     flashes = []
     if db is not None and web_session is not None and not is_htmx(request):
-        flashes = accounts.pop_flash(db, web_session)
+        flashes = account_sessions.pop_flash(db, web_session)
     csrf_token = web_session.csrf_token if web_session is not None else ""
     shown_user = user
     if getattr(state, "shared_view", False):

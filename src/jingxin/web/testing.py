@@ -12,7 +12,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 
-from jingxin.accounts.service import DEMO_PASSWORD
+from jingxin.accounts.demo import DEMO_PASSWORD
 
 __all__ = ["BATCH_WORLD", "DEMO_PASSWORD", "FAST_HASHER", "csrf_from", "login", "seed_batches"]
 

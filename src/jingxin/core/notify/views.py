@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse
 
-from jingxin.accounts import service as accounts
+from jingxin.accounts import sessions as account_sessions
 from jingxin.core import audit
 from jingxin.core.notify import service
 from jingxin.core.notify.models import Notification
@@ -141,7 +141,7 @@ async def preferences_save(
             "problem": str(exc),
         }
         return render(request, "notify/preferences.html", context, status_code=422)
-    accounts.add_flash(db, ws, "消息接收设置已保存。")
+    account_sessions.add_flash(db, ws, "消息接收设置已保存。")
     return RedirectResponse("/notifications/preferences", status_code=303)
 
 

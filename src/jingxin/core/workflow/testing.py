@@ -24,12 +24,13 @@ def bj(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
 
 
 def make_people(db: Session, password: str = PASSWORD) -> dict[str, Any]:
+    from jingxin.accounts import demo as account_demo
     from jingxin.accounts import service as accounts
     from jingxin.accounts.schemas import UserCreate
     from jingxin.core.auth import Role
 
-    codes = accounts.demo_enterprise_codes(count=3)
-    people = {u.username: u for u in accounts.create_demo_users(db, password)}
+    codes = account_demo.demo_enterprise_codes(count=3)
+    people = {u.username: u for u in account_demo.create_demo_users(db, password)}
     extra = [
         UserCreate(
             username="shangcheng",

@@ -17,7 +17,7 @@ from fastapi import APIRouter, BackgroundTasks, HTTPException, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from jingxin.accounts import service as accounts
+from jingxin.accounts import sessions as account_sessions
 from jingxin.core.db import utcnow
 from jingxin.core.notify.service import deliver_pending
 from jingxin.core.workflow import service
@@ -225,7 +225,7 @@ async def item_act(
     except service.WorkflowError as exc:
         raise _problem(exc) from None
     background.add_task(_send_mail, request)
-    accounts.add_flash(db, ws, "已办理。")
+    account_sessions.add_flash(db, ws, "已办理。")
     return RedirectResponse(f"/work/{item_id}", status_code=303)
 
 
