@@ -26,7 +26,8 @@ from jingxin.web.deps import SESSION_COOKIE
 from jingxin.web.testing import DEMO_PASSWORD, login, seed_batches
 
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
-pytestmark = pytest.mark.slow
+# Minutes per role and store: run by `make test-heavy` (and CI), not by `make test`.
+pytestmark = [pytest.mark.slow, pytest.mark.heavy]
 
 EXAMPLES = int(os.environ.get("JINGXIN_SCHEMATHESIS_EXAMPLES", "25"))
 # Other roles meet mostly 403/404 answers: fewer examples each find the same.
