@@ -148,14 +148,18 @@ def main() -> None:
     a = p.parse_args()
     s = scoring(a.rows)
     print(
-        f"scoring {s['rows']:,} enterprise-months ({s['features']} characteristics): ours wall {s['ours'][0]:.1f} s CPU {s['ours'][1]:.1f} s; "
-        f"pandas wall {s['pandas'][0]:.1f} s CPU {s['pandas'][1]:.1f} s; CPU ratio {s['pandas'][1] / s['ours'][1]:.1f}×"
+        f"scoring {s['rows']:,} enterprise-months ({s['features']} characteristics): "
+        f"ours wall {s['ours'][0]:.1f} s CPU {s['ours'][1]:.1f} s; "
+        f"pandas wall {s['pandas'][0]:.1f} s CPU {s['pandas'][1]:.1f} s; "
+        f"CPU ratio {s['pandas'][1] / s['ours'][1]:.1f}×"
     )
     n = network(a.enterprises)
     print(
-        f"network {n['enterprises']:,} enterprises ({n['in_network']:,} in the network, {n['guarantees']:,} guarantees, "
-        f"{n['circles']:,} circles, {n['chains']:,} chains): ours wall {n['ours'][0]:.1f} s CPU {n['ours'][1]:.1f} s; "
-        f"networkx wall {n['networkx'][0]:.1f} s CPU {n['networkx'][1]:.1f} s; CPU ratio {n['networkx'][1] / n['ours'][1]:.1f}×"
+        f"network {n['enterprises']:,} enterprises ({n['in_network']:,} in the network, "
+        f"{n['guarantees']:,} guarantees, {n['circles']:,} circles, {n['chains']:,} chains): "
+        f"ours wall {n['ours'][0]:.1f} s CPU {n['ours'][1]:.1f} s; "
+        f"networkx wall {n['networkx'][0]:.1f} s CPU {n['networkx'][1]:.1f} s; "
+        f"CPU ratio {n['networkx'][1] / n['ours'][1]:.1f}×"
     )
 
 

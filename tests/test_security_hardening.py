@@ -129,7 +129,9 @@ def test_the_lock_follows_the_policy_and_ends_on_time(platform_db, limit: int) -
         with pytest.raises(account_login.PasswordChangeLocked):
             account_login.change_password(db, user, "wrong-last", "Changed-pass-22", actor, policy=policy)
         with pytest.raises(account_login.PasswordChangeLocked):
-            account_login.change_password(db, user, "Original-pass-1", "Changed-pass-22", actor, policy=policy)
+            account_login.change_password(
+                db, user, "Original-pass-1", "Changed-pass-22", actor, policy=policy
+            )
         # sixteen minutes later the lock has ended and the right password works
         for attempt in db.scalars(select(LoginAttempt)):
             attempt.at -= timedelta(minutes=16)

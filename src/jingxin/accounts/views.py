@@ -140,7 +140,9 @@ def login(
 ) -> Response:
     """Check the credentials; on success replace the session with a new one (new id)."""
     target = safe_next(next)
-    outcome = account_login.authenticate(db, username, password, client_ip(request), request.app.state.throttle)
+    outcome = account_login.authenticate(
+        db, username, password, client_ip(request), request.app.state.throttle
+    )
     if not outcome.ok:
         status = 429 if outcome.locked_until is not None else 401
         return _login_page(request, target, outcome.error, username[:64], status_code=status)

@@ -233,6 +233,8 @@ def _upload(request: Request, scope: CurrentScope, source: str, file: UploadFile
         limits=service.ingest_limits(settings),
         max_bytes=settings.upload_max_bytes,
     )
+
+
 def _upload_as_job(
     request: Request, db: Any, ws: Any, actor: Any, user: Any, scope: Any, source: str, file: UploadFile
 ) -> Response:
@@ -251,7 +253,9 @@ def _upload_as_job(
     except (JobRefused, UploadError) as exc:
         account_sessions.add_flash(db, ws, f"文件未入库：{exc}", "error")
         return RedirectResponse("/data", status_code=303)
-    account_sessions.add_flash(db, ws, f"文件较大，已转为后台作业 {job.id} 归集，完成后可在此查看批次。", "info")
+    account_sessions.add_flash(
+        db, ws, f"文件较大，已转为后台作业 {job.id} 归集，完成后可在此查看批次。", "info"
+    )
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 

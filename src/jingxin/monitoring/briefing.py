@@ -214,7 +214,7 @@ def build_document(wh: Warehouse, year: int, month: int, region: str):
     part_label = {"city": "设区市", "county": "县（市、区）"}[parts]
     doc.add_heading(f"三、分{part_label}情况", level=1)
     sub = table[(table.month == target) & (table.level == parts) & table.code.str.startswith(prefix)]
-    colour_of = {}
+    colour_of: dict[str, str] = {}
     for w in warns:
         if w["level"] == parts and w["measure"] in ("output_value", "kwh"):
             old = colour_of.get(w["code"], "green")

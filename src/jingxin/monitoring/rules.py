@@ -18,6 +18,13 @@ COLOUR_LABELS = {"green": "绿", "blue": "蓝", "orange": "橙", "red": "红"}
 RANK = {c: i for i, c in enumerate(COLOURS)}
 
 
+def _known_measures(value: list[str]) -> list[str]:
+    bad = [v for v in value if v not in MEASURES]
+    if bad:
+        raise ValueError(f"未知指标 {bad}，可用：{'、'.join(MEASURES)}")
+    return value
+
+
 class RulesError(ValueError):
     pass
 
@@ -54,13 +61,7 @@ class RegionRules(_Strict):
             raise ValueError(f"未知层级 {bad}，可用：{'、'.join(LEVELS)}")
         return value
 
-    @field_validator("measures")
-    @classmethod
-    def _measures(cls, value: list[str]) -> list[str]:
-        bad = [v for v in value if v not in MEASURES]
-        if bad:
-            raise ValueError(f"未知指标 {bad}，可用：{'、'.join(MEASURES)}")
-        return value
+    _measures = field_validator("measures")(_known_measures)
 
 
 class EnterpriseRules(_Strict):
@@ -73,7 +74,7 @@ class EnterpriseRules(_Strict):
     min_drop_pct: float = Field(default=15, ge=0, lt=100)
     thresholds: dict[Literal["orange", "red"], float]
 
-    _measures = field_validator("measures")(RegionRules._measures.__func__)
+    _measures = field_validator("measures")(_known_measures)
 
 
 class Rules(_Strict):

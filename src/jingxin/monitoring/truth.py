@@ -78,7 +78,9 @@ def score_event(event: dict, warnings: list[Warning], all_counties: list[str]) -
     ]
     counties = event["counties"] or all_counties
     covered = {w.county_code for w in hits if w.level in ("county", "enterprise")}
-    covered |= {c for w in hits if w.level == "city" for c in counties if c.startswith(w.county_code[:4])}
+    covered |= {
+        c for w in hits if w.level == "city" for c in counties if c.startswith(str(w.county_code)[:4])
+    }
     affected = set(event.get("affected_credit_codes") or [])
     ent_hits = [w for w in hits if w.kind == "enterprise"]
     first = min((w.available_on for w in hits), default=None)

@@ -107,7 +107,7 @@ def _print(run_id: str, views: list[dict[str, Any]]) -> None:
         by = {(e["kind"], e["model"]): e for e in v["estimates"]}
         for kind in ("month", "quarter"):
             d, b, n = by.get((kind, "dfm")), by.get((kind, "bridge")), by.get((kind, "naive"))
-            if d is None:
+            if d is None or b is None or n is None:
                 continue
             change = ""
             if kind == "month" and v["news_current"] is not None and v["news_previous"] is not None:

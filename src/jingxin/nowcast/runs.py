@@ -176,7 +176,7 @@ def nowcast_region(
     q = str(target.asfreq("Q"))
     out.quarter = [_quarter(name, per_model[name], published, weights, q) for name in MODELS]
     before, after, items = dfm_news(res, inputs.panel(region, compare_as_of, end), target)
-    rows = [
+    rows: list[dict[str, object]] = [
         {"variable": i.variable, "impact": i.impact, "observed": i.observed, "expected": i.expected}
         for i in items
     ]

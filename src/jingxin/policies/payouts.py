@@ -121,7 +121,7 @@ def reserve(db: Session, policy_id: str, county: str, year: int, fen: int) -> No
                 PolicyBudget.committed_fen + fen <= PolicyBudget.total_fen,
             )
             .values(committed_fen=PolicyBudget.committed_fen + fen, updated_at=utcnow())
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
         db.commit()
     if done != 1:
         budget = budget_of(db, policy_id, county, year)
@@ -393,7 +393,7 @@ def _tell_enterprises(db: Session, item: WorkItem, paid: list[PayoutLine]) -> No
     )
     with write_turn(db):
         for u in users:
-            r = by_code[u.credit_code]
+            r = by_code[str(u.credit_code)]
             notify(
                 db,
                 [u],

@@ -92,7 +92,7 @@ def payout_list(
     scope: CurrentScope,
     error: Annotated[str | None, Query(max_length=300)] = None,
 ) -> Response:
-    items = []
+    items: list[dict[str, Any]] = []
     for wf in (payouts.DIRECT, payouts.APPLICATION):
         found, _ = workflow.list_items(db, scope, workflow=wf, limit=200)
         definition = load_workflow(wf)

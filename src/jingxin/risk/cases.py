@@ -118,6 +118,7 @@ def case_lists(
             continue
         c = per[it.division_code]
         created = _naive(it.created_at)
+        assert created is not None  # every item is created at a known moment
         closed = _naive(it.closed_at)
         if lo <= created < hi:
             c["entered"] += 1

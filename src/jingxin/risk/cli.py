@@ -87,10 +87,12 @@ def score_command(
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return
     typer.echo(
-        f"{result.month} 风险分级：重点关注 {counts[KEY]} 家，一般关注 {counts[GENERAL]} 家，正常 {counts[NORMAL]} 家"
+        f"{result.month} 风险分级：重点关注 {counts[KEY]} 家，"
+        f"一般关注 {counts[GENERAL]} 家，正常 {counts[NORMAL]} 家"
     )
     typer.echo(
-        f"评分卡训练数据 {result.model.trained_on[0]} 至 {result.model.trained_on[1]}，{result.model.train_rows} 行，出险 {result.model.train_events} 次"
+        f"评分卡训练数据 {result.model.trained_on[0]} 至 {result.model.trained_on[1]}，"
+        f"{result.model.train_rows} 行，出险 {result.model.train_events} 次"
     )
     key = rows[rows["grade"] == KEY].sort_values("score").head(limit)
     for _, r in key.iterrows():

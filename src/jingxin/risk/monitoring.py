@@ -49,31 +49,31 @@ class Monitor:
     def month(self, rows: pd.DataFrame) -> dict[str, object]:
         """PSI of the score and each characteristic for one month's rows, with the level."""
         scores = self.model.score(rows)["score"].to_numpy()
-        out: dict[str, object] = {
-            "psi_score": round(
-                psi(
-                    self.ref_score,
-                    _counts(np.searchsorted(self.edges, scores, side="right"), len(self.edges) + 1),
-                ),
-                4,
-            )
-        }
-        chars = {f: round(psi(self.ref_chars[f], self._char_counts(rows, f)), 4) for f in self.model.features}
-        out["psi"] = chars
-        worst = max([out["psi_score"], *chars.values()])  # type: ignore[list-item]
-        m = self.cfg.monitoring
-        out["level"] = "alert" if worst >= m.psi_alert else "warning" if worst >= m.psi_warning else "stable"
-        out["drifting"] = sorted(
-            [f for f, v in chars.items() if v >= m.psi_warning]
-            + (["score"] if out["psi_score"] >= m.psi_warning else [])  # type: ignore[operator]
+        psi_score = round(
+            psi(
+                self.ref_score,
+                _counts(np.searchsorted(self.edges, scores, side="right"), len(self.edges) + 1),
+            ),
+            4,
         )
-        return out
+        chars = {f: round(psi(self.ref_chars[f], self._char_counts(rows, f)), 4) for f in self.model.features}
+        worst = max([psi_score, *chars.values()])
+        m = self.cfg.monitoring
+        return {
+            "psi_score": psi_score,
+            "psi": chars,
+            "level": "alert" if worst >= m.psi_alert else "warning" if worst >= m.psi_warning else "stable",
+            "drifting": sorted(
+                [f for f, v in chars.items() if v >= m.psi_warning]
+                + (["score"] if psi_score >= m.psi_warning else [])
+            ),
+        }
 
 
-def realised_by_grade(graded: pd.DataFrame, target: str = "target") -> dict[str, dict[str, float]]:
+def realised_by_grade(graded: pd.DataFrame, target: str = "target") -> dict[str, dict[str, float | None]]:
     """Per grade: rows, and the share that became distressed within the horizon (rows with an
     observable outcome only)."""
-    out = {}
+    out: dict[str, dict[str, float | None]] = {}
     known = graded[graded[target].notna()]
     for g in GRADES:
         part = known[known["grade"] == g]

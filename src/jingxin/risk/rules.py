@@ -38,8 +38,8 @@ def apply_rules(df: pd.DataFrame, cfg: RiskConfig) -> pd.DataFrame:
     `signal_count` to a feature frame (a copy)."""
     out = df.copy()
     mat = np.zeros(len(df), dtype=bool)
-    mat_ids = [[] for _ in range(len(df))]
-    sig_ids = [[] for _ in range(len(df))]
+    mat_ids: list[list[str]] = [[] for _ in range(len(df))]
+    sig_ids: list[list[str]] = [[] for _ in range(len(df))]
     for rule in cfg.materialised:
         hit = fires(df, rule)
         mat |= hit
@@ -86,7 +86,9 @@ def add_labels(df: pd.DataFrame, horizon: int) -> pd.DataFrame:
     del codes
     out["in_distress"] = (months - last_past) < DISTRESS_MEMORY_MONTHS
     past = np.where(np.isfinite(last_past), last_past, 0).astype(int)
-    out["distress_month"] = np.where(out["in_distress"], [f"{v // 12}-{v % 12 + 1:02d}" for v in past], None)
+    labels = np.array([f"{v // 12}-{v % 12 + 1:02d}" for v in past], dtype=object)
+    out["distress_month"] = labels
+    out.loc[~out["in_distress"], "distress_month"] = None
     target = (first_future - months) <= horizon
     out["target"] = np.where(months + horizon > last, np.nan, target.astype(float))
     return out.drop(columns="_m")

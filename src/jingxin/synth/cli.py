@@ -84,7 +84,10 @@ def register(app: typer.Typer) -> None:
         ] = False,
         risk: Annotated[
             bool,
-            typer.Option("--risk", help="同时生成企业风险数据源（参保、纳税欠税、水电费、信贷、诉讼执行、担保）及出险真值"),
+            typer.Option(
+                "--risk",
+                help="同时生成企业风险数据源（参保、纳税欠税、水电费、信贷、诉讼执行、担保）及出险真值",
+            ),
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出结果")] = False,
     ) -> None:

@@ -229,12 +229,16 @@ def manifest_entry(d: Distress, pop: Population) -> dict[str, object]:
         "by_cause": {c: int((d.cause[hit] == c).sum()) for c in ("own", "contagion")},
         "guarantees": int(d.guarantees.guarantor.shape[0]),
         "parameters": {
-            "hazard": f"logit = {HAZARD_BASE} + {HAZARD_HEALTH}×(−health) + {HAZARD_LEVERAGE}×(debt ratio − 0.4)",
+            "hazard": (
+                f"logit = {HAZARD_BASE} + {HAZARD_HEALTH}×(−health) + {HAZARD_LEVERAGE}×(debt ratio − 0.4)"
+            ),
             "shock": SHOCK_MONTHS,
             "precursor_months": list(PRECURSOR_MONTHS),
             "contagion_precursor_months": list(CONTAGION_PRECURSOR_MONTHS),
             "contagion_delay_months": list(CONTAGION_DELAY),
-            "contagion_chance": f"min({CONTAGION_MAX}, {CONTAGION_BASE} × (1 + min(1, amount / (0.2 × guarantor revenue))))",
+            "contagion_chance": (
+                f"min({CONTAGION_MAX}, {CONTAGION_BASE} × (1 + min(1, amount / (0.2 × guarantor revenue))))"
+            ),
             "recovery_share": RECOVERY_SHARE,
             "basis": "project assumptions; order of magnitude from the 2020 provincial figures (DOMAIN §7)",
         },

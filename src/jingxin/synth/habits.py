@@ -138,7 +138,9 @@ HABITS: dict[str, Habit] = {
     "tax-monthly": Habit(
         stem="tax_monthly", format="csv", thousands=True, variant_share=0.25, variants={"万元": ("元",)}
     ),
-    "utility": Habit(stem="utility", format="csv", encoding="utf-8", variant_share=0.2, variants={"万元": ("元",)}),
+    "utility": Habit(
+        stem="utility", format="csv", encoding="utf-8", variant_share=0.2, variants={"万元": ("元",)}
+    ),
     "credit": Habit(stem="credit", format="csv", encoding="gb18030", crlf=True, fullwidth_digits=0.03),
     "court": Habit(
         stem="court",

@@ -198,9 +198,9 @@ def court_frame(year: int, pop: Population, acc: Accounts, d: Distress, streams:
     r_all = np.concatenate([p[0] for p in parts])
     m_all = np.concatenate([p[1] for p in parts])
     order = np.lexsort((r_all, m_all))
-    role = np.concatenate([np.full(p[0].shape[0], p[2]) for p in parts])[order]
-    kind = np.concatenate([np.full(p[0].shape[0], p[3]) for p in parts])[order]
-    word = np.concatenate([np.full(p[0].shape[0], p[4]) for p in parts])[order]
+    roles = np.concatenate([np.full(p[0].shape[0], p[2]) for p in parts])[order]
+    kinds = np.concatenate([np.full(p[0].shape[0], p[3]) for p in parts])[order]
+    words = np.concatenate([np.full(p[0].shape[0], p[4]) for p in parts])[order]
     r_all, m_all = r_all[order], m_all[order]
     idx = rows[r_all]
     n = idx.shape[0]
@@ -212,7 +212,7 @@ def court_frame(year: int, pop: Population, acc: Accounts, d: Distress, streams:
     case_no = np.array(
         [
             f"（{year}）{ct}{w}{k + 1}号"
-            for k, (ct, w) in enumerate(zip(court.tolist(), word.tolist(), strict=True))
+            for k, (ct, w) in enumerate(zip(court.tolist(), words.tolist(), strict=True))
         ]
     )
     amount = np.round(size[r_all] * rng.lognormal(np.log(0.03), 0.8, n), 2)
@@ -222,8 +222,8 @@ def court_frame(year: int, pop: Population, acc: Accounts, d: Distress, streams:
         {
             "case_no": case_no,
             "credit_code": pop.credit_code[idx],
-            "party_role": role,
-            "case_type": kind,
+            "party_role": roles,
+            "case_type": kinds,
             "filed_on": filed,
             "amount": amount,
         },

@@ -201,11 +201,11 @@ async def _form_token(receive: Receive, content_type: str, limit: int) -> tuple[
     kind, options = parse_options_header(content_type)
     kind_text = kind.decode("latin-1") if isinstance(kind, bytes) else kind
     if kind_text == "application/x-www-form-urlencoded":
-        messages, body = await _read(receive, limit + 1)
+        whole, body = await _read(receive, limit + 1)
         if len(body) > limit:
             raise _TooLarge
         values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(CSRF_FIELD)
-        return (values[0] if values else None), messages
+        return (values[0] if values else None), whole
     if kind_text != "multipart/form-data" or b"boundary" not in options:
         return None, []
     finder = _MultipartToken(options[b"boundary"])

@@ -167,7 +167,7 @@ def mark_read(
             return 0
         stmt = stmt.where(Notification.id.in_(list(ids)))
     with write_turn(db):
-        changed = db.execute(stmt.values(read_at=now or utcnow())).rowcount
+        changed = db.execute(stmt.values(read_at=now or utcnow())).rowcount  # type: ignore[attr-defined]  # an UPDATE's result is a CursorResult
         db.commit()
     return int(changed or 0)
 

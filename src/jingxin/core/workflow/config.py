@@ -207,8 +207,8 @@ class WorkflowDef(_Strict):
             ]
             if c.by_field and c.by_field not in self.fields:
                 problems.append(f"clock {name}: 字段 {c.by_field!r} 未定义")
-        for name, s in self.states.items():
-            problems += [f"state {name}: 时限 {c!r} 未定义" for c in s.pauses if c not in self.clocks]
+        for name, state in self.states.items():
+            problems += [f"state {name}: 时限 {c!r} 未定义" for c in state.pauses if c not in self.clocks]
         if self.title_field and self.title_field not in self.fields:
             problems.append(f"title_field {self.title_field!r} 未定义")
         keys = [lv.key for lv in self.escalation.levels]
