@@ -219,3 +219,27 @@ def test_monthly_job_grades_and_opens_each_case_once(province: dict[str, Any], t
     load_kinds()
     assert get_kind("risk.monthly").title == "风险分级月度例行"
     db.dispose()
+
+
+@pytest.mark.postgres
+def test_characteristics_are_the_same_on_postgresql(
+    province: dict[str, Any], postgres_schema_url: str
+) -> None:
+    """The characteristics are one Ibis expression: the files of the same province, ingested into
+    PostgreSQL, give the same table as on DuckDB (lineage columns aside: batch ids differ)."""
+    from jingxin.ingest.directory import ingest_directory
+    from jingxin.risk.features import LINEAGE_COLUMNS, load_features
+
+    pg = open_warehouse(postgres_schema_url)
+    try:
+        ingest_directory(pg, province["home"] / "province", loaded_by="risk-test")
+        on_pg = load_features(pg)
+    finally:
+        pg.close()
+    on_duckdb = load_features(province["wh"])
+    keys = ["credit_code", "month"]
+    columns = [c for c in on_duckdb.columns if c not in LINEAGE_COLUMNS]
+    left = on_duckdb[columns].sort_values(keys).reset_index(drop=True)
+    right = on_pg[columns].sort_values(keys).reset_index(drop=True)
+    assert len(left) > 1000
+    pd.testing.assert_frame_equal(left, right, check_dtype=False, check_exact=False, rtol=1e-9)

@@ -41,7 +41,8 @@ def _lag(table: ibis.Table, value: ibis.Value, months: int) -> ibis.Value:
 
 
 def _safe_ratio(num: ibis.Value, den: ibis.Value) -> ibis.Value:
-    return ibis.cases((den > 0, num / den), else_=ibis.null("float64"))
+    # float first: PostgreSQL divides integers (head counts) as integers, DuckDB does not
+    return ibis.cases((den > 0, num.cast("float64") / den), else_=ibis.null("float64"))
 
 
 def feature_expr(wh: Warehouse) -> ibis.Table:
