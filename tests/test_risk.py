@@ -216,8 +216,39 @@ def test_monthly_job_grades_and_opens_each_case_once(province: dict[str, Any], t
     placed = key - first["cases_without_county"]
     assert first["cases_opened"] == placed == cases > 0  # one case per 重点关注 enterprise with a county
     assert again["cases_opened"] == 0 and again["cases_already_open"] == placed
+    assert first["model_drift"] in ("stable", "warning", "alert")
     load_kinds()
     assert get_kind("risk.monthly").title == "风险分级月度例行"
+    db.dispose()
+
+
+def test_drift_warns_the_province_once_per_month(result: Any, tmp_path: Path) -> None:
+    """A drifting month tells the province's analysts and the admins, once; a stable month
+    tells nobody; other roles are never told."""
+    from dataclasses import replace
+
+    from sqlalchemy import select
+
+    from jingxin.accounts.demo import create_demo_users
+    from jingxin.accounts.models import User
+    from jingxin.core.db import Database, upgrade
+    from jingxin.core.notify.models import Notification
+    from jingxin.risk.jobs import warn_of_drift
+
+    url = f"sqlite:///{tmp_path / 'platform.sqlite'}"
+    upgrade(url)
+    db = Database(url)
+    with db.session() as s:
+        create_demo_users(s, "Demo-pass-2024")
+        alert = {"psi_score": 0.31, "level": "alert", "drifting": ["power_change_6m"]}
+        assert warn_of_drift(s, replace(result, drift={**alert, "level": "stable"})) == 0
+        assert warn_of_drift(s, replace(result, drift=alert)) == 2  # sheng and admin
+        assert warn_of_drift(s, replace(result, drift=alert)) == 0  # the same month again
+        s.commit()
+        told = s.scalars(select(Notification)).all()
+        names = {user_id: name for user_id, name in s.execute(select(User.id, User.username))}
+        assert {names[n.user_id] for n in told} == {"sheng", "admin"}
+        assert all("power_change_6m" in n.body and n.link == f"/risk?month={MONTH}" for n in told)
     db.dispose()
 
 

@@ -53,6 +53,7 @@ def run_monthly(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(1, 2, "列入清单")
     with ctx.database.session() as db:
         opened = open_cases(db, result, PlatformActor())
+        warned = warn_of_drift(db, result)
         db.commit()
     ctx.log(
         f"{month}：新列入清单 {len(opened.opened)} 户，已在清单 {len(opened.already_open)} 户，"
@@ -65,7 +66,45 @@ def run_monthly(ctx: JobContext) -> dict[str, Any]:
         "cases_opened": len(opened.opened),
         "cases_already_open": len(opened.already_open),
         "cases_without_county": opened.no_county,
+        "model_drift": result.drift.get("level"),
+        "drift_warnings": warned,
     }
+
+
+DRIFT_LABELS = {"warning": "需关注", "alert": "显著漂移"}
+
+
+def warn_of_drift(db: Any, result: Any) -> int:
+    """Tell the province's analysts and the admins when the month's population has drifted
+    from the scorecard's training rows (模型稳定性预警): the grades still come out, but the
+    model should be reviewed. Once per month and level (the notification's dedupe key)."""
+    from sqlalchemy import select
+
+    from jingxin.accounts.models import User
+    from jingxin.core.notify.service import notify
+
+    level = str(result.drift.get("level", "stable"))
+    if level not in DRIFT_LABELS:
+        return 0
+    people = db.scalars(
+        select(User).where(User.role.in_([Role.PROVINCE_ANALYST.value, Role.ADMIN.value]), User.is_active)
+    ).all()
+    drifting = "、".join(str(f) for f in result.drift.get("drifting", [])) or "评分"
+    made = notify(
+        db,
+        people,
+        event="model_drift",
+        title=f"风险评分卡稳定性{DRIFT_LABELS[level]}：{result.month}",
+        body=(
+            f"{result.month} 企业总体与评分卡训练数据相比出现漂移"
+            f"（评分 PSI {result.drift.get('psi_score')}），漂移特征：{drifting}。"
+            "分级照常产生，请复核评分卡。"
+        ),
+        link=f"/risk?month={result.month}",
+        workflow="risk",
+        dedupe_key=f"risk:drift:{result.month}:{level}",
+    )
+    return len(made)
 
 
 register_kind(

@@ -19,6 +19,7 @@ from jingxin.core.warehouse import Warehouse
 from jingxin.risk.config import GENERAL, KEY, NORMAL, RiskConfig, load_config
 from jingxin.risk.contagion import Network, apply_contagion, build_network, exposure, guarantees_in_force
 from jingxin.risk.features import CHARACTERISTICS, LINEAGE_COLUMNS, load_features
+from jingxin.risk.monitoring import Monitor
 from jingxin.risk.rules import add_labels, apply_rules, rule_reasons
 from jingxin.risk.scorecard import FittedScorecard, fit_scorecard
 
@@ -38,6 +39,9 @@ class MonthResult:
     lineage: dict[str, list[int]]  # source → batch ids the month's grades read
     config: RiskConfig
     counts: dict[str, int] = field(default_factory=dict)
+    drift: dict[str, object] = field(default_factory=dict)
+    """The month's population against the scorecard's training rows (模型稳定性): PSI of the
+    score and of each characteristic, its level (stable / warning / alert) and what drifts."""
 
 
 _lock = threading.Lock()
@@ -135,9 +139,10 @@ def _score(wh: Warehouse, m: pd.Timestamp, cfg: RiskConfig) -> MonthResult:
         raise RiskError(
             f"{m:%Y-%m} 不在数据范围内（{months.min():%Y-%m} 至 {months.max():%Y-%m}），请换一个月份"
         )
-    model = fit_as_of(df, m, cfg)
     known = add_labels(df[df["month"] <= m], cfg.scorecard.horizon_months)
+    model = fit_scorecard(training_rows(known), cfg.scorecard)
     rows = known[known["month"] == m]
+    drift = Monitor(model, training_rows(known), cfg).month(rows)
     out = grade_rows(rows, model, cfg)
     registry = wh.execute(
         wh.current("registry").select("credit_code", "name", "county_code", "industry_code")
@@ -158,7 +163,7 @@ def _score(wh: Warehouse, m: pd.Timestamp, cfg: RiskConfig) -> MonthResult:
         for src, col in zip(("insured", "tax-monthly", "utility", "credit"), LINEAGE_COLUMNS, strict=True)
     }
     counts = {g: int((out["grade"] == g).sum()) for g in (KEY, GENERAL, NORMAL)}
-    return MonthResult(f"{m:%Y-%m}", out, model, net, lineage, cfg, counts)
+    return MonthResult(f"{m:%Y-%m}", out, model, net, lineage, cfg, counts, drift)
 
 
 def explain(row: pd.Series, cfg: RiskConfig) -> list[str]:

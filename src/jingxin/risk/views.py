@@ -150,6 +150,7 @@ def grades_api(
         "general_groups": ctx["groups"],
         "warnings": ctx["concentration"],
         "lineage": ctx["result"].lineage,
+        "model_drift": ctx["result"].drift,
     }
 
 
