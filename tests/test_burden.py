@@ -97,6 +97,35 @@ def test_relief_and_policy_summary_golden() -> None:
     assert summary["power_surcharge"]["cost"] == pytest.approx(-6.0)
 
 
+def test_paid_catalogue_relief_golden() -> None:
+    """Relief paid through the catalogue's payouts: 万元 per enterprise and policy, enterprises
+    of the registry without a payment count as not reached."""
+    f = facts()
+    paid = ibis.memtable(
+        {
+            "credit_code": [A, A, C],
+            "policy_id": ["xiaoshenggui_reward", "xiaoshenggui_reward", "rd_reward"],
+            "amount_fen": [200_000, 100_000, 50_000],
+        }
+    )
+    policies = ("rd_reward", "xiaoshenggui_reward")
+    per = compute.paid_relief(f["registry"], paid, policies)
+    got = {r["credit_code"]: r for r in per.to_pyarrow().to_pylist()}
+    assert got[A]["xiaoshenggui_reward"] == pytest.approx(0.3)  # 3,000 元 = 0.3 万元
+    assert got[B]["xiaoshenggui_reward"] == 0.0 and got[B]["rd_reward"] == 0.0
+    assert got[C]["rd_reward"] == pytest.approx(0.05)
+    summary = {
+        r["policy"]: r
+        for r in compute.policy_summary(per, f["statistics"], 2021, policies).to_pyarrow().to_pylist()
+    }
+    reward = summary["xiaoshenggui_reward"]
+    assert (reward["population"], reward["beneficiaries"]) == (3, 1)
+    assert reward["cost"] == pytest.approx(0.3)
+    # A grew 25 %, B and C 0 %: +25 points
+    assert reward["effect_pp"] == pytest.approx(25.0)
+    assert summary["rd_reward"]["effect_pp"] == pytest.approx(0.0 - 12.5)
+
+
 @pytest.mark.parametrize(
     "uptake,effect,cost,expected",
     [

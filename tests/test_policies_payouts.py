@@ -94,6 +94,16 @@ def test_direct_payout_end_to_end(db_session, wh, people) -> None:
     assert budget.paid_fen == expected
     mine = payouts.lines_for_enterprise(db_session, own.scope, own.credit_code)
     assert [(r.status, r.payment_ref) for r in mine] == [("paid", "PZ-2022-0001")]
+    # the cost-burden page reads what was paid, within the reader's scope
+    from jingxin.burden.service import paid_lines
+
+    year = lines[0].data_year
+    delivered = paid_lines(db_session, u["xihu"].scope, year)
+    assert sum(p["amount_fen"] for p in delivered) == expected
+    assert paid_lines(db_session, u["qiye"].scope, year) == [
+        {"credit_code": own.credit_code, "policy_id": POLICY, "amount_fen": mine[0].amount_fen}
+    ]
+    assert paid_lines(db_session, u["hangzhou"].scope, year - 1) == []
     # the enterprise sees only itself, the excluded one sees its reason
     assert all(r.credit_code == own.credit_code for r in mine)
     other = payouts.lines_for_enterprise(db_session, own.scope, dropped.credit_code)

@@ -128,16 +128,32 @@ def relief(
     )
 
 
-def policy_summary(per_enterprise: ibis.Table, statistics: ibis.Table, year: int) -> ibis.Table:
-    """Per policy: evaluated enterprises, beneficiaries, cost (万元), and the effect: the
-    beneficiaries' revenue growth over the year minus the others' (percentage points)."""
+def paid_relief(registry: ibis.Table, paid: ibis.Table, policies: tuple[str, ...]) -> ibis.Table:
+    """Per enterprise of `registry`, what each catalogue policy in `policies` paid it (万元),
+    from the paid payout lines `paid` (credit_code, policy_id, amount_fen); 0 for none."""
+    wide = paid.group_by("credit_code").aggregate(
+        **{p: (paid.amount_fen.sum(where=paid.policy_id == p) / 1_000_000.0) for p in policies}
+    )
+    t = registry.select("credit_code").distinct().left_join(wide, "credit_code").drop("credit_code_right")
+    return t.mutate(**{p: t[p].fill_null(0.0) for p in policies})
+
+
+def policy_summary(
+    per_enterprise: ibis.Table,
+    statistics: ibis.Table,
+    year: int,
+    policies: tuple[str, ...] = ("land_tax_relief", "power_surcharge"),
+) -> ibis.Table:
+    """Per policy (a column of `per_enterprise`, 万元 each enterprise received): enterprises
+    considered, beneficiaries, cost (万元), and the effect: the beneficiaries' revenue growth
+    over the year minus the others' (percentage points)."""
     now = statistics.filter(statistics.year == year).select("credit_code", rev=statistics.revenue)
     before = statistics.filter(statistics.year == year - 1).select("credit_code", rev0=statistics.revenue)
     growth = now.join(before, "credit_code")
     growth = growth.filter(growth.rev0 > 0).select("credit_code", g=(growth.rev / growth.rev0 - 1) * 100)
     t = per_enterprise.left_join(growth, "credit_code").drop("credit_code_right")
     parts = []
-    for policy in ("land_tax_relief", "power_surcharge"):
+    for policy in policies:
         hit = t[policy] != 0
         parts.append(
             t.aggregate(

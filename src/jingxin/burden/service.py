@@ -1,8 +1,8 @@
 """Cost burden from the warehouse within a user's scope, and the confirmation of policy reviews.
 
-The 亩均 policy columns come from the newest stored evaluation run of the year
-(`eval_results`, system `SYSTEM`). Payouts of the policy catalogue (package `policies`), where
-deployed, are a second source of relief that this page does not read yet (see docs/appeals.md).
+Relief comes from two places: the 亩均 policy columns of the newest stored evaluation run of
+the year (`eval_results`, system `SYSTEM`), and the payouts of the policy catalogue (package
+`policies`) paid for that data year, in the platform database.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ibis
+import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from jingxin.core import audit
 from jingxin.core.db import clean_text, utcnow
 from jingxin.core.scope import Scope
 from jingxin.core.warehouse import Warehouse
+from jingxin.policies.models import PayoutLine
 
 SYSTEM = "zhejiang_industry_above"
 REVIEWERS = frozenset({"admin", "province_analyst"})
@@ -87,15 +89,47 @@ class PolicyRow:
     decided_by: str | None = None
 
 
+def paid_lines(db: Session, scope: Scope, year: int) -> list[dict[str, Any]]:
+    """The catalogue's payout lines paid for data year `year`, within `scope` (为谁、多少)."""
+    found = db.execute(
+        select(PayoutLine.credit_code, PayoutLine.county_code, PayoutLine.policy_id, PayoutLine.amount_fen)
+        .where(PayoutLine.status == "paid", PayoutLine.data_year == year)
+        .order_by(PayoutLine.id)
+    ).all()
+    return [
+        {"credit_code": code, "policy_id": policy, "amount_fen": int(fen)}
+        for code, county, policy, fen in found
+        if scope.allows_record(county, code)
+    ]
+
+
 def policies(wh: Warehouse, db: Session, scope: Scope, year: int) -> list[PolicyRow]:
-    """The relief each policy delivered and its suggested classification (停止/延续/长期)."""
+    """The relief each policy delivered and its suggested classification (停止/延续/长期): the
+    亩均 policies over the enterprises evaluated that year, the catalogue's paid policies over
+    the enterprises of the registry in scope."""
     cfg = load_config()
-    res = _results(wh, year)
-    if res is None:
-        return []
     f = _facts(wh, scope)
-    per = compute.relief(f["registry"], f["land"], f["power_monthly"], res, year, cfg)
-    rows = wh.to_pyarrow(compute.policy_summary(per, f["statistics"], year)).to_pylist()
+    rows: list[dict[str, Any]] = []
+    res = _results(wh, year)
+    if res is not None:
+        per = compute.relief(f["registry"], f["land"], f["power_monthly"], res, year, cfg)
+        rows += wh.to_pyarrow(compute.policy_summary(per, f["statistics"], year)).to_pylist()
+    # A catalogue policy that is also measured from the 亩均 columns (the land-use-tax relief)
+    # is taken from there, over every entitled enterprise, never counted twice.
+    paid = [line for line in paid_lines(db, scope, year) if line["policy_id"] not in cfg.policies]
+    catalogue = tuple(sorted({line["policy_id"] for line in paid}))
+    if catalogue:
+        lines = ibis.memtable(
+            pa.Table.from_pylist(
+                paid,
+                schema=pa.schema(
+                    [("credit_code", pa.string()), ("policy_id", pa.string()), ("amount_fen", pa.int64())]
+                ),
+            )
+        )
+        per_paid = compute.paid_relief(f["registry"], lines, catalogue)
+        rows += wh.to_pyarrow(compute.policy_summary(per_paid, f["statistics"], year, catalogue)).to_pylist()
+    titles = {**{p: d.title for p, d in cfg.policies.items()}, **_catalogue_titles(catalogue)}
     decided = {r.policy_id: r for r in reviews(db, year)}
     out = []
     for r in sorted(rows, key=lambda r: r["policy"]):
@@ -109,7 +143,7 @@ def policies(wh: Warehouse, db: Session, scope: Scope, year: int) -> list[Policy
         out.append(
             PolicyRow(
                 r["policy"],
-                cfg.policies[r["policy"]].title,
+                titles[r["policy"]],
                 pop,
                 ben,
                 uptake,
@@ -124,6 +158,13 @@ def policies(wh: Warehouse, db: Session, scope: Scope, year: int) -> list[Policy
             )
         )
     return out
+
+
+def _catalogue_titles(ids: tuple[str, ...]) -> dict[str, str]:
+    from jingxin.policies.config import load_catalogue
+
+    catalogue = load_catalogue()
+    return {p: catalogue[p].title if p in catalogue else p for p in ids}
 
 
 def reviews(db: Session, year: int) -> list[BurdenReview]:
