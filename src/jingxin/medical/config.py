@@ -109,6 +109,7 @@ class Norms(BaseModel):
     expiry_warning_days: int = Field(ge=0)
     scenarios: dict[str, Scenario]
     dispatch: DispatchParams
+    supplier_industries: dict[str, list[str]] = {}
 
 
 def _path(name: str) -> Path:

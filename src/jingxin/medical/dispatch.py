@@ -73,19 +73,24 @@ class Result:
 
 
 def _arcs(inst: Instance) -> tuple[list[tuple[str, str, str]], list[tuple[int, str]]]:
+    needs_of: dict[str, list[str]] = {}
+    for (r, i), n in sorted(inst.need.items()):
+        if n > 0:
+            needs_of.setdefault(i, []).append(r)
+    inf = float("inf")
     xs = [
         (s, r, i)
         for (s, i), a in sorted(inst.avail.items())
         if a > 0
-        for (r, i2), n in sorted(inst.need.items())
-        if i2 == i and n > 0 and r != s and inst.hours.get((s, r), float("inf")) <= inst.max_hours
+        for r in needs_of.get(i, ())
+        if r != s and inst.hours.get((s, r), inf) <= inst.max_hours
     ]
     ys = [
         (k, r)
         for k, sup in enumerate(inst.suppliers)
         if sup.capacity > 0
-        for (r, i), n in sorted(inst.need.items())
-        if i == sup.item and n > 0 and inst.hours.get((sup.place, r), float("inf")) <= inst.max_hours
+        for r in needs_of.get(sup.item, ())
+        if inst.hours.get((sup.place, r), inf) <= inst.max_hours
     ]
     return xs, ys
 
