@@ -99,7 +99,7 @@ def propose(db: Session, user: Any, on: date, scenario: str = "surge", time_limi
     """Solve for the user's scope and open a plan case for approval."""
     inst = build_instance(db, user.scope, on, scenario)
     result = dispatch.solve(inst, time_limit=time_limit)
-    place_names = names()
+    place_names = {**names(), **{s.credit_code: s.name for s in db.scalars(select(Supplier))}}
     item_names = {k: v.name for k, v in config.catalogue().items.items()}
     lines = [
         {

@@ -7,6 +7,7 @@ Every figure here is this project's assumption (no published per-county reserve 
   agreement stock (产能/流通) 22–40 days, except injected `agreement_short` pairs (8–15 days);
 - one lot per (county, item), shelf life from the catalogue; injected `expiring` lots expire
   10–80 days after the as-of date (inside the 90-day warning), others 200+ days after;
+- province and city reserves: 5 and 3 days of the normal use of the counties they serve;
 - key suppliers: one per item in a random county, capacity 50–400 a day; injected
   `missing_reports` suppliers file no report on the as-of date;
 - 5G: applications with each department's decision delay in working hours; injected late
@@ -55,16 +56,21 @@ def load(db: Any, *, seed: int = 1, as_of: date = date(2021, 6, 1), counties: li
     items = items or list(cat.items)
     regions = [c for c in reference.counties() if counties is None or c.code in counties]
     truth = MedicalTruth(as_of)
-    ledger.add_reserve(db, "R330000", "浙江省医疗物资储备库", "province", "physical", "330000")
-    for city in reference.cities():
-        ledger.add_reserve(db, f"R{city.code}", f"{city.name}医疗物资储备库", "city", "physical", city.code)
+    province = ledger.add_reserve(db, "R330000", "浙江省医疗物资储备库", "province", "physical", "330000")
+    city_reserves = {
+        city.code: ledger.add_reserve(db, f"R{city.code}", f"{city.name}医疗物资储备库", "city", "physical", city.code)
+        for city in reference.cities()
+    }
     received = as_of - timedelta(days=60)
+    city_daily: dict[tuple[str, str], float] = {}
     for county in regions:
         phys = ledger.add_reserve(db, f"R{county.code}", f"{county.name}医疗物资储备库", "county", "physical", county.code)
         agree = ledger.add_reserve(db, f"A{county.code}", f"{county.name}协议储备", "county", "circulation", county.code)
         for item_id in items:
             spec = cat.items[item_id]
             daily = rnd.randint(5, 60)
+            key = (county.code[:4] + "00", item_id)
+            city_daily[key] = city_daily.get(key, 0) + daily
             prio = 1 if county.mountain26 and spec.category in MOUNTAIN_PRIORITY else rnd.choice([2, 3])
             db.add(Demand(division_code=county.code, item_id=item_id, daily=daily, priority=prio,
                           source="synth.medical（项目假设：每日5–60）"))
@@ -89,6 +95,15 @@ def load(db: Any, *, seed: int = 1, as_of: date = date(2021, 6, 1), counties: li
             aexp = as_of + timedelta(days=400) if spec.shelf_months else None
             ledger.record(db, kind="receipt", item_id=item_id, lot=alot, quantity=max(1, math.floor(adays * daily)),
                           on=received, recorded_by="synth", to_reserve=agree.id, expires_on=aexp, commit=False)
+    # Province and city reserves: 5 and 3 days of the normal use of the counties they serve
+    # (the project's assumption), one lot each, long-dated.
+    for (city_code, item_id), daily in sorted(city_daily.items()):
+        spec = cat.items[item_id]
+        exp = as_of + timedelta(days=365) if spec.shelf_months else None
+        ledger.record(db, kind="receipt", item_id=item_id, lot=f"C{city_code}-{item_id}"[:40], quantity=max(1, round(3 * daily)),
+                      on=received, recorded_by="synth", to_reserve=city_reserves[city_code].id, expires_on=exp, commit=False)
+        ledger.record(db, kind="receipt", item_id=item_id, lot=f"P{city_code}-{item_id}"[:40], quantity=max(1, round(5 * daily)),
+                      on=received, recorded_by="synth", to_reserve=province.id, expires_on=exp, commit=False)
     for item_id in items:
         county = rnd.choice(regions)
         code = cc.generate(county.code, rnd)
