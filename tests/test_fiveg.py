@@ -141,3 +141,20 @@ def test_parallel_join_refuses_when_any_branch_refuses(world: Any) -> None:
     assert wf.get_item(db, Scope(), app.id).state == "refused"
     assert parallel.parent_of(db, b["电力"]).id == app.id
     assert datetime  # noqa: B018 (imported for annotations in helpers)
+
+
+def test_generated_applications_against_truth(world: Any) -> None:
+    """Generated applications with known decision delays: approval times count exactly the
+    late decisions per department, and progress the stations built (truth of synth.medical)."""
+    from jingxin.synth.medical import load_fiveg
+
+    db, p = world
+    county = p["lucheng"]  # 鹿城区: nothing else of this module is there
+    liaisons = {"自然资源": p["liaison-zrzy"], "生态环境": p["liaison-sthj"], "电力": p["liaison-dl"]}
+    truth = load_fiveg(db, p["yidong"], county, liaisons, n=10, seed=3)
+    times = service.approval_times(db, Scope(division="330302"))
+    assert {d: t["late"] for d, t in times.items()} == truth.late
+    assert {d: t["count"] for d, t in times.items()} == truth.decided
+    assert sum(truth.late.values()) > 0
+    rows = {r.code: r for r in service.progress(db, Scope(division="330300"), bj(2021, 12, 31))}
+    assert rows["330302"].built == truth.built.get("330302", 0)

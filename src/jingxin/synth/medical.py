@@ -153,3 +153,58 @@ def dispatch_instance(seed: int = 1, n_items: int = 50, surge: float = 5.0) -> t
 
 def reserves_count(db: Any) -> int:
     return db.query(Reserve).count()
+
+
+@dataclass
+class FiveGTruth:
+    """What the generated 5G applications hold: per department, how many decisions were made
+    after their limit (late), and per county how many stations were built."""
+
+    late: dict[str, int] = field(default_factory=dict)
+    decided: dict[str, int] = field(default_factory=dict)
+    built: dict[str, int] = field(default_factory=dict)
+
+
+def load_fiveg(db: Any, operator: Any, county_user: Any, liaisons: dict[str, Any], *, n: int = 12, seed: int = 1,
+               start: Any = None) -> FiveGTruth:
+    """Run `n` applications of `county_user`'s county through the real service at generated
+    moments: each department decides 0.5–`limit`+3 working days after the survey (a decision
+    after its limit is late, the truth); two in three approved sites are built. The project's
+    assumptions, not published figures."""
+    from datetime import datetime as dt
+
+    from jingxin.core.workflow.config import load_workflow
+    from jingxin.fiveg import service as fiveg
+
+    rnd = random.Random(seed)
+    hours = load_workflow(fiveg.APPROVAL).hours
+    limits = load_workflow(fiveg.APPROVAL).clocks["approval"].working_days_by
+    truth = FiveGTruth()
+    moment = start or dt(2021, 3, 1, 1, 30, tzinfo=None)
+    from jingxin.core.calendar import CHINA_TZ
+
+    moment = moment.replace(tzinfo=CHINA_TZ) if moment.tzinfo is None else moment
+    county = county_user.division_code
+    for k in range(n):
+        filed = hours.add_working_seconds(moment, k * 4 * 3600)
+        site_type = rnd.choice(list(fiveg.settings().site_types))
+        app = fiveg.file_application(db, operator, county=county, site_name=f"生成站点{k + 1}", site_type=site_type,
+                                     power="grid", lon=120.05 + rnd.random() * 0.02, lat=30.30 + rnd.random() * 0.02,
+                                     now=filed)
+        surveyed = hours.add_working_seconds(filed, 8 * 3600)
+        fiveg.schedule_survey(db, county_user, app.id, surveyed.date(), now=filed)
+        branches = fiveg.record_survey(db, county_user, app.id, "可行", now=surveyed)
+        last = surveyed
+        for b in branches:
+            dept = b.fields["department"]
+            delay_days = rnd.uniform(0.5, limits[dept] + 3)
+            when = hours.add_working_seconds(surveyed, round(delay_days * 9 * 3600))
+            due = b.clock("approval").due_at
+            truth.decided[dept] = truth.decided.get(dept, 0) + 1
+            truth.late[dept] = truth.late.get(dept, 0) + (when > due)
+            fiveg.decide(db, liaisons[dept], b.id, True, now=when)
+            last = max(last, when)
+        if rnd.random() < 2 / 3:
+            fiveg.report_built(db, operator, app.id, (last + timedelta(days=20)).date(), now=last + timedelta(days=20))
+            truth.built[county] = truth.built.get(county, 0) + 1
+    return truth
