@@ -39,18 +39,45 @@ def main() -> None:
             r = dispatch.solve(inst, integer=integer, time_limit=args.time_limit)
             cpu = time.process_time() - cpu
             reachable_p1_short = [
-                k for k in p1 if r.short.get(k, 0) > 0
-                and any(inst.avail.get((s, k[1]), 0) > 0 for s, _ in inst.avail if (s, k[0]) in inst.hours
-                        and inst.hours[(s, k[0])] <= inst.max_hours)
+                k
+                for k in p1
+                if r.short.get(k, 0) > 0
+                and any(
+                    inst.avail.get((s, k[1]), 0) > 0
+                    for s, _ in inst.avail
+                    if (s, k[0]) in inst.hours and inst.hours[(s, k[0])] <= inst.max_hours
+                )
             ]
-            runs.append({
-                "seed": seed, "model": "MIP" if integer else "LP", "needs": len(inst.need),
-                "variables": r.variables, "status": r.status, "gap": r.gap, "wall_s": round(r.seconds, 2),
-                "cpu_s": round(cpu, 2), "shortfall_by_priority": r.shortfall, "cost": round(r.cost, 1),
-                "lines": len(r.lines), "p1_short_where_stock_within_reach": len(reachable_p1_short),
-            })
-    print(json.dumps({"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                  "load": os.getloadavg()}, "runs": runs}, ensure_ascii=False, indent=1))
+            runs.append(
+                {
+                    "seed": seed,
+                    "model": "MIP" if integer else "LP",
+                    "needs": len(inst.need),
+                    "variables": r.variables,
+                    "status": r.status,
+                    "gap": r.gap,
+                    "wall_s": round(r.seconds, 2),
+                    "cpu_s": round(cpu, 2),
+                    "shortfall_by_priority": r.shortfall,
+                    "cost": round(r.cost, 1),
+                    "lines": len(r.lines),
+                    "p1_short_where_stock_within_reach": len(reachable_p1_short),
+                }
+            )
+    print(
+        json.dumps(
+            {
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "load": os.getloadavg(),
+                },
+                "runs": runs,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

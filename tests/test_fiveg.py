@@ -43,8 +43,13 @@ def world(_sqlite_template, tmp_path_factory, fast_password_hashing) -> Any:
     people = make_people(db)
     codes = accounts.demo_enterprise_codes(count=6)
     for name, code in (("yidong", codes[3]), ("liantong", codes[4])):
-        people[name] = accounts.create_user(db, UserCreate(username=name, display_name=name, role=Role.OPERATOR,
-                                                            credit_code=code, password=PASSWORD), Actor(None, "t"))
+        people[name] = accounts.create_user(
+            db,
+            UserCreate(
+                username=name, display_name=name, role=Role.OPERATOR, credit_code=code, password=PASSWORD
+            ),
+            Actor(None, "t"),
+        )
     db.commit()
     yield db, people
     db.close()
@@ -54,7 +59,9 @@ def world(_sqlite_template, tmp_path_factory, fast_password_hashing) -> Any:
 def test_operator_scope_is_its_own_credit_code() -> None:
     s = scope_for(Role.OPERATOR, "330106", credit_code="91330106MA27XXXX0X")
     assert s.pinned and not s.allows_division("330106")
-    assert s.allows_record("330106", "91330106MA27XXXX0X") and not s.allows_record("330106", "913301060000000000")
+    assert s.allows_record("330106", "91330106MA27XXXX0X") and not s.allows_record(
+        "330106", "913301060000000000"
+    )
     with pytest.raises(ValueError):
         scope_for(Role.OPERATOR, "330106")
 
@@ -62,21 +69,57 @@ def test_operator_scope_is_its_own_credit_code() -> None:
 def test_exclusion_zone_and_bad_input_refused(world: Any) -> None:
     db, p = world
     with pytest.raises(service.FiveGError, match="机场净空"):
-        service.file_application(db, p["yidong"], county="330109", site_name="机场旁", site_type="tower", power="grid",
-                                 lon=120.44, lat=30.23, now=FILED)
+        service.file_application(
+            db,
+            p["yidong"],
+            county="330109",
+            site_name="机场旁",
+            site_type="tower",
+            power="grid",
+            lon=120.44,
+            lat=30.23,
+            now=FILED,
+        )
     with pytest.raises(service.FiveGError, match="经度应为数字"):
-        service.file_application(db, p["yidong"], county="330106", site_name="x", site_type="tower", power="grid",
-                                 lon="东经", lat=30.2, now=FILED)
+        service.file_application(
+            db,
+            p["yidong"],
+            county="330106",
+            site_name="x",
+            site_type="tower",
+            power="grid",
+            lon="东经",
+            lat=30.2,
+            now=FILED,
+        )
     with pytest.raises(wf.NotAllowed):  # a county analyst cannot file as an operator
-        service.file_application(db, p["xihu"], county="330106", site_name="x", site_type="tower", power="grid",
-                                 lon=120.10, lat=30.30, now=FILED)
+        service.file_application(
+            db,
+            p["xihu"],
+            county="330106",
+            site_name="x",
+            site_type="tower",
+            power="grid",
+            lon=120.10,
+            lat=30.30,
+            now=FILED,
+        )
 
 
 def test_application_end_to_end_with_parallel_approvals(world: Any) -> None:
     db, p = world
     op, other = p["yidong"], p["liantong"]
-    app = service.file_application(db, op, county="330106", site_name="西溪湿地北站", site_type="tower",
-                                   power="grid", lon=120.07, lat=30.28, now=FILED)
+    app = service.file_application(
+        db,
+        op,
+        county="330106",
+        site_name="西溪湿地北站",
+        site_type="tower",
+        power="grid",
+        lon=120.07,
+        lat=30.28,
+        now=FILED,
+    )
     service.attach(db, op, app.id, "图纸.pdf", b"%PDF-1.4 drawing")
     # scope: the other operator, a neighbouring county and the tax liaison see nothing
     for outsider in (other, p["shangcheng"], p["lucheng"], p["liaison-sw"], p["qiye"]):
@@ -121,17 +164,31 @@ def test_application_end_to_end_with_parallel_approvals(world: Any) -> None:
     assert rows["330106"].target == round(80000 / 90) and "330302" not in rows
     times = service.approval_times(db, Scope())
     assert times["电力"]["late"] == 1 and times["自然资源"]["late"] == 0
-    assert times["生态环境"]["average_days"] == pytest.approx(10 / 9, abs=0.01)  # 9-30 10:00 -> 10-8 11:00: 7.5 h + 2.5 h
+    assert times["生态环境"]["average_days"] == pytest.approx(
+        10 / 9, abs=0.01
+    )  # 9-30 10:00 -> 10-8 11:00: 7.5 h + 2.5 h
     assert service.progress(db, op.scope, bj(2021, 11, 6, 9)) == [
-        r for r in service.progress(db, op.scope, bj(2021, 11, 6, 9)) if r.code == "330106"]
+        r for r in service.progress(db, op.scope, bj(2021, 11, 6, 9)) if r.code == "330106"
+    ]
 
 
 def test_parallel_join_refuses_when_any_branch_refuses(world: Any) -> None:
     db, p = world
-    app = service.file_application(db, p["liantong"], county="330106", site_name="灯杆站", site_type="pole",
-                                   power="shared", lon=120.12, lat=30.27, now=FILED)
+    app = service.file_application(
+        db,
+        p["liantong"],
+        county="330106",
+        site_name="灯杆站",
+        site_type="pole",
+        power="shared",
+        lon=120.12,
+        lat=30.27,
+        now=FILED,
+    )
     service.schedule_survey(db, p["xihu"], app.id, date(2021, 9, 30), now=FILED)
-    b = {x.fields["department"]: x for x in service.record_survey(db, p["xihu"], app.id, "可行", now=SURVEYED)}
+    b = {
+        x.fields["department"]: x for x in service.record_survey(db, p["xihu"], app.id, "可行", now=SURVEYED)
+    }
     assert sorted(b) == ["电力", "自然资源"]
     with pytest.raises(wf.FieldProblems):
         service.decide(db, p["liaison-zrzy"], b["自然资源"].id, False)  # a refusal needs a reason

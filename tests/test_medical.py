@@ -46,10 +46,23 @@ _counter = itertools.count()
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.integers(0, 40), st.sampled_from(["in", "out", "move", "exp"]),
-                          st.integers(0, 2), st.integers(0, 1), st.integers(1, 30)), min_size=1, max_size=25),
-       st.lists(st.integers(-1, 45), min_size=1, max_size=5))
-def test_ledger_rebuilds_stock_at_any_date(db: Any, moves: list[tuple[int, str, int, int, int]], asked: list[int]) -> None:
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 40),
+            st.sampled_from(["in", "out", "move", "exp"]),
+            st.integers(0, 2),
+            st.integers(0, 1),
+            st.integers(1, 30),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.lists(st.integers(-1, 45), min_size=1, max_size=5),
+)
+def test_ledger_rebuilds_stock_at_any_date(
+    db: Any, moves: list[tuple[int, str, int, int, int]], asked: list[int]
+) -> None:
     """Random movements, each accepted or refused by the ledger; stock_at on any date equals
     a plain replay of the accepted ones."""
     n = next(_counter)
@@ -59,12 +72,26 @@ def test_ledger_rebuilds_stock_at_any_date(db: Any, moves: list[tuple[int, str, 
     accepted: list[tuple[date, int | None, int | None, str, int]] = []
     for day, what, lot_no, who, qty in moves:
         lot, on = f"L{n}-{lot_no}", D0 + timedelta(days=day)
-        src, dst = {"in": (None, holders[who]), "out": (holders[who], None), "exp": (holders[who], None),
-                    "move": (holders[who], holders[1 - who])}[what]
+        src, dst = {
+            "in": (None, holders[who]),
+            "out": (holders[who], None),
+            "exp": (holders[who], None),
+            "move": (holders[who], holders[1 - who]),
+        }[what]
         kind = {"in": "receipt", "out": "issue", "exp": "expiry", "move": "transfer"}[what]
         try:
-            ledger.record(db, kind=kind, item_id="mask_n95", lot=lot, quantity=qty, on=on, recorded_by="t",
-                          from_reserve=src, to_reserve=dst, expires_on=date(2023, 1, 1))
+            ledger.record(
+                db,
+                kind=kind,
+                item_id="mask_n95",
+                lot=lot,
+                quantity=qty,
+                on=on,
+                recorded_by="t",
+                from_reserve=src,
+                to_reserve=dst,
+                expires_on=date(2023, 1, 1),
+            )
         except ledger.LedgerError:
             continue
         accepted.append((on, src, dst, lot, qty))
@@ -84,29 +111,87 @@ def test_ledger_rebuilds_stock_at_any_date(db: Any, moves: list[tuple[int, str, 
 
 def test_ledger_refuses_and_stays_append_only(db: Any) -> None:
     r = ledger.add_reserve(db, "NEG", "库", "county", "physical", "330102")
-    ledger.record(db, kind="receipt", item_id="mask_n95", lot="X1", quantity=10, on=date(2021, 3, 1),
-                  recorded_by="t", to_reserve=r.id, expires_on=date(2023, 1, 1))
-    ledger.record(db, kind="issue", item_id="mask_n95", lot="X1", quantity=8, on=date(2021, 3, 5), recorded_by="t", from_reserve=r.id)
+    ledger.record(
+        db,
+        kind="receipt",
+        item_id="mask_n95",
+        lot="X1",
+        quantity=10,
+        on=date(2021, 3, 1),
+        recorded_by="t",
+        to_reserve=r.id,
+        expires_on=date(2023, 1, 1),
+    )
+    ledger.record(
+        db,
+        kind="issue",
+        item_id="mask_n95",
+        lot="X1",
+        quantity=8,
+        on=date(2021, 3, 5),
+        recorded_by="t",
+        from_reserve=r.id,
+    )
     with pytest.raises(ledger.LedgerError, match="库存不足 3"):  # earlier issue would break the later one
-        ledger.record(db, kind="issue", item_id="mask_n95", lot="X1", quantity=5, on=date(2021, 3, 2), recorded_by="t", from_reserve=r.id)
+        ledger.record(
+            db,
+            kind="issue",
+            item_id="mask_n95",
+            lot="X1",
+            quantity=5,
+            on=date(2021, 3, 2),
+            recorded_by="t",
+            from_reserve=r.id,
+        )
     with pytest.raises(ledger.LedgerError, match="有效期"):
-        ledger.record(db, kind="receipt", item_id="mask_n95", lot="Y", quantity=1, on=D0, recorded_by="t", to_reserve=r.id)
+        ledger.record(
+            db,
+            kind="receipt",
+            item_id="mask_n95",
+            lot="Y",
+            quantity=1,
+            on=D0,
+            recorded_by="t",
+            to_reserve=r.id,
+        )
     with pytest.raises(ledger.LedgerError, match="正整数"):
-        ledger.record(db, kind="receipt", item_id="tent", lot="T", quantity=0, on=D0, recorded_by="t", to_reserve=r.id)
+        ledger.record(
+            db, kind="receipt", item_id="tent", lot="T", quantity=0, on=D0, recorded_by="t", to_reserve=r.id
+        )
     row = db.query(Movement).filter_by(lot="X1").first()
     row.quantity = 99
     with pytest.raises(LedgerIsAppendOnly):
         db.flush()
     db.rollback()
     # rotation: old lot out, new lot in, one reference
-    ledger.rotate(db, reserve=r.id, item_id="mask_n95", old_lot="X1", new_lot="X2", quantity=2,
-                  new_expires_on=date(2024, 1, 1), on=date(2021, 3, 6), recorded_by="t")
+    ledger.rotate(
+        db,
+        reserve=r.id,
+        item_id="mask_n95",
+        old_lot="X1",
+        new_lot="X2",
+        quantity=2,
+        new_expires_on=date(2024, 1, 1),
+        on=date(2021, 3, 6),
+        recorded_by="t",
+    )
     lots = {x.lot: x.quantity for x in ledger.stock_at(db, date(2021, 3, 6), reserve_ids=[r.id])}
     assert lots == {"X2": 2}
     # count: shelf shows 1 where the book says 2 -> unreconciled, then adjusted
-    ledger.count(db, reserve=r.id, item_id="mask_n95", lot="X2", counted=1, on=date(2021, 3, 7), recorded_by="t")
+    ledger.count(
+        db, reserve=r.id, item_id="mask_n95", lot="X2", counted=1, on=date(2021, 3, 7), recorded_by="t"
+    )
     assert [u["difference"] for u in ledger.unreconciled(db) if u["lot"] == "X2"] == [-1]
-    ledger.count(db, reserve=r.id, item_id="mask_n95", lot="X2", counted=1, on=date(2021, 3, 8), recorded_by="t", adjust=True)
+    ledger.count(
+        db,
+        reserve=r.id,
+        item_id="mask_n95",
+        lot="X2",
+        counted=1,
+        on=date(2021, 3, 8),
+        recorded_by="t",
+        adjust=True,
+    )
     assert {x.lot: x.quantity for x in ledger.stock_at(db, date(2021, 3, 8), reserve_ids=[r.id])} == {"X2": 1}
 
 
@@ -144,22 +229,26 @@ def _brute(inst: dispatch.Instance) -> tuple[float, ...]:
     xs, ys = dispatch._arcs(inst)
     best: tuple[float, ...] | None = None
     ranges = [range(0, inst.need[(r, i)] + 1) for (_, r, i) in xs] + [
-        range(0, inst.need[(r, inst.suppliers[k].item)] + 1) for (k, r) in ys]
+        range(0, inst.need[(r, inst.suppliers[k].item)] + 1) for (k, r) in ys
+    ]
     for q in itertools.product(*ranges):
         got: dict[tuple[str, str], int] = defaultdict(int)
         used: dict[Any, int] = defaultdict(int)
         cost = 0.0
-        for (s, r, i), v in zip(xs, q[: len(xs)]):
+        for (s, r, i), v in zip(xs, q[: len(xs)], strict=True):
             got[(r, i)] += v
             used[(s, i)] += v
             cost += v * inst.hours[(s, r)] * inst.cost_per_unit_hour
-        for (k, r), v in zip(ys, q[len(xs):]):
+        for (k, r), v in zip(ys, q[len(xs) :], strict=True):
             sup = inst.suppliers[k]
             got[(r, sup.item)] += v
             used[k] += v
             cost += v * (inst.hours[(sup.place, r)] * inst.cost_per_unit_hour + inst.production_cost)
-        if any(got[k] > n for k, n in inst.need.items()) or any(used[(s, i)] > inst.avail[(s, i)] for (s, i) in inst.avail if (s, i) in used) \
-                or any(used[k] > inst.suppliers[k].capacity for k in range(len(inst.suppliers)) if k in used):
+        if (
+            any(got[k] > n for k, n in inst.need.items())
+            or any(used[(s, i)] > inst.avail[(s, i)] for (s, i) in inst.avail if (s, i) in used)
+            or any(used[k] > inst.suppliers[k].capacity for k in range(len(inst.suppliers)) if k in used)
+        ):
             continue
         short = defaultdict(int)
         for k, n in inst.need.items():
@@ -178,11 +267,14 @@ def test_dispatch_equals_exhaustive_search(seed: int) -> None:
     items, regions, sources = ["m", "v"], ["A", "B"], ["S", "T"]
     need = {(r, i): rnd.randint(0, 3) for r in regions for i in items}
     inst = dispatch.Instance(
-        need=need, priority={k: rnd.randint(1, 2) for k in need},
+        need=need,
+        priority={k: rnd.randint(1, 2) for k in need},
         avail={(s, i): rnd.randint(0, 3) for s in sources for i in items},
         suppliers=[dispatch.Supplier("K", rnd.choice(items), "S", rnd.randint(0, 2))],
         hours={(a, b): float(rnd.randint(1, 9)) for a in sources for b in regions},
-        max_hours=8.0, cost_per_unit_hour=1.0, production_cost=2.5,
+        max_hours=8.0,
+        cost_per_unit_hour=1.0,
+        production_cost=2.5,
     )
     result = dispatch.solve(inst)
     assert result.status == "Optimal" and result.gap <= 1e-6
@@ -199,8 +291,17 @@ def test_plan_proposed_approved_and_executed(db: Any) -> None:
     xihu = ledger.add_reserve(db, "XH", "西湖区储备库", "county", "physical", "330106")
     db.add(Demand(division_code="330106", item_id="pcr_kit", daily=10, priority=1, source="test"))
     db.commit()
-    ledger.record(db, kind="receipt", item_id="pcr_kit", lot="PK1", quantity=500, on=date(2021, 5, 1),
-                  recorded_by="t", to_reserve=prov.id, expires_on=date(2022, 5, 1))
+    ledger.record(
+        db,
+        kind="receipt",
+        item_id="pcr_kit",
+        lot="PK1",
+        quantity=500,
+        on=date(2021, 5, 1),
+        recorded_by="t",
+        to_reserve=prov.id,
+        expires_on=date(2022, 5, 1),
+    )
     plan = plans.propose(db, sheng, on, "surge")  # need: 10 days × 10 × 10 (testing ×10) = 1000
     short_ca = [s for s in plan.summary["short"] if s[0] == "330106"]
     xh_lines = [ln for ln in plan.lines if ln["region"] == "330106"]
@@ -237,9 +338,8 @@ def test_medical_and_fiveg_tables_match_their_migration(db: Any) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from jingxin.core import db as coredb
-
     import jingxin.fiveg.models  # noqa: F401
+    from jingxin.core import db as coredb
 
     with db.get_bind().connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

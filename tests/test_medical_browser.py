@@ -23,7 +23,9 @@ PASSWORD = "jingxin2024demo"
 
 
 @pytest.fixture(scope="module")
-def site(_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None) -> Any:
+def site(
+    _sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None
+) -> Any:
     from jingxin.accounts import service as accounts
     from jingxin.accounts.schemas import UserCreate
     from jingxin.core.audit import Actor
@@ -39,11 +41,26 @@ def site(_sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, fast_
     with database.session() as db:
         make_people(db, PASSWORD)
         code = accounts.demo_enterprise_codes(count=6)[3]
-        accounts.create_user(db, UserCreate(username="yidong", display_name="中国移动浙江公司", role=Role.OPERATOR,
-                                            credit_code=code, password=PASSWORD), Actor(None, "t"))
+        accounts.create_user(
+            db,
+            UserCreate(
+                username="yidong",
+                display_name="中国移动浙江公司",
+                role=Role.OPERATOR,
+                credit_code=code,
+                password=PASSWORD,
+            ),
+            Actor(None, "t"),
+        )
         db.commit()
-        synth.load(db, seed=4, as_of=date.today(), counties=["330106", "330102", "330110", "330127", "330302"],
-                   items=["mask_n95", "pcr_kit", "ventilator_icu"], share_injected=0.3)
+        synth.load(
+            db,
+            seed=4,
+            as_of=date.today(),
+            counties=["330106", "330102", "330110", "330127", "330302"],
+            items=["mask_n95", "pcr_kit", "ventilator_icu"],
+            share_injected=0.3,
+        )
     with serve(home, database_url=url, warehouse_url=f"duckdb:///{home / 'warehouse.duckdb'}") as base:
         yield {"base": base, "database": database}
     database.dispose()
@@ -59,7 +76,9 @@ def _submit(page: Any, selector: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
-def test_fiveg_application_parallel_approvals_escalation_and_build(browser: Any, site: dict[str, Any]) -> None:
+def test_fiveg_application_parallel_approvals_escalation_and_build(
+    browser: Any, site: dict[str, Any]
+) -> None:
     from jingxin.core.workflow.models import WorkItem
     from jingxin.core.workflow.sweep import sweep
 
@@ -71,7 +90,9 @@ def test_fiveg_application_parallel_approvals_escalation_and_build(browser: Any,
     op.select_option("#site_type", "tower")
     op.fill("#lon", "120.13")
     op.fill("#lat", "30.28")
-    op.set_input_files("#attachment", files=[{"name": "站址图纸.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}])
+    op.set_input_files(
+        "#attachment", files=[{"name": "站址图纸.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}]
+    )
     shot(op, "fiveg-file")
     _submit(op, "#new-application button[type=submit]")
     app_url = op.url
@@ -100,7 +121,11 @@ def test_fiveg_application_parallel_approvals_escalation_and_build(browser: Any,
         dept.context.close()
 
     with site["database"].session() as db:
-        late = next(i for i in db.query(WorkItem).filter_by(workflow="fiveg_approval") if i.fields["department"] == "电力")
+        late = next(
+            i
+            for i in db.query(WorkItem).filter_by(workflow="fiveg_approval")
+            if i.fields["department"] == "电力"
+        )
         due = late.clock("approval").due_at
         sweep(db, due + timedelta(days=1), send_email=False)
     city = open_as(browser, base, "hangzhou", PASSWORD)

@@ -37,27 +37,40 @@ def _csrf(client: Any, user: str) -> str:
 
 def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: dict[str, Any]) -> None:
     with web_app.state.db.session() as db:
-        truth = synth.load(db, seed=3, as_of=AS_OF, counties=["330106", "330102", "330127", "330302"],
-                           items=["mask_n95", "pcr_kit", "ventilator_icu"], share_injected=0.3)
+        truth = synth.load(
+            db,
+            seed=3,
+            as_of=AS_OF,
+            counties=["330106", "330102", "330127", "330302"],
+            items=["mask_n95", "pcr_kit", "ventilator_icu"],
+            share_injected=0.3,
+        )
     c = web_client
     token = _csrf(c, "sheng")
     page = c.get(f"/medical?item=pcr_kit&on={AS_OF}")
     assert page.status_code == 200 and "西湖区" in page.text and "鹿城区" in page.text
     warn = c.get(f"/medical/warnings?on={AS_OF}")
     assert warn.status_code == 200
-    for code, lot in truth.expiring:
+    for _code, lot in truth.expiring:
         assert lot in warn.text
     board = c.get(f"/medical/suppliers?on={AS_OF}")
     assert board.text.count("缺报") - 1 == len(truth.missing_reports)  # one in the hint
-    made = c.post("/medical/dispatch", data={"on": AS_OF.isoformat(), "scenario": "surge", "csrf_token": token},
-                  follow_redirects=False)
+    made = c.post(
+        "/medical/dispatch",
+        data={"on": AS_OF.isoformat(), "scenario": "surge", "csrf_token": token},
+        follow_redirects=False,
+    )
     assert made.status_code == 303
     plan_url = made.headers["location"]
     plan = c.get(plan_url)
     assert "求解状态 Optimal" in plan.text and "补其" in plan.text
     assert c.post(plan_url + "/execute", data={"csrf_token": token}).status_code == 409  # not approved yet
-    assert c.post(plan_url + "/approve", data={"csrf_token": token}, follow_redirects=False).status_code == 303
-    assert c.post(plan_url + "/execute", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    assert (
+        c.post(plan_url + "/approve", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    )
+    assert (
+        c.post(plan_url + "/execute", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+    )
     assert "已执行" in c.get(plan_url).text
     _csrf(c, "xihu")
     assert "鹿城区" not in c.get(f"/medical?item=pcr_kit&on={AS_OF}").text
@@ -70,17 +83,47 @@ def test_fiveg_pages_end_to_end(web_app: Any, web_client: Any, demo_users: dict[
     codes = accounts.demo_enterprise_codes(count=6)
     with web_app.state.db.session() as db:
         for name, code in (("yidong", codes[3]), ("liantong", codes[4])):
-            accounts.create_user(db, UserCreate(username=name, display_name=name, role=Role.OPERATOR, credit_code=code,
-                                                password=DEMO_PASSWORD), Actor(None, "t"))
+            accounts.create_user(
+                db,
+                UserCreate(
+                    username=name,
+                    display_name=name,
+                    role=Role.OPERATOR,
+                    credit_code=code,
+                    password=DEMO_PASSWORD,
+                ),
+                Actor(None, "t"),
+            )
         db.commit()
     c = web_client
     token = _csrf(c, "yidong")
-    bad = c.post("/fiveg", data={"site_name": "机场站", "county": "330109", "site_type": "tower", "power": "grid",
-                                 "lon": "120.434", "lat": "30.229", "csrf_token": token})
+    bad = c.post(
+        "/fiveg",
+        data={
+            "site_name": "机场站",
+            "county": "330109",
+            "site_type": "tower",
+            "power": "grid",
+            "lon": "120.434",
+            "lat": "30.229",
+            "csrf_token": token,
+        },
+    )
     assert bad.status_code == 422 and "机场净空" in bad.text
-    made = c.post("/fiveg", data={"site_name": "文三路灯杆站", "county": "330106", "site_type": "tower", "power": "grid",
-                                  "lon": "120.13", "lat": "30.28", "csrf_token": token},
-                  files={"attachment": ("图纸.pdf", b"%PDF-1.4", "application/pdf")}, follow_redirects=False)
+    made = c.post(
+        "/fiveg",
+        data={
+            "site_name": "文三路灯杆站",
+            "county": "330106",
+            "site_type": "tower",
+            "power": "grid",
+            "lon": "120.13",
+            "lat": "30.28",
+            "csrf_token": token,
+        },
+        files={"attachment": ("图纸.pdf", b"%PDF-1.4", "application/pdf")},
+        follow_redirects=False,
+    )
     assert made.status_code == 303
     url = made.headers["location"]
     assert "图纸.pdf" in c.get(url).text
@@ -100,9 +143,19 @@ def test_fiveg_pages_end_to_end(web_app: Any, web_client: Any, demo_users: dict[
 
         with web_app.state.db.session() as db:
             dept = {"liaison-zrzy": "自然资源", "liaison-sthj": "生态环境", "liaison-dl": "电力"}[liaison]
-            branch = next(i for i in db.query(WorkItem).filter_by(workflow="fiveg_approval") if i.fields["department"] == dept)
-        assert c.post(f"/fiveg/approvals/{branch.id}", data={"decision": "approve", "csrf_token": token},
-                      follow_redirects=False).status_code == 303
+            branch = next(
+                i
+                for i in db.query(WorkItem).filter_by(workflow="fiveg_approval")
+                if i.fields["department"] == dept
+            )
+        assert (
+            c.post(
+                f"/fiveg/approvals/{branch.id}",
+                data={"decision": "approve", "csrf_token": token},
+                follow_redirects=False,
+            ).status_code
+            == 303
+        )
     _csrf(c, "hangzhou")
     assert "审批通过" in c.get(url).text
     token = _csrf(c, "yidong")

@@ -88,7 +88,8 @@ def metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 def zone_conflicts(lon: float, lat: float) -> list[str]:
     """Exclusion zones (禁建区) the point lies in, as Chinese sentences."""
     return [
-        f"站址位于{z.kind}“{z.name}”内（距中心 {metres(lon, lat, z.lon, z.lat):.0f} 米，半径 {z.radius_m:.0f} 米）"
+        f"站址位于{z.kind}“{z.name}”内"
+        f"（距中心 {metres(lon, lat, z.lon, z.lat):.0f} 米，半径 {z.radius_m:.0f} 米）"
         for z in settings().exclusion_zones
         if metres(lon, lat, z.lon, z.lat) <= z.radius_m
     ]

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import UploadFile as StarletteUpload
 
 from jingxin import reference
 from jingxin.core.auth import ANALYSTS, Role
@@ -38,13 +39,26 @@ def index(request: Request, db: DbSession, user: CurrentUser, scope: CurrentScop
     mine = wf.list_items(db, scope, workflow=service.APPROVAL, open_only=True, limit=200)[0]
     now = utcnow()
     progress = service.progress(db, scope, now) if not scope.pinned else []
-    return render(request, "fiveg/index.html", {
-        "page_title": "5G基站建设一件事", "apps": apps, "total": total, "approvals": mine,
-        "states": load_workflow(service.APPLICATION).states, "cfg": service.settings(),
-        "progress": [p for p in progress if p.built or p.by_stage or scope.division not in (None, "330000")],
-        "times": service.approval_times(db, scope) if not scope.pinned else {},
-        "names": {d.code: d.name for d in reference.divisions()},
-        "counties": [c for c in reference.counties()], "is_operator": user.role == Role.OPERATOR, "now": now})
+    return render(
+        request,
+        "fiveg/index.html",
+        {
+            "page_title": "5G基站建设一件事",
+            "apps": apps,
+            "total": total,
+            "approvals": mine,
+            "states": load_workflow(service.APPLICATION).states,
+            "cfg": service.settings(),
+            "progress": [
+                p for p in progress if p.built or p.by_stage or scope.division not in (None, "330000")
+            ],
+            "times": service.approval_times(db, scope) if not scope.pinned else {},
+            "names": {d.code: d.name for d in reference.divisions()},
+            "counties": [c for c in reference.counties()],
+            "is_operator": user.role == Role.OPERATOR,
+            "now": now,
+        },
+    )
 
 
 @pages.post("")
@@ -52,12 +66,18 @@ async def file(request: Request, db: DbSession, user: CurrentUser) -> Response:
     form = await request.form()
     try:
         item = service.file_application(
-            db, user, county=str(form.get("county", "")), site_name=str(form.get("site_name", "")),
-            site_type=str(form.get("site_type", "")), power=str(form.get("power", "")),
-            lon=form.get("lon"), lat=form.get("lat"))
+            db,
+            user,
+            county=str(form.get("county", "")),
+            site_name=str(form.get("site_name", "")),
+            site_type=str(form.get("site_type", "")),
+            power=str(form.get("power", "")),
+            lon=form.get("lon"),
+            lat=form.get("lat"),
+        )
         upload = form.get("attachment")
-        if upload is not None and getattr(upload, "filename", ""):
-            service.attach(db, user, item.id, upload.filename, await upload.read())  # type: ignore[union-attr]
+        if isinstance(upload, StarletteUpload) and upload.filename:
+            service.attach(db, user, item.id, upload.filename, await upload.read())
     except (service.FiveGError, wf.WorkflowError) as exc:
         db.rollback()
         raise _fail(exc) from None
@@ -77,7 +97,9 @@ def approval_page(approval_id: int, db: DbSession, scope: CurrentScope) -> Respo
 async def decide(request: Request, approval_id: int, db: DbSession, user: CurrentUser) -> Response:
     form = await request.form()
     try:
-        branch = service.decide(db, user, approval_id, form.get("decision") == "approve", str(form.get("opinion", "")))
+        branch = service.decide(
+            db, user, approval_id, form.get("decision") == "approve", str(form.get("opinion", ""))
+        )
     except wf.WorkflowError as exc:
         raise _fail(exc) from None
     return RedirectResponse(f"/fiveg?decided={branch.id}", status_code=303)
@@ -91,13 +113,26 @@ def detail(request: Request, item_id: int, db: DbSession, user: CurrentUser, sco
         raise _fail(exc) from None
     if item.workflow != service.APPLICATION:
         raise HTTPException(404, "不是5G基站申请")
-    branches = service.approvals_of(db, scope, item.id) if not scope.pinned or user.role == Role.OPERATOR else []
-    return render(request, "fiveg/detail.html", {
-        "page_title": f"5G基站申请 #{item.id}", "item": item, "steps": item.steps, "branches": branches,
-        "actions": wf.allowed_transitions(item, user), "states": load_workflow(service.APPLICATION).states,
-        "approval_states": load_workflow(service.APPROVAL).states, "now": utcnow(),
-        "attachments": service.attachments(db, scope, item.id), "cfg": service.settings(),
-        "names": {d.code: d.name for d in reference.divisions()}})
+    branches = (
+        service.approvals_of(db, scope, item.id) if not scope.pinned or user.role == Role.OPERATOR else []
+    )
+    return render(
+        request,
+        "fiveg/detail.html",
+        {
+            "page_title": f"5G基站申请 #{item.id}",
+            "item": item,
+            "steps": item.steps,
+            "branches": branches,
+            "actions": wf.allowed_transitions(item, user),
+            "states": load_workflow(service.APPLICATION).states,
+            "approval_states": load_workflow(service.APPROVAL).states,
+            "now": utcnow(),
+            "attachments": service.attachments(db, scope, item.id),
+            "cfg": service.settings(),
+            "names": {d.code: d.name for d in reference.divisions()},
+        },
+    )
 
 
 @pages.post("/{item_id}/{action}")
@@ -124,7 +159,9 @@ async def act(request: Request, item_id: int, action: str, db: DbSession, user: 
 
 
 def overdue(clock: Any, now: datetime) -> bool:
-    return clock is not None and clock.status == "running" and clock.due_at is not None and clock.due_at <= now
+    return (
+        clock is not None and clock.status == "running" and clock.due_at is not None and clock.due_at <= now
+    )
 
 
 scenario = WebScenario(

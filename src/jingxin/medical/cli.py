@@ -65,7 +65,9 @@ def generate_command(
     typer.echo(f"已生成；真值写入 {manifest}")
 
 
-def warnings_command(on: OnOpt, scope: ScopeOpt = "330000", scenario: ScenarioOpt = "normal", as_json: JsonOpt = False) -> None:
+def warnings_command(
+    on: OnOpt, scope: ScopeOpt = "330000", scenario: ScenarioOpt = "normal", as_json: JsonOpt = False
+) -> None:
     """Expiry and below-norm warnings inside a region."""
     from jingxin.medical import supply
 
@@ -79,7 +81,9 @@ def warnings_command(on: OnOpt, scope: ScopeOpt = "330000", scenario: ScenarioOp
     typer.echo(f"共 {len(rows)} 条")
 
 
-def supply_command(region: str, on: OnOpt, scenario: ScenarioOpt = "normal", as_json: JsonOpt = False) -> None:
+def supply_command(
+    region: str, on: OnOpt, scenario: ScenarioOpt = "normal", as_json: JsonOpt = False
+) -> None:
     """Days of supply of every item in one region."""
     from jingxin.core.scope import EVERYTHING
     from jingxin.medical import config, supply
@@ -91,10 +95,15 @@ def supply_command(region: str, on: OnOpt, scenario: ScenarioOpt = "normal", as_
         return
     for s in rows:
         days = f"{s.physical_days:.1f}" if s.physical_days is not None else "—"
-        typer.echo(f"{config.item(s.item_id).name}: 实物 {s.physical}，协议 {s.agreement}，可保障 {days} 天 {'；'.join(s.below_norm)}")
+        typer.echo(
+            f"{config.item(s.item_id).name}: 实物 {s.physical}，"
+            f"协议 {s.agreement}，可保障 {days} 天 {'；'.join(s.below_norm)}"
+        )
 
 
-def dispatch_command(on: OnOpt, scope: ScopeOpt = "330000", scenario: ScenarioOpt = "surge", as_json: JsonOpt = False) -> None:
+def dispatch_command(
+    on: OnOpt, scope: ScopeOpt = "330000", scenario: ScenarioOpt = "surge", as_json: JsonOpt = False
+) -> None:
     """Solve a dispatch plan (not saved: the planner page saves and routes it for approval)."""
     from jingxin.medical import config, dispatch, plans
 
@@ -104,15 +113,28 @@ def dispatch_command(on: OnOpt, scope: ScopeOpt = "330000", scenario: ScenarioOp
     names, items = plans.names(), {k: v.name for k, v in config.catalogue().items.items()}
     lines = [dispatch.explain(ln, names, items) for ln in result.lines]
     if as_json:
-        _dump({"status": result.status, "gap": result.gap, "seconds": result.seconds, "shortfall": result.shortfall,
-               "cost": result.cost, "lines": lines})
+        _dump(
+            {
+                "status": result.status,
+                "gap": result.gap,
+                "seconds": result.seconds,
+                "shortfall": result.shortfall,
+                "cost": result.cost,
+                "lines": lines,
+            }
+        )
         return
-    typer.echo(f"求解状态 {result.status}，间隙 {result.gap:.2g}，用时 {result.seconds:.2f} 秒；剩余缺口 {result.shortfall}")
+    typer.echo(
+        f"求解状态 {result.status}，间隙 {result.gap:.2g}，"
+        f"用时 {result.seconds:.2f} 秒；剩余缺口 {result.shortfall}"
+    )
     for text in lines:
         typer.echo("  " + text)
 
 
-def check_command(manifest: Annotated[Path, typer.Argument(help="generate 写出的真值文件")], as_json: JsonOpt = False) -> None:
+def check_command(
+    manifest: Annotated[Path, typer.Argument(help="generate 写出的真值文件")], as_json: JsonOpt = False
+) -> None:
     """Warnings and missing reports against the generated truth (precision, recall)."""
     from jingxin.medical.evaluate import measure
 
@@ -122,7 +144,10 @@ def check_command(manifest: Annotated[Path, typer.Argument(help="generate 写出
         _dump(got)
         return
     for name, m in got.items():
-        typer.echo(f"{name}: 发现 {m['found']}，真值 {m['truth']}，精确率 {m['precision']:.3f}，召回率 {m['recall']:.3f}")
+        typer.echo(
+            f"{name}: 发现 {m['found']}，真值 {m['truth']}，"
+            f"精确率 {m['precision']:.3f}，召回率 {m['recall']:.3f}"
+        )
 
 
 def fiveg_progress_command(scope: ScopeOpt = "330000", as_json: JsonOpt = False) -> None:
@@ -138,7 +163,9 @@ def fiveg_progress_command(scope: ScopeOpt = "330000", as_json: JsonOpt = False)
         return
     for r in rows:
         if r.built or r.by_stage:
-            typer.echo(f"{r.name}: 建成 {r.built}/{r.target}，开通 {r.powered}，在办 {r.by_stage}，超期 {r.overdue}")
+            typer.echo(
+                f"{r.name}: 建成 {r.built}/{r.target}，开通 {r.powered}，在办 {r.by_stage}，超期 {r.overdue}"
+            )
     for d, t in times.items():
         typer.echo(f"{d}: 平均 {t['average_days']} 个工作日（{t['count']} 件，超期 {t['late']}）")
 

@@ -166,9 +166,9 @@ def solve(inst: Instance, *, integer: bool = True, time_limit: float = 60.0, mip
         h.run()
         st = h.getModelStatus()
         status = h.modelStatusToString(st)
-        if st not in (highspy.HighsModelStatus.kOptimal,):
-            if h.getInfo().primal_solution_status != 2:  # no feasible solution at all
-                raise RuntimeError(f"求解失败：{status}")
+        # a time limit with a feasible answer is kept (status and gap say so); none at all is not
+        if st != highspy.HighsModelStatus.kOptimal and h.getInfo().primal_solution_status != 2:
+            raise RuntimeError(f"求解失败：{status}")
         info = h.getInfo()
         if integer:
             worst_gap = max(worst_gap, float(info.mip_gap) if np.isfinite(info.mip_gap) else 1.0)
@@ -230,6 +230,7 @@ def explain(line: Line, names: dict[str, str], item_names: dict[str, str]) -> st
             f"补其{line.priority}级缺口 {line.need} 中的 {line.quantity}"
         )
     return (
-        f"向企业 {line.source} 下达生产订单 {line.quantity} 件{what}，送{to}（运输约 {line.hours:.1f} 小时），"
+        f"向企业 {line.source} 下达生产订单 {line.quantity} 件{what}，"
+        f"送{to}（运输约 {line.hours:.1f} 小时），"
         f"补其{line.priority}级缺口 {line.need} 中的 {line.quantity}"
     )

@@ -101,7 +101,8 @@ def _check_never_negative(
         running += days[day]
         if running < 0 and day >= on:
             raise LedgerError(
-                f"批号 {lot} 的 {config.item(item_id).name} 在 {day} 日末将为 {running}（库存不足 {-running}）："
+                f"批号 {lot} 的 {config.item(item_id).name} 在 {day} 日末将为 {running}"
+                f"（库存不足 {-running}）："
                 "请先登记入库，或减少数量"
             )
 
@@ -126,7 +127,8 @@ def record(
     """Append one movement after checking it; refused movements leave the ledger untouched."""
     if kind not in MOVEMENT_KINDS or (kind == "rotation") != _rotation:
         raise LedgerError(
-            f"变动类型 {kind!r} 不合法（轮换请用 rotate）；应为 {'、'.join(k for k in MOVEMENT_KINDS if k != 'rotation')}"
+            f"变动类型 {kind!r} 不合法（轮换请用 rotate）；"
+            f"应为 {'、'.join(k for k in MOVEMENT_KINDS if k != 'rotation')}"
         )
     spec = config.item(item_id)
     if not isinstance(quantity, int) or quantity <= 0:
@@ -140,7 +142,8 @@ def record(
             raise LedgerError(f"{MOVEMENT_KINDS[kind]}须只填调出或调入一方")
     elif (from_reserve is not None) != need_from or (to_reserve is not None) != need_to:
         raise LedgerError(
-            f"{MOVEMENT_KINDS[kind]}须{'填' if need_from else '不填'}调出方、{'填' if need_to else '不填'}调入方"
+            f"{MOVEMENT_KINDS[kind]}须{'填' if need_from else '不填'}调出方、"
+            f"{'填' if need_to else '不填'}调入方"
         )
     if from_reserve is not None and from_reserve == to_reserve:
         raise LedgerError("调出方与调入方不能相同")
@@ -257,7 +260,8 @@ def stock_at(
         if item_id is not None:
             q = q.where(Movement.item_id == item_id)
         for rid, iid, lot, qty, exp in db.execute(q.group_by(side, Movement.item_id, Movement.lot)):
-            totals[(rid, iid, lot)] += sign * int(qty)
+            assert rid is not None
+            totals[(int(rid), iid, lot)] += sign * int(qty)
             if exp is not None:
                 expiry[(iid, lot)] = exp
     return sorted(

@@ -41,8 +41,13 @@ def discover(db: Session, registry: Any, lead_days: int = 2) -> list[Supplier]:
         for code in codes:
             classes.setdefault(code, []).append(cat)
     if hasattr(registry, "filter"):
-        registry = registry.filter(registry.industry_code.isin(sorted(classes))).select(
-            "credit_code", "name", "county_code", "industry_code").distinct().to_pandas().to_dict("records")
+        registry = (
+            registry.filter(registry.industry_code.isin(sorted(classes)))
+            .select("credit_code", "name", "county_code", "industry_code")
+            .distinct()
+            .to_pandas()
+            .to_dict("records")
+        )
     known = {(s.credit_code, s.item_id) for s in db.scalars(select(Supplier))}
     added = []
     for row in registry:
@@ -50,8 +55,15 @@ def discover(db: Session, registry: Any, lead_days: int = 2) -> list[Supplier]:
             for item in config.catalogue().items.values():
                 if item.category != cat or (row["credit_code"], item.id) in known:
                     continue
-                s = Supplier(credit_code=row["credit_code"], name=row["name"], division_code=row["county_code"],
-                             item_id=item.id, industry_code=row["industry_code"], daily_capacity=0, lead_days=lead_days)
+                s = Supplier(
+                    credit_code=row["credit_code"],
+                    name=row["name"],
+                    division_code=row["county_code"],
+                    item_id=item.id,
+                    industry_code=row["industry_code"],
+                    daily_capacity=0,
+                    lead_days=lead_days,
+                )
                 db.add(s)
                 known.add((row["credit_code"], item.id))
                 added.append(s)
@@ -60,12 +72,23 @@ def discover(db: Session, registry: Any, lead_days: int = 2) -> list[Supplier]:
 
 
 def visible_suppliers(db: Session, scope: Scope) -> list[Supplier]:
-    rows = db.scalars(select(Supplier).order_by(Supplier.division_code, Supplier.credit_code, Supplier.item_id))
+    rows = db.scalars(
+        select(Supplier).order_by(Supplier.division_code, Supplier.credit_code, Supplier.item_id)
+    )
     return [s for s in rows if scope.allows_enterprise(s.credit_code, s.division_code)]
 
 
-def report(db: Session, supplier_id: int, on: date, capacity: int, output: int, stock: int, recorded_by: str,
-           channel: str = "form", batch: str = "") -> SupplierReport:
+def report(
+    db: Session,
+    supplier_id: int,
+    on: date,
+    capacity: int,
+    output: int,
+    stock: int,
+    recorded_by: str,
+    channel: str = "form",
+    batch: str = "",
+) -> SupplierReport:
     for name, value in (("产能", capacity), ("产量", output), ("库存", stock)):
         if not isinstance(value, int) or value < 0:
             raise ReportError(f"{name}须为非负整数，收到 {value!r}")
@@ -73,8 +96,16 @@ def report(db: Session, supplier_id: int, on: date, capacity: int, output: int, 
         raise ReportError(f"产量 {output} 超过产能 {capacity}：请核对后再报")
     if db.get(Supplier, supplier_id) is None:
         raise ReportError(f"重点企业 {supplier_id} 不存在")
-    row = SupplierReport(supplier_id=supplier_id, on_date=on, capacity=capacity, output=output, stock=stock,
-                         channel=channel, batch=batch, recorded_by=recorded_by)
+    row = SupplierReport(
+        supplier_id=supplier_id,
+        on_date=on,
+        capacity=capacity,
+        output=output,
+        stock=stock,
+        channel=channel,
+        batch=batch,
+        recorded_by=recorded_by,
+    )
     db.add(row)
     try:
         db.flush()
@@ -96,7 +127,8 @@ def import_reports(db: Session, filename: str, content: bytes, recorded_by: str)
     if missing:
         raise ReportError(f"{filename}: 缺少列 {'、'.join(missing)}（须有 {', '.join(COLUMNS)}）")
     by_key = {(s.credit_code, s.item_id): s.id for s in db.scalars(select(Supplier))}
-    problems, rows = [], []
+    problems: list[str] = []
+    rows: list[tuple[int, int, date, int, int, int]] = []
     for n, raw in enumerate(reader, start=2):
         key = (raw["credit_code"].strip(), raw["item_id"].strip())
         if key not in by_key:
@@ -115,7 +147,7 @@ def import_reports(db: Session, filename: str, content: bytes, recorded_by: str)
                 break
             values.append(int(cell))
         else:
-            rows.append((n, by_key[key], on, *values))
+            rows.append((n, by_key[key], on, values[0], values[1], values[2]))
     if problems:
         raise ReportError("；".join(problems[:20]) + (f" 等{len(problems)}处" if len(problems) > 20 else ""))
     try:
@@ -143,18 +175,33 @@ class Missing:
 def missing(db: Session, scope: Scope, on: date) -> list[Missing]:
     """Suppliers inside scope without a report for `on` (缺报)."""
     reported = set(db.scalars(select(SupplierReport.supplier_id).where(SupplierReport.on_date == on)))
-    return [Missing(s.id, s.credit_code, s.name, s.item_id, s.division_code)
-            for s in visible_suppliers(db, scope) if s.id not in reported]
+    return [
+        Missing(s.id, s.credit_code, s.name, s.item_id, s.division_code)
+        for s in visible_suppliers(db, scope)
+        if s.id not in reported
+    ]
 
 
 def board(db: Session, scope: Scope, on: date) -> list[dict[str, Any]]:
     """The supplier board: each supplier's report of the day, or 缺报."""
-    latest = {r.supplier_id: r for r in db.scalars(select(SupplierReport).where(SupplierReport.on_date == on))}
+    latest = {
+        r.supplier_id: r for r in db.scalars(select(SupplierReport).where(SupplierReport.on_date == on))
+    }
     out = []
     for s in visible_suppliers(db, scope):
         r = latest.get(s.id)
-        out.append({"id": s.id, "name": s.name, "credit_code": s.credit_code, "division_code": s.division_code,
-                    "item": config.item(s.item_id).name, "capacity": r.capacity if r else None,
-                    "output": r.output if r else None, "stock": r.stock if r else None,
-                    "channel": r.channel if r else None, "missing": r is None})
+        out.append(
+            {
+                "id": s.id,
+                "name": s.name,
+                "credit_code": s.credit_code,
+                "division_code": s.division_code,
+                "item": config.item(s.item_id).name,
+                "capacity": r.capacity if r else None,
+                "output": r.output if r else None,
+                "stock": r.stock if r else None,
+                "channel": r.channel if r else None,
+                "missing": r is None,
+            }
+        )
     return out

@@ -133,7 +133,8 @@ def warnings(
                     "expiry",
                     r.division_code,
                     lot.item_id,
-                    f"{r.name} {name} 批号 {lot.lot} 将于 {days} 天后（{lot.expires_on}）过期，{lot.quantity} 请轮换",
+                    f"{r.name} {name} 批号 {lot.lot} 将于 {days} 天后"
+                    f"（{lot.expires_on}）过期，{lot.quantity} 请轮换",
                     r.id,
                     lot.lot,
                 )

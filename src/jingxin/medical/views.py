@@ -23,7 +23,9 @@ from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
 REGION_ROLES = frozenset({*ANALYSTS, Role.ADMIN})
-pages = APIRouter(prefix="/medical", include_in_schema=False, dependencies=[Depends(require_roles(*REGION_ROLES))])
+pages = APIRouter(
+    prefix="/medical", include_in_schema=False, dependencies=[Depends(require_roles(*REGION_ROLES))]
+)
 On = Annotated[date | None, Query(description="日期 YYYY-MM-DD")]
 Scenario = Annotated[str, Query(pattern=r"^[a-z_]{1,20}$")]
 
@@ -39,36 +41,72 @@ def _scenario(name: str) -> str:
 
 
 @pages.get("")
-def stock_page(request: Request, db: DbSession, scope: CurrentScope, on: On = None,
-               item: Annotated[str, Query(pattern=r"^[a-z0-9_]{1,40}$")] = "mask_n95",
-               scenario: Scenario = "normal") -> Response:
+def stock_page(
+    request: Request,
+    db: DbSession,
+    scope: CurrentScope,
+    on: On = None,
+    item: Annotated[str, Query(pattern=r"^[a-z0-9_]{1,40}$")] = "mask_n95",
+    scenario: Scenario = "normal",
+) -> Response:
     if item not in config.catalogue().items:
         raise HTTPException(404, f"物资目录中没有 {item}")
     rows = supply.stock_map(db, scope, _day(on), item, _scenario(scenario))
-    return render(request, "medical/stock.html", {
-        "page_title": "医疗物资库存", "rows": rows, "on": _day(on), "item": item, "scenario": scenario,
-        "catalogue": config.catalogue(), "norms": config.norms()})
+    return render(
+        request,
+        "medical/stock.html",
+        {
+            "page_title": "医疗物资库存",
+            "rows": rows,
+            "on": _day(on),
+            "item": item,
+            "scenario": scenario,
+            "catalogue": config.catalogue(),
+            "norms": config.norms(),
+        },
+    )
 
 
 @pages.get("/warnings")
-def warnings_page(request: Request, db: DbSession, scope: CurrentScope, on: On = None,
-                  scenario: Scenario = "normal") -> Response:
+def warnings_page(
+    request: Request, db: DbSession, scope: CurrentScope, on: On = None, scenario: Scenario = "normal"
+) -> Response:
     rows = supply.warnings(db, scope, _day(on), _scenario(scenario))
-    return render(request, "medical/warnings.html", {
-        "page_title": "医疗物资预警", "rows": rows[:1000], "total": len(rows), "on": _day(on), "scenario": scenario,
-        "names": {d.code: d.name for d in reference.divisions()}, "norms": config.norms(),
-        "unreconciled": [u for u in ledger.unreconciled(db)]})
+    return render(
+        request,
+        "medical/warnings.html",
+        {
+            "page_title": "医疗物资预警",
+            "rows": rows[:1000],
+            "total": len(rows),
+            "on": _day(on),
+            "scenario": scenario,
+            "names": {d.code: d.name for d in reference.divisions()},
+            "norms": config.norms(),
+            "unreconciled": [u for u in ledger.unreconciled(db)],
+        },
+    )
 
 
 @pages.get("/suppliers")
 def suppliers_page(request: Request, db: DbSession, scope: CurrentScope, on: On = None) -> Response:
     rows = suppliers.board(db, scope, _day(on))
-    return render(request, "medical/suppliers.html", {
-        "page_title": "重点企业看板", "rows": rows, "on": _day(on), "missing": sum(r["missing"] for r in rows)})
+    return render(
+        request,
+        "medical/suppliers.html",
+        {
+            "page_title": "重点企业看板",
+            "rows": rows,
+            "on": _day(on),
+            "missing": sum(r["missing"] for r in rows),
+        },
+    )
 
 
 @pages.post("/suppliers/{supplier_id}/report")
-async def supplier_report(request: Request, supplier_id: int, db: DbSession, user: CurrentUser, scope: CurrentScope) -> Response:
+async def supplier_report(
+    request: Request, supplier_id: int, db: DbSession, user: CurrentUser, scope: CurrentScope
+) -> Response:
     form = await request.form()
     visible = {s.id for s in suppliers.visible_suppliers(db, scope)}
     if supplier_id not in visible:
@@ -76,19 +114,27 @@ async def supplier_report(request: Request, supplier_id: int, db: DbSession, use
     try:
         on = date.fromisoformat(str(form.get("on", "")))
         values = [int(str(form.get(k, "")).strip()) for k in ("capacity", "output", "stock")]
-        suppliers.report(db, supplier_id, on, *values, recorded_by=user.username)
+        capacity, output, stock = values
+        suppliers.report(db, supplier_id, on, capacity, output, stock, recorded_by=user.username)
         db.commit()
     except ValueError as exc:
         db.rollback()
-        raise HTTPException(422, f"日报有误：{exc}（产能、产量、库存须为非负整数，日期为 YYYY-MM-DD）") from None
+        raise HTTPException(
+            422, f"日报有误：{exc}（产能、产量、库存须为非负整数，日期为 YYYY-MM-DD）"
+        ) from None
     return RedirectResponse(f"/medical/suppliers?on={on.isoformat()}", status_code=303)
 
 
 @pages.get("/dispatch")
 def dispatch_page(request: Request, db: DbSession, scope: CurrentScope) -> Response:
-    rows = [p for p in db.scalars(select(Plan).order_by(Plan.id.desc()).limit(200))
-            if p.item_id and wf.visible(scope, db.get(WorkItem, p.item_id))][:50]
-    return render(request, "medical/dispatch.html", {"page_title": "调度方案", "plans": rows, "norms": config.norms()})
+    rows = [
+        p
+        for p in db.scalars(select(Plan).order_by(Plan.id.desc()).limit(200))
+        if p.item_id and (case := db.get(WorkItem, p.item_id)) is not None and wf.visible(scope, case)
+    ][:50]
+    return render(
+        request, "medical/dispatch.html", {"page_title": "调度方案", "plans": rows, "norms": config.norms()}
+    )
 
 
 @pages.post("/dispatch")
@@ -113,16 +159,29 @@ def _plan(db: DbSession, scope: CurrentScope, plan_id: int) -> tuple[Plan, WorkI
 
 
 @pages.get("/dispatch/{plan_id}")
-def plan_page(request: Request, plan_id: int, db: DbSession, user: CurrentUser, scope: CurrentScope) -> Response:
+def plan_page(
+    request: Request, plan_id: int, db: DbSession, user: CurrentUser, scope: CurrentScope
+) -> Response:
     plan, case = _plan(db, scope, plan_id)
-    return render(request, "medical/plan.html", {
-        "page_title": f"调度方案 #{plan.id}", "plan": plan, "case": case, "steps": case.steps,
-        "actions": wf.allowed_transitions(case, user), "names": plans.names(),
-        "items": {k: v.name for k, v in config.catalogue().items.items()}})
+    return render(
+        request,
+        "medical/plan.html",
+        {
+            "page_title": f"调度方案 #{plan.id}",
+            "plan": plan,
+            "case": case,
+            "steps": case.steps,
+            "actions": wf.allowed_transitions(case, user),
+            "names": plans.names(),
+            "items": {k: v.name for k, v in config.catalogue().items.items()},
+        },
+    )
 
 
 @pages.post("/dispatch/{plan_id}/{action}")
-async def plan_action(request: Request, plan_id: int, action: str, db: DbSession, user: CurrentUser, scope: CurrentScope) -> Response:
+async def plan_action(
+    request: Request, plan_id: int, action: str, db: DbSession, user: CurrentUser, scope: CurrentScope
+) -> Response:
     plan, case = _plan(db, scope, plan_id)
     form = await request.form()
     try:
