@@ -165,7 +165,7 @@ def attach(db: Session, user: Any, item_id: int, filename: str, content: bytes) 
     audit.record(
         db,
         audit.Actor(user.id, user.username),
-        "fiveg_attachment",
+        audit.Action.FIVEG_ATTACHMENT,
         "fiveg_application",
         item.id,
         {"file": name},

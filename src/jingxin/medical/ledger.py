@@ -177,7 +177,7 @@ def record(
     audit.record(
         db,
         audit.Actor(None, recorded_by),
-        "medical_movement",
+        audit.Action.MEDICAL_MOVEMENT,
         "medical_movement",
         row.id,
         {"kind": kind, "item": item_id, "lot": lot, "quantity": quantity},

@@ -230,7 +230,7 @@ def execute(db: Session, plan_id: int, user: Any, on: date | None = None) -> lis
         audit.record(
             db,
             audit.Actor(user.id, user.username),
-            "medical_plan_execute",
+            audit.Action.MEDICAL_PLAN_EXECUTE,
             "medical_plan",
             plan.id,
             {"movements": len(ids)},
