@@ -97,6 +97,8 @@ def test_fiveg_pages_end_to_end(web_app: Any, web_client: Any, demo_users: dict[
         db.commit()
     c = web_client
     token = _csrf(c, "yidong")
+    assert c.get("/").status_code == 200  # the home page of the new role
+    assert c.get("/medical").status_code == 403 and c.get("/monitoring").status_code == 403
     bad = c.post(
         "/fiveg",
         data={
