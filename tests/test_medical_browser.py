@@ -154,7 +154,8 @@ def test_fiveg_application_parallel_approvals_escalation_and_build(
 def test_dispatch_plan_proposed_approved_and_booked(browser: Any, site: dict[str, Any]) -> None:
     base = site["base"]
     sheng = open_as(browser, base, "sheng", PASSWORD)
-    _go(sheng, f"{base}/medical?item=pcr_kit&scenario=surge")
+    _go(sheng, f"{base}/medical?item=pcr_kit&scenario=surge&region=330100")
+    sheng.wait_for_selector("#medical-map[data-map-ready]")
     shot(sheng, "medical-stock")
     _go(sheng, f"{base}/medical/warnings")
     assert sheng.locator("#medical-warnings tbody tr").count() > 1

@@ -49,6 +49,7 @@ def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: d
     token = _csrf(c, "sheng")
     page = c.get(f"/medical?item=pcr_kit&on={AS_OF}")
     assert page.status_code == 200 and "西湖区" in page.text and "鹿城区" in page.text
+    assert '"map_name": "medical-330000"' in page.text and "温州市" in page.text
     warn = c.get(f"/medical/warnings?on={AS_OF}")
     assert warn.status_code == 200
     for _code, lot in truth.expiring:
@@ -74,6 +75,7 @@ def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: d
     assert "已执行" in c.get(plan_url).text
     _csrf(c, "xihu")
     assert "鹿城区" not in c.get(f"/medical?item=pcr_kit&on={AS_OF}").text
+    assert c.get(f"/medical?item=pcr_kit&on={AS_OF}&region=330300").status_code == 404
     assert c.get(plan_url).status_code == 404  # a province plan is not the county's
     _csrf(c, "qiye")
     assert c.get("/medical").status_code == 403

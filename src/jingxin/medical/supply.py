@@ -183,3 +183,46 @@ def holders_by_division(db: Session) -> dict[str, list[Reserve]]:
     for r in db.scalars(select(Reserve)):
         out[r.division_code].append(r)
     return out
+
+
+def region_map(
+    db: Session, scope: Scope, parent: str, on: date, item_id: str, scenario: str = "normal"
+) -> dict[str, object]:
+    """The map's configuration (the JS of the evaluation pages draws it): the divisions under
+    `parent` (cities of the province, counties of a city) coloured by days of supply of one item."""
+    if not scope.allows_division(parent):
+        raise PermissionError("该区划不在您的数据范围内")
+    level = reference.division(parent).level
+    if level == "province":
+        children = reference.cities()
+    elif level == "city":
+        children = [c for c in reference.counties() if c.parent_code == parent]
+    else:
+        children = [reference.division(parent)]
+    regions = []
+    for child in children:
+        if not scope.allows_division(child.code):
+            continue
+        found = [s for s in supply(db, scope, child.code, on, scenario) if s.item_id == item_id]
+        s = found[0] if found else None
+        regions.append(
+            {
+                "name": child.name,
+                "code": child.code,
+                "physical_days": round(s.physical_days, 1) if s and s.physical_days is not None else None,
+                "agreement_days": round(s.agreement_days, 1) if s and s.agreement_days is not None else None,
+                "physical": s.physical if s else 0,
+            }
+        )
+    return {
+        "geo_url": f"/api/v1/geo/{parent}",
+        "map_name": f"medical-{parent}",
+        "measure": "physical_days",
+        "measures": {
+            "physical_days": {"name": "实物可保障天数", "unit": "天"},
+            "agreement_days": {"name": "协议可保障天数", "unit": "天"},
+            "physical": {"name": "实物库存", "unit": config.item(item_id).unit},
+        },
+        "regions": regions,
+        "drill": {"url": f"/medical?item={item_id}&scenario={scenario}&on={on.isoformat()}&region={{code}}"},
+    }
