@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from jingxin import reference
 from jingxin.core.auth import ANALYSTS, Role
+from jingxin.core.scope import division_prefix
 from jingxin.core.workflow import service as wf
 from jingxin.core.workflow.models import WorkItem
 from jingxin.medical import config, ledger, plans, suppliers, supply
@@ -48,10 +49,19 @@ def stock_page(
     on: On = None,
     item: Annotated[str, Query(pattern=r"^[a-z0-9_]{1,40}$")] = "mask_n95",
     scenario: Scenario = "normal",
+    region: Annotated[str | None, Query(pattern=r"^\d{6}$", description="地图的上级区划")] = None,
 ) -> Response:
     if item not in config.catalogue().items:
         raise HTTPException(404, f"物资目录中没有 {item}")
-    rows = supply.stock_map(db, scope, _day(on), item, _scenario(scenario))
+    parent = region or scope.division or "330000"
+    try:
+        map_config = supply.region_map(db, scope, parent, _day(on), item, _scenario(scenario))
+    except (PermissionError, KeyError, ValueError):
+        raise HTTPException(404, "该区划不存在或不在您的数据范围内") from None
+    prefix = division_prefix(parent)
+    rows = [
+        r for r in supply.stock_map(db, scope, _day(on), item, scenario) if str(r["code"]).startswith(prefix)
+    ]
     return render(
         request,
         "medical/stock.html",
@@ -63,6 +73,8 @@ def stock_page(
             "scenario": scenario,
             "catalogue": config.catalogue(),
             "norms": config.norms(),
+            "map_config": map_config,
+            "parent": reference.division(parent),
         },
     )
 
