@@ -61,7 +61,10 @@ def site(
             items=["mask_n95", "pcr_kit", "ventilator_icu"],
             share_injected=0.3,
         )
-    with serve(home, database_url=url, warehouse_url=f"duckdb:///{home / 'warehouse.duckdb'}") as base:
+    # startup_seconds: the server imports every scenario; under a loaded machine that took over 120 s
+    with serve(
+        home, database_url=url, warehouse_url=f"duckdb:///{home / 'warehouse.duckdb'}", startup_seconds=300
+    ) as base:
         yield {"base": base, "database": database}
     database.dispose()
 
