@@ -345,3 +345,50 @@ def test_medical_and_fiveg_tables_match_their_migration(db: Any) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diff = compare_metadata(context, coredb.Base.metadata)
     assert [d for d in diff if "medical_" in repr(d) or "fiveg_" in repr(d)] == []
+
+
+def test_suppliers_from_the_registry_and_their_reports(db: Any) -> None:
+    """Suppliers found by industry class in the warehouse registry (an Ibis table); a source
+    file refused whole with row and column, then taken with its batch; the missing list."""
+    import random
+
+    import ibis
+
+    from jingxin.core import credit_code as cc
+    from jingxin.medical import suppliers
+    from jingxin.medical.models import Supplier
+
+    rnd = random.Random(9)
+    maker, drugs, other = (cc.generate("330411", rnd) for _ in range(3))
+    registry = ibis.memtable(
+        {
+            "credit_code": [maker, drugs, other],
+            "name": ["口罩厂", "药厂", "纺织厂"],
+            "county_code": ["330411", "330411", "330411"],
+            "industry_code": ["1781", "2740", "1711"],
+        }
+    )
+    added = suppliers.discover(db, registry)
+    by_code = {s.credit_code for s in added}
+    assert by_code == {maker, drugs}
+    assert {s.item_id for s in added if s.credit_code == drugs} == {"antiviral_oral", "ibuprofen", "lianhua"}
+    assert suppliers.discover(db, registry) == []  # existing suppliers are kept, not doubled
+    on = date(2021, 6, 2)
+    bad = (
+        f"credit_code,item_id,date,capacity,output,stock\n{maker},mask_n95,2021-06-02,100,50,7\n"
+        f"{maker},mask_surgical,2021-06-32,100,50,7\n{other},mask_n95,2021-06-02,1,1,1\n"
+    ).encode()
+    with pytest.raises(suppliers.ReportError) as exc:
+        suppliers.import_reports(db, "日报.csv", bad, "t")
+    assert "日报.csv 第3行 date" in str(exc.value) and "第4行 credit_code/item_id" in str(exc.value)
+    header = "credit_code,item_id,date,capacity,output,stock\n"
+    good = (header + f'{maker},mask_n95,2021-06-02,"1,000",800,70\n').encode()
+    assert suppliers.import_reports(db, "日报.csv", good, "t") == 1
+    with pytest.raises(suppliers.ReportError, match="第2行.*重复"):
+        suppliers.import_reports(db, "日报.csv", good, "t")
+    with pytest.raises(suppliers.ReportError, match="超过产能"):
+        sid = db.query(Supplier).filter_by(credit_code=drugs, item_id="ibuprofen").one().id
+        suppliers.report(db, sid, on, 10, 11, 0, "t")
+    missing = {(m.credit_code, m.item_id) for m in suppliers.missing(db, Scope(division="330400"), on)}
+    assert (maker, "mask_n95") not in missing and (drugs, "ibuprofen") in missing
+    assert not [m for m in suppliers.missing(db, Scope(division="330100"), on) if m.division_code == "330411"]
