@@ -135,9 +135,9 @@ def validate_assignment(
     level = ROLE_DIVISION_LEVEL[role]
     department = clean_text(department or "").strip() or None
     credit_code = clean_text(credit_code or "").strip() or None
-    if role is Role.ENTERPRISE:
+    if role in (Role.ENTERPRISE, Role.OPERATOR):
         if not credit_code:
-            raise AccountError("企业用户须填写统一社会信用代码")
+            raise AccountError(f"{role.label}用户须填写统一社会信用代码")
         credit_code = _valid_credit_code(credit_code)
         if not division_code:
             from jingxin import reference

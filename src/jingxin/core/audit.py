@@ -65,6 +65,9 @@ class Action(StrEnum):
     EXCHANGE_TOKEN_ISSUE = "exchange_token_issue"
     EXCHANGE_TOKEN_REVOKE = "exchange_token_revoke"
     RISK_GRADE_VIEW = "risk_grade_view"
+    MEDICAL_MOVEMENT = "medical_movement"
+    MEDICAL_PLAN_EXECUTE = "medical_plan_execute"
+    FIVEG_ATTACHMENT = "fiveg_attachment"
 
     @property
     def label(self) -> str:
@@ -91,6 +94,9 @@ ACTION_LABELS: dict[Action, str] = {
     Action.VIEW_SENSITIVE: "查看敏感字段",
     Action.CONFIG_CHANGE: "配置变更",
     Action.RISK_GRADE_VIEW: "查看风险分级",
+    Action.MEDICAL_MOVEMENT: "登记医疗物资出入库",
+    Action.MEDICAL_PLAN_EXECUTE: "执行医疗物资调度方案",
+    Action.FIVEG_ATTACHMENT: "上传5G基站申请附件",
     Action.WORKFLOW_STEP: "办理工作流",
     Action.EXCHANGE_READ: "接口取数",
     Action.EXCHANGE_REFUSED: "接口取数被拒",

@@ -34,6 +34,9 @@ class Role(StrEnum):
     LIAISON = "liaison"
     SERVICE_STAFF = "service_staff"
     ENTERPRISE = "enterprise"
+    OPERATOR = "operator"
+    """A telecom operator (通信运营商) filing 5G site applications: pinned, like an enterprise,
+    to its own credit code, so it sees its own applications and nothing of a region."""
 
     @property
     def label(self) -> str:
@@ -59,6 +62,7 @@ ROLE_LABELS: dict[Role, str] = {
     Role.LIAISON: "部门数据联络员",
     Role.SERVICE_STAFF: "驻企服务员",
     Role.ENTERPRISE: "企业",
+    Role.OPERATOR: "通信运营商",
 }
 
 ALL_ROLES: frozenset[Role] = frozenset(Role)
@@ -74,6 +78,7 @@ ROLE_DIVISION_LEVEL: dict[Role, str | None] = {
     Role.LIAISON: None,
     Role.SERVICE_STAFF: None,
     Role.ENTERPRISE: None,
+    Role.OPERATOR: None,
 }
 
 
@@ -101,6 +106,7 @@ def scope_for(
     - liaison: their division, and among batches only their own department's.
     - service staff: the enterprises assigned to them, nothing else.
     - enterprise: its own credit code, nothing else.
+    - operator: its own credit code (its own applications), nothing else.
     """
     role = Role(role)
     if role is Role.ADMIN:
@@ -108,6 +114,10 @@ def scope_for(
     if role is Role.ENTERPRISE:
         if not credit_code:
             raise ValueError("企业用户必须绑定统一社会信用代码")
+        return Scope(division=division, credit_code=credit_code)
+    if role is Role.OPERATOR:
+        if not credit_code:
+            raise ValueError("通信运营商用户必须绑定统一社会信用代码")
         return Scope(division=division, credit_code=credit_code)
     if role is Role.SERVICE_STAFF:
         return Scope(division=division, enterprises=frozenset(enterprises))

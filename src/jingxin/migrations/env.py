@@ -24,6 +24,8 @@ MODEL_MODULES = (
     "jingxin.core.notify.models",
     "jingxin.appeals.models",
     "jingxin.policies.models",
+    "jingxin.medical.models",
+    "jingxin.fiveg.models",
 )
 
 for _module in MODEL_MODULES:

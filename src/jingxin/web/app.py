@@ -77,6 +77,8 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.policies.views",
     "jingxin.risk.views",
     "jingxin.monitoring.views",  # 运行监测
+    "jingxin.medical.views",  # 医疗应急物资
+    "jingxin.fiveg.views",  # 5G基站一件事
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
