@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from jingxin.accounts import demo as account_demo
 from jingxin.accounts import service as accounts
 from jingxin.accounts.schemas import UserCreate
 from jingxin.core.audit import Actor
@@ -41,7 +42,7 @@ def world(_sqlite_template, tmp_path_factory, fast_password_hashing) -> Any:
     database = Database(f"sqlite:///{target}")
     db = database.session()
     people = make_people(db)
-    codes = accounts.demo_enterprise_codes(count=6)
+    codes = account_demo.demo_enterprise_codes(count=6)
     for name, code in (("yidong", codes[3]), ("liantong", codes[4])):
         people[name] = accounts.create_user(
             db,

@@ -26,6 +26,7 @@ PASSWORD = "jingxin2024demo"
 def site(
     _sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None
 ) -> Any:
+    from jingxin.accounts import demo as account_demo
     from jingxin.accounts import service as accounts
     from jingxin.accounts.schemas import UserCreate
     from jingxin.core.audit import Actor
@@ -40,7 +41,7 @@ def site(
     database = Database(url)
     with database.session() as db:
         make_people(db, PASSWORD)
-        code = accounts.demo_enterprise_codes(count=6)[3]
+        code = account_demo.demo_enterprise_codes(count=6)[3]
         accounts.create_user(
             db,
             UserCreate(

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from jingxin.accounts import demo as account_demo
 from jingxin.accounts import service as accounts
 from jingxin.accounts.schemas import UserCreate
 from jingxin.core.audit import Actor
@@ -82,7 +83,7 @@ def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: d
 
 
 def test_fiveg_pages_end_to_end(web_app: Any, web_client: Any, demo_users: dict[str, Any]) -> None:
-    codes = accounts.demo_enterprise_codes(count=6)
+    codes = account_demo.demo_enterprise_codes(count=6)
     with web_app.state.db.session() as db:
         for name, code in (("yidong", codes[3]), ("liantong", codes[4])):
             accounts.create_user(

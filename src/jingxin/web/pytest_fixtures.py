@@ -46,9 +46,9 @@ def _model_modules() -> None:
     import jingxin.core.notify.models  # noqa: F401
     import jingxin.core.workflow.models  # noqa: F401
     import jingxin.exchange.models  # noqa: F401
-    import jingxin.policies.models  # noqa: F401
-    import jingxin.medical.models  # noqa: F401
     import jingxin.fiveg.models  # noqa: F401
+    import jingxin.medical.models  # noqa: F401
+    import jingxin.policies.models  # noqa: F401
 
 
 @cache
