@@ -14,14 +14,16 @@ bin costs the most points against that characteristic's best bin, so that
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from optbinning import BinningProcess, Scorecard
-from sklearn.linear_model import LogisticRegression
 
 from jingxin.risk.config import ScorecardConfig
 from jingxin.risk.features import CHARACTERISTICS
+
+if TYPE_CHECKING:
+    from optbinning import Scorecard
 
 
 @dataclass
@@ -104,6 +106,11 @@ def fit_scorecard(
     train: pd.DataFrame, cfg: ScorecardConfig, features: list[str] | None = None
 ) -> FittedScorecard:
     """Fit on rows with a known target (0/1)."""
+    # optbinning and scikit-learn take seconds to import: only when a scorecard is fitted,
+    # not whenever the web application (which imports this module) starts.
+    from optbinning import BinningProcess, Scorecard
+    from sklearn.linear_model import LogisticRegression
+
     features = list(features or CHARACTERISTICS)
     rows = train[train["target"].notna()]
     y = rows["target"].astype(int).to_numpy()
