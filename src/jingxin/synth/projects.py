@@ -39,6 +39,7 @@ TECH_EFFECT = {"智能化改造": 0.12, "绿色制造": 0.05, "制造新模式":
 # DOMAIN §15); 重大项目 300 a year is a project assumption (the threshold is set locally).
 PER_YEAR = {"技改项目": 5000, "招引项目": 500, "重大项目": 300}
 MIN_PER_YEAR = {"技改项目": 40, "招引项目": 6, "重大项目": 4}  # small provinces still get a pipeline
+PIPELINE_GROWTH = 0.10  # yearly growth of the number of projects signed (project assumption)
 DELAY_SHARE = 0.25  # projects that reach a stage later than planned (project assumption)
 PROBLEM_RATE = 0.03  # monthly chance a project under construction reports a problem
 PROBLEMS = (
@@ -124,8 +125,12 @@ def build_projects(pop: Population, acc: Accounts, streams: Streams) -> Projects
         who = rng.choice(pool, n, replace=False)  # one project per enterprise: a clean DiD
         taken[who] = True
         # Signed over the years; the last year's pipeline signs until September.
-        span = int((np.datetime64(f"{years[-1]}-09-30") - first).astype(int))
-        signed = first - np.timedelta64(120, "D") + rng.integers(0, span + 120, n).astype("timedelta64[D]")
+        # the number signed grows by PIPELINE_GROWTH a year (project assumption).
+        span = int((np.datetime64(f"{years[-1]}-09-30") - first).astype(int)) + 180
+        days = np.arange(span)
+        weight = np.exp(np.log1p(PIPELINE_GROWTH) * days / 365.25)
+        offset = rng.choice(days, n, p=weight / weight.sum())
+        signed = first - np.timedelta64(180, "D") + offset.astype("timedelta64[D]")
         parts.append((cat, who, signed))
     category = np.concatenate([np.full(p[1].shape[0], p[0], dtype=object) for p in parts])
     ent = np.concatenate([p[1] for p in parts])
