@@ -45,8 +45,8 @@ PROBLEM_RATE = 0.03  # monthly chance a project under construction reports a pro
 PROBLEMS = (
     ("用地指标尚未落实", "自然资源"),
     ("环评审批进度滞后", "生态环境"),
-    ("施工许可办理中", "住建"),
-    ("电力增容接入未完成", "供电"),
+    ("项目公司登记变更办理中", "市场监管"),
+    ("电力增容接入未完成", "电力"),
     ("融资到位不足", "金融监管"),
 )
 RESPONSIBLES = ("局长", "副局长", "总工程师", "副局长（分管投资）")
@@ -58,7 +58,7 @@ HIDDEN = {"age": 10, "rev_min": 5000, "rev_max": 200000, "growth": 10.0, "debt":
 GIANT = {"age": 3, "rev_min": 10000, "share": 70.0, "rd": 3.0, "debt": 70.0}
 SINGLE = {"age": 10, "share": 70.0, "rev_small": 40000}
 EAGLE = {"rev_min": 300000, "rd": 2.5}
-CHAIN_LEADER = {"rev_min": 100000}
+CHAIN_LEADER = {"rev_min": 50000}
 SMART = {"level": 3}
 FUTURE = {"level": 4, "rev_min": 50000, "rd": 3.0}
 
@@ -267,12 +267,16 @@ def _truth(out: Projects, pop: Population, acc: Accounts, age: np.ndarray, rd_sh
     rev = np.round(np.nan_to_num(acc.revenue[len(years) - 1], nan=0.0), 2)
     rd = np.round(np.nan_to_num(acc.rd[len(years) - 1], nan=0.0), 2)
     rd_share = np.where(rev > 0, rd / np.maximum(rev, 1e-9) * 100, 0.0)
-    present = np.all([out.profile[y]["who"] for y in years], axis=0)
-    profits = np.stack([out.profile[y]["net_profit"] for y in years])
+    present = last["who"]
+    profits = np.stack([np.where(out.profile[y]["who"], out.profile[y]["net_profit"], np.nan) for y in years])
     with np.errstate(divide="ignore", invalid="ignore"):
         rates = (profits[1:] - profits[:-1]) / np.abs(profits[:-1]) * 100
-    growth = np.where(np.all(profits[:-1] != 0, axis=0), rates.mean(axis=0), -np.inf)
-    debt = np.where(last["total_assets"] > 0, last["total_liabilities"] / last["total_assets"] * 100, np.inf)
+    rates = np.where(np.isfinite(rates), rates, np.nan)  # a year missing or a zero profit: no rate
+    held = np.isfinite(rates).any(axis=0)
+    with np.errstate(invalid="ignore"):
+        growth = np.where(held, np.nanmean(np.where(held, rates, 0.0), axis=0), -np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        debt = np.where(last["total_assets"] > 0, last["total_liabilities"] / last["total_assets"] * 100, np.inf)
     share, scope, rank = last["main_product_share"], last["market_scope"], last["market_rank"]
     global10 = (scope == "全球") & (rank >= 1) & (rank <= 10)
     national3 = (scope == "全国") & (rank >= 1) & (rank <= 3)
