@@ -84,13 +84,20 @@ def sync(db: Session, wh: Warehouse, user: Any, until: date | None = None) -> Sy
                     key=key, now=at(r.signed_on, 9),
                 )
                 report.opened += 1
-            for column, transition in STEPS:
-                when = getattr(r, column)
-                if pd.isna(when) or (limit is not None and when > limit) or item.fields.get(column):
+            reported = [getattr(r, column) for column, _t in STEPS]
+            reported = [None if pd.isna(d) or (limit is not None and d > limit) else d for d in reported]
+            for k, (column, transition) in enumerate(STEPS):
+                later = [d for d in reported[k:] if d is not None]
+                if not later or item.fields.get(column):
                     continue
+                when, comment = later[0], ""
+                if reported[k] is None:  # a stage passed before the first report: dated by the next one
+                    comment = f"未报{STAGE_LABEL[column]}日期，以后一阶段报告日期登记"
                 if transition not in wf.allowed_transitions(item, user):
+                    report.errors.append(f"{r.project_id}: 无权登记{STAGE_LABEL[column]}")
                     break
-                item = wf.act(db, item.id, transition, user, fields={column: str(when.date())}, now=at(when))
+                item = wf.act(db, item.id, transition, user, fields={column: str(when.date())},
+                              comment=comment, now=at(when))
                 report.steps += 1
         except wf.WorkflowError as exc:
             report.errors.append(f"{r.project_id}: {exc}")

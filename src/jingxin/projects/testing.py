@@ -10,7 +10,7 @@ from typing import Any
 YEARS = "2019-2021"
 
 
-def build_projects_province(home: Path, enterprises: int = 2000, seed: int = 3) -> tuple[str, dict[str, Any]]:
+def build_projects_province(home: Path, enterprises: int = 1400, seed: int = 3) -> tuple[str, dict[str, Any]]:
     """Generate (annual files plus the projects sources) and ingest into `home/warehouse.duckdb`;
     return the warehouse URL and the manifest."""
     from jingxin.core.warehouse import open_warehouse
