@@ -73,7 +73,8 @@ def apply(db: Session, user: Any, screening: Screening, credit_code: str, rung: 
     return wf.start_item(
         db, WORKFLOW, user, division_code=division, credit_code=credit_code,
         fields={"title": f"{row['name']}申报{label}"[:200], "rung": rung, "year": str(screening.year),
-                "evidence": evidence, "screening": summary[:8000]},
+                "evidence": evidence},
+        assigned={"screening": summary[:8000]},  # set by the platform, never the filer's
         key=f"recognition:{credit_code}:{rung}:{screening.year}", now=now,
     )
 
