@@ -76,6 +76,9 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.policies.views",
     "jingxin.risk.views",
     "jingxin.monitoring.views",  # 运行监测
+    # 项目推进与梯队培育
+    "jingxin.projects.views",
+    "jingxin.cultivation.views",
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
