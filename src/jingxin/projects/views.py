@@ -127,9 +127,10 @@ def _departments() -> list[str]:
 
 
 @pages.post("/sync", dependencies=[Depends(require_roles(*REGIONAL))])
-def sync_page(db: DbSession, wh: WarehouseReader, user: CurrentUser, ws: CurrentWebSession) -> Response:
+def sync_page(db: DbSession, wh: WarehouseReader, user: CurrentUser, ws: CurrentWebSession,
+              until: Annotated[date | None, Form()] = None) -> Response:
     try:
-        report = stages.sync(db, wh, user)
+        report = stages.sync(db, wh, user, until)
     except facts.ProjectsError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     accounts.add_flash(db, ws, f"已同步项目进展：新纳入全周期服务 {report.opened} 个项目，登记阶段 {report.steps} 次，"
