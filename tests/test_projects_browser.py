@@ -37,7 +37,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         champion = screen(wh, 2021).table
     finally:
         wh.close()
-    done = reg[reg["capacity_on"].notna() & reg["started_on"].notna()].iloc[0]
+    busiest = reg["county_code"].value_counts().index[0]  # a county with much to show
+    done = reg[reg["capacity_on"].notna() & reg["started_on"].notna() & (reg["county_code"] == busiest)].iloc[0]
     hidden = champion[champion["hidden_champion"]].iloc[0]
     database_url = f"sqlite:///{home / 'platform.sqlite'}"
     upgrade(database_url)
