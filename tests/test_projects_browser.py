@@ -6,6 +6,7 @@ pool. Screenshots go to docs/screenshots/projects-*.png."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,10 +16,11 @@ from browser_support import act, open_as, serve, shot
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
 pytest.importorskip("playwright.sync_api")
 MONTH = "2021-06"
+pytest_plugins = ["jingxin.projects.testing"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def server(tmp_path_factory: pytest.TempPathFactory, projects_province: dict[str, Any]) -> Iterator[dict[str, Any]]:
     from jingxin.accounts.schemas import UserCreate
     from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users, create_user
     from jingxin.core.audit import CLI_ACTOR
@@ -27,10 +29,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     from jingxin.core.warehouse import open_warehouse
     from jingxin.cultivation.screen import screen
     from jingxin.projects import facts
-    from jingxin.projects.testing import build_projects_province
-
     home = tmp_path_factory.mktemp("projects-browser")
-    url, _manifest = build_projects_province(home, enterprises=900)
+    shutil.copyfile(projects_province["path"], home / "warehouse.duckdb")  # the session's province
+    url = f"duckdb:///{home / 'warehouse.duckdb'}"
     wh = open_warehouse(url)
     try:
         reg = facts.register(wh)
