@@ -25,22 +25,24 @@ def facts(n: int, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     scope = rng.choice(np.array(["无", "全省", "全国", "全球"]), n, p=[0.6, 0.2, 0.15, 0.05])
     rank = rng.integers(1, 40, n).astype(float)
-    return pd.DataFrame({
-        "credit_code": [f"E{i:017d}" for i in range(n)],
-        "name": "企业",
-        "county_code": rng.choice(np.array(["330102", "330106", "330302", "330782"]), n),
-        "years_operating": rng.uniform(0, 40, n),
-        "revenue": rng.lognormal(9, 1.5, n),
-        "rd_share": rng.uniform(0, 8, n),
-        "profit_growth": rng.normal(3, 12, n),
-        "debt_ratio": rng.uniform(10, 95, n),
-        "main_products": rng.integers(1, 7, n).astype(float),
-        "main_product_share": rng.uniform(20, 100, n),
-        "global_rank": np.where(scope == "全球", rank, np.nan),
-        "national_rank": np.where(scope == "全国", rank, np.nan),
-        "smart_level": rng.integers(0, 6, n).astype(float),
-        "in_chain": (rng.random(n) < 0.3).astype(float),
-    })
+    return pd.DataFrame(
+        {
+            "credit_code": [f"E{i:017d}" for i in range(n)],
+            "name": "企业",
+            "county_code": rng.choice(np.array(["330102", "330106", "330302", "330782"]), n),
+            "years_operating": rng.uniform(0, 40, n),
+            "revenue": rng.lognormal(9, 1.5, n),
+            "rd_share": rng.uniform(0, 8, n),
+            "profit_growth": rng.normal(3, 12, n),
+            "debt_ratio": rng.uniform(10, 95, n),
+            "main_products": rng.integers(1, 7, n).astype(float),
+            "main_product_share": rng.uniform(20, 100, n),
+            "global_rank": np.where(scope == "全球", rank, np.nan),
+            "national_rank": np.where(scope == "全国", rank, np.nan),
+            "smart_level": rng.integers(0, 6, n).astype(float),
+            "in_chain": (rng.random(n) < 0.3).astype(float),
+        }
+    )
 
 
 def pandas_screen(df: pd.DataFrame, cfg) -> pd.DataFrame:  # type: ignore[no-untyped-def]
@@ -74,7 +76,9 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_ladders()
     rungs = [r.id for _n, r in cfg.rungs()]
-    print("| enterprises | criterion and rung columns | DuckDB (Ibis) wall / CPU s | pandas wall / CPU s | DuckDB / pandas (CPU) |")
+    print(
+        "| enterprises | criterion and rung columns | DuckDB (Ibis) wall / CPU s | pandas wall / CPU s | DuckDB / pandas (CPU) |"
+    )
     print("|---:|---:|---:|---:|---:|")
     for n in args.sizes:
         df = facts(n)
@@ -91,7 +95,9 @@ def main() -> None:
         for r in rungs:
             assert (got[r].astype(bool).to_numpy() == base[r].to_numpy()).all(), r
         columns = sum(len(r.criteria) for _n, r in cfg.rungs()) + len(rungs)
-        print(f"| {n:,} | {columns} | {duck:.2f} / {duck_cpu:.2f} | {pand:.2f} / {pand_cpu:.2f} | {duck_cpu / pand_cpu:.1f} |")
+        print(
+            f"| {n:,} | {columns} | {duck:.2f} / {duck_cpu:.2f} | {pand:.2f} / {pand_cpu:.2f} | {duck_cpu / pand_cpu:.1f} |"
+        )
         con.disconnect()
 
 

@@ -88,14 +88,23 @@ def test_recognition_from_application_to_publication_and_removal(screening, db_s
     people = make_people(db_session)
     code = screening.qualifying("hidden_champion")[0]
     county = str(screening.table.set_index("credit_code").at[code, "county_code"])
+
     def user(name: str, role: Role, division: str, **kw: Any) -> Any:
-        return accounts.create_user(db_session, UserCreate(username=name, display_name=name, role=role,
-                                                            division_code=division, password=PASSWORD, **kw), CLI_ACTOR)
+        return accounts.create_user(
+            db_session,
+            UserCreate(
+                username=name, display_name=name, role=role, division_code=division, password=PASSWORD, **kw
+            ),
+            CLI_ACTOR,
+        )
+
     xian = user("xian-c", Role.COUNTY_ANALYST, county)
     shi = user("shi-c", Role.CITY_ANALYST, county[:4] + "00")
     other = user("other-c", Role.COUNTY_ANALYST, "330302" if not county.startswith("3303") else "330102")
     ent = user("ent-c", Role.ENTERPRISE, county, credit_code=code)
-    item = service.apply(db_session, ent, screening, "ignored", "hidden_champion", "近三年审计报告、市场占有率证明")
+    item = service.apply(
+        db_session, ent, screening, "ignored", "hidden_champion", "近三年审计报告、市场占有率证明"
+    )
     assert item.credit_code == code and "符合" in item.fields["screening"]
     with pytest.raises(wf.ItemNotFound):
         wf.act(db_session, item.id, "county_approve", other, fields={"county_opinion": "同意"})
@@ -135,8 +144,16 @@ def test_first_set_validity_and_tiered_compensation(db_session) -> None:
     people = make_people(db_session)
     sheng, xihu, wenzhou = people["sheng"], people["xihu"], people["wenzhou"]
     code = people["qiye"].credit_code
-    item = service.add_first_set(db_session, sheng, credit_code=code, division_code="330106", product="高端数控机床",
-                                 category="equipment", level="national", recognised_on=date(2021, 3, 1))
+    item = service.add_first_set(
+        db_session,
+        sheng,
+        credit_code=code,
+        division_code="330106",
+        product="高端数控机床",
+        category="equipment",
+        level="national",
+        recognised_on=date(2021, 3, 1),
+    )
     assert item.expires_on == date(2024, 3, 1)
     assert service.in_catalogue(item, date(2023, 12, 31)) and not service.in_catalogue(item, date(2024, 3, 1))
     c = service.claim(db_session, xihu, item.id, "insurance", 2022, premium=Decimal("200"))
@@ -151,11 +168,32 @@ def test_first_set_validity_and_tiered_compensation(db_session) -> None:
     with pytest.raises(wf.ItemNotFound):
         service.claim(db_session, wenzhou, item.id, "insurance", 2022, premium=Decimal("5"))
     with pytest.raises(wf.NotAllowed):
-        service.add_first_set(db_session, xihu, credit_code=code, division_code="330106", product="x",
-                              category="equipment", level="national", recognised_on=date(2021, 3, 1))
+        service.add_first_set(
+            db_session,
+            xihu,
+            credit_code=code,
+            division_code="330106",
+            product="x",
+            category="equipment",
+            level="national",
+            recognised_on=date(2021, 3, 1),
+        )
     with pytest.raises(wf.FieldProblems):
-        service.add_first_set(db_session, sheng, credit_code=code, division_code="330106", product="x",
-                              category="robot", level="national", recognised_on=date(2021, 3, 1))
+        service.add_first_set(
+            db_session,
+            sheng,
+            credit_code=code,
+            division_code="330106",
+            product="x",
+            category="robot",
+            level="national",
+            recognised_on=date(2021, 3, 1),
+        )
     count = service.first_set_count(db_session, sheng.scope, 2021)
-    assert count == {"year": 2021, "recognised": 1, "target": 200, "by_category": {"equipment": 1, "material": 0, "software": 0}}
+    assert count == {
+        "year": 2021,
+        "recognised": 1,
+        "target": 200,
+        "by_category": {"equipment": 1, "material": 0, "software": 0},
+    }
     assert service.first_set_count(db_session, wenzhou.scope, 2021)["recognised"] == 0

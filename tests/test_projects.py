@@ -51,9 +51,14 @@ def test_other_files_unchanged_by_the_projects_flag(tmp_path: Path) -> None:
     a = generate_province(tmp_path / "a", 150, "2020-2021", 5, 0.01, annual_only=True)
     b = generate_province(tmp_path / "b", 150, "2020-2021", 5, 0.01, annual_only=True, projects=True)
     for entry in a.files:
-        assert (tmp_path / "a" / entry.file).read_bytes() == (tmp_path / "b" / entry.file).read_bytes(), entry.file
+        assert (tmp_path / "a" / entry.file).read_bytes() == (tmp_path / "b" / entry.file).read_bytes(), (
+            entry.file
+        )
     assert {f.source for f in b.files} - {f.source for f in a.files} == {
-        "projects", "project-progress", "cultivation-profile"}
+        "projects",
+        "project-progress",
+        "cultivation-profile",
+    }
     assert b.projects["count"] > 0 and not a.projects
 
 
@@ -64,7 +69,9 @@ def test_actuals_by_county_match_the_generated_projects(progress, projects_provi
     started: dict[str, int] = {}
     for p in truth["projects"]:
         c = p["county_code"]
-        by_county[c] = by_county.get(c, 0.0) + sum(v for m, v in p["investment_by_month"].items() if m in months)
+        by_county[c] = by_county.get(c, 0.0) + sum(
+            v for m, v in p["investment_by_month"].items() if m in months
+        )
         s = p["actual"][1]
         if p["category"] == "技改项目" and s and "2021-01-01" <= s <= "2021-06-30":
             started[c] = started.get(c, 0) + 1
@@ -93,23 +100,35 @@ def test_monthly_table_matches_the_warehouse_cell_by_cell(wh, progress, projects
     shutil.copyfile(projects_province["path"], copy)
     con = duckdb.connect(str(copy), read_only=True)
     live = "batch_id IN (SELECT batch_id FROM batches WHERE superseded_by IS NULL)"
-    invest = dict(con.execute(
-        f"SELECT county_code, SUM(actual_investment) FROM project_progress WHERE {live} "
-        "AND month >= DATE '2021-01-01' AND month <= DATE '2021-06-01' GROUP BY 1").fetchall())
-    before = dict(con.execute(
-        f"SELECT county_code, SUM(actual_investment) FROM project_progress WHERE {live} "
-        "AND month >= DATE '2020-01-01' AND month <= DATE '2020-06-01' GROUP BY 1").fetchall())
+    invest = dict(
+        con.execute(
+            f"SELECT county_code, SUM(actual_investment) FROM project_progress WHERE {live} "
+            "AND month >= DATE '2021-01-01' AND month <= DATE '2021-06-01' GROUP BY 1"
+        ).fetchall()
+    )
+    before = dict(
+        con.execute(
+            f"SELECT county_code, SUM(actual_investment) FROM project_progress WHERE {live} "
+            "AND month >= DATE '2020-01-01' AND month <= DATE '2020-06-01' GROUP BY 1"
+        ).fetchall()
+    )
     register = (
         f"(SELECT * FROM projects p WHERE {live} AND year = (SELECT MAX(year) FROM projects q "
         f"WHERE q.project_id = p.project_id AND q.{live}))"
     )
-    started = dict(con.execute(
-        f"SELECT r.county_code, COUNT(*) FROM {register} r JOIN (SELECT project_id, MIN(stage_on) d FROM "
-        f"project_progress WHERE {live} AND stage = '开工' GROUP BY 1) s USING (project_id) "
-        "WHERE r.category = '技改项目' AND s.d BETWEEN DATE '2021-01-01' AND DATE '2021-06-30' GROUP BY 1").fetchall())
-    signed = dict(con.execute(
-        f"SELECT county_code, COUNT(*) FROM {register} r WHERE category = '招引项目' AND planned_signed_on "
-        "BETWEEN DATE '2021-01-01' AND DATE '2021-06-30' GROUP BY 1").fetchall())
+    started = dict(
+        con.execute(
+            f"SELECT r.county_code, COUNT(*) FROM {register} r JOIN (SELECT project_id, MIN(stage_on) d FROM "
+            f"project_progress WHERE {live} AND stage = '开工' GROUP BY 1) s USING (project_id) "
+            "WHERE r.category = '技改项目' AND s.d BETWEEN DATE '2021-01-01' AND DATE '2021-06-30' GROUP BY 1"
+        ).fetchall()
+    )
+    signed = dict(
+        con.execute(
+            f"SELECT county_code, COUNT(*) FROM {register} r WHERE category = '招引项目' AND planned_signed_on "
+            "BETWEEN DATE '2021-01-01' AND DATE '2021-06-30' GROUP BY 1"
+        ).fetchall()
+    )
     con.close()
     col = {k: i for i, (_h, k) in enumerate(COLUMNS)}
     data = list(sheet.iter_rows(min_row=FIRST_DATA_ROW + 1, values_only=True))
@@ -124,7 +143,9 @@ def test_monthly_table_matches_the_warehouse_cell_by_cell(wh, progress, projects
         assert (row[col["attracted_projects"]] or 0) == signed.get(code, 0)
         b, a = before.get(code), invest.get(code)
         if b:
-            assert row[col["investment_growth"]] == pytest.approx((float(a or 0) / float(b) - 1) * 100, abs=0.006)
+            assert row[col["investment_growth"]] == pytest.approx(
+                (float(a or 0) / float(b) - 1) * 100, abs=0.006
+            )
     assert data[-1][col["investment"]] == pytest.approx(sum(float(v) for v in invest.values()), abs=0.05)
 
 
@@ -158,8 +179,19 @@ def test_stages_replayed_problems_routed_and_overdue_across_a_holiday(wh, db_ses
     items = db_session.query(WorkItem).filter(WorkItem.workflow == "project_stage").all()
     state = {"签约": "signed", "开工": "started", "投产": "producing", "达产": "capacity"}
     by_project = {i.fields["project_id"]: i for i in items}
-    wrong = [(r.project_id, r.stage, by_project[r.project_id].state, r.signed_on, r.started_on, r.production_on,
-              r.capacity_on) for r in reg.itertuples() if by_project[r.project_id].state != state[r.stage]]
+    wrong = [
+        (
+            r.project_id,
+            r.stage,
+            by_project[r.project_id].state,
+            r.signed_on,
+            r.started_on,
+            r.production_on,
+            r.capacity_on,
+        )
+        for r in reg.itertuples()
+        if by_project[r.project_id].state != state[r.stage]
+    ]
     assert not wrong, wrong[:3]
     again = stages.sync(db_session, wh, city, until=date(2021, 12, 31))
     assert again.opened == 0 and again.steps == 0 and again.problems == 0
@@ -169,7 +201,9 @@ def test_stages_replayed_problems_routed_and_overdue_across_a_holiday(wh, db_ses
     assert departments <= {"自然资源", "生态环境", "市场监管", "电力", "金融监管"}
     # A department's liaison sees its own problems only; a county analyst elsewhere none of them.
     one = problems[0]
-    liaison = next(u for u in people.values() if u.role == "liaison" and u.department == one.fields["department"])
+    liaison = next(
+        u for u in people.values() if u.role == "liaison" and u.department == one.fields["department"]
+    )
     mine, _n = wf.list_items(db_session, liaison.scope, workflow="project_problem", limit=10_000)
     assert mine and {m.fields["department"] for m in mine} == {one.fields["department"]}
     answered = wf.act(db_session, one.id, "answer", liaison, fields={"answer": "已协调，下周办结"})
@@ -187,6 +221,7 @@ def test_stages_replayed_problems_routed_and_overdue_across_a_holiday(wh, db_ses
     sweep(db_session, bj(2021, 10, 13, 9), send_email=False)
     db_session.refresh(case)
     assert case.clocks[0].overdue_at is not None
+    assert case.id in {o["id"] for o in stages.overdue(db_session, admin, bj(2021, 10, 13, 9))}
     with pytest.raises(wf.FieldProblems):
         stages.raise_problem(db_session, admin, project, "x", "不存在的部门")
     # A stage clock: 开工 of a 重大项目 within 40 working days of signing, holidays skipped.

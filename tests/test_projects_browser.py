@@ -20,7 +20,9 @@ pytest_plugins = ["jingxin.projects.testing"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, projects_province: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, projects_province: dict[str, Any]
+) -> Iterator[dict[str, Any]]:
     from jingxin.accounts.schemas import UserCreate
     from jingxin.accounts.service import DEMO_PASSWORD, create_demo_users, create_user
     from jingxin.core.audit import CLI_ACTOR
@@ -29,6 +31,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, projects_province: dict[str
     from jingxin.core.warehouse import open_warehouse
     from jingxin.cultivation.screen import screen
     from jingxin.projects import facts
+
     home = tmp_path_factory.mktemp("projects-browser")
     shutil.copyfile(projects_province["path"], home / "warehouse.duckdb")  # the session's province
     url = f"duckdb:///{home / 'warehouse.duckdb'}"
@@ -39,7 +42,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, projects_province: dict[str
     finally:
         wh.close()
     busiest = reg["county_code"].value_counts().index[0]  # a county with much to show
-    done = reg[reg["capacity_on"].notna() & reg["started_on"].notna() & (reg["county_code"] == busiest)].iloc[0]
+    done = reg[reg["capacity_on"].notna() & reg["started_on"].notna() & (reg["county_code"] == busiest)].iloc[
+        0
+    ]
     hidden = champion[champion["hidden_champion"]].iloc[0]
     database_url = f"sqlite:///{home / 'platform.sqlite'}"
     upgrade(database_url)
@@ -50,10 +55,25 @@ def server(tmp_path_factory: pytest.TempPathFactory, projects_province: dict[str
             ("xian", Role.COUNTY_ANALYST, str(done["county_code"]), {}),
             ("xian-h", Role.COUNTY_ANALYST, str(hidden["county_code"]), {}),
             ("shi-h", Role.CITY_ANALYST, str(hidden["county_code"])[:4] + "00", {}),
-            ("qiye-h", Role.ENTERPRISE, str(hidden["county_code"]), {"credit_code": str(hidden["credit_code"])}),
+            (
+                "qiye-h",
+                Role.ENTERPRISE,
+                str(hidden["county_code"]),
+                {"credit_code": str(hidden["credit_code"])},
+            ),
         ):
-            create_user(s, UserCreate(username=name, display_name=name, role=role, division_code=division,
-                                      password=DEMO_PASSWORD, **extra), CLI_ACTOR)
+            create_user(
+                s,
+                UserCreate(
+                    username=name,
+                    display_name=name,
+                    role=role,
+                    division_code=division,
+                    password=DEMO_PASSWORD,
+                    **extra,
+                ),
+                CLI_ACTOR,
+            )
     db.dispose()
     with serve(home, database_url=database_url, warehouse_url=url) as base:
         yield {"base": base, "project": done, "hidden": hidden, "password": DEMO_PASSWORD}

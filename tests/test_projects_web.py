@@ -38,8 +38,13 @@ def province(projects_province: dict[str, Any]) -> dict[str, Any]:
         wh.close()
     county = reg["county_code"].value_counts().index[0]
     local = reg[reg["county_code"] == county]
-    return {"path": projects_province["path"], "county": county, "reg": reg,
-            "own": str(local["credit_code"].iloc[0]), "staff": sorted(local["credit_code"].astype(str))[:2]}
+    return {
+        "path": projects_province["path"],
+        "county": county,
+        "reg": reg,
+        "own": str(local["credit_code"].iloc[0]),
+        "staff": sorted(local["credit_code"].astype(str))[:2],
+    }
 
 
 @pytest.fixture
@@ -55,8 +60,18 @@ def world(province, web_settings, request) -> dict[str, Any]:
             ("fuwu-x", Role.SERVICE_STAFF, county, {"enterprises": province["staff"]}),
             ("qiye-x", Role.ENTERPRISE, county, {"credit_code": province["own"]}),
         ):
-            accounts.create_user(db, UserCreate(username=name, display_name=name, role=role, division_code=division,
-                                                password=DEMO_PASSWORD, **extra), CLI_ACTOR)
+            accounts.create_user(
+                db,
+                UserCreate(
+                    username=name,
+                    display_name=name,
+                    role=role,
+                    division_code=division,
+                    password=DEMO_PASSWORD,
+                    **extra,
+                ),
+                CLI_ACTOR,
+            )
     return {**province, "app": app}
 
 
@@ -84,7 +99,13 @@ def test_every_role_stays_inside_its_scope(world, web_client) -> None:
     assert {c["county_code"] for c in screened["by_county"]} <= {county}
     outside = reg[~reg["county_code"].str.startswith(county[:4])].iloc[0]
     assert web_client.get(f"/api/v1/cultivation/enterprises/{outside['credit_code']}").status_code == 404
-    for page in ("/projects", f"/projects/progress?month={MONTH}", "/cultivation", "/cultivation/pool", "/cultivation/first-set"):
+    for page in (
+        "/projects",
+        f"/projects/progress?month={MONTH}",
+        "/cultivation",
+        "/cultivation/pool",
+        "/cultivation/first-set",
+    ):
         res = web_client.get(page)
         assert res.status_code == 200, (page, res.text[:300])
         assert str(outside["project_id"]) not in res.text
@@ -112,11 +133,21 @@ def test_every_role_stays_inside_its_scope(world, web_client) -> None:
     assert web_client.get(f"/api/v1/cultivation/enterprises/{world['own']}").status_code in (200, 404)
     other = next(c for c in reg["credit_code"] if c != world["own"])
     assert web_client.get(f"/api/v1/cultivation/enterprises/{other}").status_code == 404
-    assert web_client.post("/api/v1/projects/sync", headers={"X-CSRF-Token": login(web_client, "qiye-x")}).status_code == 403
+    assert (
+        web_client.post(
+            "/api/v1/projects/sync", headers={"X-CSRF-Token": login(web_client, "qiye-x")}
+        ).status_code
+        == 403
+    )
 
     _as(web_client, "liaison-zrzy")  # a liaison: nothing of projects or cultivation
-    for path in ("/api/v1/projects", f"/api/v1/projects/progress?month={MONTH}", "/api/v1/cultivation/screen",
-                 "/projects", "/cultivation"):
+    for path in (
+        "/api/v1/projects",
+        f"/api/v1/projects/progress?month={MONTH}",
+        "/api/v1/cultivation/screen",
+        "/projects",
+        "/cultivation",
+    ):
         assert web_client.get(path).status_code == 403, path
 
     with world["app"].state.db.session() as db:
@@ -130,15 +161,27 @@ def test_sync_and_a_problem_routed_to_a_department(world, web_client) -> None:
     report = web_client.post("/api/v1/projects/sync", headers=headers).json()
     assert report["opened"] == int((world["reg"]["county_code"] == world["county"]).sum())
     project = world["reg"][world["reg"]["county_code"] == world["county"]].iloc[0]
-    res = web_client.post(f"/api/v1/projects/{project['project_id']}/problems",
-                          json={"problem": "用地指标尚未落实", "department": "自然资源"}, headers=headers)
+    res = web_client.post(
+        f"/api/v1/projects/{project['project_id']}/problems",
+        json={"problem": "用地指标尚未落实", "department": "自然资源"},
+        headers=headers,
+    )
     assert res.status_code == 201 and res.json()["department"] == "自然资源"
-    bad = web_client.post(f"/api/v1/projects/{project['project_id']}/problems",
-                          json={"problem": "用地", "department": "火星局"}, headers=headers)
+    bad = web_client.post(
+        f"/api/v1/projects/{project['project_id']}/problems",
+        json={"problem": "用地", "department": "火星局"},
+        headers=headers,
+    )
     assert bad.status_code == 422 and "部门名录" in bad.text
     elsewhere = world["reg"][~world["reg"]["county_code"].str.startswith(world["county"][:4])].iloc[0]
-    assert web_client.post(f"/api/v1/projects/{elsewhere['project_id']}/problems",
-                           json={"problem": "用地指标", "department": "自然资源"}, headers=headers).status_code == 404
+    assert (
+        web_client.post(
+            f"/api/v1/projects/{elsewhere['project_id']}/problems",
+            json={"problem": "用地指标", "department": "自然资源"},
+            headers=headers,
+        ).status_code
+        == 404
+    )
     web_client.cookies.clear()
     login(web_client, "liaison-zrzy")
     items = web_client.get("/api/v1/work-items").json()

@@ -24,7 +24,9 @@ def _screening(warehouse: str | None, year: int | None, county: str | None, ladd
 
     cfg = load_ladders()
     if ladder not in cfg.ladders:
-        raise typer.BadParameter(f"未知梯队 {ladder}（可选：{'、'.join(cfg.ladders)}）", param_hint="--ladder")
+        raise typer.BadParameter(
+            f"未知梯队 {ladder}（可选：{'、'.join(cfg.ladders)}）", param_hint="--ladder"
+        )
     wh = _wh(warehouse)
     held = years(wh)
     if not held:
@@ -38,8 +40,13 @@ def _screening(warehouse: str | None, year: int | None, county: str | None, ladd
 
 
 @group.command("screen")
-def screen_command(ladder: LadderOpt = "champion", year: YearOpt = None, county: CountyOpt = None,
-                   warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
+def screen_command(
+    ladder: LadderOpt = "champion",
+    year: YearOpt = None,
+    county: CountyOpt = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Screen every enterprise against one ladder: qualifying per rung, counts by county."""
     from jingxin.cultivation.screen import by_county, ladder_table
 
@@ -47,8 +54,13 @@ def screen_command(ladder: LadderOpt = "champion", year: YearOpt = None, county:
     table = ladder_table(s, ladder)
     rungs = s.config.ladders[ladder].rungs
     out = {
-        "year": s.year, "ladder": ladder, "screened": len(table),
-        "rungs": {r.id: {"label": r.label, "count": int(s.table[r.id].sum()), "credit_codes": s.qualifying(r.id)} for r in rungs},
+        "year": s.year,
+        "ladder": ladder,
+        "screened": len(table),
+        "rungs": {
+            r.id: {"label": r.label, "count": int(s.table[r.id].sum()), "credit_codes": s.qualifying(r.id)}
+            for r in rungs
+        },
         "by_county": by_county(s, ladder),
         "one_short": table[(table["next_failing"] == 1)][["credit_code", "next"]].to_dict("records"),
     }
@@ -62,8 +74,13 @@ def screen_command(ladder: LadderOpt = "champion", year: YearOpt = None, county:
 
 
 @group.command("trace")
-def trace_command(credit_code: str, ladder: LadderOpt = "champion", year: YearOpt = None,
-                  warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
+def trace_command(
+    credit_code: str,
+    ladder: LadderOpt = "champion",
+    year: YearOpt = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """One enterprise's criteria on a ladder, each with its value, threshold and gap."""
     from jingxin.cultivation.screen import ladder_position
 
@@ -76,7 +93,9 @@ def trace_command(credit_code: str, ladder: LadderOpt = "champion", year: YearOp
     if as_json:
         typer.echo(json.dumps(pos, ensure_ascii=False, indent=1, default=str))
         return
-    typer.echo(f"{pos['name']}：已达 {pos['current']['label'] if pos['current'] else '—'}；下一梯队 {pos['next']['label'] if pos['next'] else '—'}")
+    typer.echo(
+        f"{pos['name']}：已达 {pos['current']['label'] if pos['current'] else '—'}；下一梯队 {pos['next']['label'] if pos['next'] else '—'}"
+    )
     for g in pos["gaps"]:
         typer.echo(f"  未达：{g['label']}（企业 {g.get('value')}，差 {g.get('gap')}）")
 

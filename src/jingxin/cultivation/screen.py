@@ -56,7 +56,9 @@ def facts_expr(wh: Warehouse, year: int, scope: Scope | None = None) -> ibis.Tab
     reg = wh.current("registry").select("credit_code", "name", "county_code", "industry_code", "founded_on")
     if scope is not None:
         prof = scope.restrict(prof, county_column=None, registry=wh.current("registry"))
-    history = prof.filter(_.year.cast("int32") <= year).select("credit_code", y=_.year.cast("int32"), p=_.net_profit)
+    history = prof.filter(_.year.cast("int32") <= year).select(
+        "credit_code", y=_.year.cast("int32"), p=_.net_profit
+    )
     w = ibis.window(group_by=history.credit_code, order_by=history.y)
     history = history.mutate(prev=history.p.lag().over(w))
     rate = ibis.cases(
@@ -90,8 +92,12 @@ def facts_expr(wh: Warehouse, year: int, scope: Scope | None = None) -> ibis.Tab
         ),
         main_products=_.main_products.cast("float64"),
         main_product_share=_.main_product_share,
-        global_rank=ibis.cases((_.market_scope == "全球", _.market_rank.cast("float64")), else_=ibis.null("float64")),
-        national_rank=ibis.cases((_.market_scope == "全国", _.market_rank.cast("float64")), else_=ibis.null("float64")),
+        global_rank=ibis.cases(
+            (_.market_scope == "全球", _.market_rank.cast("float64")), else_=ibis.null("float64")
+        ),
+        national_rank=ibis.cases(
+            (_.market_scope == "全国", _.market_rank.cast("float64")), else_=ibis.null("float64")
+        ),
         smart_level=_.smart_level.cast("float64"),
         in_chain=_.industry_code.isin(chain_codes()).fill_null(False).cast("float64"),
     )
@@ -140,7 +146,9 @@ class Screening:
         return sorted(self.table.loc[self.table[rung], "credit_code"])
 
 
-def screen(wh: Warehouse, year: int, scope: Scope | None = None, cfg: LaddersConfig | None = None) -> Screening:
+def screen(
+    wh: Warehouse, year: int, scope: Scope | None = None, cfg: LaddersConfig | None = None
+) -> Screening:
     cfg = cfg or load_ladders()
     table = wh.execute(screen_expr(facts_expr(wh, year, scope), cfg))
     if table.empty:
@@ -188,8 +196,15 @@ def trace(row: pd.Series, rung: Rung, passed: dict[str, bool]) -> list[dict[str,
     for c in rung.criteria:
         if c.any_of:
             parts = [_leaf_trace(row, leaf, passed) for leaf in c.leaves()]
-            out.append({"id": c.id, "label": c.label, "passed": any(p["passed"] for p in parts),
-                        "missing": all(p["missing"] for p in parts), "any_of": parts})
+            out.append(
+                {
+                    "id": c.id,
+                    "label": c.label,
+                    "passed": any(p["passed"] for p in parts),
+                    "missing": all(p["missing"] for p in parts),
+                    "any_of": parts,
+                }
+            )
         else:
             out.append(_leaf_trace(row, c, passed))
     return out
@@ -202,7 +217,7 @@ def ladder_position(screening: Screening, ladder: str, row: pd.Series) -> dict[s
     passed = {r.id: bool(row[r.id]) for _n, r in cfg.rungs()}
     met = [r for r in rungs if passed[r.id]]
     current = met[-1] if met else None
-    above = rungs[rungs.index(current) + 1:] if current else rungs
+    above = rungs[rungs.index(current) + 1 :] if current else rungs
     nxt = next((r for r in above if not passed[r.id]), None)
     traces = {r.id: trace(row, r, passed) for r in rungs}
     return {
@@ -253,5 +268,7 @@ def by_county(screening: Screening, ladder: str) -> list[dict[str, Any]]:
     rungs = screening.config.ladders[ladder].rungs
     rows = []
     for code, part in t.groupby("county_code"):
-        rows.append({"county_code": code, **{r.id: int(part[r.id].sum()) for r in rungs}, "screened": len(part)})
+        rows.append(
+            {"county_code": code, **{r.id: int(part[r.id].sum()) for r in rungs}, "screened": len(part)}
+        )
     return rows

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from jingxin.core import audit
 from jingxin.core.workflow import service as wf
 from jingxin.core.workflow.models import WorkItem
-from jingxin.cultivation.config import FirstSetRules, LaddersConfig, load_first_set, load_ladders
+from jingxin.cultivation.config import FirstSetRules, LaddersConfig, load_first_set
 from jingxin.cultivation.models import FirstSetClaim, FirstSetItem, PoolEntry
 from jingxin.cultivation.screen import Screening, ladder_position, trace
 
@@ -51,12 +51,23 @@ def enterprise_trace(screening: Screening, credit_code: str, rung: str) -> dict[
     row = rows.iloc[0]
     cfg = screening.config
     passed = {r.id: bool(row[r.id]) for _n, r in cfg.rungs()}
-    return {"passed": passed[rung], "criteria": trace(row, cfg.rung(rung), passed),
-            "position": ladder_position(screening, _ladder_of(cfg, rung), row)}
+    return {
+        "passed": passed[rung],
+        "criteria": trace(row, cfg.rung(rung), passed),
+        "position": ladder_position(screening, _ladder_of(cfg, rung), row),
+    }
 
 
-def apply(db: Session, user: Any, screening: Screening, credit_code: str, rung: str, evidence: str,
-          division_code: str | None = None, now: Any = None) -> WorkItem:
+def apply(
+    db: Session,
+    user: Any,
+    screening: Screening,
+    credit_code: str,
+    rung: str,
+    evidence: str,
+    division_code: str | None = None,
+    now: Any = None,
+) -> WorkItem:
     cfg = screening.config
     _ladder_of(cfg, rung)
     if user.role == "enterprise":
@@ -71,11 +82,20 @@ def apply(db: Session, user: Any, screening: Screening, credit_code: str, rung: 
         for c in found["criteria"]
     )
     return wf.start_item(
-        db, WORKFLOW, user, division_code=division, credit_code=credit_code,
-        fields={"title": f"{row['name']}申报{label}"[:200], "rung": rung, "year": str(screening.year),
-                "evidence": evidence},
+        db,
+        WORKFLOW,
+        user,
+        division_code=division,
+        credit_code=credit_code,
+        fields={
+            "title": f"{row['name']}申报{label}"[:200],
+            "rung": rung,
+            "year": str(screening.year),
+            "evidence": evidence,
+        },
         assigned={"screening": summary[:8000]},  # set by the platform, never the filer's
-        key=f"recognition:{credit_code}:{rung}:{screening.year}", now=now,
+        key=f"recognition:{credit_code}:{rung}:{screening.year}",
+        now=now,
     )
 
 
@@ -87,16 +107,25 @@ class Publication:
     removed: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"publication": self.label, "entered": self.entered, "promoted": self.promoted, "removed": self.removed}
+        return {
+            "publication": self.label,
+            "entered": self.entered,
+            "promoted": self.promoted,
+            "removed": self.removed,
+        }
 
 
-def publish(db: Session, user: Any, screening: Screening, label: str, on: date, actor: audit.Actor | None = None) -> Publication:
+def publish(
+    db: Session, user: Any, screening: Screening, label: str, on: date, actor: audit.Actor | None = None
+) -> Publication:
     """One regular publication of the pool, in the publisher's scope (province or region)."""
     if user.role not in ("admin", "province_analyst"):
         raise wf.NotAllowed("培育库名单由省经信厅公布")
     cfg = screening.config
     out = Publication(label=label)
-    listed = {(e.credit_code, e.rung): e for e in db.scalars(select(PoolEntry).where(PoolEntry.status == "listed"))}
+    listed = {
+        (e.credit_code, e.rung): e for e in db.scalars(select(PoolEntry).where(PoolEntry.status == "listed"))
+    }
     items, _n = wf.list_items(db, user.scope, workflow=WORKFLOW, state="recognised", limit=100_000)
     names = dict(zip(screening.table["credit_code"], screening.table["name"], strict=True))
     for item in sorted(items, key=lambda i: i.id):
@@ -112,9 +141,17 @@ def publish(db: Session, user: Any, screening: Screening, label: str, on: date, 
                 entry.status, entry.left_on = "promoted", on
                 entry.reason = f"晋级为{cfg.rung(rung).label}"
                 out.promoted.append({"credit_code": code, "from": lower, "to": rung})
-        entry = PoolEntry(rung=rung, credit_code=code, name=str(names.get(code, item.fields.get("title"))),
-                          division_code=item.division_code, status="listed", entered_on=on, reason="认定公布",
-                          publication=label, item_id=item.id)
+        entry = PoolEntry(
+            rung=rung,
+            credit_code=code,
+            name=str(names.get(code, item.fields.get("title"))),
+            division_code=item.division_code,
+            status="listed",
+            entered_on=on,
+            reason="认定公布",
+            publication=label,
+            item_id=item.id,
+        )
         db.add(entry)
         listed[(code, rung)] = entry
         out.entered.append({"credit_code": code, "rung": rung})
@@ -128,8 +165,14 @@ def publish(db: Session, user: Any, screening: Screening, label: str, on: date, 
             entry.status, entry.left_on = "removed", on
             entry.reason = f"{screening.year}年不再符合：{'、'.join(failing)}"[:2000]
             out.removed.append({"credit_code": code, "rung": rung, "reason": entry.reason})
-    audit.record(db, actor or audit.CLI_ACTOR, audit.Action.CONFIG_CHANGE, "cultivation_pool", label[:64],
-                 {"entered": len(out.entered), "promoted": len(out.promoted), "removed": len(out.removed)})
+    audit.record(
+        db,
+        actor or audit.CLI_ACTOR,
+        audit.Action.CONFIG_CHANGE,
+        "cultivation_pool",
+        label[:64],
+        {"entered": len(out.entered), "promoted": len(out.promoted), "removed": len(out.removed)},
+    )
     db.commit()
     return out
 
@@ -146,8 +189,18 @@ def pool(db: Session, scope: Any, rung: str | None = None, status: str | None = 
 # ---- 首台(套) ---------------------------------------------------------------------------------
 
 
-def add_first_set(db: Session, user: Any, *, credit_code: str, division_code: str, product: str, category: str,
-                  level: str, recognised_on: date, rules: FirstSetRules | None = None) -> FirstSetItem:
+def add_first_set(
+    db: Session,
+    user: Any,
+    *,
+    credit_code: str,
+    division_code: str,
+    product: str,
+    category: str,
+    level: str,
+    recognised_on: date,
+    rules: FirstSetRules | None = None,
+) -> FirstSetItem:
     rules = rules or load_first_set()
     if user.role not in ("admin", "province_analyst"):
         raise wf.NotAllowed("首台（套）认定由省经信厅录入")
@@ -164,9 +217,16 @@ def add_first_set(db: Session, user: Any, *, credit_code: str, division_code: st
         expires = recognised_on.replace(year=recognised_on.year + rules.validity_years)
     except ValueError:  # 29 February
         expires = recognised_on.replace(year=recognised_on.year + rules.validity_years, day=28)
-    item = FirstSetItem(credit_code=credit_code, division_code=division_code, product=product.strip()[:200],
-                        category=category, level=level, recognised_on=recognised_on, expires_on=expires,
-                        created_by_id=user.id)
+    item = FirstSetItem(
+        credit_code=credit_code,
+        division_code=division_code,
+        product=product.strip()[:200],
+        category=category,
+        level=level,
+        recognised_on=recognised_on,
+        expires_on=expires,
+        created_by_id=user.id,
+    )
     db.add(item)
     db.commit()
     return item
@@ -177,8 +237,15 @@ def in_catalogue(item: FirstSetItem, on: date) -> bool:
     return item.recognised_on <= on < item.expires_on
 
 
-def claim(db: Session, user: Any, item_id: int, kind: str, year: int, premium: Decimal | None = None,
-          rules: FirstSetRules | None = None) -> FirstSetClaim:
+def claim(
+    db: Session,
+    user: Any,
+    item_id: int,
+    kind: str,
+    year: int,
+    premium: Decimal | None = None,
+    rules: FirstSetRules | None = None,
+) -> FirstSetClaim:
     """An insurance compensation (premium × rate, capped) or the one-off application reward."""
     rules = rules or load_first_set()
     if user.role not in ("admin", "province_analyst", "city_analyst", "county_analyst"):
@@ -190,17 +257,33 @@ def claim(db: Session, user: Any, item_id: int, kind: str, year: int, premium: D
         if premium is None or premium <= 0:
             raise wf.FieldProblems({"premium": "请填写大于0的保费（万元）"})
         if not in_catalogue(item, date(year, 12, 31)) and not in_catalogue(item, date(year, 1, 1)):
-            raise CultivationError(f"{item.product} 在 {year} 年不在首台（套）指导目录有效期内（{item.recognised_on}—{item.expires_on}）")
+            raise CultivationError(
+                f"{item.product} 在 {year} 年不在首台（套）指导目录有效期内（{item.recognised_on}—{item.expires_on}）"
+            )
         tier = rules.insurance[item.level]
         amount = min(Decimal(str(premium)) * Decimal(str(tier.rate)), Decimal(str(tier.cap)))
-        c = FirstSetClaim(item_id=item.id, kind=kind, year=year, premium=Decimal(str(premium)),
-                          rate=Decimal(str(tier.rate)), cap=Decimal(str(tier.cap)), amount=amount.quantize(Decimal("0.01")),
-                          created_by_id=user.id)
+        c = FirstSetClaim(
+            item_id=item.id,
+            kind=kind,
+            year=year,
+            premium=Decimal(str(premium)),
+            rate=Decimal(str(tier.rate)),
+            cap=Decimal(str(tier.cap)),
+            amount=amount.quantize(Decimal("0.01")),
+            created_by_id=user.id,
+        )
     elif kind == "reward":
-        if db.scalar(select(FirstSetClaim.id).where(FirstSetClaim.item_id == item.id, FirstSetClaim.kind == "reward")):
+        if db.scalar(
+            select(FirstSetClaim.id).where(FirstSetClaim.item_id == item.id, FirstSetClaim.kind == "reward")
+        ):
             raise CultivationError("该产品已领取过认定奖励（一次性）")
-        c = FirstSetClaim(item_id=item.id, kind=kind, year=year, amount=Decimal(str(rules.rewards[item.level])),
-                          created_by_id=user.id)
+        c = FirstSetClaim(
+            item_id=item.id,
+            kind=kind,
+            year=year,
+            amount=Decimal(str(rules.rewards[item.level])),
+            created_by_id=user.id,
+        )
     else:
         raise wf.FieldProblems({"kind": "类型应为 insurance（保险补偿）或 reward（认定奖励）"})
     db.add(c)
@@ -216,8 +299,12 @@ def first_set_items(db: Session, scope: Any) -> list[FirstSetItem]:
 def first_set_count(db: Session, scope: Any, year: int, rules: FirstSetRules | None = None) -> dict[str, Any]:
     rules = rules or load_first_set()
     items = [i for i in first_set_items(db, scope) if i.recognised_on.year == year]
-    return {"year": year, "recognised": len(items), "target": rules.target_per_year,
-            "by_category": {k: sum(1 for i in items if i.category == k) for k in rules.categories}}
+    return {
+        "year": year,
+        "recognised": len(items),
+        "target": rules.target_per_year,
+        "by_category": {k: sum(1 for i in items if i.category == k) for k in rules.categories},
+    }
 
 
 def screening_json(found: dict[str, Any]) -> str:

@@ -25,13 +25,23 @@ from jingxin.core.workflow import service as wf
 from jingxin.cultivation import service
 from jingxin.cultivation.config import load_first_set, load_ladders
 from jingxin.cultivation.screen import ScreeningError, by_county, ladder_position, ladder_table, screen, years
-from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, CurrentWebSession, DbSession, WarehouseReader, require_roles
+from jingxin.web.deps import (
+    CurrentActor,
+    CurrentScope,
+    CurrentUser,
+    CurrentWebSession,
+    DbSession,
+    WarehouseReader,
+    require_roles,
+)
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
 READERS = frozenset({Role.ADMIN, *ANALYSTS, Role.SERVICE_STAFF, Role.ENTERPRISE})
 SCREENERS = frozenset({Role.ADMIN, *ANALYSTS, Role.SERVICE_STAFF})
-pages = APIRouter(prefix="/cultivation", include_in_schema=False, dependencies=[Depends(require_roles(*READERS))])
+pages = APIRouter(
+    prefix="/cultivation", include_in_schema=False, dependencies=[Depends(require_roles(*READERS))]
+)
 api = APIRouter(prefix="/cultivation", tags=["梯队培育"], dependencies=[Depends(require_roles(*READERS))])
 Year = Annotated[int | None, Query(ge=2000, le=2100, description="数据年度；默认最新")]
 LadderQ = Annotated[str, Query(max_length=32, description="梯队：champion、eagle、chain_leader、factory")]
@@ -52,7 +62,9 @@ def _screen(wh: Any, scope: Any, year: int | None) -> Any:
 def _ladder(ladder: str) -> str:
     cfg = load_ladders()
     if ladder not in cfg.ladders:
-        raise HTTPException(status_code=422, detail=f"未知梯队 {ladder[:32]}（可选：{'、'.join(cfg.ladders)}）")
+        raise HTTPException(
+            status_code=422, detail=f"未知梯队 {ladder[:32]}（可选：{'、'.join(cfg.ladders)}）"
+        )
     return ladder
 
 
@@ -70,7 +82,10 @@ def _candidates(s: Any, ladder: str) -> dict[str, Any]:
         "year": s.year,
         "ladder": ladder,
         "label": s.config.ladders[ladder].label,
-        "rungs": [{"id": r.id, "label": r.label, "count": int(s.table[r.id].sum()), "source": r.source} for r in rungs],
+        "rungs": [
+            {"id": r.id, "label": r.label, "count": int(s.table[r.id].sum()), "source": r.source}
+            for r in rungs
+        ],
         "by_county": by_county(s, ladder),
         "qualifying": met.head(MAX_LISTED).to_dict("records"),
         "near": near.head(MAX_LISTED).to_dict("records"),
@@ -79,16 +94,27 @@ def _candidates(s: Any, ladder: str) -> dict[str, Any]:
 
 
 @pages.get("")
-def screen_page(request: Request, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope,
-                ladder: LadderQ = "champion", year: Year = None) -> Response:
+def screen_page(
+    request: Request,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    ladder: LadderQ = "champion",
+    year: Year = None,
+) -> Response:
     _screener(user)
     ctx = _candidates(_screen(wh, scope, year), _ladder(ladder))
     return render(request, "cultivation/index.html", {**ctx, "ladders": load_ladders().ladders})
 
 
 @api.get("/screen")
-def screen_api(wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, ladder: LadderQ = "champion",
-               year: Year = None) -> dict[str, Any]:
+def screen_api(
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    ladder: LadderQ = "champion",
+    year: Year = None,
+) -> dict[str, Any]:
     """Every enterprise in scope against one ladder: qualifying, one criterion short, counts by county."""
     _screener(user)
     return _candidates(_screen(wh, scope, year), _ladder(ladder))
@@ -103,25 +129,43 @@ def _position(wh: Any, scope: Any, code: str, ladder: str, year: int | None) -> 
 
 
 @pages.get("/enterprises/{code}")
-def enterprise_page(request: Request, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, code: str,
-                    ladder: LadderQ = "champion", year: Year = None) -> Response:
+def enterprise_page(
+    request: Request,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    code: str,
+    ladder: LadderQ = "champion",
+    year: Year = None,
+) -> Response:
     s, pos = _position(wh, scope, code, ladder, year)
     rungs = s.config.ladders[ladder].rungs
-    return render(request, "cultivation/enterprise.html", {
-        "pos": pos, "year": s.year, "ladder": ladder, "rungs": rungs, "ladders": s.config.ladders,
-        "can_apply": user.role_enum in (Role.ENTERPRISE, Role.COUNTY_ANALYST, Role.SERVICE_STAFF),
-    })
+    return render(
+        request,
+        "cultivation/enterprise.html",
+        {
+            "pos": pos,
+            "year": s.year,
+            "ladder": ladder,
+            "rungs": rungs,
+            "ladders": s.config.ladders,
+            "can_apply": user.role_enum in (Role.ENTERPRISE, Role.COUNTY_ANALYST, Role.SERVICE_STAFF),
+        },
+    )
 
 
 @api.get("/enterprises/{code}")
-def enterprise_api(wh: WarehouseReader, scope: CurrentScope, code: str, ladder: LadderQ = "champion",
-                   year: Year = None) -> dict[str, Any]:
+def enterprise_api(
+    wh: WarehouseReader, scope: CurrentScope, code: str, ladder: LadderQ = "champion", year: Year = None
+) -> dict[str, Any]:
     """One enterprise on a ladder: the rung met, the next rung, each criterion's value and gap."""
     s, pos = _position(wh, scope, code, ladder, year)
     return {"year": s.year, **pos}
 
 
-def _apply(db: Any, wh: Any, user: Any, scope: Any, code: str, rung: str, evidence: str, year: int | None) -> Any:
+def _apply(
+    db: Any, wh: Any, user: Any, scope: Any, code: str, rung: str, evidence: str, year: int | None
+) -> Any:
     s = _screen(wh, scope, year)
     if s.table[s.table["credit_code"] == code].empty:
         raise HTTPException(status_code=404, detail="企业不存在或不在您的数据范围内")
@@ -134,9 +178,16 @@ def _apply(db: Any, wh: Any, user: Any, scope: Any, code: str, rung: str, eviden
 
 
 @pages.post("/applications")
-def apply_page(db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, ws: CurrentWebSession,
-               credit_code: Annotated[str, Form(min_length=18, max_length=18)], rung: Annotated[str, Form(max_length=32)],
-               evidence: Annotated[str, Form(min_length=2, max_length=5000)]) -> Response:
+def apply_page(
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    ws: CurrentWebSession,
+    credit_code: Annotated[str, Form(min_length=18, max_length=18)],
+    rung: Annotated[str, Form(max_length=32)],
+    evidence: Annotated[str, Form(min_length=2, max_length=5000)],
+) -> Response:
     item = _apply(db, wh, user, scope, credit_code, rung, evidence, None)
     accounts.add_flash(db, ws, f"已提交认定申报（事项 {item.id}），进入县级审核。")
     return RedirectResponse(f"/work/{item.id}", status_code=303)
@@ -150,42 +201,81 @@ class ApplyIn(BaseModel):
 
 
 @api.post("/applications", status_code=201)
-def apply_api(body: ApplyIn, db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope) -> dict[str, Any]:
+def apply_api(
+    body: ApplyIn, db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope
+) -> dict[str, Any]:
     """Apply (enterprise) or nominate (county, service worker) for a rung; the screening trace is attached."""
     item = _apply(db, wh, user, scope, body.credit_code, body.rung, body.evidence, body.year)
     return {"id": item.id, "state": item.state, "screening": item.fields.get("screening")}
 
 
 @pages.get("/pool")
-def pool_page(request: Request, db: DbSession, user: CurrentUser, scope: CurrentScope,
-              status: Annotated[str, Query(pattern="^(listed|promoted|removed)$")] = "listed") -> Response:
+def pool_page(
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    scope: CurrentScope,
+    status: Annotated[str, Query(pattern="^(listed|promoted|removed)$")] = "listed",
+) -> Response:
     _screener(user)
     cfg = load_ladders()
     labels = {r.id: r.label for _n, r in cfg.rungs()}
-    return render(request, "cultivation/pool.html", {
-        "entries": service.pool(db, scope, status=status), "labels": labels, "status": status,
-        "can_publish": user.role_enum in (Role.ADMIN, Role.PROVINCE_ANALYST),
-    })
+    return render(
+        request,
+        "cultivation/pool.html",
+        {
+            "entries": service.pool(db, scope, status=status),
+            "labels": labels,
+            "status": status,
+            "can_publish": user.role_enum in (Role.ADMIN, Role.PROVINCE_ANALYST),
+        },
+    )
 
 
 @pages.post("/pool/publish", dependencies=[Depends(require_roles(Role.ADMIN, Role.PROVINCE_ANALYST))])
-def publish_page(db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, actor: CurrentActor,
-                 ws: CurrentWebSession, label: Annotated[str, Form(min_length=2, max_length=32)]) -> Response:
+def publish_page(
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    actor: CurrentActor,
+    ws: CurrentWebSession,
+    label: Annotated[str, Form(min_length=2, max_length=32)],
+) -> Response:
     s = _screen(wh, scope, None)
     pub = service.publish(db, user, s, label, date.today(), actor)
-    accounts.add_flash(db, ws, f"{label}：新入库 {len(pub.entered)} 家，晋级 {len(pub.promoted)} 家，移出 {len(pub.removed)} 家。")
+    accounts.add_flash(
+        db,
+        ws,
+        f"{label}：新入库 {len(pub.entered)} 家，晋级 {len(pub.promoted)} 家，移出 {len(pub.removed)} 家。",
+    )
     return RedirectResponse("/cultivation/pool", status_code=303)
 
 
 @api.get("/pool")
-def pool_api(db: DbSession, user: CurrentUser, scope: CurrentScope, rung: str | None = None,
-             status: Annotated[str, Query(pattern="^(listed|promoted|removed)$")] = "listed") -> list[dict[str, Any]]:
+def pool_api(
+    db: DbSession,
+    user: CurrentUser,
+    scope: CurrentScope,
+    rung: str | None = None,
+    status: Annotated[str, Query(pattern="^(listed|promoted|removed)$")] = "listed",
+) -> list[dict[str, Any]]:
     """The published pool in the caller's scope."""
     _screener(user)
-    return [{"rung": e.rung, "credit_code": e.credit_code, "name": e.name, "division_code": e.division_code,
-             "status": e.status, "entered_on": e.entered_on.isoformat(),
-             "left_on": e.left_on.isoformat() if e.left_on else None, "reason": e.reason, "publication": e.publication}
-            for e in service.pool(db, scope, rung, status)]
+    return [
+        {
+            "rung": e.rung,
+            "credit_code": e.credit_code,
+            "name": e.name,
+            "division_code": e.division_code,
+            "status": e.status,
+            "entered_on": e.entered_on.isoformat(),
+            "left_on": e.left_on.isoformat() if e.left_on else None,
+            "reason": e.reason,
+            "publication": e.publication,
+        }
+        for e in service.pool(db, scope, rung, status)
+    ]
 
 
 @pages.get("/first-set")
@@ -193,22 +283,43 @@ def first_set_page(request: Request, db: DbSession, user: CurrentUser, scope: Cu
     _screener(user)
     rules = load_first_set()
     today = date.today()
-    return render(request, "cultivation/first_set.html", {
-        "items": service.first_set_items(db, scope), "rules": rules, "today": today,
-        "count": service.first_set_count(db, scope, today.year, rules), "in_catalogue": service.in_catalogue,
-        "can_add": user.role_enum in (Role.ADMIN, Role.PROVINCE_ANALYST),
-    })
+    return render(
+        request,
+        "cultivation/first_set.html",
+        {
+            "items": service.first_set_items(db, scope),
+            "rules": rules,
+            "today": today,
+            "count": service.first_set_count(db, scope, today.year, rules),
+            "in_catalogue": service.in_catalogue,
+            "can_add": user.role_enum in (Role.ADMIN, Role.PROVINCE_ANALYST),
+        },
+    )
 
 
 @pages.post("/first-set", dependencies=[Depends(require_roles(Role.ADMIN, Role.PROVINCE_ANALYST))])
-def first_set_add(db: DbSession, user: CurrentUser, ws: CurrentWebSession,
-                  credit_code: Annotated[str, Form(min_length=18, max_length=18)],
-                  division_code: Annotated[str, Form(pattern=r"^\d{6}$")], product: Annotated[str, Form(max_length=200)],
-                  category: Annotated[str, Form(max_length=16)], level: Annotated[str, Form(max_length=16)],
-                  recognised_on: Annotated[date, Form()]) -> Response:
+def first_set_add(
+    db: DbSession,
+    user: CurrentUser,
+    ws: CurrentWebSession,
+    credit_code: Annotated[str, Form(min_length=18, max_length=18)],
+    division_code: Annotated[str, Form(pattern=r"^\d{6}$")],
+    product: Annotated[str, Form(max_length=200)],
+    category: Annotated[str, Form(max_length=16)],
+    level: Annotated[str, Form(max_length=16)],
+    recognised_on: Annotated[date, Form()],
+) -> Response:
     try:
-        service.add_first_set(db, user, credit_code=credit_code, division_code=division_code, product=product,
-                              category=category, level=level, recognised_on=recognised_on)
+        service.add_first_set(
+            db,
+            user,
+            credit_code=credit_code,
+            division_code=division_code,
+            product=product,
+            category=category,
+            level=level,
+            recognised_on=recognised_on,
+        )
     except wf.WorkflowError as exc:
         raise HTTPException(status_code=exc.status, detail=str(exc)) from None
     accounts.add_flash(db, ws, f"已录入首台（套）产品：{product}")
@@ -216,9 +327,15 @@ def first_set_add(db: DbSession, user: CurrentUser, ws: CurrentWebSession,
 
 
 @pages.post("/first-set/{item_id}/claims", dependencies=[Depends(require_roles(Role.ADMIN, *ANALYSTS))])
-def claim_page(db: DbSession, user: CurrentUser, ws: CurrentWebSession, item_id: int,
-               kind: Annotated[str, Form(pattern="^(insurance|reward)$")], year: Annotated[int, Form(ge=2000, le=2100)],
-               premium: Annotated[str | None, Form(max_length=20)] = None) -> Response:
+def claim_page(
+    db: DbSession,
+    user: CurrentUser,
+    ws: CurrentWebSession,
+    item_id: int,
+    kind: Annotated[str, Form(pattern="^(insurance|reward)$")],
+    year: Annotated[int, Form(ge=2000, le=2100)],
+    premium: Annotated[str | None, Form(max_length=20)] = None,
+) -> Response:
     try:
         amount = Decimal(premium) if premium else None
     except InvalidOperation:
@@ -240,9 +357,18 @@ def first_set_api(db: DbSession, user: CurrentUser, scope: CurrentScope, year: Y
     y = year or date.today().year
     return {
         "count": service.first_set_count(db, scope, y),
-        "items": [{"id": i.id, "credit_code": i.credit_code, "product": i.product, "category": i.category,
-                   "level": i.level, "recognised_on": i.recognised_on.isoformat(),
-                   "expires_on": i.expires_on.isoformat()} for i in service.first_set_items(db, scope)],
+        "items": [
+            {
+                "id": i.id,
+                "credit_code": i.credit_code,
+                "product": i.product,
+                "category": i.category,
+                "level": i.level,
+                "recognised_on": i.recognised_on.isoformat(),
+                "expires_on": i.expires_on.isoformat(),
+            }
+            for i in service.first_set_items(db, scope)
+        ],
     }
 
 

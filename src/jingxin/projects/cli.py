@@ -29,7 +29,9 @@ def scope_of(code: str | None) -> Scope:
     try:
         division(code)
     except (KeyError, ValueError):
-        raise typer.BadParameter(f"未知区划代码 {code}（应为6位行政区划代码，如 330102）", param_hint="--county") from None
+        raise typer.BadParameter(
+            f"未知区划代码 {code}（应为6位行政区划代码，如 330102）", param_hint="--county"
+        ) from None
     return Scope(division=code)
 
 
@@ -68,20 +70,26 @@ def progress_command(
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
         return
     t = result.province
-    typer.echo(f"{result.year}年1—{int(month[5:])}月：累计工业投资 {t['investment']:,.0f} 万元，增速 {t['investment_growth']}%；"
-               f"技改开工 {t['tech_projects']}/{t['tech_projects_target']}，投产 {t['tech_completed']}/{t['tech_completed_target']}，"
-               f"招引签约 {t['attracted_projects']}/{t['attracted_projects_target']}")
+    typer.echo(
+        f"{result.year}年1—{int(month[5:])}月：累计工业投资 {t['investment']:,.0f} 万元，增速 {t['investment_growth']}%；"
+        f"技改开工 {t['tech_projects']}/{t['tech_projects_target']}，投产 {t['tech_completed']}/{t['tech_completed_target']}，"
+        f"招引签约 {t['attracted_projects']}/{t['attracted_projects_target']}"
+    )
     for r in sorted(result.rows, key=lambda r: (r.get("rank") or 9999, r["county_code"])):
-        typer.echo(f"{r.get('rank') or '—':>4} {r['county_code']} {r['county']:<6} 投资 {r['investment']:>12,.2f} "
-                   f"增速 {r['investment_growth'] if r['investment_growth'] is not None else '—':>7} "
-                   f"技改开工 {r['tech_projects']}/{r['tech_projects_target']} 投产 {r['tech_completed']}/{r['tech_completed_target']} "
-                   f"招引 {r['attracted_projects']}/{r['attracted_projects_target']}")
+        typer.echo(
+            f"{r.get('rank') or '—':>4} {r['county_code']} {r['county']:<6} 投资 {r['investment']:>12,.2f} "
+            f"增速 {r['investment_growth'] if r['investment_growth'] is not None else '—':>7} "
+            f"技改开工 {r['tech_projects']}/{r['tech_projects_target']} 投产 {r['tech_completed']}/{r['tech_completed_target']} "
+            f"招引 {r['attracted_projects']}/{r['attracted_projects_target']}"
+        )
     if xlsx:
         typer.echo(f"已写出 {xlsx}")
 
 
 @group.command("effect")
-def effect_command(county: CountyOpt = None, warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
+def effect_command(
+    county: CountyOpt = None, warehouse: WarehouseOpt = None, as_json: JsonOpt = False
+) -> None:
     """Difference-in-differences estimate of the 技改 effect on 亩均 output, pooled and by type."""
     from jingxin.projects.did import estimate
     from jingxin.projects.facts import ProjectsError
@@ -95,7 +103,9 @@ def effect_command(county: CountyOpt = None, warehouse: WarehouseOpt = None, as_
         typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
         return
     for e in [result["pooled"], *result["by_type"]]:
-        typer.echo(f"{e['label']:<8} {e['effect_pct']:>7}%  [{e['low_pct']}%, {e['high_pct']}%]  处理企业 {e['treated']}")
+        typer.echo(
+            f"{e['label']:<8} {e['effect_pct']:>7}%  [{e['low_pct']}%, {e['high_pct']}%]  处理企业 {e['treated']}"
+        )
 
 
 @group.command("evaluate")

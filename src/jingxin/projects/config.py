@@ -75,4 +75,6 @@ def load_targets(path: str | Path | None = None) -> TargetsConfig:
         return TargetsConfig.model_validate(raw)
     except ValidationError as exc:
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"目标配置 {path} 有误（{where}），请按 projects/config/targets.yaml 的格式修改") from exc
+        raise ConfigError(
+            f"目标配置 {path} 有误（{where}），请按 projects/config/targets.yaml 的格式修改"
+        ) from exc

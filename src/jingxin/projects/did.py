@@ -84,7 +84,13 @@ def panel(wh: Warehouse, scope: Scope | None = None) -> pd.DataFrame:
     data = wh.execute(rows.select("credit_code", "year", "output_value", "area"))
     reg = facts.register(wh)
     tech = reg[(reg["category"] == "技改项目") & reg["production_on"].notna()]
-    treated = dict(zip(tech["credit_code"], zip(tech["tech_type"], tech["production_on"].dt.year, strict=True), strict=True))
+    treated = dict(
+        zip(
+            tech["credit_code"],
+            zip(tech["tech_type"], tech["production_on"].dt.year, strict=True),
+            strict=True,
+        )
+    )
     other = set(reg["credit_code"]) - set(treated)
     data = data[~data["credit_code"].isin(other)].copy()
     data["year"] = data["year"].astype(int)
@@ -125,7 +131,14 @@ def estimate(wh: Warehouse, scope: Scope | None = None, level: float = 0.95) -> 
     if len(treated_ids) < 5:
         raise facts.ProjectsError("已投产满一年的技改企业不足 5 家，无法估计技改成效")
     fit, ci, names = _fit(data, ["after"], level)
-    pooled = Estimate("全部技改", float(fit.params[0]), float(ci[0, 0]), float(ci[0, 1]), len(treated_ids), float(fit.pvalues[0]))
+    pooled = Estimate(
+        "全部技改",
+        float(fit.params[0]),
+        float(ci[0, 0]),
+        float(ci[0, 1]),
+        len(treated_ids),
+        float(fit.pvalues[0]),
+    )
     cols = []
     for t in TYPES:
         col = f"after_{t}"
@@ -137,7 +150,14 @@ def estimate(wh: Warehouse, scope: Scope | None = None, level: float = 0.95) -> 
     for k, col in enumerate(cols):
         n = data.loc[data[col] > 0, "credit_code"].nunique()
         by_type.append(
-            Estimate(col.removeprefix("after_"), float(fit_t.params[k]), float(ci_t[k, 0]), float(ci_t[k, 1]), n, float(fit_t.pvalues[k]))
+            Estimate(
+                col.removeprefix("after_"),
+                float(fit_t.params[k]),
+                float(ci_t[k, 0]),
+                float(ci_t[k, 1]),
+                n,
+                float(fit_t.pvalues[k]),
+            )
         )
     has_project = data["type"].notna()
     return DidResult(

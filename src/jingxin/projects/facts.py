@@ -56,8 +56,8 @@ def stage_dates(wh: Warehouse, scope: Scope | None = None) -> pd.DataFrame:
     t = wh.current("project_progress")
     if scope is not None:
         t = scope.restrict(t, code_column=None)
-    per_stage = (
-        t.group_by(["project_id", "stage"]).aggregate(first_on=_.stage_on.min(), last_month=_.month.max())
+    per_stage = t.group_by(["project_id", "stage"]).aggregate(
+        first_on=_.stage_on.min(), last_month=_.month.max()
     )
     frame = wh.execute(per_stage)
     if frame.empty:

@@ -181,7 +181,8 @@ def county_progress(
         signed = int((here & attracted & _count(reg["signed_on"], lo, hi)).sum())
         year_end = pd.Timestamp(f"{year}-12-31")
         forecast = {
-            "tech_projects": started + _expected(reg, here & tech, "planned_start_on", "started_on", lo, hi, year_end),
+            "tech_projects": started
+            + _expected(reg, here & tech, "planned_start_on", "started_on", lo, hi, year_end),
             "tech_completed": completed
             + _expected(reg, here & tech, "planned_production_on", "production_on", lo, hi, year_end),
             "attracted_projects": round(signed * 12 / m),
@@ -238,7 +239,12 @@ def county_progress(
 
 
 def _expected(
-    reg: pd.DataFrame, mask: pd.Series, planned: str, actual: str, lo: pd.Timestamp, hi: pd.Timestamp,
+    reg: pd.DataFrame,
+    mask: pd.Series,
+    planned: str,
+    actual: str,
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
     year_end: pd.Timestamp,
 ) -> int:
     """Projects planned to reach a stage after `hi` this year × the on-time share so far."""

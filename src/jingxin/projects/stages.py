@@ -23,16 +23,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jingxin.core.calendar import CHINA_TZ, default_calendar
+from jingxin.core.warehouse import Warehouse
 from jingxin.core.workflow import service as wf
 from jingxin.core.workflow.models import WorkItem
-from jingxin.core.warehouse import Warehouse
 from jingxin.projects import facts
 
 STAGE_WORKFLOW = "project_stage"
 PROBLEM_WORKFLOW = "project_problem"
 CATEGORY = {"重大项目": "major", "技改项目": "tech", "招引项目": "attracted"}
-STEPS = (("started_on", "record_start"), ("production_on", "record_production"), ("capacity_on", "record_capacity"))
-PLANNED = {"started_on": "planned_start_on", "production_on": "planned_production_on", "capacity_on": "planned_capacity_on"}
+STEPS = (
+    ("started_on", "record_start"),
+    ("production_on", "record_production"),
+    ("capacity_on", "record_capacity"),
+)
+PLANNED = {
+    "started_on": "planned_start_on",
+    "production_on": "planned_production_on",
+    "capacity_on": "planned_capacity_on",
+}
 STAGE_LABEL = {"started_on": "开工", "production_on": "投产", "capacity_on": "达产"}
 
 
@@ -45,8 +53,13 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"opened": self.opened, "steps": self.steps, "problems": self.problems,
-                "outside_scope": self.outside_scope, "errors": self.errors}
+        return {
+            "opened": self.opened,
+            "steps": self.steps,
+            "problems": self.problems,
+            "outside_scope": self.outside_scope,
+            "errors": self.errors,
+        }
 
 
 def at(day: Any, hour: int = 10) -> datetime:
@@ -77,11 +90,19 @@ def sync(db: Session, wh: Warehouse, user: Any, until: date | None = None) -> Sy
         try:
             if item is None:
                 item = wf.start_item(
-                    db, STAGE_WORKFLOW, user,
-                    division_code=str(r.county_code), credit_code=str(r.credit_code),
-                    fields={"title": str(r.project_name)[:200], "project_id": str(r.project_id),
-                            "category": CATEGORY[str(r.category)], "signed_on": str(r.signed_on.date())},
-                    key=key, now=at(r.signed_on, 9),
+                    db,
+                    STAGE_WORKFLOW,
+                    user,
+                    division_code=str(r.county_code),
+                    credit_code=str(r.credit_code),
+                    fields={
+                        "title": str(r.project_name)[:200],
+                        "project_id": str(r.project_id),
+                        "category": CATEGORY[str(r.category)],
+                        "signed_on": str(r.signed_on.date()),
+                    },
+                    key=key,
+                    now=at(r.signed_on, 9),
                 )
                 report.opened += 1
             reported = [getattr(r, column) for column, _t in STEPS]
@@ -96,8 +117,15 @@ def sync(db: Session, wh: Warehouse, user: Any, until: date | None = None) -> Sy
                 if transition not in wf.allowed_transitions(item, user):
                     report.errors.append(f"{r.project_id}: 无权登记{STAGE_LABEL[column]}")
                     break
-                item = wf.act(db, item.id, transition, user, fields={column: str(when.date())},
-                              comment=comment, now=at(when))
+                item = wf.act(
+                    db,
+                    item.id,
+                    transition,
+                    user,
+                    fields={column: str(when.date())},
+                    comment=comment,
+                    now=at(when),
+                )
                 report.steps += 1
         except wf.WorkflowError as exc:
             report.errors.append(f"{r.project_id}: {exc}")
@@ -105,7 +133,9 @@ def sync(db: Session, wh: Warehouse, user: Any, until: date | None = None) -> Sy
     return report
 
 
-def _problems(db: Session, wh: Warehouse, user: Any, limit: pd.Timestamp | None, reg: pd.DataFrame, report: SyncReport) -> int:
+def _problems(
+    db: Session, wh: Warehouse, user: Any, limit: pd.Timestamp | None, reg: pd.DataFrame, report: SyncReport
+) -> int:
     rows = facts.progress(wh)
     rows = rows[rows["problem"].notna()]
     names = reg.set_index("project_id")
@@ -123,12 +153,19 @@ def _problems(db: Session, wh: Warehouse, user: Any, limit: pd.Timestamp | None,
             continue
         try:
             wf.start_item(
-                db, PROBLEM_WORKFLOW, user,
-                division_code=str(p["county_code"]), credit_code=str(p["credit_code"]),
-                fields={"title": f"{str(p['project_name'])[:120]}：{r.problem}"[:200],
-                        "project_id": str(r.project_id), "problem": str(r.problem)},
+                db,
+                PROBLEM_WORKFLOW,
+                user,
+                division_code=str(p["county_code"]),
+                credit_code=str(p["credit_code"]),
+                fields={
+                    "title": f"{str(p['project_name'])[:120]}：{r.problem}"[:200],
+                    "project_id": str(r.project_id),
+                    "problem": str(r.problem),
+                },
                 assigned={"department": str(r.problem_department or "经信")},
-                key=key, now=at(raised, 11),
+                key=key,
+                now=at(raised, 11),
             )
             opened += 1
         except wf.WorkflowError as exc:
@@ -136,20 +173,35 @@ def _problems(db: Session, wh: Warehouse, user: Any, limit: pd.Timestamp | None,
     return opened
 
 
-def raise_problem(db: Session, user: Any, project: dict[str, Any], problem: str, department: str,
-                  now: datetime | None = None) -> WorkItem:
+def raise_problem(
+    db: Session,
+    user: Any,
+    project: dict[str, Any],
+    problem: str,
+    department: str,
+    now: datetime | None = None,
+) -> WorkItem:
     """A problem raised by hand (the county or the service worker) on a project of its scope."""
     from jingxin.core.contracts import load_contracts
 
     departments = sorted({s.department for s in load_contracts().sources.values()})
     if department not in departments:
-        raise wf.FieldProblems({"department": f"协调部门“{department[:20]}”不在部门名录中（{'、'.join(departments)}）"})
+        raise wf.FieldProblems(
+            {"department": f"协调部门“{department[:20]}”不在部门名录中（{'、'.join(departments)}）"}
+        )
     return wf.start_item(
-        db, PROBLEM_WORKFLOW, user,
-        division_code=str(project["county_code"]), credit_code=str(project["credit_code"]),
-        fields={"title": f"{str(project['project_name'])[:120]}：{problem[:60]}", "project_id": str(project["project_id"]),
-                "problem": problem},
-        assigned={"department": department}, now=now,
+        db,
+        PROBLEM_WORKFLOW,
+        user,
+        division_code=str(project["county_code"]),
+        credit_code=str(project["credit_code"]),
+        fields={
+            "title": f"{str(project['project_name'])[:120]}：{problem[:60]}",
+            "project_id": str(project["project_id"]),
+            "problem": problem,
+        },
+        assigned={"department": department},
+        now=now,
     )
 
 
@@ -166,26 +218,56 @@ def plan_delays(reg: pd.DataFrame, as_of: date) -> pd.DataFrame:
             end = as_of if pd.isna(reached) else reached.date()
             late = cal.working_days_between(planned.date(), end)
             if late > 0:
-                out.append({"project_id": r.project_id, "county_code": r.county_code, "credit_code": r.credit_code,
-                            "stage": STAGE_LABEL[column], "planned_on": planned.date().isoformat(),
-                            "reached_on": None if pd.isna(reached) else reached.date().isoformat(),
-                            "working_days_late": late})
-    return pd.DataFrame(out, columns=["project_id", "county_code", "credit_code", "stage", "planned_on",
-                                      "reached_on", "working_days_late"])
+                out.append(
+                    {
+                        "project_id": r.project_id,
+                        "county_code": r.county_code,
+                        "credit_code": r.credit_code,
+                        "stage": STAGE_LABEL[column],
+                        "planned_on": planned.date().isoformat(),
+                        "reached_on": None if pd.isna(reached) else reached.date().isoformat(),
+                        "working_days_late": late,
+                    }
+                )
+    return pd.DataFrame(
+        out,
+        columns=[
+            "project_id",
+            "county_code",
+            "credit_code",
+            "stage",
+            "planned_on",
+            "reached_on",
+            "working_days_late",
+        ],
+    )
 
 
-def overdue(db: Session, user: Any, now: datetime) -> list[dict[str, Any]]:
-    """Project cases in `user`'s scope with a clock past its deadline at `now` (not yet stopped)."""
-    items, _n = wf.list_items(db, user.scope, workflow=STAGE_WORKFLOW, open_only=True, limit=100_000)
+def overdue(
+    db: Session, user: Any, now: datetime, workflows: tuple[str, ...] = (STAGE_WORKFLOW, PROBLEM_WORKFLOW)
+) -> list[dict[str, Any]]:
+    """Project and problem cases in `user`'s scope with a clock past its deadline at `now`."""
+    items = []
+    for workflow in workflows:
+        found, _n = wf.list_items(db, user.scope, workflow=workflow, open_only=True, limit=100_000)
+        items += found
     out = []
     for item in items:
         for clock in item.clocks:
             due = clock.due_at
-            if clock.status == "running" and due is not None:
-                if _utc_naive(due) < _utc_naive(now):
-                    out.append({"id": item.id, "title": item.fields.get("title"), "project_id": item.fields.get("project_id"),
-                                "county_code": item.division_code, "state": item.state, "clock": clock.name,
-                                "due_at": _utc_naive(due).isoformat(), "level": item.level})
+            if clock.status == "running" and due is not None and _utc_naive(due) < _utc_naive(now):
+                out.append(
+                    {
+                        "id": item.id,
+                        "title": item.fields.get("title"),
+                        "project_id": item.fields.get("project_id"),
+                        "county_code": item.division_code,
+                        "state": item.state,
+                        "clock": clock.name,
+                        "due_at": _utc_naive(due).isoformat(),
+                        "level": item.level,
+                    }
+                )
     return out
 
 

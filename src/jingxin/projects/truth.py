@@ -24,7 +24,8 @@ def evaluate(wh: Warehouse, manifest_path: Path, month: str) -> dict[str, Any]:
     expected: dict[str, float] = {}
     for p in truth["projects"]:
         expected[p["county_code"]] = expected.get(p["county_code"], 0.0) + sum(
-            v for m, v in p["investment_by_month"].items() if m in months)
+            v for m, v in p["investment_by_month"].items() if m in months
+        )
     measured = {r["county_code"]: r["investment"] for r in county_progress(wh, month).rows}
     errors = [abs(measured.get(c, 0.0) - v) / v for c, v in expected.items() if v > 0]
     did = estimate(wh)
@@ -38,17 +39,32 @@ def evaluate(wh: Warehouse, manifest_path: Path, month: str) -> dict[str, Any]:
         found, exp = set(s.qualifying(rung)), set(codes)
         a, b, c = len(found & exp), len(found - exp), len(exp - found)
         tp, fp, fn = tp + a, fp + b, fn + c
-        rungs[rung] = {"truth": len(exp), "found": len(found), "true_positive": a,
-                       "precision": round(a / (a + b), 4) if a + b else None,
-                       "recall": round(a / (a + c), 4) if a + c else None}
+        rungs[rung] = {
+            "truth": len(exp),
+            "found": len(found),
+            "true_positive": a,
+            "precision": round(a / (a + b), 4) if a + b else None,
+            "recall": round(a / (a + c), 4) if a + c else None,
+        }
     return {
-        "investment": {"month": month, "counties": len(expected),
-                       "exact_share": round(sum(e < 1e-6 for e in errors) / len(errors), 4) if errors else None,
-                       "max_relative_error": round(max(errors), 6) if errors else None},
-        "did": {"truth_pooled": None if pooled is None else round(pooled, 4), **did.to_dict()["pooled"],
-                "covered": pooled is not None and did.pooled.low <= pooled <= did.pooled.high,
-                "by_type": [{**e.to_dict(), "truth": effects[e.label], "covered": e.low <= effects[e.label] <= e.high}
-                            for e in did.by_type]},
-        "screening": {"precision": round(tp / (tp + fp), 4) if tp + fp else None,
-                      "recall": round(tp / (tp + fn), 4) if tp + fn else None, "rungs": rungs},
+        "investment": {
+            "month": month,
+            "counties": len(expected),
+            "exact_share": round(sum(e < 1e-6 for e in errors) / len(errors), 4) if errors else None,
+            "max_relative_error": round(max(errors), 6) if errors else None,
+        },
+        "did": {
+            "truth_pooled": None if pooled is None else round(pooled, 4),
+            **did.to_dict()["pooled"],
+            "covered": pooled is not None and did.pooled.low <= pooled <= did.pooled.high,
+            "by_type": [
+                {**e.to_dict(), "truth": effects[e.label], "covered": e.low <= effects[e.label] <= e.high}
+                for e in did.by_type
+            ],
+        },
+        "screening": {
+            "precision": round(tp / (tp + fp), 4) if tp + fp else None,
+            "recall": round(tp / (tp + fn), 4) if tp + fn else None,
+            "rungs": rungs,
+        },
     }

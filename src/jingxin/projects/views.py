@@ -44,7 +44,9 @@ from jingxin.web.templating import render
 
 READERS = frozenset({Role.ADMIN, *ANALYSTS, Role.SERVICE_STAFF, Role.ENTERPRISE})
 REGIONAL = frozenset({Role.ADMIN, *ANALYSTS})
-pages = APIRouter(prefix="/projects", include_in_schema=False, dependencies=[Depends(require_roles(*READERS))])
+pages = APIRouter(
+    prefix="/projects", include_in_schema=False, dependencies=[Depends(require_roles(*READERS))]
+)
 api = APIRouter(prefix="/projects", tags=["工业投资与项目"], dependencies=[Depends(require_roles(*READERS))])
 Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="月份，如 2021-06；默认最新月份")]
 MAX_LISTED = 1000
@@ -78,16 +80,29 @@ def _records(reg: Any, as_of: date) -> list[dict[str, Any]]:
     worst = delays.groupby("project_id")["working_days_late"].max().to_dict() if len(delays) else {}
     out = []
     for r in reg.head(MAX_LISTED).itertuples(index=False):
-        out.append({
-            "project_id": r.project_id, "project_name": r.project_name, "credit_code": r.credit_code,
-            "county_code": r.county_code, "category": r.category, "tech_type": r.tech_type or None,
-            "chain": r.chain or None, "total_investment": float(r.total_investment),
-            "responsible": r.responsible or None, "stage": r.stage,
-            "signed_on": _d(r.signed_on), "started_on": _d(r.started_on), "production_on": _d(r.production_on),
-            "capacity_on": _d(r.capacity_on), "planned_start_on": _d(r.planned_start_on),
-            "planned_production_on": _d(r.planned_production_on), "planned_capacity_on": _d(r.planned_capacity_on),
-            "working_days_late": int(worst.get(r.project_id, 0)), "batch": int(r.register_batch),
-        })
+        out.append(
+            {
+                "project_id": r.project_id,
+                "project_name": r.project_name,
+                "credit_code": r.credit_code,
+                "county_code": r.county_code,
+                "category": r.category,
+                "tech_type": r.tech_type or None,
+                "chain": r.chain or None,
+                "total_investment": float(r.total_investment),
+                "responsible": r.responsible or None,
+                "stage": r.stage,
+                "signed_on": _d(r.signed_on),
+                "started_on": _d(r.started_on),
+                "production_on": _d(r.production_on),
+                "capacity_on": _d(r.capacity_on),
+                "planned_start_on": _d(r.planned_start_on),
+                "planned_production_on": _d(r.planned_production_on),
+                "planned_capacity_on": _d(r.planned_capacity_on),
+                "working_days_late": int(worst.get(r.project_id, 0)),
+                "batch": int(r.register_batch),
+            }
+        )
     return out
 
 
@@ -105,19 +120,34 @@ def _as_of(reg: Any) -> date:
 
 
 @pages.get("")
-def projects_page(request: Request, db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope,
-                  category: Annotated[str | None, Query(pattern="^(重大项目|技改项目|招引项目)$")] = None) -> Response:
+def projects_page(
+    request: Request,
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    category: Annotated[str | None, Query(pattern="^(重大项目|技改项目|招引项目)$")] = None,
+) -> Response:
     reg = _register(wh, scope)
     if category:
         reg = reg[reg["category"] == category]
     as_of = _as_of(reg) if len(reg) else date.today()
     cases, _n = wf.list_items(db, scope, workflow=stages.STAGE_WORKFLOW, limit=MAX_LISTED)
     problems, _m = wf.list_items(db, scope, workflow=stages.PROBLEM_WORKFLOW, limit=200)
-    return render(request, "projects/index.html", {
-        "records": _records(reg, as_of), "total": len(reg), "as_of": as_of, "category": category,
-        "case_of": {c.fields.get("project_id"): c for c in cases}, "problems": problems,
-        "can_sync": user.role_enum in REGIONAL, "departments": _departments(),
-    })
+    return render(
+        request,
+        "projects/index.html",
+        {
+            "records": _records(reg, as_of),
+            "total": len(reg),
+            "as_of": as_of,
+            "category": category,
+            "case_of": {c.fields.get("project_id"): c for c in cases},
+            "problems": problems,
+            "can_sync": user.role_enum in REGIONAL,
+            "departments": _departments(),
+        },
+    )
 
 
 def _departments() -> list[str]:
@@ -127,21 +157,37 @@ def _departments() -> list[str]:
 
 
 @pages.post("/sync", dependencies=[Depends(require_roles(*REGIONAL))])
-def sync_page(db: DbSession, wh: WarehouseReader, user: CurrentUser, ws: CurrentWebSession,
-              until: Annotated[date | None, Form()] = None) -> Response:
+def sync_page(
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    ws: CurrentWebSession,
+    until: Annotated[date | None, Form()] = None,
+) -> Response:
     try:
         report = stages.sync(db, wh, user, until)
     except facts.ProjectsError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
-    accounts.add_flash(db, ws, f"已同步项目进展：新纳入全周期服务 {report.opened} 个项目，登记阶段 {report.steps} 次，"
-                              f"新交办问题 {report.problems} 个。")
+    accounts.add_flash(
+        db,
+        ws,
+        f"已同步项目进展：新纳入全周期服务 {report.opened} 个项目，登记阶段 {report.steps} 次，"
+        f"新交办问题 {report.problems} 个。",
+    )
     return RedirectResponse("/projects", status_code=303)
 
 
 @pages.post("/problems")
-def problem_page(db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, ws: CurrentWebSession,
-                 project_id: Annotated[str, Form(max_length=32)], problem: Annotated[str, Form(min_length=2, max_length=4000)],
-                 department: Annotated[str, Form(max_length=64)]) -> Response:
+def problem_page(
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    ws: CurrentWebSession,
+    project_id: Annotated[str, Form(max_length=32)],
+    problem: Annotated[str, Form(min_length=2, max_length=4000)],
+    department: Annotated[str, Form(max_length=64)],
+) -> Response:
     item = _raise(db, wh, user, scope, project_id, problem, department)
     accounts.add_flash(db, ws, f"问题已交办{department}（事项 {item.id}）。")
     return RedirectResponse(f"/work/{item.id}", status_code=303)
@@ -159,32 +205,58 @@ def _raise(db: Any, wh: Any, user: Any, scope: Any, project_id: str, problem: st
 
 
 @pages.get("/progress")
-def progress_page(request: Request, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, month: Month = None) -> Response:
+def progress_page(
+    request: Request, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, month: Month = None
+) -> Response:
     _regional(user, scope)
     result, months = _progress(wh, scope, month)
     try:
         effect = estimate(wh, scope).to_dict()
     except facts.ProjectsError as exc:
         effect = {"error": str(exc)}
-    return render(request, "projects/progress.html", {
-        "p": result, "months": months, "labels": LABELS, "colour": COLOUR, "effect": effect,
-        "rows": sorted(result.rows, key=lambda r: (r.get("rank") or 9999, r["county_code"])),
-    })
+    return render(
+        request,
+        "projects/progress.html",
+        {
+            "p": result,
+            "months": months,
+            "labels": LABELS,
+            "colour": COLOUR,
+            "effect": effect,
+            "rows": sorted(result.rows, key=lambda r: (r.get("rank") or 9999, r["county_code"])),
+        },
+    )
 
 
 @pages.get("/progress.xlsx")
-def progress_xlsx(db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, actor: CurrentActor,
-                  month: Month = None) -> Response:
+def progress_xlsx(
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    actor: CurrentActor,
+    month: Month = None,
+) -> Response:
     _regional(user, scope)
     result, _months = _progress(wh, scope, month)
     tmp = Path(tempfile.mkstemp(suffix=".xlsx")[1])
     write_monthly_table(result, tmp)
-    audit.record(db, actor, audit.Action.EXPORT, "projects_progress", result.month,
-                 {"counties": len(result.rows)}, commit=True)
+    audit.record(
+        db,
+        actor,
+        audit.Action.EXPORT,
+        "projects_progress",
+        result.month,
+        {"counties": len(result.rows)},
+        commit=True,
+    )
     name = f"工业投资和项目推进情况月报表_{result.month}.xlsx"
-    return FileResponse(tmp, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
-                        background=BackgroundTask(tmp.unlink, missing_ok=True))
+    return FileResponse(
+        tmp,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+        background=BackgroundTask(tmp.unlink, missing_ok=True),
+    )
 
 
 # ---- API ----------------------------------------------------------------------------------------
@@ -199,7 +271,9 @@ def projects_api(wh: WarehouseReader, scope: CurrentScope) -> dict[str, Any]:
 
 
 @api.get("/progress")
-def progress_api(wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, month: Month = None) -> dict[str, Any]:
+def progress_api(
+    wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, month: Month = None
+) -> dict[str, Any]:
     """Targets against actuals by county for a month, with the year-end forecast and lineage."""
     _regional(user, scope)
     result, _months = _progress(wh, scope, month)
@@ -225,14 +299,28 @@ def sync_api(db: DbSession, wh: WarehouseReader, user: CurrentUser) -> dict[str,
         raise HTTPException(status_code=404, detail=str(exc)) from None
 
 
+@api.get("/overdue")
+def overdue_api(db: DbSession, user: CurrentUser) -> list[dict[str, Any]]:
+    """Project and problem cases in the caller's scope whose working-day deadline has passed."""
+    from jingxin.core.db import utcnow
+
+    return stages.overdue(db, user, utcnow())
+
+
 class ProblemIn(BaseModel):
     problem: str = Field(min_length=2, max_length=4000)
     department: str = Field(max_length=64)
 
 
 @api.post("/{project_id}/problems", status_code=201)
-def problem_api(project_id: str, body: ProblemIn, db: DbSession, wh: WarehouseReader, user: CurrentUser,
-                scope: CurrentScope) -> dict[str, Any]:
+def problem_api(
+    project_id: str,
+    body: ProblemIn,
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+) -> dict[str, Any]:
     """Raise a project's problem as a case routed to a department."""
     item = _raise(db, wh, user, scope, project_id, body.problem, body.department)
     return {"id": item.id, "state": item.state, "department": item.fields.get("department")}
@@ -242,8 +330,6 @@ scenario = WebScenario(
     name="projects",
     pages=pages,
     api=api,
-    nav=(
-        NavItem("projects", "项目推进", "/projects", roles=READERS, order=34, icon="▦"),
-    ),
+    nav=(NavItem("projects", "项目推进", "/projects", roles=READERS, order=34, icon="▦"),),
     templates=Path(__file__).parent / "templates",
 )

@@ -34,7 +34,13 @@ STAGES = ("签约", "开工", "投产", "达产")
 TECH_TYPES = ("智能化改造", "绿色制造", "制造新模式", "产业基础再造", "新兴产业")
 # Log-point effect of a completed 技改 on the enterprise's output (工业总产值) from the first full
 # year after production starts (project assumption; the DiD must recover it).
-TECH_EFFECT = {"智能化改造": 0.12, "绿色制造": 0.05, "制造新模式": 0.10, "产业基础再造": 0.08, "新兴产业": 0.15}
+TECH_EFFECT = {
+    "智能化改造": 0.12,
+    "绿色制造": 0.05,
+    "制造新模式": 0.10,
+    "产业基础再造": 0.08,
+    "新兴产业": 0.15,
+}
 # Projects per year at full provincial scale: 5,000 key 技改 and 500 attracted (plan 2021,
 # DOMAIN §15); 重大项目 300 a year is a project assumption (the threshold is set locally).
 PER_YEAR = {"技改项目": 5000, "招引项目": 500, "重大项目": 300}
@@ -53,8 +59,16 @@ RESPONSIBLES = ("局长", "副局长", "总工程师", "副局长（分管投资
 
 # Published criteria the truth is computed from (DOMAIN §11) and the project's own for the
 # rungs where no rule was found; cultivation/config/ladders.yaml carries the same defaults.
-HIDDEN = {"age": 10, "rev_min": 5000, "rev_max": 200000, "growth": 10.0, "debt": 70.0,
-          "products": 3, "share": 70.0, "rd": 4.0}
+HIDDEN = {
+    "age": 10,
+    "rev_min": 5000,
+    "rev_max": 200000,
+    "growth": 10.0,
+    "debt": 70.0,
+    "products": 3,
+    "share": 70.0,
+    "rd": 4.0,
+}
 GIANT = {"age": 3, "rev_min": 10000, "share": 70.0, "rd": 3.0, "debt": 70.0}
 SINGLE = {"age": 10, "share": 70.0, "rev_small": 40000}
 EAGLE = {"rev_min": 300000, "rd": 2.5}
@@ -276,7 +290,9 @@ def _truth(out: Projects, pop: Population, acc: Accounts, age: np.ndarray, rd_sh
     with np.errstate(invalid="ignore"):
         growth = np.where(held, np.nanmean(np.where(held, rates, 0.0), axis=0), -np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
-        debt = np.where(last["total_assets"] > 0, last["total_liabilities"] / last["total_assets"] * 100, np.inf)
+        debt = np.where(
+            last["total_assets"] > 0, last["total_liabilities"] / last["total_assets"] * 100, np.inf
+        )
     share, scope, rank = last["main_product_share"], last["market_scope"], last["market_rank"]
     global10 = (scope == "全球") & (rank >= 1) & (rank <= 10)
     national3 = (scope == "全国") & (rank >= 1) & (rank <= 3)
@@ -287,24 +303,43 @@ def _truth(out: Projects, pop: Population, acc: Accounts, age: np.ndarray, rd_sh
     h = HIDDEN
     checks = {
         "hidden_champion": [
-            age >= h["age"], rev >= h["rev_min"], rev <= h["rev_max"], growth >= h["growth"],
-            debt <= h["debt"], last["main_products"] <= h["products"], share >= h["share"],
-            global10 | national3, rd_share >= h["rd"],
+            age >= h["age"],
+            rev >= h["rev_min"],
+            rev <= h["rev_max"],
+            growth >= h["growth"],
+            debt <= h["debt"],
+            last["main_products"] <= h["products"],
+            share >= h["share"],
+            global10 | national3,
+            rd_share >= h["rd"],
         ],
         "little_giant": [
-            age >= GIANT["age"], rev >= GIANT["rev_min"], share >= GIANT["share"], rd_share >= GIANT["rd"],
-            debt <= GIANT["debt"], global10 | national10,
+            age >= GIANT["age"],
+            rev >= GIANT["rev_min"],
+            share >= GIANT["share"],
+            rd_share >= GIANT["rd"],
+            debt <= GIANT["debt"],
+            global10 | national10,
         ],
     }
     giant = base & np.all(checks["little_giant"], axis=0)
     checks["single_champion"] = [
-        age >= SINGLE["age"], share >= SINGLE["share"], global3, (rev >= SINGLE["rev_small"]) | giant,
+        age >= SINGLE["age"],
+        share >= SINGLE["share"],
+        global3,
+        (rev >= SINGLE["rev_small"]) | giant,
     ]
     checks["eagle"] = [rev >= EAGLE["rev_min"], rd_share >= EAGLE["rd"], global10 | national3]
-    checks["chain_leader"] = [chain, rev >= CHAIN_LEADER["rev_min"], (scope != "无") & (rank >= 1) & (rank <= 5) & ((scope == "全国") | (scope == "全球"))]
+    checks["chain_leader"] = [
+        chain,
+        rev >= CHAIN_LEADER["rev_min"],
+        (scope != "无") & (rank >= 1) & (rank <= 5) & ((scope == "全国") | (scope == "全球")),
+    ]
     checks["smart_factory"] = [last["smart_level"] >= SMART["level"]]
     checks["future_factory"] = [
-        last["smart_level"] >= FUTURE["level"], rev >= FUTURE["rev_min"], rd_share >= FUTURE["rd"]
+        last["smart_level"] >= FUTURE["level"],
+        rev >= FUTURE["rev_min"],
+        rd_share >= FUTURE["rd"],
     ]
     for rung, conds in checks.items():
         stacked = np.stack([np.asarray(c, bool) for c in conds])
@@ -357,9 +392,20 @@ def _stage_at(p: Projects, i: int, month_end: np.datetime64) -> tuple[str, str]:
 
 def progress_frame(year: int, pop: Population, p: Projects) -> Frame:
     """One row per project and month of `year`, from signing until the month 达产 is reached."""
-    rows: dict[str, list[Any]] = {k: [] for k in (
-        "project_id", "month", "county_code", "planned_investment", "actual_investment", "stage",
-        "stage_on", "problem", "problem_department")}
+    rows: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "project_id",
+            "month",
+            "county_code",
+            "planned_investment",
+            "actual_investment",
+            "stage",
+            "stage_on",
+            "problem",
+            "problem_department",
+        )
+    }
     for t, month in enumerate(p.months):
         if not month.startswith(str(year)):
             continue
@@ -436,9 +482,15 @@ def manifest_entry(p: Projects, pop: Population) -> dict[str, Any]:
         "by_category": {c: int((p.category == c).sum()) for c in ("重大项目", "技改项目", "招引项目")},
         "tech_effect": TECH_EFFECT,
         "treated": {str(pop.credit_code[e]): [k, y] for e, (k, y) in sorted(p.treated.items())},
-        "criteria": {"hidden_champion": HIDDEN, "little_giant": GIANT, "single_champion": SINGLE,
-                     "eagle": EAGLE, "chain_leader": CHAIN_LEADER, "smart_factory": SMART,
-                     "future_factory": FUTURE},
+        "criteria": {
+            "hidden_champion": HIDDEN,
+            "little_giant": GIANT,
+            "single_champion": SINGLE,
+            "eagle": EAGLE,
+            "chain_leader": CHAIN_LEADER,
+            "smart_factory": SMART,
+            "future_factory": FUTURE,
+        },
         "qualifies": p.qualifies,
         "near_miss": p.near_miss,
         "projects": [
