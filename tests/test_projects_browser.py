@@ -75,7 +75,7 @@ def server(
                 CLI_ACTOR,
             )
     db.dispose()
-    with serve(home, database_url=database_url, warehouse_url=url) as base:
+    with serve(home, database_url=database_url, warehouse_url=url, startup_seconds=300) as base:
         yield {"base": base, "project": done, "hidden": hidden, "password": DEMO_PASSWORD}
 
 
