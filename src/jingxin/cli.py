@@ -28,3 +28,5 @@ importlib.import_module("jingxin.risk.cli").register(app)
 importlib.import_module("jingxin.monitoring.cli").register(app)  # 运行监测
 importlib.import_module("jingxin.nowcast.cli").register(app)
 importlib.import_module("jingxin.medical.cli").register(app)  # 医疗物资, 5G
+importlib.import_module("jingxin.projects.cli").register(app)  # 工业投资与项目
+importlib.import_module("jingxin.cultivation.cli").register(app)  # 梯队培育

@@ -26,6 +26,7 @@ MODEL_MODULES = (
     "jingxin.policies.models",
     "jingxin.medical.models",
     "jingxin.fiveg.models",
+    "jingxin.cultivation.models",
 )
 
 for _module in MODEL_MODULES:

@@ -89,6 +89,10 @@ def register(app: typer.Typer) -> None:
                 help="同时生成企业风险数据源（参保、纳税欠税、水电费、信贷、诉讼执行、担保）及出险真值",
             ),
         ] = False,
+        projects: Annotated[
+            bool,
+            typer.Option("--projects", help="同时生成工业投资项目库、项目月度进展、培育库企业指标及其真值（技改效果、达标企业）"),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出结果")] = False,
     ) -> None:
         """生成合成省份数据：各部门按各自习惯报送的文件，互相一致，含可控缺陷与清单。"""
@@ -97,7 +101,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--years") from None
         console = Console(stderr=True)
-        steps = len(plan_jobs(year_tuple, annual_only, risk)) + 3  # population, accounts, manifest
+        steps = len(plan_jobs(year_tuple, annual_only, risk, projects)) + 3  # population, accounts, manifest
         started = time.perf_counter()
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -124,6 +128,7 @@ def register(app: typer.Typer) -> None:
                     xlsx_max_rows=xlsx_max_rows,
                     stable_years=stable_years,
                     risk=risk,
+                    projects=projects,
                     progress=advance,
                 )
             except ValueError as exc:

@@ -17,6 +17,7 @@ import numpy as np
 from jingxin.core import contracts
 from jingxin.synth import events as ev
 from jingxin.synth import official as off
+from jingxin.synth import projects as proj
 from jingxin.synth.accounts import Accounts, build_accounts
 from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, targets
 from jingxin.synth.customs import customs_frame
@@ -76,7 +77,9 @@ def parse_years(years: str | int | Iterable[int]) -> tuple[int, ...]:
     return out
 
 
-def plan_jobs(years: tuple[int, ...], annual_only: bool = False, risk: bool = False) -> list[Job]:
+def plan_jobs(
+    years: tuple[int, ...], annual_only: bool = False, risk: bool = False, projects: bool = False
+) -> list[Job]:
     """The files to write, in order: snapshots, the annual files per year, then (unless
     `annual_only`) monthly power, 快报 and invoices per year and the daily power window."""
     jobs: list[Job] = [("registry", None), ("land", None)]
@@ -92,6 +95,8 @@ def plan_jobs(years: tuple[int, ...], annual_only: bool = False, risk: bool = Fa
     if risk:
         # Enterprise risk sources last: their own streams leave every file above unchanged.
         jobs += [(source, year) for year in years for source in RISK_SOURCES]
+    if projects:  # projects and cultivation sources after all others, from their own streams
+        jobs += [(source, year) for year in years for source in proj.PROJECT_SOURCES]
     return jobs
 
 
@@ -201,8 +206,12 @@ def _build(
     daily_days: int,
     distress: Distress | None = None,
     officials: dict[int, off.OfficialYear] | None = None,
+    projects: proj.Projects | None = None,
 ) -> Frame:
     source, year = job
+    if source in proj.PROJECT_SOURCES:
+        assert year is not None and projects is not None
+        return proj.build_frame(source, year, pop, projects)
     if source in RISK_BUILDERS:
         assert year is not None and distress is not None
         return RISK_BUILDERS[source](year, pop, acc, distress, streams)
@@ -312,6 +321,7 @@ def generate_province(
     xlsx_max_rows: int = XLSX_MAX_ROWS,
     stable_years: bool = False,
     risk: bool = False,
+    projects: bool = False,
     progress: Callable[[str, FileEntry | None], None] | None = None,
 ) -> Manifest:
     """Generate a consistent synthetic province (合成省份数据) into `out_dir`; return the manifest.
@@ -327,6 +337,8 @@ def generate_province(
     `risk` adds the enterprise risk sources (参保人数, 纳税及欠税, 水电费, 信贷, 诉讼执行, 担保关系,
     one file per source and year) with their hidden distress, truth under ``distress``
     (:mod:`.distress`); every other file stays byte-identical with or without it.
+    `projects` adds the projects and cultivation sources (项目库, 项目月度进展, 培育库企业指标) with
+    their truth under ``projects`` (:mod:`.projects`); every other file stays byte-identical.
     `progress(step, entry)` is called after each step (entry is None for non-file steps).
     """
     year_tuple = parse_years(years)
@@ -344,9 +356,10 @@ def generate_province(
     acc = build_accounts(pop, streams, stable=stable_years)
     notify("accounts", None)
     parks = build_parks(pop, pop.land_area(), acc.scale, streams)
-    jobs = plan_jobs(year_tuple, annual_only, risk)
+    jobs = plan_jobs(year_tuple, annual_only, risk, projects)
     links = build_links(pop, streams) if not annual_only else None
     distress = build_distress(pop, acc, streams) if risk else None
+    pipeline = proj.build_projects(pop, acc, streams) if projects else None
 
     manifest = Manifest(
         parameters={
@@ -359,6 +372,7 @@ def generate_province(
             "xlsx_max_rows": xlsx_max_rows,
             "stable_years": stable_years,
             **({"risk": True} if risk else {}),
+            **({"projects": True} if projects else {}),
             "growth": 0.0 if stable_years else "calibrated (see calibration.years)",
         },
         totals={**_totals(pop, acc, parks), "support": support_truth(year_tuple, pop, acc, streams)},
@@ -389,6 +403,8 @@ def generate_province(
     )
     if distress is not None:
         manifest.distress = distress_entry(distress, pop)
+    if pipeline is not None:
+        manifest.projects = proj.manifest_entry(pipeline, pop)
     officials: dict[int, off.OfficialYear] = {}
     if not annual_only:  # from the second year (growth needs last year)
         drawn = {y: off.official_year(y, pop, acc, streams) for y in year_tuple[1:]}
@@ -396,7 +412,7 @@ def generate_province(
         manifest.official = [off.manifest_entry(y, f) for y, f in officials.items()]
     as_of = f"{year_tuple[-1]}年12月31日"
     for job in jobs:
-        frame = _build(job, pop, acc, parks, links, streams, daily_days, distress, officials)
+        frame = _build(job, pop, acc, parks, links, streams, daily_days, distress, officials, pipeline)
         suffix = "_revised" if job[0] == "official-revised" else ""
         entry = emit(frame, out, job[1], streams, defects, xlsx_max_rows, as_of, suffix)
         manifest.files.append(entry)

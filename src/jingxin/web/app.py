@@ -79,6 +79,9 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.monitoring.views",  # 运行监测
     "jingxin.medical.views",  # 医疗应急物资
     "jingxin.fiveg.views",  # 5G基站一件事
+    # 项目推进与梯队培育
+    "jingxin.projects.views",
+    "jingxin.cultivation.views",
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside

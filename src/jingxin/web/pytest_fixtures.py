@@ -45,6 +45,7 @@ def _model_modules() -> None:
     import jingxin.core.jobs.models  # noqa: F401
     import jingxin.core.notify.models  # noqa: F401
     import jingxin.core.workflow.models  # noqa: F401
+    import jingxin.cultivation.models  # noqa: F401
     import jingxin.exchange.models  # noqa: F401
     import jingxin.fiveg.models  # noqa: F401
     import jingxin.medical.models  # noqa: F401

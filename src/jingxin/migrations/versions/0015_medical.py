@@ -2,7 +2,7 @@
 reports, dispatch plans) and 5G base stations (application attachments, stations).
 
 Revision ID: 0015_medical
-Revises: 0011_appeals
+Revises: 0014_projects
 Create Date: 2026-11-30
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0015_medical"
-down_revision: str | Sequence[str] | None = "0011_appeals"
+down_revision: str | Sequence[str] | None = "0014_projects"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

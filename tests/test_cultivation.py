@@ -1,0 +1,199 @@
+"""Cultivation on the generated province: screening finds the generated qualifying enterprises
+(precision and recall against the manifest), each criterion traced with its gap; a recognition
+from application to publication; the pool's dynamic update; 首台(套) validity and compensation."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jingxin.core.warehouse import open_warehouse
+from jingxin.cultivation import service
+from jingxin.cultivation.config import ConfigError, load_ladders
+from jingxin.cultivation.screen import ladder_position, ladder_table, screen
+
+pytest_plugins = ["jingxin.web.pytest_fixtures", "jingxin.projects.testing"]
+YEAR = 2021
+
+
+@pytest.fixture
+def platform_url(tmp_path: Path, _sqlite_template: Path, fast_password_hashing: None) -> str:
+    target = tmp_path / "platform.sqlite"
+    shutil.copyfile(_sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="module")
+def screening(projects_province: dict[str, Any]):
+    wh = open_warehouse(projects_province["url"])
+    try:
+        yield screen(wh, YEAR)
+    finally:
+        wh.close()
+
+
+def test_screening_finds_the_generated_qualifiers(screening, projects_province) -> None:
+    truth = projects_province["manifest"]["projects"]["qualifies"]
+    tp = fp = fn = 0
+    for rung, codes in truth.items():
+        found, expected = set(screening.qualifying(rung)), set(codes)
+        tp, fp, fn = tp + len(found & expected), fp + len(found - expected), fn + len(expected - found)
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert tp > 50
+    assert precision >= 0.97 and recall >= 0.95, (precision, recall)
+    assert truth["hidden_champion"] and truth["little_giant"] and truth["single_champion"]
+
+
+def test_each_criterion_is_traced_with_the_gap_to_the_next_rung(screening, projects_province) -> None:
+    near = projects_province["manifest"]["projects"]["near_miss"]["hidden_champion"]
+    t = screening.table.set_index("credit_code", drop=False)
+    code = next(c for c in near if c in t.index)
+    pos = ladder_position(screening, "champion", t.loc[code])
+    assert pos["next"]["id"] == "hidden_champion" or pos["current"] is not None
+    traces = pos["traces"]["hidden_champion"]
+    assert [c["id"] for c in traces] == [c.id for c in screening.config.rung("hidden_champion").criteria]
+    failing = [c for c in traces if not c["passed"]]
+    assert len(failing) == 1  # a near miss fails exactly one criterion
+    miss = failing[0]
+    assert miss.get("missing") or miss.get("gap") is not None or miss.get("any_of")
+    table = ladder_table(screening, "champion")
+    row = table[table["credit_code"] == code].iloc[0]
+    assert row["next"] == "隐形冠军" and row["next_failing"] == 1
+
+
+def test_bad_ladder_configuration_says_where(tmp_path: Path) -> None:
+    bad = tmp_path / "ladders.yaml"
+    bad.write_text(
+        "version: 1\nladders:\n  x:\n    label: X\n    rungs:\n      - id: a\n        label: A\n        source: s\n"
+        "        criteria:\n          - {id: c, label: C, metric: no_such_metric, op: '>=', value: 1}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="no_such_metric"):
+        load_ladders(bad)
+
+
+def test_recognition_from_application_to_publication_and_removal(screening, db_session, tmp_path) -> None:
+    from jingxin.accounts import service as accounts
+    from jingxin.accounts.schemas import UserCreate
+    from jingxin.core.audit import CLI_ACTOR
+    from jingxin.core.auth import Role
+    from jingxin.core.workflow import service as wf
+    from jingxin.core.workflow.testing import PASSWORD, make_people
+
+    people = make_people(db_session)
+    code = screening.qualifying("hidden_champion")[0]
+    county = str(screening.table.set_index("credit_code").at[code, "county_code"])
+
+    def user(name: str, role: Role, division: str, **kw: Any) -> Any:
+        return accounts.create_user(
+            db_session,
+            UserCreate(
+                username=name, display_name=name, role=role, division_code=division, password=PASSWORD, **kw
+            ),
+            CLI_ACTOR,
+        )
+
+    xian = user("xian-c", Role.COUNTY_ANALYST, county)
+    shi = user("shi-c", Role.CITY_ANALYST, county[:4] + "00")
+    other = user("other-c", Role.COUNTY_ANALYST, "330302" if not county.startswith("3303") else "330102")
+    ent = user("ent-c", Role.ENTERPRISE, county, credit_code=code)
+    item = service.apply(
+        db_session, ent, screening, "ignored", "hidden_champion", "近三年审计报告、市场占有率证明"
+    )
+    assert item.credit_code == code and "符合" in item.fields["screening"]
+    with pytest.raises(wf.ItemNotFound):
+        wf.act(db_session, item.id, "county_approve", other, fields={"county_opinion": "同意"})
+    with pytest.raises(wf.InvalidTransition):  # the city waits for the county
+        wf.act(db_session, item.id, "city_approve", shi, fields={"city_opinion": "同意"})
+    with pytest.raises(wf.NotAllowed):  # the city does not review for the county
+        wf.act(db_session, item.id, "county_approve", shi, fields={"county_opinion": "同意"})
+    wf.act(db_session, item.id, "county_approve", xian, fields={"county_opinion": "材料齐全，同意推荐"})
+    wf.act(db_session, item.id, "city_approve", shi, fields={"city_opinion": "同意"})
+    with pytest.raises(wf.NotAllowed):
+        service.publish(db_session, shi, screening, "2021年第1批", date(2021, 12, 20))
+    wf.act(db_session, item.id, "province_recognise", people["sheng"], fields={"province_opinion": "认定"})
+    pub = service.publish(db_session, people["sheng"], screening, "2021年第1批", date(2021, 12, 20))
+    assert pub.entered == [{"credit_code": code, "rung": "hidden_champion"}]
+    again = service.publish(db_session, people["sheng"], screening, "2021年第2批", date(2021, 12, 21))
+    assert again.entered == [] and again.removed == []
+    listed = service.pool(db_session, people["sheng"].scope)
+    assert [e.credit_code for e in listed] == [code]
+    assert service.pool(db_session, other.scope) == [] and service.pool(db_session, xian.scope)
+    # Criteria lapse: a stricter R&D threshold, the next publication removes the entry with the reason.
+    stricter = screening.config.model_copy(deep=True)
+    for c in stricter.rung("hidden_champion").criteria:
+        if c.id == "rd":
+            c.value = 99.0
+    from jingxin.cultivation.screen import Screening
+
+    lapsed = Screening(year=YEAR, table=screening.table.assign(hidden_champion=False), config=stricter)
+    out = service.publish(db_session, people["sheng"], lapsed, "2022年第1批", date(2022, 6, 30))
+    assert out.removed and "不再符合" in out.removed[0]["reason"]
+    assert service.pool(db_session, people["sheng"].scope) == []
+
+
+def test_first_set_validity_and_tiered_compensation(db_session) -> None:
+    from jingxin.core.workflow import service as wf
+    from jingxin.core.workflow.testing import make_people
+
+    people = make_people(db_session)
+    sheng, xihu, wenzhou = people["sheng"], people["xihu"], people["wenzhou"]
+    code = people["qiye"].credit_code
+    item = service.add_first_set(
+        db_session,
+        sheng,
+        credit_code=code,
+        division_code="330106",
+        product="高端数控机床",
+        category="equipment",
+        level="national",
+        recognised_on=date(2021, 3, 1),
+    )
+    assert item.expires_on == date(2024, 3, 1)
+    assert service.in_catalogue(item, date(2023, 12, 31)) and not service.in_catalogue(item, date(2024, 3, 1))
+    c = service.claim(db_session, xihu, item.id, "insurance", 2022, premium=Decimal("200"))
+    assert c.amount == Decimal("140.00")  # 70% of 200
+    big = service.claim(db_session, xihu, item.id, "insurance", 2023, premium=Decimal("1000"))
+    assert big.amount == Decimal("300.00")  # capped at 300 for a national item
+    with pytest.raises(service.CultivationError):
+        service.claim(db_session, xihu, item.id, "insurance", 2025, premium=Decimal("10"))
+    assert service.claim(db_session, xihu, item.id, "reward", 2021).amount == Decimal("50")
+    with pytest.raises(service.CultivationError):
+        service.claim(db_session, xihu, item.id, "reward", 2021)
+    with pytest.raises(wf.ItemNotFound):
+        service.claim(db_session, wenzhou, item.id, "insurance", 2022, premium=Decimal("5"))
+    with pytest.raises(wf.NotAllowed):
+        service.add_first_set(
+            db_session,
+            xihu,
+            credit_code=code,
+            division_code="330106",
+            product="x",
+            category="equipment",
+            level="national",
+            recognised_on=date(2021, 3, 1),
+        )
+    with pytest.raises(wf.FieldProblems):
+        service.add_first_set(
+            db_session,
+            sheng,
+            credit_code=code,
+            division_code="330106",
+            product="x",
+            category="robot",
+            level="national",
+            recognised_on=date(2021, 3, 1),
+        )
+    count = service.first_set_count(db_session, sheng.scope, 2021)
+    assert count == {
+        "year": 2021,
+        "recognised": 1,
+        "target": 200,
+        "by_category": {"equipment": 1, "material": 0, "software": 0},
+    }
+    assert service.first_set_count(db_session, wenzhou.scope, 2021)["recognised"] == 0

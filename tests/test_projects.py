@@ -1,0 +1,233 @@
+"""Projects on a generated province with known truth: targets against actuals by county match
+the generated investment and stages; the monthly Excel table is checked cell by cell against the
+warehouse; the DiD recovers the generated 技改 effect; the stage and problem workflows replay the
+reports, route problems to departments and warn across a holiday."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import openpyxl
+import pytest
+
+from jingxin.core.warehouse import open_warehouse
+from jingxin.core.workflow.testing import bj
+from jingxin.projects import facts
+from jingxin.projects.did import estimate
+from jingxin.projects.export import COLUMNS, FIRST_DATA_ROW, write_monthly_table
+from jingxin.projects.progress import county_progress
+
+pytest_plugins = ["jingxin.web.pytest_fixtures", "jingxin.projects.testing"]
+MONTH = "2021-06"
+
+
+@pytest.fixture
+def platform_url(tmp_path: Path, _sqlite_template: Path, fast_password_hashing: None) -> str:
+    """SQLite only: the workflow engine is tested on both backends by its own tests."""
+    target = tmp_path / "platform.sqlite"
+    shutil.copyfile(_sqlite_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture(scope="module")
+def wh(projects_province: dict[str, Any]):
+    w = open_warehouse(projects_province["url"])
+    yield w
+    w.close()
+
+
+@pytest.fixture(scope="module")
+def progress(wh):
+    return county_progress(wh, MONTH)
+
+
+def test_other_files_unchanged_by_the_projects_flag(tmp_path: Path) -> None:
+    from jingxin.synth.generator import generate_province
+
+    a = generate_province(tmp_path / "a", 150, "2020-2021", 5, 0.01, annual_only=True)
+    b = generate_province(tmp_path / "b", 150, "2020-2021", 5, 0.01, annual_only=True, projects=True)
+    for entry in a.files:
+        assert (tmp_path / "a" / entry.file).read_bytes() == (tmp_path / "b" / entry.file).read_bytes(), (
+            entry.file
+        )
+    assert {f.source for f in b.files} - {f.source for f in a.files} == {
+        "projects",
+        "project-progress",
+        "cultivation-profile",
+    }
+    assert b.projects["count"] > 0 and not a.projects
+
+
+def test_actuals_by_county_match_the_generated_projects(progress, projects_province) -> None:
+    truth = projects_province["manifest"]["projects"]
+    months = [f"2021-{m:02d}" for m in range(1, 7)]
+    by_county: dict[str, float] = {}
+    started: dict[str, int] = {}
+    for p in truth["projects"]:
+        c = p["county_code"]
+        by_county[c] = by_county.get(c, 0.0) + sum(
+            v for m, v in p["investment_by_month"].items() if m in months
+        )
+        s = p["actual"][1]
+        if p["category"] == "技改项目" and s and "2021-01-01" <= s <= "2021-06-30":
+            started[c] = started.get(c, 0) + 1
+    rows = {r["county_code"]: r for r in progress.rows}
+    total = sum(by_county.values())
+    measured = sum(r["investment"] for r in rows.values())
+    assert abs(measured - total) / total < 0.02  # defective rows are rejected, nothing else differs
+    exact = sum(abs(rows.get(c, {}).get("investment", 0.0) - v) < 0.05 for c, v in by_county.items())
+    assert exact / len(by_county) >= 0.9
+    hits = sum(rows.get(c, {}).get("tech_projects", 0) == n for c, n in started.items())
+    assert hits / len(started) >= 0.9
+    assert progress.province["tech_projects_target"] > 0 and progress.lineage["progress_batches"]
+    for r in progress.rows:
+        assert r["tech_projects_colour"] in ("green", "orange", "red", "grey")
+        assert r["investment_forecast"] >= r["investment"]
+    ranks = sorted(r["rank"] for r in progress.rows if "rank" in r)
+    assert ranks == list(range(1, len(ranks) + 1))
+
+
+def test_monthly_table_matches_the_warehouse_cell_by_cell(wh, progress, projects_province, tmp_path) -> None:
+    path = write_monthly_table(progress, tmp_path / "月报表.xlsx")
+    sheet = openpyxl.load_workbook(path).active
+    headers = [c.value for c in sheet[FIRST_DATA_ROW]]
+    assert headers == [h for h, _k in COLUMNS]
+    copy = tmp_path / "wh.duckdb"
+    shutil.copyfile(projects_province["path"], copy)
+    con = duckdb.connect(str(copy), read_only=True)
+    live = "batch_id IN (SELECT batch_id FROM batches WHERE superseded_by IS NULL)"
+    invest = dict(
+        con.execute(
+            f"SELECT county_code, SUM(actual_investment) FROM project_progress WHERE {live} "
+            "AND month >= DATE '2021-01-01' AND month <= DATE '2021-06-01' GROUP BY 1"
+        ).fetchall()
+    )
+    before = dict(
+        con.execute(
+            f"SELECT county_code, SUM(actual_investment) FROM project_progress WHERE {live} "
+            "AND month >= DATE '2020-01-01' AND month <= DATE '2020-06-01' GROUP BY 1"
+        ).fetchall()
+    )
+    register = (
+        f"(SELECT * FROM projects p WHERE {live} AND year = (SELECT MAX(year) FROM projects q "
+        f"WHERE q.project_id = p.project_id AND q.{live}))"
+    )
+    started = dict(
+        con.execute(
+            f"SELECT r.county_code, COUNT(*) FROM {register} r JOIN (SELECT project_id, MIN(stage_on) d FROM "
+            f"project_progress WHERE {live} AND stage = '开工' GROUP BY 1) s USING (project_id) "
+            "WHERE r.category = '技改项目' AND s.d BETWEEN DATE '2021-01-01' AND DATE '2021-06-30' GROUP BY 1"
+        ).fetchall()
+    )
+    signed = dict(
+        con.execute(
+            f"SELECT county_code, COUNT(*) FROM {register} r WHERE category = '招引项目' AND planned_signed_on "
+            "BETWEEN DATE '2021-01-01' AND DATE '2021-06-30' GROUP BY 1"
+        ).fetchall()
+    )
+    con.close()
+    col = {k: i for i, (_h, k) in enumerate(COLUMNS)}
+    data = list(sheet.iter_rows(min_row=FIRST_DATA_ROW + 1, values_only=True))
+    assert data[-1][0] == "合计"
+    rows = data[:-1]
+    assert len(rows) == len(progress.rows)
+    for row in rows:
+        code = row[col["county_code"]]
+        assert row[col["investment"]] == pytest.approx(float(invest.get(code, 0.0)), abs=0.005)
+        assert row[col["investment_last_year"]] == pytest.approx(float(before.get(code, 0.0)), abs=0.005)
+        assert (row[col["tech_projects"]] or 0) == started.get(code, 0)
+        assert (row[col["attracted_projects"]] or 0) == signed.get(code, 0)
+        b, a = before.get(code), invest.get(code)
+        if b:
+            assert row[col["investment_growth"]] == pytest.approx(
+                (float(a or 0) / float(b) - 1) * 100, abs=0.006
+            )
+    assert data[-1][col["investment"]] == pytest.approx(sum(float(v) for v in invest.values()), abs=0.05)
+
+
+def test_did_recovers_the_generated_effect(wh, projects_province) -> None:
+    truth = projects_province["manifest"]["projects"]
+    effects = truth["tech_effect"]
+    result = estimate(wh)
+    years = result.years
+    post = [effects[k] for _c, (k, y) in truth["treated"].items() for yy in years if yy > y]
+    pooled_truth = sum(post) / len(post)
+    assert result.pooled.low <= pooled_truth <= result.pooled.high, (result.pooled, pooled_truth)
+    covered = [e.low <= effects[e.label] <= e.high for e in result.by_type]
+    assert len(covered) == 5 and sum(covered) >= 4, [(e.label, e.low, e.high) for e in result.by_type]
+
+
+def test_stages_replayed_problems_routed_and_overdue_across_a_holiday(wh, db_session) -> None:
+    from jingxin.core.workflow import service as wf
+    from jingxin.core.workflow.models import WorkItem
+    from jingxin.core.workflow.sweep import sweep
+    from jingxin.core.workflow.testing import make_people
+    from jingxin.projects import stages
+
+    people = make_people(db_session)
+    admin, city = people["admin"], people["hangzhou"]  # 杭州市: its projects, none elsewhere
+    report = stages.sync(db_session, wh, city, until=date(2021, 12, 31))
+    assert not report.errors, report.errors[:3]
+    reg = facts.register(wh)
+    inside = reg["county_code"].str.startswith("3301")
+    assert report.opened == int(inside.sum()) and report.outside_scope == int((~inside).sum()) > 0
+    reg = reg[inside].reset_index(drop=True)
+    items = db_session.query(WorkItem).filter(WorkItem.workflow == "project_stage").all()
+    state = {"签约": "signed", "开工": "started", "投产": "producing", "达产": "capacity"}
+    by_project = {i.fields["project_id"]: i for i in items}
+    wrong = [
+        (
+            r.project_id,
+            r.stage,
+            by_project[r.project_id].state,
+            r.signed_on,
+            r.started_on,
+            r.production_on,
+            r.capacity_on,
+        )
+        for r in reg.itertuples()
+        if by_project[r.project_id].state != state[r.stage]
+    ]
+    assert not wrong, wrong[:3]
+    again = stages.sync(db_session, wh, city, until=date(2021, 12, 31))
+    assert again.opened == 0 and again.steps == 0 and again.problems == 0
+    problems = db_session.query(WorkItem).filter(WorkItem.workflow == "project_problem").all()
+    assert problems and report.problems == len(problems)
+    departments = {p.fields["department"] for p in problems}
+    assert departments <= {"自然资源", "生态环境", "市场监管", "电力", "金融监管"}
+    # A department's liaison sees its own problems only; a county analyst elsewhere none of them.
+    one = problems[0]
+    liaison = next(
+        u for u in people.values() if u.role == "liaison" and u.department == one.fields["department"]
+    )
+    mine, _n = wf.list_items(db_session, liaison.scope, workflow="project_problem", limit=10_000)
+    assert mine and {m.fields["department"] for m in mine} == {one.fields["department"]}
+    answered = wf.act(db_session, one.id, "answer", liaison, fields={"answer": "已协调，下周办结"})
+    assert answered.state == "answered"
+
+    # Across 国庆 2021 (1–7 October; 9 October a working Saturday): 5 working days from 29 September.
+    project = reg.iloc[0].to_dict()
+    case = stages.raise_problem(db_session, admin, project, "施工用电未接入", "电力", now=bj(2021, 9, 29, 10))
+    clock = case.clocks[0]
+    assert stages._utc_naive(clock.due_at) == stages._utc_naive(bj(2021, 10, 12, 17, 30))
+    assert case.id not in {o["id"] for o in stages.overdue(db_session, admin, bj(2021, 10, 8, 12))}
+    report = sweep(db_session, bj(2021, 10, 8, 12), send_email=False)
+    db_session.refresh(case)
+    assert case.clocks[0].overdue_at is None
+    sweep(db_session, bj(2021, 10, 13, 9), send_email=False)
+    db_session.refresh(case)
+    assert case.clocks[0].overdue_at is not None
+    assert case.id in {o["id"] for o in stages.overdue(db_session, admin, bj(2021, 10, 13, 9))}
+    with pytest.raises(wf.FieldProblems):
+        stages.raise_problem(db_session, admin, project, "x", "不存在的部门")
+    # A stage clock: 开工 of a 重大项目 within 40 working days of signing, holidays skipped.
+    kinds = {i.fields["category"]: i for i in items}
+    limits = {"major": 40, "tech": 60, "attracted": 90}
+    for kind, item in kinds.items():
+        assert next(c for c in item.clocks if c.name == "start_clock").working_days == limits[kind]
+    lateness = stages.plan_delays(reg, date(2021, 12, 31))
+    assert (lateness["working_days_late"] > 0).all() and len(lateness) > 0
