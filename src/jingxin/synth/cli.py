@@ -86,6 +86,10 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--risk", help="同时生成企业风险数据源（参保、纳税欠税、水电费、信贷、诉讼执行、担保）及出险真值"),
         ] = False,
+        chains: Annotated[
+            bool,
+            typer.Option("--chains", help="发票流向按十大产业链环节生成（本地配套率、薄弱环节、单一供应商依赖的真值）"),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出结果")] = False,
     ) -> None:
         """生成合成省份数据：各部门按各自习惯报送的文件，互相一致，含可控缺陷与清单。"""
@@ -121,6 +125,7 @@ def register(app: typer.Typer) -> None:
                     xlsx_max_rows=xlsx_max_rows,
                     stable_years=stable_years,
                     risk=risk,
+                    chains=chains,
                     progress=advance,
                 )
             except ValueError as exc:

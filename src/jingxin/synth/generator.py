@@ -18,6 +18,8 @@ from jingxin.core import contracts
 from jingxin.synth import events as ev
 from jingxin.synth import official as off
 from jingxin.synth.accounts import Accounts, build_accounts
+from jingxin.synth.chain_trade import ChainTrade, build_chain_trade, chain_invoice_frame
+from jingxin.synth.chain_trade import manifest_entry as chains_entry
 from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, targets
 from jingxin.synth.defects import plan_defects
 from jingxin.synth.distress import Distress, build_distress
@@ -196,7 +198,7 @@ def _build(
     pop: Population,
     acc: Accounts,
     parks: Parks,
-    links: Links | None,
+    links: Links | ChainTrade | None,
     streams: Streams,
     daily_days: int,
     distress: Distress | None = None,
@@ -227,6 +229,8 @@ def _build(
         return monthly_frame(year, pop, acc, streams)
     if source == "invoices":
         assert year is not None and links is not None
+        if isinstance(links, ChainTrade):  # --chains: chain-structured flows (synth.chain_trade)
+            return chain_invoice_frame(year, pop, acc, links, streams)
         return invoice_frame(year, pop, acc, links, streams)
     if source == "power-daily":
         return daily_frame(pop, acc, daily_days, streams)
@@ -312,6 +316,7 @@ def generate_province(
     xlsx_max_rows: int = XLSX_MAX_ROWS,
     stable_years: bool = False,
     risk: bool = False,
+    chains: bool = False,
     progress: Callable[[str, FileEntry | None], None] | None = None,
 ) -> Manifest:
     """Generate a consistent synthetic province (合成省份数据) into `out_dir`; return the manifest.
@@ -327,6 +332,9 @@ def generate_province(
     `risk` adds the enterprise risk sources (参保人数, 纳税及欠税, 水电费, 信贷, 诉讼执行, 担保关系,
     one file per source and year) with their hidden distress, truth under ``distress``
     (:mod:`.distress`); every other file stays byte-identical with or without it.
+    `chains` draws the invoice files from the flagship chains' segments with known local shares,
+    weak links, single-supplier dependencies and held-back switches (:mod:`.chain_trade`), truth
+    under ``chains``; every other file stays byte-identical with or without it.
     `progress(step, entry)` is called after each step (entry is None for non-file steps).
     """
     year_tuple = parse_years(years)
@@ -345,7 +353,11 @@ def generate_province(
     notify("accounts", None)
     parks = build_parks(pop, pop.land_area(), acc.scale, streams)
     jobs = plan_jobs(year_tuple, annual_only, risk)
-    links = build_links(pop, streams) if not annual_only else None
+    if chains and annual_only:
+        raise ValueError("chains needs the invoice files: do not combine it with annual_only")
+    links: Links | ChainTrade | None = None
+    if not annual_only:
+        links = build_chain_trade(pop, acc, streams) if chains else build_links(pop, streams)
     distress = build_distress(pop, acc, streams) if risk else None
 
     manifest = Manifest(
@@ -359,6 +371,7 @@ def generate_province(
             "xlsx_max_rows": xlsx_max_rows,
             "stable_years": stable_years,
             **({"risk": True} if risk else {}),
+            **({"chains": True} if chains else {}),
             "growth": 0.0 if stable_years else "calibrated (see calibration.years)",
         },
         totals={**_totals(pop, acc, parks), "support": support_truth(year_tuple, pop, acc, streams)},
@@ -402,6 +415,8 @@ def generate_province(
         manifest.files.append(entry)
         del frame
         notify(entry.file, entry)
+    if isinstance(links, ChainTrade):
+        manifest.chains = chains_entry(links)
     manifest.write(out)
     notify("manifest.json", None)
     return manifest

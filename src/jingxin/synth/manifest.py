@@ -99,6 +99,8 @@ class Manifest:
     events: list[dict[str, Any]] = field(default_factory=list)
     # Enterprise risk truth (synth.distress): who failed, when, why, along which guarantee.
     distress: dict[str, Any] = field(default_factory=dict)
+    # Chain trade truth (synth.chain_trade, `--chains`): local rates, weak links, dependencies.
+    chains: dict[str, Any] = field(default_factory=dict)
     # Official figures (统计局发布) per year: counts and every revision (:mod:`.official`).
     official: list[dict[str, Any]] = field(default_factory=list)
     row_numbering: str = ROW_NUMBERING
@@ -129,9 +131,11 @@ class Manifest:
             "events",
             "distress",
             "official",
+            "chains",
         ]
         # `distress` only when the risk sources were generated: other manifests stay as they were.
-        return {key: data[key] for key in order if key != "distress" or data[key]}
+        # `chains` likewise only with `--chains`.
+        return {key: data[key] for key in order if key not in ("distress", "chains") or data[key]}
 
     def write(self, out_dir: Path) -> Path:
         path = Path(out_dir) / MANIFEST_FILE
@@ -156,6 +160,7 @@ class Manifest:
             shared_parcels=data.get("shared_parcels", []),
             events=data.get("events", []),
             distress=data.get("distress", {}),
+            chains=data.get("chains", {}),
             official=data.get("official", []),
             row_numbering=data.get("row_numbering", ROW_NUMBERING),
             notes=data.get("notes", {}),
