@@ -27,3 +27,4 @@ importlib.import_module("jingxin.core.spark.cli").register(app)
 importlib.import_module("jingxin.risk.cli").register(app)
 importlib.import_module("jingxin.monitoring.cli").register(app)  # 运行监测
 importlib.import_module("jingxin.nowcast.cli").register(app)
+importlib.import_module("jingxin.chains.cli").register(app)  # 十大标志性产业链

@@ -213,12 +213,14 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
                     continue
                 used.add(code)
                 share = kshare * w
-                if s < 0 and local_sellers.size >= 2 and not single and rng.random() < SWITCH_SHARE:
-                    cand = local_sellers
+                free = local_sellers[~np.isin(pop.credit_code[local_sellers], list(used))] if local_sellers.size else local_sellers
+                if s < 0 and free.size >= 2 and not single and rng.random() < SWITCH_SHARE:
+                    cand = free  # never a supplier the buyer already has: (seller, buyer, month, goods) stays unique
                     near = np.where(pop.county_code[cand] == pop.county_code[b], 3.0,
                                     np.where(city[cand] == city[b], 2.0, 1.0))
                     p = size[cand] * near * rng.lognormal(0, 0.5, cand.shape[0])
                     new = int(rng.choice(cand, p=p / p.sum()))
+                    used.add(str(pop.credit_code[new]))
                     add(b, -1, code, goods, k, share, 0, switch_month - 1)
                     add(b, new, str(pop.credit_code[new]), goods, k, share, switch_month, months_total - 1)
                     switches.append({
@@ -347,7 +349,9 @@ def _rates(pop: Population, trade: ChainTrade, link: np.ndarray, amount: np.ndar
     pairs = pd.DataFrame({"buyer": pop.credit_code[b], "goods": trade.keyword[link], "seller": trade.seller_code[link]})
     n_sup = pairs.groupby(["buyer", "goods"])["seller"].nunique()
     single = sorted(f"{buyer}|{goods}" for (buyer, goods), n in n_sup.items() if n == 1)
+    sold = set(trade.seller_code[link].tolist())
     return {
+        "goods_members_selling": sorted(g["credit_code"] for g in trade.truth["goods_members"] if g["credit_code"] in sold),
         "single_supplier_pairs": single,
         "chain": table(["chain"]),
         "county": table(["county"]),
