@@ -16,16 +16,26 @@ TABLES = ["registry", "invoices", "batches"]
 MONTH = "2021-12"
 
 
-def results(wh) -> dict[str, pd.DataFrame]:
+def _ranks(wh) -> pd.DataFrame:
     cand = match.candidates(wh, compute.window("2021-06", 6))
-    ranks = wh.execute(cand.filter(cand["rank"] <= 5).select("buyer_code", "keyword", "s_code", "rank", "score"))
-    return {
-        "chain": compute.local_rates(wh, MONTH, EVERYTHING, "chain"),
-        "county": compute.local_rates(wh, MONTH, EVERYTHING, "county"),
-        "weak": compute.weak_links(wh, MONTH, EVERYTHING),
-        "single": compute.single_supplier(wh, MONTH, EVERYTHING)[["buyer_code", "keyword", "supplier", "amount"]],
-        "match": ranks,
-    }
+    return wh.execute(cand.filter(cand["rank"] <= 5).select("buyer_code", "keyword", "s_code", "rank", "score"))
+
+
+ALL = {
+    "chain": lambda wh: compute.local_rates(wh, MONTH, EVERYTHING, "chain"),
+    "county": lambda wh: compute.local_rates(wh, MONTH, EVERYTHING, "county"),
+    "weak": lambda wh: compute.weak_links(wh, MONTH, EVERYTHING),
+    "single": lambda wh: compute.single_supplier(wh, MONTH, EVERYTHING)[["buyer_code", "keyword", "supplier", "amount"]],
+    "match": _ranks,
+}
+# Spark local mode runs each of these plans in tens of seconds on the 2-core machine: its test
+# compares the local rates only (the other plans use the same operations; they were compared
+# once by hand, see docs/chains.md).
+SPARK = ("chain", "county")
+
+
+def results(wh, names=tuple(ALL)) -> dict[str, pd.DataFrame]:
+    return {name: ALL[name](wh) for name in names}
 
 
 def assert_same(expected: dict[str, pd.DataFrame], got: dict[str, pd.DataFrame]) -> None:
@@ -78,8 +88,10 @@ def test_postgres_gives_the_same_results(reference, postgres_schema_url) -> None
 
 
 @pytest.mark.spark
+@pytest.mark.heavy  # 8–9 minutes in Spark local mode on the shared 2-core machine (docs/chains.md)
 @pytest.mark.xdist_group("spark")
 def test_spark_gives_the_same_results(reference) -> None:
     expected, folder, _ = reference
     wh = open_warehouse(f"spark://{folder}")
-    assert_same(expected, results(wh))
+    got = results(wh, SPARK)
+    assert_same({k: expected[k] for k in SPARK}, got)

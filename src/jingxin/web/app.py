@@ -76,6 +76,7 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.policies.views",
     "jingxin.risk.views",
     "jingxin.monitoring.views",  # 运行监测
+    "jingxin.chains.views",  # 十大标志性产业链
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
