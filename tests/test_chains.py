@@ -157,5 +157,9 @@ def test_cli_local_rate_and_errors(province) -> None:
     assert abs(data["rates"][0]["province"] - truth["province"]) < 0.02
     bad = runner.invoke(app, ["local-rate", "--chain", "textile", "--warehouse", province["url"]])
     assert bad.exit_code == 2 and "未知产业链" in bad.output
+    buyer = province["manifest"]["chains"]["switches"][0]["buyer"]
+    rec = runner.invoke(app, ["match", "--buyer", buyer, "--month", "2021-06", "--warehouse", province["url"], "--json"])
+    assert rec.exit_code == 0, rec.output
+    assert 1 <= len(json.loads(rec.output)["recommendations"])
     month = runner.invoke(app, ["weak-links", "--month", "2021/13", "--warehouse", province["url"]])
     assert month.exit_code == 2 and "YYYY-MM" in month.output

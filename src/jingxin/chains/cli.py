@@ -118,6 +118,29 @@ def single_supplier_command(month: MonthOpt = "2021-12", region: RegionOpt = Non
         typer.echo(f"{r.buyer_code} {r.buyer_name} 「{r.keyword}」 仅从 {r.supplier}（{r.supplier_county}）采购 {r.amount:,.2f} 万元")
 
 
+@group.command("match")
+def match_command(
+    buyer: Annotated[str, typer.Option("--buyer", help="购方统一社会信用代码")],
+    month: MonthOpt = "2021-12",
+    region: RegionOpt = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """产业精准合作: in-province sellers for the buyer's purchases from outside the province."""
+    from jingxin.chains.match import recommend
+
+    df = _run(recommend, _wh(warehouse), buyer, month, _scope(region))
+    cols = ["keyword", "need_amount", "rank", "s_code", "s_name", "s_county", "score", "evidence"]
+    if as_json:
+        typer.echo(json.dumps({"buyer": buyer, "month": month, "recommendations": _records(df[cols]) if not df.empty else []},
+                              ensure_ascii=False, indent=1))
+        return
+    if df.empty:
+        typer.echo("该企业没有可由省内企业替代的省外采购（或不在所选区域内）")
+    for r in df.itertuples():
+        typer.echo(f"「{r.keyword}」第{r.rank}名 {r.s_code} {r.s_name} 得分 {r.score:.3f}：{r.evidence}")
+
+
 @group.command("members")
 def members_command(
     code: Annotated[str, typer.Option("--code", help="统一社会信用代码")],
