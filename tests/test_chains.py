@@ -163,3 +163,40 @@ def test_cli_local_rate_and_errors(province) -> None:
     assert 1 <= len(json.loads(rec.output)["recommendations"])
     month = runner.invoke(app, ["weak-links", "--month", "2021/13", "--warehouse", province["url"]])
     assert month.exit_code == 2 and "YYYY-MM" in month.output
+
+
+def test_an_agreed_match_is_recorded_on_the_workflow(province, tmp_path) -> None:
+    from jingxin.chains.cooperation import converted, propose
+    from jingxin.core.db import Database, upgrade
+    from jingxin.core.workflow import service as wf
+    from jingxin.core.workflow.service import get_item
+
+    db_url = f"sqlite:///{tmp_path / 'platform.sqlite'}"
+    upgrade(db_url)
+    from jingxin.accounts import service as accounts
+
+    wh = province["wh"]
+    switch = province["manifest"]["chains"]["switches"][0]
+    recs = match.recommend(wh, switch["buyer"], "2021-06", EVERYTHING)
+    top = recs.iloc[0]
+    with Database(db_url).session() as db:
+        from jingxin.accounts.schemas import UserCreate
+        from jingxin.core.audit import CLI_ACTOR
+        from jingxin.core.auth import Role
+
+        accounts.create_demo_users(db)
+        sheng = accounts.create_user(db, UserCreate(username="xian", display_name="县分析员", role=Role.COUNTY_ANALYST,
+                                                    division_code=switch["buyer"][2:8], password="jingxin2024demo"), CLI_ACTOR)
+        with pytest.raises(compute.ChainsError, match="不是"):
+            propose(db, wh, sheng, sheng.scope, switch["buyer"], "91330100000000000X", top.keyword, "2021-06")
+        item = propose(db, wh, sheng, sheng.scope, switch["buyer"], top.s_code, top.keyword, "2021-06")
+        assert item.state == "proposed" and item.credit_code == switch["buyer"]
+        wf.act(db, item.id, "buyer_agree", sheng, fields={"buyer_answer": "同意试单"})
+        wf.act(db, item.id, "seller_agree_last", sheng, fields={"seller_answer": "同意供货"})
+        assert get_item(db, sheng.scope, item.id).state == "matched"
+        # A county analyst elsewhere cannot propose for this buyer.
+        other = next(u for u in accounts.create_demo_users(db) if u.username == "xihu")
+        if not other.scope.allows_enterprise(switch["buyer"], switch["buyer"][2:8]):
+            with pytest.raises(compute.ChainsError):
+                propose(db, wh, other, other.scope, switch["buyer"], top.s_code, top.keyword, "2021-06")
+    assert converted(wh, switch["buyer"], switch["new_supplier"], switch["from_month"]) > 0

@@ -36,7 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         create_user(db, UserCreate(username="xian", display_name="县分析员", role=Role.COUNTY_ANALYST,
                                    division_code=county, password=DEMO_PASSWORD), CLI_ACTOR)
     other = next(s["buyer"] for s in manifest["chains"]["switches"] if s["buyer"][2:6] != county[:4])
-    with serve(home, database_url=db_url, warehouse_url=url) as base:
+    with serve(home, database_url=db_url, warehouse_url=url, startup_seconds=300) as base:
         yield {"base": base, "password": DEMO_PASSWORD, "buyer": switch["buyer"], "county": county, "other": other}
 
 

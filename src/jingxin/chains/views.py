@@ -13,14 +13,15 @@ import io
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
+from fastapi.responses import RedirectResponse
 
 from jingxin.chains import service
 from jingxin.chains.compute import ChainsError
 from jingxin.chains.definitions import definitions
 from jingxin.core import audit
 from jingxin.core.auth import ANALYSTS, Role
-from jingxin.web.deps import CurrentActor, CurrentScope, DbSession, WarehouseReader, require_roles
+from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, DbSession, WarehouseReader, require_roles
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
@@ -72,6 +73,18 @@ def match_page(request: Request, wh: WarehouseReader, scope: CurrentScope, month
     buyers = _guard(service.buyers_with_outside_needs, wh, m, scope)
     recs = _guard(service.recommendations, wh, buyer.strip().upper(), m, scope) if buyer else []
     return render(request, "chains/match.html", {"month": m, "buyers": buyers, "buyer": buyer, "recs": recs})
+
+
+@pages.post("/match/propose")
+def propose_page(db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope,
+                 buyer: Annotated[str, Form(max_length=18)], seller: Annotated[str, Form(max_length=18)],
+                 keyword: Annotated[str, Form(max_length=64)], month: Annotated[str, Form(pattern=r"^\d{4}-\d{2}$")]) -> Response:
+    """发起对接: a case of the `chain_match` workflow for one recommendation."""
+    from jingxin.chains.cooperation import propose
+
+    item = _guard(propose, db, wh, user, scope, buyer, seller, keyword, month)
+    db.commit()
+    return RedirectResponse(f"/work/{item.id}", status_code=303)
 
 
 @pages.get("/export.xlsx")
