@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from jingxin.chains import compute, match
-from jingxin.chains.testing import build_chains_province
 from jingxin.core.scope import EVERYTHING
 from jingxin.core.warehouse import open_warehouse, publish_parquet
 
+pytest_plugins = ["jingxin.chains.testing"]
 TABLES = ["registry", "invoices", "batches"]
 MONTH = "2021-12"
 
@@ -54,10 +54,9 @@ def assert_same(expected: dict[str, pd.DataFrame], got: dict[str, pd.DataFrame])
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    home = tmp_path_factory.mktemp("chains_backends")
-    url, _, _ = build_chains_province(home, enterprises=400, seed=5)
-    wh = open_warehouse(url)
+def reference(chains_province):
+    home = chains_province["home"]
+    wh = open_warehouse(chains_province["url"])
     expected = results(wh)
     folder = home / "parquet"
     publish_parquet(wh, folder, TABLES)

@@ -33,3 +33,16 @@ def build_chains_province(
     finally:
         wh.close()
     return url, json.loads((folder / "manifest.json").read_text(encoding="utf-8")), folder
+
+
+try:  # a pytest plugin too: one province per test session, shared by the chains test modules
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def chains_province(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+        home = tmp_path_factory.mktemp("chains-province")
+        url, manifest, folder = build_chains_province(home)
+        return {"url": url, "manifest": manifest, "folder": folder, "home": home}
+
+except ImportError:  # pragma: no cover - pytest is a dev dependency
+    pass
