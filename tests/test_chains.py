@@ -20,7 +20,10 @@ from jingxin.core.warehouse import open_warehouse
 
 MONTH = "2021-12"
 pytest_plugins = ["jingxin.chains.testing"]
-SHARED = next((p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "DOMAIN.md").exists()), Path("/nonexistent"))
+SHARED = next(
+    (p / "shared" for p in Path(__file__).resolve().parents if (p / "shared" / "DOMAIN.md").exists()),
+    Path("/nonexistent"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -58,18 +61,24 @@ def test_reference_chains_and_clusters_match_the_shared_reference() -> None:
         assert name in section, name
     with (SHARED / "reference" / "gbt4754-2017.csv").open(encoding="utf-8") as fh:
         codes = {r["class"] or r["group"] or r["division"] for r in csv.DictReader(fh)}
-    for item in [*reference.chains(), *reference.clusters(), *(s for c in definitions().chains for s in c.segments)]:
+    for item in [
+        *reference.chains(),
+        *reference.clusters(),
+        *(s for c in definitions().chains for s in c.segments),
+    ]:
         for code in item.industry_codes:
             assert code in codes, (item.id, code)
 
 
 def test_a_broken_definition_names_the_entry_and_the_fix() -> None:
     text = Path(definitions().source_file.replace("jingxin/", "src/jingxin/", 1)).read_text(encoding="utf-8")
-    broken = text.replace('keywords: [化纤, 涤纶, 锦纶, 氨纶]', 'keywords: [化纤, 涤纶, 锦纶, 氨纶, 纱线]')
+    broken = text.replace("keywords: [化纤, 涤纶, 锦纶, 氨纶]", "keywords: [化纤, 涤纶, 锦纶, 氨纶, 纱线]")
     with pytest.raises(DefinitionError, match=r"modern_textile.*「纱线」已属于.*请删去其一|「纱线」已属于"):
         parse_definitions(broken, "county.yaml")
     lost = text.replace('industry_codes: ["28"]', 'industry_codes: ["2821"]')
-    with pytest.raises(DefinitionError, match=r"county.yaml: chains.modern_textile: 环节行业代码应正好覆盖.*缺"):
+    with pytest.raises(
+        DefinitionError, match=r"county.yaml: chains.modern_textile: 环节行业代码应正好覆盖.*缺"
+    ):
         parse_definitions(lost, "county.yaml")
 
 
@@ -103,7 +112,8 @@ def test_analysis_recovers_the_generated_truth(province) -> None:
 def test_membership_shows_its_basis_and_evidence(province) -> None:
     wh = province["wh"]
     seller = next(
-        g for g in province["manifest"]["chains"]["goods_members"]
+        g
+        for g in province["manifest"]["chains"]["goods_members"]
         if g["credit_code"] in province["manifest"]["chains"]["local_rates"]["2021"]["goods_members_selling"]
     )
     t = compute.membership(wh, compute.window(MONTH))
@@ -134,7 +144,9 @@ def test_region_scope_is_enforced(province) -> None:
     mine = compute.local_rates(wh, MONTH, Scope(division=county), "county")
     assert list(mine.buyer_county) == [county]
     other = next(c for c in everything.buyer_county if c[:4] != county[:4])
-    assert compute.local_rates(wh, MONTH, Scope(division=other), "chain").amount.sum() < everything.amount.sum()
+    assert (
+        compute.local_rates(wh, MONTH, Scope(division=other), "chain").amount.sum() < everything.amount.sum()
+    )
     # A buyer outside the county gets no recommendation there; an enterprise sees only itself.
     switches = province["manifest"]["chains"]["switches"]
     outsider = next(s["buyer"] for s in switches if s["buyer"][2:8][:4] != county[:4])
@@ -147,8 +159,19 @@ def test_cli_local_rate_and_errors(province) -> None:
     from jingxin.chains.cli import group as app
 
     runner = CliRunner()
-    res = runner.invoke(app, ["local-rate", "--chain", "modern_textile", "--month", MONTH,
-                              "--warehouse", province["url"], "--json"])
+    res = runner.invoke(
+        app,
+        [
+            "local-rate",
+            "--chain",
+            "modern_textile",
+            "--month",
+            MONTH,
+            "--warehouse",
+            province["url"],
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
     truth = province["manifest"]["chains"]["local_rates"]["2021"]["chain"]["modern_textile"]
@@ -156,9 +179,11 @@ def test_cli_local_rate_and_errors(province) -> None:
     bad = runner.invoke(app, ["local-rate", "--chain", "textile", "--warehouse", province["url"]])
     assert bad.exit_code == 2 and "未知产业链" in bad.output
     buyer = province["manifest"]["chains"]["switches"][0]["buyer"]
-    rec = runner.invoke(app, ["match", "--buyer", buyer, "--month", "2021-06", "--warehouse", province["url"], "--json"])
+    rec = runner.invoke(
+        app, ["match", "--buyer", buyer, "--month", "2021-06", "--warehouse", province["url"], "--json"]
+    )
     assert rec.exit_code == 0, rec.output
-    assert 1 <= len(json.loads(rec.output)["recommendations"])
+    assert len(json.loads(rec.output)["recommendations"]) >= 1
     month = runner.invoke(app, ["weak-links", "--month", "2021/13", "--warehouse", province["url"]])
     assert month.exit_code == 2 and "YYYY-MM" in month.output
 
@@ -182,8 +207,17 @@ def test_an_agreed_match_is_recorded_on_the_workflow(province, tmp_path) -> None
         from jingxin.core.audit import CLI_ACTOR
         from jingxin.core.auth import Role
 
-        sheng = accounts.create_user(db, UserCreate(username="xian", display_name="县分析员", role=Role.COUNTY_ANALYST,
-                                                    division_code=switch["buyer"][2:8], password="jingxin2024demo"), CLI_ACTOR)
+        sheng = accounts.create_user(
+            db,
+            UserCreate(
+                username="xian",
+                display_name="县分析员",
+                role=Role.COUNTY_ANALYST,
+                division_code=switch["buyer"][2:8],
+                password="jingxin2024demo",
+            ),
+            CLI_ACTOR,
+        )
         with pytest.raises(compute.ChainsError, match="不是"):
             propose(db, wh, sheng, sheng.scope, switch["buyer"], "91330100000000000X", top.keyword, "2021-06")
         item = propose(db, wh, sheng, sheng.scope, switch["buyer"], top.s_code, top.keyword, "2021-06")
@@ -193,8 +227,38 @@ def test_an_agreed_match_is_recorded_on_the_workflow(province, tmp_path) -> None
         assert get_item(db, sheng.scope, item.id).state == "matched"
         # A county analyst of another city cannot propose for this buyer.
         elsewhere = "330102" if not switch["buyer"][2:8].startswith("3301") else "330302"
-        other = accounts.create_user(db, UserCreate(username="other", display_name="外县", role=Role.COUNTY_ANALYST,
-                                                    division_code=elsewhere, password="jingxin2024demo"), CLI_ACTOR)
+        other = accounts.create_user(
+            db,
+            UserCreate(
+                username="other",
+                display_name="外县",
+                role=Role.COUNTY_ANALYST,
+                division_code=elsewhere,
+                password="jingxin2024demo",
+            ),
+            CLI_ACTOR,
+        )
         with pytest.raises(compute.ChainsError):
             propose(db, wh, other, other.scope, switch["buyer"], top.s_code, top.keyword, "2021-06")
     assert converted(wh, switch["buyer"], switch["new_supplier"], switch["from_month"]) > 0
+
+
+def test_chains_option_changes_only_the_invoice_files(tmp_path) -> None:
+    import hashlib
+
+    from jingxin.synth.generator import generate_province
+
+    def digests(folder: Path) -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.name != "manifest.json"}
+
+    plain, chained = tmp_path / "plain", tmp_path / "chained"
+    generate_province(plain, 300, "2021", 3, 0.02, daily_days=5)
+    generate_province(chained, 300, "2021", 3, 0.02, daily_days=5, chains=True)
+    a, b = digests(plain), digests(chained)
+    assert a.keys() == b.keys()
+    changed = {name for name in a if a[name] != b[name]}
+    assert changed == {"invoices_2021.csv"}
+    assert "chains" not in json.loads((plain / "manifest.json").read_text(encoding="utf-8"))
+    assert json.loads((chained / "manifest.json").read_text(encoding="utf-8"))["parameters"]["chains"] is True
+    with pytest.raises(ValueError, match="chains needs the invoice files"):
+        generate_province(tmp_path / "x", 50, "2021", 3, annual_only=True, chains=True)

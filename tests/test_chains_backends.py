@@ -18,14 +18,18 @@ MONTH = "2021-12"
 
 def _ranks(wh) -> pd.DataFrame:
     cand = match.candidates(wh, compute.window("2021-06", 6))
-    return wh.execute(cand.filter(cand["rank"] <= 5).select("buyer_code", "keyword", "s_code", "rank", "score"))
+    return wh.execute(
+        cand.filter(cand["rank"] <= 5).select("buyer_code", "keyword", "s_code", "rank", "score")
+    )
 
 
 ALL = {
     "chain": lambda wh: compute.local_rates(wh, MONTH, EVERYTHING, "chain"),
     "county": lambda wh: compute.local_rates(wh, MONTH, EVERYTHING, "county"),
     "weak": lambda wh: compute.weak_links(wh, MONTH, EVERYTHING),
-    "single": lambda wh: compute.single_supplier(wh, MONTH, EVERYTHING)[["buyer_code", "keyword", "supplier", "amount"]],
+    "single": lambda wh: compute.single_supplier(wh, MONTH, EVERYTHING)[
+        ["buyer_code", "keyword", "supplier", "amount"]
+    ],
     "match": _ranks,
 }
 # Spark local mode runs each of these plans in tens of seconds on the 2-core machine: its test
@@ -41,7 +45,11 @@ def results(wh, names=tuple(ALL)) -> dict[str, pd.DataFrame]:
 def assert_same(expected: dict[str, pd.DataFrame], got: dict[str, pd.DataFrame]) -> None:
     for name, e in expected.items():
         g = got[name]
-        keys = [c for c in e.columns if not pd.api.types.is_numeric_dtype(e[c]) or pd.api.types.is_bool_dtype(e[c])]
+        keys = [
+            c
+            for c in e.columns
+            if not pd.api.types.is_numeric_dtype(e[c]) or pd.api.types.is_bool_dtype(e[c])
+        ]
         e = e.sort_values(keys).reset_index(drop=True)
         g = g[e.columns].sort_values(keys).reset_index(drop=True)
         assert len(e) == len(g), name
@@ -49,8 +57,14 @@ def assert_same(expected: dict[str, pd.DataFrame], got: dict[str, pd.DataFrame])
             if col in keys:
                 assert (e[col].astype(str) == g[col].astype(str)).all(), (name, col)
             else:
-                pd.testing.assert_series_equal(e[col].astype(float), g[col].astype(float), check_names=False,
-                                               rtol=1e-9, atol=1e-6, obj=f"{name}.{col}")
+                pd.testing.assert_series_equal(
+                    e[col].astype(float),
+                    g[col].astype(float),
+                    check_names=False,
+                    rtol=1e-9,
+                    atol=1e-6,
+                    obj=f"{name}.{col}",
+                )
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from browser_support import open_as, serve, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
@@ -33,11 +32,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     database = Database(db_url)
     with database.session() as db:
         create_demo_users(db, DEMO_PASSWORD, staff_enterprises=[])
-        create_user(db, UserCreate(username="xian", display_name="县分析员", role=Role.COUNTY_ANALYST,
-                                   division_code=county, password=DEMO_PASSWORD), CLI_ACTOR)
+        create_user(
+            db,
+            UserCreate(
+                username="xian",
+                display_name="县分析员",
+                role=Role.COUNTY_ANALYST,
+                division_code=county,
+                password=DEMO_PASSWORD,
+            ),
+            CLI_ACTOR,
+        )
     other = next(s["buyer"] for s in manifest["chains"]["switches"] if s["buyer"][2:6] != county[:4])
     with serve(home, database_url=db_url, warehouse_url=url, startup_seconds=300) as base:
-        yield {"base": base, "password": DEMO_PASSWORD, "buyer": switch["buyer"], "county": county, "other": other}
+        yield {
+            "base": base,
+            "password": DEMO_PASSWORD,
+            "buyer": switch["buyer"],
+            "county": county,
+            "other": other,
+        }
 
 
 def test_chain_pages(server, browser) -> None:
@@ -63,8 +77,11 @@ def test_chain_pages(server, browser) -> None:
     assert rows.count() >= 1 and "万元" in rows.first.inner_text()
     shot(page, "chains-match")
     with page.expect_download() as dl:
-        page.evaluate("url => { const a = document.createElement('a'); a.href = url; document.body.appendChild(a); a.click(); }",
-                      f"{base}/chains/export.xlsx")
+        page.evaluate(
+            "url => { const a = document.createElement('a'); a.href = url;"
+            " document.body.appendChild(a); a.click(); }",
+            f"{base}/chains/export.xlsx",
+        )
     assert dl.value.suggested_filename.endswith(".xlsx")
     assert page.js_errors == []
 

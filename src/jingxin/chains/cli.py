@@ -16,10 +16,14 @@ import typer
 
 from jingxin.core.scope import Scope
 
-group = typer.Typer(help="十大标志性产业链：本地配套率、薄弱环节、单一供应商依赖、成员及依据。", no_args_is_help=True)
+group = typer.Typer(
+    help="十大标志性产业链：本地配套率、薄弱环节、单一供应商依赖、成员及依据。", no_args_is_help=True
+)
 JsonOpt = Annotated[bool, typer.Option("--json", help="以 JSON 输出")]
 WarehouseOpt = Annotated[str | None, typer.Option("--warehouse", help="数据仓库地址（默认取配置）")]
-RegionOpt = Annotated[str | None, typer.Option("--region", help="区划代码（省、市或区县），如 330603；默认全省")]
+RegionOpt = Annotated[
+    str | None, typer.Option("--region", help="区划代码（省、市或区县），如 330603；默认全省")
+]
 MonthOpt = Annotated[str, typer.Option("--month", help="截止月份 YYYY-MM（向前12个月）")]
 
 
@@ -31,7 +35,9 @@ def _scope(code: str | None) -> Scope:
     try:
         division(code)
     except (KeyError, ValueError):
-        raise typer.BadParameter(f"未知区划代码 {code}（应为6位行政区划代码，如 330603）", param_hint="--region") from None
+        raise typer.BadParameter(
+            f"未知区划代码 {code}（应为6位行政区划代码，如 330603）", param_hint="--region"
+        ) from None
     return Scope(division=code)
 
 
@@ -59,7 +65,9 @@ def _records(df) -> list[dict]:
 @group.command("local-rate")
 def local_rate_command(
     month: MonthOpt = "2021-12",
-    chain: Annotated[str | None, typer.Option("--chain", help="产业链 id，如 modern_textile；默认全部")] = None,
+    chain: Annotated[
+        str | None, typer.Option("--chain", help="产业链 id，如 modern_textile；默认全部")
+    ] = None,
     region: RegionOpt = None,
     warehouse: WarehouseOpt = None,
     as_json: JsonOpt = False,
@@ -79,34 +87,64 @@ def local_rate_command(
         df = df[df["chain_id"] == chain]
     cols = ["chain_id", "amount", "county", "city", "province", "lines", "buyers", "suppliers"]
     if as_json:
-        typer.echo(json.dumps({"month": month, "region": region or "330000", "rates": _records(df[cols])}, ensure_ascii=False, indent=1))
+        typer.echo(
+            json.dumps(
+                {"month": month, "region": region or "330000", "rates": _records(df[cols])},
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return
     defs = definitions()
     typer.echo(f"本地配套率（截至 {month} 的12个月，购方区域 {region or '330000'}）")
     for r in df.itertuples():
         typer.echo(
-            f"{defs.chain(r.chain_id).name:<10} 采购 {r.amount:>12,.2f} 万元  本县 {r.county:6.1%}  本市 {r.city:6.1%}  "
+            f"{defs.chain(r.chain_id).name:<10} 采购 {r.amount:>12,.2f} 万元  "
+            f"本县 {r.county:6.1%}  本市 {r.city:6.1%}  "
             f"本省 {r.province:6.1%}  （{r.lines} 行，{r.buyers} 个购方）"
         )
 
 
 @group.command("weak-links")
-def weak_links_command(month: MonthOpt = "2021-12", region: RegionOpt = None, warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
+def weak_links_command(
+    month: MonthOpt = "2021-12",
+    region: RegionOpt = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """薄弱环节: segments bought mostly outside the province, or from few suppliers."""
     from jingxin.chains.compute import weak_links
 
     df = _run(weak_links, _wh(warehouse), month, _scope(region))
-    cols = ["chain_id", "segment_id", "amount", "outside", "hhi", "top_share", "suppliers", "weak_outside", "weak_concentrated"]
+    cols = [
+        "chain_id",
+        "segment_id",
+        "amount",
+        "outside",
+        "hhi",
+        "top_share",
+        "suppliers",
+        "weak_outside",
+        "weak_concentrated",
+    ]
     if as_json:
         typer.echo(json.dumps(_records(df[cols]), ensure_ascii=False, indent=1))
         return
     for r in df.itertuples():
-        flags = "、".join(f for f, on in (("外省依赖", r.weak_outside), ("供应集中", r.weak_concentrated)) if on) or "—"
+        flags = (
+            "、".join(f for f, on in (("外省依赖", r.weak_outside), ("供应集中", r.weak_concentrated)) if on)
+            or "—"
+        )
         typer.echo(f"{r.chain_id}.{r.segment_id:<10} 省外占比 {r.outside:6.1%}  HHI {r.hhi:.3f}  {flags}")
 
 
 @group.command("single-supplier")
-def single_supplier_command(month: MonthOpt = "2021-12", region: RegionOpt = None, warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
+def single_supplier_command(
+    month: MonthOpt = "2021-12",
+    region: RegionOpt = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """单一供应商依赖: a buyer's goods bought from one supplier only in the 12 months."""
     from jingxin.chains.compute import single_supplier
 
@@ -115,7 +153,10 @@ def single_supplier_command(month: MonthOpt = "2021-12", region: RegionOpt = Non
         typer.echo(json.dumps(_records(df), ensure_ascii=False, indent=1))
         return
     for r in df.itertuples():
-        typer.echo(f"{r.buyer_code} {r.buyer_name} 「{r.keyword}」 仅从 {r.supplier}（{r.supplier_county}）采购 {r.amount:,.2f} 万元")
+        typer.echo(
+            f"{r.buyer_code} {r.buyer_name} 「{r.keyword}」 仅从 {r.supplier}"
+            f"（{r.supplier_county}）采购 {r.amount:,.2f} 万元"
+        )
 
 
 @group.command("match")
@@ -132,8 +173,17 @@ def match_command(
     df = _run(recommend, _wh(warehouse), buyer, month, _scope(region))
     cols = ["keyword", "need_amount", "rank", "s_code", "s_name", "s_county", "score", "evidence"]
     if as_json:
-        typer.echo(json.dumps({"buyer": buyer, "month": month, "recommendations": _records(df[cols]) if not df.empty else []},
-                              ensure_ascii=False, indent=1))
+        typer.echo(
+            json.dumps(
+                {
+                    "buyer": buyer,
+                    "month": month,
+                    "recommendations": _records(df[cols]) if not df.empty else [],
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return
     if df.empty:
         typer.echo("该企业没有可由省内企业替代的省外采购（或不在所选区域内）")
@@ -158,9 +208,15 @@ def members_command(
         typer.echo(json.dumps(_records(df), ensure_ascii=False, indent=1))
         return
     if df.empty:
-        typer.echo("该企业不属于任何标志性产业链环节（行业代码不在范围内，且销项发票中无达到20%的产业链货物）")
+        typer.echo(
+            "该企业不属于任何标志性产业链环节（行业代码不在范围内，且销项发票中无达到20%的产业链货物）"
+        )
     for r in df.itertuples():
-        why = f"行业代码属于 {r.keyword}" if r.basis == "industry" else f"销项发票「{r.keyword}」等货物占销售额 {r.share:.0%}"
+        why = (
+            f"行业代码属于 {r.keyword}"
+            if r.basis == "industry"
+            else f"销项发票「{r.keyword}」等货物占销售额 {r.share:.0%}"
+        )
         typer.echo(f"{r.chain_id}.{r.segment_id}：{why}")
 
 

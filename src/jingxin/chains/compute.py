@@ -26,7 +26,7 @@ import ibis
 import pandas as pd
 
 from jingxin import reference
-from jingxin.chains.definitions import Definitions, classify_goods, definitions, _classes_under
+from jingxin.chains.definitions import Definitions, _classes_under, classify_goods, definitions
 from jingxin.core.scope import Scope
 from jingxin.core.warehouse import Warehouse
 
@@ -101,7 +101,9 @@ def industry_table(defs: Definitions | None = None) -> ibis.Table:
         for s in c.segments:
             for prefix in s.industry_codes:
                 for code in sorted(_classes_under((prefix,)) | {prefix}):
-                    rows.append({"industry_code": code, "chain_id": c.id, "segment_id": s.id, "matched_code": prefix})
+                    rows.append(
+                        {"industry_code": code, "chain_id": c.id, "segment_id": s.id, "matched_code": prefix}
+                    )
     return ibis.memtable(pd.DataFrame(rows).astype("string"))
 
 
@@ -110,7 +112,9 @@ def _registry(wh: Warehouse) -> ibis.Table:
     return r.select("credit_code", "name", "county_code", "industry_code")
 
 
-def membership(wh: Warehouse, win: Window, defs: Definitions | None = None, goods: ibis.Table | None = None) -> ibis.Table:
+def membership(
+    wh: Warehouse, win: Window, defs: Definitions | None = None, goods: ibis.Table | None = None
+) -> ibis.Table:
     """Members of (chain, segment) with their basis and evidence; one row per
     (credit_code, chain_id, segment_id, basis)."""
     defs = defs or definitions()
@@ -129,9 +133,9 @@ def membership(wh: Warehouse, win: Window, defs: Definitions | None = None, good
     inv = _invoices(wh, win)
     sales = inv.group_by(code=inv.seller_code).aggregate(total=inv.amount.sum())
     lines = inv.join(g, inv.goods == g.goods)
-    seg_sales = lines.group_by(code=lines.seller_code, chain_id=lines.chain_id, segment_id=lines.segment_id).aggregate(
-        amount=lines.amount.sum(), keyword=lines.keyword.max()
-    )
+    seg_sales = lines.group_by(
+        code=lines.seller_code, chain_id=lines.chain_id, segment_id=lines.segment_id
+    ).aggregate(amount=lines.amount.sum(), keyword=lines.keyword.max())
     j = seg_sales.join(sales, seg_sales.code == sales.code)
     j = j.join(reg.select("credit_code"), j.code == reg.credit_code)  # in-province enterprises only
     by_invoice = j.filter(j.amount >= MIN_SALES_SHARE * j.total).select(
@@ -167,13 +171,22 @@ def purchases(wh: Warehouse, win: Window, scope: Scope, defs: Definitions | None
         lines.m_code.notnull() | (lines.b_code.isnull() & (lines.buyer_code.substr(2, 2) == "33"))
     )
     lines = lines.select(
-        "seller_code", "buyer_code", "month", "amount", "goods", "keyword", "chain_id", "segment_id",
+        "seller_code",
+        "buyer_code",
+        "month",
+        "amount",
+        "goods",
+        "keyword",
+        "chain_id",
+        "segment_id",
         buyer_county=lines.reg_buyer_county.fill_null(lines.buyer_code.substr(2, 6)),
         buyer_name=lines.buyer_name.fill_null(ibis.literal("（未登记）")),
     )
     sellers = reg.select(s_code=reg.credit_code, reg_county=reg.county_code, seller_name=reg.name)
     lines = lines.left_join(sellers, lines.seller_code == sellers.s_code).drop("s_code")
-    lines = lines.mutate(seller_county=lines.reg_county.fill_null(lines.seller_code.substr(2, 6))).drop("reg_county")
+    lines = lines.mutate(seller_county=lines.reg_county.fill_null(lines.seller_code.substr(2, 6))).drop(
+        "reg_county"
+    )
     lines = lines.mutate(
         in_province=lines.seller_county.startswith("33"),
         in_city=lines.seller_county.substr(0, 4) == lines.buyer_county.substr(0, 4),

@@ -20,12 +20,16 @@ from jingxin.core.workflow import service as wf
 WORKFLOW = "chain_match"
 
 
-def propose(db: Session, wh: Warehouse, user: Any, scope: Scope, buyer: str, seller: str, keyword: str, month: str) -> Any:
+def propose(
+    db: Session, wh: Warehouse, user: Any, scope: Scope, buyer: str, seller: str, keyword: str, month: str
+) -> Any:
     """Open a case for one recommendation of `buyer` (refused when it is not one)."""
     recs = service.recommendations(wh, buyer, month, scope)
     rec = next((r for r in recs if r["s_code"] == seller and r["keyword"] == keyword), None)
     if rec is None:
-        raise compute.ChainsError(f"{seller} 不是 {buyer} 在 {month} 对「{keyword}」的推荐供方（或该购方不在您的范围内）")
+        raise compute.ChainsError(
+            f"{seller} 不是 {buyer} 在 {month} 对「{keyword}」的推荐供方（或该购方不在您的范围内）"
+        )
     return wf.start_item(
         db,
         WORKFLOW,

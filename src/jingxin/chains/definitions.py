@@ -141,12 +141,16 @@ def parse_definitions(text: str, source_file: str = DEFAULT_FILE) -> Definitions
             try:
                 seg = Segment.model_validate(item)
             except ValidationError as exc:
-                raise DefinitionError(f"{where}: chains.{chain_id}[{k}]: {exc.errors()[0]['msg']}（字段 {exc.errors()[0]['loc']}）") from None
+                raise DefinitionError(
+                    f"{where}: chains.{chain_id}[{k}]: {exc.errors()[0]['msg']}"
+                    f"（字段 {exc.errors()[0]['loc']}）"
+                ) from None
             for kw in seg.keywords:
                 label = f"{chain_id}.{seg.id}"
                 if kw in owner:
                     raise DefinitionError(
-                        f"{where}: chains.{chain_id}[{k}] 关键词「{kw}」已属于 {owner[kw]}；一个关键词只能属于一个环节，请删去其一"
+                        f"{where}: chains.{chain_id}[{k}] 关键词「{kw}」已属于 {owner[kw]}；"
+                        "一个关键词只能属于一个环节，请删去其一"
                     )
                 owner[kw] = label
             segs.append(seg)
@@ -161,7 +165,9 @@ def parse_definitions(text: str, source_file: str = DEFAULT_FILE) -> Definitions
         try:
             sub = SubChain.model_validate(item)
         except ValidationError as exc:
-            raise DefinitionError(f"{where}: subchains[{k}]: {exc.errors()[0]['msg']}（字段 {exc.errors()[0]['loc']}）") from None
+            raise DefinitionError(
+                f"{where}: subchains[{k}]: {exc.errors()[0]['msg']}（字段 {exc.errors()[0]['loc']}）"
+            ) from None
         if sub.chain not in ref:
             raise DefinitionError(f"{where}: subchains[{k}].chain: 未知产业链 {sub.chain!r}")
         if sub.county not in set(reference.county_codes()):
@@ -169,7 +175,9 @@ def parse_definitions(text: str, source_file: str = DEFAULT_FILE) -> Definitions
         parent = next(c for c in chains if c.id == sub.chain)
         stray = [kw for kw in sub.keywords if kw not in {w for s in parent.segments for w in s.keywords}]
         if stray:
-            raise DefinitionError(f"{where}: subchains[{k}] 关键词 {stray} 不在 {sub.chain} 的环节中；请先加入环节")
+            raise DefinitionError(
+                f"{where}: subchains[{k}] 关键词 {stray} 不在 {sub.chain} 的环节中；请先加入环节"
+            )
         subs.append(sub)
     return Definitions(tuple(chains), tuple(subs), source_file)
 
@@ -179,7 +187,9 @@ def _check_partition(where: str, chain_id: str, codes, keywords, segs: list[Segm
         whole = _classes_under(tuple(codes))
         parts = [_classes_under(s.industry_codes) for s in segs]
     except KeyError as exc:
-        raise DefinitionError(f"{where}: chains.{chain_id}: 行业代码 {exc.args[0]} 不在 industries.csv 中") from None
+        raise DefinitionError(
+            f"{where}: chains.{chain_id}: 行业代码 {exc.args[0]} 不在 industries.csv 中"
+        ) from None
     seen: set[str] = set()
     for s, part in zip(segs, parts, strict=True):
         twice = part & seen

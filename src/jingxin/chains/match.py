@@ -50,7 +50,9 @@ def candidates(wh: Warehouse, win: Window, scope: Scope = EVERYTHING) -> ibis.Ta
     """Every (buyer, keyword) outside need × in-province candidate, scored, with rank."""
     lines = compute.purchases(wh, win, EVERYTHING)
     outside = lines.filter(~lines.in_province)
-    needs = outside.group_by(["buyer_code", "buyer_name", "buyer_county", "chain_id", "segment_id", "keyword"]).aggregate(
+    needs = outside.group_by(
+        ["buyer_code", "buyer_name", "buyer_county", "chain_id", "segment_id", "keyword"]
+    ).aggregate(
         need_amount=outside.amount.sum().cast("float64"), outside_suppliers=outside.seller_code.nunique()
     )
     needs = scope.restrict(needs, county_column="buyer_county", code_column="buyer_code")
@@ -61,8 +63,12 @@ def candidates(wh: Warehouse, win: Window, scope: Scope = EVERYTHING) -> ibis.Ta
     reg = compute._registry(wh)
     sold = sold.join(reg, sold.seller_code == reg.credit_code)
     supply = sold.group_by(
-        s_code=sold.seller_code, s_name=sold.name, s_county=sold.county_code,
-        s_chain=sold.chain_id, s_segment=sold.segment_id, s_keyword=sold.keyword,
+        s_code=sold.seller_code,
+        s_name=sold.name,
+        s_county=sold.county_code,
+        s_chain=sold.chain_id,
+        s_segment=sold.segment_id,
+        s_keyword=sold.keyword,
     ).aggregate(sales=sold.amount.sum().cast("float64"), customers=sold.buyer_code.nunique())
     pct = supply.mutate(capacity=ibis.percent_rank().over(group_by=supply.s_keyword, order_by=supply.sales))
     j = needs.join(pct, (needs.chain_id == pct.s_chain) & (needs.segment_id == pct.s_segment))
@@ -70,7 +76,9 @@ def candidates(wh: Warehouse, win: Window, scope: Scope = EVERYTHING) -> ibis.Ta
     similarity = (j.s_keyword == j.keyword).ifelse(1.0, 0.5)
     distance = (j.s_county == j.buyer_county).ifelse(
         DISTANCE["county"],
-        (j.s_county.substr(0, 4) == j.buyer_county.substr(0, 4)).ifelse(DISTANCE["city"], DISTANCE["province"]),
+        (j.s_county.substr(0, 4) == j.buyer_county.substr(0, 4)).ifelse(
+            DISTANCE["city"], DISTANCE["province"]
+        ),
     )
     j = j.mutate(similarity=similarity, distance=distance)
     classes = _classes(wh, win.end.year)
@@ -83,35 +91,52 @@ def candidates(wh: Warehouse, win: Window, scope: Scope = EVERYTHING) -> ibis.Ta
     j = j.mutate(class_value=cls_value)
     # One row per (buyer, keyword, seller): the best of its keywords in the segment.
     j = j.mutate(
-        score=WEIGHTS["similarity"] * j.similarity + WEIGHTS["capacity"] * j.capacity.fill_null(1.0)
-        + WEIGHTS["distance"] * j.distance + WEIGHTS["class"] * j.class_value
+        score=WEIGHTS["similarity"] * j.similarity
+        + WEIGHTS["capacity"] * j.capacity.fill_null(1.0)
+        + WEIGHTS["distance"] * j.distance
+        + WEIGHTS["class"] * j.class_value
     )
     best = ibis.row_number().over(group_by=[j.buyer_code, j.keyword, j.s_code], order_by=ibis.desc(j.score))
     j = j.mutate(_k=best).filter(lambda t: t._k == 0).drop("_k")
-    rank = ibis.row_number().over(group_by=[j.buyer_code, j.keyword], order_by=[ibis.desc(j.score), j.s_code]) + 1
+    rank = (
+        ibis.row_number().over(group_by=[j.buyer_code, j.keyword], order_by=[ibis.desc(j.score), j.s_code])
+        + 1
+    )
     return j.mutate(rank=rank)
 
 
 def evidence(r) -> str:
     where = {1.0: "同区县", 0.6: "同市"}.get(round(float(r.distance), 1), "省内其他市")
-    goods = f"同类货物「{r.s_keyword}」" if r.similarity == 1.0 else f"同环节货物「{r.s_keyword}」（需求为「{r.keyword}」）"
+    goods = (
+        f"同类货物「{r.s_keyword}」"
+        if r.similarity == 1.0
+        else f"同环节货物「{r.s_keyword}」（需求为「{r.keyword}」）"
+    )
     cls = f"亩均 {r.mu_class} 类" if isinstance(r.mu_class, str) and r.mu_class else "亩均等级未评"
     return f"{goods}近期开票 {r.sales:,.2f} 万元（{int(r.customers)} 家购方）；{where}；{cls}"
 
 
-def recommend(wh: Warehouse, buyer: str, month: str, scope: Scope, top: int = TOP, months: int = 12) -> pd.DataFrame:
+def recommend(
+    wh: Warehouse, buyer: str, month: str, scope: Scope, top: int = TOP, months: int = 12
+) -> pd.DataFrame:
     """Top candidates for each outside purchase of one buyer (empty when out of scope)."""
     c = candidates(wh, window(month, months), scope)
-    df = wh.execute(c.filter((c.buyer_code == buyer.strip().upper()) & (c.rank <= top)).order_by(["keyword", "rank"]))
+    df = wh.execute(
+        c.filter((c.buyer_code == buyer.strip().upper()) & (c.rank <= top)).order_by(["keyword", "rank"])
+    )
     if not df.empty:
         df["evidence"] = [evidence(r) for r in df.itertuples()]
     return df
 
 
-def buyers_for(wh: Warehouse, seller: str, month: str, scope: Scope, top: int = TOP, months: int = 12) -> pd.DataFrame:
+def buyers_for(
+    wh: Warehouse, seller: str, month: str, scope: Scope, top: int = TOP, months: int = 12
+) -> pd.DataFrame:
     """For a supplier: the buyers whose outside purchases it ranks in their top `top` for."""
     c = candidates(wh, window(month, months), scope)
-    return wh.execute(c.filter((c.s_code == seller.strip().upper()) & (c.rank <= top)).order_by(ibis.desc("need_amount")))
+    return wh.execute(
+        c.filter((c.s_code == seller.strip().upper()) & (c.rank <= top)).order_by(ibis.desc("need_amount"))
+    )
 
 
 def evaluate(wh: Warehouse, switches: list[dict], cutoff: str, months: int = 6, top: int = TOP) -> dict:
@@ -135,8 +160,12 @@ def evaluate(wh: Warehouse, switches: list[dict], cutoff: str, months: int = 6, 
         n = int(n_cand[(s["buyer"], s["keyword"])])
         baseline += min(top, n) / n
     return {
-        "cutoff": cutoff, "history_months": months, "top": top, "switches": len(switches),
-        "servable": servable, "hits": hits,
+        "cutoff": cutoff,
+        "history_months": months,
+        "top": top,
+        "switches": len(switches),
+        "servable": servable,
+        "hits": hits,
         "hit_rate": round(hits / servable, 4) if servable else None,
         "random_baseline": round(baseline / servable, 4) if servable else None,
     }

@@ -30,7 +30,10 @@ def latest_month(wh: Warehouse) -> str | None:
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()} for r in df.to_dict("records")]
+    return [
+        {k: (None if isinstance(v, float) and pd.isna(v) else v) for k, v in r.items()}
+        for r in df.to_dict("records")
+    ]
 
 
 @cached_read
@@ -43,7 +46,9 @@ def overview(wh: Warehouse, month: str, scope: Scope) -> dict[str, Any]:
     seg_names = {(c.id, s.id): s.name for c in defs.chains for s in c.segments}
     by_chain["chain_name"] = by_chain.chain_id.map(names)
     by_seg["chain_name"] = by_seg.chain_id.map(names)
-    by_seg["segment_name"] = [seg_names.get((c, s), s) for c, s in zip(by_seg.chain_id, by_seg.segment_id, strict=True)]
+    by_seg["segment_name"] = [
+        seg_names.get((c, s), s) for c, s in zip(by_seg.chain_id, by_seg.segment_id, strict=True)
+    ]
     by_seg["position"] = by_seg.segment_id.map(SEGMENT_LABEL)
     return {"month": month, "chains": _records(by_chain), "segments": _records(by_seg)}
 
@@ -52,7 +57,7 @@ def sankey(segments: list[dict[str, Any]], chain_id: str) -> dict[str, Any]:
     """ECharts Sankey option: supplier location → the segment bought, amounts in 万元."""
     rows = [r for r in segments if r["chain_id"] == chain_id]
     nodes, links = [], []
-    for key, label in RING.items():
+    for label in RING.values():
         nodes.append({"name": label})
     for r in rows:
         target = f"{r['position']}·{r['segment_name']}"
@@ -69,11 +74,18 @@ def sankey(segments: list[dict[str, Any]], chain_id: str) -> dict[str, Any]:
     used = {x for link in links for x in (link["source"], link["target"])}
     return {
         "tooltip": {"trigger": "item"},
-        "series": [{
-            "type": "sankey", "left": 20, "right": 160, "nodeAlign": "left",
-            "data": [n for n in nodes if n["name"] in used], "links": links,
-            "label": {"fontSize": 13}, "lineStyle": {"color": "gradient", "opacity": 0.45},
-        }],
+        "series": [
+            {
+                "type": "sankey",
+                "left": 20,
+                "right": 160,
+                "nodeAlign": "left",
+                "data": [n for n in nodes if n["name"] in used],
+                "links": links,
+                "label": {"fontSize": 13},
+                "lineStyle": {"color": "gradient", "opacity": 0.45},
+            }
+        ],
     }
 
 
@@ -97,7 +109,9 @@ def weak(wh: Warehouse, month: str, scope: Scope) -> dict[str, Any]:
 
 
 @cached_read
-def buyers_with_outside_needs(wh: Warehouse, month: str, scope: Scope, limit: int = 30) -> list[dict[str, Any]]:
+def buyers_with_outside_needs(
+    wh: Warehouse, month: str, scope: Scope, limit: int = 30
+) -> list[dict[str, Any]]:
     t = compute.purchases(wh, compute.window(month), scope)
     o = t.filter(~t.in_province)
     agg = o.group_by(["buyer_code", "buyer_name", "buyer_county"]).aggregate(

@@ -66,15 +66,23 @@ def check(wh: Warehouse, manifest: str | Path, month: str) -> dict:
     injected_single = {f"{s['buyer']}|{s['keyword']}" for s in truth["single_supplier"]}
 
     members = wh.execute(compute.membership(wh, compute.window(month)))
-    inv_members = {(r.credit_code, r.chain_id, r.segment_id) for r in members.itertuples() if r.basis == "invoice"}
+    inv_members = {
+        (r.credit_code, r.chain_id, r.segment_id) for r in members.itertuples() if r.basis == "invoice"
+    }
     selling = set(rates.get("goods_members_selling", []))  # those that sold in the year
-    cross = [(g["credit_code"], g["chain"], g["segment"]) for g in truth["goods_members"] if g["credit_code"] in selling]
+    cross = [
+        (g["credit_code"], g["chain"], g["segment"])
+        for g in truth["goods_members"]
+        if g["credit_code"] in selling
+    ]
     cross_found = sum(1 for c in cross if c in inv_members)
 
     def pr(found_set: set, true_set: set) -> dict:
         hit = len(found_set & true_set)
         return {
-            "found": len(found_set), "true": len(true_set), "hit": hit,
+            "found": len(found_set),
+            "true": len(true_set),
+            "hit": hit,
             "precision": round(hit / len(found_set), 4) if found_set else None,
             "recall": round(hit / len(true_set), 4) if true_set else None,
         }
@@ -82,17 +90,22 @@ def check(wh: Warehouse, manifest: str | Path, month: str) -> dict:
     report = {
         "month": month,
         "local_rate": {
-            "max_error_points_by_chain": round(chain_err, 3), "worst_chain": chain_at,
-            "max_error_points_by_county": round(county_err, 3), "worst_county": county_at,
-            "counties": len(by_county), "counties_in_truth": len(rates["county"]),
+            "max_error_points_by_chain": round(chain_err, 3),
+            "worst_chain": chain_at,
+            "max_error_points_by_county": round(county_err, 3),
+            "worst_county": county_at,
+            "counties": len(by_county),
+            "counties_in_truth": len(rates["county"]),
             "missing_counties": missing_counties,
         },
         "weak_links": {
-            "injected": sorted(injected), "injected_found": sorted(injected & flagged),
+            "injected": sorted(injected),
+            "injected_found": sorted(injected & flagged),
             "against_realised": pr(flagged, realised),
         },
         "single_supplier": {
-            "injected": len(injected_single), "injected_found": len(injected_single & found),
+            "injected": len(injected_single),
+            "injected_found": len(injected_single & found),
             "against_realised": pr(found, real_single),
         },
         "invoice_members": {"cross_industry_sellers": len(cross), "found": cross_found},

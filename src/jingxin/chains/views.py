@@ -21,7 +21,14 @@ from jingxin.chains.compute import ChainsError
 from jingxin.chains.definitions import definitions
 from jingxin.core import audit
 from jingxin.core.auth import ANALYSTS, Role
-from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, DbSession, WarehouseReader, require_roles
+from jingxin.web.deps import (
+    CurrentActor,
+    CurrentScope,
+    CurrentUser,
+    DbSession,
+    WarehouseReader,
+    require_roles,
+)
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
@@ -30,7 +37,9 @@ ROLE_CHECK = [Depends(require_roles(*ROLES))]
 pages = APIRouter(prefix="/chains", include_in_schema=False, dependencies=ROLE_CHECK)
 api = APIRouter(prefix="/chains", tags=["产业链"], dependencies=ROLE_CHECK)
 
-Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="截止月份，如 2021-12；默认最新月份")]
+Month = Annotated[
+    str | None, Query(pattern=r"^\d{4}-\d{2}$", description="截止月份，如 2021-12；默认最新月份")
+]
 Code = Annotated[str, Query(min_length=18, max_length=18, pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
 
 
@@ -49,16 +58,27 @@ def _guard(fn, *args):
 
 
 @pages.get("")
-def chains_page(request: Request, wh: WarehouseReader, scope: CurrentScope, month: Month = None,
-                chain: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+def chains_page(
+    request: Request,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    month: Month = None,
+    chain: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
     m = _month(wh, month)
     data = _guard(service.overview, wh, m, scope)
     ids = [c["chain_id"] for c in data["chains"]]
     chosen = chain if chain in ids else (ids[0] if ids else None)
-    return render(request, "chains/index.html", {
-        **data, "chain": chosen, "defs": definitions(),
-        "sankey": service.sankey(data["segments"], chosen) if chosen else None,
-    })
+    return render(
+        request,
+        "chains/index.html",
+        {
+            **data,
+            "chain": chosen,
+            "defs": definitions(),
+            "sankey": service.sankey(data["segments"], chosen) if chosen else None,
+        },
+    )
 
 
 @pages.get("/weak-links")
@@ -67,8 +87,13 @@ def weak_page(request: Request, wh: WarehouseReader, scope: CurrentScope, month:
 
 
 @pages.get("/match")
-def match_page(request: Request, wh: WarehouseReader, scope: CurrentScope, month: Month = None,
-               buyer: Annotated[str | None, Query(max_length=18)] = None) -> Response:
+def match_page(
+    request: Request,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    month: Month = None,
+    buyer: Annotated[str | None, Query(max_length=18)] = None,
+) -> Response:
     m = _month(wh, month)
     buyers = _guard(service.buyers_with_outside_needs, wh, m, scope)
     recs = _guard(service.recommendations, wh, buyer.strip().upper(), m, scope) if buyer else []
@@ -76,9 +101,16 @@ def match_page(request: Request, wh: WarehouseReader, scope: CurrentScope, month
 
 
 @pages.post("/match/propose")
-def propose_page(db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope,
-                 buyer: Annotated[str, Form(max_length=18)], seller: Annotated[str, Form(max_length=18)],
-                 keyword: Annotated[str, Form(max_length=64)], month: Annotated[str, Form(pattern=r"^\d{4}-\d{2}$")]) -> Response:
+def propose_page(
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    buyer: Annotated[str, Form(max_length=18)],
+    seller: Annotated[str, Form(max_length=18)],
+    keyword: Annotated[str, Form(max_length=64)],
+    month: Annotated[str, Form(pattern=r"^\d{4}-\d{2}$")],
+) -> Response:
     """发起对接: a case of the `chain_match` workflow for one recommendation."""
     from jingxin.chains.cooperation import propose
 
@@ -88,8 +120,9 @@ def propose_page(db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: C
 
 
 @pages.get("/export.xlsx")
-def export_page(db: DbSession, wh: WarehouseReader, scope: CurrentScope, actor: CurrentActor,
-                month: Month = None) -> Response:
+def export_page(
+    db: DbSession, wh: WarehouseReader, scope: CurrentScope, actor: CurrentActor, month: Month = None
+) -> Response:
     import pandas as pd
 
     m = _month(wh, month)
@@ -97,19 +130,77 @@ def export_page(db: DbSession, wh: WarehouseReader, scope: CurrentScope, actor: 
     weak = _guard(service.weak, wh, m, scope)
     buf = io.BytesIO()
     sheets = {
-        "本地配套率_产业链": (over["chains"], {"chain_name": "产业链", "amount": "采购额(万元)", "county": "本县配套率", "city": "本市配套率", "province": "本省配套率", "lines": "发票行数", "buyers": "购方数", "suppliers": "供方数"}),
-        "本地配套率_环节": (over["segments"], {"chain_name": "产业链", "position": "环节", "segment_name": "环节名称", "amount": "采购额(万元)", "county": "本县配套率", "city": "本市配套率", "province": "本省配套率"}),
-        "薄弱环节": (weak["segments"], {"chain_name": "产业链", "segment_name": "环节", "amount": "采购额(万元)", "outside": "省外占比", "hhi": "供应集中度HHI", "top_share": "最大供方占比", "weak_outside": "外省依赖", "weak_concentrated": "供应集中"}),
-        "单一供应商依赖": (weak["single"], {"buyer_code": "购方信用代码", "buyer_name": "购方", "chain_name": "产业链", "keyword": "货物", "supplier": "唯一供方", "supplier_place": "供方所在地", "amount": "采购额(万元)", "months": "月数"}),
+        "本地配套率_产业链": (
+            over["chains"],
+            {
+                "chain_name": "产业链",
+                "amount": "采购额(万元)",
+                "county": "本县配套率",
+                "city": "本市配套率",
+                "province": "本省配套率",
+                "lines": "发票行数",
+                "buyers": "购方数",
+                "suppliers": "供方数",
+            },
+        ),
+        "本地配套率_环节": (
+            over["segments"],
+            {
+                "chain_name": "产业链",
+                "position": "环节",
+                "segment_name": "环节名称",
+                "amount": "采购额(万元)",
+                "county": "本县配套率",
+                "city": "本市配套率",
+                "province": "本省配套率",
+            },
+        ),
+        "薄弱环节": (
+            weak["segments"],
+            {
+                "chain_name": "产业链",
+                "segment_name": "环节",
+                "amount": "采购额(万元)",
+                "outside": "省外占比",
+                "hhi": "供应集中度HHI",
+                "top_share": "最大供方占比",
+                "weak_outside": "外省依赖",
+                "weak_concentrated": "供应集中",
+            },
+        ),
+        "单一供应商依赖": (
+            weak["single"],
+            {
+                "buyer_code": "购方信用代码",
+                "buyer_name": "购方",
+                "chain_name": "产业链",
+                "keyword": "货物",
+                "supplier": "唯一供方",
+                "supplier_place": "供方所在地",
+                "amount": "采购额(万元)",
+                "months": "月数",
+            },
+        ),
     }
     with pd.ExcelWriter(buf, engine="xlsxwriter") as xl:
         for name, (rows, cols) in sheets.items():
             df = pd.DataFrame(rows, columns=list(cols)) if rows else pd.DataFrame(columns=list(cols))
             df[list(cols)].rename(columns=cols).to_excel(xl, sheet_name=name, index=False)
-    audit.record(db, actor, "export", "chains", m, {"page": "/chains/export.xlsx", "division": scope.division}, commit=True)
+    audit.record(
+        db,
+        actor,
+        "export",
+        "chains",
+        m,
+        {"page": "/chains/export.xlsx", "division": scope.division},
+        commit=True,
+    )
     name = f"产业链分析_{m}.xlsx"
-    return Response(buf.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return Response(
+        buf.getvalue(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
 
 
 @api.get("/local-rates")
@@ -129,7 +220,11 @@ def match_api(wh: WarehouseReader, scope: CurrentScope, buyer: Code, month: Mont
     """Top in-province sellers for the buyer's outside purchases, with evidence (empty when the
     buyer is outside the reader's scope or buys nothing from outside)."""
     m = _month(wh, month)
-    return {"month": m, "buyer": buyer, "recommendations": _guard(service.recommendations, wh, buyer, m, scope)}
+    return {
+        "month": m,
+        "buyer": buyer,
+        "recommendations": _guard(service.recommendations, wh, buyer, m, scope),
+    }
 
 
 scenario = WebScenario(

@@ -127,19 +127,29 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
             kw = segs[k_up][4][int(rng.integers(0, len(segs[k_up][4])))]
             sellers[kw_index[(k_up, kw)]].append(e)
             goods_members.append(
-                {"credit_code": str(pop.credit_code[e]), "industry_code": str(pop.industry_code[e]),
-                 "chain": cid, "segment": segs[k_up][1], "keyword": kw}
+                {
+                    "credit_code": str(pop.credit_code[e]),
+                    "industry_code": str(pop.industry_code[e]),
+                    "chain": cid,
+                    "segment": segs[k_up][1],
+                    "keyword": kw,
+                }
             )
 
     # Outside suppliers: a few per keyword, registered in other provinces.
     n_out = len(kw_list) * OUTSIDE_PER_GOODS
     out_div = np.array(OUTSIDE_DIVISIONS)[rng.integers(0, len(OUTSIDE_DIVISIONS), n_out)]
-    out_codes = credit_codes(out_div, streams("chain-trade", "outside")).reshape(len(kw_list), OUTSIDE_PER_GOODS)
+    out_codes = credit_codes(out_div, streams("chain-trade", "outside")).reshape(
+        len(kw_list), OUTSIDE_PER_GOODS
+    )
     out_size = rng.lognormal(0, 1, (len(kw_list), OUTSIDE_PER_GOODS))
 
     # Outside share per segment; weak links among segments that have in-province sellers.
     outside = rng.uniform(*OUTSIDE_SHARE, len(segs))
-    has_local = np.array([sum(len(sellers[kw_index[(k, kw)]]) for kw in s[4]) >= 3 for k, s in enumerate(segs)])
+    has_local = np.array(
+        [sum(len(sellers[kw_index[(k, kw)]]) for kw in s[4]) >= 3 for k, s in enumerate(segs)]
+    )
+
     # Goods of segment k are bought by the next segment of the same chain (and upstream by itself).
     def buyers_of(k: int) -> int:
         nxt = k + 1 if k + 1 < len(segs) and segs[k + 1][0] == segs[k][0] else -1
@@ -152,10 +162,16 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
     for k in weak:
         outside[k] = rng.uniform(*WEAK_OUTSIDE)
     counties = np.unique(pop.county_code)
-    aff_county = dict(zip(counties.tolist(), rng.uniform(*COUNTY_AFFINITY, counties.shape[0]).tolist(), strict=True))
-    aff_city = dict(zip(counties.tolist(), rng.uniform(*CITY_AFFINITY, counties.shape[0]).tolist(), strict=True))
+    aff_county = dict(
+        zip(counties.tolist(), rng.uniform(*COUNTY_AFFINITY, counties.shape[0]).tolist(), strict=True)
+    )
+    aff_city = dict(
+        zip(counties.tolist(), rng.uniform(*CITY_AFFINITY, counties.shape[0]).tolist(), strict=True)
+    )
 
-    rows: dict[str, list] = {k: [] for k in ("buyer", "seller_idx", "seller_code", "goods", "kw", "seg", "share", "first", "last")}
+    rows: dict[str, list] = {
+        k: [] for k in ("buyer", "seller_idx", "seller_code", "goods", "kw", "seg", "share", "first", "last")
+    }
     singles, switches = [], []
 
     def pick_local(j: int, b: int, ring: str, local_sellers: np.ndarray) -> int:
@@ -196,11 +212,18 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
             for w in weights.tolist():
                 ring = "outside"
                 if local_sellers.size and rng.random() >= outside[k]:
-                    ring = "county" if rng.random() < aff_county[pop.county_code[b]] else (
-                        "city" if rng.random() < aff_city[pop.county_code[b]] else "province")
+                    ring = (
+                        "county"
+                        if rng.random() < aff_county[pop.county_code[b]]
+                        else ("city" if rng.random() < aff_city[pop.county_code[b]] else "province")
+                    )
                 s = -1
-                for r in {"county": ("county", "city", "province"), "city": ("city", "province"),
-                          "province": ("province",), "outside": ()}[ring]:
+                for r in {
+                    "county": ("county", "city", "province"),
+                    "city": ("city", "province"),
+                    "province": ("province",),
+                    "outside": (),
+                }[ring]:
                     s = pick_local(j, b, r, local_sellers)
                     if s >= 0:
                         break
@@ -213,30 +236,50 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
                     continue
                 used.add(code)
                 share = kshare * w
-                free = local_sellers[~np.isin(pop.credit_code[local_sellers], list(used))] if local_sellers.size else local_sellers
+                free = (
+                    local_sellers[~np.isin(pop.credit_code[local_sellers], list(used))]
+                    if local_sellers.size
+                    else local_sellers
+                )
                 if s < 0 and free.size >= 2 and not single and rng.random() < SWITCH_SHARE:
-                    cand = free  # never a supplier the buyer already has: (seller, buyer, month, goods) stays unique
-                    near = np.where(pop.county_code[cand] == pop.county_code[b], 3.0,
-                                    np.where(city[cand] == city[b], 2.0, 1.0))
+                    # never a supplier the buyer already has: (seller, buyer, month, goods) stays unique
+                    cand = free
+                    near = np.where(
+                        pop.county_code[cand] == pop.county_code[b],
+                        3.0,
+                        np.where(city[cand] == city[b], 2.0, 1.0),
+                    )
                     p = size[cand] * near * rng.lognormal(0, 0.5, cand.shape[0])
                     new = int(rng.choice(cand, p=p / p.sum()))
                     used.add(str(pop.credit_code[new]))
                     add(b, -1, code, goods, k, share, 0, switch_month - 1)
                     add(b, new, str(pop.credit_code[new]), goods, k, share, switch_month, months_total - 1)
-                    switches.append({
-                        "buyer": str(pop.credit_code[b]), "goods": goods, "keyword": kw,
-                        "chain": segs[k][0], "segment": segs[k][1], "old_supplier": code,
-                        "new_supplier": str(pop.credit_code[new]),
-                        "from_month": f"{pop.years[-1]}-07",
-                    })
+                    switches.append(
+                        {
+                            "buyer": str(pop.credit_code[b]),
+                            "goods": goods,
+                            "keyword": kw,
+                            "chain": segs[k][0],
+                            "segment": segs[k][1],
+                            "old_supplier": code,
+                            "new_supplier": str(pop.credit_code[new]),
+                            "from_month": f"{pop.years[-1]}-07",
+                        }
+                    )
                     continue
                 add(b, s, code, goods, k, share, 0, months_total - 1)
             if single:
-                singles.append({
-                    "buyer": str(pop.credit_code[b]), "chain": segs[k][0], "segment": segs[k][1],
-                    "keyword": kw, "goods": goods, "supplier": code,
-                    "supplier_in_province": s >= 0,
-                })
+                singles.append(
+                    {
+                        "buyer": str(pop.credit_code[b]),
+                        "chain": segs[k][0],
+                        "segment": segs[k][1],
+                        "keyword": kw,
+                        "goods": goods,
+                        "supplier": code,
+                        "supplier_in_province": s >= 0,
+                    }
+                )
 
     seg_idx = np.array(rows["seg"], dtype=np.int64)
     trade = ChainTrade(
@@ -257,16 +300,24 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
         "chain's members; local rate at a level = amount from sellers in the buyer's county (city, "
         "province) / all that amount; realised on the generated amounts before defects",
         "assumptions": {
-            "input_share": INPUT_SHARE, "outside_share": list(OUTSIDE_SHARE),
-            "weak_outside_share": list(WEAK_OUTSIDE), "county_affinity": list(COUNTY_AFFINITY),
-            "city_affinity": list(CITY_AFFINITY), "suppliers_per_goods": [SUPPLIERS[0], SUPPLIERS[1] - 1],
-            "single_supplier_share": SINGLE_SUPPLIER, "switch_share": SWITCH_SHARE,
+            "input_share": INPUT_SHARE,
+            "outside_share": list(OUTSIDE_SHARE),
+            "weak_outside_share": list(WEAK_OUTSIDE),
+            "county_affinity": list(COUNTY_AFFINITY),
+            "city_affinity": list(CITY_AFFINITY),
+            "suppliers_per_goods": [SUPPLIERS[0], SUPPLIERS[1] - 1],
+            "single_supplier_share": SINGLE_SUPPLIER,
+            "switch_share": SWITCH_SHARE,
             "source": "project assumptions (docs/chains.md); no published local supporting rate was found",
         },
         "segments": [
-            {"chain": s[0], "segment": s[1], "target_outside_share": round(float(outside[k]), 4),
-             "in_province_sellers": int(sum(len(sellers[kw_index[(k, kw)]]) for kw in s[4])),
-             "injected_weak": bool(k in set(np.asarray(weak).tolist()))}
+            {
+                "chain": s[0],
+                "segment": s[1],
+                "target_outside_share": round(float(outside[k]), 4),
+                "in_province_sellers": int(sum(len(sellers[kw_index[(k, kw)]]) for kw in s[4])),
+                "injected_weak": bool(k in set(np.asarray(weak).tolist())),
+            }
             for k, s in enumerate(segs)
         ],
         "weak_links": [
@@ -281,17 +332,23 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
     return trade
 
 
-def chain_invoice_frame(year: int, pop: Population, acc: Accounts, trade: ChainTrade, streams: Streams) -> Frame:
+def chain_invoice_frame(
+    year: int, pop: Population, acc: Accounts, trade: ChainTrade, streams: Streams
+) -> Frame:
     """增值税发票流向 of one year from the chain links; records the year's realised local rates."""
     rng = streams("chain-invoices", year)
     k = acc.index(year)
     m0 = 12 * k
     revenue = np.nan_to_num(acc.revenue[k])
     in_prov = trade.seller_idx >= 0
-    alive = acc.active[k][trade.buyer] & np.where(in_prov, acc.active[k][np.maximum(trade.seller_idx, 0)], True)
+    alive = acc.active[k][trade.buyer] & np.where(
+        in_prov, acc.active[k][np.maximum(trade.seller_idx, 0)], True
+    )
     lk = np.flatnonzero(alive & (trade.first_month <= m0 + 11) & (trade.last_month >= m0))
     month_idx = m0 + np.arange(12)
-    window = (trade.first_month[lk, None] <= month_idx[None, :]) & (trade.last_month[lk, None] >= month_idx[None, :])
+    window = (trade.first_month[lk, None] <= month_idx[None, :]) & (
+        trade.last_month[lk, None] >= month_idx[None, :]
+    )
     trades = window & (rng.random((lk.shape[0], 12)) < trade.month_prob[lk, None])
     base = revenue[trade.buyer[lk]] * trade.share[lk]
     amount = base[:, None] * month_weights(year)[None, :] * rng.lognormal(0, 0.2, trades.shape)
@@ -322,14 +379,18 @@ def _rates(pop: Population, trade: ChainTrade, link: np.ndarray, amount: np.ndar
     b = trade.buyer[link]
     bc = pop.county_code[b]
     sc = np.where(s >= 0, pop.county_code[np.maximum(s, 0)], "")
-    df = pd.DataFrame({
-        "chain": trade.chain[link], "segment": trade.segment[link], "county": bc,
-        "amount": amount,
-        "county_amt": np.where(sc == bc, amount, 0.0),
-        "city_amt": np.where((sc != "") & (sc.astype("U4") == bc.astype("U4")), amount, 0.0),
-        "prov_amt": np.where(s >= 0, amount, 0.0),
-        "n": 1,
-    })
+    df = pd.DataFrame(
+        {
+            "chain": trade.chain[link],
+            "segment": trade.segment[link],
+            "county": bc,
+            "amount": amount,
+            "county_amt": np.where(sc == bc, amount, 0.0),
+            "city_amt": np.where((sc != "") & (sc.astype("U4") == bc.astype("U4")), amount, 0.0),
+            "prov_amt": np.where(s >= 0, amount, 0.0),
+            "n": 1,
+        }
+    )
 
     def table(keys: list[str]) -> dict:
         g = df.groupby(keys)[["amount", "county_amt", "city_amt", "prov_amt", "n"]].sum()
@@ -346,12 +407,16 @@ def _rates(pop: Population, trade: ChainTrade, link: np.ndarray, amount: np.ndar
         return out
 
     # Realised single-supplier pairs of the year: "buyer|keyword" with one seller.
-    pairs = pd.DataFrame({"buyer": pop.credit_code[b], "goods": trade.keyword[link], "seller": trade.seller_code[link]})
+    pairs = pd.DataFrame(
+        {"buyer": pop.credit_code[b], "goods": trade.keyword[link], "seller": trade.seller_code[link]}
+    )
     n_sup = pairs.groupby(["buyer", "goods"])["seller"].nunique()
     single = sorted(f"{buyer}|{goods}" for (buyer, goods), n in n_sup.items() if n == 1)
     sold = set(trade.seller_code[link].tolist())
     return {
-        "goods_members_selling": sorted(g["credit_code"] for g in trade.truth["goods_members"] if g["credit_code"] in sold),
+        "goods_members_selling": sorted(
+            g["credit_code"] for g in trade.truth["goods_members"] if g["credit_code"] in sold
+        ),
         "single_supplier_pairs": single,
         "chain": table(["chain"]),
         "county": table(["county"]),

@@ -88,7 +88,7 @@ def register(app: typer.Typer) -> None:
         ] = False,
         chains: Annotated[
             bool,
-            typer.Option("--chains", help="发票流向按十大产业链环节生成（本地配套率、薄弱环节、单一供应商依赖的真值）"),
+            typer.Option("--chains", help="发票流向按十大产业链环节生成（含本地配套率等真值）"),
         ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出结果")] = False,
     ) -> None:

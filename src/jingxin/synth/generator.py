@@ -18,9 +18,10 @@ from jingxin.core import contracts
 from jingxin.synth import events as ev
 from jingxin.synth import official as off
 from jingxin.synth.accounts import Accounts, build_accounts
+from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, targets
 from jingxin.synth.chain_trade import ChainTrade, build_chain_trade, chain_invoice_frame
 from jingxin.synth.chain_trade import manifest_entry as chains_entry
-from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, targets
+from jingxin.synth.customs import customs_frame
 from jingxin.synth.defects import plan_defects
 from jingxin.synth.distress import Distress, build_distress
 from jingxin.synth.distress import manifest_entry as distress_entry
@@ -33,7 +34,6 @@ from jingxin.synth.parks import Parks, build_parks
 from jingxin.synth.population import Population, draw_population
 from jingxin.synth.risk_sources import BUILDERS as RISK_BUILDERS
 from jingxin.synth.risk_sources import RISK_SOURCES
-from jingxin.synth.customs import customs_frame
 from jingxin.synth.sources import (
     ANNUAL_SOURCES,
     annual_frame,
