@@ -58,6 +58,8 @@ def window(month: str, months: int = 12) -> Window:
         end = date(y, m, 1)
     except (ValueError, TypeError):
         raise ChainsError(f"月份格式应为 YYYY-MM（例如 2021-12），收到 {month!r}") from None
+    if not 1990 <= y <= 2100:
+        raise ChainsError(f"月份超出范围（1990—2100 年）：{month!r}")
     if not 1 <= months <= 60:
         raise ChainsError(f"窗口月数应在 1～60 之间，收到 {months}")
     k = y * 12 + m - 1 - (months - 1)
