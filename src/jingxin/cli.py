@@ -30,3 +30,4 @@ importlib.import_module("jingxin.nowcast.cli").register(app)
 importlib.import_module("jingxin.medical.cli").register(app)  # 医疗物资, 5G
 importlib.import_module("jingxin.projects.cli").register(app)  # 工业投资与项目
 importlib.import_module("jingxin.cultivation.cli").register(app)  # 梯队培育
+importlib.import_module("jingxin.chains.cli").register(app)  # 十大标志性产业链

@@ -93,6 +93,10 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--projects", help="同时生成工业投资项目库、项目月度进展、培育库企业指标及其真值（技改效果、达标企业）"),
         ] = False,
+        chains: Annotated[
+            bool,
+            typer.Option("--chains", help="发票流向按十大产业链环节生成（含本地配套率等真值）"),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出结果")] = False,
     ) -> None:
         """生成合成省份数据：各部门按各自习惯报送的文件，互相一致，含可控缺陷与清单。"""
@@ -129,6 +133,7 @@ def register(app: typer.Typer) -> None:
                     stable_years=stable_years,
                     risk=risk,
                     projects=projects,
+                    chains=chains,
                     progress=advance,
                 )
             except ValueError as exc:

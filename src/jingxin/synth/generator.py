@@ -20,6 +20,8 @@ from jingxin.synth import official as off
 from jingxin.synth import projects as proj
 from jingxin.synth.accounts import Accounts, build_accounts
 from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, targets
+from jingxin.synth.chain_trade import ChainTrade, build_chain_trade, chain_invoice_frame
+from jingxin.synth.chain_trade import manifest_entry as chains_entry
 from jingxin.synth.customs import customs_frame
 from jingxin.synth.defects import plan_defects
 from jingxin.synth.distress import Distress, build_distress
@@ -201,7 +203,7 @@ def _build(
     pop: Population,
     acc: Accounts,
     parks: Parks,
-    links: Links | None,
+    links: Links | ChainTrade | None,
     streams: Streams,
     daily_days: int,
     distress: Distress | None = None,
@@ -236,6 +238,8 @@ def _build(
         return monthly_frame(year, pop, acc, streams)
     if source == "invoices":
         assert year is not None and links is not None
+        if isinstance(links, ChainTrade):  # --chains: chain-structured flows (synth.chain_trade)
+            return chain_invoice_frame(year, pop, acc, links, streams)
         return invoice_frame(year, pop, acc, links, streams)
     if source == "power-daily":
         return daily_frame(pop, acc, daily_days, streams)
@@ -322,6 +326,7 @@ def generate_province(
     stable_years: bool = False,
     risk: bool = False,
     projects: bool = False,
+    chains: bool = False,
     progress: Callable[[str, FileEntry | None], None] | None = None,
 ) -> Manifest:
     """Generate a consistent synthetic province (合成省份数据) into `out_dir`; return the manifest.
@@ -339,6 +344,9 @@ def generate_province(
     (:mod:`.distress`); every other file stays byte-identical with or without it.
     `projects` adds the projects and cultivation sources (项目库, 项目月度进展, 培育库企业指标) with
     their truth under ``projects`` (:mod:`.projects`); every other file stays byte-identical.
+    `chains` draws the invoice files from the flagship chains' segments with known local shares,
+    weak links, single-supplier dependencies and held-back switches (:mod:`.chain_trade`), truth
+    under ``chains``; every other file stays byte-identical with or without it.
     `progress(step, entry)` is called after each step (entry is None for non-file steps).
     """
     year_tuple = parse_years(years)
@@ -357,7 +365,11 @@ def generate_province(
     notify("accounts", None)
     parks = build_parks(pop, pop.land_area(), acc.scale, streams)
     jobs = plan_jobs(year_tuple, annual_only, risk, projects)
-    links = build_links(pop, streams) if not annual_only else None
+    if chains and annual_only:
+        raise ValueError("chains needs the invoice files: do not combine it with annual_only")
+    links: Links | ChainTrade | None = None
+    if not annual_only:
+        links = build_chain_trade(pop, acc, streams) if chains else build_links(pop, streams)
     distress = build_distress(pop, acc, streams) if risk else None
     pipeline = proj.build_projects(pop, acc, streams) if projects else None
 
@@ -373,6 +385,7 @@ def generate_province(
             "stable_years": stable_years,
             **({"risk": True} if risk else {}),
             **({"projects": True} if projects else {}),
+            **({"chains": True} if chains else {}),
             "growth": 0.0 if stable_years else "calibrated (see calibration.years)",
         },
         totals={**_totals(pop, acc, parks), "support": support_truth(year_tuple, pop, acc, streams)},
@@ -418,6 +431,8 @@ def generate_province(
         manifest.files.append(entry)
         del frame
         notify(entry.file, entry)
+    if isinstance(links, ChainTrade):
+        manifest.chains = chains_entry(links)
     manifest.write(out)
     notify("manifest.json", None)
     return manifest

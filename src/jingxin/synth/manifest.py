@@ -99,6 +99,8 @@ class Manifest:
     events: list[dict[str, Any]] = field(default_factory=list)
     # Enterprise risk truth (synth.distress): who failed, when, why, along which guarantee.
     distress: dict[str, Any] = field(default_factory=dict)
+    # Chain trade truth (synth.chain_trade, `--chains`): local rates, weak links, dependencies.
+    chains: dict[str, Any] = field(default_factory=dict)
     # Official figures (统计局发布) per year: counts and every revision (:mod:`.official`).
     official: list[dict[str, Any]] = field(default_factory=list)
     # Projects and cultivation truth (synth.projects), only with --projects.
@@ -132,9 +134,11 @@ class Manifest:
             "distress",
             "official",
             "projects",
+            "chains",
         ]
-        # `distress` and `projects` only when generated: other manifests stay as they were.
-        return {key: data[key] for key in order if key not in ("distress", "projects") or data[key]}
+        # `distress`, `projects` and `chains` only when generated: other manifests stay as they were.
+        optional = ("distress", "projects", "chains")
+        return {key: data[key] for key in order if key not in optional or data[key]}
 
     def write(self, out_dir: Path) -> Path:
         path = Path(out_dir) / MANIFEST_FILE
@@ -159,6 +163,7 @@ class Manifest:
             shared_parcels=data.get("shared_parcels", []),
             events=data.get("events", []),
             distress=data.get("distress", {}),
+            chains=data.get("chains", {}),
             official=data.get("official", []),
             projects=data.get("projects", {}),
             row_numbering=data.get("row_numbering", ROW_NUMBERING),

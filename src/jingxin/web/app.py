@@ -82,6 +82,7 @@ SCENARIO_MODULES: tuple[str, ...] = (
     # 项目推进与梯队培育
     "jingxin.projects.views",
     "jingxin.cultivation.views",
+    "jingxin.chains.views",  # 十大标志性产业链
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside

@@ -1,0 +1,98 @@
+"""The chain pages in a real browser against a real server: the province analyst reads the chain
+map (Sankey) and switches chain, the weak-links page, and the matching page for a buyer; a county
+analyst sees only its county's buyers and gets nothing for a buyer of another county; the Excel
+export downloads. Screenshots go to docs/screenshots/chains-*.png."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from browser_support import open_as, serve, shot
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
+    from jingxin.accounts.schemas import UserCreate
+    from jingxin.accounts.service import create_user
+    from jingxin.chains.testing import build_chains_province
+    from jingxin.core.audit import CLI_ACTOR
+    from jingxin.core.auth import Role
+    from jingxin.core.db import Database, upgrade
+
+    home = tmp_path_factory.mktemp("chains-browser")
+    url, manifest, _ = build_chains_province(home, enterprises=800, seed=7)
+    switch = manifest["chains"]["switches"][0]
+    county = switch["buyer"][2:8]
+    db_url = f"sqlite:///{home / 'platform.sqlite'}"
+    upgrade(db_url)
+    database = Database(db_url)
+    with database.session() as db:
+        create_demo_users(db, DEMO_PASSWORD, staff_enterprises=[])
+        create_user(
+            db,
+            UserCreate(
+                username="xian",
+                display_name="县分析员",
+                role=Role.COUNTY_ANALYST,
+                division_code=county,
+                password=DEMO_PASSWORD,
+            ),
+            CLI_ACTOR,
+        )
+    other = next(s["buyer"] for s in manifest["chains"]["switches"] if s["buyer"][2:6] != county[:4])
+    with serve(home, database_url=db_url, warehouse_url=url, startup_seconds=300) as base:
+        yield {
+            "base": base,
+            "password": DEMO_PASSWORD,
+            "buyer": switch["buyer"],
+            "county": county,
+            "other": other,
+        }
+
+
+def test_chain_pages(server, browser) -> None:
+    base, pw = server["base"], server["password"]
+    page = open_as(browser, base, "sheng", pw)
+    page.goto(f"{base}/chains")
+    assert page.locator("#chain-rates tbody tr").count() >= 5
+    page.wait_for_selector("#chain-sankey canvas")
+    page.select_option("#chain-select", "modern_textile")
+    page.click("#chain-submit")
+    page.wait_for_load_state("networkidle")
+    assert "现代纺织" in page.locator("h2").first.inner_text()
+    shot(page, "chains-map")
+    page.goto(f"{base}/chains/weak-links")
+    assert page.locator("#weak-segments .badge-red").count() >= 1
+    assert page.locator("#single-supplier tbody tr").count() >= 1
+    shot(page, "chains-weak-links")
+    page.goto(f"{base}/chains/match?month=2021-06")
+    page.fill("#buyer-input", server["buyer"])
+    page.click("#buyer-submit")
+    page.wait_for_load_state("networkidle")
+    rows = page.locator("#recommendations tbody tr")
+    assert rows.count() >= 1 and "万元" in rows.first.inner_text()
+    shot(page, "chains-match")
+    with page.expect_download() as dl:
+        page.evaluate(
+            "url => { const a = document.createElement('a'); a.href = url;"
+            " document.body.appendChild(a); a.click(); }",
+            f"{base}/chains/export.xlsx",
+        )
+    assert dl.value.suggested_filename.endswith(".xlsx")
+    assert page.js_errors == []
+
+    county = open_as(browser, base, "xian", pw)
+    county.goto(f"{base}/chains/match?month=2021-06")
+    codes = [c for c in county.locator("#outside-buyers .mono").all_inner_texts() if len(c) == 18]
+    assert codes and all(c[2:8] == server["county"] for c in codes)
+    county.goto(f"{base}/chains/match?month=2021-06&buyer={server['other']}")
+    assert "没有可由省内企业替代" in county.locator("#recommendations").inner_text()
+    api = county.request.get(f"{base}/api/v1/chains/match?buyer={server['other']}&month=2021-06")
+    assert api.ok and api.json()["recommendations"] == []
+    ent = open_as(browser, base, "qiye", pw)
+    assert ent.request.get(f"{base}/api/v1/chains/local-rates").status == 403
