@@ -158,15 +158,19 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
 
     bought = np.array([buyers_of(k) for k in range(len(segs))])
     eligible = np.flatnonzero(has_local & (bought >= 4))
-    weak = rng.choice(eligible, min(WEAK_LINKS, eligible.shape[0]), replace=False) if eligible.size else []
+    weak: np.ndarray = (
+        rng.choice(eligible, min(WEAK_LINKS, eligible.shape[0]), replace=False)
+        if eligible.size
+        else np.array([], dtype=int)
+    )
     for k in weak:
         outside[k] = rng.uniform(*WEAK_OUTSIDE)
     counties = np.unique(pop.county_code)
     aff_county = dict(
-        zip(counties.tolist(), rng.uniform(*COUNTY_AFFINITY, counties.shape[0]).tolist(), strict=True)
+        zip(counties.tolist(), rng.uniform(*COUNTY_AFFINITY, size=counties.shape[0]).tolist(), strict=True)
     )
     aff_city = dict(
-        zip(counties.tolist(), rng.uniform(*CITY_AFFINITY, counties.shape[0]).tolist(), strict=True)
+        zip(counties.tolist(), rng.uniform(*CITY_AFFINITY, size=counties.shape[0]).tolist(), strict=True)
     )
 
     rows: dict[str, list] = {
@@ -217,18 +221,18 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
                         if rng.random() < aff_county[pop.county_code[b]]
                         else ("city" if rng.random() < aff_city[pop.county_code[b]] else "province")
                     )
-                s = -1
+                seller = -1
                 for r in {
                     "county": ("county", "city", "province"),
                     "city": ("city", "province"),
                     "province": ("province",),
                     "outside": (),
                 }[ring]:
-                    s = pick_local(j, b, r, local_sellers)
-                    if s >= 0:
+                    seller = pick_local(j, b, r, local_sellers)
+                    if seller >= 0:
                         break
-                if s >= 0:
-                    code = str(pop.credit_code[s])
+                if seller >= 0:
+                    code = str(pop.credit_code[seller])
                 else:
                     o = int(rng.choice(OUTSIDE_PER_GOODS, p=out_size[j] / out_size[j].sum()))
                     code = str(out_codes[j, o])
@@ -241,7 +245,7 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
                     if local_sellers.size
                     else local_sellers
                 )
-                if s < 0 and free.size >= 2 and not single and rng.random() < SWITCH_SHARE:
+                if seller < 0 and free.size >= 2 and not single and rng.random() < SWITCH_SHARE:
                     # never a supplier the buyer already has: (seller, buyer, month, goods) stays unique
                     cand = free
                     near = np.where(
@@ -267,7 +271,7 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
                         }
                     )
                     continue
-                add(b, s, code, goods, k, share, 0, months_total - 1)
+                add(b, seller, code, goods, k, share, 0, months_total - 1)
             if single:
                 singles.append(
                     {
@@ -277,7 +281,7 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
                         "keyword": kw,
                         "goods": goods,
                         "supplier": code,
-                        "supplier_in_province": s >= 0,
+                        "supplier_in_province": seller >= 0,
                     }
                 )
 
@@ -291,7 +295,7 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
         chain=np.array([segs[k][0] for k in seg_idx.tolist()]),
         segment=np.array([segs[k][1] for k in seg_idx.tolist()]),
         share=np.array(rows["share"]),
-        month_prob=rng.uniform(0.8, 1.0, seg_idx.shape[0]),
+        month_prob=rng.uniform(0.8, 1.0, size=seg_idx.shape[0]),
         first_month=np.array(rows["first"], dtype=np.int64),
         last_month=np.array(rows["last"], dtype=np.int64),
     )
