@@ -24,6 +24,7 @@ MODEL_MODULES = (
     "jingxin.core.notify.models",
     "jingxin.appeals.models",
     "jingxin.policies.models",
+    "jingxin.evaluation.whatif.models",
 )
 
 for _module in MODEL_MODULES:

@@ -47,6 +47,7 @@ def _model_modules() -> None:
     import jingxin.core.workflow.models  # noqa: F401
     import jingxin.exchange.models  # noqa: F401
     import jingxin.policies.models  # noqa: F401
+    import jingxin.evaluation.whatif.models  # noqa: F401
 
 
 @cache
