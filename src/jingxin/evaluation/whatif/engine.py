@@ -243,14 +243,21 @@ class Engine:
 
     def official_rows(self) -> dict[str, dict[str, float | None]]:
         """The parameters of the official configuration, per county of the computation."""
-        return {c: _flatten(self.system.for_county(c), self.year) for c in self.counties}
+        return {c: self._resolved(self.system.for_county(c)) for c in self.counties}
+
+    def _resolved(self, county_system: System) -> dict[str, float | None]:
+        """A county's parameters as the stored run reads them: a county without a value of its
+        own takes the system's (`Params.get`: coalesce(county, default))."""
+        defaults = _flatten(self.system.model_copy(update={"overrides": {}}), self.year)
+        flat = _flatten(county_system, self.year)
+        return {k: (v if v is not None else defaults.get(k)) for k, v in {**defaults, **flat}.items()}
 
     def run(self, county_system: System | None = None) -> pa.Table:
         """Results with the official parameters, or with `county_system` (the county's system
         with the scenario applied, `scenario.apply`) for this engine's county."""
         rows = self.official_rows()
         if county_system is not None:
-            rows[self.county] = _flatten(county_system, self.year)
+            rows[self.county] = self._resolved(county_system)
         with self.lock:
             self.params.write(rows)
             self.scored.fill()
@@ -307,7 +314,14 @@ def build_engine(wh: Warehouse, system: System, year: int, county: str, history:
                 raise WhatIfError(f"区县 {county} 在 {year} 年没有参加 {system.id} 评价的企业")
             names = param_names(system, year)
             ptab = _ParamTable(wh, names)
-            official = {c: _flatten(system.for_county(c), year) for c in counties}
+            defaults = _flatten(system.model_copy(update={"overrides": {}}), year)
+            official = {
+                c: {
+                    k: (v if v is not None else defaults.get(k))
+                    for k, v in _flatten(system.for_county(c), year).items()
+                }
+                for c in counties
+            }
             table = ptab.create(official)
             params = TableParams(defaults=dict.fromkeys(names), table=table, names=tuple(names))
             scored = score_built(wh, system, year, units, params, prefix, staged=False)
