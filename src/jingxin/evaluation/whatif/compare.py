@@ -121,7 +121,8 @@ def compare(
     rule_changed = _rule_change(official_system, scenario_system)
     order = {c: k for k, c in enumerate(classes)}
     changed = both[both["class_o"] != both["class_s"]].copy()
-    changed["step"] = changed["class_o"].map(order).astype(float) - changed["class_s"].map(order).astype(float)
+    step = changed["class_o"].map(order).astype(float) - changed["class_s"].map(order).astype(float)
+    changed["step"] = step
     changed = changed.sort_values(["step", "total_score_s"], ascending=[False, False])
     movers = [
         {
