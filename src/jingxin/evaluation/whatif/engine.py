@@ -356,10 +356,10 @@ MAX_ENGINES = 8
 """Engines kept per connection (each holds a county's staged facts)."""
 
 
-def engine_for(wh: Warehouse, system: System, year: int, county: str) -> Engine:
+def engine_for(wh: Warehouse, system: System, year: int, county: str, history: History = "auto") -> Engine:
     """The kept engine for this connection, system, year and county, rebuilt when the data
     version changed (new facts or a new stored run) or the configuration did."""
-    key = (system.config_hash, year, county)
+    key = (system.config_hash, year, county, history)
     version = data_version(wh)
     with _ENGINES_LOCK:
         kept = _ENGINES.setdefault(wh, {})
@@ -369,7 +369,7 @@ def engine_for(wh: Warehouse, system: System, year: int, county: str) -> Engine:
         if found is not None:
             found.close()
             del kept[key]
-    engine = build_engine(wh, system, year, county)
+    engine = build_engine(wh, system, year, county, history)
     with _ENGINES_LOCK:
         kept = _ENGINES.setdefault(wh, {})
         while len(kept) >= MAX_ENGINES:
