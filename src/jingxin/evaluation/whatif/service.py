@@ -128,6 +128,10 @@ def run_scenario(wh: Warehouse, system_id: str, year: int, county: str, scenario
     ran = time.perf_counter()
     out = compare(system.for_county(county), county_system, official, result)
     out["county_rank"] = county_rank(wh, system, year, county, official, result)
+    mine = official.filter(pc.equal(official["county_code"], county))
+    out["references"] = {
+        i.id: (None if mine.num_rows == 0 else pc.min(mine[f"ref_{i.id}"]).as_py()) for i in system.indicators
+    }
     out["seconds"] = {
         "engine": round(computed - started, 3),
         "run": round(ran - computed, 3),

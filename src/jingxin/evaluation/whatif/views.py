@@ -26,6 +26,7 @@ from jingxin.core.scope import Scope
 from jingxin.evaluation import dashboard
 from jingxin.evaluation.config import ConfigError, load_system
 from jingxin.evaluation.pages import REGION_ROLES
+from jingxin.evaluation.presenters import division_name
 from jingxin.evaluation.whatif import store
 from jingxin.evaluation.whatif.engine import WhatIfError
 from jingxin.evaluation.whatif.scenario import Scenario, ScenarioError, apply
@@ -156,6 +157,7 @@ def whatif_page(
         "system_title": sys_.title,
         "year": year_,
         "county": code,
+        "county_name": division_name(code),
         "counties": counties,
         "official": official,
         "saved": [store.describe(r) | {"adopted": r.adopted_at is not None} for r in saved],
