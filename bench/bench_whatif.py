@@ -77,9 +77,8 @@ def bench_size(n: int, runs: int, seed: int) -> dict[str, Any]:
         pandas_evaluate(frames, system, YEARS[1], prev)
         out["pandas_seconds"] = round(time.perf_counter() - t, 3)
         res = wh.table("eval_results")
-        counts = wh.execute(
-            res.filter(res.run_id == summary.run_id).group_by("county_code").aggregate(k=res.count())
-        )
+        mine = res.filter(res.run_id == summary.run_id)
+        counts = wh.execute(mine.group_by("county_code").aggregate(k=mine.count()))
         county = str(counts.sort_values("k").iloc[-1].county_code)
         out["county"], out["county_enterprises"] = county, int(counts.k.max())
         t, c = time.perf_counter(), _cpu()

@@ -240,15 +240,21 @@ class Engine:
     stages: list[Release] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     baseline: pa.Table | None = None
+    _official_rows: dict[str, dict[str, float | None]] | None = None
+    _defaults: dict[str, float | None] | None = None
 
     def official_rows(self) -> dict[str, dict[str, float | None]]:
-        """The parameters of the official configuration, per county of the computation."""
-        return {c: self._resolved(self.system.for_county(c)) for c in self.counties}
+        """The parameters of the official configuration, per county of the computation (kept)."""
+        if self._official_rows is None:
+            self._official_rows = {c: self._resolved(self.system.for_county(c)) for c in self.counties}
+        return dict(self._official_rows)
 
     def _resolved(self, county_system: System) -> dict[str, float | None]:
         """A county's parameters as the stored run reads them: a county without a value of its
         own takes the system's (`Params.get`: coalesce(county, default))."""
-        defaults = _flatten(self.system.model_copy(update={"overrides": {}}), self.year)
+        if self._defaults is None:
+            self._defaults = _flatten(self.system.model_copy(update={"overrides": {}}), self.year)
+        defaults = self._defaults
         flat = _flatten(county_system, self.year)
         return {k: (v if v is not None else defaults.get(k)) for k, v in {**defaults, **flat}.items()}
 
