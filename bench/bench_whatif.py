@@ -40,7 +40,7 @@ from jingxin.core.warehouse import open_warehouse  # noqa: E402
 from jingxin.evaluation.config import load_system  # noqa: E402
 from jingxin.evaluation.runs import run_evaluation  # noqa: E402
 from jingxin.evaluation.sample import load_facts, province  # noqa: E402
-from jingxin.evaluation.whatif.engine import engine_for  # noqa: E402
+from jingxin.evaluation.whatif.engine import engine_for, forget_engines  # noqa: E402
 from jingxin.evaluation.whatif.scenario import Scenario, apply  # noqa: E402
 from jingxin.evaluation.whatif.service import run_scenario  # noqa: E402
 
@@ -100,6 +100,7 @@ def bench_size(n: int, runs: int, seed: int) -> dict[str, Any]:
         out["whatif_request_seconds"] = round(time.perf_counter() - t, 3)
         out["whatif_moved"] = answer["moved"]
         out["load_average_end"] = os.getloadavg()
+        forget_engines(wh)  # drop the staged facts before the connection closes
         wh.close()
     return out
 
