@@ -44,10 +44,17 @@ from jingxin.web.deps import (
     WarehouseReader,
     require_roles,
 )
+from jingxin.web.schemas import Message
 from jingxin.web.templating import render
 
 whatif_pages = APIRouter(include_in_schema=False)
 whatif_api = APIRouter()
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Message},
+    403: {"model": Message, "description": "角色无权（采纳：仅管理员）"},
+    404: {"model": Message, "description": "区县或情景不在您的数据范围内"},
+    422: {"model": Message, "description": "参数不符合评价体系（说明见 detail）"},
+}
 ROLES = Depends(require_roles(*REGION_ROLES))
 ADMIN = Depends(require_roles(Role.ADMIN))
 
@@ -281,7 +288,7 @@ class SaveIn(WhatIfIn):
     name: str = Field(min_length=1, max_length=100)
 
 
-@whatif_api.post("/evaluation/whatif", dependencies=[ROLES], tags=["亩均评价"])
+@whatif_api.post("/evaluation/whatif", dependencies=[ROLES], tags=["亩均评价"], responses=RESPONSES)
 def api_whatif(body: WhatIfIn, wh: WarehouseReader, scope: CurrentScope) -> dict[str, Any]:
     """情景推演：按给定参数重算本区县，与正式参数的结果对比（不写入正式结果）。"""
     system_id, year_ = _system_year(wh, scope, body.year, body.system)
@@ -292,7 +299,7 @@ def api_whatif(body: WhatIfIn, wh: WarehouseReader, scope: CurrentScope) -> dict
     return {"system": system_id, "year": year_, "county": code, **ctx["result"]}
 
 
-@whatif_api.get("/evaluation/whatif/scenarios", dependencies=[ROLES], tags=["亩均评价"])
+@whatif_api.get("/evaluation/whatif/scenarios", dependencies=[ROLES], tags=["亩均评价"], responses=RESPONSES)
 def api_scenarios(
     wh: WarehouseReader,
     scope: CurrentScope,
@@ -307,7 +314,13 @@ def api_scenarios(
     return [store.describe(r) for r in store.listed(db, scope, system_id, year_, code)]
 
 
-@whatif_api.post("/evaluation/whatif/scenarios", dependencies=[ROLES], tags=["亩均评价"], status_code=201)
+@whatif_api.post(
+    "/evaluation/whatif/scenarios",
+    dependencies=[ROLES],
+    tags=["亩均评价"],
+    status_code=201,
+    responses=RESPONSES,
+)
 def api_save(
     body: SaveIn,
     wh: WarehouseReader,
@@ -338,7 +351,12 @@ def api_save(
     return store.describe(row)
 
 
-@whatif_api.post("/evaluation/whatif/scenarios/{scenario_id}/adopt", dependencies=[ADMIN], tags=["亩均评价"])
+@whatif_api.post(
+    "/evaluation/whatif/scenarios/{scenario_id}/adopt",
+    dependencies=[ADMIN],
+    tags=["亩均评价"],
+    responses=RESPONSES,
+)
 def api_adopt(
     scenario_id: int, scope: CurrentScope, user: CurrentUser, db: DbSession, actor: CurrentActor
 ) -> dict[str, Any]:
