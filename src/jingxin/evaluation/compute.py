@@ -37,6 +37,7 @@ from jingxin.evaluation.config import GROUP_COLUMNS, Scoring, System
 from jingxin.evaluation.formula import parse_formula, to_ibis
 from jingxin.evaluation.population import (
     Batches,
+    Units,
     build_units,
     collecting,
     fetch_arrow,
@@ -54,12 +55,24 @@ def class_key(cls: str) -> str:
     return re.sub(r"[^A-Za-z0-9]", "p", cls)
 
 
+def indicator_cap(system: System, ind: Any) -> float | None:
+    """The cap (封顶) of one indicator as a multiple of its weight; None: not capped."""
+    sc = system.scoring
+    if sc.method in ("minmax",):
+        return None  # min–max scores are within [floor, 100 %] by construction
+    cap = sc.cap_multiple
+    if ind.cap is not None:
+        cap = ind.cap if sc.method in ("ratio", "ratio_capped") else min(cap or ind.cap, ind.cap)
+    return None if cap is None else float(cap)
+
+
 def _flatten(system: System, year: int) -> dict[str, float | None]:
     """All numbers a county may override, under flat column-safe names."""
     out: dict[str, float | None] = {}
     for ind in system.indicators:
         out[f"w_{ind.id}"] = float(ind.weight)
         out[f"fix_{ind.id}"] = system.reference_rule(ind).fixed_for(year)
+        out[f"cap_{ind.id}"] = indicator_cap(system, ind)
     rule = system.classes
     out["cls_thr"] = 1.0 if rule.method == "thresholds" else 0.0
     if list(rule.shares) == rule.order:
@@ -212,6 +225,22 @@ def score_units(
     params = Params.build(system, year)
     prefix = compute_prefix(system, scope)
     units = build_units(wh, system, year, prefix, batches)
+    return score_built(wh, system, year, units, params, prefix)
+
+
+def score_built(
+    wh: Warehouse,
+    system: System,
+    year: int,
+    units: Units,
+    params: Params,
+    prefix: str,
+    *,
+    staged: bool = True,
+) -> Scored:
+    """`score_units` on units already built: the what-if (`evaluation.whatif`) builds them once
+    per year and data version and scores them again for every set of parameters; with
+    `staged=False` the scored table stays an expression (one statement with ranks and classes)."""
     t = params.attach(units.units)
     t = t.mutate(area_mu=t.land_mu)  # the formula name of the unit's land
     sc = system.scoring
@@ -267,12 +296,10 @@ def score_units(
             lo = ibis.null("float64")
             u = v / ref.nullif(0) if higher else ref / v.nullif(0)
             # ifelse, not least/greatest: those skip NULLs, and a missing value must stay missing
-            cap = sc.cap_multiple
-            if ind.cap is not None:
-                cap = ind.cap if sc.method in ("ratio", "ratio_capped") else min(cap or ind.cap, ind.cap)
             if sc.floor is not None:
                 u = ibis.ifelse(u < sc.floor, sc.floor, u)
-            if cap is not None:
+            if _is_capped(params, ind.id):
+                cap = params.get(t, f"cap_{ind.id}")  # NULL for a county without a cap: u > NULL is not true
                 capped.append(ind.id)
                 refs[f"x_{ind.id}"] = u.cast("float64")  # uncapped: breaks ties among capped totals
                 u = ibis.ifelse(u > cap, cap, u)
@@ -324,8 +351,16 @@ def score_units(
     for i in capped:
         raw = raw + t[f"w_{i}"] * (ibis.coalesce(t[f"x_{i}"], t[f"u_{i}"]) - t[f"u_{i}"].fill_null(0.0))
     t = t.mutate(tiebreak=(raw - t.deduction).round(ROUND_DIGITS)).drop(*[f"x_{i}" for i in capped])
-    t = stage(t)
+    if staged:
+        t = stage(t)
     return Scored(system, year, t, units.members, params, prefix)
+
+
+def _is_capped(params: Params, indicator_id: str) -> bool:
+    """True when the system or some county caps the indicator."""
+    name = f"cap_{indicator_id}"
+    values = [params.defaults.get(name), *(flat.get(name) for flat in params.by_county.values())]
+    return name in params.overridden or any(v is not None for v in values)
 
 
 def _deductions(wh: Warehouse, t: ibis.Table, params: Params, year: int, members: ibis.Table) -> ibis.Table:

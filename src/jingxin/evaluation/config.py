@@ -446,6 +446,8 @@ class CountyOverride(_Model):
     note: str = ""
     weights: dict[str, float] = {}
     references: dict[str, dict[int, float]] = {}
+    caps: dict[str, float] = {}
+    """Cap per indicator as a multiple of its weight (封顶), as `Indicator.cap`."""
     shares: dict[str, float] | None = None
     thresholds: dict[str, float] | None = None
     deductions: Deductions | None = None
@@ -508,7 +510,7 @@ class System(_Model):
         for code, ov in self.overrides.items():
             if not _COUNTY.match(code):
                 raise ValueError(f"override key must be a 6-digit county code, got {code!r}")
-            unknown = (set(ov.weights) | set(ov.references)) - set(ids)
+            unknown = (set(ov.weights) | set(ov.references) | set(ov.caps)) - set(ids)
             if unknown:
                 raise ValueError(f"override {code}: unknown indicators {sorted(unknown)}")
             if ov.shares is not None:
@@ -567,6 +569,8 @@ class System(_Model):
             update: dict[str, Any] = {}
             if ind.id in ov.weights:
                 update["weight"] = ov.weights[ind.id]
+            if ind.id in ov.caps:
+                update["cap"] = ov.caps[ind.id]
             if ind.id in ov.references:
                 rule = self.reference_rule(ind)
                 update["reference"] = rule.model_copy(

@@ -241,6 +241,20 @@ def _classes_for_year(
     return res.select("credit_code", "total", cls=ibis.coalesce(res.veto_class, res.score_class))
 
 
+def last_year(
+    wh: Warehouse, system: System, year: int, scope: Scope, batches: Batches | None, history: History
+) -> tuple[ibis.Table | None, list[dict[str, Any]]]:
+    """Last year's results (`policy.previous_results`) as this evaluation reads them."""
+    return previous_results(
+        wh,
+        system,
+        year,
+        history,
+        lambda y: _classes_for_year(wh, system, y, scope, batches),
+        lambda y: _has_data(wh, y, batches),
+    )
+
+
 def _has_data(wh: Warehouse, year: int, batches: Batches | None) -> bool:
     stats = live(wh, "statistics", batches)
     tax = live(wh, "tax", batches)
@@ -291,6 +305,23 @@ def _evaluate(
 ) -> Evaluation:
     system = system.with_changes(weights=weights, scoring=scoring)
     scored = score_units(wh, system, year, scope, batches=batches)
+    return assemble(wh, system, year, scope, scored, batches, history)
+
+
+def assemble(
+    wh: Warehouse,
+    system: System,
+    year: int,
+    scope: Scope,
+    scored: Scored,
+    batches: Batches | None,
+    history: History,
+    prev_and_log: tuple[ibis.Table | None, list[dict[str, Any]]] | None = None,
+    vetoes: ibis.Table | None = None,
+) -> Evaluation:
+    """Ranks, classes, vetoes, last year's results and policies on scored units: the rest of an
+    evaluation after `score_units` (the what-if, `evaluation.whatif`, scores units of its own
+    and passes last year's results and the vetoes it staged once)."""
     ranked = rank_and_classify(scored)
     if system.population.level == "park":
         res = ranked.rename(
@@ -306,16 +337,11 @@ def _evaluate(
 
     res = scored.members.join(ranked.drop("name"), "unit_id")
     res = res.mutate(is_lead=res.credit_code == res.unit_id, total_score=res.total)
-    res = attach(res, vetoes_for(wh, system, year))
+    res = attach(res, vetoes if vetoes is not None else vetoes_for(wh, system, year))
     res = res.mutate(**{"class": ibis.coalesce(res.veto_class, res.score_class)}).drop("veto_class")
 
-    prev, log = previous_results(
-        wh,
-        system,
-        year,
-        history,
-        lambda y: _classes_for_year(wh, system, y, scope, batches),
-        lambda y: _has_data(wh, y, batches),
+    prev, log = (
+        prev_and_log if prev_and_log is not None else last_year(wh, system, year, scope, batches, history)
     )
     if prev is not None:
         res = attach(res, prev)

@@ -7,7 +7,8 @@ The parts live in modules of one purpose:
 - `presenters`: what pages and API show, built once for both with the user's Scope (rows) and
   Visibility (figures, `jingxin.core.visibility`);
 - `charts`: ECharts options;
-- `pages`: the HTML pages; `api`: the JSON API under /api/v1.
+- `pages`: the HTML pages; `api`: the JSON API under /api/v1;
+- `whatif`: what-if evaluation of a county (情景推演), its page and API included here.
 
 The home dashboard (`jingxin.web.home`) uses `dashboard_data` and `dashboard_context`.
 """
@@ -20,9 +21,13 @@ from jingxin.core.auth import Role
 from jingxin.evaluation.api import api
 from jingxin.evaluation.pages import EVAL_ROLES, LIST_ROLES, REGION_ROLES, pages
 from jingxin.evaluation.presenters import dashboard_context, dashboard_data
+from jingxin.evaluation.whatif.views import whatif_api, whatif_pages
 from jingxin.web.registry import NavItem, WebScenario
 
 __all__ = ["EVAL_ROLES", "LIST_ROLES", "REGION_ROLES", "dashboard_context", "dashboard_data", "scenario"]
+
+pages.include_router(whatif_pages)
+api.include_router(whatif_api)
 
 scenario = WebScenario(
     name="evaluation",

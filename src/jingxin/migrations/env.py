@@ -27,6 +27,7 @@ MODEL_MODULES = (
     "jingxin.medical.models",
     "jingxin.fiveg.models",
     "jingxin.cultivation.models",
+    "jingxin.evaluation.whatif.models",
 )
 
 for _module in MODEL_MODULES:

@@ -46,6 +46,7 @@ def _model_modules() -> None:
     import jingxin.core.notify.models  # noqa: F401
     import jingxin.core.workflow.models  # noqa: F401
     import jingxin.cultivation.models  # noqa: F401
+    import jingxin.evaluation.whatif.models  # noqa: F401
     import jingxin.exchange.models  # noqa: F401
     import jingxin.fiveg.models  # noqa: F401
     import jingxin.medical.models  # noqa: F401

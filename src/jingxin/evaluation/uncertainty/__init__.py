@@ -52,8 +52,8 @@ value, an exact-half total could in principle differ).
 
 The package: `methods` (what is drawn), `scores` (per-unit scores as arrays), `ranker` (ranks
 and classes for many draws), `analysis` (the analysis and its stored tables), `cli` (the
-`jingxin evaluate-uncertainty` command; only it imports `evaluation.cli`, so the command-line
-module and the analysis no longer import each other).
+`jingxin evaluate-uncertainty` command; it takes the shared options from `evaluation.cli_options`,
+so no module of the evaluation's command line imports another that imports it back).
 """
 
 from jingxin.evaluation.uncertainty.analysis import (

@@ -10,7 +10,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from jingxin.evaluation.cli import JsonOpt, ScopeOpt, WarehouseOpt, _open, _print_json, _scope, console
+from jingxin.evaluation.cli_options import (
+    JsonOpt,
+    ScopeOpt,
+    WarehouseOpt,
+    _open,
+    _print_json,
+    _scope,
+    console,
+)
 from jingxin.evaluation.config import (
     ConfigError,
 )
