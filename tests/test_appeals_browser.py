@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from jobs_helpers import PASSWORD, Server, cli, environment, free_port
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

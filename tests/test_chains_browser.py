@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from browser_support import open_as, serve, shot
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from jobs_helpers import PASSWORD, Server, api_login, cli, environment, free_por
 
 from jingxin.ingest.service import PAUSE_ENV
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from policies_helpers import DAY, XIHU, build_province
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 

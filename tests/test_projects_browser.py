@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from browser_support import act, open_as, serve, shot
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("browser")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("playwright.sync_api")
 MONTH = "2021-06"
 pytest_plugins = ["jingxin.projects.testing"]
