@@ -9,6 +9,8 @@ cross-industry sellers found as chain members through their invoices.
 
 from __future__ import annotations
 
+from typing import Any
+
 import json
 from pathlib import Path
 
@@ -87,7 +89,7 @@ def check(wh: Warehouse, manifest: str | Path, month: str) -> dict:
             "recall": round(hit / len(true_set), 4) if true_set else None,
         }
 
-    report = {
+    report: dict[str, Any] = {
         "month": month,
         "local_rate": {
             "max_error_points_by_chain": round(chain_err, 3),

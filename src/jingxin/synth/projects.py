@@ -207,7 +207,7 @@ def build_projects(pop: Population, acc: Accounts, streams: Streams) -> Projects
         for t in range(a, min(b, T)):
             if prng.random() < PROBLEM_RATE:
                 out.problems[(i, t)] = PROBLEMS[int(prng.integers(0, len(PROBLEMS)))]
-    for i in np.flatnonzero(category == "技改项目"):
+    for i in np.flatnonzero(category == "技改项目").tolist():
         p = actual[i, 2]
         if not np.isnat(p):
             out.treated[int(ent[i])] = (str(tech[i]), int(str(p)[:4]))
@@ -362,15 +362,15 @@ def projects_frame(year: int, pop: Population, p: Projects) -> Frame:
         {
             "project_id": p.project_id[idx],
             "project_name": np.array(
-                [f"{str(pop.name[p.enterprise[i]])[:20]}{_kind_word(p, i)}项目" for i in idx], dtype=object
+                [f"{str(pop.name[p.enterprise[i]])[:20]}{_kind_word(p, int(i))}项目" for i in idx], dtype=object
             ),
             "credit_code": pop.credit_code[p.enterprise[idx]],
             "county_code": pop.county_code[p.enterprise[idx]],
             "category": p.category[idx],
-            "tech_type": np.where(p.tech_type[idx] == "", None, p.tech_type[idx]),
-            "chain": np.where(p.chain[idx] == "", None, p.chain[idx]),
+            "tech_type": _blank_as_null(p.tech_type[idx]),
+            "chain": _blank_as_null(p.chain[idx]),
             "total_investment": p.total[idx],
-            "responsible": np.where(p.responsible[idx] == "", None, p.responsible[idx]),
+            "responsible": _blank_as_null(p.responsible[idx]),
             "planned_signed_on": _dates(p.planned[idx, 0]),
             "planned_start_on": _dates(p.planned[idx, 1]),
             "planned_production_on": _dates(p.planned[idx, 2]),
@@ -378,6 +378,13 @@ def projects_frame(year: int, pop: Population, p: Projects) -> Frame:
             "year": np.full(idx.shape[0], str(year)),
         },
     )
+
+
+def _blank_as_null(values: np.ndarray) -> np.ndarray:
+    """Text with "" for "not applicable", as a column whose empty cells are nulls."""
+    out = values.astype(object)
+    out[values == ""] = None
+    return out
 
 
 def _kind_word(p: Projects, i: int) -> str:
