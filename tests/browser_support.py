@@ -1,8 +1,9 @@
 """What every browser test needs: a real server on a free port, chromium, logging in, screenshots.
 
 The browser itself is the session fixture `browser` in conftest.py (one chromium per test
-worker); a module builds its own data and calls `serve(home, ...)` for a `uvicorn` process that
-serves it. Screenshots go to docs/screenshots/, where the documentation links them.
+worker; the contexts a test opens are closed after it); a module builds its own data and calls
+`serve(home, ...)` for a `uvicorn` process that serves it. Screenshots go to docs/screenshots/,
+where the documentation links them.
 """
 
 from __future__ import annotations
@@ -30,12 +31,33 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 VIEWPORT = {"width": 1440, "height": 900}
+PHONE = {"width": 390, "height": 844}
+CHART_SETTLE_MS = 1200  # ECharts' opening animation (1 s by default) and a little more
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def demo_accounts(home: Path, **bindings: Any) -> str:
+    """The URL of a platform database `home/platform.sqlite`, migrated, holding the demo accounts
+    (`create_demo_users`, password DEMO_PASSWORD; `enterprise_code=`, `staff_enterprises=` bind
+    the enterprise account and the service worker to enterprises of the module's province)."""
+    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
+    from jingxin.core.db import Database, upgrade
+
+    url = f"sqlite:///{home / 'platform.sqlite'}"
+    upgrade(url)
+    database = Database(url)
+    try:
+        with database.session() as db:
+            create_demo_users(db, DEMO_PASSWORD, **bindings)
+            db.commit()
+    finally:
+        database.dispose()
+    return url
 
 
 @contextmanager
@@ -45,11 +67,14 @@ def serve(
     database_url: str,
     warehouse_url: str,
     env: dict[str, str] | None = None,
-    startup_seconds: float = 120,
+    startup_seconds: float = 300,
 ) -> Iterator[str]:
-    """Run the web application under uvicorn over these stores; yields its base URL.
+    """Run the web application under uvicorn over these stores, in `home` (so no `.env` of the
+    checkout is read); yields its base URL.
 
-    The server's output goes to `home/server.log`, shown in the failure when it dies at start."""
+    The server's output goes to `home/server.log`, shown in the failure when it dies at start.
+    A server that exits is reported at once; `startup_seconds` only bounds one that hangs (a
+    loaded shared machine can take minutes to start it)."""
     port = free_port()
     environment = {
         **os.environ,
@@ -63,7 +88,7 @@ def serve(
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     log_path = home / "server.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=home, env=environment, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.time() + startup_seconds
@@ -87,8 +112,9 @@ def serve(
 
 def open_as(browser: Any, base: str, username: str, password: str, **context_options: Any) -> Any:
     """A fresh browser context logged in as `username`; `page.js_errors` collects script errors,
-    which the tests check: no script may fail."""
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", **context_options)
+    which the tests check: no script may fail. `context_options` go to `new_context`
+    (`viewport=PHONE`, `accept_downloads=True`, ...)."""
+    context = browser.new_context(**{"viewport": VIEWPORT, "locale": "zh-CN", **context_options})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -102,15 +128,22 @@ def open_as(browser: Any, base: str, username: str, password: str, **context_opt
     return page
 
 
-def shot(page: Any, name: str) -> None:
-    """A full-page screenshot docs/screenshots/<name>.png, after the charts' opening animation."""
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
+    """A screenshot docs/screenshots/<name>.png (the whole page, or the first screen with
+    `full_page=False`). A page that draws charts (it loads ECharts) is given 1.2 s for their
+    opening animation first; a page without charts has nothing to wait for."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(1200)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    if page.evaluate("() => typeof window.echarts !== 'undefined'"):
+        page.wait_for_timeout(CHART_SETTLE_MS)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 def act(page: Any, transition: str, fields: dict[str, str], comment: str = "") -> None:
-    """Fill and submit a workflow transition's form (`#<transition>-<field>` inputs)."""
+    """Fill and submit a workflow transition's form (`#<transition>-<field>` inputs) on the page
+    open now, and check that it was taken: the server answers a taken step by returning to the
+    case (`/work/<id>`), a refused one with the form again and its problems."""
+    form = page.locator(f"form[action$='/act/{transition}']")
+    case = form.get_attribute("action").rsplit("/act/", 1)[0]
     for name, value in fields.items():
         selector = f"#{transition}-{name}"
         if page.locator(selector).evaluate("e => e.tagName") == "SELECT":
@@ -119,5 +152,6 @@ def act(page: Any, transition: str, fields: dict[str, str], comment: str = "") -
             page.fill(selector, value)
     if comment:
         page.fill(f"#{transition}-comment", comment)
-    page.locator(f"form[action$='/act/{transition}'] button[type=submit]").click()
+    form.locator("button[type=submit]").click()
     page.wait_for_load_state("networkidle")
+    assert page.url.endswith(case), f"{transition} was not taken: {page.url}\n{page.inner_text('main')}"

@@ -89,7 +89,8 @@ def warehouse(warehouse_url: str) -> Iterator[Warehouse]:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """One headless chromium (Debian's package) per test worker, shared by the browser tests;
-    each test opens contexts of its own (tests/browser_support.py `open_as`)."""
+    each test opens contexts of its own (tests/browser_support.py `open_as`), closed after it
+    (`_browser_test`)."""
     from pathlib import Path
 
     from browser_support import CHROMIUM, CHROMIUM_ARGS
@@ -112,3 +113,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
+@pytest.fixture(autouse=True)
+def _browser_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Keeps the shared chromium from leaking into the other tests of its worker.
+
+    A browser test: the contexts (logged-in pages) it opens are closed after it; a page left
+    open would keep its scripts, its polling and its memory for the rest of the session.
+    Any other test: Playwright's sync API runs an asyncio event loop on the main thread for as
+    long as the chromium lives, and a test that starts a loop of its own (`asyncio.run`,
+    `anyio.run`) would fail with "cannot be called from a running event loop"; that loop is set
+    aside for the test (nothing of Playwright runs meanwhile) and put back after it."""
+    import asyncio
+
+    if "browser" not in request.fixturenames:
+        playwright_loop = asyncio._get_running_loop()
+        asyncio._set_running_loop(None)
+        try:
+            yield
+        finally:
+            asyncio._set_running_loop(playwright_loop)
+        return
+    browser = request.getfixturevalue("browser")
+    before = {id(context) for context in browser.contexts}
+    yield
+    for context in browser.contexts:
+        if id(context) not in before:
+            context.close()

@@ -20,16 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jobs_helpers import PASSWORD, Server, cli, environment, free_port
+from browser_support import PHONE, act, open_as, serve, shot
+from jobs_helpers import PASSWORD, cli
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1440, "height": 900}
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
@@ -115,120 +110,88 @@ def _seed(home: Path) -> dict[str, int]:
         database.dispose()
 
 
-def _login(browser: Any, url: str, username: str, viewport: dict[str, int]) -> Any:
-    context = browser.new_context(viewport=viewport, locale="zh-CN", accept_downloads=True)
-    page = context.new_page()
-    page.js_errors = []
-    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
-    page.goto(f"{url}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    assert "/login" not in page.url, f"{username} could not log in"
-    return page
-
-
-def _act(page: Any, url: str, item: int, action: str, fields: dict[str, str], comment: str = "") -> None:
-    page.goto(f"{url}/work/{item}")
-    form = page.locator(f"form[action='/work/{item}/act/{action}']")
-    for name, value in fields.items():
-        target = form.locator(f"[name='f.{name}']")
-        if target.evaluate("e => e.tagName") == "SELECT":
-            target.select_option(value)
-        else:
-            target.fill(value)
-    if comment:
-        form.locator("[name='comment']").fill(comment)
-    form.locator("button[type=submit]").click()
-    page.wait_for_load_state("networkidle")
-    assert page.url.endswith(f"/work/{item}"), page.url
-
-
-def _shot(page: Any, name: str, full_page: bool = True) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
-
-
-def test_appeal_end_to_end_as_enterprise_and_officials(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
+def test_appeal_end_to_end_as_enterprise_and_officials(tmp_path: Path, browser: Any) -> None:
     _province(tmp_path)
     out = cli(tmp_path, "users", "demo")
     assert out.returncode == 0, out.stderr
     seeded = _seed(tmp_path)
-    server = Server(tmp_path, free_port(), environment(tmp_path))
-    try:
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            url = server.url
-            # the enterprise, on its phone
-            qiye = _login(browser, url, "qiye", PHONE)
-            qiye.goto(f"{url}/appeals")
-            assert "国庆前提交" in qiye.content()
-            qiye.select_option("#category", "tax")
-            qiye.fill("#title", "出口退税进度")
-            qiye.fill("#content", "去年第四季度的出口退税何时到账？")
-            pdf = tmp_path / "报关单.pdf"
-            pdf.write_bytes(PDF)
-            qiye.set_input_files("#files", str(pdf))
-            _shot(qiye, "appeals-enterprise")
-            qiye.click("#new-appeal button[type=submit]")
-            qiye.wait_for_load_state("networkidle")
-            item = int(qiye.url.rsplit("/", 1)[1])
-            assert "已分办至税务" in qiye.content()
+    with serve(
+        tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'platform.sqlite'}",
+        warehouse_url=f"duckdb:///{tmp_path / 'warehouse.duckdb'}",
+    ) as url:
 
-            # the tax department accepts it as complex and asks for material
-            sw = _login(browser, url, "liaison-sw", DESKTOP)
-            _act(sw, url, item, "accept", {"complexity": "complex", "department": "税务"})
-            _act(sw, url, item, "request_info", {}, comment="请补充报关单号")
-            assert "暂停（等待企业）" in sw.content()
-            dl = _login(browser, url, "liaison-dl", DESKTOP)
-            dl.goto(f"{url}/work/{item}")
-            assert "出口退税进度" not in dl.content()  # another department: not found
+        def login(username: str, **options: Any) -> Any:
+            return open_as(browser, url, username, PASSWORD, **options)
 
-            _act(qiye, url, item, "supply_info", {"supplement": "报关单号 310120210000001"})
-            assert "计时中" in qiye.content()
-            _act(sw, url, item, "answer", {"answer": "已审核，本周内到账。"})
-            _act(qiye, url, item, "reopen", {}, comment="上次答复后仍未到账")
-            assert "重新办理" in qiye.content()
-            _shot(qiye, "appeals-reopened")
-            _act(sw, url, item, "answer", {"answer": "已加急，明日到账。"})
-            _act(qiye, url, item, "close", {"rating": "dissatisfied"})
-            assert "已办结" in qiye.content()
+        def act_on(page: Any, item: int, transition: str, fields: dict[str, str], comment: str = "") -> None:
+            page.goto(f"{url}/work/{item}")  # the case as it is now, with the steps open to this user
+            act(page, transition, fields, comment)
 
-            # the county supervises; the city sees the escalated 国庆 appeal
-            xihu = _login(browser, url, "xihu", DESKTOP)
-            xihu.goto(f"{url}/appeals/supervision")
-            low = xihu.locator("#low-rated").inner_text()
-            overdue = xihu.locator("#overdue").inner_text()
-            assert "出口退税进度" in low and "税务" in low
-            assert "国庆前提交" in overdue and "市经信局" in overdue
-            _shot(xihu, "appeals-supervision")
-            hz = _login(browser, url, "hangzhou", DESKTOP)
-            hz.goto(f"{url}/work/{seeded['national']}")
-            text = hz.content()
-            assert "2021年10月8日 17:30" in text and "市经信局" in text and "超期" in text
-            _shot(hz, "appeals-escalated")
-            hz.goto(f"{url}/work/{seeded['spring']}")
-            assert "2022年2月7日 17:30" in hz.content()  # 29, 30 January (worked) and 7 February
-            _shot(hz, "appeals-spring-festival")
+        # the enterprise, on its phone
+        qiye = login("qiye", viewport=PHONE)
+        qiye.goto(f"{url}/appeals")
+        assert "国庆前提交" in qiye.content()
+        qiye.select_option("#category", "tax")
+        qiye.fill("#title", "出口退税进度")
+        qiye.fill("#content", "去年第四季度的出口退税何时到账？")
+        pdf = tmp_path / "报关单.pdf"
+        pdf.write_bytes(PDF)
+        qiye.set_input_files("#files", str(pdf))
+        shot(qiye, "appeals-enterprise")
+        qiye.click("#new-appeal button[type=submit]")
+        qiye.wait_for_load_state("networkidle")
+        item = int(qiye.url.rsplit("/", 1)[1])
+        assert "已分办至税务" in qiye.content()
 
-            # the province: cost burden and the arrears ledger
-            sheng = _login(browser, url, "sheng", DESKTOP)
-            sheng.goto(f"{url}/burden?year=2021")
-            policies = sheng.locator("#policies").inner_text()
-            assert "城镇土地使用税" in policies and "差别化电价" in policies
-            sheng.locator("#policies form").first.locator("[name='reason']").fill("")
-            sheng.locator("#policies form").first.locator("button").click()
-            sheng.wait_for_load_state("networkidle")
-            assert "（sheng）" in sheng.locator("#policies").inner_text()
-            _shot(sheng, "burden", full_page=False)  # the first screen: the long table would make a huge file
-            sheng.goto(f"{url}/arrears")
-            assert "某区城市建设管理局" in sheng.content() and "逾期" in sheng.content()
-            _shot(sheng, "arrears")
-            for page in (qiye, sw, xihu, hz, sheng):
-                assert page.js_errors == []
-            browser.close()
-    finally:
-        server.stop()
+        # the tax department accepts it as complex and asks for material
+        sw = login("liaison-sw")
+        act_on(sw, item, "accept", {"complexity": "complex", "department": "税务"})
+        act(sw, "request_info", {}, comment="请补充报关单号")
+        assert "暂停（等待企业）" in sw.content()
+        dl = login("liaison-dl")
+        dl.goto(f"{url}/work/{item}")
+        assert "出口退税进度" not in dl.content()  # another department: not found
+
+        act_on(qiye, item, "supply_info", {"supplement": "报关单号 310120210000001"})
+        assert "计时中" in qiye.content()
+        act_on(sw, item, "answer", {"answer": "已审核，本周内到账。"})
+        act_on(qiye, item, "reopen", {}, comment="上次答复后仍未到账")
+        assert "重新办理" in qiye.content()
+        shot(qiye, "appeals-reopened")
+        act_on(sw, item, "answer", {"answer": "已加急，明日到账。"})
+        act_on(qiye, item, "close", {"rating": "dissatisfied"})
+        assert "已办结" in qiye.content()
+
+        # the county supervises; the city sees the escalated 国庆 appeal
+        xihu = login("xihu")
+        xihu.goto(f"{url}/appeals/supervision")
+        low = xihu.locator("#low-rated").inner_text()
+        overdue = xihu.locator("#overdue").inner_text()
+        assert "出口退税进度" in low and "税务" in low
+        assert "国庆前提交" in overdue and "市经信局" in overdue
+        shot(xihu, "appeals-supervision")
+        hz = login("hangzhou")
+        hz.goto(f"{url}/work/{seeded['national']}")
+        text = hz.content()
+        assert "2021年10月8日 17:30" in text and "市经信局" in text and "超期" in text
+        shot(hz, "appeals-escalated")
+        hz.goto(f"{url}/work/{seeded['spring']}")
+        assert "2022年2月7日 17:30" in hz.content()  # 29, 30 January (worked) and 7 February
+        shot(hz, "appeals-spring-festival")
+
+        # the province: cost burden and the arrears ledger
+        sheng = login("sheng")
+        sheng.goto(f"{url}/burden?year=2021")
+        policies = sheng.locator("#policies").inner_text()
+        assert "城镇土地使用税" in policies and "差别化电价" in policies
+        sheng.locator("#policies form").first.locator("[name='reason']").fill("")
+        sheng.locator("#policies form").first.locator("button").click()
+        sheng.wait_for_load_state("networkidle")
+        assert "（sheng）" in sheng.locator("#policies").inner_text()
+        shot(sheng, "burden", full_page=False)  # the first screen: the long table would make a huge file
+        sheng.goto(f"{url}/arrears")
+        assert "某区城市建设管理局" in sheng.content() and "逾期" in sheng.content()
+        shot(sheng, "arrears")
+        for page in (qiye, sw, dl, xihu, hz, sheng):
+            assert page.js_errors == []

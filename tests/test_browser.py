@@ -17,10 +17,6 @@ Screenshots of the main pages go to docs/screenshots/*.png.
 from __future__ import annotations
 
 import io
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,31 +24,13 @@ from typing import Any
 
 import httpx
 import pytest
+from browser_support import VIEWPORT, demo_accounts, open_as, serve, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 XIHU = "330106"
 YEARS = (2020, 2021)
 SYSTEMS = ("zhejiang_industry_above", "zhejiang_industry_below")
-VIEWPORT = {"width": 1440, "height": 900}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _build_province(home: Path) -> dict[str, Any]:
@@ -90,117 +68,32 @@ def _build_province(home: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A province in a warehouse, the demo accounts, and `uvicorn` serving them."""
-    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
-    from jingxin.core.db import Database, upgrade
+    from jingxin.accounts.demo import DEMO_PASSWORD
 
     started = time.perf_counter()
     home = tmp_path_factory.mktemp("browser")
     world = _build_province(home)
-    db_url = f"sqlite:///{home / 'platform.sqlite'}"
-    upgrade(db_url)
-    database = Database(db_url)
-    with database.session() as db:
-        create_demo_users(
-            db, DEMO_PASSWORD, enterprise_code=world["own"]["credit_code"], staff_enterprises=world["staff"]
-        )
-        db.commit()
-    database.dispose()
-    built = time.perf_counter() - started
-
-    port = _free_port()
-    env = {
-        **os.environ,
-        "JINGXIN_HOME": str(home),
-        "JINGXIN_DATABASE_URL": db_url,
-        "JINGXIN_WAREHOUSE": f"duckdb:///{home / 'warehouse.duckdb'}",
-        "JINGXIN_SECRET_KEY": "browser-test",
-    }
-    log = (home / "server.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "jingxin.web.app:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    db_url = demo_accounts(
+        home, enterprise_code=world["own"]["credit_code"], staff_enterprises=world["staff"]
     )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (home / "server.log").read_text(errors="replace")
-            assert time.time() < deadline, "server did not start"
-            time.sleep(0.3)
+    built = time.perf_counter() - started
+    with serve(home, database_url=db_url, warehouse_url=f"duckdb:///{home / 'warehouse.duckdb'}") as base:
         print(f"\nprovince built in {built:.1f}s, server up after {time.perf_counter() - started:.1f}s")
         yield {**world, "base": base, "password": DEMO_PASSWORD, "home": home}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture
-def page_for(server: dict[str, Any], browser: Any) -> Iterator[Any]:
-    """`page_for(username)`: a fresh browser context logged in as that user."""
-    contexts = []
+def page_for(server: dict[str, Any], browser: Any) -> Any:
+    """`page_for(username)`: a fresh browser context logged in as that user (downloads kept)."""
 
-    def open_as(username: str) -> Any:
-        context = browser.new_context(viewport=VIEWPORT, locale="zh-CN", accept_downloads=True)
-        contexts.append(context)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.js_errors = errors  # checked by the tests: no script may fail
-        page.goto(f"{server['base']}/login")
-        page.fill("#username", username)
-        page.fill("#password", server["password"])
-        page.click("button[type=submit]")
-        page.wait_for_load_state("networkidle")
-        assert "/login" not in page.url, f"{username} could not log in"
-        return page
+    def page(username: str) -> Any:
+        return open_as(browser, server["base"], username, server["password"], accept_downloads=True)
 
-    yield open_as
-    for context in contexts:
-        context.close()
-
-
-def _shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.wait_for_timeout(1200)  # let the charts finish their opening animation
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    return page
 
 
 def _wait_for_map(page: Any) -> None:
     page.wait_for_selector("#region-map[data-map-ready]", timeout=15000)
-    page.wait_for_timeout(400)  # the first frame of the map's animation
 
 
 def _map_regions(page: Any) -> dict[str, list[str]]:
@@ -220,6 +113,14 @@ def _map_regions(page: Any) -> dict[str, list[str]]:
     )
 
 
+def _map_legend(page: Any) -> str:
+    """The low end of the map's colour legend: the measure it is coloured by, with its unit."""
+    return page.evaluate(
+        """() => window.echarts.getInstanceByDom(document.getElementById('region-map'))
+            .getOption().visualMap[0].text[1]"""
+    )
+
+
 def _click_map_at(page: Any, lng: float, lat: float) -> None:
     """Click the map where a longitude/latitude is drawn (ECharts converts it to pixels)."""
     x, y = page.evaluate(
@@ -234,13 +135,11 @@ def _click_map_at(page: Any, lng: float, lat: float) -> None:
 
 
 def test_login_page(server: dict[str, Any], browser: Any) -> None:
-    context = browser.new_context(viewport=VIEWPORT, locale="zh-CN")
-    page = context.new_page()
+    page = browser.new_context(viewport=VIEWPORT, locale="zh-CN").new_page()
     page.goto(f"{server['base']}/")
     assert "/login" in page.url
     assert page.locator("h1").inner_text() == "数字经信"
-    _shot(page, "login")
-    context.close()
+    shot(page, "login")
 
 
 def test_county_analyst_sees_only_their_county(server: dict[str, Any], page_for: Any) -> None:
@@ -251,7 +150,7 @@ def test_county_analyst_sees_only_their_county(server: dict[str, Any], page_for:
     assert regions == {"drawn": [XIHU], "values": [XIHU]}
     assert page.locator("#region-list tbody tr").count() == 1
     assert page.locator("#region-list tbody").inner_text().startswith("西湖区")
-    _shot(page, "dashboard-county")
+    shot(page, "dashboard-county")
 
     # the map leads to the county's enterprises
     box = page.locator("#region-map").bounding_box()
@@ -274,7 +173,7 @@ def test_county_analyst_sees_only_their_county(server: dict[str, Any], page_for:
     page.wait_for_function(
         "() => document.querySelectorAll('#results-table tbody tr').length > 1", timeout=10000
     )
-    _shot(page, "results-county")
+    shot(page, "results-county")
 
     # the Excel holds only 西湖区
     with page.expect_download() as download_info:
@@ -297,7 +196,7 @@ def test_county_analyst_sees_only_their_county(server: dict[str, Any], page_for:
     assert page.locator("#scores tbody tr").count() >= 6
     assert page.locator("#lift .advice").inner_text().strip()
     assert "城镇土地使用税减免" in page.locator("#policies").inner_text()
-    _shot(page, "profile")
+    shot(page, "profile")
 
     # another county's enterprise does not exist for this user
     response = page.goto(f"{server['base']}/evaluation/enterprises/{server['elsewhere']['credit_code']}")
@@ -312,9 +211,10 @@ def test_province_analyst_drills_down_on_the_map(server: dict[str, Any], page_fo
     regions = _map_regions(page)
     assert len(regions["drawn"]) == 11 and all(c.endswith("00") for c in regions["drawn"])
     page.select_option("#map-measure", "a_share")  # recolour without a round trip
-    page.wait_for_timeout(300)
+    assert _map_legend(page) == "A类占比（%）低"
     page.select_option("#map-measure", "tax_per_mu")
-    _shot(page, "dashboard")
+    assert _map_legend(page) == "亩均税收（万元/亩）低"
+    shot(page, "dashboard")
 
     _click_map_at(page, 119.95, 29.95)  # 富阳, in 杭州市
     page.wait_for_url("**/?region=330100*")
@@ -322,7 +222,7 @@ def test_province_analyst_drills_down_on_the_map(server: dict[str, Any], page_fo
     _wait_for_map(page)
     counties = _map_regions(page)["drawn"]
     assert XIHU in counties and all(c.startswith("3301") for c in counties)
-    _shot(page, "dashboard-city")
+    shot(page, "dashboard-city")
 
     _click_map_at(page, 119.45, 30.25)  # 临安区
     page.wait_for_url("**/evaluation?county=330112*")
@@ -332,12 +232,11 @@ def test_province_analyst_drills_down_on_the_map(server: dict[str, Any], page_fo
 
     page.goto(f"{server['base']}/evaluation")
     page.wait_for_load_state("networkidle")
-    _shot(page, "results")
+    shot(page, "results")
     page.goto(f"{server['base']}/ranking")
     page.wait_for_load_state("networkidle")
     assert page.locator(".ranking-table tbody tr").count() == 90
-    page.wait_for_timeout(500)
-    _shot(page, "ranking")
+    shot(page, "ranking")
     assert not page.js_errors, page.js_errors
 
 
@@ -349,7 +248,7 @@ def test_enterprise_user_sees_only_itself(server: dict[str, Any], page_for: Any)
     assert "贵企业" in page.locator(".explanation").inner_text()
     nav = page.locator("nav.sidenav").inner_text()
     assert "本企业评价" in nav and "区县排名" not in nav and "亩均评价" not in nav
-    _shot(page, "profile-enterprise")
+    shot(page, "profile-enterprise")
     for code in (server["neighbour"]["credit_code"], server["elsewhere"]["credit_code"]):
         response = page.goto(f"{server['base']}/evaluation/enterprises/{code}")
         assert response.status == 404
@@ -381,8 +280,7 @@ def test_liaison_uploads_a_defective_tax_file(server: dict[str, Any], page_for: 
     page = page_for("liaison-sw")
     page.goto(f"{server['base']}/data")
     page.wait_for_load_state("networkidle")
-    page.wait_for_timeout(400)
-    _shot(page, "data")
+    shot(page, "data")
     page.select_option("#upload-source", "tax")
     page.set_input_files("#upload-file", str(upload))
     page.click("form[action='/data/upload'] button[type=submit]")
@@ -395,7 +293,7 @@ def test_liaison_uploads_a_defective_tax_file(server: dict[str, Any], page_for: 
     reasons = " ".join(page.locator("table.data tbody td:nth-child(4)").all_inner_texts())
     assert "校验" in reasons
     assert "一百万" in page.locator("table.data tbody").inner_text()
-    _shot(page, "data-batch")
+    shot(page, "data-batch")
     assert not page.js_errors, page.js_errors
 
 

@@ -5,31 +5,19 @@ phone-sized screen and sees the money. Screenshots go to docs/screenshots/polici
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from browser_support import PHONE, demo_accounts, open_as, serve, shot
 from policies_helpers import DAY, XIHU, build_province
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-
-from test_exchange_browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, _free_port, shot  # noqa: E402
-
-PHONE = {"width": 390, "height": 844}
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    from jingxin.accounts.demo import DEMO_PASSWORD, create_demo_users
-    from jingxin.core.db import Database, upgrade
+    from jingxin.accounts.demo import DEMO_PASSWORD
     from jingxin.core.scope import Scope
     from jingxin.core.warehouse import open_warehouse
     from jingxin.policies import service
@@ -42,81 +30,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     finally:
         wh.close()
     own = xihu[0]["credit_code"]
-    db_url = f"sqlite:///{home / 'platform.sqlite'}"
-    upgrade(db_url)
-    database = Database(db_url)
-    with database.session() as db:
-        create_demo_users(db, DEMO_PASSWORD, enterprise_code=own, staff_enterprises=[own])
-        db.commit()
-    database.dispose()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "JINGXIN_HOME": str(home),
-        "JINGXIN_DATABASE_URL": db_url,
-        "JINGXIN_WAREHOUSE": wh_url,
-        "JINGXIN_SECRET_KEY": "browser-test",
-    }
-    log = (home / "server.log").open("wb")
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "jingxin.web.app:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (home / "server.log").read_text(errors="replace")
-            assert time.time() < deadline, "server did not start"
-            time.sleep(0.3)
+    db_url = demo_accounts(home, enterprise_code=own, staff_enterprises=[own])
+    with serve(home, database_url=db_url, warehouse_url=wh_url) as base:
         yield {"base": base, "password": DEMO_PASSWORD, "own": own, "xihu": xihu}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    with playwright_api.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield instance
-        instance.close()
-
-
-def open_as(server: dict[str, Any], browser: Any, username: str, viewport: dict[str, int] = VIEWPORT) -> Any:
-    page = browser.new_context(viewport=viewport, locale="zh-CN").new_page()
-    page.goto(f"{server['base']}/login")
-    page.fill("#username", username)
-    page.fill("#password", server["password"])
-    page.click("button[type=submit]")
-    page.wait_for_load_state("networkidle")
-    return page
 
 
 def test_direct_payout_in_the_browser(server: dict[str, Any], browser: Any) -> None:
     total = sum(r["amount"] for r in server["xihu"])
-    sheng = open_as(server, browser, "sheng")
+    sheng = open_as(browser, server["base"], "sheng", server["password"])
     sheng.goto(f"{server['base']}/policies/payouts")
     form = sheng.locator("#set-budget")
     form.locator("select[name=policy]").select_option("land_tax_relief")
@@ -127,7 +48,7 @@ def test_direct_payout_in_the_browser(server: dict[str, Any], browser: Any) -> N
     sheng.wait_for_load_state("networkidle")
     assert sheng.locator("#budgets tbody tr").count() == 1
 
-    xihu = open_as(server, browser, "xihu")
+    xihu = open_as(browser, server["base"], "xihu", server["password"])
     xihu.goto(f"{server['base']}/policies/payouts")
     xihu.locator("#create-list select[name=policy]").select_option("land_tax_relief")
     xihu.locator("#create-list button[type=submit]").click()
@@ -139,7 +60,7 @@ def test_direct_payout_in_the_browser(server: dict[str, Any], browser: Any) -> N
     victim.locator("input[name=reason]").fill("企业已迁出本县，暂缓兑现")
     victim.locator("button[type=submit]").click()
     xihu.wait_for_load_state("networkidle")
-    shot(xihu, "policies-payout-listed")
+    shot(xihu, "policies-payout-listed", full_page=False)
     xihu.click("#step-confirm")
     xihu.wait_for_load_state("networkidle")
     assert xihu.locator("#payout-state").inner_text() == "待财政拨付"
@@ -153,28 +74,28 @@ def test_direct_payout_in_the_browser(server: dict[str, Any], browser: Any) -> N
     assert sheng.locator("#payout-state").inner_text() == "已拨付"
     left = float(sheng.locator("#budget-left").inner_text().replace(",", ""))
     assert left >= 0 and abs(left - server["xihu"][1]["amount"]) < 0.02  # only the excluded amount is left
-    shot(sheng, "policies-payout-paid")
+    shot(sheng, "policies-payout-paid", full_page=False)
 
-    qiye = open_as(server, browser, "qiye", viewport=PHONE)
+    qiye = open_as(browser, server["base"], "qiye", server["password"], viewport=PHONE)
     qiye.goto(f"{server['base']}/qiye")
     qiye.wait_for_load_state("networkidle")
     assert server["own"] in qiye.url
     paid = qiye.locator("#qy-payouts tr.payout-paid")
     assert paid.count() == 1 and "浙财拨〔2022〕0601号" in paid.inner_text()
     assert qiye.locator(".qy-qr img").is_visible()
-    shot(qiye, "policies-enterprise-code-phone")
+    shot(qiye, "policies-enterprise-code-phone", full_page=False)
     qiye.locator("#policy-land_tax_relief summary").click()
     assert "批次" in qiye.locator("#policy-land_tax_relief").inner_text()
-    qiye.screenshot(
-        path=str(Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "policies-trace-phone.png"),
-        full_page=True,
-    )
+    shot(qiye, "policies-trace-phone")
+    for page in (sheng, xihu, qiye):
+        assert page.js_errors == []
 
 
 def test_what_if_before_publishing(server: dict[str, Any], browser: Any) -> None:
-    page = open_as(server, browser, "xihu")
+    page = open_as(browser, server["base"], "xihu", server["password"])
     page.goto(f"{server['base']}/policies/leader_reward?set_top_n=20")
     page.wait_for_load_state("networkidle")
     assert page.locator("#whatif-table tbody tr").count() >= 2
     page.locator("#whatif").scroll_into_view_if_needed()
-    shot(page, "policies-what-if")
+    shot(page, "policies-what-if", full_page=False)
+    assert page.js_errors == []
