@@ -27,3 +27,5 @@ importlib.import_module("jingxin.core.spark.cli").register(app)
 importlib.import_module("jingxin.risk.cli").register(app)
 importlib.import_module("jingxin.monitoring.cli").register(app)  # 运行监测
 importlib.import_module("jingxin.nowcast.cli").register(app)
+importlib.import_module("jingxin.places.cli").register(app)  # 县域制造业高质量发展评价
+importlib.import_module("jingxin.parks.cli").register(app)  # 小微企业园星级评定

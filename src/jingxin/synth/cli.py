@@ -86,6 +86,10 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--risk", help="同时生成企业风险数据源（参保、纳税欠税、水电费、信贷、诉讼执行、担保）及出险真值"),
         ] = False,
+        places: Annotated[
+            bool,
+            typer.Option("--places", help="同时生成县（市、区）年度指标和小微企业园运营报告及其真值"),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出结果")] = False,
     ) -> None:
         """生成合成省份数据：各部门按各自习惯报送的文件，互相一致，含可控缺陷与清单。"""
@@ -94,7 +98,7 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--years") from None
         console = Console(stderr=True)
-        steps = len(plan_jobs(year_tuple, annual_only, risk)) + 3  # population, accounts, manifest
+        steps = len(plan_jobs(year_tuple, annual_only, risk)) + 3 + (2 * len(year_tuple) if places else 0)  # population, accounts, manifest
         started = time.perf_counter()
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -121,6 +125,7 @@ def register(app: typer.Typer) -> None:
                     xlsx_max_rows=xlsx_max_rows,
                     stable_years=stable_years,
                     risk=risk,
+                    places=places,
                     progress=advance,
                 )
             except ValueError as exc:

@@ -312,6 +312,7 @@ def generate_province(
     xlsx_max_rows: int = XLSX_MAX_ROWS,
     stable_years: bool = False,
     risk: bool = False,
+    places: bool = False,
     progress: Callable[[str, FileEntry | None], None] | None = None,
 ) -> Manifest:
     """Generate a consistent synthetic province (合成省份数据) into `out_dir`; return the manifest.
@@ -327,6 +328,8 @@ def generate_province(
     `risk` adds the enterprise risk sources (参保人数, 纳税及欠税, 水电费, 信贷, 诉讼执行, 担保关系,
     one file per source and year) with their hidden distress, truth under ``distress``
     (:mod:`.distress`); every other file stays byte-identical with or without it.
+    `places` adds the yearly county figures and 小微企业园 reports (:mod:`.places`), truth under
+    ``places``; every other file stays byte-identical with or without it.
     `progress(step, entry)` is called after each step (entry is None for non-file steps).
     """
     year_tuple = parse_years(years)
@@ -402,6 +405,13 @@ def generate_province(
         manifest.files.append(entry)
         del frame
         notify(entry.file, entry)
+    if places:
+        from jingxin.synth.places import write_places
+
+        place_files, manifest.places = write_places(out, year_tuple, int(seed))
+        for entry in place_files:
+            manifest.files.append(entry)
+            notify(entry.file, entry)
     manifest.write(out)
     notify("manifest.json", None)
     return manifest

@@ -101,6 +101,8 @@ class Manifest:
     distress: dict[str, Any] = field(default_factory=dict)
     # Official figures (统计局发布) per year: counts and every revision (:mod:`.official`).
     official: list[dict[str, Any]] = field(default_factory=list)
+    # Places truth (synth.places): latent county, city and park quality; only with --places.
+    places: dict[str, Any] = field(default_factory=dict)
     row_numbering: str = ROW_NUMBERING
     notes: dict[str, str] = field(default_factory=lambda: dict(NOTES))
     generator: str = "jingxin.synth"
@@ -129,9 +131,10 @@ class Manifest:
             "events",
             "distress",
             "official",
+            "places",
         ]
         # `distress` only when the risk sources were generated: other manifests stay as they were.
-        return {key: data[key] for key in order if key != "distress" or data[key]}
+        return {key: data[key] for key in order if key not in ("distress", "places") or data[key]}
 
     def write(self, out_dir: Path) -> Path:
         path = Path(out_dir) / MANIFEST_FILE
@@ -157,6 +160,7 @@ class Manifest:
             events=data.get("events", []),
             distress=data.get("distress", {}),
             official=data.get("official", []),
+            places=data.get("places", {}),
             row_numbering=data.get("row_numbering", ROW_NUMBERING),
             notes=data.get("notes", {}),
             generator=data.get("generator", ""),
