@@ -45,9 +45,8 @@ def rate_parks(reports: pd.DataFrame, cfg: ParkConfig, year: int) -> pd.DataFram
     grade = np.select([out["total"] >= g["A"], out["total"] >= g["B"], out["total"] >= g["C"]], ["A", "B", "C"], "D")
     in_transition = (year - reports["opened_year"].astype(int)) < cfg.transition_years
     floor = GRADE_ORDER.index(cfg.transition_floor)
-    grade = np.where(
-        in_transition & (np.array([GRADE_ORDER.index(x) for x in grade]) > floor), cfg.transition_floor, grade
-    )
+    raised = in_transition.to_numpy() & (np.array([GRADE_ORDER.index(x) for x in grade]) > floor)
+    grade = np.where(raised, cfg.transition_floor, grade)
     unrecognised = reports["recognised"].astype(str) != "是"
     grade = np.where(unrecognised, "D", grade)
     star = np.zeros(len(out), dtype=int)
@@ -58,7 +57,7 @@ def rate_parks(reports: pd.DataFrame, cfg: ParkConfig, year: int) -> pd.DataFram
     out["proposed_star"] = star
     out["transition"] = in_transition.to_numpy()
     out["reason"] = np.where(unrecognised, "不符合认定条件，直接评为D档",
-                             np.where(in_transition, f"建成未满{cfg.transition_years}年，过渡期内不低于{cfg.transition_floor}档", ""))
+                             np.where(raised, f"建成未满{cfg.transition_years}年，过渡期内不低于{cfg.transition_floor}档", ""))
     out["decides"] = [cfg.level_for_star(int(s)) for s in star]
     for col in ("park_name", "division_code", "opened_year", "recognised"):
         out[col] = reports[col]
