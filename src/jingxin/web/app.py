@@ -76,6 +76,8 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.policies.views",
     "jingxin.risk.views",
     "jingxin.monitoring.views",  # 运行监测
+    "jingxin.places.views",  # 县域制造业高质量发展评价
+    "jingxin.parks.views",  # 小微企业园星级评定
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
