@@ -178,8 +178,10 @@ class IndexResult:
 
 
 def rank_desc(scores: pd.Series) -> pd.Series:
-    """Rank 1 = best; ties share the better rank (as in a published ranking); gaps stay NaN."""
-    return scores.rank(ascending=False, method="min").astype("Int64")
+    """Rank 1 = best; ties share the better rank (as in a published ranking); gaps stay NaN.
+    Scores are compared at 9 decimals, so that floating-point noise (weights scaled together,
+    sums in another order) never splits a tie."""
+    return scores.round(9).rank(ascending=False, method="min").astype("Int64")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,7 +206,7 @@ def _denominate(spec: IndexSpec, data: pd.DataFrame) -> pd.DataFrame:
 
 def _impute(spec: IndexSpec, raw: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
     how = spec.method.imputation
-    if how == "none":
+    if how == "none" or not raw.isna().to_numpy().any():
         return raw.copy()
     if how == "mean":
         return raw.fillna(raw.mean())
