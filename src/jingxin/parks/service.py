@@ -65,7 +65,7 @@ def rating_cases(db: Session, scope: Scope, year: int | None = None) -> dict[str
     return out
 
 
-def open_rating(db: Session, user: Any, row: pd.Series, park_id: str, year: int) -> Any:
+def open_rating(db: Session, user: Any, row: pd.Series, park_id: str, year: int, now: Any = None) -> Any:
     """Start the rating case of one park (idempotent per park and year)."""
     if not user.scope.allows_division(str(row["division_code"])):
         raise LookupError(park_id)
@@ -77,6 +77,7 @@ def open_rating(db: Session, user: Any, row: pd.Series, park_id: str, year: int)
             "proposed_star": str(int(row["proposed_star"])),
         },
         key=f"park:{park_id}:{year}",
+        now=now,
     )
 
 
@@ -90,7 +91,7 @@ def _rated_level(db: Session, scope: Scope, item: Any) -> str | None:
 
 def take_step(
     db: Session, user: Any, item_id: int, transition: str, fields: dict[str, Any], comment: str = "",
-    cfg: ParkConfig | None = None, expected_version: int | None = None,
+    cfg: ParkConfig | None = None, expected_version: int | None = None, now: Any = None,
 ) -> Any:
     """One workflow step, after the rule of stars: a level decides only the stars it holds, and
     submits upward only a star above them; the level that rated answers objections and publishes."""
@@ -114,4 +115,5 @@ def take_step(
         role_level = {"county_analyst": "county", "city_analyst": "city", "province_analyst": "province"}
         if level is not None and role_level.get(str(user.role)) != level:
             raise RatingRefused(f"应由作出评定的{LEVEL_NAMES[level]}经信部门处理")
-    return wf.act(db, item_id, transition, user, fields=fields, comment=comment, expected_version=expected_version)
+    return wf.act(db, item_id, transition, user, fields=fields, comment=comment, expected_version=expected_version,
+                  now=now)
