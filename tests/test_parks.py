@@ -20,11 +20,30 @@ CFG = load_park_config()
 
 def _park(pid: str, **over: Any) -> dict[str, Any]:
     row = {
-        "park_id": pid, "park_name": f"园区{pid}", "division_code": "330106", "year": 2021, "opened_year": 2015,
-        "area_mu": 100.0, "recognised": "是", "occupancy": 90.0, "enterprises": 40, "output": 30000.0, "tax": 1200.0,
-        "employment": 1000, "leading_output_share": 55.0, "leading_firm_share": 52.0, "services": 6, "digital_level": 3,
-        "safety_incidents": 0, "integrity_issues": 0, "new_above": 0, "new_champions": 0, "new_listed": 0,
-        "new_little_giants": 0, "new_specialised": 0, "first_sets": 0,
+        "park_id": pid,
+        "park_name": f"园区{pid}",
+        "division_code": "330106",
+        "year": 2021,
+        "opened_year": 2015,
+        "area_mu": 100.0,
+        "recognised": "是",
+        "occupancy": 90.0,
+        "enterprises": 40,
+        "output": 30000.0,
+        "tax": 1200.0,
+        "employment": 1000,
+        "leading_output_share": 55.0,
+        "leading_firm_share": 52.0,
+        "services": 6,
+        "digital_level": 3,
+        "safety_incidents": 0,
+        "integrity_issues": 0,
+        "new_above": 0,
+        "new_champions": 0,
+        "new_listed": 0,
+        "new_little_giants": 0,
+        "new_specialised": 0,
+        "first_sets": 0,
     }
     row.update(over)
     return row
@@ -35,34 +54,69 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def test_hangzhou_points_golden() -> None:
-    df = _frame([
-        # smaller leading share 65 → one step of 10 above 50 → 10; 2 new 规上 ×2, a champion 4,
-        # a listing 3 → 21 points.
-        _park("P1", leading_output_share=72.0, leading_firm_share=65.0, new_above=2, new_champions=1, new_listed=1),
-        _park("P2", leading_output_share=49.0, leading_firm_share=90.0),  # output share not above 50: 0
-        _park("P3", leading_output_share=100.0, leading_firm_share=100.0, new_above=20),  # capped at 30
-    ])
+    df = _frame(
+        [
+            # smaller leading share 65 → one step of 10 above 50 → 10; 2 new 规上 ×2, a champion 4,
+            # a listing 3 → 21 points.
+            _park(
+                "P1",
+                leading_output_share=72.0,
+                leading_firm_share=65.0,
+                new_above=2,
+                new_champions=1,
+                new_listed=1,
+            ),
+            _park("P2", leading_output_share=49.0, leading_firm_share=90.0),  # output share not above 50: 0
+            _park("P3", leading_output_share=100.0, leading_firm_share=100.0, new_above=20),  # capped at 30
+        ]
+    )
     assert points(df, CFG).to_dict() == {"P1": 21.0, "P2": 0.0, "P3": 30.0}
 
 
 def test_unrecognised_is_d_outright_and_transition_has_a_floor() -> None:
-    best = dict(occupancy=100.0, tax=9000.0, output=90000.0, services=20, digital_level=5, enterprises=200,
-                employment=5000, new_above=10, new_specialised=10)
-    worst = dict(occupancy=20.0, tax=10.0, output=100.0, services=0, digital_level=0, enterprises=5, employment=50,
-                 safety_incidents=5, integrity_issues=2, leading_output_share=20.0, leading_firm_share=20.0)
-    df = _frame([
-        _park("BEST", **best),
-        _park("FAIL", recognised="否", **best),  # the best figures, but fails the recognition conditions
-        _park("WORST", **worst),
-        _park("NEW", opened_year=2020, **worst),  # opened a year ago: transition, not below C
-        _park("MID"),
-    ])
+    best = dict(
+        occupancy=100.0,
+        tax=9000.0,
+        output=90000.0,
+        services=20,
+        digital_level=5,
+        enterprises=200,
+        employment=5000,
+        new_above=10,
+        new_specialised=10,
+    )
+    worst = dict(
+        occupancy=20.0,
+        tax=10.0,
+        output=100.0,
+        services=0,
+        digital_level=0,
+        enterprises=5,
+        employment=50,
+        safety_incidents=5,
+        integrity_issues=2,
+        leading_output_share=20.0,
+        leading_firm_share=20.0,
+    )
+    df = _frame(
+        [
+            _park("BEST", **best),
+            _park("FAIL", recognised="否", **best),  # the best figures, but fails the recognition conditions
+            _park("WORST", **worst),
+            _park("NEW", opened_year=2020, **worst),  # opened a year ago: transition, not below C
+            _park("MID"),
+        ]
+    )
     t = rate_parks(df, CFG, 2021)
     assert t.loc["BEST", "grade"] == "A" and t.loc["BEST", "proposed_star"] == 5
     assert t.loc["FAIL", "grade"] == "D" and t.loc["FAIL", "proposed_star"] == 0
     assert "认定条件" in t.loc["FAIL", "reason"]
     assert t.loc["WORST", "grade"] == "D" and t.loc["WORST", "proposed_star"] == 0
-    assert t.loc["NEW", "grade"] == "C" and bool(t.loc["NEW", "transition"]) and "过渡期" in t.loc["NEW", "reason"]
+    assert (
+        t.loc["NEW", "grade"] == "C"
+        and bool(t.loc["NEW", "transition"])
+        and "过渡期" in t.loc["NEW", "reason"]
+    )
     assert t.loc["BEST", "decides"] == "province"
     # A better figure never lowers a park's base score.
     better = df.copy()
@@ -72,7 +126,8 @@ def test_unrecognised_is_d_outright_and_transition_has_a_floor() -> None:
 
 def test_config_errors_name_the_field() -> None:
     text = (
-        "code: c\nname: n\ndimensions: [{code: d, name: D, weight: 1}]\nindicators: [{code: occupancy, name: O, dimension: d}]\n"
+        "code: c\nname: n\ndimensions: [{code: d, name: D, weight: 1}]\n"
+        "indicators: [{code: occupancy, name: O, dimension: d}]\n"
         "grades: {A: 50, B: 60, C: 30}\nstars: {1: 1, 2: 2, 3: 3, 4: 4, 5: 5}\n"
         "authority: {county: [1, 2], city: [3], province: [4, 5]}\n"
     )
@@ -101,8 +156,15 @@ def people(db_session: Any) -> dict[str, Any]:
 
 
 def _row(star: int) -> pd.Series:
-    return pd.Series({"division_code": "330106", "park_name": "西湖第1小微企业园", "total": 90.0,
-                      "grade": "A", "proposed_star": star})
+    return pd.Series(
+        {
+            "division_code": "330106",
+            "park_name": "西湖第1小微企业园",
+            "total": 90.0,
+            "grade": "A",
+            "proposed_star": star,
+        }
+    )
 
 
 def test_four_stars_go_county_city_province_with_objection(db_session: Any, people: dict[str, Any]) -> None:

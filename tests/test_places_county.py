@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from jingxin.core.scope import Scope
-from jingxin.places.config import ConfigError, EvalGroupCfg, TiangongdingCfg, load_county_config, parse_county_config
+from jingxin.places.config import (
+    ConfigError,
+    EvalGroupCfg,
+    TiangongdingCfg,
+    load_county_config,
+    parse_county_config,
+)
 from jingxin.places.county import evaluate_year, group_members
 from jingxin.places.engine import compute
 from jingxin.places.robust import Uncertainty, leave_one_out, monte_carlo
@@ -43,10 +49,12 @@ def _golden_data() -> pd.DataFrame:
 
 
 def _one_group_cfg(**tg: int) -> Any:
-    return CFG.model_copy(update={
-        "evaluation_groups": [EvalGroupCfg(code="counties", name="全省县（市、区）", level="county")],
-        "tiangongding": TiangongdingCfg(groups=tg or {"counties": 1}),
-    })
+    return CFG.model_copy(
+        update={
+            "evaluation_groups": [EvalGroupCfg(code="counties", name="全省县（市、区）", level="county")],
+            "tiangongding": TiangongdingCfg(groups=tg or {"counties": 1}),
+        }
+    )
 
 
 def test_golden_hand_made_counties() -> None:
@@ -74,8 +82,13 @@ def test_golden_gap_is_imputed_and_shown() -> None:
 
 def test_weights_change_the_winner_and_are_recorded() -> None:
     cfg = _one_group_cfg()
-    heavy = cfg.model_copy(update={"groups": [g.model_copy(update={"weight": 4.0 if g.code == "momentum" else 1.0})
-                                              for g in cfg.groups]})
+    heavy = cfg.model_copy(
+        update={
+            "groups": [
+                g.model_copy(update={"weight": 4.0 if g.code == "momentum" else 1.0}) for g in cfg.groups
+            ]
+        }
+    )
     t = evaluate_year(_golden_data(), heavy, 2021, robustness=False).group("counties").table
     assert t["rank"].idxmin() == C  # momentum weighs 4/6: C (100 there) wins
     assert heavy.spec().fingerprint() != cfg.spec().fingerprint()
@@ -85,7 +98,9 @@ unit_matrix = arrays(np.float64, (6, len(CODES)), elements=st.floats(1.0, 1000.0
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(x=unit_matrix, unit=st.integers(0, 5), col=st.integers(0, len(CODES) - 1), delta=st.floats(0.01, 500.0))
+@given(
+    x=unit_matrix, unit=st.integers(0, 5), col=st.integers(0, len(CODES) - 1), delta=st.floats(0.01, 500.0)
+)
 def test_a_better_value_never_lowers_the_score(x: np.ndarray, unit: int, col: int, delta: float) -> None:
     data = pd.DataFrame(x, columns=CODES, index=[f"u{i}" for i in range(6)])
     before = compute(SPEC, data).index.iloc[unit]
@@ -102,8 +117,12 @@ def test_a_better_value_never_lowers_the_score(x: np.ndarray, unit: int, col: in
 def test_weights_scaled_together_leave_ranks_unchanged(x: np.ndarray, factor: float) -> None:
     data = pd.DataFrame(x, columns=CODES, index=[f"u{i}" for i in range(6)])
     base = compute(SPEC, data)
-    scaled = SPEC.with_weights({**{i.code: i.weight * factor for i in SPEC.indicators},
-                                **{n.code: n.weight * factor for n in SPEC.nodes}})
+    scaled = SPEC.with_weights(
+        {
+            **{i.code: i.weight * factor for i in SPEC.indicators},
+            **{n.code: n.weight * factor for n in SPEC.nodes},
+        }
+    )
     again = compute(scaled, data)
     assert again.ranks().tolist() == base.ranks().tolist()
     np.testing.assert_allclose(again.index, base.index, rtol=1e-9)
@@ -111,7 +130,9 @@ def test_weights_scaled_together_leave_ranks_unchanged(x: np.ndarray, factor: fl
 
 def test_monte_carlo_intervals_contain_the_nominal_rank_and_leave_one_out_names_a_mover() -> None:
     rng = np.random.default_rng(3)
-    data = pd.DataFrame(rng.lognormal(3, 0.5, (30, len(CODES))), columns=CODES, index=[f"u{i}" for i in range(30)])
+    data = pd.DataFrame(
+        rng.lognormal(3, 0.5, (30, len(CODES))), columns=CODES, index=[f"u{i}" for i in range(30)]
+    )
     mc = monte_carlo(SPEC, data, Uncertainty(draws=300, seed=2))
     t = mc.table()
     assert mc.ranks.shape == (300, 30)
@@ -119,8 +140,11 @@ def test_monte_carlo_intervals_contain_the_nominal_rank_and_leave_one_out_names_
     assert (t["rank_low"] <= t["rank_high"]).all()
     assert ((t["rank_low"] <= t["rank"] + 3) & (t["rank"] - 3 <= t["rank_high"])).mean() > 0.9
     # With no uncertainty at all the interval collapses onto the rank.
-    fixed = monte_carlo(SPEC, data, Uncertainty(draws=20, weight_noise=0.0, normalisations=("minmax",),
-                                                aggregations=("arithmetic",)))
+    fixed = monte_carlo(
+        SPEC,
+        data,
+        Uncertainty(draws=20, weight_noise=0.0, normalisations=("minmax",), aggregations=("arithmetic",)),
+    )
     assert (fixed.rank_low == fixed.nominal_rank).all() and (fixed.rank_high == fixed.nominal_rank).all()
     loo = leave_one_out(SPEC, data)
     assert list(loo.columns) == CODES and loo.abs().to_numpy().max() >= 1
@@ -137,11 +161,18 @@ def test_groups_follow_reference_data_and_config_errors_say_where() -> None:
     assert len(group_members(cfg["industrial"], data)) == 44
     assert len(group_members(cfg["counties"], data)) == 90
     with pytest.raises(ConfigError, match=r"x.yaml, indicators.0.direction"):
-        parse_county_config("code: c\nname: n\ngroups: [{code: q, name: Q}]\nindicators: [{code: a, name: A, group: q, direction: 2}]\n"
-                            "evaluation_groups: [{code: g, name: G, level: county}]\ntiangongding: {groups: {g: 1}}\n", "x.yaml")
+        parse_county_config(
+            "code: c\nname: n\ngroups: [{code: q, name: Q}]\n"
+            "indicators: [{code: a, name: A, group: q, direction: 2}]\n"
+            "evaluation_groups: [{code: g, name: G, level: county}]\ntiangongding: {groups: {g: 1}}\n",
+            "x.yaml",
+        )
     with pytest.raises(ConfigError, match="未在 groups 中声明"):
-        parse_county_config("code: c\nname: n\ngroups: [{code: q, name: Q}]\nindicators: [{code: a, name: A, group: z}]\n"
-                            "evaluation_groups: [{code: g, name: G, level: county}]\ntiangongding: {groups: {g: 1}}\n", "x.yaml")
+        parse_county_config(
+            "code: c\nname: n\ngroups: [{code: q, name: Q}]\nindicators: [{code: a, name: A, group: z}]\n"
+            "evaluation_groups: [{code: g, name: G, level: county}]\ntiangongding: {groups: {g: 1}}\n",
+            "x.yaml",
+        )
 
 
 def test_generated_truth_is_recovered() -> None:
@@ -150,7 +181,9 @@ def test_generated_truth_is_recovered() -> None:
     from jingxin.synth.places import draw_places
 
     truth = draw_places((2021,), seed=1)
-    data = pd.DataFrame(truth.county_rows[2021]).set_index("region_code").drop(columns=["region_name", "year"])
+    data = (
+        pd.DataFrame(truth.county_rows[2021]).set_index("region_code").drop(columns=["region_name", "year"])
+    )
     ci = evaluate_year(data.astype(float), CFG, 2021, draws=100)
     m = county_truth_measures(ci, truth.manifest_entry())
     assert m["counties"]["spearman"] > 0.85 and m["industrial"]["spearman"] > 0.8
@@ -179,7 +212,12 @@ def test_service_scope_and_truth_on_the_warehouse(province: dict[str, Any]) -> N
         ci = county_index(wh, 2021, draws=100)
         everything = visible_rows(ci, Scope())
         assert set(everything["group"]) == {"cities", "industrial", "mountain26", "counties"}
-        assert (everything.groupby("group").size().to_dict()) == {"cities": 11, "industrial": 44, "mountain26": 26, "counties": 90}
+        assert (everything.groupby("group").size().to_dict()) == {
+            "cities": 11,
+            "industrial": 44,
+            "mountain26": 26,
+            "counties": 90,
+        }
         xihu = visible_rows(ci, Scope(division="330106"))
         assert set(xihu["code"]) == {"330106"}
         hz = visible_rows(ci, Scope(division="330100"))
@@ -198,6 +236,9 @@ def test_service_scope_and_truth_on_the_warehouse(province: dict[str, Any]) -> N
 def test_api_pages_and_cli_respect_scope(
     province: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The packaged system with 100 draws instead of 1000 (test time), through the documented override.
+    from importlib.resources import files
+
     from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
@@ -208,15 +249,14 @@ def test_api_pages_and_cli_respect_scope(
     from jingxin.web.app import create_app
     from jingxin.web.testing import login
 
-    # The packaged system with 100 draws instead of 1000 (test time), through the documented override.
-    from importlib.resources import files
-
     text = (files("jingxin.places") / "systems" / "county_quality.yaml").read_text(encoding="utf-8")
     (tmp_path / "county.yaml").write_text(text.replace("draws: 1000", "draws: 100"), encoding="utf-8")
     monkeypatch.setenv("JINGXIN_PLACES_CONFIG", str(tmp_path / "county.yaml"))
     db_url = f"sqlite:///{tmp_path / 'platform.sqlite'}"
     upgrade(db_url)
-    app = create_app(Settings(home=tmp_path, database_url=db_url, warehouse=province["url"]), migrate=False, run_jobs=False)
+    app = create_app(
+        Settings(home=tmp_path, database_url=db_url, warehouse=province["url"]), migrate=False, run_jobs=False
+    )
     try:
         with app.state.db.session() as db:
             accounts.create_demo_users(db, accounts.DEMO_PASSWORD, staff_enterprises=[])
@@ -242,8 +282,22 @@ def test_api_pages_and_cli_respect_scope(
     finally:
         app.state.warehouse.close()
         app.state.db.dispose()
-    run = CliRunner().invoke(cli_app, ["index", "compute", "--year", "2021", "--draws", "50", "--scope", "330106",
-                                       "--json", "--warehouse", province["url"]])
+    run = CliRunner().invoke(
+        cli_app,
+        [
+            "index",
+            "compute",
+            "--year",
+            "2021",
+            "--draws",
+            "50",
+            "--scope",
+            "330106",
+            "--json",
+            "--warehouse",
+            province["url"],
+        ],
+    )
     assert run.exit_code == 0, run.output
     out = json.loads(run.output)
     assert {r["code"] for r in out["rows"]} == {"330106"}

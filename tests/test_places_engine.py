@@ -25,13 +25,22 @@ def _spec(asem: dict[str, pd.DataFrame], with_denominators: bool, **method: obje
     ind, agg = asem["indicators"], asem["aggregates"]
     indicators = tuple(
         Indicator(
-            code=r.code, name=r.name, parent=r.parent, direction=int(r.direction), weight=float(r.weight),
+            code=r.code,
+            name=r.name,
+            parent=r.parent,
+            direction=int(r.direction),
+            weight=float(r.weight),
             denominator=(r.denominator if with_denominators and isinstance(r.denominator, str) else None),
         )
         for r in ind.itertuples()
     )
     nodes = tuple(
-        Node(code=r.code, name=r.name, weight=float(r.weight), parent=(r.parent if isinstance(r.parent, str) else None))
+        Node(
+            code=r.code,
+            name=r.name,
+            weight=float(r.weight),
+            parent=(r.parent if isinstance(r.parent, str) else None),
+        )
         for r in agg.itertuples()
     )
     return IndexSpec("asem", "ASEM Sustainable Connectivity", indicators, nodes, Method(**method))  # type: ignore[arg-type]

@@ -59,14 +59,30 @@ def rate_command(
     grades = table["grade"].value_counts().to_dict()
     stars = table["proposed_star"].value_counts().sort_index().to_dict()
     if as_json:
-        typer.echo(json.dumps({"year": year, "parks": len(table), "grades": grades,
-                               "stars": {str(k): int(v) for k, v in stars.items()}, "rows": _rows(table)},
-                              ensure_ascii=False, indent=1, default=str))
+        typer.echo(
+            json.dumps(
+                {
+                    "year": year,
+                    "parks": len(table),
+                    "grades": grades,
+                    "stars": {str(k): int(v) for k, v in stars.items()},
+                    "rows": _rows(table),
+                },
+                ensure_ascii=False,
+                indent=1,
+                default=str,
+            )
+        )
         return
-    typer.echo(f"{year} 年小微企业园 {len(table)} 个；档次 " + "，".join(f"{g} {grades.get(g, 0)}" for g in "ABCD"))
+    typer.echo(
+        f"{year} 年小微企业园 {len(table)} 个；档次 " + "，".join(f"{g} {grades.get(g, 0)}" for g in "ABCD")
+    )
     typer.echo("建议星级 " + "，".join(f"{s}星 {stars.get(s, 0)}" for s in range(1, 6)))
     for pid, r in table.head(20).iterrows():
-        typer.echo(f"  {pid}  {r['park_name']:<12} {r['total']:6.2f}  {r['grade']}  {int(r['proposed_star'])}星 {r['reason']}")
+        typer.echo(
+            f"  {pid}  {r['park_name']:<12} {r['total']:6.2f}  {r['grade']}  "
+            f"{int(r['proposed_star'])}星 {r['reason']}"
+        )
 
 
 @group.command("check-truth")
@@ -88,8 +104,10 @@ def check_truth_command(
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=1))
         return
-    typer.echo(f"园区 {data['parks']} 个：得分与潜在质量 spearman {data['spearman']:.3f}；"
-               f"不符合认定条件 {data['unrecognised']} 个，评为D档 {data['unrecognised_d']} 个")
+    typer.echo(
+        f"园区 {data['parks']} 个：得分与潜在质量 spearman {data['spearman']:.3f}；"
+        f"不符合认定条件 {data['unrecognised']} 个，评为D档 {data['unrecognised_d']} 个"
+    )
 
 
 def register(app: typer.Typer) -> None:

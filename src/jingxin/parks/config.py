@@ -43,13 +43,13 @@ class ParkIndicatorCfg(_Strict):
     dimension: str
     unit: str = ""
     direction: Literal[1, -1] = 1
-    weight: float = Field(1.0, ge=0)
+    weight: float = Field(default=1.0, ge=0)
     denominator: str | None = None
 
 
 class PointsCfg(_Strict):
     leading_threshold: float = 50
-    leading_step: float = Field(10, gt=0)
+    leading_step: float = Field(default=10, gt=0)
     leading_points: float = 10
     per_item: dict[str, float] = {}
     cap: float | None = None
@@ -66,11 +66,11 @@ class ParkConfig(_Strict):
     code: str
     name: str
     source: str = "park-reports"
-    method: ParkMethodCfg = ParkMethodCfg()
+    method: ParkMethodCfg = Field(default_factory=ParkMethodCfg)
     dimensions: list[DimensionCfg]
     indicators: list[ParkIndicatorCfg]
-    points: PointsCfg = PointsCfg()
-    transition_years: int = Field(3, ge=0)
+    points: PointsCfg = Field(default_factory=PointsCfg)
+    transition_years: int = Field(default=3, ge=0)
     transition_floor: Grade = "C"
     grades: dict[Literal["A", "B", "C"], float]
     stars: dict[int, float]
@@ -99,16 +99,27 @@ class ParkConfig(_Strict):
             code=self.code,
             name=self.name,
             indicators=tuple(
-                Indicator(code=i.code, name=i.name, parent=i.dimension, direction=i.direction,
-                          weight=i.weight, denominator=i.denominator, unit=i.unit)
+                Indicator(
+                    code=i.code,
+                    name=i.name,
+                    parent=i.dimension,
+                    direction=i.direction,
+                    weight=i.weight,
+                    denominator=i.denominator,
+                    unit=i.unit,
+                )
                 for i in self.indicators
             ),
             nodes=(
                 *(Node(code=d.code, name=d.name, parent="total", weight=d.weight) for d in self.dimensions),
                 Node(code="total", name=self.name),
             ),
-            method=Method(imputation=m.imputation, normalisation=m.normalisation, scale=m.scale,
-                          aggregation=m.aggregation),
+            method=Method(
+                imputation=m.imputation,
+                normalisation=m.normalisation,
+                scale=m.scale,
+                aggregation=m.aggregation,
+            ),
         )
 
     def level_for_star(self, star: int) -> Level:
@@ -129,7 +140,9 @@ def parse_park_config(text: str, where: str) -> ParkConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise ParkConfigError(f"{where}, {loc or '(顶层)'}: {first['msg']}；请按 docs/places.md 修改该项") from None
+        raise ParkConfigError(
+            f"{where}, {loc or '(顶层)'}: {first['msg']}；请按 docs/places.md 修改该项"
+        ) from None
 
 
 @cache

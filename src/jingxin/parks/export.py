@@ -15,7 +15,9 @@ from jingxin.parks.config import ParkConfig
 __all__ = ["parks_workbook"]
 
 
-def parks_workbook(table: pd.DataFrame, cfg: ParkConfig, year: int, cases: dict[str, Any] | None = None) -> bytes:
+def parks_workbook(
+    table: pd.DataFrame, cfg: ParkConfig, year: int, cases: dict[str, Any] | None = None
+) -> bytes:
     """`table` is already restricted to the reader's scope."""
     cases = cases or {}
     buf = io.BytesIO()
@@ -26,8 +28,21 @@ def parks_workbook(table: pd.DataFrame, cfg: ParkConfig, year: int, cases: dict[
     ws = wb.add_worksheet("绩效评价结果")
     ws.write(0, 0, f"{year}年度小微企业园绩效评价结果", title)
     dims = cfg.dimensions
-    head = ["序号", "园区编号", "园区名称", "区县代码", *[d.name for d in dims], "基础得分", "加分", "总分",
-            "档次", "建议星级", "评定星级", "评定状态", "说明"]
+    head = [
+        "序号",
+        "园区编号",
+        "园区名称",
+        "区县代码",
+        *[d.name for d in dims],
+        "基础得分",
+        "加分",
+        "总分",
+        "档次",
+        "建议星级",
+        "评定星级",
+        "评定状态",
+        "说明",
+    ]
     ws.write_row(2, 0, head, bold)
     for n, (pid, r) in enumerate(table.iterrows(), start=1):
         row = 2 + n

@@ -22,7 +22,9 @@ GRADE_ORDER = ["A", "B", "C", "D"]
 def points(reports: pd.DataFrame, cfg: ParkConfig) -> pd.Series:
     """Hangzhou-style points (加分) per park."""
     p = cfg.points
-    lead = np.minimum(reports["leading_output_share"].astype(float), reports["leading_firm_share"].astype(float))
+    lead = np.minimum(
+        reports["leading_output_share"].astype(float), reports["leading_firm_share"].astype(float)
+    )
     steps = np.floor((lead - p.leading_threshold) / p.leading_step)
     total = np.where(lead > p.leading_threshold, np.maximum(steps, 0) * p.leading_points, 0.0)
     for col, each in p.per_item.items():
@@ -42,7 +44,9 @@ def rate_parks(reports: pd.DataFrame, cfg: ParkConfig, year: int) -> pd.DataFram
     out["points"] = points(reports, cfg)
     out["total"] = out["base"] + out["points"]
     g = cfg.grades
-    grade = np.select([out["total"] >= g["A"], out["total"] >= g["B"], out["total"] >= g["C"]], ["A", "B", "C"], "D")
+    grade = np.select(
+        [out["total"] >= g["A"], out["total"] >= g["B"], out["total"] >= g["C"]], ["A", "B", "C"], "D"
+    )
     in_transition = (year - reports["opened_year"].astype(int)) < cfg.transition_years
     floor = GRADE_ORDER.index(cfg.transition_floor)
     raised = in_transition.to_numpy() & (np.array([GRADE_ORDER.index(x) for x in grade]) > floor)
@@ -56,8 +60,11 @@ def rate_parks(reports: pd.DataFrame, cfg: ParkConfig, year: int) -> pd.DataFram
     out["grade"] = grade
     out["proposed_star"] = star
     out["transition"] = in_transition.to_numpy()
-    out["reason"] = np.where(unrecognised, "不符合认定条件，直接评为D档",
-                             np.where(raised, f"建成未满{cfg.transition_years}年，过渡期内不低于{cfg.transition_floor}档", ""))
+    out["reason"] = np.where(
+        unrecognised,
+        "不符合认定条件，直接评为D档",
+        np.where(raised, f"建成未满{cfg.transition_years}年，过渡期内不低于{cfg.transition_floor}档", ""),
+    )
     out["decides"] = [cfg.level_for_star(int(s)) for s in star]
     for col in ("park_name", "division_code", "opened_year", "recognised"):
         out[col] = reports[col]

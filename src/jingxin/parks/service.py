@@ -18,8 +18,17 @@ from jingxin.core.workflow import service as wf
 from jingxin.parks.config import ParkConfig, load_park_config
 from jingxin.parks.rating import rate_parks
 
-__all__ = ["NoParkData", "RatingRefused", "park_reports", "rated_parks", "visible_parks", "open_rating",
-           "take_step", "rating_cases", "WORKFLOW"]
+__all__ = [
+    "NoParkData",
+    "RatingRefused",
+    "park_reports",
+    "rated_parks",
+    "visible_parks",
+    "open_rating",
+    "take_step",
+    "rating_cases",
+    "WORKFLOW",
+]
 
 WORKFLOW = "park_rating"
 # Which transition decides at which level (the star it may give is checked against `authority`).
@@ -70,10 +79,16 @@ def open_rating(db: Session, user: Any, row: pd.Series, park_id: str, year: int,
     if not user.scope.allows_division(str(row["division_code"])):
         raise LookupError(park_id)
     return wf.start_item(
-        db, WORKFLOW, user, division_code=str(row["division_code"]),
+        db,
+        WORKFLOW,
+        user,
+        division_code=str(row["division_code"]),
         fields={
-            "title": f"{row['park_name']} {year}年星级评定", "park_id": park_id, "year": str(year),
-            "score": f"{float(row['total']):.2f}", "grade": str(row["grade"]),
+            "title": f"{row['park_name']} {year}年星级评定",
+            "park_id": park_id,
+            "year": str(year),
+            "score": f"{float(row['total']):.2f}",
+            "grade": str(row["grade"]),
             "proposed_star": str(int(row["proposed_star"])),
         },
         key=f"park:{park_id}:{year}",
@@ -90,8 +105,15 @@ def _rated_level(db: Session, scope: Scope, item: Any) -> str | None:
 
 
 def take_step(
-    db: Session, user: Any, item_id: int, transition: str, fields: dict[str, Any], comment: str = "",
-    cfg: ParkConfig | None = None, expected_version: int | None = None, now: Any = None,
+    db: Session,
+    user: Any,
+    item_id: int,
+    transition: str,
+    fields: dict[str, Any],
+    comment: str = "",
+    cfg: ParkConfig | None = None,
+    expected_version: int | None = None,
+    now: Any = None,
 ) -> Any:
     """One workflow step, after the rule of stars: a level decides only the stars it holds, and
     submits upward only a star above them; the level that rated answers objections and publishes."""
@@ -107,13 +129,23 @@ def take_step(
         holder = cfg.level_for_star(star)
         order = ["county", "city", "province"]
         if transition in DECIDING and holder != level and star != 0:
-            raise RatingRefused(f"{star}星由{LEVEL_NAMES[holder]}评定；{LEVEL_NAMES[level]}不能评定，请上报或改选星级")
+            raise RatingRefused(
+                f"{star}星由{LEVEL_NAMES[holder]}评定；{LEVEL_NAMES[level]}不能评定，请上报或改选星级"
+            )
         if transition in SUBMITTING and order.index(holder) <= order.index(level):
             raise RatingRefused(f"{star}星由{LEVEL_NAMES[holder]}评定，无须上报；请直接评定")
     if transition in ("keep", "revise", "publish") and user.role != "admin":
-        level = _rated_level(db, user.scope, item)
+        rated = _rated_level(db, user.scope, item)
         role_level = {"county_analyst": "county", "city_analyst": "city", "province_analyst": "province"}
-        if level is not None and role_level.get(str(user.role)) != level:
-            raise RatingRefused(f"应由作出评定的{LEVEL_NAMES[level]}经信部门处理")
-    return wf.act(db, item_id, transition, user, fields=fields, comment=comment, expected_version=expected_version,
-                  now=now)
+        if rated is not None and role_level.get(str(user.role)) != rated:
+            raise RatingRefused(f"应由作出评定的{LEVEL_NAMES[rated]}经信部门处理")
+    return wf.act(
+        db,
+        item_id,
+        transition,
+        user,
+        fields=fields,
+        comment=comment,
+        expected_version=expected_version,
+        now=now,
+    )

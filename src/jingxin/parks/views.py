@@ -35,7 +35,15 @@ from jingxin.parks.service import (
     take_step,
     visible_parks,
 )
-from jingxin.web.deps import CurrentActor, CurrentScope, CurrentUser, CurrentWebSession, DbSession, WarehouseReader, require_roles
+from jingxin.web.deps import (
+    CurrentActor,
+    CurrentScope,
+    CurrentUser,
+    CurrentWebSession,
+    DbSession,
+    WarehouseReader,
+    require_roles,
+)
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
@@ -68,8 +76,13 @@ def _table(wh: Any, year: int | None) -> tuple[Any, int, list[int]]:
 
 @pages.get("")
 def parks_page(
-    request: Request, db: DbSession, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope,
-    year: Year = None, grade: Annotated[str | None, Query(pattern="^[ABCD]$")] = None,
+    request: Request,
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    year: Year = None,
+    grade: Annotated[str | None, Query(pattern="^[ABCD]$")] = None,
 ) -> Response:
     table, y, years = _table(wh, year)
     rows = visible_parks(table, scope)
@@ -79,16 +92,34 @@ def parks_page(
         rows = rows[rows["grade"] == grade]
     cases = rating_cases(db, scope, y)
     definition = load_workflow("park_rating")
-    return render(request, "parks/index.html", {
-        "page_title": "小微企业园星级评定", "year": y, "years": years, "rows": rows.head(500), "total": len(rows),
-        "counts": counts, "stars": stars, "grade": grade, "cases": cases, "states": definition.states,
-        "cfg": load_park_config(), "can_start": user.role in ("county_analyst", "admin"), "star_mark": STARS,
-    })
+    return render(
+        request,
+        "parks/index.html",
+        {
+            "page_title": "小微企业园星级评定",
+            "year": y,
+            "years": years,
+            "rows": rows.head(500),
+            "total": len(rows),
+            "counts": counts,
+            "stars": stars,
+            "grade": grade,
+            "cases": cases,
+            "states": definition.states,
+            "cfg": load_park_config(),
+            "can_start": user.role in ("county_analyst", "admin"),
+            "star_mark": STARS,
+        },
+    )
 
 
 @pages.post("/{park_id}/start")
 def start_page(
-    db: DbSession, wh: WarehouseReader, user: CurrentUser, ws: CurrentWebSession, park_id: str,
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    ws: CurrentWebSession,
+    park_id: str,
     year: Annotated[int, Form(ge=1990, le=2100)],
 ) -> Response:
     table, y, _ = _table(wh, year)
@@ -110,9 +141,12 @@ def _case_context(db: Any, user: Any, item_id: int) -> dict[str, Any]:
     if item.workflow != "park_rating":
         raise HTTPException(status_code=404, detail="事项不存在")
     return {
-        "page_title": f"小微企业园星级评定 #{item.id}", "item": item_out(item, user, utcnow()),
-        "steps": wf.history(db, user.scope, item_id), "definition": load_workflow("park_rating"),
-        "problem": None, "failed": None,
+        "page_title": f"小微企业园星级评定 #{item.id}",
+        "item": item_out(item, user, utcnow()),
+        "steps": wf.history(db, user.scope, item_id),
+        "definition": load_workflow("park_rating"),
+        "problem": None,
+        "failed": None,
     }
 
 
@@ -123,16 +157,28 @@ def case_page(request: Request, db: DbSession, user: CurrentUser, item_id: int) 
 
 @pages.post("/cases/{item_id}/act/{transition}")
 async def case_act(
-    request: Request, db: DbSession, user: CurrentUser, ws: CurrentWebSession, actor: CurrentActor,
-    item_id: int, transition: str,
+    request: Request,
+    db: DbSession,
+    user: CurrentUser,
+    ws: CurrentWebSession,
+    actor: CurrentActor,
+    item_id: int,
+    transition: str,
 ) -> Response:
     form = await request.form()
     fields = {k[2:]: v for k, v in form.items() if k.startswith("f.") and isinstance(v, str) and v != ""}
     comment = form.get("comment")
     version = form.get("version")
     try:
-        take_step(db, user, item_id, transition, fields, comment if isinstance(comment, str) else "",
-                  expected_version=int(version) if isinstance(version, str) and version.isdigit() else None)
+        take_step(
+            db,
+            user,
+            item_id,
+            transition,
+            fields,
+            comment if isinstance(comment, str) else "",
+            expected_version=int(version) if isinstance(version, str) and version.isdigit() else None,
+        )
     except (RatingRefused, wf.FieldProblems, wf.InvalidTransition, wf.NotAllowed, wf.Conflict) as exc:
         ctx = _case_context(db, user, item_id)
         ctx.update(problem=str(exc), failed=transition)
@@ -144,15 +190,22 @@ async def case_act(
 
 
 @pages.get("/export.xlsx")
-def export_page(db: DbSession, wh: WarehouseReader, scope: CurrentScope, actor: CurrentActor, year: Year = None) -> Response:
+def export_page(
+    db: DbSession, wh: WarehouseReader, scope: CurrentScope, actor: CurrentActor, year: Year = None
+) -> Response:
     from jingxin.parks.export import parks_workbook
 
     table, y, _ = _table(wh, year)
     body = parks_workbook(visible_parks(table, scope), load_park_config(), y, rating_cases(db, scope, y))
-    audit.record(db, actor, "export", "park_ratings", str(y), {"scope": scope.division or "330000"}, commit=True)
+    audit.record(
+        db, actor, "export", "park_ratings", str(y), {"scope": scope.division or "330000"}, commit=True
+    )
     name = f"小微企业园绩效评价_{y}.xlsx"
-    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
 
 
 @api.get("/ratings")
@@ -183,7 +236,9 @@ class StepIn(BaseModel):
 def step_api(db: DbSession, user: CurrentUser, item_id: int, body: StepIn) -> dict[str, Any]:
     """Take one step of a rating case (the star rule applies: 422 with the reason)."""
     try:
-        item = take_step(db, user, item_id, body.transition, body.fields, body.comment, expected_version=body.version)
+        item = take_step(
+            db, user, item_id, body.transition, body.fields, body.comment, expected_version=body.version
+        )
     except RatingRefused as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     except wf.WorkflowError as exc:

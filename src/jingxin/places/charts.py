@@ -41,15 +41,24 @@ def radar(group: dict[str, Any]) -> dict[str, Any]:
     return {
         "tooltip": {},
         "legend": {"data": ["本地", "组内平均"], "bottom": 0},
-        "radar": {"indicator": [{"name": i["name"], "max": 100} for i in inds], "radius": "62%",
-                  "axisName": {"fontSize": 10}},
-        "series": [{
-            "type": "radar",
-            "data": [
-                {"name": "本地", "value": [round(i["normalised"] or 0, 1) for i in inds], "areaStyle": {"opacity": 0.2}},
-                {"name": "组内平均", "value": [round(i["normalised_mean"] or 0, 1) for i in inds]},
-            ],
-        }],
+        "radar": {
+            "indicator": [{"name": i["name"], "max": 100} for i in inds],
+            "radius": "62%",
+            "axisName": {"fontSize": 10},
+        },
+        "series": [
+            {
+                "type": "radar",
+                "data": [
+                    {
+                        "name": "本地",
+                        "value": [round(i["normalised"] or 0, 1) for i in inds],
+                        "areaStyle": {"opacity": 0.2},
+                    },
+                    {"name": "组内平均", "value": [round(i["normalised_mean"] or 0, 1) for i in inds]},
+                ],
+            }
+        ],
     }
 
 
@@ -64,8 +73,14 @@ def trend(card: dict[str, Any]) -> dict[str, Any]:
         "xAxis": {"type": "category", "data": [str(y) for y in years]},
         "yAxis": {"type": "value", "name": "综合得分"},
         "series": [
-            {"type": "line", "name": names.get(g, g),
-             "data": [next((t["score"] for t in card["trend"] if t["year"] == y and t["group"] == g), None) for y in years]}
+            {
+                "type": "line",
+                "name": names.get(g, g),
+                "data": [
+                    next((t["score"] for t in card["trend"] if t["year"] == y and t["group"] == g), None)
+                    for y in years
+                ],
+            }
             for g in groups
         ],
     }

@@ -81,8 +81,10 @@ def compute_command(
         typer.echo(f"\n【{g['name']}】{g['count']} 个，平均 {g['mean']:.2f}，天工鼎 {g['awards']} 个")
         for r in (r for r in data["rows"] if r["group"] == g["code"]):
             mark = " 天工鼎" if r["tiangongding"] else ""
-            typer.echo(f"  {r['rank']:>3}  {r['name']:<8} {r['score']:6.2f}  "
-                       f"区间 {r['rank_low']}–{r['rank_high']}{mark}")
+            typer.echo(
+                f"  {r['rank']:>3}  {r['name']:<8} {r['score']:6.2f}  "
+                f"区间 {r['rank_low']}–{r['rank_high']}{mark}"
+            )
 
 
 @group.command("check-truth")
@@ -108,8 +110,10 @@ def check_truth_command(
         typer.echo(json.dumps(data, ensure_ascii=False, indent=1))
         return
     for g, m in data.items():
-        typer.echo(f"{g}: spearman {m['spearman']:.3f}, 真值前{m['top_n']}名命中 {m['top_hit']}/{m['top_n']}, "
-                   f"真值名次落在排名区间内 {m['truth_in_interval']:.0%}")
+        typer.echo(
+            f"{g}: spearman {m['spearman']:.3f}, 真值前{m['top_n']}名命中 {m['top_hit']}/{m['top_n']}, "
+            f"真值名次落在排名区间内 {m['truth_in_interval']:.0%}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -35,14 +35,14 @@ class IndicatorCfg(_Strict):
     group: str
     unit: str = ""
     direction: Literal[1, -1] = 1
-    weight: float = Field(1.0, ge=0)
+    weight: float = Field(default=1.0, ge=0)
     target: float | None = None
 
 
 class GroupCfg(_Strict):
     code: str
     name: str
-    weight: float = Field(1.0, ge=0)
+    weight: float = Field(default=1.0, ge=0)
 
 
 class MethodCfg(_Strict):
@@ -69,8 +69,8 @@ class TiangongdingCfg(_Strict):
 
 
 class UncertaintyCfg(_Strict):
-    draws: int = Field(1000, ge=10, le=100_000)
-    weight_noise: float = Field(0.25, ge=0, lt=1)
+    draws: int = Field(default=1000, ge=10, le=100_000)
+    weight_noise: float = Field(default=0.25, ge=0, lt=1)
     normalisations: tuple[Literal["minmax", "zscore"], ...] = ("minmax", "zscore")
     aggregations: tuple[Literal["arithmetic", "geometric"], ...] = ("arithmetic", "geometric")
     seed: int = 1
@@ -80,12 +80,12 @@ class CountyConfig(_Strict):
     code: str
     name: str
     source: str = "county-stats"
-    method: MethodCfg = MethodCfg()
+    method: MethodCfg = Field(default_factory=MethodCfg)
     groups: list[GroupCfg]
     indicators: list[IndicatorCfg]
     evaluation_groups: list[EvalGroupCfg]
     tiangongding: TiangongdingCfg
-    uncertainty: UncertaintyCfg = UncertaintyCfg()
+    uncertainty: UncertaintyCfg = Field(default_factory=UncertaintyCfg)
 
     @model_validator(mode="after")
     def _consistent(self) -> CountyConfig:
@@ -94,12 +94,12 @@ class CountyConfig(_Strict):
             if ind.group not in groups:
                 raise ValueError(f"指标 {ind.code} 的分组 {ind.group!r} 未在 groups 中声明")
         evals = {g.code for g in self.evaluation_groups}
-        for g in self.tiangongding.groups:
-            if g not in evals:
-                raise ValueError(f"tiangongding.groups 中的 {g!r} 不是评价分组（可选 {sorted(evals)}）")
-        for g in self.evaluation_groups:
-            if g.top_by is not None and g.top_by not in {i.code for i in self.indicators}:
-                raise ValueError(f"评价分组 {g.code} 的 top_by {g.top_by!r} 不是指标代码")
+        for name in self.tiangongding.groups:
+            if name not in evals:
+                raise ValueError(f"tiangongding.groups 中的 {name!r} 不是评价分组（可选 {sorted(evals)}）")
+        for eg in self.evaluation_groups:
+            if eg.top_by is not None and eg.top_by not in {i.code for i in self.indicators}:
+                raise ValueError(f"评价分组 {eg.code} 的 top_by {eg.top_by!r} 不是指标代码")
         return self
 
     def spec(self) -> IndexSpec:
@@ -109,22 +109,39 @@ class CountyConfig(_Strict):
             code=self.code,
             name=self.name,
             indicators=tuple(
-                Indicator(code=i.code, name=i.name, parent=i.group, direction=i.direction,
-                          weight=i.weight, target=i.target, unit=i.unit)
+                Indicator(
+                    code=i.code,
+                    name=i.name,
+                    parent=i.group,
+                    direction=i.direction,
+                    weight=i.weight,
+                    target=i.target,
+                    unit=i.unit,
+                )
                 for i in self.indicators
             ),
             nodes=(
                 *(Node(code=g.code, name=g.name, parent="index", weight=g.weight) for g in self.groups),
                 Node(code="index", name=self.name),
             ),
-            method=Method(imputation=m.imputation, impute_group=m.impute_group,
-                          normalisation=m.normalisation, scale=m.scale, aggregation=m.aggregation),
+            method=Method(
+                imputation=m.imputation,
+                impute_group=m.impute_group,
+                normalisation=m.normalisation,
+                scale=m.scale,
+                aggregation=m.aggregation,
+            ),
         )
 
     def uncertainty_assumptions(self, draws: int | None = None) -> Uncertainty:
         u = self.uncertainty
-        return Uncertainty(draws=draws or u.draws, weight_noise=u.weight_noise,
-                           normalisations=u.normalisations, aggregations=u.aggregations, seed=u.seed)
+        return Uncertainty(
+            draws=draws or u.draws,
+            weight_noise=u.weight_noise,
+            normalisations=u.normalisations,
+            aggregations=u.aggregations,
+            seed=u.seed,
+        )
 
 
 def parse_county_config(text: str, where: str) -> CountyConfig:
@@ -137,7 +154,9 @@ def parse_county_config(text: str, where: str) -> CountyConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{where}, {loc or '(顶层)'}: {first['msg']}；请按 docs/places.md 修改该项") from None
+        raise ConfigError(
+            f"{where}, {loc or '(顶层)'}: {first['msg']}；请按 docs/places.md 修改该项"
+        ) from None
 
 
 @cache

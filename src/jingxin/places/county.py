@@ -116,9 +116,14 @@ def strengths_weaknesses(gr: GroupResult, code: str, k: int = 3) -> dict[str, li
     ranks = norm.rank(ascending=False, method="min")
     spec = gr.result.spec
     rows = [
-        {"code": i.code, "name": i.name, "rank": int(ranks.at[code, i.code]),
-         "value": _num(gr.result.imputed.at[code, i.code]), "unit": i.unit,
-         "imputed": bool(gr.result.imputed_mask.at[code, i.code])}
+        {
+            "code": i.code,
+            "name": i.name,
+            "rank": int(ranks.at[code, i.code]),
+            "value": _num(gr.result.imputed.at[code, i.code]),
+            "unit": i.unit,
+            "imputed": bool(gr.result.imputed_mask.at[code, i.code]),
+        }
         for i in spec.indicators
     ]
     rows.sort(key=lambda r: (r["rank"], r["code"]))

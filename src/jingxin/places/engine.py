@@ -103,7 +103,8 @@ class IndexSpec:
         if len(roots) != 1:
             raise IndexError_(f"指数 {self.code}：应有且只有一个顶层节点（parent 为空），现有 {roots}")
         node_codes = {n.code for n in self.nodes}
-        for item in (*self.indicators, *self.nodes):
+        items: list[Indicator | Node] = [*self.indicators, *self.nodes]
+        for item in items:
             if item.parent is not None and item.parent not in node_codes:
                 raise IndexError_(
                     f"指数 {self.code}：{item.code} 的上级 {item.parent!r} 不存在；请在 nodes 中声明它"
@@ -240,10 +241,10 @@ def normalise_matrix(
         y = x * d
         lo, hi = np.nanmin(y, axis=0), np.nanmax(y, axis=0)
         span = hi - lo
-        l, u = scale
+        low, up = scale
         with np.errstate(invalid="ignore", divide="ignore"):
             z = np.where(span > 0, (y - lo) / np.where(span > 0, span, 1.0), 0.5)
-        return z * (u - l) + l
+        return z * (up - low) + low
     if method == "zscore":
         y = x * d
         mean = np.nanmean(y, axis=0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
 
 import xlsxwriter
 
@@ -35,7 +34,16 @@ def county_workbook(ci: CountyIndex, scope: Scope) -> bytes:
         if part.empty:
             continue
         ws.write(r, 0, f"{g.name}（共{len(g.table)}个）", bold)
-        head = ["排名", "排名区间", "地区", "区划代码", *[p.name for p in pillars], "综合得分", "影响排名最大的指标", "天工鼎"]
+        head = [
+            "排名",
+            "排名区间",
+            "地区",
+            "区划代码",
+            *[p.name for p in pillars],
+            "综合得分",
+            "影响排名最大的指标",
+            "天工鼎",
+        ]
         ws.write_row(r + 1, 0, head, bold)
         r += 2
         names = {i.code: i.name for i in ci.config.indicators}
@@ -54,7 +62,12 @@ def county_workbook(ci: CountyIndex, scope: Scope) -> bytes:
     ws.set_column(2, 2, 14)
     ws2 = wb.add_worksheet("指标值")
     inds = ci.config.indicators
-    ws2.write_row(0, 0, ["评价组", "地区", "区划代码", *[f"{i.name}({i.unit})" if i.unit else i.name for i in inds]], bold)
+    ws2.write_row(
+        0,
+        0,
+        ["评价组", "地区", "区划代码", *[f"{i.name}({i.unit})" if i.unit else i.name for i in inds]],
+        bold,
+    )
     k = 1
     for g in ci.groups:
         for code in g.table.index:
@@ -78,8 +91,8 @@ def county_workbook(ci: CountyIndex, scope: Scope) -> bytes:
     ws3.write(2, 0, "稳健性", bold)
     ws3.write_string(2, 1, json.dumps(ci.config.uncertainty.model_dump(), ensure_ascii=False))
     ws3.write(3, 0, "说明", bold)
-    ws3.write_string(3, 1, "省级未公布指标权重，本表按三组等权、组内等权（可配置）；排名区间为蒙特卡洛5%–95%分位。")
+    ws3.write_string(
+        3, 1, "省级未公布指标权重，本表按三组等权、组内等权（可配置）；排名区间为蒙特卡洛5%–95%分位。"
+    )
     wb.close()
     return buf.getvalue()
-
-

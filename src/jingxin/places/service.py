@@ -9,6 +9,7 @@ another county's figures; a city analyst its city and its counties; the province
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -19,8 +20,15 @@ from jingxin.core.scope import Scope
 from jingxin.places.config import CountyConfig, load_county_config
 from jingxin.places.county import CountyIndex, evaluate_year, strengths_weaknesses
 
-__all__ = ["NoCountyData", "county_frame", "county_years", "county_index", "visible_rows", "scorecard",
-           "summary_json"]
+__all__ = [
+    "NoCountyData",
+    "county_frame",
+    "county_years",
+    "county_index",
+    "visible_rows",
+    "scorecard",
+    "summary_json",
+]
 
 
 class NoCountyData(LookupError):
@@ -40,18 +48,24 @@ def county_frame(wh: Any, year: int, cfg: CountyConfig | None = None) -> pd.Data
     cols = ["region_code", *[i.code for i in cfg.indicators]]
     df = wh.execute(t.filter(t.year == int(year)).select(*cols))
     if df.empty:
-        raise NoCountyData(f"仓库中没有 {year} 年的县（市、区）年度指标（数据源 county-stats）；请先归集该年文件")
+        raise NoCountyData(
+            f"仓库中没有 {year} 年的县（市、区）年度指标（数据源 county-stats）；请先归集该年文件"
+        )
     known = {d.code for d in reference.divisions()}
     unknown = sorted(set(df["region_code"]) - known)
     if unknown:
-        raise ValueError(f"county-stats {year}: 行政区划代码 {unknown[:5]} 不是浙江省的设区市或县级代码；请更正后重新报送")
+        raise ValueError(
+            f"county-stats {year}: 行政区划代码 {unknown[:5]} 不是浙江省的设区市或县级代码；请更正后重新报送"
+        )
     return df.set_index("region_code").astype(float)
 
 
 _CACHE: dict[tuple[Any, ...], CountyIndex] = {}
 
 
-def county_index(wh: Any, year: int, cfg: CountyConfig | None = None, draws: int | None = None) -> CountyIndex:
+def county_index(
+    wh: Any, year: int, cfg: CountyConfig | None = None, draws: int | None = None
+) -> CountyIndex:
     """The whole province's index of `year` (kept per warehouse data version)."""
     cfg = cfg or load_county_config()
     version = getattr(wh, "local_writes", None)
@@ -77,14 +91,21 @@ def visible_rows(ci: CountyIndex, scope: Scope) -> pd.DataFrame:
 def group_summary(ci: CountyIndex) -> list[dict[str, Any]]:
     """Per group: size, mean and best score, awards count (no place named)."""
     return [
-        {"code": g.code, "name": g.name, "count": len(g.table), "mean": float(g.table["score"].mean()),
-         "best": float(g.table["score"].max()), "awards": int(g.table["tiangongding"].sum())}
+        {
+            "code": g.code,
+            "name": g.name,
+            "count": len(g.table),
+            "mean": float(g.table["score"].mean()),
+            "best": float(g.table["score"].max()),
+            "awards": int(g.table["tiangongding"].sum()),
+        }
         for g in ci.groups
     ]
 
 
-def scorecard(wh: Any, scope: Scope, code: str, years: list[int] | None = None,
-              cfg: CountyConfig | None = None) -> dict[str, Any]:
+def scorecard(
+    wh: Any, scope: Scope, code: str, years: list[int] | None = None, cfg: CountyConfig | None = None
+) -> dict[str, Any]:
     """One place's scorecard: per group its indicators against the group, strengths and
     weaknesses, radar values, and its score and rank over the years. Outside scope: LookupError."""
     if not scope.allows_division(code):
@@ -105,23 +126,39 @@ def scorecard(wh: Any, scope: Scope, code: str, years: list[int] | None = None,
         indicators = []
         for i in r.spec.indicators:
             col = r.imputed[i.code]
-            indicators.append({
-                "code": i.code, "name": i.name, "unit": i.unit, "group": i.parent,
-                "direction": i.direction, "value": _f(col[code]), "imputed": bool(r.imputed_mask.at[code, i.code]),
-                "group_mean": _f(col.mean()), "group_best": _f(col.max() if i.direction > 0 else col.min()),
-                "normalised": _f(r.normalised.at[code, i.code]),
-                "normalised_mean": _f(r.normalised[i.code].mean()),
-            })
-        groups.append({
-            "code": g.code, "name": g.name, "size": len(g.table), "score": _f(row["score"]),
-            "rank": int(row["rank"]), "rank_low": int(row["rank_low"]), "rank_high": int(row["rank_high"]),
-            "mover": row["mover"], "mover_shift": int(row["mover_shift"]),
-            "tiangongding": bool(row["tiangongding"]),
-            "pillars": {n.code: _f(r.scores.at[code, n.code]) for n in r.spec.nodes},
-            "pillars_mean": {n.code: _f(r.scores[n.code].mean()) for n in r.spec.nodes},
-            "indicators": indicators,
-            **strengths_weaknesses(g, code),
-        })
+            indicators.append(
+                {
+                    "code": i.code,
+                    "name": i.name,
+                    "unit": i.unit,
+                    "group": i.parent,
+                    "direction": i.direction,
+                    "value": _f(col[code]),
+                    "imputed": bool(r.imputed_mask.at[code, i.code]),
+                    "group_mean": _f(col.mean()),
+                    "group_best": _f(col.max() if i.direction > 0 else col.min()),
+                    "normalised": _f(r.normalised.at[code, i.code]),
+                    "normalised_mean": _f(r.normalised[i.code].mean()),
+                }
+            )
+        groups.append(
+            {
+                "code": g.code,
+                "name": g.name,
+                "size": len(g.table),
+                "score": _f(row["score"]),
+                "rank": int(row["rank"]),
+                "rank_low": int(row["rank_low"]),
+                "rank_high": int(row["rank_high"]),
+                "mover": row["mover"],
+                "mover_shift": int(row["mover_shift"]),
+                "tiangongding": bool(row["tiangongding"]),
+                "pillars": {n.code: _f(r.scores.at[code, n.code]) for n in r.spec.nodes},
+                "pillars_mean": {n.code: _f(r.scores[n.code].mean()) for n in r.spec.nodes},
+                "indicators": indicators,
+                **strengths_weaknesses(g, code),
+            }
+        )
     trend = []
     for y in years:
         try:
@@ -130,10 +167,23 @@ def scorecard(wh: Any, scope: Scope, code: str, years: list[int] | None = None,
             continue
         for g in cy.groups:
             if code in g.table.index:
-                trend.append({"year": y, "group": g.code, "score": _f(g.table.at[code, "score"]),
-                              "rank": int(g.table.at[code, "rank"])})
-    return {"code": code, "name": div.name, "level": div.level, "year": latest, "groups": groups,
-            "trend": trend, "group_names": {g.code: g.name for g in cfg.groups}}
+                trend.append(
+                    {
+                        "year": y,
+                        "group": g.code,
+                        "score": _f(g.table.at[code, "score"]),
+                        "rank": int(g.table.at[code, "rank"]),
+                    }
+                )
+    return {
+        "code": code,
+        "name": div.name,
+        "level": div.level,
+        "year": latest,
+        "groups": groups,
+        "trend": trend,
+        "group_names": {g.code: g.name for g in cfg.groups},
+    }
 
 
 def summary_json(ci: CountyIndex, scope: Scope) -> dict[str, Any]:
@@ -141,13 +191,22 @@ def summary_json(ci: CountyIndex, scope: Scope) -> dict[str, Any]:
     rows = visible_rows(ci, scope)
     spec = ci.config.spec()
     return {
-        "index": ci.config.code, "year": ci.year, "fingerprint": spec.fingerprint(),
-        "method": {**spec.to_dict()["method"], "uncertainty": ci.config.uncertainty.model_dump()},
+        "index": ci.config.code,
+        "year": ci.year,
+        "fingerprint": spec.fingerprint(),
+        "method": {**asdict(spec.method), "uncertainty": ci.config.uncertainty.model_dump()},
         "groups": group_summary(ci),
         "rows": [
-            {k: (_f(v) if isinstance(v, float | np.floating) else (bool(v) if isinstance(v, np.bool_) else
-                 (int(v) if isinstance(v, np.integer) else v)))
-             for k, v in r.items()}
+            {
+                k: (
+                    _f(v)
+                    if isinstance(v, float | np.floating)
+                    else (
+                        bool(v) if isinstance(v, np.bool_) else (int(v) if isinstance(v, np.integer) else v)
+                    )
+                )
+                for k, v in r.items()
+            }
             for r in rows.to_dict(orient="records")
         ],
     }

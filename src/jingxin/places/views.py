@@ -58,7 +58,10 @@ def _index(wh: Any, year: int | None) -> Any:
 
 @pages.get("")
 def ranking_page(
-    request: Request, wh: WarehouseReader, scope: CurrentScope, year: Year = None,
+    request: Request,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    year: Year = None,
     group: Annotated[str | None, Query(pattern=r"^[a-z0-9_]{1,32}$")] = None,
     region: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
 ) -> Response:
@@ -68,15 +71,28 @@ def ranking_page(
     current = group if group in codes else (codes[0] if codes else None)
     names = {i.code: i.name for i in ci.config.indicators}
     shown = rows[rows["group"] == current].to_dict(orient="records") if current else []
-    map_region = region if region and scope.allows_division(region) else ("330000" if scope.covers_province else None)
+    map_region = (
+        region if region and scope.allows_division(region) else ("330000" if scope.covers_province else None)
+    )
     if map_region is None and scope.division:
         map_region = scope.division[:4] + "00"
-    return render(request, "places/index.html", {
-        "page_title": "县域制造业高质量发展评价", "ci": ci, "years": years, "groups": ci.groups,
-        "summary": {s["code"]: s for s in group_summary(ci)}, "current": current, "codes": codes,
-        "rows": shown, "indicator_names": names, "pillars": ci.config.groups,
-        "map_config": charts.map_config(ci, scope, map_region) if map_region else None,
-    })
+    return render(
+        request,
+        "places/index.html",
+        {
+            "page_title": "县域制造业高质量发展评价",
+            "ci": ci,
+            "years": years,
+            "groups": ci.groups,
+            "summary": {s["code"]: s for s in group_summary(ci)},
+            "current": current,
+            "codes": codes,
+            "rows": shown,
+            "indicator_names": names,
+            "pillars": ci.config.groups,
+            "map_config": charts.map_config(ci, scope, map_region) if map_region else None,
+        },
+    )
 
 
 @pages.get("/county/{code}")
@@ -87,10 +103,16 @@ def scorecard_page(request: Request, wh: WarehouseReader, scope: CurrentScope, c
     except LookupError:
         raise HTTPException(status_code=404, detail="区划不存在或不在您的数据范围内") from None
     radar = [charts.radar(g) for g in card["groups"]]
-    return render(request, "places/county.html", {
-        "page_title": f"{card['name']}制造业高质量发展评价", "card": card, "radars": radar,
-        "trend": charts.trend(card),
-    })
+    return render(
+        request,
+        "places/county.html",
+        {
+            "page_title": f"{card['name']}制造业高质量发展评价",
+            "card": card,
+            "radars": radar,
+            "trend": charts.trend(card),
+        },
+    )
 
 
 @pages.get("/export.xlsx")
@@ -101,11 +123,15 @@ def export_page(
 
     ci, _ = _index(wh, year)
     body = county_workbook(ci, scope)
-    audit.record(db, actor, "export", "county_index", str(ci.year), {"scope": scope.division or "330000"},
-                 commit=True)
+    audit.record(
+        db, actor, "export", "county_index", str(ci.year), {"scope": scope.division or "330000"}, commit=True
+    )
     name = f"县域制造业高质量发展评价_{ci.year}.xlsx"
-    return Response(body, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return Response(
+        body,
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
 
 
 @api.get("/county-index")

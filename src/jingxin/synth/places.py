@@ -80,11 +80,16 @@ class PlacesTruth:
             "every county figure = f(q, size) + noise (synth/places.py); cities = size-weighted "
             "means of their counties; park quality = N(0,1) + 0.3·county q",
             "counties": {
-                str(y): {c: round(float(q), 6) for c, q in zip(self.county_codes, self.county_quality[y], strict=True)}
+                str(y): {
+                    c: round(float(q), 6)
+                    for c, q in zip(self.county_codes, self.county_quality[y], strict=True)
+                }
                 for y in self.years
             },
             "cities": {
-                str(y): {c: round(float(q), 6) for c, q in zip(self.city_codes, self.city_quality[y], strict=True)}
+                str(y): {
+                    c: round(float(q), 6) for c, q in zip(self.city_codes, self.city_quality[y], strict=True)
+                }
                 for y in self.years
             },
             "parks": {
@@ -95,8 +100,13 @@ class PlacesTruth:
         }
 
 
-def _draw_value(kind: str, p: tuple[str, float, float, float, float, float], q: np.ndarray,
-                size: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _draw_value(
+    kind: str,
+    p: tuple[str, float, float, float, float, float],
+    q: np.ndarray,
+    size: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
     _, mean, slope, noise, lo, hi = p
     eps = rng.standard_normal(q.size)
     if kind == "ratio":
@@ -149,15 +159,27 @@ def draw_places(years: tuple[int, ...], seed: int, parks_per_county: float = 3.0
         county_rows[year] = rows
     park_rows, park_q, opened, unrec = _draw_parks(years, codes, q0, size, rng, parks_per_county)
     return PlacesTruth(
-        years=years, county_codes=codes, county_quality=quality, county_size=size,
-        city_codes=[c.code for c in cities], city_quality=city_quality, county_rows=county_rows,
-        park_rows=park_rows, park_quality=park_q, park_opened=opened, park_unrecognised=unrec,
+        years=years,
+        county_codes=codes,
+        county_quality=quality,
+        county_size=size,
+        city_codes=[c.code for c in cities],
+        city_quality=city_quality,
+        county_rows=county_rows,
+        park_rows=park_rows,
+        park_quality=park_q,
+        park_opened=opened,
+        park_unrecognised=unrec,
     )
 
 
 def _draw_parks(
-    years: tuple[int, ...], codes: list[str], q: np.ndarray, size: np.ndarray,
-    rng: np.random.Generator, per_county: float,
+    years: tuple[int, ...],
+    codes: list[str],
+    q: np.ndarray,
+    size: np.ndarray,
+    rng: np.random.Generator,
+    per_county: float,
 ) -> tuple[dict[int, list[dict[str, Any]]], dict[str, float], dict[str, int], dict[int, list[str]]]:
     names = {d.code: d.name for d in reference.divisions()}
     parks: list[tuple[str, str, str, float, int, float]] = []
@@ -168,7 +190,9 @@ def _draw_parks(
             quality = float(rng.standard_normal() + 0.3 * q[i])
             opened_year = int(rng.integers(2014, years[-1] + 1))
             area = float(np.round(rng.uniform(30, 300), 2))
-            parks.append((pid, f"{names[code].rstrip('区县市')}第{k + 1}小微企业园", code, quality, opened_year, area))
+            parks.append(
+                (pid, f"{names[code].rstrip('区县市')}第{k + 1}小微企业园", code, quality, opened_year, area)
+            )
     rows: dict[int, list[dict[str, Any]]] = {}
     unrec: dict[int, list[str]] = {}
     for year in years:
@@ -182,28 +206,34 @@ def _draw_parks(
                 bad.append(pid)
             firms = max(5, int(40 * np.exp(0.3 * p + e(0.3))))
             lead_out = float(np.clip(55 + 12 * p + e(8), 10, 100))
-            out.append({
-                "park_id": pid, "park_name": name, "division_code": code, "year": year,
-                "opened_year": opened_year, "area_mu": area,
-                "recognised": "是" if recognised else "否",
-                "occupancy": float(np.clip(85 + 6 * p + e(5), 20, 100)),
-                "enterprises": firms,
-                "output": float(area * 300 * np.exp(0.4 * p + e(0.25))),
-                "tax": float(area * 12 * np.exp(0.45 * p + e(0.3))),
-                "employment": int(firms * 25 * np.exp(e(0.2))),
-                "leading_output_share": lead_out,
-                "leading_firm_share": float(np.clip(lead_out + e(6), 5, 100)),
-                "services": int(max(0, 6 + 2 * p + e(2))),
-                "digital_level": int(np.clip(round(2.5 + p + e(0.6)), 0, 5)),
-                "safety_incidents": int(rng.poisson(max(0.05, 0.3 - 0.15 * p))),
-                "integrity_issues": int(rng.poisson(0.03)),
-                "new_above": int(rng.poisson(max(0.1, 1.5 + 0.8 * p))),
-                "new_champions": int(rng.poisson(max(0.0, 0.02 + 0.02 * p))),
-                "new_listed": int(rng.poisson(max(0.0, 0.03 + 0.03 * p))),
-                "new_little_giants": int(rng.poisson(max(0.0, 0.1 + 0.08 * p))),
-                "new_specialised": int(rng.poisson(max(0.1, 1.0 + 0.5 * p))),
-                "first_sets": int(rng.poisson(max(0.0, 0.1 + 0.08 * p))),
-            })
+            out.append(
+                {
+                    "park_id": pid,
+                    "park_name": name,
+                    "division_code": code,
+                    "year": year,
+                    "opened_year": opened_year,
+                    "area_mu": area,
+                    "recognised": "是" if recognised else "否",
+                    "occupancy": float(np.clip(85 + 6 * p + e(5), 20, 100)),
+                    "enterprises": firms,
+                    "output": float(area * 300 * np.exp(0.4 * p + e(0.25))),
+                    "tax": float(area * 12 * np.exp(0.45 * p + e(0.3))),
+                    "employment": int(firms * 25 * np.exp(e(0.2))),
+                    "leading_output_share": lead_out,
+                    "leading_firm_share": float(np.clip(lead_out + e(6), 5, 100)),
+                    "services": int(max(0, 6 + 2 * p + e(2))),
+                    "digital_level": int(np.clip(round(2.5 + p + e(0.6)), 0, 5)),
+                    "safety_incidents": int(rng.poisson(max(0.05, 0.3 - 0.15 * p))),
+                    "integrity_issues": int(rng.poisson(0.03)),
+                    "new_above": int(rng.poisson(max(0.1, 1.5 + 0.8 * p))),
+                    "new_champions": int(rng.poisson(max(0.0, 0.02 + 0.02 * p))),
+                    "new_listed": int(rng.poisson(max(0.0, 0.03 + 0.03 * p))),
+                    "new_little_giants": int(rng.poisson(max(0.0, 0.1 + 0.08 * p))),
+                    "new_specialised": int(rng.poisson(max(0.1, 1.0 + 0.5 * p))),
+                    "first_sets": int(rng.poisson(max(0.0, 0.1 + 0.08 * p))),
+                }
+            )
         rows[year] = out
         unrec[year] = bad
     return rows, {p[0]: p[3] for p in parks}, {p[0]: p[4] for p in parks}, unrec
@@ -228,10 +258,21 @@ def _write(out_dir: Path, source: str, year: int, rows: list[dict[str, Any]]) ->
         for row in rows:
             w.writerow([_cell(row.get(c.name), c.type) for c in spec.columns])
     return FileEntry(
-        source=source, department=spec.department, period=str(year), file=name, format="csv",
-        encoding="utf-8-sig", rows=len(rows), headers=headers,
-        units={c.header: c.unit for c in spec.columns if c.unit}, unit_variant=False,
-        title_rows=[], header_rows=[1], first_data_row=2, footer_rows=[], line_terminator="\n",
+        source=source,
+        department=spec.department,
+        period=str(year),
+        file=name,
+        format="csv",
+        encoding="utf-8-sig",
+        rows=len(rows),
+        headers=headers,
+        units={c.header: c.unit for c in spec.columns if c.unit},
+        unit_variant=False,
+        title_rows=[],
+        header_rows=[1],
+        first_data_row=2,
+        footer_rows=[],
+        line_terminator="\n",
         bytes=path.stat().st_size,
     )
 
