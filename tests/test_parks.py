@@ -221,3 +221,36 @@ def test_two_stars_are_the_countys_and_cannot_be_sent_up(db_session: Any, people
     item = take_step(db, xihu, item.id, "county_submit", {"star": "3", "evidence": "重新核定为三星"})
     item = take_step(db, hz, item.id, "city_rate", {"star": "3", "evidence": "市级复核"})
     assert item.state == "publicity" and item.fields["star"] == "3"
+
+
+def test_manufacturing_parks_star_from_their_mu_evaluation() -> None:
+    """Golden: three 经开区/高新区 (and a 小微企业园 left out) from a 亩均 park run's columns."""
+    from jingxin.parks.manufacturing import star_parks
+
+    def park(pid: str, kind: str, k: float) -> dict[str, Any]:
+        return {
+            "park_id": pid,
+            "park_name": pid,
+            "kind": kind,
+            "county_code": "330106",
+            "member_count": 10 * k,
+            "land_mu": 100.0,
+            "tax_paid": 100.0 * k,
+            "value_added": 1000.0 * k,
+            "revenue": 5000.0 * k,
+            "energy_tce": 100.0,
+            "total_score": 30.0 * k,
+        }
+
+    results = pd.DataFrame(
+        [
+            park("P1", "经开区", 1),
+            park("P2", "高新区", 2),
+            park("P3", "经开区", 3),
+            park("X", "小微企业园", 9),
+        ]
+    )
+    t = star_parks(results)
+    assert list(t.index) == ["P3", "P2", "P1"]  # the 小微企业园 is not a manufacturing park here
+    assert t["score"].round(4).tolist() == [100.0, 50.0, 0.0]
+    assert t["star"].tolist() == [5, 3, 0]  # 100 ≥ 80 five stars, 50 ≥ 50 three, 0 below 20 none

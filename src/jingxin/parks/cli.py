@@ -110,5 +110,28 @@ def check_truth_command(
     )
 
 
+@group.command("manufacturing")
+def manufacturing_command(
+    year: Annotated[int, typer.Option("--year", help="评价年度")],
+    scope: ScopeOpt = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """制造业园区（经开区、高新区）高质量发展星级评价：以园区亩均评价为输入之一。"""
+    from jingxin.parks.manufacturing import manufacturing_stars
+
+    try:
+        data = manufacturing_stars(_open(warehouse), year, _scope(scope))
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=1, default=str))
+        return
+    typer.echo(f"{year} 年制造业园区 {data['parks']} 个（亩均评价 {data['mu_run']}）")
+    for r in data["rows"]:
+        typer.echo(f"  {r['rank']:>3}  {r['park_name']:<14} {r['score']:6.2f}  {'★' * r['star'] or '—'}")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="parks")

@@ -225,6 +225,18 @@ def ratings_api(db: DbSession, wh: WarehouseReader, scope: CurrentScope, year: Y
     return {"year": y, "parks": len(out), "rows": out}
 
 
+@api.get("/manufacturing")
+def manufacturing_api(wh: WarehouseReader, scope: CurrentScope, year: Year = None) -> dict[str, Any]:
+    """制造业园区星级评价 of the year (经开区, 高新区), the parks' 亩均 run as one input."""
+    from jingxin.parks.manufacturing import manufacturing_stars
+
+    years = _years(wh)
+    try:
+        return manufacturing_stars(wh, year or (years[-1] if years else 0), scope)
+    except LookupError as exc:
+        raise HTTPException(status_code=404, detail=str(exc)) from None
+
+
 class StepIn(BaseModel):
     transition: str = Field(max_length=40)
     fields: dict[str, str] = {}
