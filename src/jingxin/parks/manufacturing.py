@@ -109,7 +109,8 @@ def manufacturing_stars(wh: Any, year: int, scope: Scope) -> dict[str, Any]:
     run = evaluation.latest_run(wh, year, cfg.mu_system)
     if run is None:
         raise LookupError(
-            f"{year} 年还没有园区亩均评价（{cfg.mu_system}）；请先运行 jingxin evaluate --system {cfg.mu_system}"
+            f"{year} 年还没有园区亩均评价（{cfg.mu_system}）；"
+            f"请先运行 jingxin evaluate --system {cfg.mu_system}"
         )
     results = wh.execute(evaluation.park_results(wh, run["run_id"]))
     table = star_parks(results, cfg)
