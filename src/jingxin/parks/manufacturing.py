@@ -106,6 +106,10 @@ def manufacturing_stars(wh: Any, year: int, scope: Scope) -> dict[str, Any]:
     from jingxin.evaluation import service as evaluation
 
     cfg = load_manufacturing_config()
+    if not wh.has_table("eval_park_results"):
+        raise LookupError(
+            f"还没有园区亩均评价（{cfg.mu_system}）；请先运行 jingxin evaluate --system {cfg.mu_system}"
+        )
     run = evaluation.latest_run(wh, year, cfg.mu_system)
     if run is None:
         raise LookupError(

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
+from fastapi import Path as FastPath
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -53,6 +54,8 @@ pages = APIRouter(prefix="/parks", include_in_schema=False, dependencies=ROLE_CH
 api = APIRouter(prefix="/parks", tags=["小微企业园"], dependencies=ROLE_CHECK)
 Year = Annotated[int | None, Query(ge=1990, le=2100, description="评价年度；默认最新")]
 STARS = "★"
+CaseId = Annotated[int, FastPath(ge=1, le=2**53, description="评定事项编号")]
+Transition = Annotated[str, FastPath(pattern=r"^[a-z_]{1,40}$")]
 
 
 def _years(wh: Any) -> list[int]:
@@ -151,7 +154,7 @@ def _case_context(db: Any, user: Any, item_id: int) -> dict[str, Any]:
 
 
 @pages.get("/cases/{item_id}")
-def case_page(request: Request, db: DbSession, user: CurrentUser, item_id: int) -> Response:
+def case_page(request: Request, db: DbSession, user: CurrentUser, item_id: CaseId) -> Response:
     return render(request, "parks/case.html", _case_context(db, user, item_id))
 
 
@@ -162,8 +165,8 @@ async def case_act(
     user: CurrentUser,
     ws: CurrentWebSession,
     actor: CurrentActor,
-    item_id: int,
-    transition: str,
+    item_id: CaseId,
+    transition: Transition,
 ) -> Response:
     form = await request.form()
     fields = {k[2:]: v for k, v in form.items() if k.startswith("f.") and isinstance(v, str) and v != ""}
@@ -231,8 +234,10 @@ def manufacturing_api(wh: WarehouseReader, scope: CurrentScope, year: Year = Non
     from jingxin.parks.manufacturing import manufacturing_stars
 
     years = _years(wh)
+    if year is None and not years:
+        raise HTTPException(status_code=404, detail="仓库中还没有园区数据")
     try:
-        return manufacturing_stars(wh, year or (years[-1] if years else 0), scope)
+        return manufacturing_stars(wh, year or years[-1], scope)
     except LookupError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
 
@@ -245,7 +250,7 @@ class StepIn(BaseModel):
 
 
 @api.post("/cases/{item_id}/steps")
-def step_api(db: DbSession, user: CurrentUser, item_id: int, body: StepIn) -> dict[str, Any]:
+def step_api(db: DbSession, user: CurrentUser, item_id: CaseId, body: StepIn) -> dict[str, Any]:
     """Take one step of a rating case (the star rule applies: 422 with the reason)."""
     try:
         item = take_step(
