@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy.orm import Session
 
 from jingxin.core import workflow as _wf  # noqa: F401  (package import registers models)
+from jingxin.core.cache import cached_read
 from jingxin.core.scope import Scope
 from jingxin.core.workflow import service as wf
 from jingxin.parks.config import ParkConfig, load_park_config
@@ -53,9 +54,14 @@ def park_reports(wh: Any, year: int) -> pd.DataFrame:
     return df.set_index("park_id")
 
 
+@cached_read
+def _rated(wh: Any, year: int, cfg_json: str) -> pd.DataFrame:
+    return rate_parks(park_reports(wh, year), ParkConfig.model_validate_json(cfg_json), year)
+
+
 def rated_parks(wh: Any, year: int, cfg: ParkConfig | None = None) -> pd.DataFrame:
-    """Every park of the province, rated (not yet restricted)."""
-    return rate_parks(park_reports(wh, year), cfg or load_park_config(), int(year))
+    """Every park of the province, rated (not yet restricted; kept by the data version)."""
+    return _rated(wh, int(year), (cfg or load_park_config()).model_dump_json())
 
 
 def visible_parks(table: pd.DataFrame, scope: Scope) -> pd.DataFrame:

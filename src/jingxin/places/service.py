@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from jingxin import reference
+from jingxin.core.cache import cached_read
 from jingxin.core.scope import Scope
 from jingxin.places.config import CountyConfig, load_county_config
 from jingxin.places.county import CountyIndex, evaluate_year, strengths_weaknesses
@@ -60,23 +61,19 @@ def county_frame(wh: Any, year: int, cfg: CountyConfig | None = None) -> pd.Data
     return df.set_index("region_code").astype(float)
 
 
-_CACHE: dict[tuple[Any, ...], CountyIndex] = {}
+@cached_read
+def _county_index(wh: Any, year: int, cfg_json: str, draws: int | None) -> CountyIndex:
+    cfg = CountyConfig.model_validate_json(cfg_json)
+    return evaluate_year(county_frame(wh, year, cfg), cfg, year, draws=draws)
 
 
 def county_index(
     wh: Any, year: int, cfg: CountyConfig | None = None, draws: int | None = None
 ) -> CountyIndex:
-    """The whole province's index of `year` (kept per warehouse data version)."""
+    """The whole province's index of `year`, kept by the warehouse's data version
+    (`core/cache.cached_read`): a new county-stats batch is seen at once."""
     cfg = cfg or load_county_config()
-    version = getattr(wh, "local_writes", None)
-    key = (id(wh), version, year, cfg.model_dump_json(), draws)
-    if version is not None and key in _CACHE:
-        return _CACHE[key]
-    ci = evaluate_year(county_frame(wh, year, cfg), cfg, year, draws=draws)
-    if version is not None:
-        _CACHE.clear()
-        _CACHE[key] = ci
-    return ci
+    return _county_index(wh, int(year), cfg.model_dump_json(), draws)
 
 
 def visible_rows(ci: CountyIndex, scope: Scope) -> pd.DataFrame:
