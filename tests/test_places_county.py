@@ -184,7 +184,7 @@ def test_generated_truth_is_recovered() -> None:
     data = (
         pd.DataFrame(truth.county_rows[2021]).set_index("region_code").drop(columns=["region_name", "year"])
     )
-    ci = evaluate_year(data.astype(float), CFG, 2021, draws=100)
+    ci = evaluate_year(data.astype(float), CFG, 2021, draws=20)
     m = county_truth_measures(ci, truth.manifest_entry())
     assert m["counties"]["spearman"] > 0.85 and m["industrial"]["spearman"] > 0.8
     assert m["mountain26"]["spearman"] > 0.7 and m["cities"]["spearman"] > 0.6
@@ -209,7 +209,7 @@ def test_service_scope_and_truth_on_the_warehouse(province: dict[str, Any]) -> N
     wh = open_warehouse(province["url"])
     try:
         assert county_years(wh) == [2020, 2021]
-        ci = county_index(wh, 2021, draws=100)
+        ci = county_index(wh, 2021, draws=20)
         everything = visible_rows(ci, Scope())
         assert set(everything["group"]) == {"cities", "industrial", "mountain26", "counties"}
         assert (everything.groupby("group").size().to_dict()) == {
