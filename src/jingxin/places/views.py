@@ -74,8 +74,8 @@ def ranking_page(
     map_region = (
         region if region and scope.allows_division(region) else ("330000" if scope.covers_province else None)
     )
-    if map_region is None and scope.division:
-        map_region = scope.division[:4] + "00"
+    if map_region is None and scope.division and len(scope.prefix) == 4:
+        map_region = scope.division  # a city analyst: the city's counties (a county has no map)
     return render(
         request,
         "places/index.html",
