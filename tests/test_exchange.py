@@ -246,8 +246,9 @@ def test_on_time_late_rejected_and_due_soon(
     service.sync_tracker(db, wh, bj(2022, 6, 1))
     assert tracked(db, "statistics", "2021").status == "rejected"
     summary = {s.source: s for s in service.summary(db, accounts.get_user(db, stats_liaison.id).scope)}
-    # a liaison tracks its own department only (统计: annual statistics, 快报, official figures)
-    assert set(summary) == {"statistics", "monthly", "official"}
+    # a liaison tracks its own department only (统计: annual statistics, 快报, official figures,
+    # the yearly county figures of the county index)
+    assert set(summary) == {"statistics", "monthly", "official", "county-stats"}
     assert summary["statistics"].rejected == 1 and summary["statistics"].rejected_share == 1.0
 
 

@@ -31,3 +31,5 @@ importlib.import_module("jingxin.medical.cli").register(app)  # 医疗物资, 5G
 importlib.import_module("jingxin.projects.cli").register(app)  # 工业投资与项目
 importlib.import_module("jingxin.cultivation.cli").register(app)  # 梯队培育
 importlib.import_module("jingxin.chains.cli").register(app)  # 十大标志性产业链
+importlib.import_module("jingxin.places.cli").register(app)  # 县域制造业高质量发展评价
+importlib.import_module("jingxin.parks.cli").register(app)  # 小微企业园星级评定

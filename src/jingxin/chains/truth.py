@@ -9,10 +9,9 @@ cross-industry sellers found as chain members through their invoices.
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
 from pathlib import Path
+from typing import Any
 
 from jingxin.chains import compute
 from jingxin.chains.compute import LEVELS, WEAK_OUTSIDE, ChainsError

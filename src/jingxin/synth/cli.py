@@ -97,6 +97,10 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--chains", help="发票流向按十大产业链环节生成（含本地配套率等真值）"),
         ] = False,
+        places: Annotated[
+            bool,
+            typer.Option("--places", help="同时生成县（市、区）年度指标和小微企业园运营报告及其真值"),
+        ] = False,
         as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出结果")] = False,
     ) -> None:
         """生成合成省份数据：各部门按各自习惯报送的文件，互相一致，含可控缺陷与清单。"""
@@ -105,7 +109,9 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--years") from None
         console = Console(stderr=True)
-        steps = len(plan_jobs(year_tuple, annual_only, risk, projects)) + 3  # population, accounts, manifest
+        # files, then population, accounts and the manifest; --places writes two files a year
+        steps = len(plan_jobs(year_tuple, annual_only, risk, projects)) + 3
+        steps += 2 * len(year_tuple) if places else 0
         started = time.perf_counter()
         with Progress(
             TextColumn("[bold]{task.description}"),
@@ -134,6 +140,7 @@ def register(app: typer.Typer) -> None:
                     risk=risk,
                     projects=projects,
                     chains=chains,
+                    places=places,
                     progress=advance,
                 )
             except ValueError as exc:

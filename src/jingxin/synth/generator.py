@@ -327,6 +327,7 @@ def generate_province(
     risk: bool = False,
     projects: bool = False,
     chains: bool = False,
+    places: bool = False,
     progress: Callable[[str, FileEntry | None], None] | None = None,
 ) -> Manifest:
     """Generate a consistent synthetic province (合成省份数据) into `out_dir`; return the manifest.
@@ -347,6 +348,8 @@ def generate_province(
     `chains` draws the invoice files from the flagship chains' segments with known local shares,
     weak links, single-supplier dependencies and held-back switches (:mod:`.chain_trade`), truth
     under ``chains``; every other file stays byte-identical with or without it.
+    `places` adds the yearly county figures and 小微企业园 reports (:mod:`.places`), truth under
+    ``places``; every other file stays byte-identical with or without it.
     `progress(step, entry)` is called after each step (entry is None for non-file steps).
     """
     year_tuple = parse_years(years)
@@ -433,6 +436,13 @@ def generate_province(
         notify(entry.file, entry)
     if isinstance(links, ChainTrade):
         manifest.chains = chains_entry(links)
+    if places:
+        from jingxin.synth.places import write_places
+
+        place_files, manifest.places = write_places(out, year_tuple, int(seed))
+        for entry in place_files:
+            manifest.files.append(entry)
+            notify(entry.file, entry)
     manifest.write(out)
     notify("manifest.json", None)
     return manifest

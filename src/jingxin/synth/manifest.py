@@ -105,6 +105,8 @@ class Manifest:
     official: list[dict[str, Any]] = field(default_factory=list)
     # Projects and cultivation truth (synth.projects), only with --projects.
     projects: dict[str, Any] = field(default_factory=dict)
+    # Places truth (synth.places): latent county, city and park quality; only with --places.
+    places: dict[str, Any] = field(default_factory=dict)
     row_numbering: str = ROW_NUMBERING
     notes: dict[str, str] = field(default_factory=lambda: dict(NOTES))
     generator: str = "jingxin.synth"
@@ -135,9 +137,10 @@ class Manifest:
             "official",
             "projects",
             "chains",
+            "places",
         ]
-        # `distress`, `projects` and `chains` only when generated: other manifests stay as they were.
-        optional = ("distress", "projects", "chains")
+        # The scenario truths only when generated: other manifests stay as they were.
+        optional = ("distress", "projects", "chains", "places")
         return {key: data[key] for key in order if key not in optional or data[key]}
 
     def write(self, out_dir: Path) -> Path:
@@ -166,6 +169,7 @@ class Manifest:
             chains=data.get("chains", {}),
             official=data.get("official", []),
             projects=data.get("projects", {}),
+            places=data.get("places", {}),
             row_numbering=data.get("row_numbering", ROW_NUMBERING),
             notes=data.get("notes", {}),
             generator=data.get("generator", ""),

@@ -83,6 +83,8 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.projects.views",
     "jingxin.cultivation.views",
     "jingxin.chains.views",  # 十大标志性产业链
+    "jingxin.places.views",  # 县域制造业高质量发展评价
+    "jingxin.parks.views",  # 小微企业园星级评定
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
