@@ -124,6 +124,7 @@ def test_postgres_gives_the_same_results(facts, reference, postgres_schema_url) 
 
 
 @pytest.mark.spark
+@pytest.mark.heavy  # minutes in Spark local mode on two cores: `make test-heavy`
 @pytest.mark.xdist_group("spark")
 def test_spark_gives_the_same_results(reference) -> None:
     expected, folder = reference

@@ -229,7 +229,7 @@ def test_adopting_writes_the_override_and_audits(world) -> None:
     county = system.for_county(BINJIANG)
     assert county.indicator("tax_per_mu").weight == 35 and county.classes.shares["A"] == 22
     with world["app"].state.db.session() as db:
-        entries = audit.search(db, action="whatif.adopt", limit=10)[0]
+        entries = audit.search(db, action="whatif_adopt", limit=10)[0]
     assert entries and entries[0].object_id == str(saved["id"])
     # nothing written to the official results
     assert wh.execute(wh.table("eval_runs").count()) == runs_before

@@ -15,7 +15,8 @@ from jobs_helpers import PASSWORD, Server, api_login, cli, environment, free_por
 
 from jingxin.ingest.service import IN_TRANSACTION_MARKER, PAUSE_ENV
 
-pytestmark = [pytest.mark.slow, pytest.mark.duckdb]
+# Each test starts `jingxin serve` (and kills it): minutes together, run by `make test-heavy`.
+pytestmark = [pytest.mark.slow, pytest.mark.heavy, pytest.mark.duckdb]
 
 
 def test_cli_hands_ingest_and_evaluation_to_the_running_server(tmp_path: Path) -> None:

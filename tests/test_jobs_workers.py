@@ -18,7 +18,8 @@ from jobs_helpers import PASSWORD, Server, api_login, cli, environment, free_por
 from jingxin.core.credit_code import generate
 from jingxin.web.testing import csrf_from
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+# Two server processes on PostgreSQL: run by `make test-heavy`.
+pytestmark = [pytest.mark.slow, pytest.mark.heavy, pytest.mark.postgres]
 
 
 @pytest.fixture

@@ -79,6 +79,7 @@ def test_postgres_gives_the_same_indicators(reference, postgres_schema_url) -> N
 
 
 @pytest.mark.spark
+@pytest.mark.heavy  # over a minute in Spark local mode on two cores: `make test-heavy`
 @pytest.mark.xdist_group("spark")
 def test_spark_gives_the_same_indicators(reference) -> None:
     expected, folder, _ = reference

@@ -615,6 +615,8 @@ def test_serve_passes_only_the_listed_proxies(monkeypatch, tmp_path, env, args, 
     calls: list[dict] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append(kw))
     monkeypatch.setattr(web_cli, "_check_warehouse_free", lambda url: None)
+    # `serve` sets up the process's logging; in a test process that would outlive the test
+    monkeypatch.setattr("jingxin.ops.logs.configure_logging", lambda *a, **kw: None)
     monkeypatch.setenv("JINGXIN_HOME", str(tmp_path))
     monkeypatch.delenv("JINGXIN_TRUSTED_PROXIES", raising=False)
     for key, value in env.items():

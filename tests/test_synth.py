@@ -562,6 +562,7 @@ def test_manifest_calibration_hits_targets(province: tuple[Path, Manifest]) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # generates and reads 100k enterprises: `make test-heavy`
 def test_calibration_from_files_at_100k(tmp_path: Path) -> None:
     manifest = generate_province(tmp_path, 100_000, "2019-2021", 2021, 0.02, annual_only=True)
     stats = read_clean(tmp_path, manifest.by_source("statistics", "2021")[0])

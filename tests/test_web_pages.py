@@ -292,7 +292,7 @@ def test_cli_users_commands(cli_env) -> None:
         ],
     )
     assert added.exit_code == 0, added.output
-    assert json.loads(added.output)["division_code"] == "330100"
+    assert json.loads(added.stdout)["division_code"] == "330100"
     refused = runner.invoke(
         app,
         [
@@ -309,16 +309,16 @@ def test_cli_users_commands(cli_env) -> None:
     )
     assert refused.exit_code == 1 and "县级单位" in refused.output
     listed = runner.invoke(app, ["users", "list", "--json"])
-    assert [u["username"] for u in json.loads(listed.output)] == ["hz-analyst"]
+    assert [u["username"] for u in json.loads(listed.stdout)] == ["hz-analyst"]
     assert (
         runner.invoke(app, ["users", "passwd", "hz-analyst", "--password", "Another-pass-1"]).exit_code == 0
     )
     assert runner.invoke(app, ["users", "disable", "hz-analyst"]).exit_code == 0
-    listed = json.loads(runner.invoke(app, ["users", "list", "--json"]).output)
+    listed = json.loads(runner.invoke(app, ["users", "list", "--json"]).stdout)
     assert listed[0]["is_active"] is False
     assert runner.invoke(app, ["users", "disable", "nobody"]).exit_code == 1
     demo = runner.invoke(app, ["users", "demo", "--json"])
-    assert demo.exit_code == 0 and len(json.loads(demo.output)) >= 8
+    assert demo.exit_code == 0 and len(json.loads(demo.stdout)) >= 8
     from jingxin.core.db import Database
 
     database = Database(cli_env)

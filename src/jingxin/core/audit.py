@@ -68,6 +68,8 @@ class Action(StrEnum):
     MEDICAL_MOVEMENT = "medical_movement"
     MEDICAL_PLAN_EXECUTE = "medical_plan_execute"
     FIVEG_ATTACHMENT = "fiveg_attachment"
+    WHATIF_SAVE = "whatif_save"
+    WHATIF_ADOPT = "whatif_adopt"
 
     @property
     def label(self) -> str:
@@ -102,6 +104,8 @@ ACTION_LABELS: dict[Action, str] = {
     Action.EXCHANGE_REFUSED: "接口取数被拒",
     Action.EXCHANGE_TOKEN_ISSUE: "签发接口令牌",
     Action.EXCHANGE_TOKEN_REVOKE: "吊销接口令牌",
+    Action.WHATIF_SAVE: "保存情景推演",
+    Action.WHATIF_ADOPT: "采纳情景推演为区县配置",
 }
 
 

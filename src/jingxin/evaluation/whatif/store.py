@@ -68,7 +68,7 @@ def save(
     audit.record(
         db,
         actor,
-        "whatif.save",
+        audit.Action.WHATIF_SAVE,
         "whatif_scenario",
         row.id,
         {"name": name, "county": county, "system": system, "year": year},
@@ -138,7 +138,7 @@ def adopt(db: Session, scope: Scope, actor: Actor, scenario_id: int, user_id: in
     audit.record(
         db,
         actor,
-        "whatif.adopt",
+        audit.Action.WHATIF_ADOPT,
         "whatif_scenario",
         row.id,
         {
