@@ -138,10 +138,13 @@ def shot(page: Any, name: str, *, full_page: bool = True) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
-def act(page: Any, transition: str, fields: dict[str, str], comment: str = "") -> None:
+def act(
+    page: Any, transition: str, fields: dict[str, str], comment: str = "", *, refused: bool = False
+) -> None:
     """Fill and submit a workflow transition's form (`#<transition>-<field>` inputs) on the page
     open now, and check that it was taken: the server answers a taken step by returning to the
-    case (`/work/<id>`), a refused one with the form again and its problems."""
+    case (`/work/<id>`), a refused one with the form again and its problems (`refused=True`
+    checks that instead)."""
     form = page.locator(f"form[action$='/act/{transition}']")
     case = form.get_attribute("action").rsplit("/act/", 1)[0]
     for name, value in fields.items():
@@ -154,4 +157,7 @@ def act(page: Any, transition: str, fields: dict[str, str], comment: str = "") -
         page.fill(f"#{transition}-comment", comment)
     form.locator("button[type=submit]").click()
     page.wait_for_load_state("networkidle")
+    if refused:
+        assert not page.url.endswith(case), f"{transition} was taken, expected a refusal: {page.url}"
+        return
     assert page.url.endswith(case), f"{transition} was not taken: {page.url}\n{page.inner_text('main')}"

@@ -105,7 +105,7 @@ def test_four_star_park_through_county_city_province_and_objection(
     xian.wait_for_load_state("networkidle")
     assert "县级初评" in xian.inner_text("#case-state")
     case_url = xian.url
-    act(xian, "county_rate", {"star": "4", "evidence": ev})
+    act(xian, "county_rate", {"star": "4", "evidence": ev}, refused=True)
     assert "4星由省级评定" in xian.inner_text("#problem")
     shot(xian, "places-park-refused")
     act(xian, "county_submit", {"star": "4", "evidence": ev})
