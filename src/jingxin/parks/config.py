@@ -12,9 +12,9 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from jingxin.places.config import parse_yaml_model
 from jingxin.places.engine import IndexSpec, Indicator, Method, Node
 
 __all__ = ["ParkConfig", "ParkConfigError", "load_park_config"]
@@ -131,18 +131,7 @@ class ParkConfig(_Strict):
 
 
 def parse_park_config(text: str, where: str) -> ParkConfig:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ParkConfigError(f"{where}: YAML 格式错误：{exc}") from None
-    try:
-        return ParkConfig.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise ParkConfigError(
-            f"{where}, {loc or '(顶层)'}: {first['msg']}；请按 docs/places.md 修改该项"
-        ) from None
+    return parse_yaml_model(text, where, ParkConfig, ParkConfigError)
 
 
 @cache

@@ -10,7 +10,7 @@ import os
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -144,19 +144,25 @@ class CountyConfig(_Strict):
         )
 
 
-def parse_county_config(text: str, where: str) -> CountyConfig:
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_yaml_model(text: str, where: str, model: type[M], error: type[ValueError]) -> M:
+    """A configuration file's text as `model`; `error` names the file, the field and the fix."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: YAML 格式错误：{exc}") from None
+        raise error(f"{where}: YAML 格式错误：{exc}") from None
     try:
-        return CountyConfig.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(
-            f"{where}, {loc or '(顶层)'}: {first['msg']}；请按 docs/places.md 修改该项"
-        ) from None
+        raise error(f"{where}, {loc or '(顶层)'}: {first['msg']}；请按 docs/places.md 修改该项") from None
+
+
+def parse_county_config(text: str, where: str) -> CountyConfig:
+    return parse_yaml_model(text, where, CountyConfig, ConfigError)
 
 
 @cache
