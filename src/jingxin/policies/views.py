@@ -24,6 +24,7 @@ from jingxin.core.workflow.config import load_workflow
 from jingxin.policies import payouts, push, service
 from jingxin.policies.config import PolicyConfigError, get_policy, load_catalogue
 from jingxin.web.deps import CurrentScope, CurrentUser, DbSession, WarehouseReader, require_roles
+from jingxin.web.params import DayQuery
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
@@ -32,7 +33,6 @@ READERS = frozenset({*OFFICIALS, Role.SERVICE_STAFF, Role.ENTERPRISE})
 PolicyId = Annotated[str, PathParam(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 CreditCode = Annotated[str, PathParam(min_length=18, max_length=18, pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
 ItemId = Annotated[int, PathParam(ge=1, le=2**62)]
-DayQuery = Annotated[dt.date | None, Query(description="兑现日期（默认：最新数据年度次年6月1日）")]
 
 pages = APIRouter(
     prefix="/policies", include_in_schema=False, dependencies=[Depends(require_roles(*READERS))]
