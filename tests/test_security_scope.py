@@ -543,3 +543,59 @@ def test_payout_routes_by_role(web_client, payout_world) -> None:
     assert r.status_code == 303 and "error" not in r.headers["location"], r.headers.get("location")
     assert "已拨付" in web_client.get(f"/policies/payouts/{item}").text
     assert not problems, "\n".join(problems)
+
+
+def test_finance_accounts_from_the_users_page_api_and_cli(
+    web_client, world, web_app, tmp_path, monkeypatch
+) -> None:
+    """The administrator opens finance accounts (财政部门) at any level of the province's tree,
+    through the users page, the API and the command line; a finance account needs a division."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from jingxin.cli import app
+    from jingxin.core.settings import get_settings
+    from jingxin.web.testing import csrf_from
+
+    token = login(web_client, "admin")
+    form = web_client.get("/users/new").text
+    assert '<option value="finance"' in form and "财政部门" in form
+    r = web_client.post(
+        "/users/new",
+        data={
+            "username": "czj-hz",
+            "display_name": "杭州市财政局",
+            "role": "finance",
+            "division_code": "330100",
+            "password": "Caizheng-2024x",
+            "csrf_token": csrf_from(form) or token,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:300]
+    body = {"username": "czj-sc", "display_name": "上城区财政局", "role": "finance", "password": "Caizheng-2024x"}
+    refused = web_client.post("/api/v1/users", json=body, headers={"X-CSRF-Token": token})
+    assert refused.status_code == 422 and "区划" in refused.text  # where it pays must be said
+    made = web_client.post(
+        "/api/v1/users", json={**body, "division_code": "330102"}, headers={"X-CSRF-Token": token}
+    )
+    assert made.status_code == 201 and made.json()["role_label"] == "财政部门"
+    web_client.cookies.clear()
+    login(web_client, "czj-hz", "Caizheng-2024x")
+    me = web_client.get("/api/v1/me").json()
+    assert me["role"] == "finance" and me["scope"]["division"] == "330100" and not me["clearance"]
+
+    monkeypatch.setenv("JINGXIN_DATABASE_URL", web_app.state.settings.database_url)
+    monkeypatch.setenv("JINGXIN_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(
+            app,
+            ["users", "add", "czj-sheng", "--role", "finance", "--division", "330000",
+             "--password", "Caizheng-2024x", "--json"],
+        )
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["role"] == "finance"
