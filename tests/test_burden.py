@@ -100,7 +100,15 @@ def test_social_insurance_per_employee_golden() -> None:
     f, cfg = facts(), load_config()
     rows = (
         compute.annual(
-            f["registry"], f["statistics"], f["tax"], f["monthly"], f["power"], f["results"], 2021, cfg, social()
+            f["registry"],
+            f["statistics"],
+            f["tax"],
+            f["monthly"],
+            f["power"],
+            f["results"],
+            2021,
+            cfg,
+            social(),
         )
         .to_pyarrow()
         .to_pylist()
@@ -112,9 +120,13 @@ def test_social_insurance_per_employee_golden() -> None:
     shangcheng = next(r for r in rows if r["county_code"] == "330102")
     assert shangcheng["social_per_employee"] is None and shangcheng["insured"] is None  # no data: no figure
     # the other indicators are what they were without the social insurance facts
-    without = compute.annual(
-        f["registry"], f["statistics"], f["tax"], f["monthly"], f["power"], f["results"], 2021, cfg
-    ).to_pyarrow().to_pylist()
+    without = (
+        compute.annual(
+            f["registry"], f["statistics"], f["tax"], f["monthly"], f["power"], f["results"], 2021, cfg
+        )
+        .to_pyarrow()
+        .to_pylist()
+    )
     same = next(r for r in without if r["county_code"] == "330106")
     assert same["social_per_employee"] is None
     assert {k: same[k] for k in ("enterprises", "revenue", "cost_per_100", "electricity_cost")} == {

@@ -21,7 +21,9 @@ YEAR = 2021
 
 
 @pytest.fixture(scope="module")
-def province(tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None) -> Iterator[dict[str, Any]]:
+def province(
+    tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None
+) -> Iterator[dict[str, Any]]:
     from jingxin.accounts.demo import create_demo_users
     from jingxin.burden import service
     from jingxin.core.db import upgrade
@@ -51,7 +53,9 @@ def province(tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: No
     db_url = f"sqlite:///{home / 'platform.sqlite'}"
     upgrade(db_url)
     app = create_app(
-        Settings(home=home, database_url=db_url, warehouse=wh_url, secret_key="test"), migrate=False, run_jobs=False
+        Settings(home=home, database_url=db_url, warehouse=wh_url, secret_key="test"),
+        migrate=False,
+        run_jobs=False,
     )
     with app.state.db.session() as db:
         create_demo_users(db, DEMO_PASSWORD)

@@ -1,7 +1,8 @@
 """A 直兑 payout end to end in a real browser (Debian's chromium through Playwright) against a
 uvicorn server: the province sets the budget; 西湖区 lists the beneficiaries, excludes one with
-its reason and confirms; 西湖区's finance bureau (财政部门) records the payment; the enterprise opens its code page on a
-phone-sized screen and sees the money. Screenshots go to docs/screenshots/policies-*.png."""
+its reason and confirms; 西湖区's finance bureau (财政部门) records the payment; the enterprise
+opens its code page on a phone-sized screen and sees the money. Screenshots go to
+docs/screenshots/policies-*.png."""
 
 from __future__ import annotations
 

@@ -228,7 +228,11 @@ def _finance(db_session, county: str, username: str | None = None) -> Any:
     user = accounts.get_user_by_username(db_session, name) or accounts.create_user(
         db_session,
         UserCreate(
-            username=name, display_name="财政局", role=Role.FINANCE, division_code=county, password="pw-policies-2024"
+            username=name,
+            display_name="财政局",
+            role=Role.FINANCE,
+            division_code=county,
+            password="pw-policies-2024",
         ),
         Actor(None, "test", None),
     )

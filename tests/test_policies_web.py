@@ -199,12 +199,15 @@ def test_direct_payout_through_the_pages(world) -> None:
     caizheng = world["client"]("caizheng")
     hc = {"X-CSRF-Token": _csrf(caizheng)}
     r = xihu.post(
-        f"/policies/payouts/{item}/record_payment", data={"payment_ref": "PZ-X"}, headers=hx, follow_redirects=False
+        f"/policies/payouts/{item}/record_payment",
+        data={"payment_ref": "PZ-X"},
+        headers=hx,
+        follow_redirects=False,
     )
     assert r.status_code == 403
     page = caizheng.get(f"/policies/payouts/{item}").text
     assert 'id="step-record_payment"' in page and 'id="step-confirm"' not in page
-    assert f'href="/qiye/' not in page  # finance opens no enterprise page
+    assert 'href="/qiye/' not in page  # finance opens no enterprise page
     listing = caizheng.get("/policies/payouts").text
     assert f"/policies/payouts/{item}" in listing and 'id="create-list"' not in listing
     caizheng.post(f"/policies/payouts/{item}/record_payment", data={"payment_ref": "PZ-WEB-1"}, headers=hc)

@@ -345,7 +345,9 @@ def appeal_world(web_app, demo_users, tmp_path) -> dict[str, Any]:
 
 
 SECRETS_APPEALS = ("SECRET-APPEAL", "SECRET-FILE", "SECRET-DEBTOR")
-MATRIX_USERS = sorted(APPEAL_READERS | SUPERVISORS | {"liaison-dl", "qiye2", "lucheng", "caizheng", "caizheng-sc"})
+MATRIX_USERS = sorted(
+    APPEAL_READERS | SUPERVISORS | {"liaison-dl", "qiye2", "lucheng", "caizheng", "caizheng-sc"}
+)
 
 
 def test_appeal_arrears_burden_routes_by_role(web_client, appeal_world) -> None:
@@ -473,8 +475,12 @@ def payout_world(web_app, demo_users) -> dict[str, Any]:
         )
         db.add(
             PolicyBudget(
-                policy_id="land_tax_relief", county_code="330106", year=2022, total_fen=10**6,
-                committed_fen=0, paid_fen=0,
+                policy_id="land_tax_relief",
+                county_code="330106",
+                year=2022,
+                total_fen=10**6,
+                committed_fen=0,
+                paid_fen=0,
             )
         )
         db.commit()
@@ -506,12 +512,17 @@ def test_payout_routes_by_role(web_client, payout_world) -> None:
                 problems.append(f"{username}: GET {path} leaks the list")
         listing = web_client.get("/policies/payouts", headers=h)
         if listing.status_code == 200 and ("SECRET-PAYOUT" in listing.text) != (username in PAYOUT_READERS):
-            problems.append(f"{username}: /policies/payouts shows the list: {'SECRET-PAYOUT' in listing.text}")
+            problems.append(
+                f"{username}: /policies/payouts shows the list: {'SECRET-PAYOUT' in listing.text}"
+            )
         if username == "caizheng":
             continue  # pays last, below
         for path, kwargs in (
             (f"/policies/payouts/{item}/record_payment", {"data": {"payment_ref": "PZ-X"}}),
-            (f"/api/v1/work-items/{item}/actions/record_payment", {"json": {"fields": {"payment_ref": "PZ-X"}}}),
+            (
+                f"/api/v1/work-items/{item}/actions/record_payment",
+                {"json": {"fields": {"payment_ref": "PZ-X"}}},
+            ),
         ):
             r = web_client.post(path, headers=h, follow_redirects=False, **kwargs)
             if r.status_code not in (403, 404, 409):
@@ -537,7 +548,9 @@ def test_payout_routes_by_role(web_client, payout_world) -> None:
         if r.status_code not in (403, 404):
             problems.append(f"caizheng: GET {path} -> {r.status_code}")
     r = web_client.post(
-        f"/policies/payouts/{item}/record_payment", data={"payment_ref": "西财拨〔2022〕1号"}, headers=h,
+        f"/policies/payouts/{item}/record_payment",
+        data={"payment_ref": "西财拨〔2022〕1号"},
+        headers=h,
         follow_redirects=False,
     )
     assert r.status_code == 303 and "error" not in r.headers["location"], r.headers.get("location")
@@ -574,7 +587,12 @@ def test_finance_accounts_from_the_users_page_api_and_cli(
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text[:300]
-    body = {"username": "czj-sc", "display_name": "上城区财政局", "role": "finance", "password": "Caizheng-2024x"}
+    body = {
+        "username": "czj-sc",
+        "display_name": "上城区财政局",
+        "role": "finance",
+        "password": "Caizheng-2024x",
+    }
     refused = web_client.post("/api/v1/users", json=body, headers={"X-CSRF-Token": token})
     assert refused.status_code == 422 and "区划" in refused.text  # where it pays must be said
     made = web_client.post(
@@ -592,8 +610,18 @@ def test_finance_accounts_from_the_users_page_api_and_cli(
     try:
         out = CliRunner().invoke(
             app,
-            ["users", "add", "czj-sheng", "--role", "finance", "--division", "330000",
-             "--password", "Caizheng-2024x", "--json"],
+            [
+                "users",
+                "add",
+                "czj-sheng",
+                "--role",
+                "finance",
+                "--division",
+                "330000",
+                "--password",
+                "Caizheng-2024x",
+                "--json",
+            ],
         )
     finally:
         get_settings.cache_clear()

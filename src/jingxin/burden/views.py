@@ -1,8 +1,9 @@
 """Pages and API of the cost burden (减负降本).
 
 Page /burden?year=YYYY (analysts and admins, their region): yearly indicators by county and
-industry (with 人均社保缴费 from 人社's contributions), monthly 每百元营收成本 by county, the relief each 亩均 policy delivered and its suggested
-classification, with a form to confirm (province analysts, admins); /burden.xlsx downloads it.
+industry (with 人均社保缴费 from 人社's contributions), monthly 每百元营收成本 by county, the
+relief each 亩均 policy delivered and its suggested classification, with a form to confirm
+(province analysts, admins); /burden.xlsx downloads it.
 API: GET /api/v1/burden/indicators, /monthly, /policies; POST /api/v1/burden/reviews.
 """
 

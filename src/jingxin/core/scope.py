@@ -121,9 +121,7 @@ class Scope:
         if self.department is not None:
             if department_column is None:
                 return false()
-            region = (
-                division_column.startswith(self.prefix, autoescape=True) if self.prefix else true()
-            )
+            region = division_column.startswith(self.prefix, autoescape=True) if self.prefix else true()
             return and_(department_column == self.department, region)
         if self.credit_code is not None:
             return code_column == self.credit_code

@@ -277,7 +277,9 @@ def policy_push(db: DbSession, wh: WarehouseReader, user: CurrentUser, policy_id
     return RedirectResponse(f"/policies/{policy_id}", status_code=303)
 
 
-@policy_pages.post("/{policy_id}/apply", dependencies=[Depends(require_roles(Role.ENTERPRISE, Role.SERVICE_STAFF))])
+@policy_pages.post(
+    "/{policy_id}/apply", dependencies=[Depends(require_roles(Role.ENTERPRISE, Role.SERVICE_STAFF))]
+)
 async def policy_apply(
     request: Request, db: DbSession, wh: WarehouseReader, user: CurrentUser, policy_id: PolicyId
 ) -> Response:

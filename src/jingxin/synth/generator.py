@@ -35,6 +35,7 @@ from jingxin.synth.parks import Parks, build_parks
 from jingxin.synth.population import Population, draw_population
 from jingxin.synth.risk_sources import BUILDERS as RISK_BUILDERS
 from jingxin.synth.risk_sources import RISK_SOURCES
+from jingxin.synth.social import social_frame, social_truth
 from jingxin.synth.sources import (
     ANNUAL_SOURCES,
     annual_frame,
@@ -47,7 +48,6 @@ from jingxin.synth.sources import (
     registry_frame,
 )
 from jingxin.synth.streams import Streams
-from jingxin.synth.social import social_frame, social_truth
 from jingxin.synth.support import support_frame, support_truth
 from jingxin.synth.writers import write_csv, write_xlsx
 

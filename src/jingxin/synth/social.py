@@ -74,7 +74,9 @@ def social_frame(year: int, pop: Population, acc: Accounts, streams: Streams) ->
     )
 
 
-def social_truth(years: tuple[int, ...], pop: Population, acc: Accounts, streams: Streams) -> dict[str, object]:
+def social_truth(
+    years: tuple[int, ...], pop: Population, acc: Accounts, streams: Streams
+) -> dict[str, object]:
     """What the files hold per year, before defects (for the manifest's totals)."""
     out: dict[str, object] = {}
     for y in years:

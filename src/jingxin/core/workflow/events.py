@@ -66,7 +66,9 @@ def takers(db: Session, definition: WorkflowDef, item: WorkItem) -> list[Any]:
     roles -= {HANDLER, "admin"}
     if not roles:
         return []
-    candidates = db.scalars(select(User).where(User.role.in_(sorted(roles)), User.is_active).order_by(User.id))
+    candidates = db.scalars(
+        select(User).where(User.role.in_(sorted(roles)), User.is_active).order_by(User.id)
+    )
     department = (item.fields or {}).get("department")
     return [
         u
