@@ -594,7 +594,7 @@ def test_finance_accounts_from_the_users_page_api_and_cli(
         "password": "Caizheng-2024x",
     }
     refused = web_client.post("/api/v1/users", json=body, headers={"X-CSRF-Token": token})
-    assert refused.status_code == 422 and "区划" in refused.text  # where it pays must be said
+    assert refused.status_code == 400 and "区划" in refused.text  # where it pays must be said
     made = web_client.post(
         "/api/v1/users", json={**body, "division_code": "330102"}, headers={"X-CSRF-Token": token}
     )
