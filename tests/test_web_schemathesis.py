@@ -36,7 +36,7 @@ EXAMPLES = int(os.environ.get("JINGXIN_SCHEMATHESIS_EXAMPLES", "25"))
 ROLE_EXAMPLES = max(4, EXAMPLES // 3)
 
 # The admin goes last: its fuzzing creates, changes and disables other accounts.
-ROLES = ("qiye", "fuwu", "liaison-sw", "xihu", "sheng", "admin")
+ROLES = ("qiye", "fuwu", "liaison-sw", "caizheng", "xihu", "sheng", "admin")
 
 # Routes that would end the fuzzing session itself.
 SKIP_PAGES = {("POST", "/login"), ("POST", "/logout")}
