@@ -231,3 +231,52 @@ def test_stages_replayed_problems_routed_and_overdue_across_a_holiday(wh, db_ses
         assert next(c for c in item.clocks if c.name == "start_clock").working_days == limits[kind]
     lateness = stages.plan_delays(reg, date(2021, 12, 31))
     assert (lateness["working_days_late"] > 0).all() and len(lateness) > 0
+
+
+def test_forecast_errors_are_scored_by_county() -> None:
+    from jingxin.projects.truth import score_forecast
+
+    money = score_forecast({"a": 110.0, "b": 90.0, "c": 5.0}, {"a": 100.0, "b": 100.0, "c": 0.0}, relative=True)
+    assert money["by_county"] == {"a": 0.1, "b": -0.1}  # c had no investment: no relative error
+    assert money["total_error"] == pytest.approx(0.025) and money["median_abs_error"] == pytest.approx(0.1)
+    assert money["bias"] == pytest.approx(0.0) and money["within"] == 1.0
+    counts = score_forecast({"a": 3, "b": 7}, {"a": 5, "b": 7, "d": 2}, relative=False)
+    assert counts["by_county"] == {"a": -2.0, "b": 0.0, "d": -2.0}
+    assert counts["total_error"] == -4.0 and counts["within"] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_forecast_sees_only_what_was_known_at_the_month() -> None:
+    import pandas as pd
+
+    from jingxin.projects.progress import as_of
+
+    reg = pd.DataFrame(
+        {
+            "project_id": ["A", "B"],
+            "signed_on": pd.to_datetime(["2021-01-10", "2021-08-01"]),
+            "started_on": pd.to_datetime(["2021-05-20", None]),
+            "production_on": pd.to_datetime(["2021-11-02", None]),
+            "capacity_on": pd.to_datetime([None, None]),
+        }
+    )
+    known = as_of(reg, pd.Timestamp("2021-06-30"))
+    assert list(known["project_id"]) == ["A"]  # B was signed later
+    assert known.iloc[0]["started_on"] == pd.Timestamp("2021-05-20") and pd.isna(known.iloc[0]["production_on"])
+
+
+def test_year_end_forecast_measured_against_the_generated_year(wh, projects_province) -> None:
+    from jingxin.projects.truth import forecast_accuracy, year_end_truth
+
+    truth = projects_province["manifest"]["projects"]
+    actual = year_end_truth(truth, 2021)
+    expected = sum(v for p in truth["projects"] for m, v in p["investment_by_month"].items() if m[:4] == "2021")
+    assert sum(c["investment"] for c in actual.values()) == pytest.approx(expected)
+    result = forecast_accuracy(wh, truth, 2021, (3, 11))
+    early, late = (h["investment"] for h in result["horizons"])
+    assert [h["horizon_months"] for h in result["horizons"]] == [9, 1]
+    assert early["counties"] == late["counties"] > 20
+    # One month before the year end the forecast is close; nine months before, less so.
+    assert abs(late["total_error"]) < 0.05 and late["median_abs_error"] < 0.05
+    assert early["median_abs_error"] > late["median_abs_error"]
+    late_counts = result["horizons"][1]["tech_projects"]
+    assert abs(late_counts["total_error"]) <= 0.1 * late_counts["total_actual"]

@@ -13,7 +13,9 @@ Forecast of the year end (全年预计) from the pipeline (project assumption, s
 investment = to date + the register's planned investment of the remaining months (spread evenly
 from planned 开工 to planned 投产, 95% of the total, as counties plan it) × the county's
 realisation so far (actual ÷ planned to date, kept within 0.5–1.5); counts = to date + projects
-planned for the remaining months × the county's on-time share so far.
+planned for the remaining months × the county's on-time share so far. The forecast sees only
+what was known at the end of month M: projects signed by then and stages reached by then
+(`as_of`), so it can be measured against the year that followed (`projects.truth`).
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ def county_progress(
         )
     year, m = int(month[:4]), int(month[5:])
     lo, hi = pd.Timestamp(f"{year}-01-01"), pd.Timestamp(month) + pd.offsets.MonthEnd(0)
-    reg = facts.register(wh)
+    reg = as_of(facts.register(wh), hi)
     rows = facts.progress(wh, year=year)
     targets, scale = county_targets(wh, year, cfg)
     prev_ytd = rows[(rows["month"] >= f"{year - 1}-01") & (rows["month"] <= f"{year - 1}-{m:02d}")]
@@ -236,6 +238,15 @@ def county_progress(
             "progress_batches": sorted(int(b) for b in ytd["batch_id"].unique()),
         },
     )
+
+
+def as_of(reg: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
+    """The register as known at the end of `day`: projects signed by then, stages reached by
+    then (later dates blanked), so nothing after the reporting month leaks into a forecast."""
+    known = reg[reg["signed_on"] <= day].copy()
+    for column in ("started_on", "production_on", "capacity_on"):
+        known.loc[known[column] > day, column] = pd.NaT
+    return known
 
 
 def _expected(

@@ -1,14 +1,96 @@
 """The projects and cultivation scenario measured against the generated truth (manifest
-``projects``): investment to date by county, the DiD interval against the injected 技改 effect,
-and screening precision and recall per rung (numbers stated in docs/projects.md)."""
+``projects``): investment to date by county, the year-end forecast by county and horizon against
+the year that followed, the DiD interval against the injected 技改 effect, and screening
+precision and recall per rung (numbers stated in docs/projects.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 from jingxin.core.warehouse import Warehouse
 from jingxin.synth.manifest import Manifest
+
+
+FORECAST_METRICS = ("investment", "tech_projects", "tech_completed", "attracted_projects")
+
+
+def year_end_truth(truth: Mapping[str, Any], year: int) -> dict[str, dict[str, float]]:
+    """What each county really did in `year` (generated): investment (万元), 技改 started and
+    put into production, 招引 signed."""
+    out: dict[str, dict[str, float]] = {}
+    prefix = str(year)
+    for p in truth["projects"]:
+        row = out.setdefault(p["county_code"], dict.fromkeys(FORECAST_METRICS, 0.0))
+        row["investment"] += sum(v for m, v in p["investment_by_month"].items() if m.startswith(prefix))
+        signed, started, producing = p["actual"][0], p["actual"][1], p["actual"][2]
+        if p["category"] == "技改项目":
+            row["tech_projects"] += bool(started and started.startswith(prefix))
+            row["tech_completed"] += bool(producing and producing.startswith(prefix))
+        if p["category"] == "招引项目":
+            row["attracted_projects"] += bool(signed and signed.startswith(prefix))
+    return out
+
+
+def score_forecast(forecast: Mapping[str, float], actual: Mapping[str, float], relative: bool) -> dict[str, Any]:
+    """Errors of one metric's forecasts by county against what happened.
+
+    `relative`: errors as a share of the actual (investment), counties with an actual of 0 left
+    out; otherwise absolute (counts). Returns the province total's error, the median and mean
+    absolute error over counties, the share of counties within 10% (relative) or 1 (counts),
+    the mean signed error (bias) and the error of each county."""
+    counties = sorted(set(forecast) | set(actual))
+    errors: dict[str, float] = {}
+    for c in counties:
+        f, a = float(forecast.get(c, 0.0)), float(actual.get(c, 0.0))
+        if relative:
+            if a > 0:
+                errors[c] = (f - a) / a
+        else:
+            errors[c] = f - a
+    total_f = sum(float(forecast.get(c, 0.0)) for c in counties)
+    total_a = sum(float(actual.get(c, 0.0)) for c in counties)
+    if relative:
+        total_error = (total_f - total_a) / total_a if total_a else None
+    else:
+        total_error = total_f - total_a
+    absolute = [abs(e) for e in errors.values()]
+    tolerance = 0.10 if relative else 1.0
+    return {
+        "counties": len(errors),
+        "total_forecast": round(total_f, 2),
+        "total_actual": round(total_a, 2),
+        "total_error": None if total_error is None else round(total_error, 4),
+        "median_abs_error": round(median(absolute), 4) if absolute else None,
+        "mean_abs_error": round(sum(absolute) / len(absolute), 4) if absolute else None,
+        "bias": round(sum(errors.values()) / len(errors), 4) if errors else None,
+        "within": round(sum(a <= tolerance for a in absolute) / len(absolute), 4) if absolute else None,
+        "by_county": {c: round(e, 4) for c, e in errors.items()},
+    }
+
+
+def forecast_accuracy(
+    wh: Warehouse, truth: Mapping[str, Any], year: int, origins: Iterable[int] = range(1, 12)
+) -> dict[str, Any]:
+    """The year-end forecast (全年预计) made at the end of each origin month of `year`, by county,
+    against the generated year: per horizon (months left) and metric, the errors of
+    `score_forecast` (investment relative, counts absolute)."""
+    from jingxin.projects.progress import county_progress
+
+    actual = year_end_truth(truth, year)
+    horizons = []
+    for m in origins:
+        month = f"{year}-{m:02d}"
+        rows = county_progress(wh, month).rows
+        entry: dict[str, Any] = {"origin": month, "horizon_months": 12 - m}
+        for metric in FORECAST_METRICS:
+            forecast = {r["county_code"]: float(r[f"{metric}_forecast"]) for r in rows}
+            expected = {c: v[metric] for c, v in actual.items()}
+            entry[metric] = score_forecast(forecast, expected, relative=metric == "investment")
+        horizons.append(entry)
+    return {"year": year, "horizons": horizons}
 
 
 def evaluate(wh: Warehouse, manifest_path: Path, month: str) -> dict[str, Any]:
@@ -46,7 +128,12 @@ def evaluate(wh: Warehouse, manifest_path: Path, month: str) -> dict[str, Any]:
             "precision": round(a / (a + b), 4) if a + b else None,
             "recall": round(a / (a + c), 4) if a + c else None,
         }
+    accuracy = forecast_accuracy(wh, truth, year, range(1, 12))
+    for h in accuracy["horizons"]:  # errors by county kept for investment only
+        for metric in FORECAST_METRICS[1:]:
+            h[metric].pop("by_county")
     return {
+        "forecast": accuracy,
         "investment": {
             "month": month,
             "counties": len(expected),

@@ -111,8 +111,11 @@ class Projects:
 
 
 def _month_index(months: list[str], day: np.datetime64) -> int:
+    """Months from the first generated month to `day`'s (negative before it, ≥ len(months)
+    after the last), so investment is spread over a project's true span even where that runs
+    past the generated years, and no edge month takes more than its share."""
     s = str(day)[:7]
-    return months.index(s) if s in months else (len(months) if s > months[-1] else -1)
+    return (int(s[:4]) - int(months[0][:4])) * 12 + int(s[5:7]) - int(months[0][5:7])
 
 
 def _chain_of(industry: np.ndarray) -> np.ndarray:
