@@ -14,6 +14,7 @@ import duckdb
 import openpyxl
 import pytest
 
+from jingxin.core.calendar import default_calendar
 from jingxin.core.warehouse import open_warehouse
 from jingxin.core.workflow.testing import bj
 from jingxin.projects import facts
@@ -224,11 +225,13 @@ def test_stages_replayed_problems_routed_and_overdue_across_a_holiday(wh, db_ses
     assert case.id in {o["id"] for o in stages.overdue(db_session, admin, bj(2021, 10, 13, 9))}
     with pytest.raises(wf.FieldProblems):
         stages.raise_problem(db_session, admin, project, "x", "不存在的部门")
-    # A stage clock: 开工 of a 重大项目 within 40 working days of signing, holidays skipped.
-    kinds = {i.fields["category"]: i for i in items}
-    limits = {"major": 40, "tech": 60, "attracted": 90}
-    for kind, item in kinds.items():
-        assert next(c for c in item.clocks if c.name == "start_clock").working_days == limits[kind]
+    # Each project's 开工 clock runs to its own deadline: the planned date + 10 working days.
+    planned = reg.set_index("project_id")["planned_start_on"]
+    for item in items:
+        due = date.fromisoformat(item.fields["start_due_on"])
+        assert due == default_calendar().add_working_days(planned[item.fields["project_id"]].date(), 10)
+        clock = item.clock("start_clock")
+        assert stages._utc_naive(clock.due_at) == stages._utc_naive(bj(due.year, due.month, due.day, 17, 30))
     lateness = stages.plan_delays(reg, date(2021, 12, 31))
     assert (lateness["working_days_late"] > 0).all() and len(lateness) > 0
 
@@ -280,3 +283,48 @@ def test_year_end_forecast_measured_against_the_generated_year(wh, projects_prov
     assert early["median_abs_error"] > late["median_abs_error"]
     late_counts = result["horizons"][1]["tech_projects"]
     assert abs(late_counts["total_error"]) <= 0.1 * late_counts["total_actual"]
+
+
+def test_milestone_deadline_across_a_holiday_flagged_and_notified(db_session) -> None:
+    from jingxin.core.notify.models import Notification
+    from jingxin.core.workflow import service as wf
+    from jingxin.core.workflow.sweep import sweep
+    from jingxin.core.workflow.testing import make_people
+    from jingxin.projects import stages
+
+    people = make_people(db_session)
+    xihu = people["xihu"]
+    # Planned 开工 Wednesday 29 September 2021; 10 working days of grace skip 国庆 (1–7 October)
+    # and count Saturday 9 October (调休): due Tuesday 19 October, not Wednesday 13 October.
+    due = stages.milestone_deadlines({"planned_start_on": date(2021, 9, 29), "planned_production_on": None})
+    assert due == {"start_due_on": "2021-10-19"}
+    with pytest.raises(wf.FieldProblems, match="2021-06-30"):
+        wf.start_item(
+            db_session,
+            "project_stage",
+            xihu,
+            division_code="330106",
+            fields={"title": "x", "project_id": "XM1", "category": "tech", "signed_on": "2021-9-1x"},
+        )
+    case = wf.start_item(
+        db_session,
+        "project_stage",
+        xihu,
+        division_code="330106",
+        fields={"title": "智能化改造项目", "project_id": "XM1", "category": "tech", "signed_on": "2021-09-01", **due},
+        now=bj(2021, 9, 1, 10),
+    )
+    clock = case.clock("start_clock")
+    assert stages._utc_naive(clock.due_at) == stages._utc_naive(bj(2021, 10, 19, 17, 30))
+    sweep(db_session, bj(2021, 10, 19, 12), send_email=False)
+    db_session.refresh(case)
+    assert case.clock("start_clock").overdue_at is None
+    assert case.id not in {o["id"] for o in stages.overdue(db_session, xihu, bj(2021, 10, 19, 12))}
+    sweep(db_session, bj(2021, 10, 20, 9), send_email=False)
+    db_session.refresh(case)
+    assert case.clock("start_clock").overdue_at is not None
+    assert case.id in {o["id"] for o in stages.overdue(db_session, xihu, bj(2021, 10, 20, 9))}
+    notes = db_session.query(Notification).filter(Notification.user_id == xihu.id).all()
+    assert any("项目节点已超期" in n.title and "智能化改造项目" in n.title for n in notes)
+    done = wf.act(db_session, case.id, "record_start", xihu, fields={"started_on": "2021-10-25"}, now=bj(2021, 10, 25, 10))
+    assert done.clock("start_clock").met is False
