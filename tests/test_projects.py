@@ -19,8 +19,8 @@ from jingxin.core.warehouse import open_warehouse
 from jingxin.core.workflow.testing import bj
 from jingxin.projects import facts
 from jingxin.projects.did import estimate
-from jingxin.projects.export import COLUMNS, FIRST_DATA_ROW, write_monthly_table
-from jingxin.projects.progress import county_progress
+from jingxin.projects.export import COLOURED, COLUMNS, FILLS, FIRST_DATA_ROW, write_monthly_table
+from jingxin.projects.progress import PACE, county_progress
 
 pytest_plugins = ["jingxin.web.pytest_fixtures", "jingxin.projects.testing"]
 MONTH = "2021-06"
@@ -133,11 +133,19 @@ def test_monthly_table_matches_the_warehouse_cell_by_cell(wh, progress, projects
     con.close()
     col = {k: i for i, (_h, k) in enumerate(COLUMNS)}
     data = list(sheet.iter_rows(min_row=FIRST_DATA_ROW + 1, values_only=True))
-    assert data[-1][0] == "合计"
-    rows = data[:-1]
+    total_at = [r[0] for r in data].index("合计")
+    rows = data[:total_at]
     assert len(rows) == len(progress.rows)
-    for row in rows:
+    by_code = {r["county_code"]: r for r in progress.rows}
+    fills = {v.lstrip("#").upper(): k for k, v in FILLS.items()}
+    for k, row in enumerate(rows):
         code = row[col["county_code"]]
+        # Progress colours: each coloured cell is filled as the page colours it, 进度 in words.
+        line = FIRST_DATA_ROW + 1 + k
+        for key, colour_key in COLOURED.items():
+            fill = sheet.cell(row=line, column=col[key] + 1).fill.fgColor.rgb[-6:].upper()
+            assert fills[fill] == by_code[code][colour_key], (code, key)
+        assert row[col["status"]] == PACE[by_code[code]["colour"]]
         assert row[col["investment"]] == pytest.approx(float(invest.get(code, 0.0)), abs=0.005)
         assert row[col["investment_last_year"]] == pytest.approx(float(before.get(code, 0.0)), abs=0.005)
         assert (row[col["tech_projects"]] or 0) == started.get(code, 0)
@@ -147,7 +155,8 @@ def test_monthly_table_matches_the_warehouse_cell_by_cell(wh, progress, projects
             assert row[col["investment_growth"]] == pytest.approx(
                 (float(a or 0) / float(b) - 1) * 100, abs=0.006
             )
-    assert data[-1][col["investment"]] == pytest.approx(sum(float(v) for v in invest.values()), abs=0.05)
+    assert [c for c in data[total_at + 2] if c] == ["进度颜色：", *PACE.values()]
+    assert data[total_at][col["investment"]] == pytest.approx(sum(float(v) for v in invest.values()), abs=0.05)
 
 
 def test_did_recovers_the_generated_effect(wh, projects_province) -> None:
@@ -328,3 +337,26 @@ def test_milestone_deadline_across_a_holiday_flagged_and_notified(db_session) ->
     assert any("项目节点已超期" in n.title and "智能化改造项目" in n.title for n in notes)
     done = wf.act(db_session, case.id, "record_start", xihu, fields={"started_on": "2021-10-25"}, now=bj(2021, 10, 25, 10))
     assert done.clock("start_clock").met is False
+
+
+def test_progress_colours_follow_the_configured_thresholds(tmp_path: Path) -> None:
+    from jingxin.projects.config import ConfigError, load_targets
+    from jingxin.projects.progress import delay_colour, pace_colour
+
+    cfg = load_targets()
+    assert [pace_colour(p, cfg) for p in (1.2, 1.0, 0.9, 0.8, 0.5, None)] == [
+        "green", "green", "orange", "orange", "red", "grey",
+    ]
+    assert [delay_colour(d, cfg) for d in (0, 1, 29, 30)] == ["green", "orange", "orange", "red"]
+    text = (Path(__file__).parents[1] / "src/jingxin/projects/config/targets.yaml").read_text(encoding="utf-8")
+    stricter = tmp_path / "targets.yaml"
+    stricter.write_text(
+        text.replace("orange: 0.8", "orange: 0.95").replace("serious_working_days: 30", "serious_working_days: 5"),
+        encoding="utf-8",
+    )
+    own = load_targets(stricter)
+    assert pace_colour(0.9, own) == "red" and delay_colour(5, own) == "red"
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(text.replace("orange: 0.8", "orange: 1.5"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="colours"):
+        load_targets(wrong)

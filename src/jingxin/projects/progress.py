@@ -34,6 +34,15 @@ from jingxin.projects import facts
 from jingxin.projects.config import FULL_SCALE, TargetsConfig, load_targets
 
 COUNT_METRICS = ("tech_projects", "tech_completed", "attracted_projects")
+# Progress colours (进度颜色): the key of each, its label, and its fill on pages (CSS classes
+# `pace-<key>` in web/static/css/jingxin.css) and in the 月报表 (export.FILLS). Thresholds are
+# configuration (targets.yaml `colours`, `delays`).
+PACE = {
+    "green": "进度正常",
+    "orange": "滞后",
+    "red": "严重滞后",
+    "grey": "无目标",
+}
 LABELS = {
     "investment_growth": "工业投资增速",
     "tech_projects": "技改项目开工",
@@ -50,6 +59,7 @@ class Progress:
     rows: list[dict[str, Any]]
     province: dict[str, Any]
     lineage: dict[str, list[int]] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)  # of the colours, as configured
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +69,7 @@ class Progress:
             "counties": self.rows,
             "total": self.province,
             "lineage": self.lineage,
+            "thresholds": self.thresholds,
         }
 
 
@@ -129,10 +140,23 @@ def _planned_schedule(reg: pd.DataFrame, year: int) -> pd.DataFrame:
 def _colour(ratio: float, elapsed: float, cfg: TargetsConfig) -> str:
     if not np.isfinite(ratio):
         return "grey"
-    pace = ratio / elapsed if elapsed else ratio
+    return pace_colour(ratio / elapsed if elapsed else ratio, cfg)
+
+
+def pace_colour(pace: float | None, cfg: TargetsConfig) -> str:
+    """A county's colour from its attainment against the schedule (1 = exactly on time)."""
+    if pace is None or not np.isfinite(pace):
+        return "grey"
     if pace >= cfg.colours.green:
         return "green"
     return "orange" if pace >= cfg.colours.orange else "red"
+
+
+def delay_colour(working_days_late: int, cfg: TargetsConfig) -> str:
+    """A project's colour from its working days late against its planned milestones."""
+    if working_days_late <= 0:
+        return "green"
+    return "red" if working_days_late >= cfg.delays.serious_working_days else "orange"
 
 
 def _count(dates: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Series:
@@ -223,6 +247,8 @@ def county_progress(
         else:
             row["investment_growth_colour"] = "grey"
         row["score"] = round(float(np.mean(ratios)), 4) if ratios else None
+        row["colour"] = pace_colour(row["score"], cfg)
+        row["status"] = PACE[row["colour"]]
         out.append(row)
     ranked = sorted((r for r in out if r["score"] is not None), key=lambda r: -r["score"])
     for k, r in enumerate(ranked, start=1):
@@ -236,6 +262,11 @@ def county_progress(
         lineage={
             "register_batches": sorted(int(b) for b in reg["register_batch"].unique()),
             "progress_batches": sorted(int(b) for b in ytd["batch_id"].unique()),
+        },
+        thresholds={
+            "green": cfg.colours.green,
+            "orange": cfg.colours.orange,
+            "serious_working_days": cfg.delays.serious_working_days,
         },
     )
 

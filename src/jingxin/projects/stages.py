@@ -299,6 +299,23 @@ def overdue(
     return out
 
 
+def next_deadline(item: WorkItem, now: datetime) -> dict[str, Any] | None:
+    """The milestone a project case is waiting for: its label, deadline (Beijing date) and
+    whether it is overdue at `now` (flagged by the sweep, or past due already)."""
+    from jingxin.core.workflow.config import load_workflow
+
+    definition = load_workflow(item.workflow)
+    for clock in item.clocks:
+        if clock.status in ("running", "paused") and clock.due_at is not None:
+            cdef = definition.clocks.get(clock.name)
+            return {
+                "label": cdef.label if cdef else clock.name,
+                "due_on": clock.due_at.astimezone(CHINA_TZ).date().isoformat(),
+                "overdue": clock.overdue_at is not None or _utc_naive(clock.due_at) < _utc_naive(now),
+            }
+    return None
+
+
 def _utc_naive(moment: datetime) -> datetime:
     from datetime import UTC
 
