@@ -59,6 +59,7 @@ def test_other_files_unchanged_by_the_projects_flag(tmp_path: Path) -> None:
         "projects",
         "project-progress",
         "cultivation-profile",
+        "first-set",
     }
     assert b.projects["count"] > 0 and not a.projects
 
@@ -156,7 +157,9 @@ def test_monthly_table_matches_the_warehouse_cell_by_cell(wh, progress, projects
                 (float(a or 0) / float(b) - 1) * 100, abs=0.006
             )
     assert [c for c in data[total_at + 2] if c] == ["进度颜色：", *PACE.values()]
-    assert data[total_at][col["investment"]] == pytest.approx(sum(float(v) for v in invest.values()), abs=0.05)
+    assert data[total_at][col["investment"]] == pytest.approx(
+        sum(float(v) for v in invest.values()), abs=0.05
+    )
 
 
 def test_did_recovers_the_generated_effect(wh, projects_province) -> None:
@@ -248,7 +251,9 @@ def test_stages_replayed_problems_routed_and_overdue_across_a_holiday(wh, db_ses
 def test_forecast_errors_are_scored_by_county() -> None:
     from jingxin.projects.truth import score_forecast
 
-    money = score_forecast({"a": 110.0, "b": 90.0, "c": 5.0}, {"a": 100.0, "b": 100.0, "c": 0.0}, relative=True)
+    money = score_forecast(
+        {"a": 110.0, "b": 90.0, "c": 5.0}, {"a": 100.0, "b": 100.0, "c": 0.0}, relative=True
+    )
     assert money["by_county"] == {"a": 0.1, "b": -0.1}  # c had no investment: no relative error
     assert money["total_error"] == pytest.approx(0.025) and money["median_abs_error"] == pytest.approx(0.1)
     assert money["bias"] == pytest.approx(0.0) and money["within"] == 1.0
@@ -273,7 +278,9 @@ def test_forecast_sees_only_what_was_known_at_the_month() -> None:
     )
     known = as_of(reg, pd.Timestamp("2021-06-30"))
     assert list(known["project_id"]) == ["A"]  # B was signed later
-    assert known.iloc[0]["started_on"] == pd.Timestamp("2021-05-20") and pd.isna(known.iloc[0]["production_on"])
+    assert known.iloc[0]["started_on"] == pd.Timestamp("2021-05-20") and pd.isna(
+        known.iloc[0]["production_on"]
+    )
 
 
 def test_year_end_forecast_measured_against_the_generated_year(wh, projects_province) -> None:
@@ -281,7 +288,9 @@ def test_year_end_forecast_measured_against_the_generated_year(wh, projects_prov
 
     truth = projects_province["manifest"]["projects"]
     actual = year_end_truth(truth, 2021)
-    expected = sum(v for p in truth["projects"] for m, v in p["investment_by_month"].items() if m[:4] == "2021")
+    expected = sum(
+        v for p in truth["projects"] for m, v in p["investment_by_month"].items() if m[:4] == "2021"
+    )
     assert sum(c["investment"] for c in actual.values()) == pytest.approx(expected)
     result = forecast_accuracy(wh, truth, 2021, (3, 11))
     early, late = (h["investment"] for h in result["horizons"])
@@ -320,7 +329,13 @@ def test_milestone_deadline_across_a_holiday_flagged_and_notified(db_session) ->
         "project_stage",
         xihu,
         division_code="330106",
-        fields={"title": "智能化改造项目", "project_id": "XM1", "category": "tech", "signed_on": "2021-09-01", **due},
+        fields={
+            "title": "智能化改造项目",
+            "project_id": "XM1",
+            "category": "tech",
+            "signed_on": "2021-09-01",
+            **due,
+        },
         now=bj(2021, 9, 1, 10),
     )
     clock = case.clock("start_clock")
@@ -335,7 +350,14 @@ def test_milestone_deadline_across_a_holiday_flagged_and_notified(db_session) ->
     assert case.id in {o["id"] for o in stages.overdue(db_session, xihu, bj(2021, 10, 20, 9))}
     notes = db_session.query(Notification).filter(Notification.user_id == xihu.id).all()
     assert any("项目节点已超期" in n.title and "智能化改造项目" in n.title for n in notes)
-    done = wf.act(db_session, case.id, "record_start", xihu, fields={"started_on": "2021-10-25"}, now=bj(2021, 10, 25, 10))
+    done = wf.act(
+        db_session,
+        case.id,
+        "record_start",
+        xihu,
+        fields={"started_on": "2021-10-25"},
+        now=bj(2021, 10, 25, 10),
+    )
     assert done.clock("start_clock").met is False
 
 
@@ -345,13 +367,22 @@ def test_progress_colours_follow_the_configured_thresholds(tmp_path: Path) -> No
 
     cfg = load_targets()
     assert [pace_colour(p, cfg) for p in (1.2, 1.0, 0.9, 0.8, 0.5, None)] == [
-        "green", "green", "orange", "orange", "red", "grey",
+        "green",
+        "green",
+        "orange",
+        "orange",
+        "red",
+        "grey",
     ]
     assert [delay_colour(d, cfg) for d in (0, 1, 29, 30)] == ["green", "orange", "orange", "red"]
-    text = (Path(__file__).parents[1] / "src/jingxin/projects/config/targets.yaml").read_text(encoding="utf-8")
+    text = (Path(__file__).parents[1] / "src/jingxin/projects/config/targets.yaml").read_text(
+        encoding="utf-8"
+    )
     stricter = tmp_path / "targets.yaml"
     stricter.write_text(
-        text.replace("orange: 0.8", "orange: 0.95").replace("serious_working_days: 30", "serious_working_days: 5"),
+        text.replace("orange: 0.8", "orange: 0.95").replace(
+            "serious_working_days: 30", "serious_working_days: 5"
+        ),
         encoding="utf-8",
     )
     own = load_targets(stricter)

@@ -54,7 +54,9 @@ def world(province, web_settings, request) -> dict[str, Any]:
     app = request.getfixturevalue("web_app")
     county = province["county"]
     with app.state.db.session() as db:
-        account_demo.create_demo_users(db, DEMO_PASSWORD, enterprise_code=province["own"], staff_enterprises=[])
+        account_demo.create_demo_users(
+            db, DEMO_PASSWORD, enterprise_code=province["own"], staff_enterprises=[]
+        )
         for name, role, division, extra in (
             ("xian", Role.COUNTY_ANALYST, county, {}),
             ("shi", Role.CITY_ANALYST, county[:4] + "00", {}),

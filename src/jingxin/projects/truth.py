@@ -13,7 +13,6 @@ from typing import Any
 from jingxin.core.warehouse import Warehouse
 from jingxin.synth.manifest import Manifest
 
-
 FORECAST_METRICS = ("investment", "tech_projects", "tech_completed", "attracted_projects")
 
 
@@ -34,7 +33,9 @@ def year_end_truth(truth: Mapping[str, Any], year: int) -> dict[str, dict[str, f
     return out
 
 
-def score_forecast(forecast: Mapping[str, float], actual: Mapping[str, float], relative: bool) -> dict[str, Any]:
+def score_forecast(
+    forecast: Mapping[str, float], actual: Mapping[str, float], relative: bool
+) -> dict[str, Any]:
     """Errors of one metric's forecasts by county against what happened.
 
     `relative`: errors as a share of the actual (investment), counties with an actual of 0 left
@@ -52,10 +53,9 @@ def score_forecast(forecast: Mapping[str, float], actual: Mapping[str, float], r
             errors[c] = f - a
     total_f = sum(float(forecast.get(c, 0.0)) for c in counties)
     total_a = sum(float(actual.get(c, 0.0)) for c in counties)
+    total_error: float | None = total_f - total_a
     if relative:
         total_error = (total_f - total_a) / total_a if total_a else None
-    else:
-        total_error = total_f - total_a
     absolute = [abs(e) for e in errors.values()]
     tolerance = 0.10 if relative else 1.0
     return {

@@ -25,8 +25,8 @@ from starlette.background import BackgroundTask
 from jingxin.accounts import sessions as account_sessions
 from jingxin.core import audit
 from jingxin.core.auth import ANALYSTS, Role
-from jingxin.core.workflow import service as wf
 from jingxin.core.db import utcnow
+from jingxin.core.workflow import service as wf
 from jingxin.projects import facts, stages
 from jingxin.projects.config import load_targets
 from jingxin.projects.did import estimate
