@@ -213,3 +213,25 @@ def test_first_set_validity_and_tiered_compensation(wh, db_session) -> None:
         service.claim(db_session, people["qiye"], items, item.item_code, "reward", 2021)
     assert {c.item_code for c in service.first_set_claims(db_session, sheng.scope)} == {item.item_code}
     assert service.first_set_claims(db_session, outside.scope) == []
+
+
+def test_first_set_measured_against_the_generated_lists(wh, projects_province) -> None:
+    from jingxin.projects.truth import first_set_accuracy
+
+    truth = projects_province["manifest"]["projects"]
+    out = first_set_accuracy(wh, truth)
+    assert out["truth"] == len(truth["first_set"]["items"]) and out["precision"] == 1.0
+    assert out["recall"] >= 0.9  # only deliberately defective rows are lost
+    assert all(v["found"] <= v["truth"] for v in out["by_year"].values())
+    # A list that says something else is caught: one item moved to another enterprise.
+    changed = {**truth, "first_set": {**truth["first_set"], "items": [dict(i) for i in truth["first_set"]["items"]]}}
+    changed["first_set"]["items"][0]["credit_code"] = "91330000000000000X"
+    assert first_set_accuracy(wh, changed)["correct"] == out["correct"] - (
+        1 if truth["first_set"]["items"][0]["item_code"] in {i for i in _found(wh)} else 0
+    )
+
+
+def _found(wh) -> set[str]:
+    from jingxin.core.scope import Scope
+
+    return {i.item_code for i in service.first_set_items(wh, Scope())}

@@ -168,6 +168,7 @@ def test_sync_and_a_problem_routed_to_a_department(world, web_client) -> None:
     page = web_client.get("/projects").text
     assert "开工时限至" in page or "投产时限至" in page or "达产时限至" in page
     assert "已超期" in page and 'id="pace-legend"' in page
+    assert "：nan" not in page and ">nan<" not in page  # blank cells stay blank
     assert page.count('data-pace="') >= len(web_client.get("/api/v1/projects").json()["projects"][:1000])
     progress = web_client.get(f"/projects/progress?month={MONTH}").text
     assert 'data-pace="' in progress and "严重滞后" in progress

@@ -5,6 +5,7 @@ precision and recall per rung (numbers stated in docs/projects.md)."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from statistics import median
@@ -93,6 +94,42 @@ def forecast_accuracy(
     return {"year": year, "horizons": horizons}
 
 
+def first_set_accuracy(wh: Warehouse, truth: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The 首台(套) recognitions the platform holds (source `first-set`) against the generated
+    lists: items found and correct (same enterprise, county, level and date), counts by year."""
+    from jingxin.core.scope import Scope
+    from jingxin.cultivation.config import load_first_set
+    from jingxin.cultivation.service import first_set_items
+
+    listed = truth.get("first_set")
+    if not listed:
+        return None
+    rules = load_first_set()
+    levels = {unicodedata.normalize("NFKC", v): k for k, v in rules.levels.items()}
+    expected = {i["item_code"]: i for i in listed["items"]}
+    found = {i.item_code: i for i in first_set_items(wh, Scope(), rules)}
+    correct = [
+        c
+        for c, i in found.items()
+        if c in expected
+        and (i.credit_code, i.division_code, i.recognised_on.isoformat())
+        == (expected[c]["credit_code"], expected[c]["county_code"], expected[c]["recognised_on"])
+        and i.level == levels.get(unicodedata.normalize("NFKC", expected[c]["level"]))
+    ]
+    by_year = {
+        y: {"truth": n, "found": sum(1 for i in found.values() if str(i.recognised_on.year) == y)}
+        for y, n in listed["by_year"].items()
+    }
+    return {
+        "truth": len(expected),
+        "found": len(found),
+        "correct": len(correct),
+        "recall": round(len(correct) / len(expected), 4) if expected else None,
+        "precision": round(len(correct) / len(found), 4) if found else None,
+        "by_year": by_year,
+    }
+
+
 def evaluate(wh: Warehouse, manifest_path: Path, month: str) -> dict[str, Any]:
     from jingxin.cultivation.screen import screen
     from jingxin.projects.did import estimate
@@ -133,6 +170,7 @@ def evaluate(wh: Warehouse, manifest_path: Path, month: str) -> dict[str, Any]:
         for metric in FORECAST_METRICS[1:]:
             h[metric].pop("by_county")
     return {
+        "first_set": first_set_accuracy(wh, truth),
         "forecast": accuracy,
         "investment": {
             "month": month,

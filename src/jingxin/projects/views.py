@@ -96,10 +96,10 @@ def _records(reg: Any, as_of: date) -> list[dict[str, Any]]:
                 "credit_code": r.credit_code,
                 "county_code": r.county_code,
                 "category": r.category,
-                "tech_type": r.tech_type or None,
-                "chain": r.chain or None,
+                "tech_type": _text(r.tech_type),
+                "chain": _text(r.chain),
                 "total_investment": float(r.total_investment),
-                "responsible": r.responsible or None,
+                "responsible": _text(r.responsible),
                 "stage": r.stage,
                 "signed_on": _d(r.signed_on),
                 "started_on": _d(r.started_on),
@@ -114,6 +114,11 @@ def _records(reg: Any, as_of: date) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _text(value: Any) -> str | None:
+    """A text cell, None when blank (a missing cell arrives as None or NaN)."""
+    return None if value is None or value != value or not str(value).strip() else str(value)
 
 
 def _d(value: Any) -> str | None:
