@@ -69,7 +69,8 @@ def test_each_criterion_is_traced_with_the_gap_to_the_next_rung(screening, proje
 def test_bad_ladder_configuration_says_where(tmp_path: Path) -> None:
     bad = tmp_path / "ladders.yaml"
     bad.write_text(
-        "version: 1\nladders:\n  x:\n    label: X\n    rungs:\n      - id: a\n        label: A\n        source: s\n"
+        "version: 1\nladders:\n  x:\n    label: X\n    rungs:\n      - id: a\n        label: A\n"
+        "        source: s\n"
         "        criteria:\n          - {id: c, label: C, metric: no_such_metric, op: '>=', value: 1}\n",
         encoding="utf-8",
     )
@@ -224,7 +225,10 @@ def test_first_set_measured_against_the_generated_lists(wh, projects_province) -
     assert out["recall"] >= 0.9  # only deliberately defective rows are lost
     assert all(v["found"] <= v["truth"] for v in out["by_year"].values())
     # A list that says something else is caught: one item moved to another enterprise.
-    changed = {**truth, "first_set": {**truth["first_set"], "items": [dict(i) for i in truth["first_set"]["items"]]}}
+    changed = {
+        **truth,
+        "first_set": {**truth["first_set"], "items": [dict(i) for i in truth["first_set"]["items"]]},
+    }
     changed["first_set"]["items"][0]["credit_code"] = "91330000000000000X"
     assert first_set_accuracy(wh, changed)["correct"] == out["correct"] - (
         1 if truth["first_set"]["items"][0]["item_code"] in {i for i in _found(wh)} else 0

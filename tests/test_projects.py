@@ -127,8 +127,8 @@ def test_monthly_table_matches_the_warehouse_cell_by_cell(wh, progress, projects
     )
     signed = dict(
         con.execute(
-            f"SELECT county_code, COUNT(*) FROM {register} r WHERE category = '招引项目' AND planned_signed_on "
-            "BETWEEN DATE '2021-01-01' AND DATE '2021-06-30' GROUP BY 1"
+            f"SELECT county_code, COUNT(*) FROM {register} r WHERE category = '招引项目' "
+            "AND planned_signed_on BETWEEN DATE '2021-01-01' AND DATE '2021-06-30' GROUP BY 1"
         ).fetchall()
     )
     con.close()
@@ -363,7 +363,7 @@ def test_milestone_deadline_across_a_holiday_flagged_and_notified(db_session) ->
 
 def test_progress_colours_follow_the_configured_thresholds(tmp_path: Path) -> None:
     from jingxin.projects.config import ConfigError, load_targets
-    from jingxin.projects.progress import delay_colour, pace_colour
+    from jingxin.projects.progress import delay_colour, pace_colour, worst
 
     cfg = load_targets()
     assert [pace_colour(p, cfg) for p in (1.2, 1.0, 0.9, 0.8, 0.5, None)] == [
@@ -375,6 +375,7 @@ def test_progress_colours_follow_the_configured_thresholds(tmp_path: Path) -> No
         "grey",
     ]
     assert [delay_colour(d, cfg) for d in (0, 1, 29, 30)] == ["green", "orange", "orange", "red"]
+    assert worst(["green", "grey", "orange"]) == "orange" and worst(["grey", "grey"]) == "grey"
     text = (Path(__file__).parents[1] / "src/jingxin/projects/config/targets.yaml").read_text(
         encoding="utf-8"
     )
@@ -391,3 +392,15 @@ def test_progress_colours_follow_the_configured_thresholds(tmp_path: Path) -> No
     wrong.write_text(text.replace("orange: 0.8", "orange: 1.5"), encoding="utf-8")
     with pytest.raises(ConfigError, match="colours"):
         load_targets(wrong)
+
+
+def test_a_clock_due_field_must_be_a_declared_date(tmp_path: Path) -> None:
+    from jingxin.core.workflow.config import WorkflowConfigError, parse_workflow
+
+    source = Path(__file__).parents[1] / "src/jingxin/projects/workflows/project_stage.yaml"
+    text = source.read_text(encoding="utf-8")
+    assert parse_workflow(source).clocks["start_clock"].due_field == "start_due_on"
+    bad = tmp_path / "project_stage.yaml"
+    bad.write_text(text.replace("due_field: start_due_on", "due_field: title"), encoding="utf-8")
+    with pytest.raises(WorkflowConfigError, match="due_field 'title'"):
+        parse_workflow(bad)
