@@ -98,6 +98,8 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
         ("GET", "/api/v1/risk/enterprises/913300007000000000?month=2021-06", {}),
         ("GET", "/risk/enterprises/913300007000000000?month=2021-06", {}),
         ("POST", "/risk/cases/open", {"data": {"month": "2021-06"}}),
+        # 首台(套): a compensation claim on an item that is in no scope's recognition list
+        ("POST", "/cultivation/first-set/SZ20999999/claims", {"data": {"kind": "reward", "year": "2021"}}),
         *_monitoring_requests(username),
     ]
 
