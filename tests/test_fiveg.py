@@ -12,10 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from jingxin.accounts import demo as account_demo
-from jingxin.accounts import service as accounts
-from jingxin.accounts.schemas import UserCreate
-from jingxin.core.audit import Actor
 from jingxin.core.auth import Role, scope_for
 from jingxin.core.db import Database
 from jingxin.core.notify.models import Notification
@@ -23,7 +19,7 @@ from jingxin.core.scope import Scope
 from jingxin.core.workflow import parallel
 from jingxin.core.workflow import service as wf
 from jingxin.core.workflow.sweep import sweep
-from jingxin.core.workflow.testing import PASSWORD, bj, make_people
+from jingxin.core.workflow.testing import bj, make_people
 from jingxin.fiveg import service
 
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
@@ -41,17 +37,7 @@ def world(_sqlite_template, tmp_path_factory, fast_password_hashing) -> Any:
     shutil.copyfile(_sqlite_template, target)
     database = Database(f"sqlite:///{target}")
     db = database.session()
-    people = make_people(db)
-    codes = account_demo.demo_enterprise_codes(count=6)
-    for name, code in (("yidong", codes[3]), ("liantong", codes[4])):
-        people[name] = accounts.create_user(
-            db,
-            UserCreate(
-                username=name, display_name=name, role=Role.OPERATOR, credit_code=code, password=PASSWORD
-            ),
-            Actor(None, "t"),
-        )
-    db.commit()
+    people = make_people(db)  # with the operators yidong and liantong
     yield db, people
     db.close()
     database.dispose()

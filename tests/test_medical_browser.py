@@ -26,11 +26,6 @@ PASSWORD = "jingxin2024demo"
 def site(
     _sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None
 ) -> Any:
-    from jingxin.accounts import demo as account_demo
-    from jingxin.accounts import service as accounts
-    from jingxin.accounts.schemas import UserCreate
-    from jingxin.core.audit import Actor
-    from jingxin.core.auth import Role
     from jingxin.core.db import Database
     from jingxin.core.workflow.testing import make_people
     from jingxin.synth import medical as synth
@@ -40,20 +35,7 @@ def site(
     url = f"sqlite:///{home / 'platform.sqlite'}"
     database = Database(url)
     with database.session() as db:
-        make_people(db, PASSWORD)
-        code = account_demo.demo_enterprise_codes(count=6)[3]
-        accounts.create_user(
-            db,
-            UserCreate(
-                username="yidong",
-                display_name="中国移动浙江公司",
-                role=Role.OPERATOR,
-                credit_code=code,
-                password=PASSWORD,
-            ),
-            Actor(None, "t"),
-        )
-        db.commit()
+        make_people(db, PASSWORD)  # includes the demo operator yidong
         synth.load(
             db,
             seed=4,

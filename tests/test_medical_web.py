@@ -12,11 +12,7 @@ from typing import Any
 
 import pytest
 
-from jingxin.accounts import demo as account_demo
-from jingxin.accounts import service as accounts
-from jingxin.accounts.schemas import UserCreate
-from jingxin.core.audit import Actor
-from jingxin.core.auth import Role
+from jingxin.core.workflow.testing import make_people
 from jingxin.synth import medical as synth
 from jingxin.web.testing import DEMO_PASSWORD, login
 
@@ -83,21 +79,8 @@ def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: d
 
 
 def test_fiveg_pages_end_to_end(web_app: Any, web_client: Any, demo_users: dict[str, Any]) -> None:
-    codes = account_demo.demo_enterprise_codes(count=6)
     with web_app.state.db.session() as db:
-        for name, code in (("yidong", codes[3]), ("liantong", codes[4])):
-            accounts.create_user(
-                db,
-                UserCreate(
-                    username=name,
-                    display_name=name,
-                    role=Role.OPERATOR,
-                    credit_code=code,
-                    password=DEMO_PASSWORD,
-                ),
-                Actor(None, "t"),
-            )
-        db.commit()
+        make_people(db, DEMO_PASSWORD)  # the demo operator yidong and a second operator, liantong
     c = web_client
     token = _csrf(c, "yidong")
     assert c.get("/").status_code == 200  # the home page of the new role

@@ -29,6 +29,7 @@ ROLES_USERS = {
     "liaison-dl": Role.LIAISON,
     "fuwu": Role.SERVICE_STAFF,
     "qiye": Role.ENTERPRISE,
+    "yidong": Role.OPERATOR,
 }
 OWN_BATCH = {"liaison-sw": 11, "liaison-dl": 12}
 
@@ -198,7 +199,7 @@ def test_me_reports_the_scope(web_client, world, username: str, role: Role) -> N
     assert me["role"] == role.value
     assert me["clearance"] == role.clearance
     scope = me["scope"]
-    if role is Role.ENTERPRISE:
+    if role in (Role.ENTERPRISE, Role.OPERATOR):
         assert scope["credit_code"] == world[username].credit_code
     if role is Role.SERVICE_STAFF:
         assert scope["enterprises"] == sorted(world[username].enterprises)
