@@ -6,18 +6,35 @@ reach (an operator another's application, a county another county's stock: 404).
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from jingxin.core.calendar import CHINA_TZ, default_calendar
 from jingxin.core.workflow.testing import make_people
 from jingxin.synth import medical as synth
 from jingxin.web.testing import DEMO_PASSWORD, login
 
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
 AS_OF = date(2021, 6, 1)
+
+
+def next_working_day() -> str:
+    """Today or the next working day (Beijing), on the platform's calendar."""
+    cal = default_calendar()
+    today = datetime.now(CHINA_TZ).date()
+    return (today if cal.is_working_day(today) else cal.next_working_day(today)).isoformat()
+
+
+def next_holiday() -> str:
+    """The next day off (weekend or holiday) from today (Beijing)."""
+    cal = default_calendar()
+    day = datetime.now(CHINA_TZ).date()
+    while cal.is_working_day(day):
+        day += timedelta(days=1)
+    return day.isoformat()
 
 
 @pytest.fixture
@@ -118,7 +135,15 @@ def test_fiveg_pages_end_to_end(web_app: Any, web_client: Any, demo_users: dict[
     _csrf(c, "liantong")
     assert c.get(url).status_code == 404 and "文三路" not in c.get("/fiveg").text
     token = _csrf(c, "xihu")
-    c.post(url + "/schedule_survey", data={"value": "2021-10-08", "csrf_token": token})
+    holiday = next_holiday()
+    refused = c.post(url + "/schedule_survey", data={"survey_on": holiday, "csrf_token": token})
+    assert refused.status_code == 422 and "不是工作日" in refused.text
+    done = c.post(
+        url + "/schedule_survey",
+        data={"survey_on": next_working_day(), "survey_place": "站址北门", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and "站址北门" in c.get(url).text
     c.post(url + "/record_survey", data={"value": "可行", "csrf_token": token})
     assert "并联审批中" in c.get(url).text
     for liaison in ("liaison-zrzy", "liaison-sthj", "liaison-dl"):

@@ -266,6 +266,7 @@ def load_fiveg(
 
     from jingxin.core.workflow.config import load_workflow
     from jingxin.fiveg import service as fiveg
+    from jingxin.fiveg import survey
 
     rnd = random.Random(seed)
     hours = load_workflow(fiveg.APPROVAL).hours
@@ -291,7 +292,7 @@ def load_fiveg(
             now=filed,
         )
         surveyed = hours.add_working_seconds(filed, 8 * 3600)
-        fiveg.schedule_survey(db, county_user, app.id, surveyed.date(), now=filed)
+        survey.schedule(db, county_user, app.id, surveyed.date(), now=filed)
         branches = fiveg.record_survey(db, county_user, app.id, "可行", now=surveyed)
         last = surveyed
         for b in branches:
