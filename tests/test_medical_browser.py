@@ -10,7 +10,7 @@ medical-*.png."""
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,7 @@ def _submit(page: Any, selector: str) -> None:
 def test_fiveg_application_parallel_approvals_escalation_and_build(
     browser: Any, site: dict[str, Any]
 ) -> None:
+    from jingxin.core.calendar import CHINA_TZ, default_calendar
     from jingxin.core.workflow.models import WorkItem
     from jingxin.core.workflow.sweep import sweep
 
@@ -85,9 +86,29 @@ def test_fiveg_application_parallel_approvals_escalation_and_build(
     assert "站址图纸.pdf" in op.content() and op.locator("#app-state").inner_text() == "已申请"
 
     county = open_as(browser, base, "xihu", PASSWORD)
+    _go(county, f"{base}/fiveg")
+    assert "文三路铁塔站" in county.locator("#survey-schedule").inner_text()  # waiting for its survey
     _go(county, app_url)
-    county.fill("#v-schedule_survey", date.today().isoformat())
-    _submit(county, "form[action$='/schedule_survey'] button")
+    cal = default_calendar()
+    today = datetime.now(CHINA_TZ).date()
+    off = today + timedelta(days=1)
+    while cal.is_working_day(off):
+        off += timedelta(days=1)
+    county.fill("#schedule_survey-on", off.isoformat())  # a weekend or holiday is refused
+    county.locator("#form-schedule_survey button").click()
+    county.wait_for_load_state("networkidle")
+    assert "不是工作日" in county.content()
+    _go(county, app_url)
+    day = today if cal.is_working_day(today) else cal.next_working_day(today)
+    county.fill("#schedule_survey-on", day.isoformat())
+    county.fill("#schedule_survey-place", "文三路站址北门")
+    _submit(county, "#form-schedule_survey button")
+    assert county.locator("#survey-on").inner_text() == day.isoformat()
+    assert county.locator("#app-state").inner_text() == "待踏勘"
+    shot(county, "fiveg-survey")
+    _go(op, f"{base}/fiveg")
+    assert "文三路站址北门" in op.locator("#survey-schedule").inner_text()  # the operator sees it
+    shot(op, "fiveg-survey-schedule")
     county.fill("#v-record_survey", "联合踏勘：站址可行，无遮挡")
     _submit(county, "form[action$='/record_survey'] button")
     assert county.locator("#app-state").inner_text() == "并联审批中"
@@ -133,6 +154,14 @@ def test_fiveg_application_parallel_approvals_escalation_and_build(
     _go(city, f"{base}/fiveg")
     assert city.locator("#fiveg-progress").count() == 1
     shot(city, "fiveg-progress")
+    _submit(city, "#to-map")
+    city.wait_for_selector("#fiveg-map[data-map-ready]")
+    assert "西湖区" in city.locator("#fiveg-map-regions").inner_text()
+    shot(city, "fiveg-map")
+    _go(op, f"{base}/fiveg/map")
+    op.wait_for_selector("#fiveg-map[data-map-ready]")
+    assert "已建成 1" in op.locator("#fiveg-map-stages").inner_text()
+    shot(op, "fiveg-map-operator")
     for page in (op, county, city, power):
         assert page.js_errors == []
 

@@ -99,6 +99,14 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
         ("GET", "/risk/enterprises/913300007000000000?month=2021-06", {}),
         ("POST", "/risk/cases/open", {"data": {"month": "2021-06"}}),
         *_monitoring_requests(username),
+        # 5G 一件事: an application that is not the user's, a map of a region outside its scope
+        ("GET", "/fiveg/999999", {}),
+        ("POST", "/fiveg/999999/schedule_survey", {"data": {"survey_on": "2021-10-08"}}),
+        ("POST", "/fiveg/999999/report_built", {"data": {"value": "2021-10-08"}}),
+        ("POST", "/fiveg/approvals/999999", {"data": {"decision": "approve"}}),
+        ("GET", f"/fiveg/map?region={region}", {}),
+        ("GET", f"/fiveg/map/geo/{region}", {}),
+        ("GET", "/fiveg/map/geo/110101", {}),
     ]
 
 
