@@ -36,19 +36,29 @@ def site(
     database = Database(url)
     with database.session() as db:
         make_people(db, PASSWORD)  # includes the demo operator yidong
-        synth.load(
+        truth = synth.load(
             db,
             seed=4,
             as_of=date.today(),
             counties=["330106", "330102", "330110", "330127", "330302"],
-            items=["mask_n95", "pcr_kit", "ventilator_icu"],
+            items=["mask_n95", "pcr_kit", "ventilator_icu", "goggles", "ibuprofen", "tent"],
             share_injected=0.3,
+            out_dir=home / "reports",
+            supply_defects=0.1,
         )
+        # generated applications of another operator in 西湖区, so the station map has points
+        # in several stages (synth.medical.load_fiveg runs them through the real service)
+        people = make_people(db, PASSWORD)
+        liaisons = {
+            d: people[u]
+            for d, u in (("自然资源", "liaison-zrzy"), ("生态环境", "liaison-sthj"), ("电力", "liaison-dl"))
+        }
+        synth.load_fiveg(db, people["liantong"], people["xihu"], liaisons, n=8, seed=5)
     # startup_seconds: the server imports every scenario; under a loaded machine that took over 120 s
     with serve(
         home, database_url=url, warehouse_url=f"duckdb:///{home / 'warehouse.duckdb'}", startup_seconds=300
     ) as base:
-        yield {"base": base, "database": database}
+        yield {"base": base, "database": database, "truth": truth}
     database.dispose()
 
 
@@ -175,7 +185,21 @@ def test_dispatch_plan_proposed_approved_and_booked(browser: Any, site: dict[str
     _go(sheng, f"{base}/medical/warnings")
     assert sheng.locator("#medical-warnings tbody tr").count() > 1
     shot(sheng, "medical-warnings")
+    # the 经信 liaison uploads the key suppliers' daily reports; the defective rows are kept
+    truth = site["truth"]
+    jx = open_as(browser, base, "liaison-jx", PASSWORD)
+    _go(jx, f"{base}/data")
+    jx.select_option("#upload-source", "medical-supply")
+    jx.set_input_files("#upload-file", str(truth.supply.path))
+    jx.click("form[action='/data/upload'] button[type=submit]")
+    jx.wait_for_url("**/data/batches/*")
+    jx.wait_for_load_state("networkidle")
+    assert jx.locator("table.data tbody tr").count() >= len(truth.supply.entry.defects) > 0
+    shot(jx, "medical-supply-batch")
     _go(sheng, f"{base}/medical/suppliers")
+    board = sheng.locator("#supplier-board tbody")
+    assert board.locator(".badge-bad").count() == len(truth.missing_reports)
+    assert "批次" in board.inner_text()
     shot(sheng, "medical-suppliers")
     _go(sheng, f"{base}/medical/dispatch")
     sheng.fill("#d-on", date.today().isoformat())
@@ -185,4 +209,4 @@ def test_dispatch_plan_proposed_approved_and_booked(browser: Any, site: dict[str
     _submit(sheng, "form[action$='/execute'] button")
     assert "已执行" in sheng.content()
     shot(sheng, "medical-dispatch")
-    assert sheng.js_errors == []
+    assert sheng.js_errors == [] and jx.js_errors == []

@@ -49,7 +49,9 @@ def _csrf(client: Any, user: str) -> str:
     return login(client, user)
 
 
-def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: dict[str, Any]) -> None:
+def test_medical_pages_and_dispatch(
+    web_app: Any, web_client: Any, demo_users: dict[str, Any], tmp_path: Path
+) -> None:
     with web_app.state.db.session() as db:
         truth = synth.load(
             db,
@@ -58,8 +60,19 @@ def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: d
             counties=["330106", "330102", "330127", "330302"],
             items=["mask_n95", "pcr_kit", "ventilator_icu"],
             share_injected=0.3,
+            out_dir=tmp_path / "reports",
         )
     c = web_client
+    assert truth.supply is not None and truth.supply.path is not None
+    token = _csrf(c, "liaison-jx")  # the 经信 liaison uploads the suppliers' daily reports
+    sent = c.post(
+        "/api/v1/batches",
+        data={"source": "medical-supply"},
+        files={"file": (truth.supply.path.name, truth.supply.path.read_bytes())},
+        headers={"X-CSRF-Token": token},
+    )
+    assert sent.status_code in (200, 201), sent.text
+    assert sent.json()["batch"]["accepted"] == len(truth.supply.reported)
     token = _csrf(c, "sheng")
     page = c.get(f"/medical?item=pcr_kit&on={AS_OF}")
     assert page.status_code == 200 and "西湖区" in page.text and "鹿城区" in page.text
@@ -69,7 +82,8 @@ def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: d
     for _code, lot in truth.expiring:
         assert lot in warn.text
     board = c.get(f"/medical/suppliers?on={AS_OF}")
-    assert board.text.count("缺报") - 1 == len(truth.missing_reports)  # one in the hint
+    assert board.text.count("缺报") - 1 == len(truth.missing_reports) > 0  # one in the hint
+    assert f"/data/batches/{sent.json()['batch']['batch_id']}" in board.text  # each figure names its batch
     made = c.post(
         "/medical/dispatch",
         data={"on": AS_OF.isoformat(), "scenario": "surge", "csrf_token": token},

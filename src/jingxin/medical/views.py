@@ -114,6 +114,7 @@ def suppliers_page(
             "on": _day(on),
             "missing": sum(r["missing"] for r in rows),
             "may_open_batches": scope.allows_source("medical-supply"),
+            "names": {d.code: d.name for d in reference.divisions()},
         },
     )
 
