@@ -141,7 +141,7 @@ def test_fiveg_application_parallel_approvals_escalation_and_build(
         late = next(
             i
             for i in db.query(WorkItem).filter_by(workflow="fiveg_approval")
-            if i.fields["department"] == "电力"
+            if i.fields["department"] == "电力" and i.state == "pending"
         )
         due = late.clock("approval").due_at
         sweep(db, due + timedelta(days=1), send_email=False)
