@@ -161,7 +161,8 @@ def test_generated_file_in_the_departments_habit(db: Any, wh: Any, tmp_path: Pat
     db.commit()
     truth = write_reports(tmp_path / "out", specs, as_of=ON, days=6, seed=3, defects=0.15)
     entry = truth.entry
-    assert entry is not None and entry.format == "xlsx" and len(entry.title_rows) == len(entry.footer_rows) == 1
+    assert entry is not None and entry.format == "xlsx"
+    assert len(entry.title_rows) == len(entry.footer_rows) == 1
     assert entry.department == "经信" and entry.defects
     result = ingest_file(wh, "medical-supply", truth.path)
     assert result.accepted + result.rejected == entry.rows
