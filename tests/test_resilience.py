@@ -108,6 +108,7 @@ class Cluster:
     def __init__(self, home: Path, name: str, admin_dsn: str, env: dict[str, str]) -> None:
         self.home, self.name, self.admin_dsn, self.env = home, name, admin_dsn, env
         self.procs: list[Proc] = []
+        self.ready: list[dict] = []
 
     def sql(self, statement: str, database: str | None = None) -> list[tuple]:
         import psycopg
@@ -151,7 +152,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         **POOLS,
     )
     c = Cluster(home, name, base, env)
+    # Both processes start at once on the empty database: each tries to create the schema.
+    c.procs = [Proc(home, env), Proc(home, env)]
     try:
+        c.ready = [proc.wait_ready().json() for proc in c.procs]
+        _demo_users(env["JINGXIN_DATABASE_URL"])
         yield c
     finally:
         for p in c.procs:
@@ -165,9 +170,7 @@ def test_two_processes_start_together_on_an_empty_database(cluster: Cluster) -> 
     from jingxin.core.db import head_revision
     from jingxin.core.schema import all_schemas
 
-    cluster.procs = [Proc(cluster.home, cluster.env), Proc(cluster.home, cluster.env)]
-    for proc in cluster.procs:
-        ready = proc.wait_ready().json()
+    for proc, ready in zip(cluster.procs, cluster.ready, strict=True):
         assert ready["status"] == "ok" and all(c["ok"] for c in ready["checks"].values()), ready
         assert "Traceback" not in proc.output(), proc.output()
     tables = cluster.sql(
@@ -175,7 +178,6 @@ def test_two_processes_start_together_on_an_empty_database(cluster: Cluster) -> 
     )
     assert tables[0][0] == len(all_schemas())
     assert cluster.sql("SELECT version_num FROM alembic_version", cluster.name) == [(head_revision(),)]
-    _demo_users(cluster.env["JINGXIN_DATABASE_URL"])
 
 
 def _demo_users(url: str) -> None:

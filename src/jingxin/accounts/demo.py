@@ -77,6 +77,7 @@ def create_demo_users(
     | liaison-sw, liaison-dl, ..., liaison-jx | 部门数据联络员 (one per department) | 330000 |
     | fuwu | 驻企服务员 | 330106, with assigned enterprises |
     | qiye | 企业 | its credit code |
+    | caizheng | 财政部门 | 330106 西湖区 (records the payment of its payout lists) |
     | yidong | 通信运营商 | its credit code (its own 5G applications) |
     """
     actor = actor or Actor(None, "demo", None)
@@ -126,6 +127,13 @@ def create_demo_users(
             display_name="示例企业",
             role=Role.ENTERPRISE,
             credit_code=enterprise_code,
+            password=password,
+        ),
+        UserCreate(
+            username="caizheng",
+            display_name="西湖区财政局",
+            role=Role.FINANCE,
+            division_code="330106",
             password=password,
         ),
         UserCreate(

@@ -29,17 +29,19 @@ from jingxin.web.deps import (
     WarehouseReader,
     require_roles,
 )
+from jingxin.web.params import MonthQuery
 from jingxin.web.registry import NavItem, WebScenario
+from jingxin.web.schemas import ProblemOut
 from jingxin.web.templating import render
 
 ROLES = frozenset({Role.ADMIN, *ANALYSTS, Role.SERVICE_STAFF})
 ROLE_CHECK = [Depends(require_roles(*ROLES))]
 pages = APIRouter(prefix="/chains", include_in_schema=False, dependencies=ROLE_CHECK)
-api = APIRouter(prefix="/chains", tags=["产业链"], dependencies=ROLE_CHECK)
+# Domain refusals answer 422 with one Chinese sentence; malformed parameters with FastAPI's list.
+api = APIRouter(
+    prefix="/chains", tags=["产业链"], dependencies=ROLE_CHECK, responses={422: {"model": ProblemOut}}
+)
 
-Month = Annotated[
-    str | None, Query(pattern=r"^\d{4}-\d{2}$", description="截止月份，如 2021-12；默认最新月份")
-]
 Code = Annotated[str, Query(min_length=18, max_length=18, pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
 
 
@@ -62,7 +64,7 @@ def chains_page(
     request: Request,
     wh: WarehouseReader,
     scope: CurrentScope,
-    month: Month = None,
+    month: MonthQuery = None,
     chain: Annotated[str | None, Query(max_length=64)] = None,
 ) -> Response:
     m = _month(wh, month)
@@ -82,7 +84,9 @@ def chains_page(
 
 
 @pages.get("/weak-links")
-def weak_page(request: Request, wh: WarehouseReader, scope: CurrentScope, month: Month = None) -> Response:
+def weak_page(
+    request: Request, wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None
+) -> Response:
     return render(request, "chains/weak.html", _guard(service.weak, wh, _month(wh, month), scope))
 
 
@@ -91,7 +95,7 @@ def match_page(
     request: Request,
     wh: WarehouseReader,
     scope: CurrentScope,
-    month: Month = None,
+    month: MonthQuery = None,
     buyer: Annotated[str | None, Query(max_length=18)] = None,
 ) -> Response:
     m = _month(wh, month)
@@ -121,7 +125,7 @@ def propose_page(
 
 @pages.get("/export.xlsx")
 def export_page(
-    db: DbSession, wh: WarehouseReader, scope: CurrentScope, actor: CurrentActor, month: Month = None
+    db: DbSession, wh: WarehouseReader, scope: CurrentScope, actor: CurrentActor, month: MonthQuery = None
 ) -> Response:
     import pandas as pd
 
@@ -204,19 +208,21 @@ def export_page(
 
 
 @api.get("/local-rates")
-def local_rates_api(wh: WarehouseReader, scope: CurrentScope, month: Month = None) -> dict[str, Any]:
+def local_rates_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None) -> dict[str, Any]:
     """本地配套率 by chain and by segment for buyers in the reader's region."""
     return _guard(service.overview, wh, _month(wh, month), scope)
 
 
 @api.get("/weak-links")
-def weak_api(wh: WarehouseReader, scope: CurrentScope, month: Month = None) -> dict[str, Any]:
+def weak_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None) -> dict[str, Any]:
     """薄弱环节 and 单一供应商依赖 in the reader's region."""
     return _guard(service.weak, wh, _month(wh, month), scope)
 
 
 @api.get("/match")
-def match_api(wh: WarehouseReader, scope: CurrentScope, buyer: Code, month: Month = None) -> dict[str, Any]:
+def match_api(
+    wh: WarehouseReader, scope: CurrentScope, buyer: Code, month: MonthQuery = None
+) -> dict[str, Any]:
     """Top in-province sellers for the buyer's outside purchases, with evidence (empty when the
     buyer is outside the reader's scope or buys nothing from outside)."""
     m = _month(wh, month)

@@ -34,7 +34,9 @@ from jingxin.web.deps import (
     WarehouseReader,
     require_roles,
 )
+from jingxin.web.params import RowId
 from jingxin.web.registry import NavItem, WebScenario
+from jingxin.web.schemas import ProblemOut
 from jingxin.web.templating import render
 
 READERS = frozenset({Role.ADMIN, *ANALYSTS, Role.SERVICE_STAFF, Role.ENTERPRISE})
@@ -42,7 +44,13 @@ SCREENERS = frozenset({Role.ADMIN, *ANALYSTS, Role.SERVICE_STAFF})
 pages = APIRouter(
     prefix="/cultivation", include_in_schema=False, dependencies=[Depends(require_roles(*READERS))]
 )
-api = APIRouter(prefix="/cultivation", tags=["梯队培育"], dependencies=[Depends(require_roles(*READERS))])
+# Domain refusals answer 422 with one Chinese sentence; malformed parameters with FastAPI's list.
+api = APIRouter(
+    prefix="/cultivation",
+    tags=["梯队培育"],
+    dependencies=[Depends(require_roles(*READERS))],
+    responses={422: {"model": ProblemOut}},
+)
 Year = Annotated[int | None, Query(ge=2000, le=2100, description="数据年度；默认最新")]
 LadderQ = Annotated[str, Query(max_length=32, description="梯队：champion、eagle、chain_leader、factory")]
 MAX_LISTED = 500
@@ -331,7 +339,7 @@ def claim_page(
     db: DbSession,
     user: CurrentUser,
     ws: CurrentWebSession,
-    item_id: int,
+    item_id: RowId,
     kind: Annotated[str, Form(pattern="^(insurance|reward)$")],
     year: Annotated[int, Form(ge=2000, le=2100)],
     premium: Annotated[str | None, Form(max_length=20)] = None,
@@ -346,7 +354,9 @@ def claim_page(
         raise HTTPException(status_code=422, detail=str(exc)) from None
     except wf.WorkflowError as exc:
         raise HTTPException(status_code=exc.status, detail=str(exc)) from None
-    account_sessions.add_flash(db, ws, f"已登记{'保险补偿' if kind == 'insurance' else '认定奖励'} {c.amount} 万元。")
+    account_sessions.add_flash(
+        db, ws, f"已登记{'保险补偿' if kind == 'insurance' else '认定奖励'} {c.amount} 万元。"
+    )
     return RedirectResponse("/cultivation/first-set", status_code=303)
 
 

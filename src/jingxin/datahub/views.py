@@ -36,6 +36,7 @@ from jingxin.web.deps import (
     require_roles,
 )
 from jingxin.web.pagination import Pager
+from jingxin.web.params import RowId
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.schemas import Message, Page, ProblemOut
 from jingxin.web.templating import is_htmx, render
@@ -72,7 +73,7 @@ def _download_response(
     actor: CurrentActor,
     wh: WarehouseReader,
     scope: CurrentScope,
-    batch_id: int,
+    batch_id: RowId,
     kind: str,
 ) -> Response:
     """The rejected rows as a streamed download (CSV) or a file built on disk (.xlsx), read

@@ -21,6 +21,7 @@ from jingxin.core.workflow.config import load_workflow
 from jingxin.fiveg import service, stationmap, survey
 from jingxin.reference.geo import boundaries
 from jingxin.web.deps import CurrentScope, CurrentUser, DbSession, require_roles
+from jingxin.web.params import RowId
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
@@ -120,7 +121,7 @@ async def file(request: Request, db: DbSession, user: CurrentUser) -> Response:
 
 
 @pages.get("/approvals/{approval_id}")
-def approval_page(approval_id: int, db: DbSession, scope: CurrentScope) -> Response:
+def approval_page(approval_id: RowId, db: DbSession, scope: CurrentScope) -> Response:
     try:
         branch = wf.get_item(db, scope, approval_id)
     except wf.ItemNotFound as exc:
@@ -129,7 +130,7 @@ def approval_page(approval_id: int, db: DbSession, scope: CurrentScope) -> Respo
 
 
 @pages.post("/approvals/{approval_id}")
-async def decide(request: Request, approval_id: int, db: DbSession, user: CurrentUser) -> Response:
+async def decide(request: Request, approval_id: RowId, db: DbSession, user: CurrentUser) -> Response:
     form = await request.form()
     try:
         branch = service.decide(
@@ -141,7 +142,9 @@ async def decide(request: Request, approval_id: int, db: DbSession, user: Curren
 
 
 @pages.get("/{item_id}")
-def detail(request: Request, item_id: int, db: DbSession, user: CurrentUser, scope: CurrentScope) -> Response:
+def detail(
+    request: Request, item_id: RowId, db: DbSession, user: CurrentUser, scope: CurrentScope
+) -> Response:
     try:
         item = wf.get_item(db, scope, item_id)
     except wf.ItemNotFound as exc:
@@ -173,7 +176,7 @@ def detail(request: Request, item_id: int, db: DbSession, user: CurrentUser, sco
 
 
 @pages.post("/{item_id}/{action}")
-async def act(request: Request, item_id: int, action: str, db: DbSession, user: CurrentUser) -> Response:
+async def act(request: Request, item_id: RowId, action: str, db: DbSession, user: CurrentUser) -> Response:
     form = await request.form()
     value: Any = str(form.get("value", "")).strip()
     try:

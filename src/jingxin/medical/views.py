@@ -20,6 +20,7 @@ from jingxin.core.workflow.models import WorkItem
 from jingxin.medical import config, ledger, plans, suppliers, supply
 from jingxin.medical.models import Plan
 from jingxin.web.deps import CurrentScope, CurrentUser, DbSession, WarehouseReader, require_roles
+from jingxin.web.params import DayQuery, RowId
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
@@ -27,7 +28,6 @@ REGION_ROLES = frozenset({*ANALYSTS, Role.ADMIN})
 pages = APIRouter(
     prefix="/medical", include_in_schema=False, dependencies=[Depends(require_roles(*REGION_ROLES))]
 )
-On = Annotated[date | None, Query(description="日期 YYYY-MM-DD")]
 Scenario = Annotated[str, Query(pattern=r"^[a-z_]{1,20}$")]
 
 
@@ -46,7 +46,7 @@ def stock_page(
     request: Request,
     db: DbSession,
     scope: CurrentScope,
-    on: On = None,
+    on: DayQuery = None,
     item: Annotated[str, Query(pattern=r"^[a-z0-9_]{1,40}$")] = "mask_n95",
     scenario: Scenario = "normal",
     region: Annotated[str | None, Query(pattern=r"^\d{6}$", description="地图的上级区划")] = None,
@@ -81,7 +81,7 @@ def stock_page(
 
 @pages.get("/warnings")
 def warnings_page(
-    request: Request, db: DbSession, scope: CurrentScope, on: On = None, scenario: Scenario = "normal"
+    request: Request, db: DbSession, scope: CurrentScope, on: DayQuery = None, scenario: Scenario = "normal"
 ) -> Response:
     rows = supply.warnings(db, scope, _day(on), _scenario(scenario))
     return render(
@@ -102,7 +102,7 @@ def warnings_page(
 
 @pages.get("/suppliers")
 def suppliers_page(
-    request: Request, db: DbSession, scope: CurrentScope, wh: WarehouseReader, on: On = None
+    request: Request, db: DbSession, scope: CurrentScope, wh: WarehouseReader, on: DayQuery = None
 ) -> Response:
     rows = suppliers.board(db, scope, _day(on), wh.current("medical_supply"))
     return render(
@@ -121,7 +121,7 @@ def suppliers_page(
 
 @pages.post("/suppliers/{supplier_id}/report")
 async def supplier_report(
-    request: Request, supplier_id: int, db: DbSession, user: CurrentUser, scope: CurrentScope
+    request: Request, supplier_id: RowId, db: DbSession, user: CurrentUser, scope: CurrentScope
 ) -> Response:
     form = await request.form()
     visible = {s.id for s in suppliers.visible_suppliers(db, scope)}
@@ -179,7 +179,7 @@ def _plan(db: DbSession, scope: CurrentScope, plan_id: int) -> tuple[Plan, WorkI
 
 @pages.get("/dispatch/{plan_id}")
 def plan_page(
-    request: Request, plan_id: int, db: DbSession, user: CurrentUser, scope: CurrentScope
+    request: Request, plan_id: RowId, db: DbSession, user: CurrentUser, scope: CurrentScope
 ) -> Response:
     plan, case = _plan(db, scope, plan_id)
     return render(
@@ -199,7 +199,7 @@ def plan_page(
 
 @pages.post("/dispatch/{plan_id}/{action}")
 async def plan_action(
-    request: Request, plan_id: int, action: str, db: DbSession, user: CurrentUser, scope: CurrentScope
+    request: Request, plan_id: RowId, action: str, db: DbSession, user: CurrentUser, scope: CurrentScope
 ) -> Response:
     plan, case = _plan(db, scope, plan_id)
     form = await request.form()

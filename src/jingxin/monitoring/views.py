@@ -31,13 +31,13 @@ from jingxin.web.deps import (
     WarehouseReader,
     require_roles,
 )
+from jingxin.web.params import MonthQuery
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
 REGION_ROLES = frozenset({*ANALYSTS, Role.ADMIN})
 ENTERPRISE_ROLES = frozenset({*REGION_ROLES, Role.SERVICE_STAFF, Role.ENTERPRISE})
 
-Month = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="月份 YYYY-MM")]
 Division = Annotated[str | None, Query(pattern=r"^\d{6}$", description="区划代码")]
 Measure = Annotated[str, Query(pattern=r"^[a-z_]{1,32}$")]
 
@@ -61,7 +61,7 @@ def dashboard(
     wh: WarehouseReader,
     db: DbSession,
     actor: CurrentActor,
-    month: Month = None,
+    month: MonthQuery = None,
     region: Division = None,
     measure: Measure = "output_value",
 ) -> Response:
@@ -100,7 +100,7 @@ def region_page(
     wh: WarehouseReader,
     db: DbSession,
     actor: CurrentActor,
-    month: Month = None,
+    month: MonthQuery = None,
 ) -> Response:
     vis = visibility_for(user.role_enum)
     try:
@@ -138,7 +138,7 @@ def industry_page(
     wh: WarehouseReader,
     db: DbSession,
     actor: CurrentActor,
-    month: Month = None,
+    month: MonthQuery = None,
 ) -> Response:
     """A GB/T 4754 division across the province (province-wide scopes only: a county's share
     of an industry is on its region page)."""
@@ -179,7 +179,7 @@ def warnings_page(
     user: CurrentUser,
     scope: CurrentScope,
     wh: WarehouseReader,
-    month: Month = None,
+    month: MonthQuery = None,
     kind: Annotated[str | None, Query(pattern="^(region|enterprise)$")] = None,
     colour: Annotated[str | None, Query(pattern="^(blue|orange|red)$")] = None,
 ) -> Response:
@@ -243,7 +243,7 @@ def export_page(
     db: DbSession,
     actor: CurrentActor,
     table: Annotated[str, Query(pattern="^(indicators|children|warnings)$")],
-    month: Month = None,
+    month: MonthQuery = None,
     region: Division = None,
 ) -> Response:
     """The table on screen as a workbook: only what the scope and visibility allow; audited."""

@@ -21,6 +21,7 @@ from jingxin.nowcast.export import workbook
 from jingxin.nowcast.models import NowcastError
 from jingxin.nowcast.schemas import NowcastOut, RunOut
 from jingxin.web.deps import CurrentActor, CurrentScope, DbSession, WarehouseReader, require_roles
+from jingxin.web.params import MonthQuery
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.schemas import Message
 from jingxin.web.templating import render
@@ -32,7 +33,6 @@ RunId = Annotated[
     str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-[0-9a-f]{10}$", description="预测批次编号")
 ]
 Region = Annotated[str | None, Query(pattern=r"^\d{6}$", description="区划代码（省、市或县）")]
-Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="目标月份 YYYY-MM")]
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/nowcast", tags=["现时预测"])
@@ -61,7 +61,7 @@ def nowcast_page(
     scope: CurrentScope,
     run: RunId = None,
     region: Region = None,
-    month: Month = None,
+    month: MonthQuery = None,
 ) -> Response:
     """现时预测: the chosen (or latest) run for a region, its chart, news and the run list."""
     view = _view(wh, scope, run, region, month)
@@ -126,7 +126,7 @@ def api_runs(wh: WarehouseReader, scope: CurrentScope) -> list[dict[str, Any]]:
     "/latest", dependencies=[Depends(require_roles(*ROLES))], response_model=NowcastOut, responses=NOT_FOUND
 )
 def api_latest(
-    wh: WarehouseReader, scope: CurrentScope, region: Region = None, month: Month = None
+    wh: WarehouseReader, scope: CurrentScope, region: Region = None, month: MonthQuery = None
 ) -> dict[str, Any]:
     """The latest nowcast of a region (default: your widest): estimates, intervals, news."""
     view = _view(wh, scope, None, region, month)

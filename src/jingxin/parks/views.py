@@ -46,12 +46,16 @@ from jingxin.web.deps import (
     require_roles,
 )
 from jingxin.web.registry import NavItem, WebScenario
+from jingxin.web.schemas import ProblemOut
 from jingxin.web.templating import render
 
 ROLES = frozenset({Role.ADMIN, *ANALYSTS})
 ROLE_CHECK = [Depends(require_roles(*ROLES))]
 pages = APIRouter(prefix="/parks", include_in_schema=False, dependencies=ROLE_CHECK)
-api = APIRouter(prefix="/parks", tags=["小微企业园"], dependencies=ROLE_CHECK)
+# Domain refusals answer 422 with one Chinese sentence; malformed parameters with FastAPI's list.
+api = APIRouter(
+    prefix="/parks", tags=["小微企业园"], dependencies=ROLE_CHECK, responses={422: {"model": ProblemOut}}
+)
 Year = Annotated[int | None, Query(ge=1990, le=2100, description="评价年度；默认最新")]
 STARS = "★"
 CaseId = Annotated[int, FastPath(ge=1, le=2**53, description="评定事项编号")]

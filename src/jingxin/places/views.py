@@ -29,12 +29,16 @@ from jingxin.places.service import (
 )
 from jingxin.web.deps import CurrentActor, CurrentScope, DbSession, WarehouseReader, require_roles
 from jingxin.web.registry import NavItem, WebScenario
+from jingxin.web.schemas import ProblemOut
 from jingxin.web.templating import render
 
 ROLES = frozenset({Role.ADMIN, *ANALYSTS})
 ROLE_CHECK = [Depends(require_roles(*ROLES))]
 pages = APIRouter(prefix="/places", include_in_schema=False, dependencies=ROLE_CHECK)
-api = APIRouter(prefix="/places", tags=["县域评价"], dependencies=ROLE_CHECK)
+# Domain refusals answer 422 with one Chinese sentence; malformed parameters with FastAPI's list.
+api = APIRouter(
+    prefix="/places", tags=["县域评价"], dependencies=ROLE_CHECK, responses={422: {"model": ProblemOut}}
+)
 
 Year = Annotated[int | None, Query(ge=1990, le=2100, description="评价年度；默认最新")]
 Code = Annotated[str, Query(pattern=r"^\d{6}$")]

@@ -87,7 +87,7 @@ def panel(wh: Warehouse, scope: Scope | None = None) -> pd.DataFrame:
     treated = dict(
         zip(
             tech["credit_code"],
-            zip(tech["tech_type"], tech["production_on"].dt.year, strict=True),
+            zip(tech["tech_type"], pd.to_datetime(tech["production_on"]).dt.year, strict=True),
             strict=True,
         )
     )

@@ -39,7 +39,9 @@ from jingxin.web.deps import (
     WarehouseReader,
     require_roles,
 )
+from jingxin.web.params import MonthQuery
 from jingxin.web.registry import NavItem, WebScenario
+from jingxin.web.schemas import ProblemOut
 from jingxin.web.templating import render
 
 READERS = frozenset({Role.ADMIN, *ANALYSTS, Role.SERVICE_STAFF, Role.ENTERPRISE})
@@ -47,8 +49,13 @@ REGIONAL = frozenset({Role.ADMIN, *ANALYSTS})
 pages = APIRouter(
     prefix="/projects", include_in_schema=False, dependencies=[Depends(require_roles(*READERS))]
 )
-api = APIRouter(prefix="/projects", tags=["工业投资与项目"], dependencies=[Depends(require_roles(*READERS))])
-Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="月份，如 2021-06；默认最新月份")]
+# Domain refusals answer 422 with one Chinese sentence; malformed parameters with FastAPI's list.
+api = APIRouter(
+    prefix="/projects",
+    tags=["工业投资与项目"],
+    dependencies=[Depends(require_roles(*READERS))],
+    responses={422: {"model": ProblemOut}},
+)
 MAX_LISTED = 1000
 COLOUR = {"green": "green", "orange": "orange", "red": "red", "grey": "grey"}
 
@@ -206,7 +213,7 @@ def _raise(db: Any, wh: Any, user: Any, scope: Any, project_id: str, problem: st
 
 @pages.get("/progress")
 def progress_page(
-    request: Request, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, month: Month = None
+    request: Request, wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, month: MonthQuery = None
 ) -> Response:
     _regional(user, scope)
     result, months = _progress(wh, scope, month)
@@ -235,7 +242,7 @@ def progress_xlsx(
     user: CurrentUser,
     scope: CurrentScope,
     actor: CurrentActor,
-    month: Month = None,
+    month: MonthQuery = None,
 ) -> Response:
     _regional(user, scope)
     result, _months = _progress(wh, scope, month)
@@ -272,7 +279,7 @@ def projects_api(wh: WarehouseReader, scope: CurrentScope) -> dict[str, Any]:
 
 @api.get("/progress")
 def progress_api(
-    wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, month: Month = None
+    wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, month: MonthQuery = None
 ) -> dict[str, Any]:
     """Targets against actuals by county for a month, with the year-end forecast and lineage."""
     _regional(user, scope)

@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, RedirectResponse
-from pydantic import BaseModel
 from starlette.background import BackgroundTask
 
 from jingxin.accounts import sessions as account_sessions
@@ -36,7 +35,9 @@ from jingxin.web.deps import (
     WarehouseReader,
     require_roles,
 )
+from jingxin.web.params import MonthQuery
 from jingxin.web.registry import NavItem, WebScenario
+from jingxin.web.schemas import ProblemOut
 from jingxin.web.templating import render
 
 ROLES = frozenset({Role.ADMIN, *ANALYSTS, Role.SERVICE_STAFF, Role.ENTERPRISE})
@@ -44,7 +45,6 @@ ROLE_CHECK = [Depends(require_roles(*ROLES))]
 pages = APIRouter(prefix="/risk", include_in_schema=False, dependencies=ROLE_CHECK)
 api = APIRouter(prefix="/risk", tags=["企业风险"], dependencies=ROLE_CHECK)
 
-Month = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="月份，如 2021-06；默认最新月份")]
 Code = Annotated[str, Query(min_length=18, max_length=18)]
 MAX_LISTED = 500
 GRADE_CLASS = {KEY: "red", GENERAL: "orange", NORMAL: "green"}
@@ -109,7 +109,7 @@ def risk_page(
     user: CurrentUser,
     scope: CurrentScope,
     actor: CurrentActor,
-    month: Month = None,
+    month: MonthQuery = None,
     grade: Annotated[str | None, Query(pattern="^(重点关注|一般关注|正常)$")] = None,
 ) -> Response:
     ctx = _overview(wh, user, scope, month, grade)
@@ -135,7 +135,7 @@ def grades_api(
     user: CurrentUser,
     scope: CurrentScope,
     actor: CurrentActor,
-    month: Month = None,
+    month: MonthQuery = None,
     grade: Annotated[str | None, Query(pattern="^(重点关注|一般关注|正常)$")] = None,
 ) -> dict[str, Any]:
     """A month's grades in the caller's scope (重点关注 and 一般关注 unless `grade` is given)."""
@@ -212,7 +212,7 @@ def enterprise_page(
     scope: CurrentScope,
     actor: CurrentActor,
     code: str,
-    month: Month = None,
+    month: MonthQuery = None,
 ) -> Response:
     ctx = _enterprise(wh, user, scope, code, month)
     access.audit_view(db, actor, "enterprise", ctx["result"].month, [code], page="/risk/enterprises")
@@ -231,7 +231,7 @@ def enterprise_api(
     scope: CurrentScope,
     actor: CurrentActor,
     code: str,
-    month: Month = None,
+    month: MonthQuery = None,
 ) -> dict[str, Any]:
     """One enterprise's grade, reasons, points by characteristic and guarantee neighbourhood."""
     ctx = _enterprise(wh, user, scope, code, month)
@@ -324,13 +324,7 @@ def cases_page(
     )
 
 
-class Problem(BaseModel):
-    """A refused request: a Chinese message, or the list of malformed parameters."""
-
-    detail: str | list[dict[str, Any]]
-
-
-@api.get("/cases", responses={422: {"model": Problem}})
+@api.get("/cases", responses={422: {"model": ProblemOut}})
 def cases_api(
     db: DbSession,
     user: CurrentUser,
@@ -369,7 +363,7 @@ def export_page(
     user: CurrentUser,
     scope: CurrentScope,
     actor: CurrentActor,
-    month: Month = None,
+    month: MonthQuery = None,
 ) -> Response:
     from jingxin.risk.export import write_lists
 

@@ -135,6 +135,9 @@ HABITS: dict[str, Habit] = {
     # credit system gives GB18030 with some full-width digits; 法院 and 金融监管 send Excel with
     # a title row (法院 with a 合计 line below).
     "insured": Habit(stem="insured", format="csv", encoding="gbk", crlf=True),
+    # 人社's contribution file (cost burden) comes from the same social insurance system: GBK
+    # CSV with Windows line ends; amounts in 元, as that system keeps them.
+    "social-insurance": Habit(stem="social_insurance", format="csv", encoding="gbk", crlf=True),
     "tax-monthly": Habit(
         stem="tax_monthly", format="csv", thousands=True, variant_share=0.25, variants={"万元": ("元",)}
     ),

@@ -38,7 +38,10 @@ ENV_WORKFLOWS_DIR = "JINGXIN_WORKFLOWS"
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
-Recipient = Literal["handlers", "previous_handlers", "enterprise", "creator"]
+Recipient = Literal["handlers", "previous_handlers", "enterprise", "creator", "takers"]
+"""Who a notification goes to: the handlers of the case's level (or of the level it left), the
+enterprise it concerns, whoever started it, or `takers`: the people in scope whose role may take
+a step from the state the case is in now (e.g. the finance bureau of a list awaiting payment)."""
 Channel = Literal["inbox", "email"]
 LevelKey = Literal["county", "city", "province"]
 

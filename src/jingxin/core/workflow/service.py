@@ -66,7 +66,7 @@ class FieldProblems(WorkflowError):
 
 
 def visible(scope: Scope, item: WorkItem) -> bool:
-    return scope.allows_record(item.division_code, item.credit_code, routed_department(item))
+    return scope.allows_record(item.division_code, item.credit_code, routed_department(item), item.workflow)
 
 
 def routed_department(item: WorkItem) -> str | None:
@@ -76,9 +76,10 @@ def routed_department(item: WorkItem) -> str | None:
 
 
 def in_scope(scope: Scope) -> Any:
-    """The SQL condition of `visible`: cases inside `scope` (region, enterprise, department)."""
+    """The SQL condition of `visible`: cases inside `scope` (region, enterprise, department,
+    workflow)."""
     department = WorkItem.fields["department"].as_string()
-    return scope.where(WorkItem.division_code, WorkItem.credit_code, department)
+    return scope.where(WorkItem.division_code, WorkItem.credit_code, department, WorkItem.workflow)
 
 
 def may_take(definition: WorkflowDef, item: WorkItem, roles: list[str], user: Any) -> bool:

@@ -44,6 +44,7 @@ from jingxin.web.deps import (
     WarehouseReader,
     require_roles,
 )
+from jingxin.web.params import RowId
 from jingxin.web.schemas import Message
 from jingxin.web.templating import render
 
@@ -262,7 +263,7 @@ async def whatif_save(
 
 @whatif_pages.post("/evaluation/whatif/scenarios/{scenario_id}/adopt", dependencies=[ADMIN])
 def whatif_adopt(
-    scenario_id: int, scope: CurrentScope, user: CurrentUser, db: DbSession, actor: CurrentActor
+    scenario_id: RowId, scope: CurrentScope, user: CurrentUser, db: DbSession, actor: CurrentActor
 ) -> Response:
     """Adopt a scenario as the county's override file (administrator; audited)."""
     try:
@@ -358,7 +359,7 @@ def api_save(
     responses=RESPONSES,
 )
 def api_adopt(
-    scenario_id: int, scope: CurrentScope, user: CurrentUser, db: DbSession, actor: CurrentActor
+    scenario_id: RowId, scope: CurrentScope, user: CurrentUser, db: DbSession, actor: CurrentActor
 ) -> dict[str, Any]:
     """采纳情景为区县参数文件（管理员，记入审计日志）。"""
     try:
