@@ -30,6 +30,7 @@ ROLES_USERS = {
     "fuwu": Role.SERVICE_STAFF,
     "qiye": Role.ENTERPRISE,
     "caizheng": Role.FINANCE,
+    "yidong": Role.OPERATOR,
 }
 OWN_BATCH = {"liaison-sw": 11, "liaison-dl": 12}
 
@@ -101,6 +102,14 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
         # 首台(套): a compensation claim on an item that is in no scope's recognition list
         ("POST", "/cultivation/first-set/SZ20999999/claims", {"data": {"kind": "reward", "year": "2021"}}),
         *_monitoring_requests(username),
+        # 5G 一件事: an application that is not the user's, a map of a region outside its scope
+        ("GET", "/fiveg/999999", {}),
+        ("POST", "/fiveg/999999/schedule_survey", {"data": {"survey_on": "2021-10-08"}}),
+        ("POST", "/fiveg/999999/report_built", {"data": {"value": "2021-10-08"}}),
+        ("POST", "/fiveg/approvals/999999", {"data": {"decision": "approve"}}),
+        ("GET", f"/fiveg/map?region={region}", {}),
+        ("GET", f"/fiveg/map/geo/{region}", {}),
+        ("GET", "/fiveg/map/geo/110101", {}),
     ]
 
 
@@ -201,7 +210,7 @@ def test_me_reports_the_scope(web_client, world, username: str, role: Role) -> N
     assert me["role"] == role.value
     assert me["clearance"] == role.clearance
     scope = me["scope"]
-    if role is Role.ENTERPRISE:
+    if role in (Role.ENTERPRISE, Role.OPERATOR):
         assert scope["credit_code"] == world[username].credit_code
     if role is Role.SERVICE_STAFF:
         assert scope["enterprises"] == sorted(world[username].enterprises)

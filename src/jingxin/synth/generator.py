@@ -23,6 +23,7 @@ from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, ta
 from jingxin.synth.chain_trade import ChainTrade, build_chain_trade, chain_invoice_frame
 from jingxin.synth.chain_trade import manifest_entry as chains_entry
 from jingxin.synth.customs import customs_frame
+from jingxin.synth.defects import Plan as DefectPlan
 from jingxin.synth.defects import plan_defects
 from jingxin.synth.distress import Distress, build_distress
 from jingxin.synth.distress import manifest_entry as distress_entry
@@ -134,8 +135,11 @@ def emit(
     xlsx_max_rows: int,
     as_of: str,
     suffix: str = "",
+    plans: list[DefectPlan] | None = None,
 ) -> FileEntry:
-    """Write one frame as its department would and describe it for the manifest."""
+    """Write one frame as its department would and describe it for the manifest. With
+    `plans`, the defect plan is appended to it (its `touched` rows are the frame's rows that
+    carry a defect, for truths kept by frame row rather than by file row)."""
     habit = HABITS[frame.source]
     key = (frame.source, frame.period)
     fmt, switched = habit.format, None
@@ -146,6 +150,8 @@ def emit(
     plan = plan_defects(
         frame, streams("defects", *key), defects, truncatable=fmt == "csv", thousands=thousands
     )
+    if plans is not None:
+        plans.append(plan)
     name = _file_name(frame.source, year, fmt, suffix)
     path = out_dir / name
     if fmt == "csv":
