@@ -95,8 +95,9 @@ def panel(wh: Warehouse, scope: Scope | None = None) -> pd.DataFrame:
     data = data[~data["credit_code"].isin(other)].copy()
     data["year"] = data["year"].astype(int)
     data["y"] = np.log(data["output_value"] / data["area"])
-    kind = data["credit_code"].map(lambda c: treated.get(c, (None, None))[0])
-    when = data["credit_code"].map(lambda c: treated.get(c, (None, None))[1])
+    # The year of 投产 as a float column (NaN: never treated), whatever dtype the codes have.
+    kind = data["credit_code"].map({c: t for c, (t, _) in treated.items()})
+    when = data["credit_code"].map({c: float(y) for c, (_, y) in treated.items()}).astype("float64")
     data["type"] = kind
     data["after"] = (when.notna() & (data["year"] > when.fillna(9999))).astype(float)
     return data

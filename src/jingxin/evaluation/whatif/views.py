@@ -124,8 +124,8 @@ def scenario_from_form(form: Any, official: dict[str, Any]) -> Scenario:
 
 def _system_year(wh: Any, scope: Scope, year: int | None, system: str | None) -> tuple[str, int]:
     choice = dashboard.choose_run(wh, scope, year, system)
-    if choice.system is None or choice.year is None:
-        raise _not_found()
+    if choice.run is None or choice.system is None or choice.year is None:
+        raise _not_found()  # what-if starts from a stored run the reader can see
     return choice.system, choice.year
 
 
@@ -279,9 +279,14 @@ def whatif_adopt(
 
 # ---- JSON ----------------------------------------------------------------------------------
 class WhatIfIn(BaseModel):
-    system: str | None = Field(default=None, description="评价体系，缺省为最新批次的体系")
-    year: int | None = Field(default=None, description="年度，缺省为最新")
-    county: str | None = Field(default=None, description="区县代码（县级分析员为本县）")
+    system: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="评价体系，缺省为最新批次的体系",
+    )
+    year: int | None = Field(default=None, ge=2000, le=2100, description="年度，缺省为最新")
+    county: str | None = Field(default=None, pattern=r"^\d{6}$", description="区县代码（县级分析员为本县）")
     scenario: Scenario = Field(default_factory=Scenario)
 
 
