@@ -96,7 +96,7 @@ def monte_carlo(spec: IndexSpec, data: pd.DataFrame, u: Uncertainty | None = Non
     """Rank intervals of every unit of `data` under the uncertainty `u`."""
     u = u or Uncertainty()
     base = compute(spec, data)
-    x = base.imputed.to_numpy(float)
+    x = base.treated.to_numpy(float)
     if np.isnan(x).any():
         # Gaps would make draws incomparable; the index's own imputation must fill them.
         x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
