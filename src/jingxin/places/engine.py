@@ -2,9 +2,10 @@
 
 It follows the steps of the OECD/JRC *Handbook on Constructing Composite Indicators* (2008) as
 the R package COINr implements them: denominate, impute, treat outliers (`places/treat.py`,
-off unless the method enables it), normalise, weight, aggregate level by level. Everything a result depends on lives in one frozen `IndexSpec`; `compute` is a pure
-function of the spec and the data, so any variant (other weights, another normalisation) is
-``spec.replace(...)`` and one more call, and two variants can be compared score by score.
+off unless the method enables it), normalise, weight, aggregate level by level. Everything a
+result depends on lives in one frozen `IndexSpec`; `compute` is a pure function of the spec
+and the data, so any variant (other weights, another normalisation) is ``spec.replace(...)``
+and one more call, and two variants can be compared score by score.
 
 The engine works on small dense matrices (a province has 101 divisions, a few thousand parks),
 so it is numpy, not Ibis: the warehouse reads happen in the scenario services, once, through

@@ -19,7 +19,13 @@ from jingxin import reference
 from jingxin.core.cache import cached_read
 from jingxin.core.scope import Scope
 from jingxin.places.config import CountyConfig, load_county_config
-from jingxin.places.county import CountyIndex, evaluate_year, strengths_weaknesses
+from jingxin.places.county import (
+    CountyIndex,
+    evaluate_year,
+    point_label,
+    strengths_weaknesses,
+    treatment_rows,
+)
 
 __all__ = [
     "NoCountyData",
@@ -86,7 +92,8 @@ def visible_rows(ci: CountyIndex, scope: Scope) -> pd.DataFrame:
 
 
 def group_summary(ci: CountyIndex) -> list[dict[str, Any]]:
-    """Per group: size, mean and best score, awards count (no place named)."""
+    """Per group: size, mean and best score, awards count, the indicators treated for outliers
+    (no place named)."""
     return [
         {
             "code": g.code,
@@ -95,6 +102,7 @@ def group_summary(ci: CountyIndex) -> list[dict[str, Any]]:
             "mean": float(g.table["score"].mean()),
             "best": float(g.table["score"].max()),
             "awards": int(g.table["tiangongding"].sum()),
+            "treated": treatment_rows(g),
         }
         for g in ci.groups
     ]
@@ -132,6 +140,7 @@ def scorecard(
                     "direction": i.direction,
                     "value": _f(col[code]),
                     "imputed": bool(r.imputed_mask.at[code, i.code]),
+                    "treated": point_label(g, code, i.code),
                     "group_mean": _f(col.mean()),
                     "group_best": _f(col.max() if i.direction > 0 else col.min()),
                     "normalised": _f(r.normalised.at[code, i.code]),

@@ -154,7 +154,9 @@ class TreatOutcome:
     record: dict[str, object]
 
 
-def treat_column(x: np.ndarray, t: Treatment, winmax: int | None = None, include: bool = True) -> TreatOutcome:
+def treat_column(
+    x: np.ndarray, t: Treatment, winmax: int | None = None, include: bool = True
+) -> TreatOutcome:
     """Treat one indicator (NaN left as NaN); `winmax` overrides the treatment's limit."""
     x = np.asarray(x, dtype=float)
     limit = t.winmax if winmax is None else winmax

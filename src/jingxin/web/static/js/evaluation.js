@@ -9,7 +9,8 @@
  *   The boundaries are registered with echarts.registerMap under the feature `name`, which is
  *   also how the values find their region.
  * - select[data-map-measure="<map element id>"]: recolours the map by another indicator
- *   (亩均税收 / 亩均增加值 / A类占比 / 企业数) without a round trip.
+ *   (亩均税收 / 亩均增加值 / A类占比 / 企业数) without a round trip. A measure with
+ *   `integer: true` is a count, shown without decimals.
  */
 (function () {
   "use strict";
@@ -36,10 +37,10 @@
     return measure === "a_share" ? Math.round(value * 1000) / 10 : Math.round(value * 100) / 100;
   }
 
-  function formatValue(value, measure, unit) {
+  function formatValue(value, measure, unit, integer) {
     if (value === null || value === undefined) { return "—"; }
     if (measure === "a_share") { return value.toFixed(1) + "%"; }
-    if (measure === "enterprises") { return value.toLocaleString("zh-CN") + " " + unit; }
+    if (measure === "enterprises" || integer) { return value.toLocaleString("zh-CN") + " " + unit; }
     return value.toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + " " + unit;
   }
 
@@ -61,7 +62,7 @@
           var lines = [p.name];
           Object.keys(config.measures).forEach(function (key) {
             var m = config.measures[key];
-            lines.push(m.name + "：" + formatValue(measureValue(r, key), key, m.unit));
+            lines.push(m.name + "：" + formatValue(measureValue(r, key), key, m.unit, m.integer));
           });
           return lines.join("<br>");
         }
@@ -76,7 +77,7 @@
         itemHeight: 180,
         itemWidth: 12,
         calculable: true,
-        precision: measure === "enterprises" ? 0 : 1,
+        precision: measure === "enterprises" || info.integer ? 0 : 1,
         text: ["高", info.name + "（" + info.unit + "）低"],
         textStyle: { fontSize: 11 },
         inRange: { color: PALETTE }
