@@ -68,18 +68,19 @@ def county_frame(wh: Any, year: int, cfg: CountyConfig | None = None) -> pd.Data
 
 
 @cached_read
-def _county_index(wh: Any, year: int, cfg_json: str, draws: int | None) -> CountyIndex:
+def _county_index(wh: Any, year: int, cfg_json: str, draws: int | None, robustness: bool) -> CountyIndex:
     cfg = CountyConfig.model_validate_json(cfg_json)
-    return evaluate_year(county_frame(wh, year, cfg), cfg, year, draws=draws)
+    return evaluate_year(county_frame(wh, year, cfg), cfg, year, draws=draws, robustness=robustness)
 
 
 def county_index(
-    wh: Any, year: int, cfg: CountyConfig | None = None, draws: int | None = None
+    wh: Any, year: int, cfg: CountyConfig | None = None, draws: int | None = None, robustness: bool = True
 ) -> CountyIndex:
     """The whole province's index of `year`, kept by the warehouse's data version
-    (`core/cache.cached_read`): a new county-stats batch is seen at once."""
+    (`core/cache.cached_read`): a new county-stats batch is seen at once. `robustness=False`
+    leaves out the Monte Carlo and the leave-one-out (scores and ranks only: a trend)."""
     cfg = cfg or load_county_config()
-    return _county_index(wh, int(year), cfg.model_dump_json(), draws)
+    return _county_index(wh, int(year), cfg.model_dump_json(), draws, robustness)
 
 
 def visible_rows(ci: CountyIndex, scope: Scope) -> pd.DataFrame:
@@ -168,7 +169,7 @@ def scorecard(
     trend = []
     for y in years:
         try:
-            cy = county_index(wh, y, cfg) if y != latest else ci
+            cy = county_index(wh, y, cfg, robustness=False) if y != latest else ci
         except NoCountyData:
             continue
         for g in cy.groups:
