@@ -151,10 +151,12 @@ def test_manufacturing_parks_list_map_detail_and_excel(browser: Any, site: dict[
     shot(page, "places-mfg-parks")
     with page.expect_download() as download:
         page.locator("a", has_text="导出Excel").click()
-    saved = download.value.path()
+    assert download.value.suggested_filename == f"制造业园区星级评价_{YEAR}.xlsx"
+    import io
+
     import openpyxl
 
-    sheet = openpyxl.load_workbook(saved)["星级评价结果"]
+    sheet = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))["星级评价结果"]
     assert sheet.max_row - 3 == len(mfg) and sheet["D4"].value == mfg.iloc[0]["park_name"]
     # The map drills from the province to a city's counties.
     city = str(mfg.iloc[0]["county_code"])[:4] + "00"

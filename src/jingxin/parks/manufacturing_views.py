@@ -143,7 +143,11 @@ def _radar(detail: dict[str, Any]) -> dict[str, Any]:
     return {
         "tooltip": {},
         "legend": {"data": ["本园区", "全省制造业园区平均"], "bottom": 0},
-        "radar": {"indicator": [{"name": i["name"], "max": 100} for i in inds], "radius": "62%"},
+        "radar": {
+            "indicator": [{"name": i["name"], "max": 100} for i in inds],
+            "radius": "55%",
+            "axisName": {"fontSize": 10},
+        },
         "series": [
             {
                 "type": "radar",
