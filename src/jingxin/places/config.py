@@ -92,6 +92,7 @@ class UncertaintyCfg(_Strict):
     normalisations: tuple[Literal["minmax", "zscore"], ...] = ("minmax", "zscore")
     aggregations: tuple[Literal["arithmetic", "geometric"], ...] = ("arithmetic", "geometric")
     seed: int = 1
+    vary_treatment: bool = False  # each draw with the outlier treatment on or off
 
 
 class CountyConfig(_Strict):
@@ -162,6 +163,7 @@ class CountyConfig(_Strict):
             normalisations=u.normalisations,
             aggregations=u.aggregations,
             seed=u.seed,
+            vary_treatment=u.vary_treatment,
         )
 
 
