@@ -67,6 +67,14 @@ class Treatment:
     combine: bool = False
 
 
+def _centred(v: np.ndarray) -> np.ndarray | None:
+    """Deviations from the mean scaled by the largest one (both statistics are scale-free, and
+    tiny spreads would otherwise underflow); None for a constant column."""
+    d = v - v.mean()
+    top = float(np.max(np.abs(d)))
+    return None if top == 0 or not np.isfinite(top) else d / top
+
+
 def skewness(x: np.ndarray) -> float:
     """Sample skewness of type 2 (e1071, COINr ``skew``, Excel SKEW); NaN below 3 values or
     for a constant column."""
@@ -74,10 +82,10 @@ def skewness(x: np.ndarray) -> float:
     n = v.size
     if n < 3:
         return float("nan")
-    d = v - v.mean()
-    m2 = float(np.sum(d**2))
-    if m2 <= 0:
+    d = _centred(v)
+    if d is None:
         return float("nan")
+    m2 = float(np.sum(d**2))
     g1 = np.sqrt(n) * float(np.sum(d**3)) / m2**1.5
     return float(g1 * np.sqrt(n * (n - 1)) / (n - 2))
 
@@ -89,10 +97,10 @@ def kurtosis(x: np.ndarray) -> float:
     n = v.size
     if n < 4:
         return float("nan")
-    d = v - v.mean()
-    m2 = float(np.sum(d**2))
-    if m2 <= 0:
+    d = _centred(v)
+    if d is None:
         return float("nan")
+    m2 = float(np.sum(d**2))
     r = n * float(np.sum(d**4)) / m2**2
     return float(((n + 1) * (r - 3) + 6) * (n - 1) / ((n - 2) * (n - 3)))
 
