@@ -10,7 +10,7 @@ process of its own: on `local[2]`, and on a standalone master with two workers (
 Spark runs back into DuckDB (timed); their classes, ranks and totals are compared with
 DuckDB's run.
 
-    .venv/bin/python bench/bench_spark_cluster.py --size 1000000
+    .venv/bin/python bench/bench_spark_cluster.py --size 1000000 --worker-memory 4g
 
 Prints one JSON document.
 """
@@ -127,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--worker-memory", default="2g", help="memory each worker offers its executor")
+    parser.add_argument("--worker-memory", default="4g", help="memory each worker offers its executor")
     parser.add_argument("--driver-memory", default="4g")
     args = parser.parse_args()
     print(json.dumps(bench(args.size, args.seed, args.worker_memory, args.driver_memory), indent=2))

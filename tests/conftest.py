@@ -109,10 +109,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under `--dist loadgroup`, keep each module's tests on one worker unless they name a
     group of their own (`xdist_group`, e.g. "spark": one Spark session for every Spark test).
     A module builds its province or server once instead of once on each worker, and different
-    modules still run side by side."""
+    modules still run side by side. A module whose tests share nothing costly (each builds its
+    own data) says `SPREAD_OVER_WORKERS = True` and its tests go to whichever worker is free."""
     for item in items:
+        if getattr(item.module, "SPREAD_OVER_WORKERS", False):
+            continue
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
+
+
 @pytest.fixture(autouse=True)
 def _browser_test(request: pytest.FixtureRequest) -> Iterator[None]:
     """Keeps the shared chromium from leaking into the other tests of its worker.

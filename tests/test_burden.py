@@ -79,6 +79,62 @@ def test_annual_indicators_golden() -> None:
     assert shangcheng["cost_per_100"] is None  # its only month is in 2020
 
 
+def social() -> ibis.Table:
+    """人社's 社保缴费 rows: A pays all year for 10 people, B half a year for 4, C nothing."""
+    months = [date(2021, m, 1) for m in range(1, 13)]
+    return ibis.memtable(
+        {
+            "credit_code": [A] * 12 + [B] * 6 + [B],
+            "month": months + months[6:] + [date(2020, 12, 1)],
+            "insured_count": [10] * 12 + [4] * 6 + [99],
+            "contributions": [1500.0] * 12 + [1200.0] * 6 + [99999.0],
+        }
+    )
+
+
+def test_social_insurance_per_employee_golden() -> None:
+    """人均社保缴费 by county and industry: contributions ÷ insured staff averaged over the year.
+    西湖区 C3: A 12 × 1,500 = 18,000 元 for 120 person-months, B 6 × 1,200 = 7,200 元 for 24
+    person-months (it paid half a year and counts for half); B's December 2020 row is another
+    year. (18,000 + 7,200) 元 ÷ (144 / 12) persons = 2,100 元 per person and year."""
+    f, cfg = facts(), load_config()
+    rows = (
+        compute.annual(
+            f["registry"],
+            f["statistics"],
+            f["tax"],
+            f["monthly"],
+            f["power"],
+            f["results"],
+            2021,
+            cfg,
+            social(),
+        )
+        .to_pyarrow()
+        .to_pylist()
+    )
+    xihu = next(r for r in rows if r["county_code"] == "330106")
+    assert xihu["insured"] == pytest.approx(12.0)
+    assert xihu["social_contributions"] == pytest.approx(2.52)  # 万元
+    assert xihu["social_per_employee"] == pytest.approx(2100.0)
+    shangcheng = next(r for r in rows if r["county_code"] == "330102")
+    assert shangcheng["social_per_employee"] is None and shangcheng["insured"] is None  # no data: no figure
+    # the other indicators are what they were without the social insurance facts
+    without = (
+        compute.annual(
+            f["registry"], f["statistics"], f["tax"], f["monthly"], f["power"], f["results"], 2021, cfg
+        )
+        .to_pyarrow()
+        .to_pylist()
+    )
+    same = next(r for r in without if r["county_code"] == "330106")
+    assert same["social_per_employee"] is None
+    assert {k: same[k] for k in ("enterprises", "revenue", "cost_per_100", "electricity_cost")} == {
+        k: xihu[k] for k in ("enterprises", "revenue", "cost_per_100", "electricity_cost")
+    }
+    assert "financing_cost" not in xihu  # no source carries interest paid: never estimated
+
+
 def test_relief_and_policy_summary_golden() -> None:
     f, cfg = facts(), load_config()
     per = compute.relief(f["registry"], f["land"], f["power"], f["results"], 2021, cfg)

@@ -69,7 +69,8 @@ def test_each_criterion_is_traced_with_the_gap_to_the_next_rung(screening, proje
 def test_bad_ladder_configuration_says_where(tmp_path: Path) -> None:
     bad = tmp_path / "ladders.yaml"
     bad.write_text(
-        "version: 1\nladders:\n  x:\n    label: X\n    rungs:\n      - id: a\n        label: A\n        source: s\n"
+        "version: 1\nladders:\n  x:\n    label: X\n    rungs:\n      - id: a\n        label: A\n"
+        "        source: s\n"
         "        criteria:\n          - {id: c, label: C, metric: no_such_metric, op: '>=', value: 1}\n",
         encoding="utf-8",
     )
@@ -137,63 +138,104 @@ def test_recognition_from_application_to_publication_and_removal(screening, db_s
     assert service.pool(db_session, people["sheng"].scope) == []
 
 
-def test_first_set_validity_and_tiered_compensation(db_session) -> None:
+@pytest.fixture(scope="module")
+def wh(projects_province: dict[str, Any]):
+    w = open_warehouse(projects_province["url"])
+    yield w
+    w.close()
+
+
+def test_first_set_recognitions_come_from_the_source(wh, projects_province) -> None:
+    from jingxin.core.scope import Scope
+    from jingxin.cultivation.config import load_first_set
+
+    truth = projects_province["manifest"]["projects"]["first_set"]
+    rules = load_first_set()
+    items = service.first_set_items(wh, Scope(), rules)
+    expected = {i["item_code"]: i for i in truth["items"]}
+    found = {i.item_code: i for i in items}
+    assert set(found) <= set(expected) and len(found) >= 0.9 * len(expected) and len(expected) >= 18
+    labels = {**{v: k for k, v in rules.categories.items()}, **{v: k for k, v in rules.levels.items()}}
+    for code, item in found.items():
+        t = expected[code]
+        assert (item.credit_code, item.division_code, item.product) == (
+            t["credit_code"],
+            t["county_code"],
+            t["product"],
+        )
+        assert item.recognised_on == date.fromisoformat(t["recognised_on"])
+        assert item.category == labels[t["category"]] and item.level == labels[t["level"]]
+        assert item.expires_on == item.recognised_on.replace(year=item.recognised_on.year + 3)
+        assert item.batch_id > 0 and item.source_row > 0  # lineage
+    count = service.first_set_count(items, 2021, rules)
+    assert count["recognised"] == sum(1 for c in found if c.startswith("SZ2021")) and count["target"] == 200
+    assert count["recognised"] >= 0.9 * truth["by_year"]["2021"]
+    assert count["in_catalogue"] == len(found)  # 2019–2021 recognitions are all valid at the end of 2021
+    county = items[0].division_code
+    local = service.first_set_items(wh, Scope(division=county), rules)
+    assert local and {i.division_code for i in local} == {county}
+
+
+def test_first_set_validity_and_tiered_compensation(wh, db_session) -> None:
+    from jingxin.core.scope import Scope
     from jingxin.core.workflow import service as wf
     from jingxin.core.workflow.testing import make_people
+    from jingxin.cultivation.config import load_first_set
 
     people = make_people(db_session)
-    sheng, xihu, wenzhou = people["sheng"], people["xihu"], people["wenzhou"]
-    code = people["qiye"].credit_code
-    item = service.add_first_set(
-        db_session,
-        sheng,
-        credit_code=code,
-        division_code="330106",
-        product="高端数控机床",
-        category="equipment",
-        level="national",
-        recognised_on=date(2021, 3, 1),
+    rules = load_first_set()
+    items = service.first_set_items(wh, Scope(), rules)
+    item = next(i for i in items if i.recognised_on.year == 2020)
+    sheng, wenzhou = people["sheng"], people["wenzhou"]
+    tier = rules.insurance[item.level]
+    assert service.in_catalogue(item, date(2022, 12, 31)) and not service.in_catalogue(item, item.expires_on)
+    c = service.claim(db_session, sheng, items, item.item_code, "insurance", 2021, premium=Decimal("100"))
+    assert c.amount == min(Decimal("100") * Decimal(str(tier.rate)), Decimal(str(tier.cap)))
+    assert (c.credit_code, c.division_code, c.item_code) == (
+        item.credit_code,
+        item.division_code,
+        item.item_code,
     )
-    assert item.expires_on == date(2024, 3, 1)
-    assert service.in_catalogue(item, date(2023, 12, 31)) and not service.in_catalogue(item, date(2024, 3, 1))
-    c = service.claim(db_session, xihu, item.id, "insurance", 2022, premium=Decimal("200"))
-    assert c.amount == Decimal("140.00")  # 70% of 200
-    big = service.claim(db_session, xihu, item.id, "insurance", 2023, premium=Decimal("1000"))
-    assert big.amount == Decimal("300.00")  # capped at 300 for a national item
+    big = service.claim(
+        db_session, sheng, items, item.item_code, "insurance", 2022, premium=Decimal("100000")
+    )
+    assert big.amount == Decimal(str(tier.cap))  # capped
+    with pytest.raises(service.CultivationError, match="有效期"):
+        service.claim(db_session, sheng, items, item.item_code, "insurance", 2024, premium=Decimal("10"))
+    reward = service.claim(db_session, sheng, items, item.item_code, "reward", 2020)
+    assert reward.amount == Decimal(str(rules.rewards[item.level]))
     with pytest.raises(service.CultivationError):
-        service.claim(db_session, xihu, item.id, "insurance", 2025, premium=Decimal("10"))
-    assert service.claim(db_session, xihu, item.id, "reward", 2021).amount == Decimal("50")
-    with pytest.raises(service.CultivationError):
-        service.claim(db_session, xihu, item.id, "reward", 2021)
+        service.claim(db_session, sheng, items, item.item_code, "reward", 2021)
+    outside = wenzhou if not item.division_code.startswith("3303") else people["hangzhou"]
+    theirs = service.first_set_items(wh, outside.scope, rules)
     with pytest.raises(wf.ItemNotFound):
-        service.claim(db_session, wenzhou, item.id, "insurance", 2022, premium=Decimal("5"))
+        service.claim(db_session, outside, theirs, item.item_code, "insurance", 2021, premium=Decimal("5"))
     with pytest.raises(wf.NotAllowed):
-        service.add_first_set(
-            db_session,
-            xihu,
-            credit_code=code,
-            division_code="330106",
-            product="x",
-            category="equipment",
-            level="national",
-            recognised_on=date(2021, 3, 1),
-        )
-    with pytest.raises(wf.FieldProblems):
-        service.add_first_set(
-            db_session,
-            sheng,
-            credit_code=code,
-            division_code="330106",
-            product="x",
-            category="robot",
-            level="national",
-            recognised_on=date(2021, 3, 1),
-        )
-    count = service.first_set_count(db_session, sheng.scope, 2021)
-    assert count == {
-        "year": 2021,
-        "recognised": 1,
-        "target": 200,
-        "by_category": {"equipment": 1, "material": 0, "software": 0},
+        service.claim(db_session, people["qiye"], items, item.item_code, "reward", 2021)
+    assert {c.item_code for c in service.first_set_claims(db_session, sheng.scope)} == {item.item_code}
+    assert service.first_set_claims(db_session, outside.scope) == []
+
+
+def test_first_set_measured_against_the_generated_lists(wh, projects_province) -> None:
+    from jingxin.projects.truth import first_set_accuracy
+
+    truth = projects_province["manifest"]["projects"]
+    out = first_set_accuracy(wh, truth)
+    assert out["truth"] == len(truth["first_set"]["items"]) and out["precision"] == 1.0
+    assert out["recall"] >= 0.9  # only deliberately defective rows are lost
+    assert all(v["found"] <= v["truth"] for v in out["by_year"].values())
+    # A list that says something else is caught: one item moved to another enterprise.
+    changed = {
+        **truth,
+        "first_set": {**truth["first_set"], "items": [dict(i) for i in truth["first_set"]["items"]]},
     }
-    assert service.first_set_count(db_session, wenzhou.scope, 2021)["recognised"] == 0
+    changed["first_set"]["items"][0]["credit_code"] = "91330000000000000X"
+    assert first_set_accuracy(wh, changed)["correct"] == out["correct"] - (
+        1 if truth["first_set"]["items"][0]["item_code"] in {i for i in _found(wh)} else 0
+    )
+
+
+def _found(wh) -> set[str]:
+    from jingxin.core.scope import Scope
+
+    return {i.item_code for i in service.first_set_items(wh, Scope())}

@@ -8,14 +8,13 @@ import pytest
 from jingxin.evaluation.config import (
     ClassRule,
     ConfigError,
-    Deductions,
-    PowerSurcharge,
     Scoring,
     System,
     list_systems,
     load_system,
     parse_system,
 )
+from jingxin.evaluation.config_policies import Deductions, PowerSurcharge
 from jingxin.evaluation.formula import FormulaError, parse_formula
 
 SHIPPED = {

@@ -12,10 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from jingxin.accounts import demo as account_demo
-from jingxin.accounts import service as accounts
-from jingxin.accounts.schemas import UserCreate
-from jingxin.core.audit import Actor
 from jingxin.core.auth import Role, scope_for
 from jingxin.core.db import Database
 from jingxin.core.notify.models import Notification
@@ -23,8 +19,8 @@ from jingxin.core.scope import Scope
 from jingxin.core.workflow import parallel
 from jingxin.core.workflow import service as wf
 from jingxin.core.workflow.sweep import sweep
-from jingxin.core.workflow.testing import PASSWORD, bj, make_people
-from jingxin.fiveg import service
+from jingxin.core.workflow.testing import bj, make_people
+from jingxin.fiveg import service, survey
 
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
 
@@ -41,17 +37,7 @@ def world(_sqlite_template, tmp_path_factory, fast_password_hashing) -> Any:
     shutil.copyfile(_sqlite_template, target)
     database = Database(f"sqlite:///{target}")
     db = database.session()
-    people = make_people(db)
-    codes = account_demo.demo_enterprise_codes(count=6)
-    for name, code in (("yidong", codes[3]), ("liantong", codes[4])):
-        people[name] = accounts.create_user(
-            db,
-            UserCreate(
-                username=name, display_name=name, role=Role.OPERATOR, credit_code=code, password=PASSWORD
-            ),
-            Actor(None, "t"),
-        )
-    db.commit()
+    people = make_people(db)  # with the operators yidong and liantong
     yield db, people
     db.close()
     database.dispose()
@@ -131,8 +117,8 @@ def test_application_end_to_end_with_parallel_approvals(world: Any) -> None:
     assert [i.id for i in wf.list_items(db, other.scope, workflow=service.APPLICATION)[0]] == []
     assert wf.get_item(db, p["hangzhou"].scope, app.id).id == app.id
     with pytest.raises(wf.NotAllowed):  # the operator cannot survey its own site
-        service.schedule_survey(db, op, app.id, date(2021, 9, 30), now=FILED)
-    service.schedule_survey(db, p["xihu"], app.id, date(2021, 9, 30), now=FILED)
+        survey.schedule(db, op, app.id, date(2021, 9, 30), now=FILED)
+    survey.schedule(db, p["xihu"], app.id, date(2021, 9, 30), now=FILED)
     branches = service.record_survey(db, p["xihu"], app.id, "站址可行", now=SURVEYED)
     assert sorted(b.fields["department"] for b in branches) == ["生态环境", "电力", "自然资源"]
     due = {b.fields["department"]: b.clock("approval").due_at for b in branches}
@@ -186,7 +172,7 @@ def test_parallel_join_refuses_when_any_branch_refuses(world: Any) -> None:
         lat=30.27,
         now=FILED,
     )
-    service.schedule_survey(db, p["xihu"], app.id, date(2021, 9, 30), now=FILED)
+    survey.schedule(db, p["xihu"], app.id, date(2021, 9, 30), now=FILED)
     b = {
         x.fields["department"]: x for x in service.record_survey(db, p["xihu"], app.id, "可行", now=SURVEYED)
     }
@@ -216,3 +202,69 @@ def test_generated_applications_against_truth(world: Any) -> None:
     assert sum(truth.late.values()) > 0
     rows = {r.code: r for r in service.progress(db, Scope(division="330300"), bj(2021, 12, 31))}
     assert rows["330302"].built == truth.built.get("330302", 0)
+
+
+def test_survey_scheduled_on_working_days_within_its_deadline(world: Any) -> None:
+    """Filed on 29 September 2021 10:00: the survey deadline is 5 working days later across the
+    National Day holiday (30 Sept, 8, 9 (Saturday, 调休), 11, 12 October, 17:30). A holiday, a
+    Sunday, a past day and a day after the deadline are refused with the days one may choose;
+    the worked Saturday is accepted; the move needs a reason; every party is told."""
+    db, p = world
+    app = service.file_application(
+        db,
+        p["yidong"],
+        county="330106",
+        site_name="踏勘排期站",
+        site_type="tower",
+        power="grid",
+        lon=120.09,
+        lat=30.29,
+        now=FILED,
+    )
+    assert app.clock("schedule").due_at == bj(2021, 10, 8, 17, 30)  # 2 working days
+    assert app.clock("survey").due_at == bj(2021, 10, 12, 17, 30)
+    w = survey.window(app, FILED)
+    assert (w.earliest, w.latest) == (date(2021, 9, 29), date(2021, 10, 12))
+    assert w.working_days() == [
+        date(2021, 9, 29), date(2021, 9, 30), date(2021, 10, 8), date(2021, 10, 9),
+        date(2021, 10, 11), date(2021, 10, 12),
+    ]  # fmt: skip
+    county = p["xihu"]
+    for day, words in (
+        (date(2021, 10, 2), "不是工作日"),  # National Day
+        (date(2021, 10, 10), "不是工作日"),  # an ordinary Sunday
+        (date(2021, 9, 28), "早于今天"),
+        (date(2021, 10, 13), "晚于踏勘时限 2021-10-12"),
+    ):
+        with pytest.raises(service.FiveGError, match=words) as refused:
+            survey.schedule(db, county, app.id, day, now=FILED)
+        assert "2021-10-09" in str(refused.value)  # the worked Saturday is among the choices
+    assert wf.get_item(db, Scope(), app.id).state == "filed"  # nothing was taken
+    with pytest.raises(wf.ItemNotFound):  # a neighbouring county cannot schedule it
+        survey.schedule(db, p["shangcheng"], app.id, date(2021, 10, 9), now=FILED)
+    done = survey.schedule(db, county, app.id, date(2021, 10, 9), place="西溪路口", now=FILED)
+    assert done.state == "survey_scheduled" and done.fields["survey_on"] == "2021-10-09"
+    assert done.fields["survey_parties"] == "县（市、区）经信局、自然资源、生态环境、电力、申请单位（运营商）"
+    assert done.clock("schedule").status == "stopped" and done.clock("schedule").met
+    told = set(db.scalars(select(Notification.user_id).where(Notification.item_id == app.id)))
+    for who in ("yidong", "xihu", "liaison-zrzy", "liaison-sthj", "liaison-dl"):
+        assert p[who].id in told, who
+    assert p["liantong"].id not in told and p["liaison-sw"].id not in told
+    # the operator and the county see it in the schedule; the other operator does not
+    rows = {r.item_id: r for r in survey.schedule_rows(db, p["yidong"].scope, FILED)}
+    assert rows[app.id].survey_on == date(2021, 10, 9) and rows[app.id].place == "西溪路口"
+    assert app.id in {r.item_id for r in survey.schedule_rows(db, p["hangzhou"].scope, FILED)}
+    assert app.id not in {r.item_id for r in survey.schedule_rows(db, p["liantong"].scope, FILED)}
+    assert app.id not in {r.item_id for r in survey.schedule_rows(db, p["lucheng"].scope, FILED)}
+    # moving it needs a reason and stays within the deadline
+    with pytest.raises(service.FiveGError, match="改期须说明原因"):
+        survey.schedule(db, county, app.id, date(2021, 10, 11), now=SURVEYED)
+    moved = survey.schedule(db, county, app.id, date(2021, 10, 11), reason="电力部门人员冲突", now=SURVEYED)
+    assert moved.fields["survey_on"] == "2021-10-11" and moved.fields["survey_note"] == "电力部门人员冲突"
+    assert [s.action for s in moved.steps][-1] == "reschedule_survey"
+    # past its deadline the survey clock is overdue; only the next two working days are offered
+    late = bj(2021, 10, 13, 9)
+    assert survey.schedule_rows(db, p["xihu"].scope, late)[0].overdue
+    with pytest.raises(service.FiveGError, match="已超过时限"):
+        survey.schedule(db, county, app.id, date(2021, 10, 18), reason="再改", now=late)
+    survey.schedule(db, county, app.id, date(2021, 10, 15), reason="补办", now=late)

@@ -319,16 +319,33 @@ def test_plan_proposed_approved_and_executed(db: Any) -> None:
         plans.execute(db, plan.id, sheng)
 
 
-def test_warnings_against_generated_truth(db: Any) -> None:
+def test_warnings_against_generated_truth(db: Any, tmp_path: Any) -> None:
     """Injected below-norm pairs, agreement shortfalls, expiring lots and missing reports are
-    all found, and nothing else is (precision and recall 1.0 on three counties × 25 items)."""
+    all found, and nothing else is (precision and recall 1.0 on three counties × 25 items).
+    The suppliers' reports arrive as the 经信 file, ingested into a warehouse; one in ten of
+    its rows carries a deliberate defect, and a rejected report of the day counts as missing."""
+    from jingxin.core.warehouse import open_warehouse
+    from jingxin.ingest.service import ingest_file
     from jingxin.medical.evaluate import measure
     from jingxin.synth import medical as synth
 
     counties = ["330381", "330382", "330481"]
-    truth = synth.load(db, seed=5, as_of=date(2021, 6, 1), counties=counties, share_injected=0.15)
+    truth = synth.load(
+        db,
+        seed=5,
+        as_of=date(2021, 6, 1),
+        counties=counties,
+        share_injected=0.15,
+        out_dir=tmp_path,
+        supply_defects=0.1,
+    )
     assert truth.below_norm and truth.expiring and truth.agreement_short
-    got = measure(db, truth.manifest(), set(counties))
+    assert truth.supply is not None and truth.supply.path is not None and truth.missing_reports
+    wh = open_warehouse(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    result = ingest_file(wh, "medical-supply", truth.supply.path)
+    assert result.rejected == len(truth.supply.entry.defects) > 0
+    got = measure(db, truth.manifest(), wh.current("medical_supply"), set(counties))
+    wh.close()
     for name, m in got.items():
         assert (name, m["precision"], m["recall"]) == (name, 1.0, 1.0), m
 
@@ -345,50 +362,3 @@ def test_medical_and_fiveg_tables_match_their_migration(db: Any) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diff = compare_metadata(context, coredb.Base.metadata)
     assert [d for d in diff if "medical_" in repr(d) or "fiveg_" in repr(d)] == []
-
-
-def test_suppliers_from_the_registry_and_their_reports(db: Any) -> None:
-    """Suppliers found by industry class in the warehouse registry (an Ibis table); a source
-    file refused whole with row and column, then taken with its batch; the missing list."""
-    import random
-
-    import ibis
-
-    from jingxin.core import credit_code as cc
-    from jingxin.medical import suppliers
-    from jingxin.medical.models import Supplier
-
-    rnd = random.Random(9)
-    maker, drugs, other = (cc.generate("330411", rnd) for _ in range(3))
-    registry = ibis.memtable(
-        {
-            "credit_code": [maker, drugs, other],
-            "name": ["口罩厂", "药厂", "纺织厂"],
-            "county_code": ["330411", "330411", "330411"],
-            "industry_code": ["1781", "2740", "1711"],
-        }
-    )
-    added = suppliers.discover(db, registry)
-    by_code = {s.credit_code for s in added}
-    assert by_code == {maker, drugs}
-    assert {s.item_id for s in added if s.credit_code == drugs} == {"antiviral_oral", "ibuprofen", "lianhua"}
-    assert suppliers.discover(db, registry) == []  # existing suppliers are kept, not doubled
-    on = date(2021, 6, 2)
-    bad = (
-        f"credit_code,item_id,date,capacity,output,stock\n{maker},mask_n95,2021-06-02,100,50,7\n"
-        f"{maker},mask_surgical,2021-06-32,100,50,7\n{other},mask_n95,2021-06-02,1,1,1\n"
-    ).encode()
-    with pytest.raises(suppliers.ReportError) as exc:
-        suppliers.import_reports(db, "日报.csv", bad, "t")
-    assert "日报.csv 第3行 date" in str(exc.value) and "第4行 credit_code/item_id" in str(exc.value)
-    header = "credit_code,item_id,date,capacity,output,stock\n"
-    good = (header + f'{maker},mask_n95,2021-06-02,"1,000",800,70\n').encode()
-    assert suppliers.import_reports(db, "日报.csv", good, "t") == 1
-    with pytest.raises(suppliers.ReportError, match="第2行.*重复"):
-        suppliers.import_reports(db, "日报.csv", good, "t")
-    with pytest.raises(suppliers.ReportError, match="超过产能"):
-        sid = db.query(Supplier).filter_by(credit_code=drugs, item_id="ibuprofen").one().id
-        suppliers.report(db, sid, on, 10, 11, 0, "t")
-    missing = {(m.credit_code, m.item_id) for m in suppliers.missing(db, Scope(division="330400"), on)}
-    assert (maker, "mask_n95") not in missing and (drugs, "ibuprofen") in missing
-    assert not [m for m in suppliers.missing(db, Scope(division="330100"), on) if m.division_code == "330411"]

@@ -10,7 +10,7 @@ medical-*.png."""
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,6 @@ PASSWORD = "jingxin2024demo"
 def site(
     _sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory, fast_password_hashing: None
 ) -> Any:
-    from jingxin.accounts import demo as account_demo
-    from jingxin.accounts import service as accounts
-    from jingxin.accounts.schemas import UserCreate
-    from jingxin.core.audit import Actor
-    from jingxin.core.auth import Role
     from jingxin.core.db import Database
     from jingxin.core.workflow.testing import make_people
     from jingxin.synth import medical as synth
@@ -40,33 +35,30 @@ def site(
     url = f"sqlite:///{home / 'platform.sqlite'}"
     database = Database(url)
     with database.session() as db:
-        make_people(db, PASSWORD)
-        code = account_demo.demo_enterprise_codes(count=6)[3]
-        accounts.create_user(
-            db,
-            UserCreate(
-                username="yidong",
-                display_name="中国移动浙江公司",
-                role=Role.OPERATOR,
-                credit_code=code,
-                password=PASSWORD,
-            ),
-            Actor(None, "t"),
-        )
-        db.commit()
-        synth.load(
+        make_people(db, PASSWORD)  # includes the demo operator yidong
+        truth = synth.load(
             db,
             seed=4,
             as_of=date.today(),
             counties=["330106", "330102", "330110", "330127", "330302"],
-            items=["mask_n95", "pcr_kit", "ventilator_icu"],
+            items=["mask_n95", "pcr_kit", "ventilator_icu", "goggles", "ibuprofen", "tent"],
             share_injected=0.3,
+            out_dir=home / "reports",
+            supply_defects=0.1,
         )
+        # generated applications of another operator in 西湖区, so the station map has points
+        # in several stages (synth.medical.load_fiveg runs them through the real service)
+        people = make_people(db, PASSWORD)
+        liaisons = {
+            d: people[u]
+            for d, u in (("自然资源", "liaison-zrzy"), ("生态环境", "liaison-sthj"), ("电力", "liaison-dl"))
+        }
+        synth.load_fiveg(db, people["liantong"], people["xihu"], liaisons, n=8, seed=5)
     # startup_seconds: the server imports every scenario; under a loaded machine that took over 120 s
     with serve(
         home, database_url=url, warehouse_url=f"duckdb:///{home / 'warehouse.duckdb'}", startup_seconds=300
     ) as base:
-        yield {"base": base, "database": database}
+        yield {"base": base, "database": database, "truth": truth}
     database.dispose()
 
 
@@ -83,6 +75,7 @@ def _submit(page: Any, selector: str) -> None:
 def test_fiveg_application_parallel_approvals_escalation_and_build(
     browser: Any, site: dict[str, Any]
 ) -> None:
+    from jingxin.core.calendar import CHINA_TZ, default_calendar
     from jingxin.core.workflow.models import WorkItem
     from jingxin.core.workflow.sweep import sweep
 
@@ -103,9 +96,29 @@ def test_fiveg_application_parallel_approvals_escalation_and_build(
     assert "站址图纸.pdf" in op.content() and op.locator("#app-state").inner_text() == "已申请"
 
     county = open_as(browser, base, "xihu", PASSWORD)
+    _go(county, f"{base}/fiveg")
+    assert "文三路铁塔站" in county.locator("#survey-schedule").inner_text()  # waiting for its survey
     _go(county, app_url)
-    county.fill("#v-schedule_survey", date.today().isoformat())
-    _submit(county, "form[action$='/schedule_survey'] button")
+    cal = default_calendar()
+    today = datetime.now(CHINA_TZ).date()
+    off = today + timedelta(days=1)
+    while cal.is_working_day(off):
+        off += timedelta(days=1)
+    county.fill("#schedule_survey-on", off.isoformat())  # a weekend or holiday is refused
+    county.locator("#form-schedule_survey button").click()
+    county.wait_for_load_state("networkidle")
+    assert "不是工作日" in county.content()
+    _go(county, app_url)
+    day = today if cal.is_working_day(today) else cal.next_working_day(today)
+    county.fill("#schedule_survey-on", day.isoformat())
+    county.fill("#schedule_survey-place", "文三路站址北门")
+    _submit(county, "#form-schedule_survey button")
+    assert county.locator("#survey-on").inner_text() == day.isoformat()
+    assert county.locator("#app-state").inner_text() == "待踏勘"
+    shot(county, "fiveg-survey")
+    _go(op, f"{base}/fiveg")
+    assert "文三路站址北门" in op.locator("#survey-schedule").inner_text()  # the operator sees it
+    shot(op, "fiveg-survey-schedule")
     county.fill("#v-record_survey", "联合踏勘：站址可行，无遮挡")
     _submit(county, "form[action$='/record_survey'] button")
     assert county.locator("#app-state").inner_text() == "并联审批中"
@@ -128,7 +141,7 @@ def test_fiveg_application_parallel_approvals_escalation_and_build(
         late = next(
             i
             for i in db.query(WorkItem).filter_by(workflow="fiveg_approval")
-            if i.fields["department"] == "电力"
+            if i.fields["department"] == "电力" and i.state == "pending"
         )
         due = late.clock("approval").due_at
         sweep(db, due + timedelta(days=1), send_email=False)
@@ -151,6 +164,14 @@ def test_fiveg_application_parallel_approvals_escalation_and_build(
     _go(city, f"{base}/fiveg")
     assert city.locator("#fiveg-progress").count() == 1
     shot(city, "fiveg-progress")
+    _submit(city, "#to-map")
+    city.wait_for_selector("#fiveg-map[data-map-ready]")
+    assert "西湖区" in city.locator("#fiveg-map-regions").inner_text()
+    shot(city, "fiveg-map")
+    _go(op, f"{base}/fiveg/map")
+    op.wait_for_selector("#fiveg-map[data-map-ready]")
+    assert "已建成 1" in op.locator("#fiveg-map-stages").inner_text()
+    shot(op, "fiveg-map-operator")
     for page in (op, county, city, power):
         assert page.js_errors == []
 
@@ -164,7 +185,21 @@ def test_dispatch_plan_proposed_approved_and_booked(browser: Any, site: dict[str
     _go(sheng, f"{base}/medical/warnings")
     assert sheng.locator("#medical-warnings tbody tr").count() > 1
     shot(sheng, "medical-warnings")
+    # the 经信 liaison uploads the key suppliers' daily reports; the defective rows are kept
+    truth = site["truth"]
+    jx = open_as(browser, base, "liaison-jx", PASSWORD)
+    _go(jx, f"{base}/data")
+    jx.select_option("#upload-source", "medical-supply")
+    jx.set_input_files("#upload-file", str(truth.supply.path))
+    jx.click("form[action='/data/upload'] button[type=submit]")
+    jx.wait_for_url("**/data/batches/*")
+    jx.wait_for_load_state("networkidle")
+    assert jx.locator("table.data tbody tr").count() >= len(truth.supply.entry.defects) > 0
+    shot(jx, "medical-supply-batch")
     _go(sheng, f"{base}/medical/suppliers")
+    board = sheng.locator("#supplier-board tbody")
+    assert board.locator(".badge-bad").count() == len(truth.missing_reports)
+    assert "批次" in board.inner_text()
     shot(sheng, "medical-suppliers")
     _go(sheng, f"{base}/medical/dispatch")
     sheng.fill("#d-on", date.today().isoformat())
@@ -174,4 +209,4 @@ def test_dispatch_plan_proposed_approved_and_booked(browser: Any, site: dict[str
     _submit(sheng, "form[action$='/execute'] button")
     assert "已执行" in sheng.content()
     shot(sheng, "medical-dispatch")
-    assert sheng.js_errors == []
+    assert sheng.js_errors == [] and jx.js_errors == []

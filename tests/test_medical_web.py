@@ -6,22 +6,35 @@ reach (an operator another's application, a county another county's stock: 404).
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from jingxin.accounts import demo as account_demo
-from jingxin.accounts import service as accounts
-from jingxin.accounts.schemas import UserCreate
-from jingxin.core.audit import Actor
-from jingxin.core.auth import Role
+from jingxin.core.calendar import CHINA_TZ, default_calendar
+from jingxin.core.workflow.testing import make_people
 from jingxin.synth import medical as synth
 from jingxin.web.testing import DEMO_PASSWORD, login
 
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
 AS_OF = date(2021, 6, 1)
+
+
+def next_working_day() -> str:
+    """Today or the next working day (Beijing), on the platform's calendar."""
+    cal = default_calendar()
+    today = datetime.now(CHINA_TZ).date()
+    return (today if cal.is_working_day(today) else cal.next_working_day(today)).isoformat()
+
+
+def next_holiday() -> str:
+    """The next day off (weekend or holiday) from today (Beijing)."""
+    cal = default_calendar()
+    day = datetime.now(CHINA_TZ).date()
+    while cal.is_working_day(day):
+        day += timedelta(days=1)
+    return day.isoformat()
 
 
 @pytest.fixture
@@ -36,7 +49,9 @@ def _csrf(client: Any, user: str) -> str:
     return login(client, user)
 
 
-def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: dict[str, Any]) -> None:
+def test_medical_pages_and_dispatch(
+    web_app: Any, web_client: Any, demo_users: dict[str, Any], tmp_path: Path
+) -> None:
     with web_app.state.db.session() as db:
         truth = synth.load(
             db,
@@ -45,8 +60,19 @@ def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: d
             counties=["330106", "330102", "330127", "330302"],
             items=["mask_n95", "pcr_kit", "ventilator_icu"],
             share_injected=0.3,
+            out_dir=tmp_path / "reports",
         )
     c = web_client
+    assert truth.supply is not None and truth.supply.path is not None
+    token = _csrf(c, "liaison-jx")  # the 经信 liaison uploads the suppliers' daily reports
+    sent = c.post(
+        "/api/v1/batches",
+        data={"source": "medical-supply"},
+        files={"file": (truth.supply.path.name, truth.supply.path.read_bytes())},
+        headers={"X-CSRF-Token": token},
+    )
+    assert sent.status_code in (200, 201), sent.text
+    assert sent.json()["batch"]["accepted"] == len(truth.supply.reported)
     token = _csrf(c, "sheng")
     page = c.get(f"/medical?item=pcr_kit&on={AS_OF}")
     assert page.status_code == 200 and "西湖区" in page.text and "鹿城区" in page.text
@@ -56,7 +82,8 @@ def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: d
     for _code, lot in truth.expiring:
         assert lot in warn.text
     board = c.get(f"/medical/suppliers?on={AS_OF}")
-    assert board.text.count("缺报") - 1 == len(truth.missing_reports)  # one in the hint
+    assert board.text.count("缺报") - 1 == len(truth.missing_reports) > 0  # one in the hint
+    assert f"/data/batches/{sent.json()['batch']['batch_id']}" in board.text  # each figure names its batch
     made = c.post(
         "/medical/dispatch",
         data={"on": AS_OF.isoformat(), "scenario": "surge", "csrf_token": token},
@@ -83,21 +110,8 @@ def test_medical_pages_and_dispatch(web_app: Any, web_client: Any, demo_users: d
 
 
 def test_fiveg_pages_end_to_end(web_app: Any, web_client: Any, demo_users: dict[str, Any]) -> None:
-    codes = account_demo.demo_enterprise_codes(count=6)
     with web_app.state.db.session() as db:
-        for name, code in (("yidong", codes[3]), ("liantong", codes[4])):
-            accounts.create_user(
-                db,
-                UserCreate(
-                    username=name,
-                    display_name=name,
-                    role=Role.OPERATOR,
-                    credit_code=code,
-                    password=DEMO_PASSWORD,
-                ),
-                Actor(None, "t"),
-            )
-        db.commit()
+        make_people(db, DEMO_PASSWORD)  # the demo operator yidong and a second operator, liantong
     c = web_client
     token = _csrf(c, "yidong")
     assert c.get("/").status_code == 200  # the home page of the new role
@@ -135,7 +149,15 @@ def test_fiveg_pages_end_to_end(web_app: Any, web_client: Any, demo_users: dict[
     _csrf(c, "liantong")
     assert c.get(url).status_code == 404 and "文三路" not in c.get("/fiveg").text
     token = _csrf(c, "xihu")
-    c.post(url + "/schedule_survey", data={"value": "2021-10-08", "csrf_token": token})
+    holiday = next_holiday()
+    refused = c.post(url + "/schedule_survey", data={"survey_on": holiday, "csrf_token": token})
+    assert refused.status_code == 422 and "不是工作日" in refused.text
+    done = c.post(
+        url + "/schedule_survey",
+        data={"survey_on": next_working_day(), "survey_place": "站址北门", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and "站址北门" in c.get(url).text
     c.post(url + "/record_survey", data={"value": "可行", "csrf_token": token})
     assert "并联审批中" in c.get(url).text
     for liaison in ("liaison-zrzy", "liaison-sthj", "liaison-dl"):

@@ -1,7 +1,8 @@
 """A 直兑 payout end to end in a real browser (Debian's chromium through Playwright) against a
 uvicorn server: the province sets the budget; 西湖区 lists the beneficiaries, excludes one with
-its reason and confirms; finance records the payment; the enterprise opens its code page on a
-phone-sized screen and sees the money. Screenshots go to docs/screenshots/policies-*.png."""
+its reason and confirms; 西湖区's finance bureau (财政部门) records the payment; the enterprise
+opens its code page on a phone-sized screen and sees the money. Screenshots go to
+docs/screenshots/policies-*.png."""
 
 from __future__ import annotations
 
@@ -67,27 +68,29 @@ def test_direct_payout_in_the_browser(server: dict[str, Any], browser: Any) -> N
     assert xihu.locator("tr.line-excluded").count() == 1
     assert "企业已迁出本县" in xihu.locator("#payout-history").inner_text()
 
-    sheng.goto(xihu.url)
-    sheng.fill("input[name=payment_ref]", "浙财拨〔2022〕0601号")
-    sheng.click("#step-record_payment")
-    sheng.wait_for_load_state("networkidle")
-    assert sheng.locator("#payout-state").inner_text() == "已拨付"
-    left = float(sheng.locator("#budget-left").inner_text().replace(",", ""))
+    assert xihu.locator("#step-record_payment").count() == 0  # the county does not pay
+    caizheng = open_as(browser, server["base"], "caizheng", server["password"])  # 西湖区财政局
+    caizheng.goto(xihu.url)
+    caizheng.fill("input[name=payment_ref]", "西财拨〔2022〕0601号")
+    caizheng.click("#step-record_payment")
+    caizheng.wait_for_load_state("networkidle")
+    assert caizheng.locator("#payout-state").inner_text() == "已拨付"
+    left = float(caizheng.locator("#budget-left").inner_text().replace(",", ""))
     assert left >= 0 and abs(left - server["xihu"][1]["amount"]) < 0.02  # only the excluded amount is left
-    shot(sheng, "policies-payout-paid", full_page=False)
+    shot(caizheng, "policies-payout-paid", full_page=False)
 
     qiye = open_as(browser, server["base"], "qiye", server["password"], viewport=PHONE)
     qiye.goto(f"{server['base']}/qiye")
     qiye.wait_for_load_state("networkidle")
     assert server["own"] in qiye.url
     paid = qiye.locator("#qy-payouts tr.payout-paid")
-    assert paid.count() == 1 and "浙财拨〔2022〕0601号" in paid.inner_text()
+    assert paid.count() == 1 and "西财拨〔2022〕0601号" in paid.inner_text()
     assert qiye.locator(".qy-qr img").is_visible()
     shot(qiye, "policies-enterprise-code-phone", full_page=False)
     qiye.locator("#policy-land_tax_relief summary").click()
     assert "批次" in qiye.locator("#policy-land_tax_relief").inner_text()
     shot(qiye, "policies-trace-phone")
-    for page in (sheng, xihu, qiye):
+    for page in (sheng, xihu, caizheng, qiye):
         assert page.js_errors == []
 
 

@@ -82,13 +82,13 @@ def test_direct_payout_end_to_end(db_session, wh, people) -> None:
 
     # finance cannot pay before the county confirms; the county confirms
     with pytest.raises(workflow.InvalidTransition):
-        payouts.record_payment(db_session, u["sheng"], item.id, "PZ-1")
+        payouts.record_payment(db_session, u["caizheng"], item.id, "PZ-1")
     payouts.confirm(db_session, u["xihu"], item.id)
     budget = payouts.budget_of(db_session, POLICY, XIHU, 2022)
     expected = sum(r.amount_fen for r in lines if r.id != dropped.id)
     assert budget.committed_fen == expected <= budget.total_fen
 
-    payouts.record_payment(db_session, u["sheng"], item.id, "PZ-2022-0001")
+    payouts.record_payment(db_session, u["caizheng"], item.id, "PZ-2022-0001")
     db_session.expire_all()
     budget = payouts.budget_of(db_session, POLICY, XIHU, 2022)
     assert budget.paid_fen == expected
@@ -210,10 +210,94 @@ def test_application_reviewed_then_paid(db_session, wh, people) -> None:
         payouts.approve(db_session, reviewer, item.id)
     payouts.set_budget(db_session, u["sheng"], "tech_upgrade_subsidy", county, 2022, 10_000_000)
     payouts.approve(db_session, reviewer, item.id)
-    payouts.record_payment(db_session, u["sheng"], item.id, "PZ-JG-1")
+    payer = u["caizheng"] if county == XIHU else _finance(db_session, county)
+    payouts.record_payment(db_session, payer, item.id, "PZ-JG-1")
     mine = payouts.lines_for_enterprise(db_session, applicant.scope, code)
     assert len(mine) == 1 and mine[0].status == "paid" and mine[0].amount_fen > 0
     assert db_session.scalar(select(PayoutLine.status).where(PayoutLine.item_id == item.id)) == "paid"
+
+
+def _finance(db_session, county: str, username: str | None = None) -> Any:
+    """A finance bureau (财政部门) account of `county`."""
+    from jingxin.accounts import service as accounts
+    from jingxin.accounts.schemas import UserCreate
+    from jingxin.core.audit import Actor
+    from jingxin.core.auth import Role
+
+    name = username or f"caizheng-{county}"
+    user = accounts.get_user_by_username(db_session, name) or accounts.create_user(
+        db_session,
+        UserCreate(
+            username=name,
+            display_name="财政局",
+            role=Role.FINANCE,
+            division_code=county,
+            password="pw-policies-2024",
+        ),
+        Actor(None, "test", None),
+    )
+    db_session.commit()
+    return user
+
+
+def test_only_finance_of_the_region_records_the_payment(db_session, wh, people) -> None:
+    """The payment step is finance's alone (财政部门), and only of a region that holds the list's
+    county: the county analyst who confirmed it, the province analyst, an administrator and the
+    finance bureau of another county are refused; 杭州市's finance bureau may pay a 西湖区 list.
+    Finance sees the payout cases of its region and nothing else: no other case, no warehouse
+    row, no enterprise."""
+    from jingxin.core.auth import Role, scope_for
+
+    u, xihu = people["users"], people["xihu"]
+    payouts.set_budget(db_session, u["sheng"], POLICY, XIHU, 2022, sum(r["amount"] for r in xihu))
+    item = payouts.create_list(db_session, wh, u["xihu"], POLICY, XIHU, DAY)
+    payouts.confirm(db_session, u["xihu"], item.id)
+    caizheng, other = u["caizheng"], _finance(db_session, SHANGCHENG)
+    assert caizheng.role == "finance" and not caizheng.clearance
+
+    # finance cannot confirm nor exclude: those are the county's steps
+    with pytest.raises(workflow.NotAllowed):
+        payouts.exclude(db_session, caizheng, item.id, payouts.lines(db_session, item)[0].id, "不应兑现")
+    for who in ("xihu", "sheng", "hangzhou", "admin"):
+        with pytest.raises(workflow.NotAllowed):
+            payouts.record_payment(db_session, u[who], item.id, "PZ-X")
+    with pytest.raises(workflow.ItemNotFound):  # another county's finance does not even see it
+        payouts.record_payment(db_session, other, item.id, "PZ-X")
+    # neither through the generic work API of the workflow core
+    with pytest.raises(workflow.NotAllowed):
+        workflow.act(db_session, item.id, "record_payment", u["xihu"], fields={"payment_ref": "PZ-X"})
+    db_session.expire_all()
+    assert workflow.get_item(db_session, caizheng.scope, item.id).state == "confirmed"
+    assert payouts.budget_of(db_session, POLICY, XIHU, 2022).paid_fen == 0
+
+    # the finance bureau is told that the list awaits its payment; the other county's is not
+    from jingxin.core.notify.service import inbox
+
+    def titles(user: Any) -> list[str]:
+        notes = inbox(db_session, user.id)
+        return [n.title for n in (notes[0] if isinstance(notes, tuple) else notes)]
+
+    assert any("待财政拨付" in t for t in titles(caizheng))
+    assert not any("待财政拨付" in t for t in titles(other))
+
+    # the city's finance bureau covers 西湖区 too; the payment moves committed money to paid
+    city = _finance(db_session, "330100", "caizheng-hz")
+    payouts.record_payment(db_session, city, item.id, "杭财拨〔2022〕1号")
+    db_session.expire_all()
+    budget = payouts.budget_of(db_session, POLICY, XIHU, 2022)
+    assert budget.paid_fen == budget.committed_fen > 0
+    assert {r.status for r in payouts.lines(db_session, item)} == {"paid"}
+
+    # what finance sees: payout cases of its region, nothing else
+    scope = scope_for(Role.FINANCE, XIHU)
+    assert scope == caizheng.scope and scope.pinned
+    assert workflow.list_items(db_session, scope, workflow=payouts.DIRECT)[1] == 1
+    assert workflow.list_items(db_session, other.scope, workflow=payouts.DIRECT)[1] == 0
+    assert not scope.allows_enterprise(xihu[0]["credit_code"], XIHU)
+    assert not scope.allows_record(XIHU, None, None, "appeal")
+    assert scope.allows_record(XIHU, None, None, payouts.DIRECT)
+    assert service.beneficiaries(wh, scope, POLICY, DAY) == []
+    assert payouts.budgets(db_session, scope) == []
 
 
 def test_policy_tables_match_their_migration(platform_url: str) -> None:

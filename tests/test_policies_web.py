@@ -195,7 +195,22 @@ def test_direct_payout_through_the_pages(world) -> None:
     ).group(1)
     xihu.post(f"/policies/payouts/{item}/exclude", data={"line": line, "reason": "已迁出本县"}, headers=hx)
     xihu.post(f"/policies/payouts/{item}/confirm", data={}, headers=hx)
-    sheng.post(f"/policies/payouts/{item}/record_payment", data={"payment_ref": "PZ-WEB-1"}, headers=h)
+    # finance records the payment: the confirming county may not, the finance bureau does
+    caizheng = world["client"]("caizheng")
+    hc = {"X-CSRF-Token": _csrf(caizheng)}
+    r = xihu.post(
+        f"/policies/payouts/{item}/record_payment",
+        data={"payment_ref": "PZ-X"},
+        headers=hx,
+        follow_redirects=False,
+    )
+    assert r.status_code == 403
+    page = caizheng.get(f"/policies/payouts/{item}").text
+    assert 'id="step-record_payment"' in page and 'id="step-confirm"' not in page
+    assert 'href="/qiye/' not in page  # finance opens no enterprise page
+    listing = caizheng.get("/policies/payouts").text
+    assert f"/policies/payouts/{item}" in listing and 'id="create-list"' not in listing
+    caizheng.post(f"/policies/payouts/{item}/record_payment", data={"payment_ref": "PZ-WEB-1"}, headers=hc)
     page = xihu.get(f"/policies/payouts/{item}").text
     assert "已拨付" in page and "已迁出本县" in page
     mine = qiye.get(f"/qiye/{world['own']}").text

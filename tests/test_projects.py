@@ -14,12 +14,13 @@ import duckdb
 import openpyxl
 import pytest
 
+from jingxin.core.calendar import default_calendar
 from jingxin.core.warehouse import open_warehouse
 from jingxin.core.workflow.testing import bj
 from jingxin.projects import facts
 from jingxin.projects.did import estimate
-from jingxin.projects.export import COLUMNS, FIRST_DATA_ROW, write_monthly_table
-from jingxin.projects.progress import county_progress
+from jingxin.projects.export import COLOURED, COLUMNS, FILLS, FIRST_DATA_ROW, write_monthly_table
+from jingxin.projects.progress import PACE, county_progress
 
 pytest_plugins = ["jingxin.web.pytest_fixtures", "jingxin.projects.testing"]
 MONTH = "2021-06"
@@ -58,6 +59,7 @@ def test_other_files_unchanged_by_the_projects_flag(tmp_path: Path) -> None:
         "projects",
         "project-progress",
         "cultivation-profile",
+        "first-set",
     }
     assert b.projects["count"] > 0 and not a.projects
 
@@ -125,18 +127,26 @@ def test_monthly_table_matches_the_warehouse_cell_by_cell(wh, progress, projects
     )
     signed = dict(
         con.execute(
-            f"SELECT county_code, COUNT(*) FROM {register} r WHERE category = '招引项目' AND planned_signed_on "
-            "BETWEEN DATE '2021-01-01' AND DATE '2021-06-30' GROUP BY 1"
+            f"SELECT county_code, COUNT(*) FROM {register} r WHERE category = '招引项目' "
+            "AND planned_signed_on BETWEEN DATE '2021-01-01' AND DATE '2021-06-30' GROUP BY 1"
         ).fetchall()
     )
     con.close()
     col = {k: i for i, (_h, k) in enumerate(COLUMNS)}
     data = list(sheet.iter_rows(min_row=FIRST_DATA_ROW + 1, values_only=True))
-    assert data[-1][0] == "合计"
-    rows = data[:-1]
+    total_at = [r[0] for r in data].index("合计")
+    rows = data[:total_at]
     assert len(rows) == len(progress.rows)
-    for row in rows:
+    by_code = {r["county_code"]: r for r in progress.rows}
+    fills = {v.lstrip("#").upper(): k for k, v in FILLS.items()}
+    for k, row in enumerate(rows):
         code = row[col["county_code"]]
+        # Progress colours: each coloured cell is filled as the page colours it, 进度 in words.
+        line = FIRST_DATA_ROW + 1 + k
+        for key, colour_key in COLOURED.items():
+            fill = sheet.cell(row=line, column=col[key] + 1).fill.fgColor.rgb[-6:].upper()
+            assert fills[fill] == by_code[code][colour_key], (code, key)
+        assert row[col["status"]] == PACE[by_code[code]["colour"]]
         assert row[col["investment"]] == pytest.approx(float(invest.get(code, 0.0)), abs=0.005)
         assert row[col["investment_last_year"]] == pytest.approx(float(before.get(code, 0.0)), abs=0.005)
         assert (row[col["tech_projects"]] or 0) == started.get(code, 0)
@@ -146,7 +156,10 @@ def test_monthly_table_matches_the_warehouse_cell_by_cell(wh, progress, projects
             assert row[col["investment_growth"]] == pytest.approx(
                 (float(a or 0) / float(b) - 1) * 100, abs=0.006
             )
-    assert data[-1][col["investment"]] == pytest.approx(sum(float(v) for v in invest.values()), abs=0.05)
+    assert [c for c in data[total_at + 2] if c] == ["进度颜色：", *PACE.values()]
+    assert data[total_at][col["investment"]] == pytest.approx(
+        sum(float(v) for v in invest.values()), abs=0.05
+    )
 
 
 def test_did_recovers_the_generated_effect(wh, projects_province) -> None:
@@ -224,10 +237,170 @@ def test_stages_replayed_problems_routed_and_overdue_across_a_holiday(wh, db_ses
     assert case.id in {o["id"] for o in stages.overdue(db_session, admin, bj(2021, 10, 13, 9))}
     with pytest.raises(wf.FieldProblems):
         stages.raise_problem(db_session, admin, project, "x", "不存在的部门")
-    # A stage clock: 开工 of a 重大项目 within 40 working days of signing, holidays skipped.
-    kinds = {i.fields["category"]: i for i in items}
-    limits = {"major": 40, "tech": 60, "attracted": 90}
-    for kind, item in kinds.items():
-        assert next(c for c in item.clocks if c.name == "start_clock").working_days == limits[kind]
+    # Each project's 开工 clock runs to its own deadline: the planned date + 10 working days.
+    planned = reg.set_index("project_id")["planned_start_on"]
+    for item in items:
+        due = date.fromisoformat(item.fields["start_due_on"])
+        assert due == default_calendar().add_working_days(planned[item.fields["project_id"]].date(), 10)
+        clock = item.clock("start_clock")
+        assert stages._utc_naive(clock.due_at) == stages._utc_naive(bj(due.year, due.month, due.day, 17, 30))
     lateness = stages.plan_delays(reg, date(2021, 12, 31))
     assert (lateness["working_days_late"] > 0).all() and len(lateness) > 0
+
+
+def test_forecast_errors_are_scored_by_county() -> None:
+    from jingxin.projects.truth import score_forecast
+
+    money = score_forecast(
+        {"a": 110.0, "b": 90.0, "c": 5.0}, {"a": 100.0, "b": 100.0, "c": 0.0}, relative=True
+    )
+    assert money["by_county"] == {"a": 0.1, "b": -0.1}  # c had no investment: no relative error
+    assert money["total_error"] == pytest.approx(0.025) and money["median_abs_error"] == pytest.approx(0.1)
+    assert money["bias"] == pytest.approx(0.0) and money["within"] == 1.0
+    counts = score_forecast({"a": 3, "b": 7}, {"a": 5, "b": 7, "d": 2}, relative=False)
+    assert counts["by_county"] == {"a": -2.0, "b": 0.0, "d": -2.0}
+    assert counts["total_error"] == -4.0 and counts["within"] == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_forecast_sees_only_what_was_known_at_the_month() -> None:
+    import pandas as pd
+
+    from jingxin.projects.progress import as_of
+
+    reg = pd.DataFrame(
+        {
+            "project_id": ["A", "B"],
+            "signed_on": pd.to_datetime(["2021-01-10", "2021-08-01"]),
+            "started_on": pd.to_datetime(["2021-05-20", None]),
+            "production_on": pd.to_datetime(["2021-11-02", None]),
+            "capacity_on": pd.to_datetime([None, None]),
+        }
+    )
+    known = as_of(reg, pd.Timestamp("2021-06-30"))
+    assert list(known["project_id"]) == ["A"]  # B was signed later
+    assert known.iloc[0]["started_on"] == pd.Timestamp("2021-05-20") and pd.isna(
+        known.iloc[0]["production_on"]
+    )
+
+
+def test_year_end_forecast_measured_against_the_generated_year(wh, projects_province) -> None:
+    from jingxin.projects.truth import forecast_accuracy, year_end_truth
+
+    truth = projects_province["manifest"]["projects"]
+    actual = year_end_truth(truth, 2021)
+    expected = sum(
+        v for p in truth["projects"] for m, v in p["investment_by_month"].items() if m[:4] == "2021"
+    )
+    assert sum(c["investment"] for c in actual.values()) == pytest.approx(expected)
+    result = forecast_accuracy(wh, truth, 2021, (3, 11))
+    early, late = (h["investment"] for h in result["horizons"])
+    assert [h["horizon_months"] for h in result["horizons"]] == [9, 1]
+    assert early["counties"] == late["counties"] > 20
+    # One month before the year end the forecast is close; nine months before, less so.
+    assert abs(late["total_error"]) < 0.05 and late["median_abs_error"] < 0.05
+    assert early["median_abs_error"] > late["median_abs_error"]
+    late_counts = result["horizons"][1]["tech_projects"]
+    assert abs(late_counts["total_error"]) <= 0.1 * late_counts["total_actual"]
+
+
+def test_milestone_deadline_across_a_holiday_flagged_and_notified(db_session) -> None:
+    from jingxin.core.notify.models import Notification
+    from jingxin.core.workflow import service as wf
+    from jingxin.core.workflow.sweep import sweep
+    from jingxin.core.workflow.testing import make_people
+    from jingxin.projects import stages
+
+    people = make_people(db_session)
+    xihu = people["xihu"]
+    # Planned 开工 Wednesday 29 September 2021; 10 working days of grace skip 国庆 (1–7 October)
+    # and count Saturday 9 October (调休): due Tuesday 19 October, not Wednesday 13 October.
+    due = stages.milestone_deadlines({"planned_start_on": date(2021, 9, 29), "planned_production_on": None})
+    assert due == {"start_due_on": "2021-10-19"}
+    with pytest.raises(wf.FieldProblems, match="2021-06-30"):
+        wf.start_item(
+            db_session,
+            "project_stage",
+            xihu,
+            division_code="330106",
+            fields={"title": "x", "project_id": "XM1", "category": "tech", "signed_on": "2021-9-1x"},
+        )
+    case = wf.start_item(
+        db_session,
+        "project_stage",
+        xihu,
+        division_code="330106",
+        fields={
+            "title": "智能化改造项目",
+            "project_id": "XM1",
+            "category": "tech",
+            "signed_on": "2021-09-01",
+            **due,
+        },
+        now=bj(2021, 9, 1, 10),
+    )
+    clock = case.clock("start_clock")
+    assert stages._utc_naive(clock.due_at) == stages._utc_naive(bj(2021, 10, 19, 17, 30))
+    sweep(db_session, bj(2021, 10, 19, 12), send_email=False)
+    db_session.refresh(case)
+    assert case.clock("start_clock").overdue_at is None
+    assert case.id not in {o["id"] for o in stages.overdue(db_session, xihu, bj(2021, 10, 19, 12))}
+    sweep(db_session, bj(2021, 10, 20, 9), send_email=False)
+    db_session.refresh(case)
+    assert case.clock("start_clock").overdue_at is not None
+    assert case.id in {o["id"] for o in stages.overdue(db_session, xihu, bj(2021, 10, 20, 9))}
+    notes = db_session.query(Notification).filter(Notification.user_id == xihu.id).all()
+    assert any("项目节点已超期" in n.title and "智能化改造项目" in n.title for n in notes)
+    done = wf.act(
+        db_session,
+        case.id,
+        "record_start",
+        xihu,
+        fields={"started_on": "2021-10-25"},
+        now=bj(2021, 10, 25, 10),
+    )
+    assert done.clock("start_clock").met is False
+
+
+def test_progress_colours_follow_the_configured_thresholds(tmp_path: Path) -> None:
+    from jingxin.projects.config import ConfigError, load_targets
+    from jingxin.projects.progress import delay_colour, pace_colour, worst
+
+    cfg = load_targets()
+    assert [pace_colour(p, cfg) for p in (1.2, 1.0, 0.9, 0.8, 0.5, None)] == [
+        "green",
+        "green",
+        "orange",
+        "orange",
+        "red",
+        "grey",
+    ]
+    assert [delay_colour(d, cfg) for d in (0, 1, 29, 30)] == ["green", "orange", "orange", "red"]
+    assert worst(["green", "grey", "orange"]) == "orange" and worst(["grey", "grey"]) == "grey"
+    text = (Path(__file__).parents[1] / "src/jingxin/projects/config/targets.yaml").read_text(
+        encoding="utf-8"
+    )
+    stricter = tmp_path / "targets.yaml"
+    stricter.write_text(
+        text.replace("orange: 0.8", "orange: 0.95").replace(
+            "serious_working_days: 30", "serious_working_days: 5"
+        ),
+        encoding="utf-8",
+    )
+    own = load_targets(stricter)
+    assert pace_colour(0.9, own) == "red" and delay_colour(5, own) == "red"
+    wrong = tmp_path / "wrong.yaml"
+    wrong.write_text(text.replace("orange: 0.8", "orange: 1.5"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="colours"):
+        load_targets(wrong)
+
+
+def test_a_clock_due_field_must_be_a_declared_date(tmp_path: Path) -> None:
+    from jingxin.core.workflow.config import WorkflowConfigError, parse_workflow
+
+    source = Path(__file__).parents[1] / "src/jingxin/projects/workflows/project_stage.yaml"
+    text = source.read_text(encoding="utf-8")
+    assert parse_workflow(source).clocks["start_clock"].due_field == "start_due_on"
+    bad = tmp_path / "project_stage.yaml"
+    bad.write_text(text.replace("due_field: start_due_on", "due_field: title"), encoding="utf-8")
+    with pytest.raises(WorkflowConfigError, match="due_field 'title'"):
+        parse_workflow(bad)

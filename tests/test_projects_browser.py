@@ -1,8 +1,10 @@
 """A project's life from 签约 to 达产 and a recognition from application to publication, in a real
 browser against a real server. The county replays its reports up to the signing date, then
-records 开工, 投产 and 达产 on the case page; an enterprise applies for 隐形冠军 with its
+records 开工, 投产 and 达产 on the case page, each project coloured by its progress against its
+planned milestones; an enterprise applies for 隐形冠军 with its
 screening trace, the county, the city and the province approve, and the province publishes the
-pool. Screenshots go to docs/screenshots/projects-*.png."""
+pool; the province registers a 首台(套) compensation on an item of the 经信 recognition list.
+Screenshots go to docs/screenshots/projects-*.png and cultivation-*.png."""
 
 from __future__ import annotations
 
@@ -17,6 +19,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 pytest.importorskip("playwright.sync_api")
 MONTH = "2021-06"
 pytest_plugins = ["jingxin.projects.testing"]
+# The fills of the progress colours (web/static/css/jingxin.css .pace-*), as the browser reports them.
+PACE_RGB = {
+    "green": "rgb(227, 244, 232)",
+    "orange": "rgb(253, 235, 215)",
+    "red": "rgb(251, 224, 223)",
+    "grey": "rgb(238, 238, 238)",
+}
 
 
 @pytest.fixture(scope="module")
@@ -90,10 +99,20 @@ def test_project_life_from_signing_to_capacity(server, browser) -> None:
     row = page.locator(f"#p-{p['project_id']}")
     link = row.locator("a[href^='/work/']")
     assert link.count() == 1
+    # The case runs to the project's own 开工 deadline (planned date + grace in working days),
+    # and every project carries its progress colour, filled by the stylesheet.
+    assert "开工时限至" in row.locator(".deadline").inner_text()
+    assert page.locator("#pace-legend").is_visible()
+    colours = page.locator("#projects td[data-pace]")
+    assert colours.count() == page.locator("#projects tbody tr").count()
+    for key, rgb in PACE_RGB.items():
+        cell = page.locator(f"#projects td[data-pace={key}]")
+        if cell.count():
+            assert cell.first.evaluate("e => getComputedStyle(e).backgroundColor") == rgb
     shot(page, "projects-register")
     link.click()
     page.wait_for_load_state("networkidle")
-    assert "已签约" in page.content()
+    assert "已签约" in page.content() and "开工节点时限" in page.content()
     act(page, "record_start", {"started_on": str(p["started_on"].date())})
     assert "已开工" in page.content()
     act(page, "record_production", {"production_on": str(p["production_on"].date())})
@@ -111,6 +130,15 @@ def test_project_life_from_signing_to_capacity(server, browser) -> None:
     province.goto(f"{server['base']}/projects/progress?month={MONTH}")
     assert province.locator("#progress tbody tr").count() > 5
     assert "双重差分" in province.content()
+    assert province.locator("#pace-legend .badge").count() == 4
+    shown = province.locator("#progress td[data-pace]")
+    seen = set()
+    for k in range(shown.count()):
+        cell = shown.nth(k)
+        key = cell.get_attribute("data-pace")
+        seen.add(key)
+        assert cell.evaluate("e => getComputedStyle(e).backgroundColor") == PACE_RGB[key]
+    assert len(seen) >= 2, seen  # counties differ in pace
     shot(province, "projects-progress-province")
     province.context.close()
 
@@ -153,3 +181,21 @@ def test_recognition_from_application_to_publication(server, browser) -> None:
     shot(province, "cultivation-screen")
     assert not province.js_errors, province.js_errors
     province.context.close()
+
+
+def test_first_set_list_from_the_source_and_a_claim(server, browser) -> None:
+    base = server["base"]
+    page = open_as(browser, base, "sheng", server["password"])
+    page.goto(f"{base}/cultivation/first-set")
+    rows = page.locator("#first-set tbody tr")
+    assert rows.count() > 0 and "批次" in page.locator(".page-head .hint").inner_text()
+    first = rows.first
+    code = first.get_attribute("id").removeprefix("fs-")
+    first.locator("input[name=premium]").fill("120")
+    first.locator("button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    assert "已登记保险补偿" in page.content()
+    assert code in page.locator("#first-set-claims").inner_text()
+    shot(page, "cultivation-first-set")
+    assert not page.js_errors, page.js_errors
+    page.context.close()

@@ -54,7 +54,9 @@ def world(province, web_settings, request) -> dict[str, Any]:
     app = request.getfixturevalue("web_app")
     county = province["county"]
     with app.state.db.session() as db:
-        account_demo.create_demo_users(db, DEMO_PASSWORD, enterprise_code=province["own"], staff_enterprises=[])
+        account_demo.create_demo_users(
+            db, DEMO_PASSWORD, enterprise_code=province["own"], staff_enterprises=[]
+        )
         for name, role, division, extra in (
             ("xian", Role.COUNTY_ANALYST, county, {}),
             ("shi", Role.CITY_ANALYST, county[:4] + "00", {}),
@@ -161,6 +163,15 @@ def test_sync_and_a_problem_routed_to_a_department(world, web_client) -> None:
     headers = {"X-CSRF-Token": token}
     report = web_client.post("/api/v1/projects/sync", headers=headers).json()
     assert report["opened"] == int((world["reg"]["county_code"] == world["county"]).sum())
+    # Each project's next milestone with its deadline; those past it (2021 data) flagged overdue;
+    # progress coloured against the planned dates, with the legend.
+    page = web_client.get("/projects").text
+    assert "开工时限至" in page or "投产时限至" in page or "达产时限至" in page
+    assert "已超期" in page and 'id="pace-legend"' in page
+    assert "：nan" not in page and ">nan<" not in page  # blank cells stay blank
+    assert page.count('data-pace="') >= len(web_client.get("/api/v1/projects").json()["projects"][:1000])
+    progress = web_client.get(f"/projects/progress?month={MONTH}").text
+    assert 'data-pace="' in progress and "严重滞后" in progress
     project = world["reg"][world["reg"]["county_code"] == world["county"]].iloc[0]
     res = web_client.post(
         f"/api/v1/projects/{project['project_id']}/problems",

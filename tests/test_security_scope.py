@@ -29,6 +29,8 @@ ROLES_USERS = {
     "liaison-dl": Role.LIAISON,
     "fuwu": Role.SERVICE_STAFF,
     "qiye": Role.ENTERPRISE,
+    "caizheng": Role.FINANCE,
+    "yidong": Role.OPERATOR,
 }
 OWN_BATCH = {"liaison-sw": 11, "liaison-dl": 12}
 
@@ -97,7 +99,17 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
         ("GET", "/api/v1/risk/enterprises/913300007000000000?month=2021-06", {}),
         ("GET", "/risk/enterprises/913300007000000000?month=2021-06", {}),
         ("POST", "/risk/cases/open", {"data": {"month": "2021-06"}}),
+        # 首台(套): a compensation claim on an item that is in no scope's recognition list
+        ("POST", "/cultivation/first-set/SZ20999999/claims", {"data": {"kind": "reward", "year": "2021"}}),
         *_monitoring_requests(username),
+        # 5G 一件事: an application that is not the user's, a map of a region outside its scope
+        ("GET", "/fiveg/999999", {}),
+        ("POST", "/fiveg/999999/schedule_survey", {"data": {"survey_on": "2021-10-08"}}),
+        ("POST", "/fiveg/999999/report_built", {"data": {"value": "2021-10-08"}}),
+        ("POST", "/fiveg/approvals/999999", {"data": {"decision": "approve"}}),
+        ("GET", f"/fiveg/map?region={region}", {}),
+        ("GET", f"/fiveg/map/geo/{region}", {}),
+        ("GET", "/fiveg/map/geo/110101", {}),
         *_places_requests(username),
     ]
 
@@ -213,12 +225,14 @@ def test_me_reports_the_scope(web_client, world, username: str, role: Role) -> N
     assert me["role"] == role.value
     assert me["clearance"] == role.clearance
     scope = me["scope"]
-    if role is Role.ENTERPRISE:
+    if role in (Role.ENTERPRISE, Role.OPERATOR):
         assert scope["credit_code"] == world[username].credit_code
     if role is Role.SERVICE_STAFF:
         assert scope["enterprises"] == sorted(world[username].enterprises)
     if role is Role.LIAISON:
         assert scope["department"] == world[username].department
+    if role is Role.FINANCE:
+        assert scope["division"] == "330106" and scope["workflows"] == ["policy_application", "policy_payout"]
 
 
 def test_nav_items_follow_the_role(web_client, world) -> None:
@@ -227,6 +241,7 @@ def test_nav_items_follow_the_role(web_client, world) -> None:
         "liaison-sw": {"首页", "数据归集"},
         "xihu": {"首页"},
         "qiye": {"首页"},
+        "caizheng": {"首页", "政策兑现"},
     }
     for username, items in expected.items():
         web_client.cookies.clear()
@@ -235,6 +250,10 @@ def test_nav_items_follow_the_role(web_client, world) -> None:
         nav = page.split('<nav class="sidenav"', 1)[1].split("</nav>", 1)[0]
         for title in ("数据归集", "用户管理", "审计日志"):
             assert (title in nav) == (title in items), (username, title)
+        if username == "caizheng":  # finance: its payout lists and its inbox, nothing to analyse
+            assert "政策兑现" in nav
+            for title in ("惠企政策", "企业诉求", "亩均评价", "运行监测", "减负降本", "清欠"):
+                assert title not in nav, title
 
 
 # ---- the Scope rules ----------------------------------------------------------------------------
@@ -352,7 +371,9 @@ def appeal_world(web_app, demo_users, tmp_path) -> dict[str, Any]:
 
 
 SECRETS_APPEALS = ("SECRET-APPEAL", "SECRET-FILE", "SECRET-DEBTOR")
-MATRIX_USERS = sorted(APPEAL_READERS | SUPERVISORS | {"liaison-dl", "qiye2", "lucheng"})
+MATRIX_USERS = sorted(
+    APPEAL_READERS | SUPERVISORS | {"liaison-dl", "qiye2", "lucheng", "caizheng", "caizheng-sc"}
+)
 
 
 def test_appeal_arrears_burden_routes_by_role(web_client, appeal_world) -> None:
@@ -418,3 +439,217 @@ def test_department_scope_rule() -> None:
     county_tax = Scope(division="330106", department="税务")
     assert not county_tax.allows_record("330102", "A", "税务")
     assert Scope(division="330106").allows_record("330106", "A", "电力")  # a county sees every department
+
+
+def test_finance_scope_rule() -> None:
+    """A finance bureau (财政部门) sees the payout cases of its region and nothing else."""
+    from sqlalchemy import column
+
+    from jingxin.core.auth import FINANCE_WORKFLOWS
+
+    county = scope_for(Role.FINANCE, "330106")
+    city = scope_for(Role.FINANCE, "330100")
+    assert county.workflows == FINANCE_WORKFLOWS and county.pinned and not Role.FINANCE.clearance
+    assert county.allows_record("330106", None, None, "policy_payout")
+    assert county.allows_record("330106", "A", None, "policy_application")  # an application
+    assert city.allows_record("330106", None, None, "policy_payout")
+    assert not county.allows_record("330102", None, None, "policy_payout")  # another county
+    assert not county.allows_record("330106", "A", None, "appeal")  # no appeal, no risk case
+    assert not county.allows_record("330106", "A")  # a record that is not a case
+    assert not county.allows_enterprise("A", "330106") and not county.allows_division("330106")
+    assert not county.allows_department("税务")
+    assert _codes(county.restrict(_table())) == []
+    where = county.where(column("division_code"), column("credit_code"), None, column("workflow"))
+    sql = str(where.compile(compile_kwargs={"literal_binds": True}))
+    assert "policy_payout" in sql and "330106" in sql and "appeal" not in sql
+    assert str(county.where(column("county_code"), column("credit_code"))) == "false"
+
+
+PAYOUT_READERS = {"admin", "sheng", "hangzhou", "xihu", "caizheng"}
+
+
+@pytest.fixture
+def payout_world(web_app, demo_users) -> dict[str, Any]:
+    """A 直兑 list of 西湖区 confirmed by the county and awaiting payment, with one line."""
+    from jingxin.core.workflow import service as workflow
+    from jingxin.core.workflow.testing import make_people
+    from jingxin.policies import payouts
+    from jingxin.policies.models import PayoutLine, PolicyBudget
+
+    with web_app.state.db.session() as db:
+        people = make_people(db, password="jingxin2024demo")
+        xihu = people["xihu"]
+        item = workflow.start_item(
+            db,
+            payouts.DIRECT,
+            xihu,
+            division_code="330106",
+            fields={"title": "SECRET-PAYOUT", "policy": "land_tax_relief", "data_year": "2021"},
+        )
+        db.add(
+            PayoutLine(
+                item_id=item.id,
+                policy_id="land_tax_relief",
+                data_year=2021,
+                credit_code=people["qiye"].credit_code,
+                name="",
+                county_code="330106",
+                amount_fen=12_345,
+                status="listed",
+                reason="",
+            )
+        )
+        db.add(
+            PolicyBudget(
+                policy_id="land_tax_relief",
+                county_code="330106",
+                year=2022,
+                total_fen=10**6,
+                committed_fen=0,
+                paid_fen=0,
+            )
+        )
+        db.commit()
+        payouts.confirm(db, xihu, item.id)
+        return {"item": item.id}
+
+
+def test_payout_routes_by_role(web_client, payout_world) -> None:
+    """Every role × the payout routes of a confirmed 西湖区 list: officials of the region and
+    西湖区's finance bureau open it; only that finance bureau records the payment (the county
+    analyst who confirmed it, the province and the administrator are refused, and so is the
+    finance bureau of 上城区, which does not even see the list); finance reaches nothing else of
+    the platform's data."""
+    from jingxin.core.workflow.testing import PASSWORD
+
+    item = payout_world["item"]
+    users = sorted(PAYOUT_READERS | {"caizheng-sc", "lucheng", "qiye", "fuwu", "liaison-sw"})
+    problems: list[str] = []
+    for username in users:
+        web_client.cookies.clear()
+        token = login(web_client, username, PASSWORD)
+        h = {"X-CSRF-Token": token}
+        for path in (f"/policies/payouts/{item}", f"/work/{item}", f"/api/v1/work-items/{item}"):
+            r = web_client.get(path, headers=h, follow_redirects=False)
+            allowed = username in PAYOUT_READERS
+            if allowed and r.status_code != 200 or not allowed and r.status_code not in (403, 404):
+                problems.append(f"{username}: GET {path} -> {r.status_code}")
+            if not allowed and "SECRET-PAYOUT" in r.text:
+                problems.append(f"{username}: GET {path} leaks the list")
+        listing = web_client.get("/policies/payouts", headers=h)
+        if listing.status_code == 200 and ("SECRET-PAYOUT" in listing.text) != (username in PAYOUT_READERS):
+            problems.append(
+                f"{username}: /policies/payouts shows the list: {'SECRET-PAYOUT' in listing.text}"
+            )
+        if username == "caizheng":
+            continue  # pays last, below
+        for path, kwargs in (
+            (f"/policies/payouts/{item}/record_payment", {"data": {"payment_ref": "PZ-X"}}),
+            (
+                f"/api/v1/work-items/{item}/actions/record_payment",
+                {"json": {"fields": {"payment_ref": "PZ-X"}}},
+            ),
+        ):
+            r = web_client.post(path, headers=h, follow_redirects=False, **kwargs)
+            if r.status_code not in (403, 404, 409):
+                problems.append(f"{username}: POST {path} -> {r.status_code}")
+    web_client.cookies.clear()
+    token = login(web_client, "caizheng", PASSWORD)
+    h = {"X-CSRF-Token": token}
+    # finance reaches no analysis, no enterprise, no appeal, no catalogue
+    for path in (
+        "/policies",
+        "/policies/land_tax_relief",
+        "/api/v1/policies/land_tax_relief/match",
+        "/burden?year=2021",
+        "/api/v1/burden/indicators?year=2021",
+        "/arrears",
+        "/appeals/supervision",
+        "/evaluation",
+        "/monitoring",
+        "/data",
+        "/users",
+    ):
+        r = web_client.get(path, headers=h, follow_redirects=False)
+        if r.status_code not in (403, 404):
+            problems.append(f"caizheng: GET {path} -> {r.status_code}")
+    r = web_client.post(
+        f"/policies/payouts/{item}/record_payment",
+        data={"payment_ref": "西财拨〔2022〕1号"},
+        headers=h,
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and "error" not in r.headers["location"], r.headers.get("location")
+    assert "已拨付" in web_client.get(f"/policies/payouts/{item}").text
+    assert not problems, "\n".join(problems)
+
+
+def test_finance_accounts_from_the_users_page_api_and_cli(
+    web_client, world, web_app, tmp_path, monkeypatch
+) -> None:
+    """The administrator opens finance accounts (财政部门) at any level of the province's tree,
+    through the users page, the API and the command line; a finance account needs a division."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from jingxin.cli import app
+    from jingxin.core.settings import get_settings
+    from jingxin.web.testing import csrf_from
+
+    token = login(web_client, "admin")
+    form = web_client.get("/users/new").text
+    assert '<option value="finance"' in form and "财政部门" in form
+    r = web_client.post(
+        "/users/new",
+        data={
+            "username": "czj-hz",
+            "display_name": "杭州市财政局",
+            "role": "finance",
+            "division_code": "330100",
+            "password": "Caizheng-2024x",
+            "csrf_token": csrf_from(form) or token,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text[:300]
+    body = {
+        "username": "czj-sc",
+        "display_name": "上城区财政局",
+        "role": "finance",
+        "password": "Caizheng-2024x",
+    }
+    refused = web_client.post("/api/v1/users", json=body, headers={"X-CSRF-Token": token})
+    assert refused.status_code == 400 and "区划" in refused.text  # where it pays must be said
+    made = web_client.post(
+        "/api/v1/users", json={**body, "division_code": "330102"}, headers={"X-CSRF-Token": token}
+    )
+    assert made.status_code == 201 and made.json()["role_label"] == "财政部门"
+    web_client.cookies.clear()
+    login(web_client, "czj-hz", "Caizheng-2024x")
+    me = web_client.get("/api/v1/me").json()
+    assert me["role"] == "finance" and me["scope"]["division"] == "330100" and not me["clearance"]
+
+    monkeypatch.setenv("JINGXIN_DATABASE_URL", web_app.state.settings.database_url)
+    monkeypatch.setenv("JINGXIN_HOME", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        out = CliRunner().invoke(
+            app,
+            [
+                "users",
+                "add",
+                "czj-sheng",
+                "--role",
+                "finance",
+                "--division",
+                "330000",
+                "--password",
+                "Caizheng-2024x",
+                "--json",
+            ],
+        )
+    finally:
+        get_settings.cache_clear()
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["role"] == "finance"

@@ -156,6 +156,7 @@ def test_expected_files(province: tuple[Path, Manifest]) -> None:
             f"park_members_{y}.csv",
             f"support_{y}.xlsx",
             f"customs_{y}.xlsx",
+            f"social_insurance_{y}.csv",
         }
         if y > YEARS[0]:  # the statistics bureau's figures need last year (first and revised)
             expected |= {f"official_{y}.csv", f"official_{y}_revised.csv"}

@@ -28,13 +28,15 @@ from jingxin.web.testing import DEMO_PASSWORD, login, seed_batches
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
 # Minutes per role and store: run by `make test-heavy` (and CI), not by `make test`.
 pytestmark = [pytest.mark.slow, pytest.mark.heavy]
+# Each test builds its own province and server: they can run on any worker.
+SPREAD_OVER_WORKERS = True
 
 EXAMPLES = int(os.environ.get("JINGXIN_SCHEMATHESIS_EXAMPLES", "25"))
 # Other roles meet mostly 403/404 answers: fewer examples each find the same.
 ROLE_EXAMPLES = max(4, EXAMPLES // 3)
 
 # The admin goes last: its fuzzing creates, changes and disables other accounts.
-ROLES = ("qiye", "fuwu", "liaison-sw", "xihu", "sheng", "admin")
+ROLES = ("qiye", "fuwu", "liaison-sw", "caizheng", "xihu", "sheng", "admin")
 
 # Routes that would end the fuzzing session itself.
 SKIP_PAGES = {("POST", "/login"), ("POST", "/logout")}

@@ -42,6 +42,13 @@ def demo_enterprise_codes(county: str = "330106", count: int = 3) -> list[str]:
     return [cc.generate(county, rng) for _ in range(count)]
 
 
+def demo_operator_codes(count: int = 2) -> list[str]:
+    """Deterministic valid credit codes of telecom operators (通信运营商) registered at the
+    province (330000), for the demo operator account and the neighbour tests use."""
+    rng = random.Random(20240302)
+    return [cc.generate("330000", rng) for _ in range(count)]
+
+
 def create_demo_users(
     db: Session,
     password: str = DEMO_PASSWORD,
@@ -70,6 +77,8 @@ def create_demo_users(
     | liaison-sw, liaison-dl, ..., liaison-jx | 部门数据联络员 (one per department) | 330000 |
     | fuwu | 驻企服务员 | 330106, with assigned enterprises |
     | qiye | 企业 | its credit code |
+    | caizheng | 财政部门 | 330106 西湖区 (records the payment of its payout lists) |
+    | yidong | 通信运营商 | its credit code (its own 5G applications) |
     """
     actor = actor or Actor(None, "demo", None)
     codes = demo_enterprise_codes()
@@ -118,6 +127,20 @@ def create_demo_users(
             display_name="示例企业",
             role=Role.ENTERPRISE,
             credit_code=enterprise_code,
+            password=password,
+        ),
+        UserCreate(
+            username="caizheng",
+            display_name="西湖区财政局",
+            role=Role.FINANCE,
+            division_code="330106",
+            password=password,
+        ),
+        UserCreate(
+            username="yidong",
+            display_name="示例通信运营商（移动）",
+            role=Role.OPERATOR,
+            credit_code=demo_operator_codes()[0],
             password=password,
         ),
     ]

@@ -25,6 +25,7 @@ class ScopeOut(BaseModel):
     department: str | None = Field(default=None, description="联络员所属部门")
     credit_code: str | None = Field(default=None, description="企业用户的统一社会信用代码")
     enterprises: list[str] | None = Field(default=None, description="驻企服务员的服务企业")
+    workflows: list[str] | None = Field(default=None, description="财政部门可见的流程（政策兑现）")
 
 
 class UserOut(BaseModel):

@@ -455,6 +455,7 @@ def _scope_out(user: User) -> ScopeOut:
         department=scope.department,
         credit_code=scope.credit_code,
         enterprises=sorted(scope.enterprises) if scope.enterprises is not None else None,
+        workflows=sorted(scope.workflows) if scope.workflows is not None else None,
     )
 
 

@@ -1,8 +1,8 @@
 """Cost-burden indicators and policy relief as Ibis expressions (DuckDB, PostgreSQL, PySpark).
 
 Inputs are the warehouse's current fact tables (`registry`, `statistics`, `tax`, `monthly`,
-`power_monthly`, `land`) and the 亩均 results (`eval_results` of the chosen run). Indicators,
-by county and industry division (行业大类, 2 digits):
+`power_monthly`, `land`, `social_insurance`) and the 亩均 results (`eval_results` of the chosen
+run). Indicators, by county and industry division (行业大类, 2 digits):
 
 - 每百元营业收入成本费用 (cost per 100 yuan of revenue) = (revenue − profit) / revenue × 100, from
   the monthly 快报 (revenue and profit; the costs themselves are not reported, so costs and
@@ -11,8 +11,13 @@ by county and industry division (行业大类, 2 digits):
 - electricity cost (用电成本, 万元) = kWh × price + kWh × the D-class surcharge the enterprise
   pays (`power_surcharge_yuan_per_kwh` of the 亩均 run, `jingxin.evaluation.policy`), and per
   100 yuan of revenue;
-- financing cost and social insurance per employee: no source of the platform carries them
-  (no 人社 or bank data in `core/contracts.yaml`), so they are not computed.
+- social insurance per employee (人均社保缴费, 元/人·年) = the employer contributions of the
+  year ÷ the insured staff averaged over the year (insured person-months ÷ 12), both from 人社's
+  monthly 社保缴费 file (`social_insurance`); an enterprise that paid for part of the year counts
+  for that part only. Null where no contribution of the year was received;
+- financing cost (融资成本): no source of the platform carries interest paid (人行's `credit`
+  file holds loan balances and classes, not interest, and DOMAIN.md gives no basis for one), so
+  it is not computed; it will be shown once a source exists, never estimated.
 
 Nothing loops over rows: each function returns one set-based expression.
 """
@@ -28,6 +33,14 @@ def _groups(registry: ibis.Table) -> ibis.Table:
     return registry.select("credit_code", "county_code", industry=registry.industry_code.substr(0, 2))
 
 
+def social_by_enterprise(social: ibis.Table, year: int) -> ibis.Table:
+    """Per enterprise: insured person-months and employer contributions (元) of `year`."""
+    so = social.filter(social.month.year() == year)
+    return so.group_by("credit_code").aggregate(
+        insured_months=so.insured_count.sum().cast("float64"), social_yuan=so.contributions.sum()
+    )
+
+
 def annual(
     registry: ibis.Table,
     statistics: ibis.Table,
@@ -37,8 +50,10 @@ def annual(
     results: ibis.Table | None,
     year: int,
     cfg: BurdenConfig,
+    social: ibis.Table | None = None,
 ) -> ibis.Table:
-    """Yearly indicators by county and industry for `year`."""
+    """Yearly indicators by county and industry for `year` (`social`: the 社保缴费 facts, None
+    when the warehouse has none, which leaves the social insurance columns null)."""
     reg = _groups(registry)
     st = statistics.filter(statistics.year == year).select("credit_code", "revenue", "employees")
     tx = tax.filter(tax.year == year).select("credit_code", "tax_paid")
@@ -52,7 +67,22 @@ def annual(
         .left_join(mo, "credit_code")
         .left_join(pw, "credit_code")
     )
-    t = t.select(*reg.columns, "revenue", "employees", "tax_paid", "m_revenue", "m_profit", "kwh")
+    if social is not None:
+        t = t.left_join(social_by_enterprise(social, year), "credit_code")
+        insured_months, social_yuan = t.insured_months, t.social_yuan
+    else:
+        insured_months = social_yuan = ibis.null("float64")
+    t = t.select(
+        *reg.columns,
+        "revenue",
+        "employees",
+        "tax_paid",
+        "m_revenue",
+        "m_profit",
+        "kwh",
+        insured_months=insured_months,
+        social_yuan=social_yuan,
+    )
     if results is not None:
         sur = results.select("credit_code", surcharge=results.power_surcharge_yuan_per_kwh)
         t = t.left_join(sur, "credit_code").drop("credit_code_right")
@@ -74,6 +104,8 @@ def annual(
         kwh=kwh.sum(),
         power_cost=t.power_cost.sum(),
         surcharge_cost=t.surcharge_cost.sum(),
+        insured=t.insured_months.sum() / 12.0,
+        social_contributions=t.social_yuan.sum() / 10000.0,
     )
     return g.mutate(
         cost_per_100=ibis.ifelse(g.m_revenue > 0, g.m_cost / g.m_revenue * 100, ibis.null("float64")),
@@ -81,6 +113,9 @@ def annual(
         electricity_cost=g.power_cost + g.surcharge_cost,
         electricity_per_100=ibis.ifelse(
             g.revenue > 0, (g.power_cost + g.surcharge_cost) / g.revenue * 100, ibis.null("float64")
+        ),
+        social_per_employee=ibis.ifelse(
+            g.insured > 0, g.social_contributions * 10000.0 / g.insured, ibis.null("float64")
         ),
     ).order_by(["county_code", "industry"])
 

@@ -52,7 +52,14 @@ def _facts(wh: Warehouse, scope: Scope) -> dict[str, ibis.Table]:
     }
 
 
+def _social(wh: Warehouse) -> ibis.Table | None:
+    """人社's 社保缴费 facts, or None for a warehouse made before that source existed."""
+    return wh.current("social_insurance") if wh.has_table("social_insurance") else None
+
+
 def indicators(wh: Warehouse, scope: Scope, year: int) -> list[dict[str, Any]]:
+    """Yearly indicators by county and industry; the social insurance columns are null where no
+    contribution was received, and financing cost is absent (no source carries it)."""
     f = _facts(wh, scope)
     expr = compute.annual(
         f["registry"],
@@ -63,6 +70,7 @@ def indicators(wh: Warehouse, scope: Scope, year: int) -> list[dict[str, Any]]:
         _results(wh, year),
         year,
         load_config(),
+        _social(wh),
     )
     return wh.to_pyarrow(expr).to_pylist()
 

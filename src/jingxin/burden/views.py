@@ -1,8 +1,9 @@
 """Pages and API of the cost burden (减负降本).
 
 Page /burden?year=YYYY (analysts and admins, their region): yearly indicators by county and
-industry, monthly 每百元营收成本 by county, the relief each 亩均 policy delivered and its suggested
-classification, with a form to confirm (province analysts, admins); /burden.xlsx downloads it.
+industry (with 人均社保缴费 from 人社's contributions), monthly 每百元营收成本 by county, the
+relief each 亩均 policy delivered and its suggested classification, with a form to confirm
+(province analysts, admins); /burden.xlsx downloads it.
 API: GET /api/v1/burden/indicators, /monthly, /policies; POST /api/v1/burden/reviews.
 """
 
@@ -55,7 +56,8 @@ class ReviewIn(BaseModel):
 
 @api.get("/indicators", responses=ERRORS)
 def indicators_api(wh: WarehouseReader, user: Reader, year: Year) -> list[dict[str, Any]]:
-    """Yearly indicators by county and industry division (万元, %)."""
+    """Yearly indicators by county and industry division (万元, %; `social_per_employee` in
+    元 per insured person and year, null without 社保缴费 data; no financing cost: no source)."""
     return service.indicators(wh, user.scope, year)
 
 
@@ -170,6 +172,9 @@ def burden_xlsx(
                     "用电成本（万元）",
                     "其中差别化电价（万元）",
                     "每百元营收电费（元）",
+                    "年平均缴费人数（人）",
+                    "单位社保缴费（万元）",
+                    "人均社保缴费（元/人·年）",
                 ],
                 [
                     [
@@ -182,6 +187,9 @@ def burden_xlsx(
                         r["electricity_cost"],
                         r["surcharge_cost"],
                         r["electricity_per_100"],
+                        r["insured"],
+                        r["social_contributions"],
+                        r["social_per_employee"],
                     ]
                     for r in rows
                 ],

@@ -1,6 +1,6 @@
 """Roles, password hashing and the mapping from a user to a region scope (权限).
 
-This module says *who may do what*: the seven roles of the platform, which of them is cleared
+This module says *who may do what*: the roles of the platform, which of them is cleared
 to read sensitive fields (tax, debts, court cases), how passwords are hashed, and how a user's
 role and division become a `Scope` (what data they may see). It knows nothing about HTTP or
 about the users table, so the web app, the CLI and the tests all share one definition.
@@ -25,7 +25,7 @@ from jingxin.core.scope import Scope
 
 
 class Role(StrEnum):
-    """The seven roles (角色) of the platform; the value is what the database stores."""
+    """The roles (角色) of the platform; the value is what the database stores."""
 
     ADMIN = "admin"
     PROVINCE_ANALYST = "province_analyst"
@@ -37,6 +37,10 @@ class Role(StrEnum):
     OPERATOR = "operator"
     """A telecom operator (通信运营商) filing 5G site applications: pinned, like an enterprise,
     to its own credit code, so it sees its own applications and nothing of a region."""
+    FINANCE = "finance"
+    """A finance bureau (财政部门) of a county, city or the province: records the payment of
+    policy payouts (政策直兑、申请兑现) confirmed in its region, and sees nothing else (its scope
+    holds the payout cases only, see `FINANCE_WORKFLOWS`)."""
 
     @property
     def label(self) -> str:
@@ -49,7 +53,10 @@ class Role(StrEnum):
 
         Analysts need the figures to evaluate; an enterprise sees its own figures (its scope
         holds nothing else). A liaison uploads data but does not analyse it, and service staff
-        help enterprises without needing their tax figures, so both see masks.
+        help enterprises without needing their tax figures, so both see masks. Finance pays
+        the amounts a county confirmed: it needs who is paid how much (the payout lines, not
+        sensitive fields) and never the tax, debt or court figures behind an eligibility, so
+        it has no clearance (and its scope reads no warehouse row anyway).
         """
         return self in CLEARED_ROLES
 
@@ -63,11 +70,16 @@ ROLE_LABELS: dict[Role, str] = {
     Role.SERVICE_STAFF: "驻企服务员",
     Role.ENTERPRISE: "企业",
     Role.OPERATOR: "通信运营商",
+    Role.FINANCE: "财政部门",
 }
 
 ALL_ROLES: frozenset[Role] = frozenset(Role)
 ANALYSTS: frozenset[Role] = frozenset({Role.PROVINCE_ANALYST, Role.CITY_ANALYST, Role.COUNTY_ANALYST})
 CLEARED_ROLES: frozenset[Role] = frozenset({Role.ADMIN, *ANALYSTS, Role.ENTERPRISE})
+
+FINANCE_WORKFLOWS: frozenset[str] = frozenset({"policy_payout", "policy_application"})
+"""The cases a finance bureau handles: the payout workflows (政策直兑, 政策申请) declared in
+`core/workflow/definitions`, whose payment step (记录拨付) is finance's alone."""
 
 # The division level each role must be bound to (None = any level of the province's tree).
 ROLE_DIVISION_LEVEL: dict[Role, str | None] = {
@@ -79,6 +91,7 @@ ROLE_DIVISION_LEVEL: dict[Role, str | None] = {
     Role.SERVICE_STAFF: None,
     Role.ENTERPRISE: None,
     Role.OPERATOR: None,
+    Role.FINANCE: None,  # a county, city or province finance bureau
 }
 
 
@@ -107,6 +120,8 @@ def scope_for(
     - service staff: the enterprises assigned to them, nothing else.
     - enterprise: its own credit code, nothing else.
     - operator: its own credit code (its own applications), nothing else.
+    - finance: the payout cases (`FINANCE_WORKFLOWS`) of its division and everything under it,
+      nothing else.
     """
     role = Role(role)
     if role is Role.ADMIN:
@@ -125,6 +140,8 @@ def scope_for(
         if not department:
             raise ValueError("部门数据联络员必须指定所属部门")
         return Scope(division=division, department=department)
+    if role is Role.FINANCE:
+        return Scope(division=division, workflows=FINANCE_WORKFLOWS)
     return Scope(division=division)
 
 

@@ -32,13 +32,17 @@ class Scope:
     `division` is a GB/T 2260 code (None = everything, as for an admin); `credit_code` pins an
     enterprise user to its own 统一社会信用代码; `department` limits a data liaison to the
     batches of its own department's sources; `enterprises` pins service staff (驻企服务员) to the
-    enterprises assigned to them (an empty set sees no enterprise at all).
+    enterprises assigned to them (an empty set sees no enterprise at all); `workflows` limits a
+    user to the cases of those workflows inside its region and to nothing else: no warehouse row,
+    no enterprise page, no batch, no regional aggregate (a finance bureau, 财政部门, sees the
+    payout cases it pays and not the data behind them).
     """
 
     division: str | None = None
     credit_code: str | None = None
     department: str | None = None
     enterprises: frozenset[str] | None = None
+    workflows: frozenset[str] | None = None
 
     @property
     def prefix(self) -> str:
@@ -46,9 +50,10 @@ class Scope:
 
     @property
     def pinned(self) -> bool:
-        """True when the scope is a list of enterprises (enterprise user, service staff),
-        not a region: such a user sees no regional aggregate and no departmental batch."""
-        return self.credit_code is not None or self.enterprises is not None
+        """True when the scope is a list of enterprises (enterprise user, service staff) or a
+        set of workflows (finance), not a region: such a user sees no regional aggregate and no
+        departmental batch."""
+        return self.credit_code is not None or self.enterprises is not None or self.workflows is not None
 
     @property
     def covers_province(self) -> bool:
@@ -61,6 +66,8 @@ class Scope:
         return code is not None and code.startswith(self.prefix)
 
     def allows_enterprise(self, credit_code: str, county_code: str | None) -> bool:
+        if self.workflows is not None:
+            return False  # a workflow-limited user reads cases, never an enterprise's data
         if self.credit_code is not None:
             return credit_code == self.credit_code
         if self.enterprises is not None:
@@ -68,13 +75,25 @@ class Scope:
         return county_code is not None and county_code.startswith(self.prefix)
 
     def allows_record(
-        self, division_code: str | None, credit_code: str | None, department: str | None = None
+        self,
+        division_code: str | None,
+        credit_code: str | None,
+        department: str | None = None,
+        workflow: str | None = None,
     ) -> bool:
         """Whether a record of the platform database (a case, an appeal) is visible: by its
         enterprise when it concerns one (credit code), else by its division.
 
         A department user (a scope with `department`) sees only records routed to its own
-        department (`department`, e.g. an appeal's 承办部门), within its region."""
+        department (`department`, e.g. an appeal's 承办部门), within its region. A
+        workflow-limited user (`workflows`) sees only cases of those workflows (`workflow`)
+        whose division is inside its region, whichever enterprise they concern."""
+        if self.workflows is not None:
+            return (
+                workflow in self.workflows
+                and division_code is not None
+                and division_code.startswith(self.prefix)
+            )
         if self.department is not None and department != self.department:
             return False
         if credit_code:
@@ -82,17 +101,27 @@ class Scope:
         return self.allows_division(division_code)
 
     def where(
-        self, division_column: Any, code_column: Any, department_column: Any = None
+        self,
+        division_column: Any,
+        code_column: Any,
+        department_column: Any = None,
+        workflow_column: Any = None,
     ) -> ColumnElement[bool]:
         """The SQLAlchemy condition that keeps platform-database rows inside this scope, the
         same rule as `allows_record` (a row without a credit code is a region's, which no
-        pinned scope sees; a department user sees only rows routed to its department)."""
+        pinned scope sees; a department user sees only rows routed to its department; a
+        workflow-limited user only cases of its workflows, and no row that is not a case)."""
+        if self.workflows is not None:
+            if workflow_column is None:
+                return false()
+            return and_(
+                workflow_column.in_(sorted(self.workflows)),
+                division_column.startswith(self.prefix, autoescape=True) if self.prefix else true(),
+            )
         if self.department is not None:
             if department_column is None:
                 return false()
-            region = (
-                division_column.startswith(self.prefix, autoescape=True) if self.prefix else true()
-            )
+            region = division_column.startswith(self.prefix, autoescape=True) if self.prefix else true()
             return and_(department_column == self.department, region)
         if self.credit_code is not None:
             return code_column == self.credit_code
@@ -148,8 +177,11 @@ class Scope:
         """Rows of `table` inside this scope.
 
         A table without a county column is restricted through `registry` (credit code ->
-        county), so facts such as tax rows follow their enterprise's division.
+        county), so facts such as tax rows follow their enterprise's division. A
+        workflow-limited scope (finance) reads no warehouse row at all.
         """
+        if self.workflows is not None:
+            return table.limit(0)
         if self.credit_code is not None:
             if code_column is None:
                 return table.limit(0)

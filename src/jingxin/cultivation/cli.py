@@ -93,9 +93,9 @@ def trace_command(
     if as_json:
         typer.echo(json.dumps(pos, ensure_ascii=False, indent=1, default=str))
         return
-    typer.echo(
-        f"{pos['name']}：已达 {pos['current']['label'] if pos['current'] else '—'}；下一梯队 {pos['next']['label'] if pos['next'] else '—'}"
-    )
+    current = pos["current"]["label"] if pos["current"] else "—"
+    following = pos["next"]["label"] if pos["next"] else "—"
+    typer.echo(f"{pos['name']}：已达 {current}；下一梯队 {following}")
     for g in pos["gaps"]:
         typer.echo(f"  未达：{g['label']}（企业 {g.get('value')}，差 {g.get('gap')}）")
 

@@ -1,11 +1,13 @@
-"""Tables of the cultivation scenario (migration 0014).
+"""Tables of the cultivation scenario (migrations 0014, 0020).
 
 - `cultivation_pool`: the published pool (培育库) per rung: an enterprise enters when its
   recognition is published, is promoted to a higher rung, or is removed when its criteria lapse;
   rows are never deleted (status and dates say what happened, with the reason).
-- `first_set_items`: recognised 首台(套)/首批次/首版次 items with their catalogue validity.
-- `first_set_claims`: insurance compensation claims and application rewards on an item, with the
-  tier's rate and cap used (copied, so a later change of configuration does not rewrite them).
+- `first_set_claims`: insurance compensation claims and application rewards on a recognised
+  首台(套)/首批次/首版次 item (its 认定编号 in the warehouse source `first-set`, with the
+  enterprise and county for scope), with the tier's rate and cap used (copied, so a later
+  change of configuration does not rewrite them). The items themselves are sourced facts in
+  the warehouse, not rows here (migration 0020).
 """
 
 from __future__ import annotations
@@ -37,26 +39,13 @@ class PoolEntry(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class FirstSetItem(Base):
-    __tablename__ = "first_set_items"
-
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    credit_code: Mapped[str] = mapped_column(String(18), index=True)
-    division_code: Mapped[str] = mapped_column(String(6), index=True)
-    product: Mapped[str] = mapped_column(String(200))
-    category: Mapped[str] = mapped_column(String(16))  # equipment, material, software
-    level: Mapped[str] = mapped_column(String(16))  # international, national, provincial
-    recognised_on: Mapped[date] = mapped_column(Date)
-    expires_on: Mapped[date] = mapped_column(Date)
-    created_by_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
 class FirstSetClaim(Base):
     __tablename__ = "first_set_claims"
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    item_id: Mapped[int] = mapped_column(ForeignKey("first_set_items.id"), index=True)
+    item_code: Mapped[str] = mapped_column(String(32), index=True)  # 认定编号 of the source
+    credit_code: Mapped[str] = mapped_column(String(18), index=True)
+    division_code: Mapped[str] = mapped_column(String(6), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # insurance, reward
     year: Mapped[int] = mapped_column()
     premium: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), default=None)  # 万元

@@ -7,13 +7,15 @@
   pool; an enterprise recognised on a higher rung of the same ladder is promoted (its lower entry
   closed as 晋级); a listed enterprise whose criteria lapsed in the year's screening is removed
   with the criteria it fails. Nothing is deleted.
-- 首台(套) items: recognised with their level; valid for `validity_years` (DOMAIN §11);
-  insurance compensation = premium × the level's rate, capped (configuration); rewards by level.
+- 首台(套) items: the recognition lists of the `first-set` source, with their level; valid for
+  `validity_years` (DOMAIN §11); insurance compensation = premium × the level's rate, capped
+  (configuration); rewards by level.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -23,13 +25,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from jingxin.core import audit
+from jingxin.core.warehouse import Warehouse
 from jingxin.core.workflow import service as wf
 from jingxin.core.workflow.models import WorkItem
 from jingxin.cultivation.config import FirstSetRules, LaddersConfig, load_first_set
-from jingxin.cultivation.models import FirstSetClaim, FirstSetItem, PoolEntry
+from jingxin.cultivation.models import FirstSetClaim, PoolEntry
 from jingxin.cultivation.screen import Screening, ladder_position, trace
 
 WORKFLOW = "recognition"
+FIRST_SET_TABLE = "first_set"
 
 
 class CultivationError(ValueError):
@@ -187,52 +191,76 @@ def pool(db: Session, scope: Any, rung: str | None = None, status: str | None = 
 
 
 # ---- 首台(套) ---------------------------------------------------------------------------------
+# The recognitions are the 经信 source `first-set` (首台（套）产品认定名单) in the warehouse,
+# loaded through the data page like any other department file; compensation claims on them are
+# workflow state in the platform database (`first_set_claims`, keyed by the 认定编号).
 
 
-def add_first_set(
-    db: Session,
-    user: Any,
-    *,
-    credit_code: str,
-    division_code: str,
-    product: str,
-    category: str,
-    level: str,
-    recognised_on: date,
-    rules: FirstSetRules | None = None,
-) -> FirstSetItem:
-    rules = rules or load_first_set()
-    if user.role not in ("admin", "province_analyst"):
-        raise wf.NotAllowed("首台（套）认定由省经信厅录入")
-    problems = {}
-    if category not in rules.categories:
-        problems["category"] = f"类别应为 {'、'.join(rules.categories)}"
-    if level not in rules.levels:
-        problems["level"] = f"等级应为 {'、'.join(rules.levels)}"
-    if not product.strip():
-        problems["product"] = "请填写产品名称"
-    if problems:
-        raise wf.FieldProblems(problems)
+@dataclass(frozen=True)
+class RecognisedItem:
+    """One recognised item as the source gives it, with its catalogue validity."""
+
+    item_code: str
+    product: str
+    credit_code: str
+    division_code: str
+    category: str  # key of first_set.yaml `categories` (equipment, material, software)
+    level: str  # key of `levels` (international, national, provincial)
+    recognised_on: date
+    expires_on: date
+    batch: str
+    batch_id: int
+    source_row: int
+
+
+def _key_of(labels: dict[str, str], text: str) -> str:
+    """The configuration key of a label as the list writes it (full- or half-width brackets)."""
+    wanted = unicodedata.normalize("NFKC", str(text)).strip()
+    for key, label in labels.items():
+        if unicodedata.normalize("NFKC", label) == wanted:
+            return key
+    return wanted
+
+
+def _expires(on: date, years: int) -> date:
     try:
-        expires = recognised_on.replace(year=recognised_on.year + rules.validity_years)
+        return on.replace(year=on.year + years)
     except ValueError:  # 29 February
-        expires = recognised_on.replace(year=recognised_on.year + rules.validity_years, day=28)
-    item = FirstSetItem(
-        credit_code=credit_code,
-        division_code=division_code,
-        product=product.strip()[:200],
-        category=category,
-        level=level,
-        recognised_on=recognised_on,
-        expires_on=expires,
-        created_by_id=user.id,
-    )
-    db.add(item)
-    db.commit()
-    return item
+        return on.replace(year=on.year + years, day=28)
 
 
-def in_catalogue(item: FirstSetItem, on: date) -> bool:
+def first_set_items(wh: Warehouse, scope: Any, rules: FirstSetRules | None = None) -> list[RecognisedItem]:
+    """Recognised items in `scope`, newest first; an item listed again later keeps its first
+    recognition. None when no list has been loaded yet."""
+    rules = rules or load_first_set()
+    if not wh.has_table(FIRST_SET_TABLE):
+        return []
+    rows = wh.execute(scope.restrict(wh.current(FIRST_SET_TABLE)))
+    if rows.empty:
+        return []
+    rows = rows.sort_values(["recognised_on", "item_code"]).drop_duplicates("item_code", keep="first")
+    out = []
+    for r in rows.itertuples(index=False):
+        on = r.recognised_on.date() if hasattr(r.recognised_on, "date") else r.recognised_on
+        out.append(
+            RecognisedItem(
+                item_code=str(r.item_code),
+                product=str(r.product),
+                credit_code=str(r.credit_code),
+                division_code=str(r.county_code),
+                category=_key_of(rules.categories, r.category),
+                level=_key_of(rules.levels, r.level),
+                recognised_on=on,
+                expires_on=_expires(on, rules.validity_years),
+                batch="" if r.batch is None or r.batch != r.batch else str(r.batch),
+                batch_id=int(r.batch_id),
+                source_row=int(r.source_row),
+            )
+        )
+    return sorted(out, key=lambda i: (i.recognised_on, i.item_code), reverse=True)
+
+
+def in_catalogue(item: RecognisedItem, on: date) -> bool:
     """Whether the item is in the guidance catalogue on `on` (its 3-year validity)."""
     return item.recognised_on <= on < item.expires_on
 
@@ -240,50 +268,56 @@ def in_catalogue(item: FirstSetItem, on: date) -> bool:
 def claim(
     db: Session,
     user: Any,
-    item_id: int,
+    items: list[RecognisedItem],
+    item_code: str,
     kind: str,
     year: int,
     premium: Decimal | None = None,
     rules: FirstSetRules | None = None,
 ) -> FirstSetClaim:
-    """An insurance compensation (premium × rate, capped) or the one-off application reward."""
+    """An insurance compensation (premium × rate, capped) or the one-off application reward on
+    a recognised item among `items` (those of the user's scope, `first_set_items`)."""
     rules = rules or load_first_set()
     if user.role not in ("admin", "province_analyst", "city_analyst", "county_analyst"):
         raise wf.NotAllowed("您无权登记首台（套）补偿")
-    item = db.get(FirstSetItem, item_id)
+    item = next((i for i in items if i.item_code == item_code), None)
     if item is None or not user.scope.allows_enterprise(item.credit_code, item.division_code):
         raise wf.ItemNotFound("首台（套）产品不存在或不在您的数据范围内")
+    if item.level not in rules.insurance or item.level not in rules.rewards:
+        raise CultivationError(f"{item.product} 的认定等级“{item.level}”未在首台（套）配置中给出补偿比例")
+    common = {
+        "item_code": item.item_code,
+        "credit_code": item.credit_code,
+        "division_code": item.division_code,
+        "kind": kind,
+        "year": year,
+        "created_by_id": user.id,
+    }
     if kind == "insurance":
         if premium is None or premium <= 0:
             raise wf.FieldProblems({"premium": "请填写大于0的保费（万元）"})
         if not in_catalogue(item, date(year, 12, 31)) and not in_catalogue(item, date(year, 1, 1)):
             raise CultivationError(
-                f"{item.product} 在 {year} 年不在首台（套）指导目录有效期内（{item.recognised_on}—{item.expires_on}）"
+                f"{item.product} 在 {year} 年不在首台（套）指导目录有效期内"
+                f"（{item.recognised_on}—{item.expires_on}）"
             )
         tier = rules.insurance[item.level]
         amount = min(Decimal(str(premium)) * Decimal(str(tier.rate)), Decimal(str(tier.cap)))
         c = FirstSetClaim(
-            item_id=item.id,
-            kind=kind,
-            year=year,
+            **common,
             premium=Decimal(str(premium)),
             rate=Decimal(str(tier.rate)),
             cap=Decimal(str(tier.cap)),
             amount=amount.quantize(Decimal("0.01")),
-            created_by_id=user.id,
         )
     elif kind == "reward":
         if db.scalar(
-            select(FirstSetClaim.id).where(FirstSetClaim.item_id == item.id, FirstSetClaim.kind == "reward")
+            select(FirstSetClaim.id).where(
+                FirstSetClaim.item_code == item.item_code, FirstSetClaim.kind == "reward"
+            )
         ):
             raise CultivationError("该产品已领取过认定奖励（一次性）")
-        c = FirstSetClaim(
-            item_id=item.id,
-            kind=kind,
-            year=year,
-            amount=Decimal(str(rules.rewards[item.level])),
-            created_by_id=user.id,
-        )
+        c = FirstSetClaim(**common, amount=Decimal(str(rules.rewards[item.level])))
     else:
         raise wf.FieldProblems({"kind": "类型应为 insurance（保险补偿）或 reward（认定奖励）"})
     db.add(c)
@@ -291,19 +325,24 @@ def claim(
     return c
 
 
-def first_set_items(db: Session, scope: Any) -> list[FirstSetItem]:
-    q = select(FirstSetItem).where(scope.where(FirstSetItem.division_code, FirstSetItem.credit_code))
-    return list(db.scalars(q.order_by(FirstSetItem.recognised_on.desc(), FirstSetItem.id)))
+def first_set_claims(db: Session, scope: Any) -> list[FirstSetClaim]:
+    q = select(FirstSetClaim).where(scope.where(FirstSetClaim.division_code, FirstSetClaim.credit_code))
+    return list(db.scalars(q.order_by(FirstSetClaim.id.desc())))
 
 
-def first_set_count(db: Session, scope: Any, year: int, rules: FirstSetRules | None = None) -> dict[str, Any]:
+def first_set_count(
+    items: list[RecognisedItem], year: int, rules: FirstSetRules | None = None
+) -> dict[str, Any]:
+    """The year's recognitions against the target, by category, and how many are in the
+    catalogue at the year's end."""
     rules = rules or load_first_set()
-    items = [i for i in first_set_items(db, scope) if i.recognised_on.year == year]
+    mine = [i for i in items if i.recognised_on.year == year]
     return {
         "year": year,
-        "recognised": len(items),
+        "recognised": len(mine),
         "target": rules.target_per_year,
-        "by_category": {k: sum(1 for i in items if i.category == k) for k in rules.categories},
+        "by_category": {k: sum(1 for i in mine if i.category == k) for k in rules.categories},
+        "in_catalogue": sum(1 for i in items if in_catalogue(i, date(year, 12, 31))),
     }
 
 

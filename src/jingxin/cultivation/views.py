@@ -2,7 +2,8 @@
 
 Pages: /cultivation (a ladder's candidates by county), /cultivation/enterprises/{code} (each
 criterion traced, the gap to the next rung, apply or nominate), /cultivation/pool (the published
-pool; the province publishes), /cultivation/first-set (首台(套) items, claims, count vs target).
+pool; the province publishes), /cultivation/first-set (首台(套) items from the 经信 recognition
+lists, compensation claims, count vs target).
 
 Who sees what (`core/scope.py`): analysts and admins their region; service staff their
 enterprises; an enterprise its own trace and application only; liaisons nothing.
@@ -12,10 +13,10 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
+from pathlib import Path as FsPath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -34,7 +35,6 @@ from jingxin.web.deps import (
     WarehouseReader,
     require_roles,
 )
-from jingxin.web.params import RowId
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.schemas import ProblemOut
 from jingxin.web.templating import render
@@ -287,59 +287,44 @@ def pool_api(
 
 
 @pages.get("/first-set")
-def first_set_page(request: Request, db: DbSession, user: CurrentUser, scope: CurrentScope) -> Response:
+def first_set_page(
+    request: Request,
+    db: DbSession,
+    wh: WarehouseReader,
+    user: CurrentUser,
+    scope: CurrentScope,
+    year: Year = None,
+) -> Response:
     _screener(user)
     rules = load_first_set()
+    items = service.first_set_items(wh, scope, rules)
     today = date.today()
+    y = year or (items[0].recognised_on.year if items else today.year)
     return render(
         request,
         "cultivation/first_set.html",
         {
-            "items": service.first_set_items(db, scope),
+            "items": items,
             "rules": rules,
             "today": today,
-            "count": service.first_set_count(db, scope, today.year, rules),
+            "count": service.first_set_count(items, y, rules),
+            "years": sorted({i.recognised_on.year for i in items}, reverse=True),
+            "claims": service.first_set_claims(db, scope),
             "in_catalogue": service.in_catalogue,
-            "can_add": user.role_enum in (Role.ADMIN, Role.PROVINCE_ANALYST),
+            "batches": sorted({i.batch_id for i in items}),
+            "can_claim": user.role_enum in (Role.ADMIN, *ANALYSTS),
         },
     )
 
 
-@pages.post("/first-set", dependencies=[Depends(require_roles(Role.ADMIN, Role.PROVINCE_ANALYST))])
-def first_set_add(
-    db: DbSession,
-    user: CurrentUser,
-    ws: CurrentWebSession,
-    credit_code: Annotated[str, Form(min_length=18, max_length=18)],
-    division_code: Annotated[str, Form(pattern=r"^\d{6}$")],
-    product: Annotated[str, Form(max_length=200)],
-    category: Annotated[str, Form(max_length=16)],
-    level: Annotated[str, Form(max_length=16)],
-    recognised_on: Annotated[date, Form()],
-) -> Response:
-    try:
-        service.add_first_set(
-            db,
-            user,
-            credit_code=credit_code,
-            division_code=division_code,
-            product=product,
-            category=category,
-            level=level,
-            recognised_on=recognised_on,
-        )
-    except wf.WorkflowError as exc:
-        raise HTTPException(status_code=exc.status, detail=str(exc)) from None
-    account_sessions.add_flash(db, ws, f"已录入首台（套）产品：{product}")
-    return RedirectResponse("/cultivation/first-set", status_code=303)
-
-
-@pages.post("/first-set/{item_id}/claims", dependencies=[Depends(require_roles(Role.ADMIN, *ANALYSTS))])
+@pages.post("/first-set/{item_code}/claims", dependencies=[Depends(require_roles(Role.ADMIN, *ANALYSTS))])
 def claim_page(
     db: DbSession,
+    wh: WarehouseReader,
     user: CurrentUser,
+    scope: CurrentScope,
     ws: CurrentWebSession,
-    item_id: RowId,
+    item_code: Annotated[str, Path(max_length=32)],
     kind: Annotated[str, Form(pattern="^(insurance|reward)$")],
     year: Annotated[int, Form(ge=2000, le=2100)],
     premium: Annotated[str | None, Form(max_length=20)] = None,
@@ -349,7 +334,7 @@ def claim_page(
     except InvalidOperation:
         raise HTTPException(status_code=422, detail=f"保费“{premium}”不是数字，请填写万元数") from None
     try:
-        c = service.claim(db, user, item_id, kind, year, amount)
+        c = service.claim(db, user, service.first_set_items(wh, scope), item_code, kind, year, amount)
     except service.CultivationError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     except wf.WorkflowError as exc:
@@ -361,23 +346,30 @@ def claim_page(
 
 
 @api.get("/first-set")
-def first_set_api(db: DbSession, user: CurrentUser, scope: CurrentScope, year: Year = None) -> dict[str, Any]:
-    """首台(套) items in scope with their catalogue validity, and the year's count against the target."""
+def first_set_api(
+    wh: WarehouseReader, user: CurrentUser, scope: CurrentScope, year: Year = None
+) -> dict[str, Any]:
+    """首台(套) items in scope (the 经信 recognition lists) with their catalogue validity and
+    lineage, and the year's count against the target."""
     _screener(user)
-    y = year or date.today().year
+    items = service.first_set_items(wh, scope)
+    y = year or (items[0].recognised_on.year if items else date.today().year)
     return {
-        "count": service.first_set_count(db, scope, y),
+        "count": service.first_set_count(items, y),
         "items": [
             {
-                "id": i.id,
+                "item_code": i.item_code,
                 "credit_code": i.credit_code,
+                "county_code": i.division_code,
                 "product": i.product,
                 "category": i.category,
                 "level": i.level,
                 "recognised_on": i.recognised_on.isoformat(),
                 "expires_on": i.expires_on.isoformat(),
+                "batch": i.batch,
+                "lineage": {"batch_id": i.batch_id, "source_row": i.source_row},
             }
-            for i in service.first_set_items(db, scope)
+            for i in items
         ],
     }
 
@@ -387,5 +379,5 @@ scenario = WebScenario(
     pages=pages,
     api=api,
     nav=(NavItem("cultivation", "梯队培育", "/cultivation", roles=SCREENERS, order=36, icon="▲"),),
-    templates=Path(__file__).parent / "templates",
+    templates=FsPath(__file__).parent / "templates",
 )

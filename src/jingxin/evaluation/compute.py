@@ -39,12 +39,9 @@ from jingxin.evaluation.population import (
     Batches,
     Units,
     build_units,
-    collecting,
-    fetch_arrow,
     optional_input,
-    release_stages,
-    stage,
 )
+from jingxin.evaluation.staging import collecting, fetch_arrow, release_stages, stage
 
 ROUND_DIGITS = 6
 """Totals are rounded before ranking so that float noise across backends cannot reorder ties."""
@@ -218,8 +215,8 @@ def score_units(
 
     The units cover `compute_prefix(system, scope)`; the caller restricts results to `scope`
     after ranking (a county's ranks need the whole county even for a narrower scope).
-    Intermediate tables are materialised (`population.stage`); call this inside
-    `population.collecting()` and release them when done, as `score_arrays` does.
+    Intermediate tables are materialised (`staging.stage`); call this inside
+    `staging.collecting()` and release them when done, as `score_arrays` does.
     """
     system = system.with_changes(weights=weights, scoring=scoring)
     params = Params.build(system, year)

@@ -33,8 +33,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from jingxin.evaluation.config_policies import (
+    ConfigModel,
+    Deductions,
+    Leaders,
+    Policies,
+    Veto,
+)
 from jingxin.evaluation.formula import FACT_COLUMNS, FormulaError, parse_formula
 
 Direction = Literal["higher", "lower"]
@@ -82,11 +89,7 @@ class ConfigError(ValueError):
     """A system or override file is invalid; the message names the file and the problem."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class ReferenceRule(_Model):
+class ReferenceRule(ConfigModel):
     """How the reference value (参照值) of an indicator is found for a year.
 
     `fixed` holds published values by data year (黄岩 publishes them per year); for any other
@@ -103,7 +106,7 @@ class ReferenceRule(_Model):
         return self.fixed.get(year)
 
 
-class Indicator(_Model):
+class Indicator(ConfigModel):
     """One indicator (评价指标): a formula over warehouse facts, its unit, direction and weight.
 
     A weight of 0 makes an informational indicator: its value is computed, stored and shown,
@@ -140,7 +143,7 @@ class Indicator(_Model):
         return value
 
 
-class Scoring(_Model):
+class Scoring(ConfigModel):
     """The scoring method (计分方法), one per system.
 
     - `ratio` (黄岩): points = weight × value ÷ reference (reference ÷ value when lower is
@@ -173,7 +176,7 @@ class Scoring(_Model):
         return self.cap
 
 
-class NotProducing(_Model):
+class NotProducing(ConfigModel):
     """Enterprises not yet producing (未投产): no revenue and no tax in the year.
 
     They are left out while within `grace_years` of founding; older ones are "overdue" (逾期未
@@ -188,7 +191,7 @@ ParkKind = Literal["经开区", "高新区", "特色小镇", "小微企业园"]
 PARK_KINDS: tuple[str, ...] = ("经开区", "高新区", "特色小镇", "小微企业园")
 
 
-class ParkInclusion(_Model):
+class ParkInclusion(ConfigModel):
     """Enterprises inside rated parks are evaluated whatever their land (园区企业纳入评价).
 
     County notices (遂昌 2022, 慈溪 2024) put enterprises of 4-star-and-above 小微企业园 in
@@ -202,7 +205,7 @@ class ParkInclusion(_Model):
     min_star: int = Field(default=4, ge=0, le=5)
 
 
-class Population(_Model):
+class Population(ConfigModel):
     """Who is evaluated (评价范围).
 
     `scale`: 规上 (above), 规下 (below) or all; `min_land_mu`: 规下 are evaluated from 3 亩 (some
@@ -244,7 +247,7 @@ class Population(_Model):
         return value
 
 
-class APlus(_Model):
+class APlus(ConfigModel):
     """Optional A+ (领跑示范类): the top `share` % of a group, or totals ≥ `threshold`, within A."""
 
     share: float | None = Field(default=None, gt=0, le=100)
@@ -266,7 +269,7 @@ POOL_NAMES = {
 }
 
 
-class Pooling(_Model):
+class Pooling(ConfigModel):
     """Pooling of small class groups (小组合并), so that no class vanishes by rounding.
 
     With shares 20/60/15/5 a group of fewer than 11 units gets no D (5 % of 10 is 0.5, and
@@ -291,7 +294,7 @@ class Pooling(_Model):
         return value
 
 
-class ClassRule(_Model):
+class ClassRule(ConfigModel):
     """Classes (分类): by shares of the rank within a group (温岭: within industry) or by thresholds.
 
     `shares` lists the classes best first with their percentage (summing to 100); the count of
@@ -355,91 +358,7 @@ class ClassRule(_Model):
         return out
 
 
-class Deductions(_Model):
-    """Deductions (扣分) for sublet tenants (出租转租), 温岭 style.
-
-    With n tenants beyond `free_tenants`: first + (n − 1) × further points. 规上: 5 and 5;
-    规下: 10 and 5. Counts come from the optional input table `sublets`.
-    """
-
-    sublet_first: float = Field(default=0.0, ge=0)
-    sublet_further: float = Field(default=0.0, ge=0)
-    free_tenants: int = Field(default=0, ge=0)
-
-    def points(self, tenants: int) -> float:
-        extra = tenants - self.free_tenants
-        return 0.0 if extra <= 0 else self.sublet_first + (extra - 1) * self.sublet_further
-
-
-class Veto(_Model):
-    """A named override (一票否决) forcing a class, e.g. a major safety or environmental accident."""
-
-    credit_code: str
-    year: int | None = None
-    class_: str = Field(alias="class")
-    reason: str = Field(min_length=1)
-
-
-class SurchargeStep(_Model):
-    """From `min_years` consecutive years in the class on, `yuan_per_kwh` is added to the price."""
-
-    min_years: int = Field(ge=1)
-    yuan_per_kwh: float = Field(ge=0)
-
-
-class PowerSurcharge(_Model):
-    """Differentiated electricity price (差别化电价) for one class, escalating with consecutive years.
-
-    Default (海宁 2025 draft citing 浙政办发〔2019〕62号): D pays 0.3 元/kWh, 0.4 from the third
-    consecutive D year. Shandong (0.05/0.10/0.15) or 苏州 schedules are the same shape.
-    """
-
-    class_: str = Field(default="D", alias="class")
-    steps: list[SurchargeStep] = [
-        SurchargeStep(min_years=1, yuan_per_kwh=0.3),
-        SurchargeStep(min_years=3, yuan_per_kwh=0.4),
-    ]
-
-    @field_validator("steps")
-    @classmethod
-    def _sorted(cls, value: list[SurchargeStep]) -> list[SurchargeStep]:
-        years = [s.min_years for s in value]
-        if years != sorted(set(years)):
-            raise ValueError("surcharge steps must have increasing min_years")
-        return value
-
-    def rate(self, years: int) -> float | None:
-        hit = [s.yuan_per_kwh for s in self.steps if years >= s.min_years]
-        return hit[-1] if hit else None
-
-
-class Policies(_Model):
-    """Differentiated policies by class (差别化政策).
-
-    `land_tax_relief_pct`: 城镇土地使用税 relief for manufacturers, 浙政办发〔2019〕62号: A 100 %,
-    B 80 %, C and D none. `energy_quota_change_pct`: the cut of energy-use quotas (用能指标) of C
-    and D; the notices say "cut" without a figure, so −10 % and −20 % are project defaults.
-    `priority_land` / `priority_funds`: classes that get priority for land and funds (A).
-    A+ gets what A gets unless it is listed itself.
-    """
-
-    land_tax_relief_pct: dict[str, float] = {}
-    power_surcharge: PowerSurcharge | None = None
-    energy_quota_change_pct: dict[str, float] = {}
-    priority_land: list[str] = []
-    priority_funds: list[str] = []
-
-
-class Leaders(_Model):
-    """亩均效益领跑者: top-N per key industry. A key industry is a flagship chain (by id, see
-    `jingxin.reference.chains()`), a cluster, or an explicit list of industry code prefixes."""
-
-    top_n: int = Field(default=10, ge=1)
-    chains: list[str] | Literal["all"] = "all"
-    industries: dict[str, list[str]] = {}
-
-
-class CountyOverride(_Model):
+class CountyOverride(ConfigModel):
     """What a county may change (区县个性化参数)."""
 
     county: str | None = None
@@ -462,7 +381,7 @@ class CountyOverride(_Model):
         return value
 
 
-class System(_Model):
+class System(ConfigModel):
     """A complete evaluation system (评价体系) with its county overrides resolved."""
 
     id: str

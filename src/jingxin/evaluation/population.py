@@ -23,12 +23,9 @@ few intermediate stages (`stage`) so that each query plan stays small:
 
 from __future__ import annotations
 
-import contextvars
 import datetime as dt
-import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import ibis
@@ -38,6 +35,7 @@ import pyarrow as pa
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.config import Population, System
 from jingxin.evaluation.formula import FACT_COLUMNS
+from jingxin.evaluation.staging import COLLECTED, stage
 
 YEARLY_SOURCES: dict[str, tuple[str, ...]] = {
     "tax": ("tax_paid",),
@@ -96,106 +94,6 @@ class Units:
     members: ibis.Table
 
 
-Release = Callable[[], None]
-
-
-@dataclass
-class Collected:
-    """What an evaluation collects while it builds: how to release its materialised stages,
-    and the batch ids of the fact rows it read (its lineage, stored with a run)."""
-
-    stages: list[Release] = field(default_factory=list)
-    batches: dict[str, set[int]] = field(default_factory=dict)
-
-
-_COLLECTED: contextvars.ContextVar[Collected | None] = contextvars.ContextVar("collected", default=None)
-
-
-@contextmanager
-def collecting() -> Iterator[Collected]:
-    """Collect the stages `stage` materialises and the batches read inside the block, so the
-    caller can drop the stages (`release_stages`) before the connection closes."""
-    collected = Collected()
-    token = _COLLECTED.set(collected)
-    try:
-        yield collected
-    finally:
-        _COLLECTED.reset(token)
-
-
-def release_stages(stages: list[Release]) -> None:
-    """Drop the temporary tables (or unpersist the checkpointed DataFrames) of `stages`."""
-    while stages:
-        stages.pop()()
-
-
-def stage(table: ibis.Table) -> ibis.Table:
-    """Materialise an intermediate result so that later stages read it instead of re-deriving it.
-
-    Why: an evaluation refers to its unit table many times (group statistics are joined back,
-    ranks are windows over it); compiled as one statement, every reference would repeat the
-    whole derivation and the SQL grows multiplicatively. A few staged, set-based queries keep
-    each plan small.
-
-    - DuckDB: a temporary table (`Table.cache()`).
-    - PostgreSQL: a temporary table, ANALYZEd (without statistics it plans nested loops).
-    - Spark: a local checkpoint registered as a temporary view. Spark's own cache keeps the
-      whole logical plan behind each cached view, so every later query would re-analyse the
-      plans of all earlier stages (minutes at 10,000 enterprises); a checkpoint cuts it.
-
-    The table lives until released (see `collecting_stages`); DuckDB and PostgreSQL ones also
-    when the expression that uses them is garbage-collected.
-    """
-    backend = table._find_backend()
-    release: Release
-    if backend.name == "pyspark":
-        backend._run_pre_execute_hooks(table)  # register in-memory tables used by the query
-        name = f"jingxin_stage_{uuid.uuid4().hex}"
-        frame = backend._session.sql(backend.compile(table)).localCheckpoint(eager=True)
-        frame.createOrReplaceTempView(name)
-        staged = backend.table(name)
-        session = backend._session
-
-        def release() -> None:
-            session.catalog.dropTempView(name)
-            frame.unpersist()
-
-    else:
-        staged = table.cache()
-        release = staged.release
-        if backend.name == "postgres":
-            backend.raw_sql(f'ANALYZE "{staged.op().name}"').close()
-    collected = _COLLECTED.get()
-    if collected is not None:
-        collected.stages.append(release)
-    return staged
-
-
-def fetch_arrow(wh: Warehouse, expr: ibis.Table) -> pa.Table:
-    """`expr` as an Arrow table. On Spark through `DataFrame.toArrow()`: Ibis goes through
-    pandas there, which at a million rows takes minutes instead of seconds."""
-    if wh.kind != "spark":
-        return wh.to_pyarrow(expr)
-    backend = wh.con
-    backend._run_pre_execute_hooks(expr)
-    return backend._session.sql(backend.compile(expr)).toArrow()
-
-
-def refresh_statistics(wh: Warehouse, tables: Sequence[str]) -> None:
-    """ANALYZE the tables an evaluation reads on PostgreSQL when rows changed since the last
-    ANALYZE: right after a bulk load the planner's estimates are off by orders of magnitude
-    and it picks nested-loop joins (minutes instead of a fraction of a second)."""
-    if wh.kind != "postgres":
-        return
-    rows = wh.sql(
-        "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
-        "AND (n_mod_since_analyze > 0 OR (last_analyze IS NULL AND last_autoanalyze IS NULL))"
-    )
-    stale = sorted({r[0] for r in rows} & set(tables))
-    if stale:
-        wh.sql("ANALYZE " + ", ".join(f'"{name}"' for name in stale))
-
-
 def live(wh: Warehouse, name: str, batches: Batches | None = None) -> ibis.Table:
     """Fact rows of `name`: the live ones, or exactly the batches given for that table."""
     if batches is not None and name in batches:
@@ -247,7 +145,7 @@ def crowded_periods(
     period) the facts are read untouched. The batch ids are recorded (`collecting`) as the
     lineage of the evaluation.
     """
-    collected = _COLLECTED.get()
+    collected = COLLECTED.get()
     candidates = _candidate_batches(wh, list(facts), batches)
     parts = []
     for name, f in facts.items():

@@ -14,7 +14,7 @@ Park systems write `eval_park_results` instead of `eval_results` (and use the pa
 `credit_code` of their `eval_scores` rows).
 
 An evaluation is built as Ibis expressions over a few materialised stages (see
-`population.stage`); its result (`evaluate(...).results`) is fetched once, and the long score
+`staging.stage`); its result (`evaluate(...).results`) is fetched once, and the long score
 table is cut from its columns with Arrow, not recomputed.
 """
 
@@ -45,14 +45,10 @@ from jingxin.evaluation.population import (
     INPUT_SCHEMAS,
     PARK_TABLES,
     Batches,
-    Release,
     attach,
-    collecting,
-    fetch_arrow,
     live,
-    refresh_statistics,
-    release_stages,
 )
+from jingxin.evaluation.staging import Release, collecting, fetch_arrow, refresh_statistics, release_stages
 
 EVAL_SCHEMAS: dict[str, ibis.Schema] = {
     "eval_runs": ibis.schema(

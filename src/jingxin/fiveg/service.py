@@ -179,10 +179,6 @@ def attachments(db: Session, scope: Scope, item_id: int) -> list[Attachment]:
     return list(db.scalars(select(Attachment).where(Attachment.item_id == item.id).order_by(Attachment.id)))
 
 
-def schedule_survey(db: Session, user: Any, item_id: int, on: date, now: datetime | None = None) -> WorkItem:
-    return wf.act(db, item_id, "schedule_survey", user, fields={"survey_on": on.isoformat()}, now=now)
-
-
 def record_survey(
     db: Session, user: Any, item_id: int, result: str, now: datetime | None = None
 ) -> list[WorkItem]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.datastructures import UploadFile as StarletteUpload
 
 from jingxin import reference
@@ -18,14 +18,17 @@ from jingxin.core.auth import ANALYSTS, Role
 from jingxin.core.db import utcnow
 from jingxin.core.workflow import service as wf
 from jingxin.core.workflow.config import load_workflow
-from jingxin.fiveg import service
+from jingxin.fiveg import service, stationmap, survey
+from jingxin.reference.geo import boundaries
 from jingxin.web.deps import CurrentScope, CurrentUser, DbSession, require_roles
 from jingxin.web.params import RowId
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
 
 ROLES = frozenset({*ANALYSTS, Role.ADMIN, Role.OPERATOR, Role.LIAISON})
+MAP_ROLES = frozenset({*ANALYSTS, Role.ADMIN, Role.OPERATOR})  # a liaison's scope holds no station
 pages = APIRouter(prefix="/fiveg", include_in_schema=False, dependencies=[Depends(require_roles(*ROLES))])
+Region = Annotated[str | None, Query(pattern=r"^\d{6}$", description="地图的上级区划")]
 
 
 def _fail(exc: Exception) -> HTTPException:
@@ -57,9 +60,41 @@ def index(request: Request, db: DbSession, user: CurrentUser, scope: CurrentScop
             "names": {d.code: d.name for d in reference.divisions()},
             "counties": [c for c in reference.counties()],
             "is_operator": user.role == Role.OPERATOR,
+            "surveys": survey.schedule_rows(db, scope, now) if scope.department is None else [],
+            "may_map": user.role in MAP_ROLES,
             "now": now,
         },
     )
+
+
+@pages.get("/map", dependencies=[Depends(require_roles(*MAP_ROLES))])
+def map_page(
+    request: Request, db: DbSession, user: CurrentUser, scope: CurrentScope, region: Region = None
+) -> Response:
+    parent = region or (scope.division if not scope.pinned and scope.division else "330000")
+    try:
+        config = stationmap.map_config(db, scope, parent, utcnow())
+    except stationmap.NotInScope:
+        raise HTTPException(404, "该区划不存在或不在您的数据范围内") from None
+    return render(
+        request,
+        "fiveg/map.html",
+        {
+            "page_title": "5G基站分布图",
+            "map_config": config,
+            "parent": reference.division(parent),
+            "is_operator": user.role == Role.OPERATOR,
+        },
+    )
+
+
+@pages.get("/map/geo/{code}", dependencies=[Depends(require_roles(*MAP_ROLES))])
+def map_geo(code: str, scope: CurrentScope) -> Response:
+    """Boundaries under `code` for the station map (the same simplified GeoJSON as the other
+    maps), for the divisions `stationmap.may_map` allows the user."""
+    if len(code) != 6 or not code.isdigit() or not stationmap.may_map(scope, code):
+        raise HTTPException(404, "该区划不存在或不在您的数据范围内")
+    return JSONResponse(boundaries(code), headers={"Cache-Control": "private, max-age=86400"})
 
 
 @pages.post("")
@@ -132,6 +167,8 @@ def detail(
             "approval_states": load_workflow(service.APPROVAL).states,
             "now": utcnow(),
             "attachments": service.attachments(db, scope, item.id),
+            "window": survey.window(item) if item.state in ("filed", "survey_scheduled") else None,
+            "parties": survey.parties(item),
             "cfg": service.settings(),
             "names": {d.code: d.name for d in reference.divisions()},
         },
@@ -143,8 +180,16 @@ async def act(request: Request, item_id: RowId, action: str, db: DbSession, user
     form = await request.form()
     value: Any = str(form.get("value", "")).strip()
     try:
-        if action == "schedule_survey":
-            service.schedule_survey(db, user, item_id, date.fromisoformat(value))
+        if action in ("schedule_survey", "reschedule_survey"):
+            value = str(form.get("survey_on", "")).strip()
+            survey.schedule(
+                db,
+                user,
+                item_id,
+                date.fromisoformat(value),
+                place=str(form.get("survey_place", "")),
+                reason=str(form.get("survey_note", "")) if action == "reschedule_survey" else "",
+            )
         elif action == "record_survey":
             service.record_survey(db, user, item_id, value)
         elif action == "report_built":
@@ -155,7 +200,7 @@ async def act(request: Request, item_id: RowId, action: str, db: DbSession, user
             raise HTTPException(404, "没有这一操作")
     except ValueError as exc:
         db.rollback()
-        if isinstance(exc, wf.WorkflowError):
+        if isinstance(exc, wf.WorkflowError | service.FiveGError):
             raise _fail(exc) from None
         raise HTTPException(422, f"请填写正确的日期（YYYY-MM-DD）：{value[:20]}") from None
     return RedirectResponse(f"/fiveg/{item_id}", status_code=303)

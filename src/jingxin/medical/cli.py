@@ -4,6 +4,8 @@ dispatch solve, the truth check; `jingxin fiveg progress`. Every command takes `
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -24,6 +26,23 @@ def _session() -> Any:
     url = get_settings().platform_database_url
     upgrade(url)
     return Database(url)
+
+
+@contextmanager
+def _facts() -> Iterator[Any]:
+    """The live rows of the source medical-supply in the configured warehouse; a busy DuckDB
+    file (a running server owns it) is a message, not a traceback."""
+    from jingxin.core.settings import get_settings
+    from jingxin.core.warehouse import WarehouseError, open_warehouse
+
+    try:
+        wh = open_warehouse(get_settings().warehouse_url)
+    except WarehouseError as exc:
+        raise typer.BadParameter(f"无法打开数据仓库：{exc}") from None
+    try:
+        yield wh.current("medical_supply")
+    finally:
+        wh.close()
 
 
 def _scope(code: str) -> Any:
@@ -52,17 +71,31 @@ def generate_command(
     manifest: Annotated[Path, typer.Option("--manifest", help="写出生成真值的 JSON 文件")],
     seed: Annotated[int, typer.Option("--seed")] = 1,
     on: OnOpt = "2021-06-01",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="重点企业日报文件的目录（默认为真值文件旁的 medical-supply/）"),
+    ] = None,
+    days: Annotated[int, typer.Option("--days", help="日报覆盖的天数（截至 --on）")] = 7,
+    defects: Annotated[float, typer.Option("--defects", help="日报中故意出错的行的比例")] = 0.0,
 ) -> None:
-    """Generate the province's reserves, demand list and suppliers into the platform database."""
+    """Generate the province's reserves, demand list and suppliers into the platform database,
+    and the key suppliers' daily reports as the 经信 file (ingest it as medical-supply)."""
     from jingxin.synth import medical as synth
 
+    folder = out or manifest.parent / "medical-supply"
     database = _session()
     with database.session() as db:
         if synth.reserves_count(db):
             raise typer.BadParameter("平台数据库中已有储备数据；请用新的数据库生成")
-        truth = synth.load(db, seed=seed, as_of=_day(on))
+        truth = synth.load(
+            db, seed=seed, as_of=_day(on), out_dir=folder, supply_days=days, supply_defects=defects
+        )
     manifest.write_text(json.dumps(truth.manifest(), ensure_ascii=False, indent=1), encoding="utf-8")
+    assert truth.supply is not None and truth.supply.path is not None
     typer.echo(f"已生成；真值写入 {manifest}")
+    typer.echo(
+        f"重点企业日报：{truth.supply.path}；请归集：jingxin ingest medical-supply {truth.supply.path}"
+    )
 
 
 def warnings_command(
@@ -107,8 +140,8 @@ def dispatch_command(
     """Solve a dispatch plan (not saved: the planner page saves and routes it for approval)."""
     from jingxin.medical import config, dispatch, plans
 
-    with _session().session() as db:
-        inst = plans.build_instance(db, _scope(scope), _day(on), scenario)
+    with _session().session() as db, _facts() as facts:
+        inst = plans.build_instance(db, _scope(scope), _day(on), scenario, facts)
     result = dispatch.solve(inst)
     names, items = plans.names(), {k: v.name for k, v in config.catalogue().items.items()}
     lines = [dispatch.explain(ln, names, items) for ln in result.lines]
@@ -138,8 +171,8 @@ def check_command(
     """Warnings and missing reports against the generated truth (precision, recall)."""
     from jingxin.medical.evaluate import measure
 
-    with _session().session() as db:
-        got = measure(db, json.loads(manifest.read_text(encoding="utf-8")))
+    with _session().session() as db, _facts() as facts:
+        got = measure(db, json.loads(manifest.read_text(encoding="utf-8")), facts)
     if as_json:
         _dump(got)
         return

@@ -1,8 +1,9 @@
 """The medical scenario measured against generated truth (jingxin.synth.medical).
 
 For each injected fact — a region-item below its physical norm, short of its agreement norm, a
-lot expiring inside the warning window, a supplier that did not report — the platform's own
-warnings and missing list are compared with the truth: precision (share of warnings that are
+lot expiring inside the warning window, a supplier that did not report (no row in the ingested
+file of the day, or a row rejected at ingestion) — the platform's own warnings and missing list
+are compared with the truth: precision (share of warnings that are
 true) and recall (share of true facts warned). The scenario's document states the figures.
 """
 
@@ -30,8 +31,9 @@ def _pr(found: set[Any], truth: set[Any]) -> dict[str, float]:
 
 
 def measure(
-    db: Session, manifest: dict[str, Any], counties: set[str] | None = None
+    db: Session, manifest: dict[str, Any], facts: Any, counties: set[str] | None = None
 ) -> dict[str, dict[str, float]]:
+    """`facts`: the warehouse's live rows of the source medical-supply (the ingested reports)."""
     on = date.fromisoformat(manifest["as_of"])
     warns = supply.warnings(db, EVERYTHING, on, "normal")
     inside = (lambda code: code in counties) if counties else (lambda code: True)  # noqa: E731
@@ -51,7 +53,7 @@ def measure(
         for w in warns
         if w.kind == "expiry" and w.reserve_id and inside(w.division_code)
     }
-    missing = {m.credit_code for m in suppliers.missing(db, EVERYTHING, on) if inside(m.division_code)}
+    missing = {m.credit_code for m in suppliers.missing(db, EVERYTHING, on, facts) if inside(m.division_code)}
     return {
         "below_norm": _pr(phys, {tuple(x) for x in manifest["below_norm"]}),
         "agreement_short": _pr(agree, {tuple(x) for x in manifest["agreement_short"]}),

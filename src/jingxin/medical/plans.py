@@ -28,6 +28,7 @@ from jingxin.core import audit
 from jingxin.core.scope import Scope
 from jingxin.core.workflow import service as wf
 from jingxin.medical import config, dispatch, geo, ledger
+from jingxin.medical import suppliers as suppliers_mod
 from jingxin.medical.models import Demand, Plan, Reserve, Supplier, SupplierReport
 from jingxin.medical.supply import daily_demand
 
@@ -47,7 +48,12 @@ def _usable_stock(db: Session, on: date, holders: list[Reserve]) -> dict[tuple[s
     return out
 
 
-def build_instance(db: Session, scope: Scope, on: date, scenario: str) -> dispatch.Instance:
+def build_instance(
+    db: Session, scope: Scope, on: date, scenario: str, facts: Any = None
+) -> dispatch.Instance:
+    """The dispatch instance of `scope` on `on`. A supplier's daily capacity is its latest
+    report on or before `on`: from the source in the warehouse (`facts`, the live rows of
+    `medical_supply`) when given, else by the form, else the capacity it was registered with."""
     d = config.norms().dispatch
     holders = [r for r in ledger.reserves_in(db, scope, kind="physical")]
     stock = _usable_stock(db, on, holders)
@@ -72,8 +78,14 @@ def build_instance(db: Session, scope: Scope, on: date, scenario: str) -> dispat
             avail[(place_code, item_id)] = spare
     suppliers = []
     horizon = d.target_days
-    for s in db.scalars(select(Supplier).order_by(Supplier.id)):
-        latest = db.scalar(
+    registered = list(db.scalars(select(Supplier).order_by(Supplier.id)))
+    from_source = (
+        suppliers_mod.latest_source_reports(facts, on, [s.credit_code for s in registered])
+        if facts is not None
+        else {}
+    )
+    for s in registered:
+        latest: Any = from_source.get((s.credit_code, s.item_id)) or db.scalar(
             select(SupplierReport)
             .where(SupplierReport.supplier_id == s.id, SupplierReport.on_date <= on)
             .order_by(SupplierReport.on_date.desc())
@@ -95,9 +107,11 @@ def names() -> dict[str, str]:
     return {x.code: x.name for x in reference.divisions()}
 
 
-def propose(db: Session, user: Any, on: date, scenario: str = "surge", time_limit: float = 60.0) -> Plan:
-    """Solve for the user's scope and open a plan case for approval."""
-    inst = build_instance(db, user.scope, on, scenario)
+def propose(
+    db: Session, user: Any, on: date, scenario: str = "surge", time_limit: float = 60.0, facts: Any = None
+) -> Plan:
+    """Solve for the user's scope and open a plan case for approval (`facts`: see build_instance)."""
+    inst = build_instance(db, user.scope, on, scenario, facts)
     result = dispatch.solve(inst, time_limit=time_limit)
     place_names = {**names(), **{s.credit_code: s.name for s in db.scalars(select(Supplier))}}
     item_names = {k: v.name for k, v in config.catalogue().items.items()}

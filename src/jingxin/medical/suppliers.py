@@ -2,17 +2,18 @@
 
 Suppliers are found in the warehouse's registry (企业名录): enterprises whose industry class
 is one of the classes configured for an item's category (norms.yaml `supplier_industries`).
-Each reports, every day, its capacity, output and stock of the item, through the form
-(`report`) or as a file from a source (`import_reports`, CSV with a header; every row is kept
-with the file's SHA-256 as its batch, so a figure can be traced to the file it came from).
-A supplier with no report for a day is listed by `missing` (缺报).
+Each reports, every day, its capacity, output and stock of the item. The reports arrive as the
+source `medical-supply` (重点医疗物资生产企业日报, contracts.yaml): the 经信 department's file goes
+through the normal ingestion (upload, validation, rejected rows kept with their reasons, one
+batch per file, corrections supersede), and the board reads the live batches' rows from the
+warehouse, each with its batch and source row. A supplier outside the source may be reported
+through the board's form (`report`, kept in the platform database). A supplier with neither
+for a day is listed by `missing` (缺报).
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,8 +25,6 @@ from sqlalchemy.orm import Session
 from jingxin.core.scope import Scope
 from jingxin.medical import config
 from jingxin.medical.models import Supplier, SupplierReport
-
-COLUMNS = ("credit_code", "item_id", "date", "capacity", "output", "stock")
 
 
 class ReportError(ValueError):
@@ -115,52 +114,69 @@ def report(
     return row
 
 
-def import_reports(db: Session, filename: str, content: bytes, recorded_by: str) -> int:
-    """A source file of daily reports: all rows or none; every problem names row and column."""
-    batch = hashlib.sha256(content).hexdigest()[:16]
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = content.decode("gb18030")
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ReportError(f"{filename}: 缺少列 {'、'.join(missing)}（须有 {', '.join(COLUMNS)}）")
-    by_key = {(s.credit_code, s.item_id): s.id for s in db.scalars(select(Supplier))}
-    problems: list[str] = []
-    rows: list[tuple[int, int, date, int, int, int]] = []
-    for n, raw in enumerate(reader, start=2):
-        key = (raw["credit_code"].strip(), raw["item_id"].strip())
-        if key not in by_key:
-            problems.append(f"{filename} 第{n}行 credit_code/item_id：{key[0]} 不是 {key[1]} 的重点企业")
-            continue
-        try:
-            on = date.fromisoformat(raw["date"].strip())
-        except ValueError:
-            problems.append(f"{filename} 第{n}行 date：{raw['date']!r} 应为 YYYY-MM-DD")
-            continue
-        values = []
-        for col in ("capacity", "output", "stock"):
-            cell = raw[col].strip().replace(",", "")
-            if not cell.isdigit():
-                problems.append(f"{filename} 第{n}行 {col}：{raw[col]!r} 应为非负整数")
-                break
-            values.append(int(cell))
-        else:
-            rows.append((n, by_key[key], on, values[0], values[1], values[2]))
-    if problems:
-        raise ReportError("；".join(problems[:20]) + (f" 等{len(problems)}处" if len(problems) > 20 else ""))
-    try:
-        for n, sid, on, cap, out, stock in rows:
-            try:
-                report(db, sid, on, cap, out, stock, recorded_by, channel="source", batch=batch)
-            except ReportError as exc:
-                raise ReportError(f"{filename} 第{n}行：{exc}") from None
-        db.commit()
-    except Exception:
-        db.rollback()
-        raise
-    return len(rows)
+@dataclass(frozen=True)
+class SourceReport:
+    """One accepted row of the source `medical-supply` (重点医疗物资生产企业日报), with its lineage."""
+
+    credit_code: str
+    item_id: str
+    day: date
+    capacity: int
+    output: int
+    stock: int
+    batch_id: int
+    source_row: int
+
+
+def _item_ids() -> dict[str, str]:
+    """Catalogue item id by its name as the contract spells it (NFKC-folded, like ingestion)."""
+    return {unicodedata.normalize("NFKC", it.name): it.id for it in config.catalogue().items.values()}
+
+
+def _rows(expr: Any) -> list[SourceReport]:
+    ids = _item_ids()
+    out = []
+    for r in expr.to_pyarrow().to_pylist():
+        if r["item"] in ids:  # a name the catalogue no longer has is left out
+            out.append(
+                SourceReport(
+                    r["credit_code"],
+                    ids[r["item"]],
+                    r["day"],
+                    int(r["capacity"]),
+                    int(r["output"]),
+                    int(r["stock"]),
+                    int(r["batch_id"]),
+                    int(r["source_row"]),
+                )
+            )
+    return out
+
+
+COLUMNS = ("credit_code", "item", "day", "capacity", "output", "stock", "batch_id", "source_row")
+
+
+def source_reports(
+    facts: Any, on: date, codes: list[str] | None = None
+) -> dict[tuple[str, str], SourceReport]:
+    """The day's reports from the warehouse: `facts` is `warehouse.current("medical_supply")`
+    (live batches only), keyed by (credit code, item id); `codes` limits it to these suppliers."""
+    t = facts.filter(facts.day == on)
+    if codes is not None:
+        t = t.filter(t.credit_code.isin(sorted(set(codes)) or [""]))
+    return {(r.credit_code, r.item_id): r for r in _rows(t.select(*COLUMNS))}
+
+
+def latest_source_reports(
+    facts: Any, on: date, codes: list[str] | None = None
+) -> dict[tuple[str, str], SourceReport]:
+    """Each supplier-item's latest report on or before `on` (for dispatch capacities)."""
+    t = facts.filter(facts.day <= on)
+    if codes is not None:
+        t = t.filter(t.credit_code.isin(sorted(set(codes)) or [""]))
+    last = t.group_by(["credit_code", "item"]).aggregate(last_day=t.day.max())
+    t = t.join(last, [t.credit_code == last.credit_code, t.item == last.item, t.day == last.last_day])
+    return {(r.credit_code, r.item_id): r for r in _rows(t.select(*COLUMNS))}
 
 
 @dataclass(frozen=True)
@@ -172,24 +188,34 @@ class Missing:
     division_code: str
 
 
-def missing(db: Session, scope: Scope, on: date) -> list[Missing]:
-    """Suppliers inside scope without a report for `on` (缺报)."""
-    reported = set(db.scalars(select(SupplierReport.supplier_id).where(SupplierReport.on_date == on)))
+def _form_reports(db: Session, on: date) -> dict[int, SupplierReport]:
+    return {r.supplier_id: r for r in db.scalars(select(SupplierReport).where(SupplierReport.on_date == on))}
+
+
+def missing(db: Session, scope: Scope, on: date, facts: Any) -> list[Missing]:
+    """Suppliers inside scope with no report for `on` (缺报): none from the source in the
+    warehouse (`facts`: `warehouse.current("medical_supply")`) and none by the form."""
+    visible = visible_suppliers(db, scope)
+    from_source = source_reports(facts, on, [s.credit_code for s in visible])
+    by_form = _form_reports(db, on)
     return [
         Missing(s.id, s.credit_code, s.name, s.item_id, s.division_code)
-        for s in visible_suppliers(db, scope)
-        if s.id not in reported
+        for s in visible
+        if (s.credit_code, s.item_id) not in from_source and s.id not in by_form
     ]
 
 
-def board(db: Session, scope: Scope, on: date) -> list[dict[str, Any]]:
-    """The supplier board: each supplier's report of the day, or 缺报."""
-    latest = {
-        r.supplier_id: r for r in db.scalars(select(SupplierReport).where(SupplierReport.on_date == on))
-    }
+def board(db: Session, scope: Scope, on: date, facts: Any) -> list[dict[str, Any]]:
+    """The supplier board: each supplier's report of the day from the source (with its batch
+    and row) or the form, or 缺报; output above capacity is marked for checking."""
+    visible = visible_suppliers(db, scope)
+    from_source = source_reports(facts, on, [s.credit_code for s in visible])
+    by_form = _form_reports(db, on)
     out = []
-    for s in visible_suppliers(db, scope):
-        r = latest.get(s.id)
+    for s in visible:
+        src = from_source.get((s.credit_code, s.item_id))
+        form = by_form.get(s.id)
+        r: Any = src or form
         out.append(
             {
                 "id": s.id,
@@ -197,10 +223,14 @@ def board(db: Session, scope: Scope, on: date) -> list[dict[str, Any]]:
                 "credit_code": s.credit_code,
                 "division_code": s.division_code,
                 "item": config.item(s.item_id).name,
+                "unit": config.item(s.item_id).unit,
                 "capacity": r.capacity if r else None,
                 "output": r.output if r else None,
                 "stock": r.stock if r else None,
-                "channel": r.channel if r else None,
+                "channel": "source" if src else ("form" if form else None),
+                "batch_id": src.batch_id if src else None,
+                "source_row": src.source_row if src else None,
+                "over_capacity": bool(r and r.output > r.capacity),
                 "missing": r is None,
             }
         )

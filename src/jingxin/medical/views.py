@@ -19,7 +19,7 @@ from jingxin.core.workflow import service as wf
 from jingxin.core.workflow.models import WorkItem
 from jingxin.medical import config, ledger, plans, suppliers, supply
 from jingxin.medical.models import Plan
-from jingxin.web.deps import CurrentScope, CurrentUser, DbSession, require_roles
+from jingxin.web.deps import CurrentScope, CurrentUser, DbSession, WarehouseReader, require_roles
 from jingxin.web.params import DayQuery, RowId
 from jingxin.web.registry import NavItem, WebScenario
 from jingxin.web.templating import render
@@ -101,8 +101,10 @@ def warnings_page(
 
 
 @pages.get("/suppliers")
-def suppliers_page(request: Request, db: DbSession, scope: CurrentScope, on: DayQuery = None) -> Response:
-    rows = suppliers.board(db, scope, _day(on))
+def suppliers_page(
+    request: Request, db: DbSession, scope: CurrentScope, wh: WarehouseReader, on: DayQuery = None
+) -> Response:
+    rows = suppliers.board(db, scope, _day(on), wh.current("medical_supply"))
     return render(
         request,
         "medical/suppliers.html",
@@ -111,6 +113,8 @@ def suppliers_page(request: Request, db: DbSession, scope: CurrentScope, on: Day
             "rows": rows,
             "on": _day(on),
             "missing": sum(r["missing"] for r in rows),
+            "may_open_batches": scope.allows_source("medical-supply"),
+            "names": {d.code: d.name for d in reference.divisions()},
         },
     )
 
@@ -150,13 +154,16 @@ def dispatch_page(request: Request, db: DbSession, scope: CurrentScope) -> Respo
 
 
 @pages.post("/dispatch")
-async def dispatch_propose(request: Request, db: DbSession, user: CurrentUser) -> Response:
+async def dispatch_propose(
+    request: Request, db: DbSession, user: CurrentUser, wh: WarehouseReader
+) -> Response:
     form = await request.form()
     try:
         on = date.fromisoformat(str(form.get("on", "")))
     except ValueError:
         raise HTTPException(422, "请填写日期（YYYY-MM-DD）") from None
-    plan = plans.propose(db, user, on, _scenario(str(form.get("scenario", "surge"))), time_limit=60)
+    scenario = _scenario(str(form.get("scenario", "surge")))
+    plan = plans.propose(db, user, on, scenario, time_limit=60, facts=wh.current("medical_supply"))
     return RedirectResponse(f"/medical/dispatch/{plan.id}", status_code=303)
 
 

@@ -78,8 +78,8 @@ def map_config(table: Any, scope: Scope, region: str, year: int) -> dict[str, An
         "measure": "score",
         "measures": {
             "score": {"name": "平均得分", "unit": "分"},
-            "parks": {"name": "参评园区", "unit": "个", "integer": True},
-            "three_plus": {"name": "三星及以上", "unit": "个", "integer": True},
+            "parks": {"name": "参评园区", "unit": "个", "decimals": 0},
+            "three_plus": {"name": "三星及以上", "unit": "个", "decimals": 0},
         },
         "regions": region_summary(table, scope, region),
         "drill": {

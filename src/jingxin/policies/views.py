@@ -5,6 +5,10 @@ Pages: /policies, /policies/{id}, /policies/{id}/enterprises/{code}, /policies/p
 /policies/payouts/{item_id}. API: /api/v1/policies, /api/v1/policies/{id}/match,
 /api/v1/policies/{id}/enterprises/{code}. Every read goes through the user's `Scope`; every
 step through `payouts` (budget) and the workflow core (roles, history, audit).
+
+The payout pages are open to officials and to finance (财政部门, which records payments and
+sees nothing but the payout cases of its region); the catalogue, matching and traces are not
+open to finance.
 """
 
 from __future__ import annotations
@@ -30,11 +34,16 @@ from jingxin.web.templating import render
 
 OFFICIALS = frozenset({*ANALYSTS, Role.ADMIN})
 READERS = frozenset({*OFFICIALS, Role.SERVICE_STAFF, Role.ENTERPRISE})
+PAYERS = frozenset({*OFFICIALS, Role.FINANCE})  # who opens payout lists and cases
 PolicyId = Annotated[str, PathParam(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 CreditCode = Annotated[str, PathParam(min_length=18, max_length=18, pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
 ItemId = Annotated[int, PathParam(ge=1, le=2**62)]
 
-pages = APIRouter(
+pages = APIRouter(include_in_schema=False)  # payout_pages, then policy_pages (bottom of file)
+payout_pages = APIRouter(
+    prefix="/policies", include_in_schema=False, dependencies=[Depends(require_roles(*PAYERS))]
+)
+policy_pages = APIRouter(
     prefix="/policies", include_in_schema=False, dependencies=[Depends(require_roles(*READERS))]
 )
 api = APIRouter(prefix="/policies", tags=["惠企政策"], dependencies=[Depends(require_roles(*READERS))])
@@ -71,7 +80,7 @@ def _back(exc: ValueError, url: str) -> Response:
 # ---- catalogue and matching -----------------------------------------------------------------
 
 
-@pages.get("")
+@policy_pages.get("")
 def catalogue(request: Request, user: CurrentUser) -> Response:
     return render(
         request,
@@ -84,7 +93,7 @@ def catalogue(request: Request, user: CurrentUser) -> Response:
     )
 
 
-@pages.get("/payouts", dependencies=officials_only)
+@payout_pages.get("/payouts")
 def payout_list(
     request: Request,
     db: DbSession,
@@ -117,13 +126,14 @@ def payout_list(
             "direct": direct,
             "policies": list(load_catalogue().values()),
             "can_budget": user.role in payouts.BUDGET_ROLES,
+            "can_list": user.role_enum in OFFICIALS,
             "default_county": user.division_code if len(scope.prefix) == 6 else "",
             "error": error,
         },
     )
 
 
-@pages.post("/payouts", dependencies=officials_only)
+@payout_pages.post("/payouts", dependencies=officials_only)
 async def payout_create(request: Request, db: DbSession, wh: WarehouseReader, user: CurrentUser) -> Response:
     form = await request.form()
     policy_id, county = str(form.get("policy", "")), str(form.get("county", "")).strip()
@@ -134,7 +144,7 @@ async def payout_create(request: Request, db: DbSession, wh: WarehouseReader, us
     return RedirectResponse(f"/policies/payouts/{item.id}", status_code=303)
 
 
-@pages.post("/budgets", dependencies=officials_only)
+@payout_pages.post("/budgets", dependencies=officials_only)
 async def budget_set(request: Request, db: DbSession, user: CurrentUser) -> Response:
     form = await request.form()
     try:
@@ -155,7 +165,7 @@ async def budget_set(request: Request, db: DbSession, user: CurrentUser) -> Resp
     return RedirectResponse("/policies/payouts", status_code=303)
 
 
-@pages.get("/payouts/{item_id}", dependencies=officials_only)
+@payout_pages.get("/payouts/{item_id}")
 def payout_item(
     request: Request,
     db: DbSession,
@@ -188,6 +198,7 @@ def payout_item(
             "actions": workflow.allowed_transitions(item, user),
             "history": workflow.history(db, user.scope, item.id),
             "labels": payouts.STATUS_LABELS,
+            "links": user.role_enum is not Role.FINANCE,  # finance opens no enterprise page
             "error": error,
         },
     )
@@ -205,7 +216,7 @@ _STEPS = {
 }
 
 
-@pages.post("/payouts/{item_id}/{step}", dependencies=officials_only)
+@payout_pages.post("/payouts/{item_id}/{step}")
 async def payout_step(
     request: Request,
     db: DbSession,
@@ -223,7 +234,7 @@ async def payout_step(
     return RedirectResponse(f"/policies/payouts/{item_id}", status_code=303)
 
 
-@pages.get("/{policy_id}")
+@policy_pages.get("/{policy_id}")
 def policy_page(
     request: Request,
     user: CurrentUser,
@@ -257,7 +268,7 @@ def policy_page(
     return render(request, "policies/policy.html", context)
 
 
-@pages.post("/{policy_id}/push", dependencies=officials_only)
+@policy_pages.post("/{policy_id}/push", dependencies=officials_only)
 def policy_push(db: DbSession, wh: WarehouseReader, user: CurrentUser, policy_id: PolicyId) -> Response:
     try:
         push.push(db, wh, user, _policy(policy_id).id, _day(wh, None))
@@ -266,7 +277,9 @@ def policy_push(db: DbSession, wh: WarehouseReader, user: CurrentUser, policy_id
     return RedirectResponse(f"/policies/{policy_id}", status_code=303)
 
 
-@pages.post("/{policy_id}/apply", dependencies=[Depends(require_roles(Role.ENTERPRISE, Role.SERVICE_STAFF))])
+@policy_pages.post(
+    "/{policy_id}/apply", dependencies=[Depends(require_roles(Role.ENTERPRISE, Role.SERVICE_STAFF))]
+)
 async def policy_apply(
     request: Request, db: DbSession, wh: WarehouseReader, user: CurrentUser, policy_id: PolicyId
 ) -> Response:
@@ -281,7 +294,7 @@ async def policy_apply(
     return RedirectResponse(f"/qiye/{code}#qy-payouts", status_code=303)
 
 
-@pages.get("/{policy_id}/enterprises/{credit_code}")
+@policy_pages.get("/{policy_id}/enterprises/{credit_code}")
 def decision_page(
     request: Request,
     wh: WarehouseReader,
@@ -331,13 +344,17 @@ def api_decision(
     return d
 
 
+# The payout routes first, so that /policies/payouts is never read as a policy id.
+pages.include_router(payout_pages)
+pages.include_router(policy_pages)
+
 scenario = WebScenario(
     name="policies",
     pages=pages,
     api=api,
     nav=(
         NavItem("policies", "惠企政策", "/policies", roles=READERS, order=32, icon="◆"),
-        NavItem("payouts", "政策兑现", "/policies/payouts", roles=OFFICIALS, order=33, icon="¥"),
+        NavItem("payouts", "政策兑现", "/policies/payouts", roles=PAYERS, order=33, icon="¥"),
     ),
     templates=Path(__file__).parent / "templates",
 )

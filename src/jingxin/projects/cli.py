@@ -71,16 +71,20 @@ def progress_command(
         return
     t = result.province
     typer.echo(
-        f"{result.year}年1—{int(month[5:])}月：累计工业投资 {t['investment']:,.0f} 万元，增速 {t['investment_growth']}%；"
-        f"技改开工 {t['tech_projects']}/{t['tech_projects_target']}，投产 {t['tech_completed']}/{t['tech_completed_target']}，"
+        f"{result.year}年1—{int(month[5:])}月：累计工业投资 {t['investment']:,.0f} 万元，"
+        f"增速 {t['investment_growth']}%；"
+        f"技改开工 {t['tech_projects']}/{t['tech_projects_target']}，"
+        f"投产 {t['tech_completed']}/{t['tech_completed_target']}，"
         f"招引签约 {t['attracted_projects']}/{t['attracted_projects_target']}"
     )
     for r in sorted(result.rows, key=lambda r: (r.get("rank") or 9999, r["county_code"])):
+        growth = r["investment_growth"] if r["investment_growth"] is not None else "—"
         typer.echo(
-            f"{r.get('rank') or '—':>4} {r['county_code']} {r['county']:<6} 投资 {r['investment']:>12,.2f} "
-            f"增速 {r['investment_growth'] if r['investment_growth'] is not None else '—':>7} "
-            f"技改开工 {r['tech_projects']}/{r['tech_projects_target']} 投产 {r['tech_completed']}/{r['tech_completed_target']} "
-            f"招引 {r['attracted_projects']}/{r['attracted_projects_target']}"
+            f"{r.get('rank') or '—':>4} {r['county_code']} {r['county']:<6} "
+            f"投资 {r['investment']:>12,.2f} 增速 {growth:>7} "
+            f"技改开工 {r['tech_projects']}/{r['tech_projects_target']} "
+            f"投产 {r['tech_completed']}/{r['tech_completed_target']} "
+            f"招引 {r['attracted_projects']}/{r['attracted_projects_target']} {r['status']}"
         )
     if xlsx:
         typer.echo(f"已写出 {xlsx}")
@@ -104,7 +108,8 @@ def effect_command(
         return
     for e in [result["pooled"], *result["by_type"]]:
         typer.echo(
-            f"{e['label']:<8} {e['effect_pct']:>7}%  [{e['low_pct']}%, {e['high_pct']}%]  处理企业 {e['treated']}"
+            f"{e['label']:<8} {e['effect_pct']:>7}%  [{e['low_pct']}%, {e['high_pct']}%]  "
+            f"处理企业 {e['treated']}"
         )
 
 

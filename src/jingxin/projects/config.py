@@ -39,6 +39,21 @@ class Colours(_Strict):
     orange: float = Field(default=0.8, gt=0)
 
 
+class Delays(_Strict):
+    """Progress colours of a project (进度): on schedule (no working day late), behind (滞后),
+    seriously behind (严重滞后) from `serious_working_days` late."""
+
+    serious_working_days: int = Field(default=30, ge=1, le=2000)
+
+
+class Deadlines(_Strict):
+    """Grace in working days after a milestone's planned date (register) before it is overdue."""
+
+    start: int = Field(default=10, ge=0, le=500)
+    production: int = Field(default=20, ge=0, le=500)
+    capacity: int = Field(default=20, ge=0, le=500)
+
+
 class TargetsConfig(_Strict):
     version: int
     province: Figures
@@ -46,6 +61,15 @@ class TargetsConfig(_Strict):
     cities: dict[str, Figures] = {}
     counties: dict[str, Figures] = {}
     colours: Colours = Colours()
+    delays: Delays = Delays()
+    deadlines: Deadlines = Deadlines()
+
+    @field_validator("colours")
+    @classmethod
+    def _order(cls, value: Colours) -> Colours:
+        if value.orange > value.green:
+            raise ValueError("colours.orange（滞后下限）不能高于 colours.green（进度正常下限）")
+        return value
 
     @field_validator("cities", "counties")
     @classmethod

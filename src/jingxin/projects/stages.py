@@ -27,6 +27,7 @@ from jingxin.core.warehouse import Warehouse
 from jingxin.core.workflow import service as wf
 from jingxin.core.workflow.models import WorkItem
 from jingxin.projects import facts
+from jingxin.projects.config import Deadlines, load_targets
 
 STAGE_WORKFLOW = "project_stage"
 PROBLEM_WORKFLOW = "project_problem"
@@ -73,10 +74,36 @@ def _cases(db: Session, workflow: str) -> dict[str, WorkItem]:
     return {str(i.key): i for i in items if i.key}
 
 
+DUE_FIELDS = {  # the case's own deadline of each milestone, from the register's planned date
+    "start_due_on": ("planned_start_on", "start"),
+    "production_due_on": ("planned_production_on", "production"),
+    "capacity_due_on": ("planned_capacity_on", "capacity"),
+}
+
+
+def milestone_deadlines(row: Any, deadlines: Deadlines | None = None) -> dict[str, str]:
+    """Each milestone's deadline (节点时限): its planned date plus the grace in working days
+    (`targets.yaml` `deadlines`), counted on the holiday calendar with 调休; none where the
+    register gives no planned date."""
+    grace = deadlines or load_targets().deadlines
+    cal = default_calendar()
+    out = {}
+    for field_name, (column, key) in DUE_FIELDS.items():
+        planned = getattr(row, column, None) if not isinstance(row, dict) else row.get(column)
+        if planned is None or pd.isna(planned):
+            continue
+        out[field_name] = cal.add_working_days(pd.Timestamp(planned).date(), getattr(grace, key)).isoformat()
+    return out
+
+
 def sync(db: Session, wh: Warehouse, user: Any, until: date | None = None) -> SyncReport:
-    """Open and advance the cases of every project in `user`'s scope up to `until` (default: all)."""
+    """Open and advance the cases of every project in `user`'s scope up to `until` (default: all).
+
+    A case opened here carries its milestones' deadlines (`milestone_deadlines`), so its clocks
+    run to the project's own planned dates rather than one limit for all."""
     report = SyncReport()
     reg = facts.register(wh)
+    deadlines = load_targets().deadlines
     limit = pd.Timestamp(until) if until else None
     cases = _cases(db, STAGE_WORKFLOW)
     for r in reg.itertuples(index=False):
@@ -100,6 +127,7 @@ def sync(db: Session, wh: Warehouse, user: Any, until: date | None = None) -> Sy
                         "project_id": str(r.project_id),
                         "category": CATEGORY[str(r.category)],
                         "signed_on": str(r.signed_on.date()),
+                        **milestone_deadlines(r, deadlines),
                     },
                     key=key,
                     now=at(r.signed_on, 9),
@@ -269,6 +297,23 @@ def overdue(
                     }
                 )
     return out
+
+
+def next_deadline(item: WorkItem, now: datetime) -> dict[str, Any] | None:
+    """The milestone a project case is waiting for: its label, deadline (Beijing date) and
+    whether it is overdue at `now` (flagged by the sweep, or past due already)."""
+    from jingxin.core.workflow.config import load_workflow
+
+    definition = load_workflow(item.workflow)
+    for clock in item.clocks:
+        if clock.status in ("running", "paused") and clock.due_at is not None:
+            cdef = definition.clocks.get(clock.name)
+            return {
+                "label": cdef.label if cdef else clock.name,
+                "due_on": clock.due_at.astimezone(CHINA_TZ).date().isoformat(),
+                "overdue": clock.overdue_at is not None or _utc_naive(clock.due_at) < _utc_naive(now),
+            }
+    return None
 
 
 def _utc_naive(moment: datetime) -> datetime:

@@ -25,11 +25,13 @@ from starlette.background import BackgroundTask
 from jingxin.accounts import sessions as account_sessions
 from jingxin.core import audit
 from jingxin.core.auth import ANALYSTS, Role
+from jingxin.core.db import utcnow
 from jingxin.core.workflow import service as wf
 from jingxin.projects import facts, stages
+from jingxin.projects.config import load_targets
 from jingxin.projects.did import estimate
 from jingxin.projects.export import write_monthly_table
-from jingxin.projects.progress import LABELS, county_progress
+from jingxin.projects.progress import LABELS, PACE, county_progress, delay_colour
 from jingxin.web.deps import (
     CurrentActor,
     CurrentScope,
@@ -57,7 +59,6 @@ api = APIRouter(
     responses={422: {"model": ProblemOut}},
 )
 MAX_LISTED = 1000
-COLOUR = {"green": "green", "orange": "orange", "red": "red", "grey": "grey"}
 
 
 def _regional(user: Any, scope: Any) -> None:
@@ -83,6 +84,7 @@ def _progress(wh: Any, scope: Any, month: str | None) -> Any:
 
 
 def _records(reg: Any, as_of: date) -> list[dict[str, Any]]:
+    cfg = load_targets()
     delays = stages.plan_delays(reg, as_of)
     worst = delays.groupby("project_id")["working_days_late"].max().to_dict() if len(delays) else {}
     out = []
@@ -94,10 +96,10 @@ def _records(reg: Any, as_of: date) -> list[dict[str, Any]]:
                 "credit_code": r.credit_code,
                 "county_code": r.county_code,
                 "category": r.category,
-                "tech_type": r.tech_type or None,
-                "chain": r.chain or None,
+                "tech_type": _text(r.tech_type),
+                "chain": _text(r.chain),
                 "total_investment": float(r.total_investment),
-                "responsible": r.responsible or None,
+                "responsible": _text(r.responsible),
                 "stage": r.stage,
                 "signed_on": _d(r.signed_on),
                 "started_on": _d(r.started_on),
@@ -107,10 +109,16 @@ def _records(reg: Any, as_of: date) -> list[dict[str, Any]]:
                 "planned_production_on": _d(r.planned_production_on),
                 "planned_capacity_on": _d(r.planned_capacity_on),
                 "working_days_late": int(worst.get(r.project_id, 0)),
+                "colour": delay_colour(int(worst.get(r.project_id, 0)), cfg),
                 "batch": int(r.register_batch),
             }
         )
     return out
+
+
+def _text(value: Any) -> str | None:
+    """A text cell, None when blank (a missing cell arrives as None or NaN)."""
+    return None if value is None or value != value or not str(value).strip() else str(value)
 
 
 def _d(value: Any) -> str | None:
@@ -139,7 +147,8 @@ def projects_page(
     if category:
         reg = reg[reg["category"] == category]
     as_of = _as_of(reg) if len(reg) else date.today()
-    cases, _n = wf.list_items(db, scope, workflow=stages.STAGE_WORKFLOW, limit=MAX_LISTED)
+    cases, _n = wf.list_items(db, scope, workflow=stages.STAGE_WORKFLOW, limit=100_000)
+    now = utcnow()
     problems, _m = wf.list_items(db, scope, workflow=stages.PROBLEM_WORKFLOW, limit=200)
     return render(
         request,
@@ -150,6 +159,9 @@ def projects_page(
             "as_of": as_of,
             "category": category,
             "case_of": {c.fields.get("project_id"): c for c in cases},
+            "deadline_of": {c.fields.get("project_id"): stages.next_deadline(c, now) for c in cases},
+            "pace": PACE,
+            "serious": load_targets().delays.serious_working_days,
             "problems": problems,
             "can_sync": user.role_enum in REGIONAL,
             "departments": _departments(),
@@ -228,7 +240,7 @@ def progress_page(
             "p": result,
             "months": months,
             "labels": LABELS,
-            "colour": COLOUR,
+            "pace": PACE,
             "effect": effect,
             "rows": sorted(result.rows, key=lambda r: (r.get("rank") or 9999, r["county_code"])),
         },

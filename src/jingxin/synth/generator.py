@@ -23,6 +23,7 @@ from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, ta
 from jingxin.synth.chain_trade import ChainTrade, build_chain_trade, chain_invoice_frame
 from jingxin.synth.chain_trade import manifest_entry as chains_entry
 from jingxin.synth.customs import customs_frame
+from jingxin.synth.defects import Plan as DefectPlan
 from jingxin.synth.defects import plan_defects
 from jingxin.synth.distress import Distress, build_distress
 from jingxin.synth.distress import manifest_entry as distress_entry
@@ -35,6 +36,7 @@ from jingxin.synth.parks import Parks, build_parks
 from jingxin.synth.population import Population, draw_population
 from jingxin.synth.risk_sources import BUILDERS as RISK_BUILDERS
 from jingxin.synth.risk_sources import RISK_SOURCES
+from jingxin.synth.social import social_frame, social_truth
 from jingxin.synth.sources import (
     ANNUAL_SOURCES,
     annual_frame,
@@ -94,6 +96,8 @@ def plan_jobs(
         # republication with revisions (:mod:`.official`).
         jobs += [(source, year) for year in years[1:] for source in ("official", "official-revised")]
     jobs += [("support", year) for year in years]  # last, so the order of the others is unchanged
+    if not annual_only:  # monthly social insurance contributions (减负降本), after support
+        jobs += [("social-insurance", year) for year in years]
     if risk:
         # Enterprise risk sources last: their own streams leave every file above unchanged.
         jobs += [(source, year) for year in years for source in RISK_SOURCES]
@@ -131,8 +135,11 @@ def emit(
     xlsx_max_rows: int,
     as_of: str,
     suffix: str = "",
+    plans: list[DefectPlan] | None = None,
 ) -> FileEntry:
-    """Write one frame as its department would and describe it for the manifest."""
+    """Write one frame as its department would and describe it for the manifest. With
+    `plans`, the defect plan is appended to it (its `touched` rows are the frame's rows that
+    carry a defect, for truths kept by frame row rather than by file row)."""
     habit = HABITS[frame.source]
     key = (frame.source, frame.period)
     fmt, switched = habit.format, None
@@ -143,6 +150,8 @@ def emit(
     plan = plan_defects(
         frame, streams("defects", *key), defects, truncatable=fmt == "csv", thousands=thousands
     )
+    if plans is not None:
+        plans.append(plan)
     name = _file_name(frame.source, year, fmt, suffix)
     path = out_dir / name
     if fmt == "csv":
@@ -246,6 +255,9 @@ def _build(
     if source == "support":
         assert year is not None
         return support_frame(year, pop, acc, streams)
+    if source == "social-insurance":
+        assert year is not None
+        return social_frame(year, pop, acc, streams)
     if source == "customs":
         assert year is not None
         return customs_frame(year, pop, acc, streams)
@@ -336,7 +348,9 @@ def generate_province(
     "2019-2021"), drawn from `seed`; `defects` is the share of data rows per file that carry
     one deliberate defect (0 for clean files).
     `daily_days` is the length of the daily power window ending with the last year's Spring
-    Festival recovery. `annual_only` skips the monthly, daily and invoice files (for big runs).
+    Festival recovery. `annual_only` skips the monthly, daily and invoice files (for big runs),
+    and the monthly social insurance contributions (社保缴费, :mod:`.social`, truth under
+    ``totals.social_insurance``), which otherwise come after the support files.
     Excel sources above `xlsx_max_rows` rows are written as CSV (recorded in the manifest).
     `stable_years` makes a province with no real change between years: no growth, no 2020 dip,
     no events, every year calibrated to the same targets (manifest: ``parameters.growth`` 0).
@@ -391,7 +405,11 @@ def generate_province(
             **({"chains": True} if chains else {}),
             "growth": 0.0 if stable_years else "calibrated (see calibration.years)",
         },
-        totals={**_totals(pop, acc, parks), "support": support_truth(year_tuple, pop, acc, streams)},
+        totals={
+            **_totals(pop, acc, parks),
+            "support": support_truth(year_tuple, pop, acc, streams),
+            **({} if annual_only else {"social_insurance": social_truth(year_tuple, pop, acc, streams)}),
+        },
         calibration={
             "scope": "规上 industrial enterprises (sections B, C, D) operating in the year; per-mu ratios "
             "over those with land; sum over sum; totals in 亿元 at the generated scale; achieved = on "

@@ -135,6 +135,9 @@ HABITS: dict[str, Habit] = {
     # credit system gives GB18030 with some full-width digits; 法院 and 金融监管 send Excel with
     # a title row (法院 with a 合计 line below).
     "insured": Habit(stem="insured", format="csv", encoding="gbk", crlf=True),
+    # 人社's contribution file (cost burden) comes from the same social insurance system: GBK
+    # CSV with Windows line ends; amounts in 元, as that system keeps them.
+    "social-insurance": Habit(stem="social_insurance", format="csv", encoding="gbk", crlf=True),
     "tax-monthly": Habit(
         stem="tax_monthly", format="csv", thousands=True, variant_share=0.25, variants={"万元": ("元",)}
     ),
@@ -163,6 +166,15 @@ HABITS: dict[str, Habit] = {
     ),
     # 统计局: the monthly release tables of 规上工业增加值 growth, exported as CSV with a BOM.
     "official": Habit(stem="official", format="csv", encoding="utf-8-sig"),
+    # 经信: the key medical suppliers' daily reports (医疗应急物资), exported from its enterprise
+    # monitoring system as Excel with a title row naming the last day and a note below.
+    "medical-supply": Habit(
+        stem="medical_supply",
+        format="xlsx",
+        per_year=False,
+        title="重点医疗物资生产企业产能日报（截至{as_of}）",
+        footer="注：未报送的企业当日无数据行；数量单位见物资目录。共{rows}行。",
+    ),
 }
 
 # When an Excel source exceeds this many rows it is written as UTF-8-BOM CSV instead

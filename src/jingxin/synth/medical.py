@@ -8,8 +8,9 @@ Every figure here is this project's assumption (no published per-county reserve 
 - one lot per (county, item), shelf life from the catalogue; injected `expiring` lots expire
   10–80 days after the as-of date (inside the 90-day warning), others 200+ days after;
 - province and city reserves: 5 and 3 days of the normal use of the counties they serve;
-- key suppliers: one per item in a random county, capacity 50–400 a day; injected
-  `missing_reports` suppliers file no report on the as-of date;
+- key suppliers: one per item in a random county, capacity 50–400 a day; their daily reports
+  are written as the 经信 department's file (:mod:`.medical_supply`: skipped days are the
+  injected `missing_reports` of the as-of date) and reach the platform through ingestion;
 - 5G: applications with each department's decision delay in working hours; injected late
   decisions (after the limit) are the truth the escalation and approval times are measured on.
 
@@ -24,12 +25,14 @@ import math
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from jingxin import reference
 from jingxin.core import credit_code as cc
 from jingxin.medical import config, dispatch, ledger
-from jingxin.medical.models import Demand, Reserve, Supplier, SupplierReport
+from jingxin.medical.models import Demand, Reserve, Supplier
+from jingxin.synth.medical_supply import SupplierSpec, SupplyTruth, write_reports
 
 MOUNTAIN_PRIORITY = {"protective", "testing"}
 
@@ -41,6 +44,7 @@ class MedicalTruth:
     agreement_short: set[tuple[str, str]] = field(default_factory=set)
     expiring: set[tuple[str, str]] = field(default_factory=set)  # (reserve code, lot)
     missing_reports: set[str] = field(default_factory=set)  # supplier credit codes
+    supply: SupplyTruth | None = None  # the reports file written for the source medical-supply
 
     def manifest(self) -> dict[str, Any]:
         return {
@@ -49,6 +53,7 @@ class MedicalTruth:
             "agreement_short": sorted(map(list, self.agreement_short)),
             "expiring": sorted(map(list, self.expiring)),
             "missing_reports": sorted(self.missing_reports),
+            **({"supply": self.supply.manifest()} if self.supply else {}),
         }
 
 
@@ -60,8 +65,13 @@ def load(
     counties: list[str] | None = None,
     items: list[str] | None = None,
     share_injected: float = 0.1,
+    out_dir: str | Path | None = None,
+    supply_days: int = 7,
+    supply_defects: float = 0.0,
 ) -> MedicalTruth:
-    """Write a generated province's reserves, demand list, suppliers and reports; return the truth."""
+    """Write a generated province's reserves, demand list and suppliers into the platform
+    database, and (into `out_dir`) the suppliers' daily reports as the 经信 department sends
+    them, to be ingested as the source `medical-supply`; return the truth."""
     rnd = random.Random(seed)
     cat = config.catalogue()
     items = items or list(cat.items)
@@ -170,6 +180,7 @@ def load(
             expires_on=exp,
             commit=False,
         )
+    specs = []
     for item_id in items:
         county = rnd.choice(regions)
         code = cc.generate(county.code, rnd)
@@ -183,22 +194,15 @@ def load(
             lead_days=2,
         )
         db.add(s)
-        db.flush()
-        if rnd.random() < 0.2:
-            truth.missing_reports.add(code)
-        else:
-            db.add(
-                SupplierReport(
-                    supplier_id=s.id,
-                    on_date=as_of,
-                    capacity=s.daily_capacity,
-                    output=int(s.daily_capacity * 0.8),
-                    stock=rnd.randint(0, 2000),
-                    channel="source",
-                    batch="synth",
-                    recorded_by="synth",
-                )
-            )
+        specs.append(SupplierSpec(s.credit_code, s.name, s.item_id, s.daily_capacity))
+    if out_dir is not None:
+        # The suppliers' daily reports: a 经信 file to ingest as the source medical-supply.
+        truth.supply = write_reports(
+            out_dir, specs, as_of=as_of, days=supply_days, seed=seed, defects=supply_defects
+        )
+        truth.missing_reports = {code for code, _ in truth.supply.missing_on(as_of)}
+    else:  # no file: no supplier has reported
+        truth.missing_reports = {sp.credit_code for sp in specs}
     db.commit()
     return truth
 
@@ -266,6 +270,7 @@ def load_fiveg(
 
     from jingxin.core.workflow.config import load_workflow
     from jingxin.fiveg import service as fiveg
+    from jingxin.fiveg import survey
 
     rnd = random.Random(seed)
     hours = load_workflow(fiveg.APPROVAL).hours
@@ -291,7 +296,7 @@ def load_fiveg(
             now=filed,
         )
         surveyed = hours.add_working_seconds(filed, 8 * 3600)
-        fiveg.schedule_survey(db, county_user, app.id, surveyed.date(), now=filed)
+        survey.schedule(db, county_user, app.id, surveyed.date(), now=filed)
         branches = fiveg.record_survey(db, county_user, app.id, "可行", now=surveyed)
         last = surveyed
         for b in branches:

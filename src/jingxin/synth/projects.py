@@ -7,7 +7,8 @@ byte-identical with or without ``--projects``:
 
 - ``projects`` (工业投资项目库, 经信, one file per year): the register as at year end;
 - ``project-progress`` (项目月度进展, 经信, one file per year, a row per project and month);
-- ``cultivation-profile`` (培育库企业指标, 经信, one file per year, 规上 industrial enterprises).
+- ``cultivation-profile`` (培育库企业指标, 经信, one file per year, 规上 industrial enterprises);
+- ``first-set`` (首台（套）产品认定名单, 经信, one file per year, the recognitions of its batches).
 
 All counts, rates and effects below are the project's own assumptions unless a published figure
 is named: the 2021 plan's 5,000 key 技改 projects and 500 attracted projects (DOMAIN §15) set the
@@ -29,7 +30,7 @@ from jingxin.synth.habits import HABITS, Habit
 from jingxin.synth.population import Population
 from jingxin.synth.streams import Streams
 
-PROJECT_SOURCES = ("projects", "project-progress", "cultivation-profile")
+PROJECT_SOURCES = ("projects", "project-progress", "cultivation-profile", "first-set")
 STAGES = ("签约", "开工", "投产", "达产")
 TECH_TYPES = ("智能化改造", "绿色制造", "制造新模式", "产业基础再造", "新兴产业")
 # Log-point effect of a completed 技改 on the enterprise's output (工业总产值) from the first full
@@ -57,6 +58,31 @@ PROBLEMS = (
 )
 RESPONSIBLES = ("局长", "副局长", "总工程师", "副局长（分管投资）")
 
+# 首台(套)/首批次/首版次 recognitions (DOMAIN §11: 1,287 by 2020, the 2021 plan adds 200 a
+# year): 200 a year at full scale (at least 6), published in two batches (28 June, 20 December:
+# the project's assumption); the shares of category and level are assumptions too. Makers are
+# drawn among operating 规上 manufacturers, more likely the higher their R&D share.
+FIRST_SET_PER_YEAR = 200
+FIRST_SET_MIN = 6
+FIRST_SET_BATCHES = (("第一批", "06-28"), ("第二批", "12-20"))
+FIRST_SET_CATEGORY = {"首台（套）装备": 0.7, "首批次新材料": 0.2, "首版次软件": 0.1}
+FIRST_SET_LEVEL = {"国际首台（套）": 0.1, "国内首台（套）": 0.4, "省内首台（套）": 0.5}
+FIRST_SET_VALIDITY_YEARS = 3  # DOMAIN §11: in the guidance catalogue for 3 years
+FIRST_SET_PRODUCTS = {
+    "首台（套）装备": (
+        "高端数控机床",
+        "工业机器人",
+        "智能成套输送装备",
+        "高压变频调速装置",
+        "精密注塑成型机",
+        "智能纺织成套装备",
+        "新能源汽车电驱系统",
+        "大型空分装置",
+    ),
+    "首批次新材料": ("高性能碳纤维复合材料", "电子级多晶硅", "特种工程塑料", "高端氟硅新材料", "生物基纤维"),
+    "首版次软件": ("工业互联网平台软件", "智能制造执行系统", "工业设计仿真软件", "设备预测性维护软件"),
+}
+
 # Published criteria the truth is computed from (DOMAIN §11) and the project's own for the
 # rungs where no rule was found; cultivation/config/ladders.yaml carries the same defaults.
 HIDDEN = {
@@ -83,6 +109,13 @@ HABITS.update(
         "cultivation-profile": Habit(
             stem="cultivation_profile", format="xlsx", title="培育库企业经营与市场地位（{year}年）"
         ),
+        # 经信 publishes each year's recognitions as an Excel list with a title and a count below.
+        "first-set": Habit(
+            stem="first_set",
+            format="xlsx",
+            title="浙江省首台（套）产品认定名单（{year}年）",
+            footer="合计：{rows}项",
+        ),
     }
 )
 
@@ -108,11 +141,15 @@ class Projects:
     qualifies: dict[str, list[str]] = field(default_factory=dict)
     near_miss: dict[str, list[str]] = field(default_factory=dict)
     treated: dict[int, tuple[str, int]] = field(default_factory=dict)  # enterprise -> (type, year)
+    first_set: list[dict[str, Any]] = field(default_factory=list)  # recognised items, truth
 
 
 def _month_index(months: list[str], day: np.datetime64) -> int:
+    """Months from the first generated month to `day`'s (negative before it, ≥ len(months)
+    after the last), so investment is spread over a project's true span even where that runs
+    past the generated years, and no edge month takes more than its share."""
     s = str(day)[:7]
-    return months.index(s) if s in months else (len(months) if s > months[-1] else -1)
+    return (int(s[:4]) - int(months[0][:4])) * 12 + int(s[5:7]) - int(months[0][5:7])
 
 
 def _chain_of(industry: np.ndarray) -> np.ndarray:
@@ -212,7 +249,42 @@ def build_projects(pop: Population, acc: Accounts, streams: Streams) -> Projects
         if not np.isnat(p):
             out.treated[int(ent[i])] = (str(tech[i]), int(str(p)[:4]))
     _profile(out, pop, acc, streams)
+    _first_set(out, pop, acc, streams)
     return out
+
+
+def _first_set(out: Projects, pop: Population, acc: Accounts, streams: Streams) -> None:
+    """The year's 首台(套) recognitions, in two published batches, from their own stream."""
+    rng = streams("projects", "first_set")
+    per_year = max(FIRST_SET_MIN, round(FIRST_SET_PER_YEAR * acc.scale))
+    categories = np.array(list(FIRST_SET_CATEGORY), dtype=object)
+    levels = np.array(list(FIRST_SET_LEVEL), dtype=object)
+    for k, year in enumerate(pop.years):
+        makers = np.flatnonzero(pop.industrial_above & acc.active[k])
+        if makers.size == 0:
+            continue
+        rev = np.nan_to_num(acc.revenue[k][makers], nan=0.0)
+        rd = np.nan_to_num(acc.rd[k][makers], nan=0.0)
+        weight = 0.002 + np.where(rev > 0, rd / np.maximum(rev, 1e-9), 0.0)
+        who = rng.choice(makers, min(per_year, makers.size), replace=False, p=weight / weight.sum())
+        cat = rng.choice(categories, who.size, p=list(FIRST_SET_CATEGORY.values()))
+        lvl = rng.choice(levels, who.size, p=list(FIRST_SET_LEVEL.values()))
+        batch = rng.integers(0, len(FIRST_SET_BATCHES), who.size)
+        for i, e in enumerate(sorted(who.tolist(), key=lambda e: str(pop.credit_code[e]))):
+            name, day = FIRST_SET_BATCHES[int(batch[i])]
+            products = FIRST_SET_PRODUCTS[str(cat[i])]
+            out.first_set.append(
+                {
+                    "item_code": f"SZ{year}{i + 1:04d}",
+                    "enterprise": int(e),
+                    "product": products[int(rng.integers(0, len(products)))],
+                    "category": str(cat[i]),
+                    "level": str(lvl[i]),
+                    "recognised_on": f"{year}-{day}",
+                    "batch": f"{year}年{name}",
+                    "year": int(year),
+                }
+            )
 
 
 def _profile(out: Projects, pop: Population, acc: Accounts, streams: Streams) -> None:
@@ -362,7 +434,8 @@ def projects_frame(year: int, pop: Population, p: Projects) -> Frame:
         {
             "project_id": p.project_id[idx],
             "project_name": np.array(
-                [f"{str(pop.name[p.enterprise[i]])[:20]}{_kind_word(p, int(i))}项目" for i in idx], dtype=object
+                [f"{str(pop.name[p.enterprise[i]])[:20]}{_kind_word(p, int(i))}项目" for i in idx],
+                dtype=object,
             ),
             "credit_code": pop.credit_code[p.enterprise[idx]],
             "county_code": pop.county_code[p.enterprise[idx]],
@@ -465,6 +538,31 @@ def profile_frame(year: int, pop: Population, p: Projects) -> Frame:
     )
 
 
+def first_set_frame(year: int, pop: Population, p: Projects) -> Frame:
+    """The year's recognition list as 经信 publishes it: dates written 2021年6月28日."""
+    items = [i for i in p.first_set if i["year"] == year]
+
+    def col(key: str) -> np.ndarray:
+        return np.array([i[key] for i in items], dtype=object)
+
+    days = [date.fromisoformat(i["recognised_on"]) for i in items]
+    return make_frame(
+        "first-set",
+        str(year),
+        {
+            "item_code": col("item_code"),
+            "product": col("product"),
+            "credit_code": np.array([pop.credit_code[i["enterprise"]] for i in items], dtype=object),
+            "county_code": np.array([pop.county_code[i["enterprise"]] for i in items], dtype=object),
+            "category": col("category"),
+            "level": col("level"),
+            "recognised_on": np.array([f"{d.year}年{d.month}月{d.day}日" for d in days], dtype=object),
+            "batch": col("batch"),
+            "year": np.full(len(items), str(year)),
+        },
+    )
+
+
 def build_frame(source: str, year: int, pop: Population, p: Projects) -> Frame:
     if source == "projects":
         return projects_frame(year, pop, p)
@@ -472,6 +570,8 @@ def build_frame(source: str, year: int, pop: Population, p: Projects) -> Frame:
         return progress_frame(year, pop, p)
     if source == "cultivation-profile":
         return profile_frame(year, pop, p)
+    if source == "first-set":
+        return first_set_frame(year, pop, p)
     raise ValueError(f"not a projects source: {source}")
 
 
@@ -500,6 +600,28 @@ def manifest_entry(p: Projects, pop: Population) -> dict[str, Any]:
         },
         "qualifies": p.qualifies,
         "near_miss": p.near_miss,
+        "first_set": {
+            "note": "首台(套)/首批次/首版次 recognitions as published (source first-set); each is in the "
+            f"guidance catalogue for {FIRST_SET_VALIDITY_YEARS} years from its recognition date. Counts, "
+            "batches, category and level shares are project assumptions (synth.projects).",
+            "validity_years": FIRST_SET_VALIDITY_YEARS,
+            "by_year": {
+                str(y): sum(1 for i in p.first_set if i["year"] == y)
+                for y in sorted({i["year"] for i in p.first_set})
+            },
+            "items": [
+                {
+                    "item_code": i["item_code"],
+                    "credit_code": str(pop.credit_code[i["enterprise"]]),
+                    "county_code": str(pop.county_code[i["enterprise"]]),
+                    "product": i["product"],
+                    "category": i["category"],
+                    "level": i["level"],
+                    "recognised_on": i["recognised_on"],
+                }
+                for i in p.first_set
+            ],
+        },
         "projects": [
             {
                 "project_id": str(p.project_id[i]),

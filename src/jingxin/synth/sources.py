@@ -156,7 +156,7 @@ def _with_events(split: np.ndarray, acc: Accounts, idx: np.ndarray, year: int, k
     return split
 
 
-def _per_month(idx: np.ndarray, year: int, pop: Population) -> dict[str, pa.Array]:
+def per_month(idx: np.ndarray, year: int, pop: Population) -> dict[str, pa.Array]:
     """Credit code and 年月 columns for enterprises `idx` × 12 months (enterprise-major)."""
     codes = arrow_text(pop.credit_code[idx]).take(pa.array(np.repeat(np.arange(idx.shape[0]), 12)))
     months = arrow_text(_months(year)).take(pa.array(np.tile(np.arange(12), idx.shape[0])))
@@ -169,7 +169,7 @@ def power_frame(year: int, pop: Population, acc: Accounts, streams: Streams) -> 
     idx = np.flatnonzero(acc.active[k])
     kwh = split_by_month(acc.kwh[k][idx], year, streams("power", year), kind="power")
     kwh = np.round(_with_events(kwh, acc, idx, year, "power"))
-    return make_frame("power", str(year), {**_per_month(idx, year, pop), "kwh": kwh.ravel()}, {"kwh": 0})
+    return make_frame("power", str(year), {**per_month(idx, year, pop), "kwh": kwh.ravel()}, {"kwh": 0})
 
 
 def monthly_frame(year: int, pop: Population, acc: Accounts, streams: Streams) -> Frame:
@@ -188,7 +188,7 @@ def monthly_frame(year: int, pop: Population, acc: Accounts, streams: Streams) -
         "monthly",
         str(year),
         {
-            **_per_month(idx, year, pop),
+            **per_month(idx, year, pop),
             "output_value": np.round(output, 2).ravel(),
             "revenue": np.round(revenue, 2).ravel(),
             "export_value": np.round(export, 2).ravel(),

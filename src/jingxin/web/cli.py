@@ -206,7 +206,7 @@ def users_add(
         str,
         typer.Option(
             help="角色：admin、province_analyst、city_analyst、county_analyst、"
-            "liaison、service_staff、enterprise"
+            "liaison、service_staff、enterprise、operator、finance（财政部门）"
         ),
     ],
     name: Annotated[str | None, typer.Option(help="姓名或单位名称（默认同登录名）")] = None,

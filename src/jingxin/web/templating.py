@@ -54,7 +54,8 @@ def static_url(request: Request, path: str) -> str:
 
 
 def scope_label(user: Any) -> str:
-    """The scope shown in the top bar: 浙江省 / 杭州市 / 西湖区, 税务 · 浙江省, or the enterprise."""
+    """The scope shown in the top bar: 浙江省 / 杭州市 / 西湖区, 税务 · 浙江省, 西湖区 · 政策兑现
+    (finance), or the enterprise."""
     from jingxin import reference
     from jingxin.core.auth import Role
 
@@ -73,6 +74,8 @@ def scope_label(user: Any) -> str:
         return f"{region} · 服务企业{len(user.enterprises)}家"
     if role is Role.LIAISON:
         return f"{user.department} · {region}"
+    if role is Role.FINANCE:
+        return f"{region} · 政策兑现"
     return region
 
 

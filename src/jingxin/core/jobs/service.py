@@ -63,17 +63,20 @@ def scope_to_json(scope: Scope) -> dict[str, Any]:
         "credit_code": scope.credit_code,
         "department": scope.department,
         "enterprises": sorted(scope.enterprises) if scope.enterprises is not None else None,
+        "workflows": sorted(scope.workflows) if scope.workflows is not None else None,
     }
 
 
 def scope_from_json(data: dict[str, Any] | None) -> Scope:
     data = data or {}
     enterprises = data.get("enterprises")
+    workflows = data.get("workflows")
     return Scope(
         division=data.get("division"),
         credit_code=data.get("credit_code"),
         department=data.get("department"),
         enterprises=frozenset(enterprises) if enterprises is not None else None,
+        workflows=frozenset(workflows) if workflows is not None else None,
     )
 
 

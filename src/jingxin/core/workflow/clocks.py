@@ -4,20 +4,44 @@ A clock runs from the action that starts it (`starts_on`) to the one that stops 
 (`stops_on`); its deadline is the close of the Nth working day after the start
 (`jingxin.core.calendar.OfficeHours.deadline`), moved later by the office time it stood still
 (`paused_seconds`), so a clock that pauses while the enterprise is asked for material keeps the
-working time it had left. A limit that depends on a field (simple: 1 day, complex: 3) is
-recomputed from the start when the field is set.
+working time it had left. A limit that depends on a field (simple: 1 day, complex: 3), or a
+case's own due day (`due_field`), is recomputed from the start when the field is set.
 
 Each function returns what it changed, as short Chinese notes for the step's history.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from jingxin.core.workflow.config import ClockDef, WorkflowDef
 from jingxin.core.workflow.models import WorkClock, WorkItem
 
 RUNNING, PAUSED, STOPPED, IDLE = "running", "paused", "stopped", "idle"
+
+
+def due_day(cdef: ClockDef, fields: dict[str, object]) -> date | None:
+    """The case's own due day for this clock (`due_field`), if it carries one."""
+    value = fields.get(cdef.due_field) if cdef.due_field else None
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def limit(definition: WorkflowDef, cdef: ClockDef, fields: dict[str, object], start: datetime) -> int:
+    """Working days from `start` to the deadline: up to the case's own due day when it has
+    one (0 when that day is already past: due at the close of the starting day), else the
+    declared limit."""
+    due = due_day(cdef, fields)
+    if due is None:
+        return cdef.limit_for(fields)
+    hours = definition.hours
+    if not hours.cal.is_working_day(due):
+        due = hours.cal.next_working_day(due)
+    return hours.cal.working_days_between(hours.starting_day(start), due)
 
 
 def create_clocks(definition: WorkflowDef, item: WorkItem) -> None:
@@ -37,7 +61,7 @@ def schedule(definition: WorkflowDef, clock: WorkClock, cdef: ClockDef) -> None:
 def _start(definition: WorkflowDef, item: WorkItem, clock: WorkClock, cdef: ClockDef, now: datetime) -> None:
     clock.status = RUNNING
     clock.started_at = now
-    clock.working_days = cdef.limit_for(item.fields)
+    clock.working_days = limit(definition, cdef, item.fields, now)
     clock.paused_seconds = 0
     clock.paused_at = None
     clock.stopped_at = None
@@ -75,8 +99,12 @@ def on_action(
         elif action in cdef.starts_on:
             _start(definition, item, clock, cdef, now)
             notes.append(f"{cdef.label}开始计时（{clock.working_days}个工作日）")
-        elif cdef.by_field in changed and clock.status in (RUNNING, PAUSED):
-            days = cdef.limit_for(item.fields)
+        elif (
+            (cdef.by_field in changed or cdef.due_field in changed)
+            and clock.status in (RUNNING, PAUSED)
+            and clock.started_at is not None
+        ):
+            days = limit(definition, cdef, item.fields, clock.started_at)
             if days != clock.working_days:
                 clock.working_days = days
                 schedule(definition, clock, cdef)

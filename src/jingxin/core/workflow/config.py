@@ -38,7 +38,10 @@ ENV_WORKFLOWS_DIR = "JINGXIN_WORKFLOWS"
 DEFINITIONS_DIR = Path(__file__).parent / "definitions"
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
-Recipient = Literal["handlers", "previous_handlers", "enterprise", "creator"]
+Recipient = Literal["handlers", "previous_handlers", "enterprise", "creator", "takers"]
+"""Who a notification goes to: the handlers of the case's level (or of the level it left), the
+enterprise it concerns, whoever started it, or `takers`: the people in scope whose role may take
+a step from the state the case is in now (e.g. the finance bureau of a list awaiting payment)."""
 Channel = Literal["inbox", "email"]
 LevelKey = Literal["county", "city", "province"]
 
@@ -55,7 +58,8 @@ class FieldDef(_Strict):
     """A field a case carries (诉求标题, 复杂程度, 答复内容, ...)."""
 
     label: str
-    type: Literal["text", "choice"] = "text"
+    type: Literal["text", "choice", "date"] = "text"
+    """`date`: a day written YYYY-MM-DD (a milestone's deadline, say)."""
     max_length: int = Field(default=2000, ge=1, le=20000)
     choices: dict[str, str] = {}
 
@@ -83,6 +87,11 @@ class ClockDef(_Strict):
     by_field: str | None = None
     """A field whose value picks the limit from `working_days_by` (e.g. complexity)."""
     working_days_by: dict[str, int] = {}
+    due_field: str | None = None
+    """A date field holding this case's own deadline (a project's planned 开工 plus its grace):
+    when the case carries it, the clock is due at the close of that day (the next working day
+    when it is not one), counted in working days from the clock's start; otherwise the limit
+    above applies."""
     due_soon_hours: float = Field(default=4, ge=0)
     """Working hours before the deadline at which handlers are told it is due soon."""
     escalates: bool = True
@@ -207,6 +216,8 @@ class WorkflowDef(_Strict):
             ]
             if c.by_field and c.by_field not in self.fields:
                 problems.append(f"clock {name}: 字段 {c.by_field!r} 未定义")
+            if c.due_field and (c.due_field not in self.fields or self.fields[c.due_field].type != "date"):
+                problems.append(f"clock {name}: due_field {c.due_field!r} 须为已定义的 date 字段")
         for name, state in self.states.items():
             problems += [f"state {name}: 时限 {c!r} 未定义" for c in state.pauses if c not in self.clocks]
         if self.title_field and self.title_field not in self.fields:

@@ -2,7 +2,9 @@
 
 Handlers of a case at a level are the active users whose role is one of that level's roles and
 whose region scope covers the case (`Scope.allows_record`, the one rule): the county analysts
-of the case's county, then the city's analysts, then the province's. Users are read through
+of the case's county, then the city's analysts, then the province's. Takers are those whose
+role may take a step from the case's current state, within the same rule (a payout list
+awaiting payment: the finance bureaus whose region holds its county). Users are read through
 `jingxin.accounts.models` at call time, so the core has no import-time tie to a scenario.
 """
 
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from jingxin.core.calendar import CHINA_TZ
 from jingxin.core.notify import service as notify
-from jingxin.core.workflow.config import WorkflowDef
+from jingxin.core.workflow.config import HANDLER, WorkflowDef
 from jingxin.core.workflow.models import WorkClock, WorkItem
 
 
@@ -43,7 +45,36 @@ def handlers(db: Session, definition: WorkflowDef, item: WorkItem, level: int | 
     roles = [r.value for r in definition.escalation.levels[level].roles]
     candidates = db.scalars(select(User).where(User.role.in_(roles), User.is_active).order_by(User.id)).all()
     department = (item.fields or {}).get("department")
-    return [u for u in candidates if u.scope.allows_record(item.division_code, item.credit_code, department)]
+    return [
+        u
+        for u in candidates
+        if u.scope.allows_record(item.division_code, item.credit_code, department, item.workflow)
+    ]
+
+
+def takers(db: Session, definition: WorkflowDef, item: WorkItem) -> list[Any]:
+    """Active users whose role may take a step from the state `item` is in now, inside scope
+    (the finance bureau of a confirmed payout list). Administrators, who may take most steps as
+    a fallback, are not told: they are nobody's first port of call."""
+    User = _users()
+    roles: set[str] = set()
+    for t in definition.transitions.values():
+        if item.state in t.from_:
+            roles |= set(t.roles)
+    if HANDLER in roles:
+        roles |= {r.value for r in definition.escalation.levels[item.level].roles}
+    roles -= {HANDLER, "admin"}
+    if not roles:
+        return []
+    candidates = db.scalars(
+        select(User).where(User.role.in_(sorted(roles)), User.is_active).order_by(User.id)
+    )
+    department = (item.fields or {}).get("department")
+    return [
+        u
+        for u in candidates
+        if u.scope.allows_record(item.division_code, item.credit_code, department, item.workflow)
+    ]
 
 
 def enterprise_users(db: Session, item: WorkItem) -> list[Any]:
@@ -94,6 +125,8 @@ def emit(
             found = handlers(db, definition, item, previous_level)
         elif who == "enterprise":
             found = enterprise_users(db, item)
+        elif who == "takers":
+            found = takers(db, definition, item)
         elif who == "creator" and item.created_by_id is not None:
             creator = db.get(User, item.created_by_id)
             found = [creator] if creator is not None and creator.is_active else []

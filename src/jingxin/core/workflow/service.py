@@ -10,7 +10,7 @@ same case at once: the second gets `Conflict` (the case's version moved on).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -66,7 +66,7 @@ class FieldProblems(WorkflowError):
 
 
 def visible(scope: Scope, item: WorkItem) -> bool:
-    return scope.allows_record(item.division_code, item.credit_code, routed_department(item))
+    return scope.allows_record(item.division_code, item.credit_code, routed_department(item), item.workflow)
 
 
 def routed_department(item: WorkItem) -> str | None:
@@ -76,9 +76,10 @@ def routed_department(item: WorkItem) -> str | None:
 
 
 def in_scope(scope: Scope) -> Any:
-    """The SQL condition of `visible`: cases inside `scope` (region, enterprise, department)."""
+    """The SQL condition of `visible`: cases inside `scope` (region, enterprise, department,
+    workflow)."""
     department = WorkItem.fields["department"].as_string()
-    return scope.where(WorkItem.division_code, WorkItem.credit_code, department)
+    return scope.where(WorkItem.division_code, WorkItem.credit_code, department, WorkItem.workflow)
 
 
 def may_take(definition: WorkflowDef, item: WorkItem, roles: list[str], user: Any) -> bool:
@@ -124,6 +125,12 @@ def clean_fields(
         if fdef.type == "choice":
             if text not in fdef.choices:
                 problems[name] = f"“{fdef.label}”须为以下之一：{'、'.join(fdef.choices.values())}"
+                continue
+        elif fdef.type == "date":
+            try:
+                text = date.fromisoformat(text).isoformat()
+            except ValueError:
+                problems[name] = f"“{fdef.label}”应为日期，写作 2021-06-30，而不是“{text[:20]}”"
                 continue
         elif len(text) > fdef.max_length:
             problems[name] = f"“{fdef.label}”不能超过{fdef.max_length}字（现有{len(text)}字）"

@@ -2,7 +2,9 @@
 
 `make_people(db)` creates (idempotently) the demo accounts plus neighbours who must NOT see a
 西湖区 case: a county analyst of 上城区 (same city), the city analyst of 温州市 and a county
-analyst of 鹿城区, and a second 西湖区 enterprise that the service worker does not serve.
+analyst of 鹿城区, the finance bureau of 上城区, a second 西湖区 enterprise that the service
+worker does not serve, and a second telecom operator (`liantong`) that must not see the demo
+operator's 5G applications.
 """
 
 from __future__ import annotations
@@ -54,10 +56,24 @@ def make_people(db: Session, password: str = PASSWORD) -> dict[str, Any]:
             password=password,
         ),
         UserCreate(
+            username="caizheng-sc",
+            display_name="上城区财政局",
+            role=Role.FINANCE,
+            division_code="330102",
+            password=password,
+        ),
+        UserCreate(
             username="qiye2",
             display_name="另一家企业",
             role=Role.ENTERPRISE,
             credit_code=codes[2],
+            password=password,
+        ),
+        UserCreate(
+            username="liantong",
+            display_name="另一家通信运营商（联通）",
+            role=Role.OPERATOR,
+            credit_code=account_demo.demo_operator_codes()[1],
             password=password,
         ),
     ]

@@ -39,8 +39,9 @@ from jingxin.evaluation.classes import vetoes_for
 from jingxin.evaluation.compute import Params, _flatten, class_key, compute_prefix, score_built
 from jingxin.evaluation.config import System
 from jingxin.evaluation.policy import History
-from jingxin.evaluation.population import Release, build_units, collecting, release_stages, stage
+from jingxin.evaluation.population import build_units
 from jingxin.evaluation.runs import assemble, ensure_eval_schema, last_year, result_columns
+from jingxin.evaluation.staging import Release, collecting, release_stages, stage
 
 
 class WhatIfError(ValueError):

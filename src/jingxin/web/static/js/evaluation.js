@@ -9,8 +9,10 @@
  *   The boundaries are registered with echarts.registerMap under the feature `name`, which is
  *   also how the values find their region.
  * - select[data-map-measure="<map element id>"]: recolours the map by another indicator
- *   (亩均税收 / 亩均增加值 / A类占比 / 企业数) without a round trip. A measure with
- *   `integer: true` is a count, shown without decimals.
+ *   (亩均税收 / 亩均增加值 / A类占比 / 企业数) without a round trip.
+ * - Optional `points` in the config (the 5G station map): one point per object at [lon, lat],
+ *   grouped by `point_groups` (key, label, colour; a legend toggles them); a click on a point
+ *   opens its `url`. The regions then sit on a shared `geo` component under the points.
  */
 (function () {
   "use strict";
@@ -37,10 +39,13 @@
     return measure === "a_share" ? Math.round(value * 1000) / 10 : Math.round(value * 100) / 100;
   }
 
-  function formatValue(value, measure, unit, integer) {
+  function formatValue(value, measure, unit, decimals) {
     if (value === null || value === undefined) { return "—"; }
+    if (decimals !== undefined) {
+      return value.toLocaleString("zh-CN", { minimumFractionDigits: decimals, maximumFractionDigits: decimals }) + " " + unit;
+    }
     if (measure === "a_share") { return value.toFixed(1) + "%"; }
-    if (measure === "enterprises" || integer) { return value.toLocaleString("zh-CN") + " " + unit; }
+    if (measure === "enterprises") { return value.toLocaleString("zh-CN") + " " + unit; }
     return value.toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 }) + " " + unit;
   }
 
@@ -57,12 +62,13 @@
       tooltip: {
         trigger: "item",
         formatter: function (p) {
+          if (p.seriesType === "scatter") { return p.data.tip || p.name; }
           var r = p.data && p.data.region;
           if (!r) { return p.name + "<br>暂无评价结果"; }
           var lines = [p.name];
           Object.keys(config.measures).forEach(function (key) {
             var m = config.measures[key];
-            lines.push(m.name + "：" + formatValue(measureValue(r, key), key, m.unit, m.integer));
+            lines.push(m.name + "：" + formatValue(measureValue(r, key), key, m.unit, m.decimals));
           });
           return lines.join("<br>");
         }
@@ -77,13 +83,14 @@
         itemHeight: 180,
         itemWidth: 12,
         calculable: true,
-        precision: measure === "enterprises" || info.integer ? 0 : 1,
+        precision: info.decimals !== undefined ? info.decimals : (measure === "enterprises" ? 0 : 1),
         text: ["高", info.name + "（" + info.unit + "）低"],
         textStyle: { fontSize: 11 },
         inRange: { color: PALETTE }
       },
       series: [{
         type: "map",
+        name: "regions",
         map: config.map_name,
         roam: false,
         selectedMode: false,
@@ -98,6 +105,33 @@
         data: data
       }]
     };
+  }
+
+  function withPoints(config, option) {
+    if (!config.points) { return option; }
+    var regions = option.series[0];
+    option.geo = {
+      map: config.map_name, roam: false, selectedMode: false,
+      top: 28, bottom: regions.bottom, left: regions.left, right: regions.right,
+      label: regions.label, labelLayout: regions.labelLayout,
+      itemStyle: regions.itemStyle, emphasis: regions.emphasis
+    };
+    regions.geoIndex = 0;
+    option.visualMap.seriesIndex = 0;
+    var groups = config.point_groups || [];
+    groups.forEach(function (g) {
+      option.series.push({
+        type: "scatter",
+        name: g.label,
+        coordinateSystem: "geo",
+        symbolSize: 8,
+        itemStyle: { color: g.color, borderColor: "#ffffff", borderWidth: 1 },
+        emphasis: { scale: 1.6 },
+        data: config.points.filter(function (p) { return p.group === g.key; })
+      });
+    });
+    option.legend = { top: 0, left: "center", data: groups.map(function (g) { return g.label; }) };
+    return option;
   }
 
   function drawMap(el) {
@@ -116,15 +150,19 @@
         window.echarts.registerMap(config.map_name, geo);
         var chart = window.echarts.init(el, null, { renderer: "canvas" });
         var measure = config.measure;
-        chart.setOption(mapOption(config, measure), true);
+        chart.setOption(withPoints(config, mapOption(config, measure)), true);
         chart.on("click", function (p) {
+          if (p.seriesType === "scatter") {
+            if (p.data && p.data.url) { window.location.href = p.data.url; }
+            return;
+          }
           var code = (p.data && p.data.code) || codes[p.name];
           if (code) { window.location.href = config.drill.url.replace("{code}", encodeURIComponent(code)); }
         });
         document.querySelectorAll('select[data-map-measure="' + el.id + '"]').forEach(function (select) {
           select.addEventListener("change", function () {
             measure = select.value;
-            chart.setOption(mapOption(config, measure), true);
+            chart.setOption(withPoints(config, mapOption(config, measure)), true);
           });
         });
         el.setAttribute("data-map-ready", "1");
