@@ -1,10 +1,13 @@
 """County index and 小微企业园 stars in a real browser against a real server.
 
 The province analyst reads the county ranking with rank intervals and 天工鼎, the map and a
-county's scorecard (radar). A park proposed at four stars goes the whole way: the county starts
-the case and is refused when it tries to rate four stars itself, submits to the city with its
-evidence; the city submits to the province; the province rates; the park objects through its
-county; the province keeps the rating and publishes it. Screenshots: docs/screenshots/places-*.png.
+county's scorecard (radar), with the indicators the outlier treatment changed. A park proposed
+at four stars goes the whole way: the county starts the case and is refused when it tries to
+rate four stars itself, submits to the city with its evidence; the city submits to the province;
+the province rates; the park objects through its county; the province keeps the rating and
+publishes it. The manufacturing parks' stars: the list, the map drilled from the province to a
+city, a park's detail, the Excel download; a county analyst sees its own county's parks only.
+Screenshots: docs/screenshots/places-*.png.
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from jingxin.places.testing import build_places_province
 
     home: Path = tmp_path_factory.mktemp("places-browser")
-    url, _ = build_places_province(home)
+    url, _ = build_places_province(home, enterprises=800, mu_parks=True)
     wh = open_warehouse(url)
     parks = rated_parks(wh, YEAR)
+    from jingxin.parks.manufacturing import province_stars
+
+    mfg, _, _ = province_stars(wh, YEAR)
     wh.close()
     park_id = str(parks[parks["proposed_star"] == 4].index[0])
     county = str(parks.at[park_id, "division_code"])
@@ -68,7 +74,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     env = {"JINGXIN_PLACES_CONFIG": str(config)}
     # A generous start-up limit: the shared 2-core machine is often loaded far beyond its cores.
     with serve(home, database_url=db_url, warehouse_url=url, env=env, startup_seconds=400) as base:
-        yield {"base": base, "park": park_id, "county": county, "password": DEMO_PASSWORD}
+        yield {"base": base, "park": park_id, "county": county, "password": DEMO_PASSWORD, "mfg": mfg}
 
 
 def test_county_ranking_map_and_scorecard(browser: Any, site: dict[str, Any]) -> None:
@@ -77,6 +83,7 @@ def test_county_ranking_map_and_scorecard(browser: Any, site: dict[str, Any]) ->
     assert page.locator("#ranking tbody tr").count() == 44
     assert page.locator("#ranking .badge", has_text="天工鼎").count() == 8
     page.wait_for_selector("#places-map[data-map-ready='1']", timeout=30_000)
+    assert page.locator("#treatment h2").inner_text() == "异常值处理"
     shot(page, "places-ranking")
     page.locator("#ranking tbody tr a").first.click()
     page.wait_for_load_state("networkidle")
@@ -133,3 +140,40 @@ def test_four_star_park_through_county_city_province_and_objection(
     for p in (xian, shi, sheng):
         assert p.js_errors == []
         p.context.close()
+
+
+def test_manufacturing_parks_list_map_detail_and_excel(browser: Any, site: dict[str, Any]) -> None:
+    base, mfg = site["base"], site["mfg"]
+    page = open_as(browser, base, "sheng", site["password"], accept_downloads=True)
+    page.goto(f"{base}/manufacturing-parks?year={YEAR}")
+    assert page.locator("#mfg-parks tbody tr").count() == len(mfg)
+    page.wait_for_selector("#mfg-map[data-map-ready='1']", timeout=30_000)
+    shot(page, "places-mfg-parks")
+    with page.expect_download() as download:
+        page.locator("a", has_text="导出Excel").click()
+    assert download.value.suggested_filename == f"制造业园区星级评价_{YEAR}.xlsx"
+    import io
+
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))["星级评价结果"]
+    assert sheet.max_row - 3 == len(mfg) and sheet["D4"].value == mfg.iloc[0]["park_name"]
+    # The map drills from the province to a city's counties.
+    city = str(mfg.iloc[0]["county_code"])[:4] + "00"
+    page.goto(f"{base}/manufacturing-parks?year={YEAR}&region={city}")
+    page.wait_for_selector("#mfg-map[data-map-ready='1']", timeout=30_000)
+    page.select_option("select[data-map-measure='mfg-map']", "parks")
+    page.locator("#mfg-parks tbody tr a").first.click()
+    page.wait_for_load_state("networkidle")
+    assert "全省制造业园区第 1 名" in page.inner_text("#summary")
+    assert page.locator("#indicators tbody tr").count() == 6 and page.locator("canvas").count() >= 1
+    shot(page, "places-mfg-park")
+    assert page.js_errors == []
+    page.context.close()
+    mine = open_as(browser, base, "xian", site["password"])
+    mine.goto(f"{base}/manufacturing-parks?year={YEAR}")
+    own = int((mfg["county_code"] == site["county"]).sum())
+    assert mine.locator("#mfg-parks tbody tr[id^='mfg-']").count() == own
+    assert mine.locator("#mfg-map").count() == 0  # a county has no map
+    assert mine.js_errors == []
+    mine.context.close()

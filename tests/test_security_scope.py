@@ -110,6 +110,21 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
         ("GET", f"/fiveg/map?region={region}", {}),
         ("GET", f"/fiveg/map/geo/{region}", {}),
         ("GET", "/fiveg/map/geo/110101", {}),
+        *_places_requests(username),
+    ]
+
+
+def _places_requests(username: str) -> list[tuple[str, str, dict]]:
+    """县域评价 and 制造业园区: a county and a park in 鹿城区, outside 杭州市 and 西湖区; the pages
+    are closed to the roles that are not analysts."""
+    if username == "sheng":
+        return []
+    outside, park = "330302", "KF330302001"
+    return [
+        ("GET", f"/places/county/{outside}", {}),
+        ("GET", f"/api/v1/places/county/{outside}", {}),
+        ("GET", f"/manufacturing-parks/{park}?year=2021", {}),
+        ("GET", f"/api/v1/parks/manufacturing/{park}?year=2021", {}),
     ]
 
 

@@ -1,10 +1,13 @@
 """`jingxin demo`: a whole province from nothing to the web app in one command.
 
-Generates the departments' files (parks and their members included), ingests them (with their
-defects quarantined), evaluates every year with the shipped 亩均 systems (industry above and
-below the size threshold, services, parks, and the 2021 plan's variant), creates one demo
-account per role (and a liaison per department), and serves the web app. A second
-run reuses what the first one built unless `--fresh` is given.
+Generates the departments' files (parks and their members included, and the places: the
+counties' yearly figures and the 小微企业园 reports), ingests them (with their defects
+quarantined), evaluates every year with the shipped 亩均 systems (industry above and below the
+size threshold, services, parks, and the 2021 plan's variant), creates one demo account per
+role (and a liaison per department), and serves the web app. The county index (县域评价), the
+小微企业园 ratings and the manufacturing parks' stars are computed from these when their pages
+are opened. A second run reuses what the first one built unless `--fresh` is given; a demo
+built before the places were part of it gets them added.
 """
 
 from __future__ import annotations
@@ -45,12 +48,39 @@ def _generate(folder: Path, enterprises: int, years: tuple[int, int], seed: int)
     console.print(f"[bold]1/5 生成合成省份[/]：{enterprises:,} 户企业，{years[0]}–{years[1]} 年")
     year_tuple = tuple(range(years[0], years[1] + 1))
     with _progress() as bar:
-        task = bar.add_task("生成", total=len(plan_jobs(year_tuple)) + 3)
+        # the population, accounts and manifest steps, and two places files a year
+        task = bar.add_task("生成", total=len(plan_jobs(year_tuple)) + 3 + 2 * len(year_tuple))
 
         def step(label: str, entry: object) -> None:
             bar.update(task, advance=1, description=f"生成 {label}")
 
-        generate_province(folder, enterprises, year_tuple, seed, progress=step)
+        generate_province(folder, enterprises, year_tuple, seed, places=True, progress=step)
+
+
+def _has_places(wh) -> bool:  # type: ignore[no-untyped-def]
+    return bool(wh.has_table("county_stats") and wh.execute(wh.current("county_stats").count()) > 0)
+
+
+def _add_places(wh, folder: Path, years: tuple[int, int], seed: int) -> None:  # type: ignore[no-untyped-def]
+    """A demo generated before the places were part of it: write the county figures and park
+    reports beside its files (recorded in its manifest) and ingest just those."""
+    from jingxin.ingest.service import IngestError, ingest_file
+    from jingxin.synth.manifest import Manifest
+    from jingxin.synth.places import write_places
+
+    manifest = Manifest.load(folder / "manifest.json")
+    year_tuple = tuple(int(y) for y in manifest.parameters.get("years", range(years[0], years[1] + 1)))
+    entries, truth = write_places(folder, year_tuple, int(manifest.parameters.get("seed", seed)))
+    known = {f.file for f in manifest.files}
+    manifest.files.extend(e for e in entries if e.file not in known)
+    manifest.places = truth
+    manifest.write(folder)
+    console.print(f"    补充县域指标与小微企业园报告：{len(entries)} 个文件")
+    for entry in entries:
+        try:
+            ingest_file(wh, entry.source, folder / entry.file, "demo")
+        except IngestError as exc:
+            console.print(f"    {entry.file}：{exc}")
 
 
 def _ingest(wh, folder: Path) -> None:  # type: ignore[no-untyped-def]
@@ -150,6 +180,8 @@ def demo(
     try:
         if wh.execute(wh.table("batches").count()) == 0:
             _ingest(wh, folder)
+        if not _has_places(wh):
+            _add_places(wh, folder, years, seed)
         if not wh.has_table("eval_runs") or wh.execute(wh.table("eval_runs").count()) == 0:
             _evaluate(wh, years)
         if not wh.has_table("nowcast_runs"):

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from jingxin.places.config import parse_yaml_model
+from jingxin.places.config import TreatmentCfg, parse_yaml_model
 from jingxin.places.engine import IndexSpec, Indicator, Method, Node
 
 __all__ = ["ParkConfig", "ParkConfigError", "load_park_config"]
@@ -45,6 +45,8 @@ class ParkIndicatorCfg(_Strict):
     direction: Literal[1, -1] = 1
     weight: float = Field(default=1.0, ge=0)
     denominator: str | None = None
+    treat: bool = True
+    winmax: int | None = Field(default=None, ge=0)
 
 
 class PointsCfg(_Strict):
@@ -60,6 +62,7 @@ class ParkMethodCfg(_Strict):
     scale: tuple[float, float] = (0.0, 100.0)
     aggregation: Literal["arithmetic", "geometric"] = "arithmetic"
     imputation: Literal["none", "mean", "median"] = "mean"
+    treatment: TreatmentCfg = Field(default_factory=TreatmentCfg)
 
 
 class ParkConfig(_Strict):
@@ -107,6 +110,8 @@ class ParkConfig(_Strict):
                     weight=i.weight,
                     denominator=i.denominator,
                     unit=i.unit,
+                    treat=i.treat,
+                    winmax=i.winmax,
                 )
                 for i in self.indicators
             ),
@@ -119,6 +124,7 @@ class ParkConfig(_Strict):
                 normalisation=m.normalisation,
                 scale=m.scale,
                 aggregation=m.aggregation,
+                treatment=m.treatment.treatment(),
             ),
         )
 

@@ -3,7 +3,8 @@
 Pages: /parks (a year's parks in scope: dimension scores, points, grade, proposed star, the
 rating case and its state; a county analyst starts a case), /parks/cases/{id} (the case: score,
 evidence, clocks, the steps this user may take, history), /parks/export.xlsx.
-API: /api/v1/parks/ratings, /api/v1/parks/cases/{id}/steps. The star rule (which level rates
+API: /api/v1/parks/ratings, /api/v1/parks/cases/{id}/steps (the manufacturing parks' stars
+are in `manufacturing_views`). The star rule (which level rates
 which star) is enforced by `jingxin.parks.service.take_step`; the generic /work page refuses
 steps of this workflow (`managed_by: /parks`).
 """
@@ -230,20 +231,6 @@ def ratings_api(db: DbSession, wh: WarehouseReader, scope: CurrentScope, year: Y
         rec["star"] = (item.fields or {}).get("star") if item is not None and item.state == "rated" else None
         out.append(rec)
     return {"year": y, "parks": len(out), "rows": out}
-
-
-@api.get("/manufacturing")
-def manufacturing_api(wh: WarehouseReader, scope: CurrentScope, year: Year = None) -> dict[str, Any]:
-    """制造业园区星级评价 of the year (经开区, 高新区), the parks' 亩均 run as one input."""
-    from jingxin.parks.manufacturing import manufacturing_stars
-
-    years = _years(wh)
-    if year is None and not years:
-        raise HTTPException(status_code=404, detail="仓库中还没有园区数据")
-    try:
-        return manufacturing_stars(wh, year or years[-1], scope)
-    except LookupError as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
 
 
 class StepIn(BaseModel):

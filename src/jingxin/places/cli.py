@@ -79,6 +79,14 @@ def compute_command(
     typer.echo(f"{cfg.name} {year} 年（方法指纹 {data['fingerprint'][:12]}）")
     for g in data["groups"]:
         typer.echo(f"\n【{g['name']}】{g['count']} 个，平均 {g['mean']:.2f}，天工鼎 {g['awards']} 个")
+        if g["treated"]:
+            typer.echo(
+                "  异常值处理："
+                + "；".join(
+                    f"{t['name']} {t['label']}" + (f"{t['winsorised']}个点" if t["winsorised"] else "")
+                    for t in g["treated"]
+                )
+            )
         for r in (r for r in data["rows"] if r["group"] == g["code"]):
             mark = " 天工鼎" if r["tiangongding"] else ""
             typer.echo(

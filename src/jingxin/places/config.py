@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from jingxin.places.engine import IndexSpec, Indicator, Method, Node
 from jingxin.places.robust import Uncertainty
+from jingxin.places.treat import Treatment
 
-__all__ = ["CountyConfig", "ConfigError", "load_county_config"]
+__all__ = ["CountyConfig", "ConfigError", "TreatmentCfg", "load_county_config"]
 
 
 class ConfigError(ValueError):
@@ -29,6 +30,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class TreatmentCfg(_Strict):
+    """Outlier treatment (异常值处理, `places/treat.py`); COINr's defaults when enabled."""
+
+    enabled: bool = False
+    winmax: int | None = Field(default=5, ge=0)  # null: no limit
+    skew: float = Field(default=2.0, gt=0)
+    kurt: float = 3.5
+    transform: Literal["log_ct", "log_ct_plus", "log_ct_orig", "log", "none"] = "log_ct"
+    combine: bool = False
+
+    def treatment(self) -> Treatment:
+        return Treatment(**self.model_dump())
+
+
 class IndicatorCfg(_Strict):
     code: str
     name: str
@@ -37,6 +52,8 @@ class IndicatorCfg(_Strict):
     direction: Literal[1, -1] = 1
     weight: float = Field(default=1.0, ge=0)
     target: float | None = None
+    treat: bool = True  # false: never treated for outliers
+    winmax: int | None = Field(default=None, ge=0)  # this indicator's winsorisation limit
 
 
 class GroupCfg(_Strict):
@@ -51,6 +68,7 @@ class MethodCfg(_Strict):
     normalisation: Literal["minmax", "zscore", "target", "best"] = "minmax"
     scale: tuple[float, float] = (0.0, 100.0)
     aggregation: Literal["arithmetic", "geometric"] = "arithmetic"
+    treatment: TreatmentCfg = Field(default_factory=TreatmentCfg)
 
 
 class EvalGroupCfg(_Strict):
@@ -74,6 +92,7 @@ class UncertaintyCfg(_Strict):
     normalisations: tuple[Literal["minmax", "zscore"], ...] = ("minmax", "zscore")
     aggregations: tuple[Literal["arithmetic", "geometric"], ...] = ("arithmetic", "geometric")
     seed: int = 1
+    vary_treatment: bool = False  # each draw with the outlier treatment on or off
 
 
 class CountyConfig(_Strict):
@@ -117,6 +136,8 @@ class CountyConfig(_Strict):
                     weight=i.weight,
                     target=i.target,
                     unit=i.unit,
+                    treat=i.treat,
+                    winmax=i.winmax,
                 )
                 for i in self.indicators
             ),
@@ -130,6 +151,7 @@ class CountyConfig(_Strict):
                 normalisation=m.normalisation,
                 scale=m.scale,
                 aggregation=m.aggregation,
+                treatment=m.treatment.treatment(),
             ),
         )
 
@@ -141,6 +163,7 @@ class CountyConfig(_Strict):
             normalisations=u.normalisations,
             aggregations=u.aggregations,
             seed=u.seed,
+            vary_treatment=u.vary_treatment,
         )
 
 

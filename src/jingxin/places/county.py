@@ -18,7 +18,18 @@ from jingxin.places.config import CountyConfig, EvalGroupCfg
 from jingxin.places.engine import IndexResult, compute, rank_desc
 from jingxin.places.robust import leave_one_out, monte_carlo
 
-__all__ = ["GroupResult", "CountyIndex", "group_members", "evaluate_year"]
+__all__ = [
+    "GroupResult",
+    "CountyIndex",
+    "group_members",
+    "evaluate_year",
+    "treatment_rows",
+    "point_label",
+    "POINT_LABELS",
+]
+
+# What happened to one place's value of an indicator (treated_points of the engine).
+POINT_LABELS = {"winhi": "缩尾（调至次高值）", "winlo": "缩尾（调至次低值）"}
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,47 @@ def strengths_weaknesses(gr: GroupResult, code: str, k: int = 3) -> dict[str, li
     ]
     rows.sort(key=lambda r: (r["rank"], r["code"]))
     return {"strengths": rows[:k], "weaknesses": list(reversed(rows[-k:]))}
+
+
+def treatment_rows(gr: GroupResult) -> list[dict[str, Any]]:
+    """The group's indicators that the outlier check flagged: skewness and kurtosis before and
+    after, points winsorised, transform, status (in Chinese) — shown on the ranking page and
+    in the Excel, so nobody reads a treated indicator as untouched."""
+    from jingxin.places.treat import STATUS_LABELS
+
+    table = gr.result.treatment
+    if table.empty:
+        return []
+    names = {i.code: i.name for i in gr.result.spec.indicators}
+    out = []
+    for code, r in table.iterrows():
+        if r["status"] in ("off", "passed", "undetermined"):
+            continue
+        out.append(
+            {
+                "code": code,
+                "name": names[str(code)],
+                "status": r["status"],
+                "label": STATUS_LABELS[str(r["status"])],
+                "skew": _num(r["skew"]),
+                "kurt": _num(r["kurt"]),
+                "winsorised": int(r["winsorised"]),
+                "win_high": int(r["win_high"]),
+                "win_low": int(r["win_low"]),
+                "transform": str(r["transform"]),
+                "skew_after": _num(r["skew_after"]),
+                "kurt_after": _num(r["kurt_after"]),
+            }
+        )
+    return out
+
+
+def point_label(gr: GroupResult, code: str, indicator: str) -> str:
+    """How this place's value of `indicator` entered normalisation ("" = as reported/imputed)."""
+    p = str(gr.result.treated_points.at[code, indicator])
+    if not p:
+        return ""
+    return POINT_LABELS.get(p, "对数变换")
 
 
 def _num(v: object) -> float | None:

@@ -1,15 +1,17 @@
 """Composite-index engine for places (综合指数引擎: counties, cities, parks).
 
 It follows the steps of the OECD/JRC *Handbook on Constructing Composite Indicators* (2008) as
-the R package COINr implements them: denominate, impute, normalise, weight, aggregate level by
-level. Everything a result depends on lives in one frozen `IndexSpec`; `compute` is a pure
-function of the spec and the data, so any variant (other weights, another normalisation) is
-``spec.replace(...)`` and one more call, and two variants can be compared score by score.
+the R package COINr implements them: denominate, impute, treat outliers (`places/treat.py`,
+off unless the method enables it), normalise, weight, aggregate level by level. Everything a
+result depends on lives in one frozen `IndexSpec`; `compute` is a pure function of the spec
+and the data, so any variant (other weights, another normalisation) is ``spec.replace(...)``
+and one more call, and two variants can be compared score by score.
 
 The engine works on small dense matrices (a province has 101 divisions, a few thousand parks),
 so it is numpy, not Ibis: the warehouse reads happen in the scenario services, once, through
-Ibis and the user's `Scope`. `tests/test_places_engine.py` reproduces COINr's published ASEM
-example (denominated + imputed, normalised and every aggregate) to 4 decimals.
+Ibis and the user's `Scope`. `tests/test_places_engine.py` and `tests/test_places_treat.py`
+reproduce COINr's published ASEM example (denominated + imputed, treated, normalised and every
+aggregate, end to end from the raw data) to 4 decimals.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from jingxin.places.treat import Treatment, treat_frame
+
 __all__ = [
     "Aggregation",
     "Imputation",
@@ -32,6 +36,7 @@ __all__ = [
     "Method",
     "Node",
     "Normalisation",
+    "Treatment",
     "compute",
     "normalise_matrix",
     "aggregate_matrix",
@@ -60,6 +65,8 @@ class Indicator:
     denominator: str | None = None
     target: float | None = None  # for distance-to-target normalisation, in the indicator's unit
     unit: str = ""
+    treat: bool = True  # False: never treated for outliers (COINr's indiv_specs = "none")
+    winmax: int | None = None  # this indicator's winsorisation limit (None: the method's)
 
 
 @dataclass(frozen=True)
@@ -74,10 +81,11 @@ class Node:
 
 @dataclass(frozen=True)
 class Method:
-    """Every method choice of the index (Handbook steps 4–6), recorded with its result."""
+    """Every method choice of the index (Handbook steps 3–6), recorded with its result."""
 
     imputation: Imputation = "none"
     impute_group: str | None = None  # column of the group for group_mean (e.g. a city)
+    treatment: Treatment = field(default_factory=Treatment)  # outliers (off unless enabled)
     normalisation: Normalisation = "minmax"
     scale: tuple[float, float] = (0.0, 100.0)  # min–max bounds, or (mean, sd) for z-scores
     aggregation: Aggregation = "arithmetic"
@@ -167,6 +175,9 @@ class IndexResult:
     raw: pd.DataFrame  # units × indicators, after denomination
     imputed: pd.DataFrame
     imputed_mask: pd.DataFrame  # True where a gap was filled
+    treated: pd.DataFrame  # after outlier treatment: the input of normalisation
+    treated_points: pd.DataFrame  # "" where unchanged, else "winhi" / "winlo" / the transform
+    treatment: pd.DataFrame  # per indicator: skew and kurtosis before/after, points, status
     normalised: pd.DataFrame
     scores: pd.DataFrame  # units × nodes (every aggregate, the root included)
 
@@ -302,8 +313,11 @@ def compute(spec: IndexSpec, data: pd.DataFrame) -> IndexResult:
     m = spec.method
     dirs = np.array([i.direction for i in spec.indicators])
     targets = np.array([np.nan if i.target is None else i.target for i in spec.indicators])
-    norm = normalise_matrix(imputed.to_numpy(float), dirs, m.normalisation, m.scale, targets, m.cap_target)
-    normalised = pd.DataFrame(norm, index=data.index, columns=imputed.columns)
+    treated, points, treatment = treat_frame(
+        imputed, m.treatment, {i.code: (i.treat, i.winmax) for i in spec.indicators}
+    )
+    norm = normalise_matrix(treated.to_numpy(float), dirs, m.normalisation, m.scale, targets, m.cap_target)
+    normalised = pd.DataFrame(norm, index=data.index, columns=treated.columns)
     values: dict[str, np.ndarray] = {c: normalised[c].to_numpy() for c in normalised.columns}
     weight = {i.code: i.weight for i in spec.indicators} | {n.code: n.weight for n in spec.nodes}
     parent = {i.code: i.parent for i in spec.indicators} | {n.code: n.parent for n in spec.nodes}
@@ -323,6 +337,9 @@ def compute(spec: IndexSpec, data: pd.DataFrame) -> IndexResult:
         raw=raw,
         imputed=imputed,
         imputed_mask=mask,
+        treated=treated,
+        treated_points=points,
+        treatment=treatment,
         normalised=normalised,
         scores=pd.DataFrame({n.code: scores[n.code] for n in spec.nodes}, index=data.index),
     )

@@ -11,7 +11,7 @@ import xlsxwriter
 
 from jingxin.core.scope import Scope
 from jingxin.core.spreadsheet import XLSX_OPTIONS
-from jingxin.places.county import CountyIndex
+from jingxin.places.county import CountyIndex, point_label, treatment_rows
 from jingxin.places.service import visible_rows
 
 __all__ = ["county_workbook"]
@@ -79,9 +79,48 @@ def county_workbook(ci: CountyIndex, scope: Scope) -> bytes:
             for j, i in enumerate(inds):
                 v = float(g.result.imputed.at[code, i.code])
                 ws2.write_number(k, 3 + j, v, num) if v == v else ws2.write_blank(k, 3 + j, None)
+                notes = []
                 if bool(g.result.imputed_mask.at[code, i.code]):
-                    ws2.write_comment(k, 3 + j, "缺数，已按组内均值插补")
+                    notes.append("缺数，已按组内均值插补")
+                treated = point_label(g, str(code), i.code)
+                if treated:
+                    notes.append(f"异常值处理：{treated}，标准化按处理后的值")
+                if notes:
+                    ws2.write_comment(k, 3 + j, "；".join(notes))
             k += 1
+    ws4 = wb.add_worksheet("异常值处理")
+    ws4.write_row(
+        0,
+        0,
+        [
+            "评价组",
+            "指标",
+            "处理前偏度",
+            "处理前峰度",
+            "处理",
+            "缩尾点数（高端）",
+            "缩尾点数（低端）",
+            "变换",
+            "处理后偏度",
+            "处理后峰度",
+        ],
+        bold,
+    )
+    k = 1
+    for g in ci.groups:
+        for t in treatment_rows(g):
+            ws4.write_row(k, 0, [g.name, t["name"]])
+            for j, key in ((2, "skew"), (3, "kurt"), (8, "skew_after"), (9, "kurt_after")):
+                v = t[key]
+                ws4.write_number(k, j, v, num) if v is not None else ws4.write_blank(k, j, None)
+            ws4.write_string(k, 4, t["label"])
+            ws4.write_number(k, 5, t["win_high"])
+            ws4.write_number(k, 6, t["win_low"])
+            ws4.write_string(k, 7, t["transform"])
+            k += 1
+    if k == 1:
+        treatment = ci.config.method.treatment
+        ws4.write_string(1, 0, "未启用" if not treatment.enabled else "各组各项指标均在阈值内，未作处理")
     ws3 = wb.add_worksheet("方法")
     spec = ci.config.spec()
     ws3.write(0, 0, "方法指纹", bold)

@@ -4,8 +4,10 @@ and aggregation; rank intervals; which indicator moves a unit's rank most.
 One draw = indicator and node weights each multiplied by an independent uniform factor in
 [1 − w, 1 + w] (w = `weight_noise`, 25% by default: the project's assumption, as COINr's
 sensitivity vignette perturbs weights by ±25%), one normalisation and one aggregation drawn
-uniformly from the listed alternatives. Normalised matrices are computed once per
-alternative; the draws only re-weight and re-aggregate in numpy, vectorised over draws.
+uniformly from the listed alternatives, and, with `vary_treatment`, the outlier treatment on or
+off with equal chance (COINr's sensitivity analysis toggles its treatment the same way).
+Normalised matrices are computed once per alternative; the draws only re-weight and
+re-aggregate in numpy, vectorised over draws.
 
 "Which indicator moves the rank most" is one-at-a-time: each indicator is left out in turn
 (its weight set to 0, the others of its group renormalised) and the unit's rank change is
@@ -16,6 +18,7 @@ Handbook's "excluding one indicator at a time" check, not a variance decompositi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import product
 
 import numpy as np
 import pandas as pd
@@ -35,6 +38,7 @@ class Uncertainty:
     aggregations: tuple[Aggregation, ...] = ("arithmetic", "geometric")
     seed: int = 1
     interval: tuple[float, float] = (0.05, 0.95)
+    vary_treatment: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,10 +100,11 @@ def monte_carlo(spec: IndexSpec, data: pd.DataFrame, u: Uncertainty | None = Non
     """Rank intervals of every unit of `data` under the uncertainty `u`."""
     u = u or Uncertainty()
     base = compute(spec, data)
-    x = base.imputed.to_numpy(float)
-    if np.isnan(x).any():
-        # Gaps would make draws incomparable; the index's own imputation must fill them.
-        x = np.where(np.isnan(x), np.nanmean(x, axis=0), x)
+    inputs = [base.treated.to_numpy(float)]
+    if u.vary_treatment and spec.method.treatment.enabled:
+        inputs.append(base.imputed.to_numpy(float))  # the same draw without the treatment
+    # Gaps would make draws incomparable; the index's own imputation must fill them.
+    inputs = [np.where(np.isnan(x), np.nanmean(x, axis=0), x) for x in inputs]
     dirs = np.array([i.direction for i in spec.indicators])
     targets = np.array([np.nan if i.target is None else i.target for i in spec.indicators])
     rng = np.random.default_rng(u.seed)
@@ -107,24 +112,26 @@ def monte_carlo(spec: IndexSpec, data: pd.DataFrame, u: Uncertainty | None = Non
     weights = w0[None, :] * rng.uniform(1 - u.weight_noise, 1 + u.weight_noise, (u.draws, w0.size))
     norm_pick = rng.integers(0, len(u.normalisations), u.draws)
     agg_pick = rng.integers(0, len(u.aggregations), u.draws)
-    scores = np.empty((u.draws, x.shape[0]))
-    for a, agg in enumerate(u.aggregations):
-        for k, nm in enumerate(u.normalisations):
-            sel = (norm_pick == k) & (agg_pick == a)
-            if not sel.any():
-                continue
-            # Geometric means need positive values: min–max onto [1, 100], z-scores shifted to
-            # mean 50, sd 10 and floored at 1 (stated in docs/places.md).
-            if nm == "minmax":
-                scale = (1.0, 100.0) if agg == "geometric" else spec.method.scale
-            elif nm == "zscore":
-                scale = (50.0, 10.0) if agg == "geometric" else (0.0, 1.0)
-            else:
-                scale = spec.method.scale
-            n = normalise_matrix(x, dirs, nm, scale, targets, spec.method.cap_target)
-            if agg == "geometric":
-                n = np.maximum(n, 1.0)
-            scores[sel] = _scores_for_draws(spec, n, weights[sel], agg)
+    # Drawn only when there is a choice, so the draws of a run without it stay as they were.
+    treat_pick = rng.integers(0, len(inputs), u.draws) if len(inputs) > 1 else np.zeros(u.draws, int)
+    scores = np.empty((u.draws, inputs[0].shape[0]))
+    choices = product(enumerate(inputs), enumerate(u.aggregations), enumerate(u.normalisations))
+    for (t, x), (a, agg), (k, nm) in choices:
+        sel = (norm_pick == k) & (agg_pick == a) & (treat_pick == t)
+        if not sel.any():
+            continue
+        # Geometric means need positive values: min–max onto [1, 100], z-scores shifted to
+        # mean 50, sd 10 and floored at 1 (stated in docs/places.md).
+        if nm == "minmax":
+            scale = (1.0, 100.0) if agg == "geometric" else spec.method.scale
+        elif nm == "zscore":
+            scale = (50.0, 10.0) if agg == "geometric" else (0.0, 1.0)
+        else:
+            scale = spec.method.scale
+        n = normalise_matrix(x, dirs, nm, scale, targets, spec.method.cap_target)
+        if agg == "geometric":
+            n = np.maximum(n, 1.0)
+        scores[sel] = _scores_for_draws(spec, n, weights[sel], agg)
     ranks = _ranks(scores)
     lo, hi = np.quantile(ranks, u.interval, axis=0, method="inverted_cdf")
     idx = data.index

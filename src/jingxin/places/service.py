@@ -19,7 +19,13 @@ from jingxin import reference
 from jingxin.core.cache import cached_read
 from jingxin.core.scope import Scope
 from jingxin.places.config import CountyConfig, load_county_config
-from jingxin.places.county import CountyIndex, evaluate_year, strengths_weaknesses
+from jingxin.places.county import (
+    CountyIndex,
+    evaluate_year,
+    point_label,
+    strengths_weaknesses,
+    treatment_rows,
+)
 
 __all__ = [
     "NoCountyData",
@@ -62,18 +68,19 @@ def county_frame(wh: Any, year: int, cfg: CountyConfig | None = None) -> pd.Data
 
 
 @cached_read
-def _county_index(wh: Any, year: int, cfg_json: str, draws: int | None) -> CountyIndex:
+def _county_index(wh: Any, year: int, cfg_json: str, draws: int | None, robustness: bool) -> CountyIndex:
     cfg = CountyConfig.model_validate_json(cfg_json)
-    return evaluate_year(county_frame(wh, year, cfg), cfg, year, draws=draws)
+    return evaluate_year(county_frame(wh, year, cfg), cfg, year, draws=draws, robustness=robustness)
 
 
 def county_index(
-    wh: Any, year: int, cfg: CountyConfig | None = None, draws: int | None = None
+    wh: Any, year: int, cfg: CountyConfig | None = None, draws: int | None = None, robustness: bool = True
 ) -> CountyIndex:
     """The whole province's index of `year`, kept by the warehouse's data version
-    (`core/cache.cached_read`): a new county-stats batch is seen at once."""
+    (`core/cache.cached_read`): a new county-stats batch is seen at once. `robustness=False`
+    leaves out the Monte Carlo and the leave-one-out (scores and ranks only: a trend)."""
     cfg = cfg or load_county_config()
-    return _county_index(wh, int(year), cfg.model_dump_json(), draws)
+    return _county_index(wh, int(year), cfg.model_dump_json(), draws, robustness)
 
 
 def visible_rows(ci: CountyIndex, scope: Scope) -> pd.DataFrame:
@@ -86,7 +93,8 @@ def visible_rows(ci: CountyIndex, scope: Scope) -> pd.DataFrame:
 
 
 def group_summary(ci: CountyIndex) -> list[dict[str, Any]]:
-    """Per group: size, mean and best score, awards count (no place named)."""
+    """Per group: size, mean and best score, awards count, the indicators treated for outliers
+    (no place named)."""
     return [
         {
             "code": g.code,
@@ -95,6 +103,7 @@ def group_summary(ci: CountyIndex) -> list[dict[str, Any]]:
             "mean": float(g.table["score"].mean()),
             "best": float(g.table["score"].max()),
             "awards": int(g.table["tiangongding"].sum()),
+            "treated": treatment_rows(g),
         }
         for g in ci.groups
     ]
@@ -132,6 +141,7 @@ def scorecard(
                     "direction": i.direction,
                     "value": _f(col[code]),
                     "imputed": bool(r.imputed_mask.at[code, i.code]),
+                    "treated": point_label(g, code, i.code),
                     "group_mean": _f(col.mean()),
                     "group_best": _f(col.max() if i.direction > 0 else col.min()),
                     "normalised": _f(r.normalised.at[code, i.code]),
@@ -159,7 +169,7 @@ def scorecard(
     trend = []
     for y in years:
         try:
-            cy = county_index(wh, y, cfg) if y != latest else ci
+            cy = county_index(wh, y, cfg, robustness=False) if y != latest else ci
         except NoCountyData:
             continue
         for g in cy.groups:

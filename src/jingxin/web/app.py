@@ -85,6 +85,7 @@ SCENARIO_MODULES: tuple[str, ...] = (
     "jingxin.chains.views",  # 十大标志性产业链
     "jingxin.places.views",  # 县域制造业高质量发展评价
     "jingxin.parks.views",  # 小微企业园星级评定
+    "jingxin.parks.manufacturing_views",  # 制造业园区星级评价
 )
 
 # Scenarios still being built: skipped while the module does not exist (an import error inside
