@@ -127,3 +127,18 @@ def recommendations(wh: Warehouse, buyer: str, month: str, scope: Scope) -> list
         return []
     df["s_place"] = df.s_county.map(compute.division_name)
     return _records(df)
+
+
+def chain_name(chain_id: str) -> str:
+    try:
+        return definitions().chain(chain_id).name
+    except KeyError:
+        return chain_id
+
+
+@cached_read
+def chain_monitoring(wh: Warehouse, month: str, scope: Scope) -> list[dict[str, Any]]:
+    """链长制 monthly monitoring: output, growth, share against the target (see `plans.monitoring`)."""
+    from jingxin.chains import plans
+
+    return _records(plans.monitoring(wh, month, scope))

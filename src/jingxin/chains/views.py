@@ -233,6 +233,11 @@ def match_api(
     }
 
 
+from jingxin.chains import plan_views  # noqa: E402  (链长制 pages and API on the same routers)
+
+pages.include_router(plan_views.pages)
+api.include_router(plan_views.api)
+
 scenario = WebScenario(
     name="chains",
     pages=pages,
