@@ -35,8 +35,16 @@ def test_plans_file_is_checked_and_names_the_entry() -> None:
     assert {x.chain for x in p.plans} == {c.id for c in plans.definitions().chains}
     assert sum(x.target_share for x in p.plans) == pytest.approx(p.target_total) == pytest.approx(0.68)
     text = plans.files("jingxin.chains").joinpath("data", "plans.yaml").read_text(encoding="utf-8")
-    with pytest.raises(plans.PlanError, match=r"x.yaml: plans.1.tasks.0.division: .*区划代码 '330699' 不存在"):
-        plans.parse_plans(text.replace('division: "330000", term: y1, content: 梳理晶圆', 'division: "330699", term: y1, content: 梳理晶圆'), "x.yaml")
+    with pytest.raises(
+        plans.PlanError, match=r"x.yaml: plans.1.tasks.0.division: .*区划代码 '330699' 不存在"
+    ):
+        plans.parse_plans(
+            text.replace(
+                'division: "330000", term: y1, content: 梳理晶圆',
+                'division: "330699", term: y1, content: 梳理晶圆',
+            ),
+            "x.yaml",
+        )
     with pytest.raises(plans.PlanError, match="未知产业链 'nope'"):
         plans.parse_plans(text.replace("chain: smart_home", "chain: nope"), "x.yaml")
     with pytest.raises(plans.PlanError, match=r"任务编号重复 \['mt-1'\]"):
@@ -53,13 +61,29 @@ def test_plan_tasks_are_issued_once_within_scope(db_session, people) -> None:
     assert plans.issue_plan(db, people["sheng"], "digital_security", now=now) == []
     with pytest.raises(NotAllowed):  # a county bureau does not issue chain tasks
         plans.add_task(
-            db, people["xihu"], "modern_textile", division="330106", title="测试任务", task_type="bu",
-            owner="西湖区经信局", content="内容", term="m1", now=now,
+            db,
+            people["xihu"],
+            "modern_textile",
+            division="330106",
+            title="测试任务",
+            task_type="bu",
+            owner="西湖区经信局",
+            content="内容",
+            term="m1",
+            now=now,
         )
     with pytest.raises(NotAllowed):  # nor a city outside its own city
         plans.add_task(
-            db, people["hangzhou"], "modern_textile", division="330302", title="测试任务", task_type="bu",
-            owner="鹿城区经信局", content="内容", term="m1", now=now,
+            db,
+            people["hangzhou"],
+            "modern_textile",
+            division="330302",
+            title="测试任务",
+            task_type="bu",
+            owner="鹿城区经信局",
+            content="内容",
+            term="m1",
+            now=now,
         )
     rows = plans.task_rows(db, people["hangzhou"].scope, now=now)
     assert [r["plan_task"] for r in rows] == ["ds-1"]  # the province's task is not the city's
@@ -70,8 +94,16 @@ def test_plan_tasks_are_issued_once_within_scope(db_session, people) -> None:
 def test_a_task_runs_its_working_day_term_through_the_workflow(db_session, people) -> None:
     db, now = db_session, bj(2021, 9, 22, 10)
     item = plans.add_task(
-        db, people["hangzhou"], "digital_security", division="330106", title="西湖区安防芯片对接",
-        task_type="bu", owner="西湖区经信局", content="对接三家芯片企业", term="m1", now=now,
+        db,
+        people["hangzhou"],
+        "digital_security",
+        division="330106",
+        title="西湖区安防芯片对接",
+        task_type="bu",
+        owner="西湖区经信局",
+        content="对接三家芯片企业",
+        term="m1",
+        now=now,
     )
     # 20 working days from Wednesday 22 September 2021: the National Day week is off and
     # Saturday 9 October is worked (调休), so the term ends Monday 25 October, 17:30.
@@ -80,19 +112,36 @@ def test_a_task_runs_its_working_day_term_through_the_workflow(db_session, peopl
     xihu = people["xihu"]
     assert any(n.event == "assigned" and n.item_id == item.id for n in _notes(db, xihu))
     wf.act(db, item.id, "sign", xihu, now=now + timedelta(hours=1))
-    wf.act(db, item.id, "report_progress", xihu, fields={"progress": "p50", "progress_note": "已对接两家"},
-           now=now + timedelta(days=5))
+    wf.act(
+        db,
+        item.id,
+        "report_progress",
+        xihu,
+        fields={"progress": "p50", "progress_note": "已对接两家"},
+        now=now + timedelta(days=5),
+    )
     row = plans.task_rows(db, xihu.scope, now=now + timedelta(days=5))[0]
     assert (row["state_label"], row["progress"], row["overdue"]) == ("推进中", "50%", False)
-    wf.act(db, item.id, "submit", xihu, fields={"result": "三家均已签订供货协议"}, now=now + timedelta(days=10))
+    wf.act(
+        db, item.id, "submit", xihu, fields={"result": "三家均已签订供货协议"}, now=now + timedelta(days=10)
+    )
     assert any(n.event == "reported" for n in _notes(db, people["hangzhou"]))  # the issuer is told
     with pytest.raises(NotAllowed):  # acceptance is the chief's office's, at the province
         wf.act(db, item.id, "accept", people["hangzhou"], fields={"review": "同意"})
-    wf.act(db, item.id, "send_back", people["sheng"], fields={"review": "缺合同"}, comment="请补充合同",
-           now=now + timedelta(days=11))
+    wf.act(
+        db,
+        item.id,
+        "send_back",
+        people["sheng"],
+        fields={"review": "缺合同"},
+        comment="请补充合同",
+        now=now + timedelta(days=11),
+    )
     assert any(n.event == "sent_back" for n in _notes(db, xihu))
     wf.act(db, item.id, "submit", xihu, fields={"result": "已补充合同"}, now=now + timedelta(days=12))
-    wf.act(db, item.id, "accept", people["sheng"], fields={"review": "验收通过"}, now=now + timedelta(days=13))
+    wf.act(
+        db, item.id, "accept", people["sheng"], fields={"review": "验收通过"}, now=now + timedelta(days=13)
+    )
     row = plans.task_rows(db, people["sheng"].scope, "digital_security")[0]
     assert (row["state"], row["progress"], row["met"]) == ("done", "100%", True)
     assert plans.task_summary([row])["digital_security"]["in_time"] == 1
@@ -101,8 +150,16 @@ def test_a_task_runs_its_working_day_term_through_the_workflow(db_session, peopl
 def test_an_overdue_task_is_escalated_and_counted(db_session, people) -> None:
     db, now = db_session, bj(2021, 9, 22, 10)
     item = plans.add_task(
-        db, people["hangzhou"], "smart_home", division="330100", title="家电配套调查", task_type="gu",
-        owner="杭州市经信局", content="调查", term="m1", now=now,
+        db,
+        people["hangzhou"],
+        "smart_home",
+        division="330100",
+        title="家电配套调查",
+        task_type="gu",
+        owner="杭州市经信局",
+        content="调查",
+        term="m1",
+        now=now,
     )
     late = bj(2021, 10, 26, 9)
     rows = plans.task_rows(db, people["sheng"].scope, now=late)
@@ -157,7 +214,9 @@ def test_pages_and_api(chains_web) -> None:
     token = login(web_client, "sheng")
     page = web_client.get("/chains/chiefs")
     assert page.status_code == 200 and "链长制与一链一方案" in page.text and "现代纺织" in page.text
-    issued = web_client.post("/chains/chiefs/modern_textile/issue", headers={"X-CSRF-Token": token}, follow_redirects=False)
+    issued = web_client.post(
+        "/chains/chiefs/modern_textile/issue", headers={"X-CSRF-Token": token}, follow_redirects=False
+    )
     assert issued.status_code == 303
     detail = web_client.get("/chains/chiefs/modern_textile")
     assert detail.text.count("已下达") >= 3
@@ -166,11 +225,16 @@ def test_pages_and_api(chains_web) -> None:
     body = web_client.get("/api/v1/chains/plans?month=2021-12").json()
     textile = next(p for p in body["plans"] if p["chain_id"] == "modern_textile")
     assert textile["tasks"]["total"] == 3 and textile["monitoring"]["output"] > 0
-    assert web_client.post("/api/v1/chains/plans/nope/issue", headers={"X-CSRF-Token": token}).status_code == 404
+    assert (
+        web_client.post("/api/v1/chains/plans/nope/issue", headers={"X-CSRF-Token": token}).status_code == 404
+    )
     login(web_client, "xihu")  # a county sees no province or city tasks, and may not issue
     assert web_client.get("/api/v1/chains/tasks").json() == []
     token = login(web_client, "xihu")
-    assert web_client.post("/chains/chiefs/modern_textile/issue", headers={"X-CSRF-Token": token}).status_code == 403
+    assert (
+        web_client.post("/chains/chiefs/modern_textile/issue", headers={"X-CSRF-Token": token}).status_code
+        == 403
+    )
     login(web_client, "qiye")
     assert web_client.get("/chains/chiefs").status_code == 403
     assert web_client.get("/api/v1/chains/tasks").status_code == 403

@@ -86,7 +86,12 @@ def chiefs_page(
 
 @pages.get("/chiefs/{chain_id}")
 def chief_page(
-    request: Request, db: DbSession, wh: WarehouseReader, scope: CurrentScope, chain_id: ChainId, user: CurrentUser
+    request: Request,
+    db: DbSession,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    chain_id: ChainId,
+    user: CurrentUser,
 ) -> Response:
     plan = _plan(chain_id)
     rows = plans.task_rows(db, scope, chain_id)

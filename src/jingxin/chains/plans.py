@@ -67,7 +67,9 @@ class PlanTask(BaseModel):
         try:
             reference.division(str(value))
         except (KeyError, ValueError):
-            raise ValueError(f"区划代码 {value!r} 不存在（应为 GB/T 2260 六位代码，如 330000、330600）") from None
+            raise ValueError(
+                f"区划代码 {value!r} 不存在（应为 GB/T 2260 六位代码，如 330000、330600）"
+            ) from None
         return str(value)
 
 
@@ -120,7 +122,9 @@ def parse_plans(text: str, source: str = PLANS_FILE) -> Plans:
         ids = [t.id for t in p.tasks]
         dup = {i for i in ids if ids.count(i) > 1}
         if dup:
-            raise PlanError(f"{source}: plans.{k} ({p.chain}).tasks: 任务编号重复 {sorted(dup)}，请改为不同编号")
+            raise PlanError(
+                f"{source}: plans.{k} ({p.chain}).tasks: 任务编号重复 {sorted(dup)}，请改为不同编号"
+            )
     return plans
 
 
@@ -224,7 +228,9 @@ def _chain(chain_id: str) -> Any:
         raise compute.ChainsError(str(exc).strip("'\"")) from None
 
 
-def task_rows(db: Session, scope: Scope, chain_id: str | None = None, *, now: datetime | None = None) -> list[dict]:
+def task_rows(
+    db: Session, scope: Scope, chain_id: str | None = None, *, now: datetime | None = None
+) -> list[dict]:
     """The chain tasks the reader may see, with state, level, term and progress."""
     now = now or utcnow()
     definition = load_workflow(WORKFLOW)
@@ -299,9 +305,7 @@ def monitoring(wh: Warehouse, month: str, scope: Scope) -> pd.DataFrame:
     mem = compute.membership(wh, win).select("credit_code", "chain_id").distinct()
     reg = compute._registry(wh).select(r_code="credit_code", county_code="county_code")
     m = compute._current(wh, "monthly")
-    m = m.filter(
-        (m.month.year() >= year - 1) & (m.month.year() <= year) & (m.month.month() <= mon)
-    )
+    m = m.filter((m.month.year() >= year - 1) & (m.month.year() <= year) & (m.month.month() <= mon))
     m = m.join(reg, m.credit_code == reg.r_code)
     m = scope.restrict(m, county_column="county_code", code_column="credit_code")
     zero = ibis.literal(0.0)

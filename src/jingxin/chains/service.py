@@ -142,3 +142,29 @@ def chain_monitoring(wh: Warehouse, month: str, scope: Scope) -> list[dict[str, 
     from jingxin.chains import plans
 
     return _records(plans.monitoring(wh, month, scope))
+
+
+@cached_read
+def cluster_overview(wh: Warehouse, month: str, scope: Scope) -> dict[str, Any]:
+    """The 415 clusters ranked, with output by city and by month (see `clusters.indicators`)."""
+    from jingxin.chains import clusters
+
+    r = clusters.indicators(wh, month, scope)
+    return {
+        "month": month,
+        "period": r["period"],
+        "clusters": _records(r["clusters"]),
+        "by_city": _records(r["by_city"]),
+        "by_month": _records(r["by_month"]),
+    }
+
+
+@cached_read
+def cluster_members(wh: Warehouse, month: str, scope: Scope, cluster_id: str) -> list[dict[str, Any]]:
+    from jingxin.chains import clusters
+
+    df = clusters.members(wh, month, scope, cluster_id)
+    df["place"] = df.county_code.map(compute.division_name)
+    return _records(
+        df[["credit_code", "name", "county_code", "place", "industry_code", "basis", "evidence", "share"]]
+    )

@@ -233,10 +233,12 @@ def match_api(
     }
 
 
-from jingxin.chains import plan_views  # noqa: E402  (链长制 pages and API on the same routers)
+from jingxin.chains import cluster_views, plan_views  # noqa: E402  (链长制, 415 clusters: same routers)
 
 pages.include_router(plan_views.pages)
 api.include_router(plan_views.api)
+pages.include_router(cluster_views.pages)
+api.include_router(cluster_views.api)
 
 scenario = WebScenario(
     name="chains",
