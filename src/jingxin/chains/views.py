@@ -16,7 +16,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from jingxin.chains import service
+from jingxin.chains import compute, service
 from jingxin.chains.compute import ChainsError
 from jingxin.chains.definitions import definitions
 from jingxin.core import audit
@@ -79,15 +79,90 @@ def chains_page(
             "chain": chosen,
             "defs": definitions(),
             "sankey": service.sankey(data["segments"], chosen) if chosen else None,
+            "owners": [o for o in _guard(service.owners, wh, m, scope) if o["chain_id"] == chosen],
         },
     )
 
 
+def _weak(db: Any, wh: Any, scope: Any, actor: Any, month: str | None) -> dict[str, Any]:
+    """The weak links; which suppliers the reader sees flagged as distressed is audited."""
+    m = _month(wh, month)
+    data = _guard(service.weak, wh, m, scope)
+    shown = sorted(
+        {r["supplier"] for r in data["single"] if r.get("supplier_distressed")}
+        | {d["code"] for s in data["segments"] for d in s.get("distressed") or []}
+    )
+    if shown:
+        audit.record(
+            db,
+            actor,
+            audit.Action.RISK_GRADE_VIEW,
+            "risk_grade",
+            f"chains-weak-links:{m}",
+            {"month": m, "count": len(shown), "credit_codes": shown[:200], "page": "chains weak links"},
+            commit=True,
+        )
+    return data
+
+
 @pages.get("/weak-links")
 def weak_page(
-    request: Request, wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None
+    request: Request,
+    db: DbSession,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    actor: CurrentActor,
+    month: MonthQuery = None,
 ) -> Response:
-    return render(request, "chains/weak.html", _guard(service.weak, wh, _month(wh, month), scope))
+    return render(request, "chains/weak.html", _weak(db, wh, scope, actor, month))
+
+
+@pages.get("/trend")
+def trend_page(
+    request: Request,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    month: MonthQuery = None,
+    chain: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """本地配套率 and weak links month by month for one chain."""
+    m = _month(wh, month)
+    data = _guard(service.trend, wh, m, scope)
+    ids = sorted({r["chain_id"] for r in data["chains"]})
+    chosen = chain if chain in ids else (ids[0] if ids else None)
+    rows = [r for r in data["chains"] if r["chain_id"] == chosen]
+    names = {c.id: c.name for c in definitions().chains}
+    seg_names = {(c.id, s.id): s.name for c in definitions().chains for s in c.segments}
+    segs = [r for r in data["segments"] if r["chain_id"] == chosen]
+    months = [r["month"] for r in rows]
+    table: dict[str, dict[str, Any]] = {}
+    for r in segs:
+        table.setdefault(seg_names.get((r["chain_id"], r["segment_id"]), r["segment_id"]), {})[r["month"]] = r
+    line = {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": ["本县", "本市", "本省"]},
+        "grid": {"left": 50, "right": 20, "top": 40, "bottom": 30},
+        "xAxis": {"type": "category", "data": months},
+        "yAxis": {"type": "value", "min": 0, "max": 100, "name": "%"},
+        "series": [
+            {"name": label, "type": "line", "data": [round(r[key] * 100, 1) for r in rows]}
+            for label, key in (("本县", "county"), ("本市", "city"), ("本省", "province"))
+        ],
+    }
+    return render(
+        request,
+        "chains/trend.html",
+        {
+            "month": m,
+            "chain": chosen,
+            "chains": [{"chain_id": i, "chain_name": names.get(i, i)} for i in ids],
+            "months": months,
+            "rows": rows,
+            "table": table,
+            "line": line,
+            "thresholds": {"outside": compute.WEAK_OUTSIDE, "hhi": compute.WEAK_HHI},
+        },
+    )
 
 
 @pages.get("/match")
@@ -214,9 +289,26 @@ def local_rates_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery 
 
 
 @api.get("/weak-links")
-def weak_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None) -> dict[str, Any]:
-    """薄弱环节 and 单一供应商依赖 in the reader's region."""
-    return _guard(service.weak, wh, _month(wh, month), scope)
+def weak_api(
+    db: DbSession, wh: WarehouseReader, scope: CurrentScope, actor: CurrentActor, month: MonthQuery = None
+) -> dict[str, Any]:
+    """薄弱环节 (outside dependence, concentration, distressed suppliers where risk grades
+    exist) and 单一供应商依赖 in the reader's region."""
+    return _weak(db, wh, scope, actor, month)
+
+
+@api.get("/trend")
+def trend_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None) -> dict[str, Any]:
+    """本地配套率 by chain and month, and each segment's outside share, HHI and weak-link flags by
+    month, over the 12 months ending with `month`."""
+    return _guard(service.trend, wh, _month(wh, month), scope)
+
+
+@api.get("/owners")
+def owners_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None) -> list[dict[str, Any]]:
+    """链主: the top members of each chain by size and trade-network position, located in the
+    reader's region, with their local suppliers."""
+    return _guard(service.owners, wh, _month(wh, month), scope)
 
 
 @api.get("/match")
