@@ -3,6 +3,7 @@ grades) in the weak links."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -162,3 +163,51 @@ def test_pages_audit_the_distressed_suppliers_shown(risk_chains, web_settings, r
     )
     login(client, "qiye")
     assert client.get("/api/v1/chains/trend").status_code == 403
+
+
+def test_refresh_stores_months_that_add_up_to_the_live_analysis(chains_province, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from jingxin.chains.cli import group as app
+    from jingxin.chains.store import history
+
+    path = tmp_path / "wh.duckdb"
+    shutil.copyfile(chains_province["url"].removeprefix("duckdb:///"), path)
+    url = f"duckdb:///{path}"
+    runner = CliRunner()
+    none = runner.invoke(app, ["history", "--warehouse", url])
+    assert none.exit_code == 2 and "jingxin chains refresh" in none.output
+    ran = runner.invoke(
+        app, ["refresh", "--month", "2021-06", "--through", "2021-08", "--warehouse", url, "--json"]
+    )
+    assert ran.exit_code == 0, ran.output
+    assert [r["month"] for r in json.loads(ran.output)] == ["2021-06", "2021-07", "2021-08"]
+    again = runner.invoke(
+        app, ["refresh", "--month", "2021-07", "--warehouse", url]
+    )  # replaces, never doubles
+    assert again.exit_code == 0 and "2021-07：保存" in again.output
+    bad = runner.invoke(app, ["refresh", "--month", "2021-08", "--through", "2021-06", "--warehouse", url])
+    assert bad.exit_code == 2 and "早于" in bad.output
+    w = open_warehouse(url)
+    try:
+        stored = pd.DataFrame(history(w, EVERYTHING)["rates"]).set_index(["chain_id", "month"])
+        live = network.trend(w, "2021-08", EVERYTHING, months=3)
+        county = pd.DataFrame(history(w, Scope(division="330600"), "modern_textile")["rates"])
+        weak_county = history(w, Scope(division="330600"))["weak"]
+        weak = pd.DataFrame(history(w, EVERYTHING)["weak"])
+    finally:
+        w.close()
+    lv = live["chains"].set_index(["chain_id", "month"])
+    assert sorted(stored.index) == sorted(lv.index)
+    for key in lv.index:
+        assert stored.loc[key, "amount"] == pytest.approx(lv.loc[key, "amount"])
+        assert stored.loc[key, "province"] == pytest.approx(lv.loc[key, "province"])
+    assert (
+        set(county.chain_id) == {"modern_textile"}
+        and (county.amount < stored.xs("modern_textile").amount.values).all()
+    )
+    assert weak_county == []  # segment measures are the province's
+    segs = live["segments"].set_index(["chain_id", "segment_id", "month"])
+    w2 = weak.set_index(["chain_id", "segment_id", "month"])
+    assert w2.outside.to_dict() == pytest.approx(segs.outside.reindex(w2.index).to_dict())
+    assert (w2.weak_outside == segs.weak_outside.reindex(w2.index)).all()

@@ -304,6 +304,17 @@ def trend_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None
     return _guard(service.trend, wh, _month(wh, month), scope)
 
 
+@api.get("/history")
+def history_api(
+    wh: WarehouseReader, scope: CurrentScope, chain: Annotated[str | None, Query(max_length=64)] = None
+) -> dict[str, Any]:
+    """Stored months (`jingxin chains refresh`): 本地配套率 by chain and month for buyers in the
+    reader's region, and for a reader of the whole province the segments' weak-link measures."""
+    from jingxin.chains import store
+
+    return _guard(store.history, wh, scope, chain)
+
+
 @api.get("/owners")
 def owners_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None) -> list[dict[str, Any]]:
     """链主: the top members of each chain by size and trade-network position, located in the
