@@ -228,6 +228,15 @@ def test_pages_and_api(chains_web) -> None:
     assert (
         web_client.post("/api/v1/chains/plans/nope/issue", headers={"X-CSRF-Token": token}).status_code == 404
     )
+    import io
+
+    import pandas as pd
+
+    book = pd.read_excel(
+        io.BytesIO(web_client.get("/chains/export.xlsx?month=2021-12").content), sheet_name=None
+    )
+    assert len(book["链长制任务"]) == 3 and set(book["链长制任务"]["状态"]) == {"已下达"}
+    assert len(book["415集群"]) == 19 and len(book["链主企业"]) >= 20
     login(web_client, "xihu")  # a county sees no province or city tasks, and may not issue
     assert web_client.get("/api/v1/chains/tasks").json() == []
     token = login(web_client, "xihu")

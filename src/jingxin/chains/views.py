@@ -261,6 +261,53 @@ def export_page(
             },
         ),
     }
+    from jingxin.chains import plans
+
+    sheets["链主企业"] = (
+        _guard(service.owners, wh, m, scope),
+        {
+            "chain_id": "产业链",
+            "rank": "名次",
+            "credit_code": "信用代码",
+            "name": "企业",
+            "place": "所在地",
+            "sales": "销售额(万元)",
+            "buyers": "购方数",
+            "suppliers": "供方数",
+            "local_suppliers": "省内供方数",
+            "local_rate": "本省配套率",
+            "score": "得分",
+        },
+    )
+    sheets["415集群"] = (
+        _guard(service.cluster_overview, wh, m, scope)["clusters"],
+        {
+            "rank": "排名",
+            "name": "集群",
+            "tier_label": "层级",
+            "members": "企业数",
+            "output": "产值(万元)",
+            "growth": "同比",
+            "tax_per_mu": "亩均税收(万元/亩)",
+            "class_a": "A类占比",
+            "body": "促进机构",
+        },
+    )
+    sheets["链长制任务"] = (
+        plans.task_rows(db, scope),
+        {
+            "id": "事项编号",
+            "chain_name": "产业链",
+            "title": "任务",
+            "type": "类型",
+            "owner": "责任单位",
+            "division_name": "地区",
+            "state_label": "状态",
+            "progress": "进度",
+            "term": "时限",
+            "overdue": "已超期",
+        },
+    )
     with pd.ExcelWriter(buf, engine="xlsxwriter") as xl:
         for name, (rows, cols) in sheets.items():
             df = pd.DataFrame(rows, columns=list(cols)) if rows else pd.DataFrame(columns=list(cols))
