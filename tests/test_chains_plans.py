@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import select
 
 from jingxin.chains import plans
+from jingxin.chains.compute import _current as compute_current
 from jingxin.core.notify.models import Notification
 from jingxin.core.workflow import service as wf
 from jingxin.core.workflow.service import NotAllowed
 from jingxin.core.workflow.sweep import sweep
 from jingxin.core.workflow.testing import bj, make_people
 
-pytest_plugins = ["jingxin.web.pytest_fixtures", "jingxin.chains.testing"]
+pytest_plugins = ["jingxin.web.pytest_fixtures", "jingxin.chains.testing", "jingxin.projects.testing"]
 
 
 @pytest.fixture
@@ -247,3 +248,26 @@ def test_pages_and_api(chains_web) -> None:
     login(web_client, "qiye")
     assert web_client.get("/chains/chiefs").status_code == 403
     assert web_client.get("/api/v1/chains/tasks").status_code == 403
+
+
+def test_key_projects_come_from_project_tracking(projects_province, db_session) -> None:
+    from jingxin.core.scope import EVERYTHING, Scope
+    from jingxin.core.warehouse import open_warehouse
+
+    wh = open_warehouse(projects_province["url"])
+    try:
+        reg = wh.execute(compute_current(wh, "projects"))
+        newest = reg[reg.year == reg.year.max()]
+        chain = newest.chain.dropna().value_counts().index[0]
+        chain_id = next(c.id for c in plans.definitions().chains if c.name == chain)
+        rows = plans.key_projects(wh, db_session, EVERYTHING, chain_id)
+        county = newest[newest.chain == chain].county_code.iloc[0]
+        local = plans.key_projects(wh, db_session, Scope(division=county), chain_id)
+        invest = plans._investment(wh, EVERYTHING)
+    finally:
+        wh.close()
+    expected = newest[newest.chain == chain]
+    ranked = expected.sort_values(["total_investment", "project_id"], ascending=[False, True]).head(50)
+    assert [r["project_id"] for r in rows] == list(ranked.project_id)
+    assert local and all(r["county_code"] == county for r in local)
+    assert invest[chain] == pytest.approx(expected.total_investment.sum())

@@ -105,6 +105,7 @@ def chief_page(
             "plan": plan,
             "chain_name": service.chain_name(chain_id),
             "tasks": rows,
+            "projects": plans.key_projects(wh, db, scope, chain_id),
             "issued": issued,
             "may_issue": user.role in definition.start.roles,
             "types": definition.fields["task_type"].choices,

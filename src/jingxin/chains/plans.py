@@ -381,3 +381,35 @@ def _investment(wh: Warehouse, scope: Scope) -> dict[str, float]:
     t = t.filter(t.chain.notnull())
     df = wh.execute(t.group_by("chain").aggregate(investment=t.total_investment.sum().cast("float64")))
     return {str(r.chain): float(r.investment) for r in df.itertuples()}
+
+
+PROJECT_WORKFLOW = "project_stage"  # project tracking's stage cases (签约 → 开工 → 投产 → 达产)
+
+
+def key_projects(wh: Warehouse, db: Session, scope: Scope, chain_id: str, limit: int = 50) -> list[dict]:
+    """The chain's projects in project tracking's register (`projects`, newest year; a project
+    names its chain), largest first, with its stage case when project tracking follows it."""
+    if not wh.has_table("projects"):
+        return []
+    name = _chain(chain_id).name
+    t = compute._current(wh, "projects")
+    t = t.filter(t.year == t.year.max())
+    t = scope.restrict(t, county_column="county_code", code_column="credit_code")
+    t = t.filter(t.chain == name).select(
+        "project_id", "project_name", "county_code", "category", "total_investment", "responsible"
+    )
+    df = wh.execute(t.order_by([ibis.desc("total_investment"), "project_id"]).limit(limit))
+    cases, _ = wf.list_items(db, scope, workflow=PROJECT_WORKFLOW, limit=5000)
+    case_of = {c.fields.get("project_id"): c for c in cases}
+    out = []
+    for r in df.to_dict("records"):
+        case = case_of.get(r["project_id"])
+        out.append(
+            {
+                **r,
+                "place": compute.division_name(r["county_code"]),
+                "case_id": case.id if case else None,
+                "stage": case.state if case else None,
+            }
+        )
+    return out
