@@ -168,6 +168,7 @@ def trend_page(
 @pages.get("/match")
 def match_page(
     request: Request,
+    db: DbSession,
     wh: WarehouseReader,
     scope: CurrentScope,
     month: MonthQuery = None,
@@ -176,7 +177,13 @@ def match_page(
     m = _month(wh, month)
     buyers = _guard(service.buyers_with_outside_needs, wh, m, scope)
     recs = _guard(service.recommendations, wh, buyer.strip().upper(), m, scope) if buyer else []
-    return render(request, "chains/match.html", {"month": m, "buyers": buyers, "buyer": buyer, "recs": recs})
+    from jingxin.chains.cooperation import conversion
+
+    return render(
+        request,
+        "chains/match.html",
+        {"month": m, "buyers": buyers, "buyer": buyer, "recs": recs, "conversion": conversion(db, wh, scope)},
+    )
 
 
 @pages.post("/match/propose")
@@ -349,6 +356,15 @@ def trend_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None
     """本地配套率 by chain and month, and each segment's outside share, HHI and weak-link flags by
     month, over the 12 months ending with `month`."""
     return _guard(service.trend, wh, _month(wh, month), scope)
+
+
+@api.get("/match/conversion")
+def conversion_api(db: DbSession, wh: WarehouseReader, scope: CurrentScope) -> dict[str, Any]:
+    """Of the matches both sides agreed to (已对接) in the reader's region, how many turned into
+    trade: invoices from the recommended seller to the buyer from the month of the agreement."""
+    from jingxin.chains.cooperation import conversion
+
+    return conversion(db, wh, scope)
 
 
 @api.get("/history")
