@@ -140,8 +140,8 @@ def trend_page(
         table.setdefault(seg_names.get((r["chain_id"], r["segment_id"]), r["segment_id"]), {})[r["month"]] = r
     line = {
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": ["本县", "本市", "本省"]},
-        "grid": {"left": 50, "right": 20, "top": 40, "bottom": 30},
+        "legend": {"data": ["本县", "本市", "本省"], "bottom": 0},
+        "grid": {"left": 50, "right": 20, "top": 30, "bottom": 60},
         "xAxis": {"type": "category", "data": months},
         "yAxis": {"type": "value", "min": 0, "max": 100, "name": "%"},
         "series": [
