@@ -60,7 +60,7 @@ def conversion(db: Session, wh: Warehouse, scope: Scope) -> dict[str, Any]:
     """Of the matches both sides agreed to (已对接) inside `scope`, how many turned into trade:
     invoices from the recommended seller to the buyer from the month of the agreement on."""
     items, _ = wf.list_items(db, scope, workflow=WORKFLOW, state="matched", limit=5000)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for item in items:
         since = f"{item.closed_at or item.updated_at:%Y-%m}"
         amount = converted(wh, str(item.credit_code), str(item.fields.get("seller_code")), since)
@@ -76,7 +76,7 @@ def conversion(db: Session, wh: Warehouse, scope: Scope) -> dict[str, Any]:
                 "traded": amount > 0,
             }
         )
-    traded = sum(r["traded"] for r in rows)
+    traded = sum(1 for r in rows if r["traded"])
     return {
         "matched": len(rows),
         "traded": traded,
