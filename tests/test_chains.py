@@ -223,8 +223,17 @@ def test_an_agreed_match_is_recorded_on_the_workflow(province, tmp_path) -> None
         item = propose(db, wh, sheng, sheng.scope, switch["buyer"], top.s_code, top.keyword, "2021-06")
         assert item.state == "proposed" and item.credit_code == switch["buyer"]
         wf.act(db, item.id, "buyer_agree", sheng, fields={"buyer_answer": "同意试单"})
-        wf.act(db, item.id, "seller_agree_last", sheng, fields={"seller_answer": "同意供货"})
+        from jingxin.core.workflow.testing import bj
+
+        agreed = bj(2021, 6, 28, 10)  # agreed in June: the July invoices show whether it traded
+        wf.act(db, item.id, "seller_agree_last", sheng, fields={"seller_answer": "同意供货"}, now=agreed)
         assert get_item(db, sheng.scope, item.id).state == "matched"
+        from jingxin.chains.cooperation import conversion
+
+        report = conversion(db, wh, sheng.scope)
+        traded = converted(wh, switch["buyer"], top.s_code, "2021-06") > 0
+        assert report["matched"] == 1 and report["items"][0]["agreed"] == "2021-06"
+        assert report["traded"] == int(traded) and report["rate"] == float(traded)
         # A county analyst of another city cannot propose for this buyer.
         elsewhere = "330102" if not switch["buyer"][2:8].startswith("3301") else "330302"
         other = accounts.create_user(
@@ -249,7 +258,11 @@ def test_chains_option_changes_only_the_invoice_files(tmp_path) -> None:
     from jingxin.synth.generator import generate_province
 
     def digests(folder: Path) -> dict[str, str]:
-        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.name != "manifest.json"}
+        return {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in folder.iterdir()
+            if p.name != "manifest.json"
+        }
 
     plain, chained = tmp_path / "plain", tmp_path / "chained"
     generate_province(plain, 300, "2021", 3, 0.02, daily_days=5)

@@ -1,18 +1,19 @@
 """The same chain analytics on DuckDB, PostgreSQL and PySpark for a tiny province: local
-supporting rates by chain and county, weak links, single-supplier dependencies, and the
-matching ranks."""
+supporting rates by chain and county, weak links, single-supplier dependencies, the
+matching ranks, the chain owners, the month-by-month rates, the 415 cluster indicators and the
+chains' monthly output against their targets."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from jingxin.chains import compute, match
+from jingxin.chains import clusters, compute, match, network, plans
 from jingxin.core.scope import EVERYTHING
 from jingxin.core.warehouse import open_warehouse, publish_parquet
 
 pytest_plugins = ["jingxin.chains.testing"]
-TABLES = ["registry", "invoices", "batches"]
+TABLES = ["registry", "invoices", "batches", "monthly", "tax", "land"]
 MONTH = "2021-12"
 
 
@@ -31,6 +32,18 @@ ALL = {
         ["buyer_code", "keyword", "supplier", "amount"]
     ],
     "match": _ranks,
+    "owners": lambda wh: network.chain_owners(wh, MONTH, EVERYTHING)[
+        ["chain_id", "rank", "credit_code", "sales", "buyers", "suppliers", "local_suppliers", "score"]
+    ],
+    "trend": lambda wh: network.trend(wh, MONTH, EVERYTHING)["chains"][
+        ["chain_id", "month", "amount", "county", "city", "province"]
+    ],
+    "clusters": lambda wh: clusters.indicators(wh, MONTH, EVERYTHING)["clusters"][
+        ["cluster_id", "members", "output", "tax_per_mu"]
+    ],
+    "monitoring": lambda wh: plans.monitoring(wh, MONTH, EVERYTHING)[
+        ["chain_id", "output", "enterprises", "share"]
+    ],
 }
 # Spark local mode runs each of these plans in tens of seconds on the 2-core machine: its test
 # compares the local rates only (the other plans use the same operations; they were compared
@@ -84,6 +97,7 @@ def test_duckdb_results_are_not_empty(reference) -> None:
     expected, _, _ = reference
     assert len(expected["chain"]) >= 5 and len(expected["county"]) >= 20
     assert expected["weak"].weak_outside.any() and len(expected["single"]) > 0 and len(expected["match"]) > 0
+    assert len(expected["owners"]) >= 20 and len(expected["trend"]) >= 100 and len(expected["clusters"]) == 19
 
 
 @pytest.mark.postgres

@@ -1,7 +1,9 @@
 """The chain pages in a real browser against a real server: the province analyst reads the chain
 map (Sankey) and switches chain, the weak-links page, and the matching page for a buyer; a county
 analyst sees only its county's buyers and gets nothing for a buyer of another county; the Excel
-export downloads. Screenshots go to docs/screenshots/chains-*.png."""
+export downloads. 链长制: the province issues a chain's plan, the city bureau signs a task and
+reports progress on the workflow page; the 415 clusters, one cluster, the month-by-month trend.
+Screenshots go to docs/screenshots/chains-*.png."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_support import open_as, serve, shot
+from browser_support import act, open_as, serve, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,6 +35,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     database = Database(db_url)
     with database.session() as db:
         create_demo_users(db, DEMO_PASSWORD, staff_enterprises=[])
+        create_user(
+            db,
+            UserCreate(
+                username="shaoxing",
+                display_name="绍兴市经信局",
+                role=Role.CITY_ANALYST,
+                division_code="330600",
+                password=DEMO_PASSWORD,
+            ),
+            CLI_ACTOR,
+        )
         create_user(
             db,
             UserCreate(
@@ -96,3 +109,45 @@ def test_chain_pages(server, browser) -> None:
     assert api.ok and api.json()["recommendations"] == []
     ent = open_as(browser, base, "qiye", pw)
     assert ent.request.get(f"{base}/api/v1/chains/local-rates").status == 403
+
+
+def test_chain_chiefs_clusters_and_trend(server, browser) -> None:
+    base, pw = server["base"], server["password"]
+    page = open_as(browser, base, "sheng", pw)
+    page.goto(f"{base}/chains/chiefs")
+    assert page.locator("#chief-table tbody tr").count() >= 10
+    page.click("#chief-table a:has-text('现代纺织')")
+    page.wait_for_load_state("networkidle")
+    assert "未下达" in page.locator("#plan-tasks").inner_text()
+    page.click("#issue-plan")
+    page.wait_for_load_state("networkidle")
+    tasks = page.locator("#chain-tasks tbody tr")
+    assert tasks.count() == 3 and "已下达" in tasks.first.inner_text()
+    shot(page, "chains-chief")
+    page.goto(f"{base}/chains/chiefs")
+    assert "3 / 3 / 0 / 0" in page.locator("#chief-table").inner_text()
+    shot(page, "chains-chiefs")
+
+    city = open_as(browser, base, "shaoxing", pw)  # 绍兴市经信局 handles its city's task
+    city.goto(f"{base}/chains/chiefs/modern_textile")
+    rows = city.locator("#chain-tasks tbody tr")
+    assert rows.count() == 2  # 绍兴市's own task and 柯桥区's (handled by the county)
+    city.click("#chain-tasks tbody tr:has-text('印染集聚区稳链固链') a")
+    city.wait_for_load_state("networkidle")
+    act(city, "sign", {})
+    act(city, "report_progress", {"progress": "p50", "progress_note": "印染集聚区已完成一半企业入园"})
+    city.goto(f"{base}/chains/chiefs/modern_textile")
+    assert "50%" in city.locator("#chain-tasks").inner_text()
+
+    page.goto(f"{base}/chains/clusters")
+    assert page.locator("#cluster-table tbody tr").count() == 19
+    shot(page, "chains-clusters")
+    page.click("#cluster-table a:has-text('现代纺织和服装')")
+    page.wait_for_selector("#cluster-cities canvas")
+    assert page.locator("#cluster-members tbody tr").count() >= 5
+    shot(page, "chains-cluster")
+    page.goto(f"{base}/chains/trend?chain=new_energy_vehicles")
+    page.wait_for_selector("#trend-chart canvas")
+    assert page.locator("#trend-segments tbody tr").count() >= 2
+    shot(page, "chains-trend")
+    assert page.js_errors == [] and city.js_errors == []

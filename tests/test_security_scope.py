@@ -111,6 +111,7 @@ def _requests(username: str, users: dict[str, Any]) -> list[tuple[str, str, dict
         ("GET", f"/fiveg/map/geo/{region}", {}),
         ("GET", "/fiveg/map/geo/110101", {}),
         *_places_requests(username),
+        *_chain_task_requests(username),
     ]
 
 
@@ -126,6 +127,25 @@ def _places_requests(username: str) -> list[tuple[str, str, dict]]:
         ("GET", f"/manufacturing-parks/{park}?year=2021", {}),
         ("GET", f"/api/v1/parks/manufacturing/{park}?year=2021", {}),
     ]
+
+
+def _chain_task_requests(username: str) -> list[tuple[str, str, dict]]:
+    """链长制: a task in a region outside the user's scope, and issuing a plan without the role
+    (the province analyst may do both; a city bureau may issue its own city's plan tasks)."""
+    if username == "sheng":
+        return []
+    task = {
+        "division": "330302",  # 鹿城区: outside 杭州市 and 西湖区
+        "title": "越权任务",
+        "task_type": "bu",
+        "owner": "鹿城区经信局",
+        "content": "内容",
+        "term": "m1",
+    }
+    out = [("POST", "/chains/chiefs/modern_textile/tasks", {"data": task})]
+    if username != "hangzhou":
+        out.append(("POST", "/api/v1/chains/plans/modern_textile/issue", {}))
+    return out
 
 
 def _monitoring_requests(username: str) -> list[tuple[str, str, dict]]:

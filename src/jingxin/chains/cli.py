@@ -5,6 +5,8 @@ jingxin chains weak-links --month 2021-12 [--region 330100] [--json]
 jingxin chains single-supplier --month 2021-12 [--region 330100] [--json]
 jingxin chains members --month 2021-12 --code CREDIT_CODE [--json]   membership with evidence
 jingxin chains check --manifest out/ --month 2021-12 [--json]      against the generated truth
+jingxin chains refresh --month 2021-01 [--through 2021-12] [--json]  store monthly results
+jingxin chains history [--chain modern_textile] [--region 330600] [--json]  stored months
 """
 
 from __future__ import annotations
@@ -236,3 +238,61 @@ def check_command(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(group, name="chains")
+
+
+@group.command("refresh")
+def refresh_command(
+    month: Annotated[str, typer.Option("--month", help="要刷新的月份 YYYY-MM")],
+    through: Annotated[
+        str | None, typer.Option("--through", help="连续刷新到此月份 YYYY-MM（含），默认只刷新 --month")
+    ] = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """刷新并保存产业链月度结果（本地配套率、薄弱环节），供逐月变化查询。"""
+    from jingxin.chains.compute import window
+    from jingxin.chains.store import refresh
+
+    first = _run(window, month, 1).end
+    last = _run(window, through, 1).end if through else first
+    if last < first:
+        raise typer.BadParameter(f"--through {through} 早于 --month {month}", param_hint="--through")
+    wh = _wh(warehouse)
+    reports = []
+    try:
+        k = first.year * 12 + first.month - 1
+        while k <= last.year * 12 + last.month - 1:
+            reports.append(_run(refresh, wh, f"{k // 12}-{k % 12 + 1:02d}"))
+            k += 1
+    finally:
+        wh.close()
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in reports], ensure_ascii=False, indent=1))
+        return
+    for r in reports:
+        risk = "已按风险分级判断供方风险" if r.distress_checked else "无风险分级，未判断供方风险"
+        typer.echo(
+            f"{r.month}：保存 {r.rows} 行（产业链×环节×区县），"
+            f"环节 {r.segments} 个，其中薄弱 {r.weak} 个；{risk}"
+        )
+
+
+@group.command("history")
+def history_command(
+    chain: Annotated[str | None, typer.Option("--chain", help="产业链 id；默认全部")] = None,
+    region: RegionOpt = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """已保存月份的本地配套率（及全省的薄弱环节）逐月变化。"""
+    from jingxin.chains.store import history
+
+    out = _run(history, _wh(warehouse), _scope(region), chain)
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1, default=str))
+        return
+    for r in out["rates"]:
+        typer.echo(
+            f"{r['month']} {r['chain_id']:<28} 采购 {r['amount']:>12,.2f} 万元  本县 {r['county']:6.1%}  "
+            f"本市 {r['city']:6.1%}  本省 {r['province']:6.1%}"
+        )

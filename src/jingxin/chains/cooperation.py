@@ -54,3 +54,32 @@ def converted(wh: Warehouse, buyer: str, seller: str, since: str) -> float:
     t = t.filter((t.buyer_code == buyer) & (t.seller_code == seller) & (t.month >= start))
     value = wh.execute(t.amount.sum())
     return float(value or 0.0)
+
+
+def conversion(db: Session, wh: Warehouse, scope: Scope) -> dict[str, Any]:
+    """Of the matches both sides agreed to (已对接) inside `scope`, how many turned into trade:
+    invoices from the recommended seller to the buyer from the month of the agreement on."""
+    items, _ = wf.list_items(db, scope, workflow=WORKFLOW, state="matched", limit=5000)
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        since = f"{item.closed_at or item.updated_at:%Y-%m}"
+        amount = converted(wh, str(item.credit_code), str(item.fields.get("seller_code")), since)
+        rows.append(
+            {
+                "id": item.id,
+                "title": item.fields.get("title"),
+                "buyer": item.credit_code,
+                "seller": item.fields.get("seller_code"),
+                "goods": item.fields.get("goods"),
+                "agreed": since,
+                "amount": amount,
+                "traded": amount > 0,
+            }
+        )
+    traded = sum(1 for r in rows if r["traded"])
+    return {
+        "matched": len(rows),
+        "traded": traded,
+        "rate": traded / len(rows) if rows else None,
+        "items": rows,
+    }

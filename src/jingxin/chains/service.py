@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from jingxin.chains import compute, match
+from jingxin.chains import compute, distress, match, network
 from jingxin.chains.definitions import SEGMENT_LABEL, definitions
 from jingxin.core.cache import cached_read
 from jingxin.core.scope import Scope
@@ -100,12 +100,52 @@ def weak(wh: Warehouse, month: str, scope: Scope) -> dict[str, Any]:
     single = compute.single_supplier(wh, month, scope)
     single["chain_name"] = single.chain_id.map(names)
     single["supplier_place"] = single.supplier_county.map(compute.division_name)
+    seg_distress = distress.segment_distress(wh, month, scope)
+    if seg_distress is not None:
+        w = w.merge(seg_distress, on=["chain_id", "segment_id"], how="left")
+        w["weak_distress"] = w["weak_distress"].fillna(False).astype(bool)
+        # Which suppliers are distressed is shown only for suppliers inside the reader's scope.
+        w["distressed"] = [
+            [
+                {"code": c, "name": n, "county": d, "place": compute.division_name(d), "amount": a}
+                for c, d, n, a in (items if isinstance(items, list) else [])
+                if scope.allows_enterprise(c, d)
+            ]
+            for items in w["distressed"]
+        ]
+        bad = set(distress.grades(wh, month)["credit_code"])  # type: ignore[index]
+        single["supplier_distressed"] = [
+            code in bad and scope.allows_enterprise(code, county)
+            for code, county in zip(single.supplier, single.supplier_county, strict=True)
+        ]
+    else:
+        w["weak_distress"] = False
+        w["distressed"] = [[] for _ in range(len(w))]
+        single["supplier_distressed"] = False
     return {
         "month": month,
         "segments": _records(w),
         "single": _records(single),
-        "thresholds": {"outside": compute.WEAK_OUTSIDE, "hhi": compute.WEAK_HHI},
+        "distress_available": seg_distress is not None,
+        "thresholds": {
+            "outside": compute.WEAK_OUTSIDE,
+            "hhi": compute.WEAK_HHI,
+            "distress": distress.WEAK_DISTRESS,
+        },
     }
+
+
+@cached_read
+def owners(wh: Warehouse, month: str, scope: Scope) -> list[dict[str, Any]]:
+    """链主 of every chain located in the reader's region (see `network.chain_owners`)."""
+    return _records(network.chain_owners(wh, month, scope))
+
+
+@cached_read
+def trend(wh: Warehouse, month: str, scope: Scope) -> dict[str, Any]:
+    """Month-by-month local rates by chain and segment weak-link measures (`network.trend`)."""
+    t = network.trend(wh, month, scope)
+    return {"month": month, "chains": _records(t["chains"]), "segments": _records(t["segments"])}
 
 
 @cached_read
@@ -127,3 +167,44 @@ def recommendations(wh: Warehouse, buyer: str, month: str, scope: Scope) -> list
         return []
     df["s_place"] = df.s_county.map(compute.division_name)
     return _records(df)
+
+
+def chain_name(chain_id: str) -> str:
+    try:
+        return definitions().chain(chain_id).name
+    except KeyError:
+        return chain_id
+
+
+@cached_read
+def chain_monitoring(wh: Warehouse, month: str, scope: Scope) -> list[dict[str, Any]]:
+    """链长制 monthly monitoring: output, growth, share against the target (see `plans.monitoring`)."""
+    from jingxin.chains import plans
+
+    return _records(plans.monitoring(wh, month, scope))
+
+
+@cached_read
+def cluster_overview(wh: Warehouse, month: str, scope: Scope) -> dict[str, Any]:
+    """The 415 clusters ranked, with output by city and by month (see `clusters.indicators`)."""
+    from jingxin.chains import clusters
+
+    r = clusters.indicators(wh, month, scope)
+    return {
+        "month": month,
+        "period": r["period"],
+        "clusters": _records(r["clusters"]),
+        "by_city": _records(r["by_city"]),
+        "by_month": _records(r["by_month"]),
+    }
+
+
+@cached_read
+def cluster_members(wh: Warehouse, month: str, scope: Scope, cluster_id: str) -> list[dict[str, Any]]:
+    from jingxin.chains import clusters
+
+    df = clusters.members(wh, month, scope, cluster_id)
+    df["place"] = df.county_code.map(compute.division_name)
+    return _records(
+        df[["credit_code", "name", "county_code", "place", "industry_code", "basis", "evidence", "share"]]
+    )

@@ -16,7 +16,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
 from fastapi.responses import RedirectResponse
 
-from jingxin.chains import service
+from jingxin.chains import compute, service
 from jingxin.chains.compute import ChainsError
 from jingxin.chains.definitions import definitions
 from jingxin.core import audit
@@ -79,20 +79,96 @@ def chains_page(
             "chain": chosen,
             "defs": definitions(),
             "sankey": service.sankey(data["segments"], chosen) if chosen else None,
+            "owners": [o for o in _guard(service.owners, wh, m, scope) if o["chain_id"] == chosen],
         },
     )
 
 
+def _weak(db: Any, wh: Any, scope: Any, actor: Any, month: str | None) -> dict[str, Any]:
+    """The weak links; which suppliers the reader sees flagged as distressed is audited."""
+    m = _month(wh, month)
+    data = _guard(service.weak, wh, m, scope)
+    shown = sorted(
+        {r["supplier"] for r in data["single"] if r.get("supplier_distressed")}
+        | {d["code"] for s in data["segments"] for d in s.get("distressed") or []}
+    )
+    if shown:
+        audit.record(
+            db,
+            actor,
+            audit.Action.RISK_GRADE_VIEW,
+            "risk_grade",
+            f"chains-weak-links:{m}",
+            {"month": m, "count": len(shown), "credit_codes": shown[:200], "page": "chains weak links"},
+            commit=True,
+        )
+    return data
+
+
 @pages.get("/weak-links")
 def weak_page(
-    request: Request, wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None
+    request: Request,
+    db: DbSession,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    actor: CurrentActor,
+    month: MonthQuery = None,
 ) -> Response:
-    return render(request, "chains/weak.html", _guard(service.weak, wh, _month(wh, month), scope))
+    return render(request, "chains/weak.html", _weak(db, wh, scope, actor, month))
+
+
+@pages.get("/trend")
+def trend_page(
+    request: Request,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    month: MonthQuery = None,
+    chain: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """本地配套率 and weak links month by month for one chain."""
+    m = _month(wh, month)
+    data = _guard(service.trend, wh, m, scope)
+    ids = sorted({r["chain_id"] for r in data["chains"]})
+    chosen = chain if chain in ids else (ids[0] if ids else None)
+    rows = [r for r in data["chains"] if r["chain_id"] == chosen]
+    names = {c.id: c.name for c in definitions().chains}
+    seg_names = {(c.id, s.id): s.name for c in definitions().chains for s in c.segments}
+    segs = [r for r in data["segments"] if r["chain_id"] == chosen]
+    months = [r["month"] for r in rows]
+    table: dict[str, dict[str, Any]] = {}
+    for r in segs:
+        table.setdefault(seg_names.get((r["chain_id"], r["segment_id"]), r["segment_id"]), {})[r["month"]] = r
+    line = {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": ["本县", "本市", "本省"], "bottom": 0},
+        "grid": {"left": 50, "right": 20, "top": 30, "bottom": 60},
+        "xAxis": {"type": "category", "data": months},
+        "yAxis": {"type": "value", "min": 0, "max": 100, "name": "%"},
+        "series": [
+            {"name": label, "type": "line", "data": [round(r[key] * 100, 1) for r in rows]}
+            for label, key in (("本县", "county"), ("本市", "city"), ("本省", "province"))
+        ],
+    }
+    return render(
+        request,
+        "chains/trend.html",
+        {
+            "month": m,
+            "chain": chosen,
+            "chains": [{"chain_id": i, "chain_name": names.get(i, i)} for i in ids],
+            "months": months,
+            "rows": rows,
+            "table": table,
+            "line": line,
+            "thresholds": {"outside": compute.WEAK_OUTSIDE, "hhi": compute.WEAK_HHI},
+        },
+    )
 
 
 @pages.get("/match")
 def match_page(
     request: Request,
+    db: DbSession,
     wh: WarehouseReader,
     scope: CurrentScope,
     month: MonthQuery = None,
@@ -101,7 +177,13 @@ def match_page(
     m = _month(wh, month)
     buyers = _guard(service.buyers_with_outside_needs, wh, m, scope)
     recs = _guard(service.recommendations, wh, buyer.strip().upper(), m, scope) if buyer else []
-    return render(request, "chains/match.html", {"month": m, "buyers": buyers, "buyer": buyer, "recs": recs})
+    from jingxin.chains.cooperation import conversion
+
+    return render(
+        request,
+        "chains/match.html",
+        {"month": m, "buyers": buyers, "buyer": buyer, "recs": recs, "conversion": conversion(db, wh, scope)},
+    )
 
 
 @pages.post("/match/propose")
@@ -186,6 +268,53 @@ def export_page(
             },
         ),
     }
+    from jingxin.chains import plans
+
+    sheets["链主企业"] = (
+        _guard(service.owners, wh, m, scope),
+        {
+            "chain_id": "产业链",
+            "rank": "名次",
+            "credit_code": "信用代码",
+            "name": "企业",
+            "place": "所在地",
+            "sales": "销售额(万元)",
+            "buyers": "购方数",
+            "suppliers": "供方数",
+            "local_suppliers": "省内供方数",
+            "local_rate": "本省配套率",
+            "score": "得分",
+        },
+    )
+    sheets["415集群"] = (
+        _guard(service.cluster_overview, wh, m, scope)["clusters"],
+        {
+            "rank": "排名",
+            "name": "集群",
+            "tier_label": "层级",
+            "members": "企业数",
+            "output": "产值(万元)",
+            "growth": "同比",
+            "tax_per_mu": "亩均税收(万元/亩)",
+            "class_a": "A类占比",
+            "body": "促进机构",
+        },
+    )
+    sheets["链长制任务"] = (
+        plans.task_rows(db, scope),
+        {
+            "id": "事项编号",
+            "chain_name": "产业链",
+            "title": "任务",
+            "type": "类型",
+            "owner": "责任单位",
+            "division_name": "地区",
+            "state_label": "状态",
+            "progress": "进度",
+            "term": "时限",
+            "overdue": "已超期",
+        },
+    )
     with pd.ExcelWriter(buf, engine="xlsxwriter") as xl:
         for name, (rows, cols) in sheets.items():
             df = pd.DataFrame(rows, columns=list(cols)) if rows else pd.DataFrame(columns=list(cols))
@@ -214,9 +343,46 @@ def local_rates_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery 
 
 
 @api.get("/weak-links")
-def weak_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None) -> dict[str, Any]:
-    """薄弱环节 and 单一供应商依赖 in the reader's region."""
-    return _guard(service.weak, wh, _month(wh, month), scope)
+def weak_api(
+    db: DbSession, wh: WarehouseReader, scope: CurrentScope, actor: CurrentActor, month: MonthQuery = None
+) -> dict[str, Any]:
+    """薄弱环节 (outside dependence, concentration, distressed suppliers where risk grades
+    exist) and 单一供应商依赖 in the reader's region."""
+    return _weak(db, wh, scope, actor, month)
+
+
+@api.get("/trend")
+def trend_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None) -> dict[str, Any]:
+    """本地配套率 by chain and month, and each segment's outside share, HHI and weak-link flags by
+    month, over the 12 months ending with `month`."""
+    return _guard(service.trend, wh, _month(wh, month), scope)
+
+
+@api.get("/match/conversion")
+def conversion_api(db: DbSession, wh: WarehouseReader, scope: CurrentScope) -> dict[str, Any]:
+    """Of the matches both sides agreed to (已对接) in the reader's region, how many turned into
+    trade: invoices from the recommended seller to the buyer from the month of the agreement."""
+    from jingxin.chains.cooperation import conversion
+
+    return conversion(db, wh, scope)
+
+
+@api.get("/history")
+def history_api(
+    wh: WarehouseReader, scope: CurrentScope, chain: Annotated[str | None, Query(max_length=64)] = None
+) -> dict[str, Any]:
+    """Stored months (`jingxin chains refresh`): 本地配套率 by chain and month for buyers in the
+    reader's region, and for a reader of the whole province the segments' weak-link measures."""
+    from jingxin.chains import store
+
+    return _guard(store.history, wh, scope, chain)
+
+
+@api.get("/owners")
+def owners_api(wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None) -> list[dict[str, Any]]:
+    """链主: the top members of each chain by size and trade-network position, located in the
+    reader's region, with their local suppliers."""
+    return _guard(service.owners, wh, _month(wh, month), scope)
 
 
 @api.get("/match")
@@ -232,6 +398,13 @@ def match_api(
         "recommendations": _guard(service.recommendations, wh, buyer, m, scope),
     }
 
+
+from jingxin.chains import cluster_views, plan_views  # noqa: E402  (链长制, 415 clusters: same routers)
+
+pages.include_router(plan_views.pages)
+api.include_router(plan_views.api)
+pages.include_router(cluster_views.pages)
+api.include_router(cluster_views.api)
 
 scenario = WebScenario(
     name="chains",
