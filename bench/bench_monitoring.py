@@ -48,6 +48,7 @@ YEAR, MONTH = 2021, 10
 
 
 DAYS = ("2019-01-01", "2021-12-31")  # 1,096 days
+MEMORY_LIMIT = "8GB"  # DuckDB's, set on the bench's warehouse (the machine is shared)
 
 
 def build(n: int, seed: int = 1) -> tuple[dict[str, pa.Table], pa.Table]:
@@ -88,9 +89,15 @@ def build(n: int, seed: int = 1) -> tuple[dict[str, pa.Table], pa.Table]:
         }
     )
     empty_daily = pa.table(
-        {"credit_code": pa.array([], pa.string()), "day": pa.array([], pa.date32()), "kwh": pa.array([], pa.float64())}
+        {
+            "credit_code": pa.array([], pa.string()),
+            "day": pa.array([], pa.date32()),
+            "kwh": pa.array([], pa.float64()),
+        }
     )
-    base = pa.table({"i": np.arange(n, dtype=np.int64), "credit_code": codes, "base": size * 800 / 30, "g": growth})
+    base = pa.table(
+        {"i": np.arange(n, dtype=np.int64), "credit_code": codes, "base": size * 800 / 30, "g": growth}
+    )
     facts = {"registry": registry, "monthly": monthly, "power_monthly": power_m, "power_daily": empty_daily}
     return facts, base
 
@@ -108,13 +115,13 @@ def daily_sql(batch: int) -> str:
     FROM _daily_base b
     CROSS JOIN (SELECT range AS day, row_number() OVER (ORDER BY range) - 1 AS k
                 FROM range(DATE '{DAYS[0]}', DATE '{DAYS[1]}' + INTERVAL 1 DAY, INTERVAL 1 DAY)) d
-    ORDER BY b.i, d.k
     """
 
 
 def load_daily(wh, base: pa.Table, batch: int) -> int:  # noqa: ANN001
     """Write the daily rows into the DuckDB warehouse's `power_daily` (batch `batch`)."""
     con = wh.con.con
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")  # the machine is shared
     con.register("_daily_base", base)
     con.execute(daily_sql(batch))
     con.unregister("_daily_base")
@@ -126,7 +133,12 @@ def load_daily(wh, base: pa.Table, batch: int) -> int:  # noqa: ANN001
 def _month_bounds() -> tuple[dt.date, dt.date, dt.date, dt.date]:
     first = dt.date(YEAR, MONTH, 1)
     end = dt.date(YEAR, MONTH + 1, 1) - dt.timedelta(days=1)
-    return first - dt.timedelta(days=7), end, aligned_last_year(first) - dt.timedelta(days=7), aligned_last_year(end)
+    return (
+        first - dt.timedelta(days=7),
+        end,
+        aligned_last_year(first) - dt.timedelta(days=7),
+        aligned_last_year(end),
+    )
 
 
 def read_daily_pandas(path: Path) -> pd.DataFrame:
@@ -157,7 +169,9 @@ def pandas_baseline(frames: dict[str, pd.DataFrame], daily: pd.DataFrame) -> dic
             f.assign(g=key).groupby(["g", "month"])[cols].sum()
         month = pd.to_datetime(f.month)
         cur = f[(month.dt.year == YEAR) & (month.dt.month <= MONTH)].groupby("credit_code")[cols[0]].sum()
-        last = f[(month.dt.year == YEAR - 1) & (month.dt.month <= MONTH)].groupby("credit_code")[cols[0]].sum()
+        last = (
+            f[(month.dt.year == YEAR - 1) & (month.dt.month <= MONTH)].groupby("credit_code")[cols[0]].sum()
+        )
         both = cur.index.intersection(last.index)
         (cur[both] > last[both]).groupby(reg.set_index("credit_code").county_code.reindex(both)).sum()
     out["indicators_s"] = time.perf_counter() - t0
@@ -166,7 +180,9 @@ def pandas_baseline(frames: dict[str, pd.DataFrame], daily: pd.DataFrame) -> dic
     county_of = reg.set_index("credit_code").county_code
     cats = daily.credit_code.cat.categories
     county = pd.Categorical(county_of.reindex(cats).to_numpy())
-    row_county = pd.Categorical.from_codes(county.codes[daily.credit_code.cat.codes.to_numpy()], county.categories)
+    row_county = pd.Categorical.from_codes(
+        county.codes[daily.credit_code.cat.codes.to_numpy()], county.categories
+    )
     lo, hi, lo_last, hi_last = (pd.Timestamp(d) for d in _month_bounds())
     for a, b in ((lo, hi), (lo_last, hi_last)):
         mask = (daily.day >= a) & (daily.day <= b)

@@ -13,7 +13,7 @@ Indicators (all optional but the official figure; a region's model uses those wi
 | ``power`` | 电力 `power` (企业月度用电量) | industrial (sections B–D) electricity |
 | ``power_daily`` | 电力 `power-daily`, month to date | daily meter reads, 春节-aligned (`nowcast/daily.py`) |
 | ``invoices`` | 税务 `invoices` (增值税发票流向) | invoiced sales of industrial sellers |
-| ``exports`` | 海关 `customs`, when that source exists | exports of industrial enterprises |
+| ``exports`` | 海关 `customs` (`customs_exports`), when loaded | exports of industrial enterprises |
 | ``va`` | 统计 `official` (统计局发布) | 规上工业增加值 当月同比, the target |
 
 Daily power is the early series: on any date its value for the month in progress covers the
@@ -47,7 +47,9 @@ LABELS = {
     "exports": "出口额（海关）",
     "va": "规上工业增加值（统计局发布）",
 }
-# Names of a customs table's columns this module understands (the customs source is optional).
+# The customs source (海关, table `customs_exports`, core/contracts.yaml) is optional; its value
+# column is `export_amount` (万元). Older names are still understood.
+_CUSTOMS_TABLES = ("customs_exports", "customs")
 _CUSTOMS_VALUE = ("export_value", "export_amount", "amount", "value")
 
 
@@ -87,8 +89,9 @@ def county_levels(wh: Warehouse) -> dict[str, pd.DataFrame]:
     if wh.has_table("invoices"):
         inv = wh.current("invoices")
         queries["invoices"] = _county_sums(inv, "seller_code", "amount", ind)
-    if wh.has_table("customs"):
-        c = wh.current("customs")
+    customs = next((t for t in _CUSTOMS_TABLES if wh.has_table(t)), None)
+    if customs is not None:
+        c = wh.current(customs)
         value = next((v for v in _CUSTOMS_VALUE if v in c.columns), None)
         if value is not None and {"credit_code", "month"} <= set(c.columns):
             queries["exports"] = _county_sums(c, "credit_code", value, ind)
