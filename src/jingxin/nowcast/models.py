@@ -150,34 +150,45 @@ def dfm_news(results, previous: pd.DataFrame, target: pd.Period) -> tuple[float,
     return before, after, out
 
 
+def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Coefficients and residual s.d. of y on [1, x] by least squares."""
+    design = np.column_stack([np.ones(len(y)), x])
+    beta, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ beta
+    return beta, float(np.sqrt(resid @ resid / max(len(y) - 2, 1)))
+
+
+def _ar1(known_va: pd.Series, target: pd.Period) -> Estimate:
+    y = known_va.to_numpy()
+    beta, sd = _ols(y[:-1], y[1:])
+    steps = max(1, int((target - known_va.index[-1]).n))
+    point = float(y[-1])
+    for _ in range(steps):
+        point = float(beta[0] + beta[1] * point)
+    half = Z * sd * np.sqrt(steps)
+    return Estimate("bridge", point, point - half, point + half)
+
+
 def bridge_estimate(panel: pd.DataFrame, target: pd.Period) -> Estimate:
-    """Value added on electricity by least squares when the month's electricity is out (the
-    monthly billing, else the month-to-date daily reads), else an AR(1) on the published value
-    added."""
+    """Value added on electricity by least squares when the month's electricity is out: the
+    monthly billing, else the month-to-date daily reads — these only where, over the past
+    months, daily power has explained value added better than value added's own AR(1) (the
+    interval's width says which); else an AR(1) on the published value added."""
     check_panel(panel)
     va = panel["va"]
     known_va = va[va.index < target].dropna()
+    ar = _ar1(known_va, target)
     for power in ("power", "power_daily"):  # the month's billing, else its daily reads so far
         if power not in panel or pd.isna(panel.at[target, power]):
             continue
         both = panel[[power, "va"]].loc[panel.index < target].dropna()
         if len(both) >= MIN_OFFICIAL:
-            x = np.column_stack([np.ones(len(both)), both[power].to_numpy()])
-            beta, *_ = np.linalg.lstsq(x, both["va"].to_numpy(), rcond=None)
-            resid = both["va"].to_numpy() - x @ beta
-            sd = float(np.sqrt(resid @ resid / max(len(both) - 2, 1)))
+            beta, sd = _ols(both[power].to_numpy(), both["va"].to_numpy())
+            if power == "power_daily" and Z * sd >= (ar.upper - ar.lower) / 2:
+                continue
             point = float(beta[0] + beta[1] * panel.at[target, power])
             return Estimate("bridge", point, point - Z * sd, point + Z * sd)
-    y = known_va.to_numpy()
-    x = np.column_stack([np.ones(len(y) - 1), y[:-1]])
-    beta, *_ = np.linalg.lstsq(x, y[1:], rcond=None)
-    resid = y[1:] - x @ beta
-    sd = float(np.sqrt(resid @ resid / max(len(y) - 3, 1)))
-    steps = max(1, int((target - known_va.index[-1]).n))
-    point = float(y[-1])
-    for _ in range(steps):
-        point = float(beta[0] + beta[1] * point)
-    return Estimate("bridge", point, point - Z * sd * np.sqrt(steps), point + Z * sd * np.sqrt(steps))
+    return ar
 
 
 def naive_estimate(panel: pd.DataFrame, target: pd.Period) -> Estimate:
