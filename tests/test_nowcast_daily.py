@@ -1,4 +1,5 @@
-"""Daily power in the nowcast (日用电量，月初至今): the month-to-date series on hand-made days,
+"""Daily power in the nowcast (日用电量，月初至今): the month-to-date series on hand-made days
+(calendar days, 1—2月 combined),
 its vintages, its news and what it adds to the backtest on a small generated province with
 three years of daily reads."""
 
@@ -12,9 +13,9 @@ import pytest
 
 from jingxin.core.warehouse import open_warehouse
 from jingxin.ingest.service import ingest_file
-from jingxin.monitoring.power import aligned_last_year, spring_festival
+from jingxin.monitoring.power import spring_festival
 from jingxin.nowcast.backtest import run_backtest
-from jingxin.nowcast.daily import MIN_DAYS, DailyPower, region_totals, span
+from jingxin.nowcast.daily import MIN_DAYS, DailyPower, last_year, region_totals, span
 from jingxin.nowcast.data import load_inputs
 from jingxin.nowcast.runs import nowcast_region
 from jingxin.synth.generator import generate_province
@@ -24,41 +25,40 @@ def _days(a: str, b: str) -> list[dt.date]:
     return list(pd.date_range(a, b, freq="D").date)
 
 
-def _festival_year(scale: float = 1.0) -> pd.DataFrame:
-    """Daily totals of one region from November 2019 to 2021: 100 a day, 10 in the week from
-    each year's 春节 (2020-01-25, 2021-02-12), times `scale` in 2021."""
-    days = _days("2019-11-01", "2021-12-31")
+def _festival_years(scale: float = 1.0) -> pd.DataFrame:
+    """Daily totals of one region from November 2019 to 2022: 100 a day, 10 in the week from
+    each year's 春节 (2020-01-25, 2021-02-12, 2022-02-01), times `scale` from 2021 on."""
+    days = _days("2019-11-01", "2022-12-31")
     values = []
     for d in days:
         sf = spring_festival(d.year)
         v = 10.0 if 0 <= (d - sf).days < 7 else 100.0
-        values.append(v * (scale if d.year == 2021 else 1.0))
+        values.append(v * (scale if d.year >= 2021 else 1.0))
     return pd.DataFrame({"330000": values}, index=days)
 
 
-def test_an_unchanged_year_reads_zero_growth_across_the_festival() -> None:
-    daily = DailyPower(_festival_year())
-    feb = pd.Period("2021-02", "M")  # 春节 2021-02-12; last year's was in January
-    assert daily.growth(feb)["330000"] == pytest.approx(0.0)  # Jan–Feb, aligned on the lunar calendar
-    assert daily.growth(feb, dt.date(2021, 2, 16))["330000"] == pytest.approx(0.0)  # the holiday week
-    # without the alignment the festival week would read as a collapse
-    plain = sum(daily.totals.at[d, "330000"] for d in _days("2021-02-12", "2021-02-16"))
-    before = sum(
-        daily.totals.at[d - dt.timedelta(days=364), "330000"] for d in _days("2021-02-12", "2021-02-16")
-    )
-    assert plain / before < 0.2
-    grown = DailyPower(_festival_year(1.1))
+def test_january_and_february_combined_read_zero_for_an_unchanged_year() -> None:
+    daily = DailyPower(_festival_years())
+    feb = pd.Period("2022-02", "M")  # 春节 2022-02-01, 2021-02-12: both inside 1—2月
+    assert daily.growth(feb)["330000"] == pytest.approx(0.0)
+    assert np.isnan(daily.growth(pd.Period("2022-01", "M"))["330000"])  # no January of its own
+    # February 2021 (28 days) against a leap February: compared as the monthly figures are
+    feb21 = daily.growth(pd.Period("2021-02", "M"))["330000"]
+    assert feb21 == pytest.approx(((52 * 100 + 7 * 10) / (53 * 100 + 7 * 10) - 1) * 100)
+    grown = DailyPower(_festival_years(1.1))
     assert grown.growth(pd.Period("2021-06", "M"), dt.date(2021, 6, 9))["330000"] == pytest.approx(10.0)
+    assert grown.growth(pd.Period("2022-06", "M"))["330000"] == pytest.approx(0.0)
 
 
 def test_month_to_date_needs_a_week_and_every_day() -> None:
-    frame = _festival_year()
+    frame = _festival_years()
     daily = DailyPower(frame)
     june = pd.Period("2021-06", "M")
     assert np.isnan(daily.growth(june, dt.date(2021, 6, MIN_DAYS - 1))["330000"])
     assert not np.isnan(daily.growth(june, dt.date(2021, 6, MIN_DAYS))["330000"])
     assert span(pd.Period("2021-02", "M"), dt.date(2021, 2, 3))[0] == dt.date(2021, 1, 1)
-    gap = DailyPower(frame.drop(index=[aligned_last_year(dt.date(2021, 6, 3))]))  # last year's day missing
+    assert last_year(dt.date(2020, 2, 29)) == dt.date(2019, 2, 28)
+    gap = DailyPower(frame.drop(index=[dt.date(2020, 6, 3)]))  # a day of last year's span missing
     assert np.isnan(gap.growth(june, dt.date(2021, 6, 10))["330000"])
     whole = daily.monthly()
     assert pd.Period("2020-06", "M") not in whole.index  # no June 2019 to compare with
