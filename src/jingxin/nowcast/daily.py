@@ -18,9 +18,12 @@ value of January alone.
 Why not the lunar-aligned comparison of the monitoring package's index at 100
 (:func:`jingxin.monitoring.power.aligned_last_year`): it answers "how is industry doing against
 the same point of last year's festival season", which is right for the daily index but not for
-a calendar-month target. Measured on a generated province, March 2021 compared lunar-aligned
-reads +51% (its base days are February 2020, the shutdown) while March's value added grew 21%
-and calendar-day daily power 17%; the series is kept on the target's calendar (docs/monitoring.md).
+a calendar-month target. Measured on a generated province (20,000 enterprises), March 2021
+compared lunar-aligned read +51.0% (its base days are February 2020, the shutdown) while the
+published value added grew 21.2% and the same days on the calendar 17.8%. In the province's
+backtest on the 20th of the month the factor model then missed by 10.5 points (RMSE) against
+the naive value's 9.0, and by 3.7 with calendar days, so the series follows the target's
+calendar (docs/monitoring.md).
 
 The sums are Ibis (county × day over the industrial enterprises, DuckDB, PostgreSQL, PySpark);
 the spans run on those small totals in pandas.
