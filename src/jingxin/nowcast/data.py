@@ -11,14 +11,14 @@ Indicators (all optional but the official figure; a region's model uses those wi
 | column | source | what |
 |---|---|---|
 | ``power`` | 电力 `power` (企业月度用电量) | industrial (sections B–D) electricity |
-| ``power_daily`` | 电力 `power-daily`, month to date | daily meter reads, 春节-aligned (`nowcast/daily.py`) |
+| ``power_daily`` | 电力 `power-daily`, month to date | daily meter reads, 1—2月 combined (`nowcast/daily.py`) |
 | ``invoices`` | 税务 `invoices` (增值税发票流向) | invoiced sales of industrial sellers |
 | ``exports`` | 海关 `customs` (`customs_exports`), when loaded | exports of industrial enterprises |
 | ``va`` | 统计 `official` (统计局发布) | 规上工业增加值 当月同比, the target |
 
 Daily power is the early series: on any date its value for the month in progress covers the
 days known by then (see :mod:`jingxin.nowcast.daily`), so a nowcast made on the 20th already
-reads most of the month; it needs last year's aligned days too.
+reads most of the month; it needs last year's same days too.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ MIN_MONTHS = 8  # months of growth an indicator needs before it enters a region'
 INDUSTRY_DIVISIONS = [f"{d:02d}" for d in range(6, 47)]  # GB/T 4754 sections B, C, D
 LABELS = {
     "power": "工业用电量",
-    "power_daily": "工业日用电量（月初至今，春节对齐）",
+    "power_daily": "工业日用电量（月初至今）",
     "invoices": "工业企业开票金额",
     "exports": "出口额（海关）",
     "va": "规上工业增加值（统计局发布）",
