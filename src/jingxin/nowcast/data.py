@@ -11,7 +11,7 @@ Indicators (all optional but the official figure; a region's model uses those wi
 | column | source | what |
 |---|---|---|
 | ``power`` | 电力 `power` (企业月度用电量) | industrial (sections B–D) electricity |
-| ``power_daily`` | 电力 `power-daily`, month to date | daily meter reads, 1—2月 combined (`nowcast/daily.py`) |
+| ``power_daily`` | 电力 `power-daily`, month to date | daily meter reads, 1—2月 combined (`daily.py`) |
 | ``invoices`` | 税务 `invoices` (增值税发票流向) | invoiced sales of industrial sellers |
 | ``exports`` | 海关 `customs` (`customs_exports`), when loaded | exports of industrial enterprises |
 | ``va`` | 统计 `official` (统计局发布) | 规上工业增加值 当月同比, the target |
