@@ -118,8 +118,10 @@ def monthly_sums(wh: Warehouse, year: int, month: int, levels: Iterable[str] | N
     facts = facts_long(wh, start, first_day(year, month))
     groups = memberships(wh, levels)
     j = facts.join(groups, "credit_code")
+    # facts_long has one row per enterprise, month and measure, and an enterprise is in a group
+    # once, so a count is the number of enterprises (a distinct count cost 4× the time at scale)
     expr = j.group_by("level", "code", "measure", "month").agg(
-        value=j.value.sum(), enterprises=j.credit_code.nunique()
+        value=j.value.sum(), enterprises=j.credit_code.count()
     )
     df = wh.execute(expr)
     df["month"] = pd.to_datetime(df["month"]).dt.date

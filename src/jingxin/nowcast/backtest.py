@@ -12,6 +12,7 @@ are recomputed at each date. Errors are against the latest published figure (rev
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,11 +59,22 @@ def targets_of(inputs: Inputs, region: str, skip_years: int = 1) -> list[pd.Peri
     return [m for m in final.index if m.year >= first_year + skip_years]
 
 
-def run_backtest(inputs: Inputs, region: str, factors: int = 1, maxiter: int = 100) -> Backtest:
-    """Backtest `region` over every target month (see the module docstring)."""
+def run_backtest(
+    inputs: Inputs,
+    region: str,
+    factors: int = 1,
+    maxiter: int = 100,
+    targets: Sequence[pd.Period] | None = None,
+) -> Backtest:
+    """Backtest `region` over every target month (or those of `targets` that have a published
+    figure; see the module docstring)."""
     final = official_as_of(inputs.official, region, dt.date(2999, 12, 31))
     bt = Backtest(region)
-    for target in targets_of(inputs, region):
+    chosen = targets_of(inputs, region)
+    if targets is not None:
+        wanted = set(targets)
+        chosen = [t for t in chosen if t in wanted]
+    for target in chosen:
         actual = float(final[target])
         results = None
         for h in sorted(HORIZONS):

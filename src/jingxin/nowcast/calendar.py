@@ -23,11 +23,15 @@ RELEASE_DAY = {
 
 # Dates of a pseudo-real-time backtest relative to the target month (horizon: where, day).
 HORIZONS: dict[int, tuple[int, int]] = {
-    -1: (0, 20),  # the 20th of the target month: nothing of it is out yet
+    -1: (0, 20),  # the 20th of the target month: only its first 19 days of daily power
     0: (1, 4),  # the 4th of the next month: its electricity is in
     1: (1, 12),  # the 12th of the next month: invoices are in, the official figure not yet
 }
-HORIZON_LABELS = {-1: "当月20日", 0: "次月4日（用电已出）", 1: "次月12日（开票已出、统计发布前）"}
+HORIZON_LABELS = {
+    -1: "当月20日（仅当月日用电）",
+    0: "次月4日（用电已出）",
+    1: "次月12日（开票已出、统计发布前）",
+}
 
 
 def available_through(name: str, when: dt.date) -> pd.Period:

@@ -158,19 +158,30 @@ def backtest_command(
     write: Annotated[
         Path | None, typer.Option("--write", help="把结果写入 Markdown 文件（如 docs/nowcast.md 的回测表）")
     ] = None,
+    without: Annotated[
+        list[str] | None,
+        typer.Option("--without", help="不用某项指标回测（如 power_daily），可多次给出，用于比较其作用"),
+    ] = None,
     warehouse: WarehouseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """准实时回测：只用各日期已发布的数据，按预测时点比较动态因子模型、桥接回归与朴素值的 RMSE。"""
     from jingxin.nowcast.backtest import run_backtest
-    from jingxin.nowcast.data import load_inputs
+    from jingxin.nowcast.data import LABELS, load_inputs
     from jingxin.nowcast.report import backtest_table, write_backtest
 
+    names = [k for k in LABELS if k != "va"]
+    wrong = [w for w in without or [] if w not in names]
+    if wrong:
+        console.print(f"[red]--without 不认识 {'、'.join(wrong)}：应为指标名 {'、'.join(names)} 之一[/red]")
+        raise typer.Exit(2)
     wh = _open(warehouse)
     try:
         inputs = load_inputs(wh)
     finally:
         wh.close()
+    if without:
+        inputs = inputs.without(*without)
     results = [run_backtest(inputs, code) for code in (region or ["330000"])]
     if as_json:
         typer.echo(

@@ -11,19 +11,20 @@ Indicators (all optional but the official figure; a region's model uses those wi
 | column | source | what |
 |---|---|---|
 | ``power`` | 电力 `power` (企业月度用电量) | industrial (sections B–D) electricity |
-| ``power_daily`` | 电力 `power-daily`, complete months | the same from daily meter reads |
+| ``power_daily`` | 电力 `power-daily`, month to date | daily meter reads, 1—2月 combined (`daily.py`) |
 | ``invoices`` | 税务 `invoices` (增值税发票流向) | invoiced sales of industrial sellers |
-| ``exports`` | 海关 `customs`, when that source exists | exports of industrial enterprises |
+| ``exports`` | 海关 `customs` (`customs_exports`), when loaded | exports of industrial enterprises |
 | ``va`` | 统计 `official` (统计局发布) | 规上工业增加值 当月同比, the target |
 
-Daily power only counts for months it covers completely and, being a growth rate, only where
-last year's same month is covered too (a generated province has 90 days of it, so none).
+Daily power is the early series: on any date its value for the month in progress covers the
+days known by then (see :mod:`jingxin.nowcast.daily`), so a nowcast made on the 20th already
+reads most of the month; it needs last year's same days too.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import ibis
 import numpy as np
@@ -33,18 +34,22 @@ from jingxin import reference
 from jingxin.core.vintage import as_released
 from jingxin.core.warehouse import Warehouse
 from jingxin.nowcast.calendar import available_through
+from jingxin.nowcast.daily import NAME as DAILY
+from jingxin.nowcast.daily import DailyPower, county_totals, region_totals
 
 PROVINCE = "330000"
 MIN_MONTHS = 8  # months of growth an indicator needs before it enters a region's model
 INDUSTRY_DIVISIONS = [f"{d:02d}" for d in range(6, 47)]  # GB/T 4754 sections B, C, D
 LABELS = {
     "power": "工业用电量",
-    "power_daily": "工业日用电量（按月汇总）",
+    "power_daily": "工业日用电量（月初至今）",
     "invoices": "工业企业开票金额",
     "exports": "出口额（海关）",
     "va": "规上工业增加值（统计局发布）",
 }
-# Names of a customs table's columns this module understands (the customs source is optional).
+# The customs source (海关, table `customs_exports`, core/contracts.yaml) is optional; its value
+# column is `export_amount` (万元). Older names are still understood.
+_CUSTOMS_TABLES = ("customs_exports", "customs")
 _CUSTOMS_VALUE = ("export_value", "export_amount", "amount", "value")
 
 
@@ -84,22 +89,14 @@ def county_levels(wh: Warehouse) -> dict[str, pd.DataFrame]:
     if wh.has_table("invoices"):
         inv = wh.current("invoices")
         queries["invoices"] = _county_sums(inv, "seller_code", "amount", ind)
-    if wh.has_table("power_daily"):
-        d = wh.current("power_daily")
-        d = d.mutate(month=d.day.truncate("M"))
-        days = d.group_by("month").aggregate(days=d.day.nunique())
-        per = _county_sums(d, "credit_code", "kwh", ind)
-        queries["power_daily"] = per.inner_join(days, "month").select("county_code", "month", "value", "days")
-    if wh.has_table("customs"):
-        c = wh.current("customs")
+    customs = next((t for t in _CUSTOMS_TABLES if wh.has_table(t)), None)
+    if customs is not None:
+        c = wh.current(customs)
         value = next((v for v in _CUSTOMS_VALUE if v in c.columns), None)
         if value is not None and {"credit_code", "month"} <= set(c.columns):
             queries["exports"] = _county_sums(c, "credit_code", value, ind)
     for name, expr in queries.items():
         df = wh.execute(expr)
-        if name == "power_daily":  # complete months only
-            full = pd.to_datetime(df["month"]).dt.days_in_month
-            df = df[df["days"] >= full]
         if df.empty:
             continue
         df["month"] = pd.PeriodIndex(pd.to_datetime(df["month"]), freq="M")
@@ -138,10 +135,17 @@ class Inputs:
     growth: dict[str, pd.DataFrame]  # indicator → months × regions, %
     levels: dict[str, pd.DataFrame]  # indicator → months × regions, level (weights of quarters)
     official: pd.DataFrame  # region_code, month (Period), growth_month, growth_ytd, released_on, batch_id
+    daily: DailyPower | None = None  # daily power by region (the month-to-date series)
+    exclude: tuple[str, ...] = ()  # indicators left out (to measure what one adds)
+
+    def without(self, *names: str) -> Inputs:
+        """The same inputs with indicators `names` left out of every panel."""
+        return replace(self, exclude=tuple(sorted({*self.exclude, *names})))
 
     def panel(self, region: str, when: dt.date, through: pd.Period) -> pd.DataFrame:
         """The data of `region` as known on `when`: months × indicators (+ ``va``) up to
-        `through`, each input cut at its release calendar, the official figures as published."""
+        `through`, each input cut at its release calendar, the official figures as published.
+        Daily power adds the month in progress up to the day before `when` (month to date)."""
         starts = [g.index.min() for g in self.growth.values() if region in g.columns]
         if not self.official.empty:
             starts.append(self.official["month"].min())
@@ -153,11 +157,15 @@ class Inputs:
         index = pd.period_range(start, through, freq="M")
         out = pd.DataFrame(index=index)
         for name, g in self.growth.items():
-            if region not in g.columns:
+            if region not in g.columns or name in self.exclude:
                 continue
             series = g[region].reindex(index)
             last = available_through(name, when)
             series[series.index > last] = np.nan
+            if name == DAILY and self.daily is not None:
+                now = pd.Period(when, freq="M")  # the month in progress, to the last day read
+                if now in series.index and now > last:
+                    series[now] = self.daily.growth(now, when - dt.timedelta(days=1)).get(region, np.nan)
             if series.notna().sum() >= MIN_MONTHS:
                 out[name] = series
         out["va"] = official_as_of(self.official, region, when).reindex(index)
@@ -178,6 +186,13 @@ def load_inputs(wh: Warehouse) -> Inputs:
         reg = region_levels(lv)
         levels[name] = reg
         growth[name] = yoy(reg)
+    daily = None
+    if wh.has_table("power_daily"):
+        daily = region_totals(wh.execute(county_totals(wh, _industrial(wh))), regions())
+        if not daily.empty:
+            monthly = daily.monthly()
+            if not monthly.empty:
+                growth[DAILY] = monthly
     if wh.has_table("official_growth"):
         t = wh.current("official_growth").select("batch_id").limit(1)  # is anything loaded?
         if wh.execute(t).empty:
@@ -195,7 +210,7 @@ def load_inputs(wh: Warehouse) -> Inputs:
             official["released_on"] = pd.to_datetime(official["released_on"])
     else:
         official = _empty_official()
-    return Inputs(growth=growth, levels=levels, official=official)
+    return Inputs(growth=growth, levels=levels, official=official, daily=daily)
 
 
 def _empty_official() -> pd.DataFrame:

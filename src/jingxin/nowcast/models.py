@@ -5,7 +5,8 @@
   published (missing months are fine). The nowcast is the smoothed value added of the target
   month, its interval the model's; its news (`news()`) says what each new datum moved.
 - ``bridge``: a bridge regression (桥接方程) of value-added growth on electricity growth by
-  least squares, used once the month's electricity is out; before that an AR(1) on value added.
+  least squares: on the monthly billing once it is out, before that on the month-to-date daily
+  reads (if any); with neither an AR(1) on value added.
 - ``naive``: the last published figure (上月值).
 
 Intervals are 90% (project default: the width analysts read as "likely").
@@ -24,6 +25,7 @@ Z = 1.6448536269514722  # two-sided 90% normal quantile
 MODELS = ("dfm", "bridge", "naive")
 MODEL_LABELS = {"dfm": "动态因子模型", "bridge": "桥接回归（用电量）", "naive": "朴素（上期值）"}
 MIN_OFFICIAL = 8  # published months a region needs before it is modelled
+REVISED_AS_NEWS = ("power_daily",)  # series whose open month fills in day by day
 
 
 class NowcastError(ValueError):
@@ -98,58 +100,95 @@ def dfm_news(results, previous: pd.DataFrame, target: pd.Period) -> tuple[float,
     prev = _same_columns(results, previous)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        news = results.news(prev, impact_date=target, impacted_variable="va", comparison_type="previous")
+        news = results.news(
+            prev,
+            impact_date=target,
+            impacted_variable="va",
+            comparison_type="previous",
+            revisions_details_start=True,
+        )
     before = float(np.asarray(news.prev_impacted_forecasts.loc[target, "va"]).ravel()[0])
     after = float(np.asarray(news.post_impacted_forecasts.loc[target, "va"]).ravel()[0])
-    items: list[NewsItem] = []
+    items: dict[str, NewsItem] = {}
     details = news.details_by_impact
     if details is not None and len(details):
         d = details.reset_index()
         for variable, group in d.groupby("updated variable", sort=False):
             last = group.iloc[-1]
-            items.append(
-                NewsItem(
-                    variable=str(variable),
-                    impact=float(group["impact"].sum()),
-                    observed=float(last["observed"]),
-                    expected=float(last["forecast (prev)"]),
-                )
+            items[str(variable)] = NewsItem(
+                variable=str(variable),
+                impact=float(group["impact"].sum()),
+                observed=float(last["observed"]),
+                expected=float(last["forecast (prev)"]),
             )
     revisions = (
         float(np.asarray(news.revision_impacts.loc[target, "va"]).ravel()[0])
         if news.revision_impacts is not None
         else 0.0
     )
-    if abs(revisions) > 0:
-        items.append(NewsItem(variable="revisions", impact=revisions))
-    return before, after, items
+    # A month's daily power grows day by day: to the model its month-to-date value is revised,
+    # and that revision is the daily series' news, not a data correction.
+    rd = news.revision_details_by_impact
+    if rd is not None and len(rd):
+        r = rd.reset_index()
+        for variable, group in r.groupby("revised variable", sort=False):
+            if str(variable) not in REVISED_AS_NEWS:
+                continue
+            impact = float(group["impact"].sum())
+            last = group.iloc[-1]
+            item = items.get(str(variable))
+            if item is None:
+                items[str(variable)] = NewsItem(
+                    str(variable), impact, float(last["revised"]), float(last["observed (prev)"])
+                )
+            else:
+                item.impact += impact
+            revisions -= impact
+    out = list(items.values())
+    if abs(revisions) > 1e-12:
+        out.append(NewsItem(variable="revisions", impact=revisions))
+    return before, after, out
 
 
-def bridge_estimate(panel: pd.DataFrame, target: pd.Period) -> Estimate:
-    """Value added on electricity by least squares when the month's electricity is out,
-    else an AR(1) on the published value added."""
-    check_panel(panel)
-    va = panel["va"]
-    known_va = va[va.index < target].dropna()
-    if "power" in panel and pd.notna(panel.at[target, "power"]):
-        both = panel[["power", "va"]].loc[panel.index < target].dropna()
-        if len(both) >= MIN_OFFICIAL:
-            x = np.column_stack([np.ones(len(both)), both["power"].to_numpy()])
-            beta, *_ = np.linalg.lstsq(x, both["va"].to_numpy(), rcond=None)
-            resid = both["va"].to_numpy() - x @ beta
-            sd = float(np.sqrt(resid @ resid / max(len(both) - 2, 1)))
-            point = float(beta[0] + beta[1] * panel.at[target, "power"])
-            return Estimate("bridge", point, point - Z * sd, point + Z * sd)
+def _ols(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Coefficients and residual s.d. of y on [1, x] by least squares."""
+    design = np.column_stack([np.ones(len(y)), x])
+    beta, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ beta
+    return beta, float(np.sqrt(resid @ resid / max(len(y) - 2, 1)))
+
+
+def _ar1(known_va: pd.Series, target: pd.Period) -> Estimate:
     y = known_va.to_numpy()
-    x = np.column_stack([np.ones(len(y) - 1), y[:-1]])
-    beta, *_ = np.linalg.lstsq(x, y[1:], rcond=None)
-    resid = y[1:] - x @ beta
-    sd = float(np.sqrt(resid @ resid / max(len(y) - 3, 1)))
+    beta, sd = _ols(y[:-1], y[1:])
     steps = max(1, int((target - known_va.index[-1]).n))
     point = float(y[-1])
     for _ in range(steps):
         point = float(beta[0] + beta[1] * point)
-    return Estimate("bridge", point, point - Z * sd * np.sqrt(steps), point + Z * sd * np.sqrt(steps))
+    half = Z * sd * np.sqrt(steps)
+    return Estimate("bridge", point, point - half, point + half)
+
+
+def bridge_estimate(panel: pd.DataFrame, target: pd.Period) -> Estimate:
+    """Value added on electricity by least squares when the month's electricity is out: the
+    monthly billing, else the month-to-date daily reads — these only where, over the past
+    months, daily power has explained value added better than value added's own AR(1) (the
+    interval's width says which); else an AR(1) on the published value added."""
+    check_panel(panel)
+    va = panel["va"]
+    known_va = va[va.index < target].dropna()
+    ar = _ar1(known_va, target)
+    for power in ("power", "power_daily"):  # the month's billing, else its daily reads so far
+        if power not in panel or pd.isna(panel.at[target, power]):
+            continue
+        both = panel[[power, "va"]].loc[panel.index < target].dropna()
+        if len(both) >= MIN_OFFICIAL:
+            beta, sd = _ols(both[power].to_numpy(), both["va"].to_numpy())
+            if power == "power_daily" and Z * sd >= (ar.upper - ar.lower) / 2:
+                continue
+            point = float(beta[0] + beta[1] * panel.at[target, power])
+            return Estimate("bridge", point, point - Z * sd, point + Z * sd)
+    return ar
 
 
 def naive_estimate(panel: pd.DataFrame, target: pd.Period) -> Estimate:
