@@ -270,6 +270,11 @@ class JobRuntime:
 
     # ---- running one job ----------------------------------------------------------------
     def execute(self, job_id: int) -> None:
+        if self._stop.is_set():
+            # A consumer thread of a runtime that is stopping took the message: put it back for
+            # a live process (this one after its restart) instead of starting work it would cut.
+            self.enqueue(job_id)
+            return
         with self.database.session() as db:
             job = service.claim(db, job_id, self.worker_id)
             if job is None:
@@ -298,6 +303,9 @@ class JobRuntime:
             if self._stop.is_set():  # interrupted by the shutdown: run again after the restart
                 with self.database.session() as db:
                     service.release(db, job_id, self.worker_id)
+                # Queued again in the database and in the queue, so another live process
+                # takes it now rather than at this one's restart.
+                self.enqueue(job_id)
                 return "released"
             if not isinstance(exc, JobRefused | ValueError | KeyError | LookupError | PermissionError):
                 log.error("job %s (%s) failed:\n%s", job_id, job.kind, traceback.format_exc())
