@@ -77,7 +77,8 @@ def main() -> None:
     cfg = load_ladders()
     rungs = [r.id for _n, r in cfg.rungs()]
     print(
-        "| enterprises | criterion and rung columns | DuckDB (Ibis) wall / CPU s | pandas wall / CPU s | DuckDB / pandas (CPU) |"
+        "| enterprises | criterion and rung columns | DuckDB (Ibis) wall / CPU s | pandas wall / CPU s "
+        "| DuckDB / pandas (CPU) |"
     )
     print("|---:|---:|---:|---:|---:|")
     for n in args.sizes:
@@ -96,7 +97,8 @@ def main() -> None:
             assert (got[r].astype(bool).to_numpy() == base[r].to_numpy()).all(), r
         columns = sum(len(r.criteria) for _n, r in cfg.rungs()) + len(rungs)
         print(
-            f"| {n:,} | {columns} | {duck:.2f} / {duck_cpu:.2f} | {pand:.2f} / {pand_cpu:.2f} | {duck_cpu / pand_cpu:.1f} |"
+            f"| {n:,} | {columns} | {duck:.2f} / {duck_cpu:.2f} | {pand:.2f} / {pand_cpu:.2f} "
+            f"| {duck_cpu / pand_cpu:.1f} |"
         )
         con.disconnect()
 

@@ -73,7 +73,11 @@ def _units(df: pd.DataFrame) -> pd.DataFrame:
 # ---- class shares and D in every county ------------------------------------------------------
 @pytest.mark.parametrize(
     "n",
-    [2000, pytest.param(20000, marks=pytest.mark.slow), pytest.param(100_000, marks=[pytest.mark.slow, pytest.mark.heavy])],
+    [
+        2000,
+        pytest.param(20000, marks=pytest.mark.slow),
+        pytest.param(100_000, marks=[pytest.mark.slow, pytest.mark.heavy]),
+    ],
 )
 def test_class_shares_within_one_point_and_d_in_every_county(generated, n: int) -> None:
     """Province-wide, A/B/C/D are within 1 percentage point of 20/60/15/5, and every county with

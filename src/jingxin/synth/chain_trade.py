@@ -167,10 +167,18 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
         outside[k] = rng.uniform(*WEAK_OUTSIDE)
     counties = np.unique(pop.county_code)
     aff_county = dict(
-        zip(counties.tolist(), rng.uniform(COUNTY_AFFINITY[0], COUNTY_AFFINITY[1], size=counties.shape[0]).tolist(), strict=True)
+        zip(
+            counties.tolist(),
+            rng.uniform(COUNTY_AFFINITY[0], COUNTY_AFFINITY[1], size=counties.shape[0]).tolist(),
+            strict=True,
+        )
     )
     aff_city = dict(
-        zip(counties.tolist(), rng.uniform(CITY_AFFINITY[0], CITY_AFFINITY[1], size=counties.shape[0]).tolist(), strict=True)
+        zip(
+            counties.tolist(),
+            rng.uniform(CITY_AFFINITY[0], CITY_AFFINITY[1], size=counties.shape[0]).tolist(),
+            strict=True,
+        )
     )
 
     rows: dict[str, list] = {

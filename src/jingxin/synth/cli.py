@@ -91,7 +91,10 @@ def register(app: typer.Typer) -> None:
         ] = False,
         projects: Annotated[
             bool,
-            typer.Option("--projects", help="同时生成工业投资项目库、项目月度进展、培育库企业指标及其真值（技改效果、达标企业）"),
+            typer.Option(
+                "--projects",
+                help="同时生成工业投资项目库、项目月度进展、培育库企业指标及其真值（技改效果、达标企业）",
+            ),
         ] = False,
         chains: Annotated[
             bool,
