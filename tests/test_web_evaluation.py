@@ -750,3 +750,29 @@ def test_run_counts_are_scoped_on_every_backend(warehouse) -> None:
     assert whole["enterprise_count"] == run.enterprise_count
     assert all(r["created_at"].utcoffset() is not None for r in (scoped, own, whole))
     assert service.run_info(warehouse, run.run_id, Scope(division=XIHU))["enterprise_count"] == len(xihu)
+
+
+def test_warming_makes_the_headline_views_before_the_first_request(world) -> None:
+    """`jingxin serve` warms each process's read cache at start (`jingxin.web.warmup`): the
+    province's and a city's first dashboard and result list then read nothing again."""
+    from jingxin.core import cache, metrics
+    from jingxin.web import response_cache
+    from jingxin.web.warmup import warm_headline_views
+
+    def misses() -> float:
+        return metrics.CACHE_REQUESTS.labels("read", "miss")._value.get() + metrics.CACHE_REQUESTS.labels(
+            "table", "miss"
+        )._value.get()
+
+    cache.clear()
+    response_cache._store.clear()
+    before = misses()
+    assert warm_headline_views(world["app"].state.warehouse, budget=60) == 13  # admin, province, 11 cities
+    warmed = misses()
+    assert warmed > before
+    for user in ("sheng", "hangzhou"):
+        client = world["client"](user)
+        assert client.get("/api/v1/dashboard").status_code == 200
+        assert client.get("/api/v1/evaluation/results?page=1").status_code == 200
+    assert misses() == warmed
+    assert warm_headline_views(world["app"].state.warehouse, budget=0) == 0

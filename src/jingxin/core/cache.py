@@ -69,6 +69,13 @@ _VERSION_SQL = (  # also read by /metrics (jingxin.ops.metrics_view)
     "WHERE table_name = 'eval_runs' AND table_schema = current_schema())"
 )
 
+_VERSION_WITH_RUNS_SQL = (
+    "SELECT (SELECT coalesce(max(batch_id), 0) FROM batches), "
+    "(SELECT count(*) FROM batches WHERE superseded_by IS NOT NULL), "
+    "(SELECT count(*) FROM eval_runs)"
+)
+_has_runs: set[str] = set()  # warehouses (store keys) known to have the run table
+
 
 def data_version(wh: Warehouse) -> tuple | None:
     """What changes whenever the facts or derived results change; None where it cannot be
@@ -85,15 +92,28 @@ def data_version(wh: Warehouse) -> tuple | None:
         return ("local", wh.local_writes)
     if wh.pin_version and wh.pinned_version is not None:
         return wh.pinned_version
+    version = _read_version(wh)
+    if version is None:
+        return None
+    if wh.pin_version:
+        wh.pinned_version = version
+    return version
+
+
+def _read_version(wh: Warehouse) -> tuple | None:
+    if wh.store_key in _has_runs:  # one round trip once the run table exists
+        try:
+            return tuple(wh.sql(_VERSION_WITH_RUNS_SQL)[0])
+        except Exception:  # noqa: BLE001 - the schema was reset meanwhile: ask the long way
+            _has_runs.discard(wh.store_key)
     try:
         batches, superseded, has_runs = wh.sql(_VERSION_SQL)[0]
         runs = wh.sql("SELECT count(*) FROM eval_runs")[0][0] if has_runs else -1
     except WarehouseError:
         return None
-    version = (batches, superseded, runs)
-    if wh.pin_version:
-        wh.pinned_version = version
-    return version
+    if has_runs:
+        _has_runs.add(wh.store_key)
+    return (batches, superseded, runs)
 
 
 def _key(fn: Callable[..., Any], wh: Warehouse, args: tuple, kwargs: dict[str, Any]) -> tuple | None:

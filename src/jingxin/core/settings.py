@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     pool_idle: float = Field(
         default=300.0, gt=0, description="seconds after which an unused warehouse connection is closed"
     )
+    warm_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="seconds `jingxin serve` spends at start warming the headline views' caches (0 = off)",
+    )
     connect_timeout: int = Field(
         default=5, ge=1, description="seconds to wait for PostgreSQL to accept a connection"
     )

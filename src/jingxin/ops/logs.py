@@ -134,4 +134,4 @@ def create_served_app() -> Any:
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
-    return create_app(settings)
+    return create_app(settings, warm=True)

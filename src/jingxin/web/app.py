@@ -27,6 +27,7 @@ import importlib.util
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -51,6 +52,7 @@ from jingxin.web.registry import WebScenario
 from jingxin.web.security import PlatformMiddleware
 from jingxin.web.templating import build_templates
 from jingxin.web.warehouse import WarehouseAccess
+from jingxin.web.warmup import warm_headline_views
 
 API_PREFIX = "/api/v1"
 
@@ -141,12 +143,14 @@ def create_app(
     throttle: ThrottlePolicy = DEFAULT_THROTTLE,
     session_policy: SessionPolicy = DEFAULT_SESSIONS,
     run_jobs: bool = True,
+    warm: bool = False,
 ) -> FastAPI:
     """Build the app for `settings` (default: from the environment).
 
     The platform database is brought up to date here (`migrate=False` skips it for a database
     known to be current); the warehouse is opened at the first request that needs it.
-    `run_jobs=False` leaves the job threads stopped (jobs are then only queued).
+    `run_jobs=False` leaves the job threads stopped (jobs are then only queued). `warm=True`
+    (`jingxin serve`) makes the headline views before the first request (`jingxin.web.warmup`).
     """
     settings = settings or get_settings()
     database_url = settings.platform_database_url
@@ -174,6 +178,8 @@ def create_app(
         # server at start with the holder named, rather than failing page by page later.
         with warehouse.reader():
             pass
+        if warm:
+            await anyio.to_thread.run_sync(warm_headline_views, warehouse, settings.warm_seconds)
         if listener is not None:
             listener.start()
         if run_jobs:

@@ -46,7 +46,8 @@ from markupsafe import escape
 from pydantic import TypeAdapter
 
 from jingxin.core import audit, metrics
-from jingxin.core.cache import SizedLRU, data_version
+from jingxin.core.cache import SizedLRU
+from jingxin.web.data_version import read_version
 from jingxin.web.deps import CurrentActor, CurrentUser, WarehouseReader
 from jingxin.web.templating import is_htmx, scope_label
 
@@ -197,10 +198,7 @@ async def serve_shared(
     state = request.state
     ws = getattr(state, "web_session", None)
     csrf_token = ws.csrf_token if ws is not None else ""
-    if wh.local_writes is not None:
-        version = data_version(wh)  # no query on DuckDB
-    else:
-        version = await run_in_threadpool(data_version, wh)
+    version = await read_version(wh)  # shared with the requests arriving meanwhile
     key = None if version is None else _key(name, request, user, wh.store_key, version)
     # A session with flash messages waiting must see them: its page is made (and not kept).
     pending_flash = ws is not None and bool(ws.flash)

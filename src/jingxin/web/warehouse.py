@@ -17,7 +17,8 @@ Decision, and why:
   on one thread and run the route on another. Reads therefore run in parallel without sharing
   a connection object.
 - **One request, one data version.** The read cache's data version is read at most once per
-  request (`jingxin.core.cache.data_version`; on DuckDB it needs no query at all).
+  request (`jingxin.core.cache.data_version`; on DuckDB it needs no query at all), and on
+  PostgreSQL concurrent requests share their reads (`jingxin.web.data_version`).
 - **Writes are serialised by a lock.** DuckDB's optimistic concurrency would abort one of two
   simultaneous ingestions that touch the batch registry, and ingestion assigns batch ids and
   supersedes earlier batches; `writer()` takes a process-wide lock around its connection, so
@@ -27,8 +28,9 @@ Decision, and why:
   pools"): at most `warehouse_pool_size` connections per process; a request beyond that waits
   up to `pool_timeout` for one to come back, then gets `StoreBusy` (503, 繁忙), never a new
   connection past PostgreSQL's `max_connections`. An idle connection is checked with
-  `SELECT 1` before it is lent (a database restart cuts every connection; the cut ones are
-  dropped here instead of failing one request each), and connections unused for `pool_idle`
+  `SELECT 1` before it is lent unless it was in use less than a second ago (a database
+  restart cuts every connection; the cut ones are dropped here instead of failing one request
+  each), and connections unused for `pool_idle`
   seconds are closed. The first connection of the process creates or checks the schema,
   under an advisory lock (`jingxin.core.warehouse._open_postgres`).
 - Spark (a published Parquet folder, read-only): one shared session behind a lock.
@@ -49,6 +51,12 @@ import anyio.to_thread
 
 from jingxin.core.outage import StoreBusy
 from jingxin.core.warehouse import Warehouse, open_warehouse
+
+# A pooled connection given back within this many seconds is lent without the pre-ping: it
+# answered a moment ago, and under load the ping would be a round trip and a thread hand-over
+# per request. (HikariCP skips its check in the same way, for 0.5 s.) A restart in that window
+# fails at most the requests already holding such a connection, with 503 (`StoreOutage`).
+PING_AFTER = 1.0
 
 
 class WarehouseAccess:
@@ -129,6 +137,20 @@ class WarehouseAccess:
                 return wh
             self._forget(wh)  # cut by a restart or a network failure: not lent again
 
+    def _fresh_connection(self) -> Warehouse | None:
+        """An idle PostgreSQL connection given back less than `PING_AFTER` seconds ago, lent
+        without the pre-ping (and so without a worker thread); None if there is none."""
+        now = time.monotonic()
+        with self._open_lock:
+            if not self._idle or now - self._idle[-1][0] > PING_AFTER:
+                return None
+            _, wh = self._idle.pop()
+        raw = wh.con.con
+        if raw.closed or raw.broken:
+            self._forget(wh)
+            return None
+        return wh
+
     def _checkout(self) -> Warehouse:
         return self._idle_connection() or self._new_connection()
 
@@ -196,7 +218,8 @@ class WarehouseAccess:
                 gate.release()
             raise
         try:
-            found = None if self._pooled else self._idle_connection()  # DuckDB: no check needed
+            # DuckDB needs no check; a PostgreSQL connection used a moment ago needs no ping
+            found = self._fresh_connection() if self._pooled else self._idle_connection()
             wh: Warehouse = found if found is not None else await anyio.to_thread.run_sync(self._checkout)
             try:
                 yield wh
