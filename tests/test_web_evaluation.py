@@ -760,9 +760,10 @@ def test_warming_makes_the_headline_views_before_the_first_request(world) -> Non
     from jingxin.web.warmup import warm_headline_views
 
     def misses() -> float:
-        return metrics.CACHE_REQUESTS.labels("read", "miss")._value.get() + metrics.CACHE_REQUESTS.labels(
-            "table", "miss"
-        )._value.get()
+        return (
+            metrics.CACHE_REQUESTS.labels("read", "miss")._value.get()
+            + metrics.CACHE_REQUESTS.labels("table", "miss")._value.get()
+        )
 
     cache.clear()
     response_cache._store.clear()
