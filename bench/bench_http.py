@@ -6,11 +6,13 @@ and county analysts through the login form, and runs wrk with 50 concurrent conn
 against the dashboard and list endpoints, one endpoint at a time, each request sent as the
 next of those users in turn (three scopes, three sessions). Prints one JSON object with
 p50/p95/p99 latency, requests per second, 500 and 503 answers per endpoint and, on
-PostgreSQL, the most connections the database held meanwhile.
+PostgreSQL, the most connections the database held meanwhile. Before each measured run, the
+same load runs unmeasured for `--warmup` seconds (default 5): the steady state is measured,
+with every server process having answered the endpoint (each keeps its own caches).
 
     .venv/bin/python bench/bench_http.py [--home var/bench-http] [--enterprises 100000]
         [--duration 30] [--connections 50] [--users sheng,hangzhou,xihu] [--log-level info]
-        [--workers N] [--endpoints 0,3]
+        [--workers N] [--endpoints 0,3] [--warmup 5]
 
 Needs Debian's `wrk` (apt-get install wrk). Traffic goes to 127.0.0.1 only.
 """
@@ -173,6 +175,12 @@ def main() -> None:
         "--endpoints", default="", help="labels' indices to run, comma-separated (default: all)"
     )
     parser.add_argument(
+        "--warmup",
+        type=int,
+        default=5,
+        help="seconds of unmeasured load before each endpoint's run, so that every process has answered it",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
         default=1,
@@ -213,6 +221,8 @@ def main() -> None:
             for cookie in cookies:  # the first answer of each view is made before the clock starts
                 warm = path.replace("PAGE_N", "1")
                 httpx.get(base + warm, headers={"Cookie": cookie}, timeout=120).raise_for_status()
+            if args.warmup:  # with several processes, each makes its own first answers
+                run_wrk(base + path, cookies, args.connections, args.warmup)
             with ConnectionSampler(os.environ.get("JINGXIN_DATABASE_URL")) as sampler:
                 stats = run_wrk(base + path, cookies, args.connections, args.duration)
             results[label] = {"path": path, **stats, "pg_connections_peak": sampler.peak or None}
@@ -229,6 +239,7 @@ def main() -> None:
                 "duration_s": args.duration,
                 "users": users,
                 "log_level": args.log_level,
+                "warmup_s": args.warmup,
                 "prepare_s": round(prepared, 1),
                 "machine": {
                     "cpus": os.cpu_count(),
