@@ -44,7 +44,6 @@ class ThrottlePolicy:
     lock: timedelta = timedelta(minutes=15)
 
 
-
 DEFAULT_THROTTLE = ThrottlePolicy()
 
 

@@ -33,7 +33,6 @@ class SessionPolicy:
     switches the cache off. On PostgreSQL changes reach every process by notification."""
 
 
-
 DEFAULT_SESSIONS = SessionPolicy()
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from jingxin.core import contracts
 from jingxin.synth import events as ev
 from jingxin.synth import official as off
+from jingxin.synth import project_files
 from jingxin.synth import projects as proj
 from jingxin.synth.accounts import Accounts, build_accounts
 from jingxin.synth.calibration import FULL_SCALE_ABOVE_INDUSTRY, anchor_year, targets
@@ -222,7 +223,7 @@ def _build(
     source, year = job
     if source in proj.PROJECT_SOURCES:
         assert year is not None and projects is not None
-        return proj.build_frame(source, year, pop, projects)
+        return project_files.build_frame(source, year, pop, projects)
     if source in RISK_BUILDERS:
         assert year is not None and distress is not None
         return RISK_BUILDERS[source](year, pop, acc, distress, streams)
