@@ -121,10 +121,10 @@ _HASHABLE_KEYS = (pa.types.is_string, pa.types.is_integer, pa.types.is_date, pa.
 def _may_repeat(keys: list[pa.Array]) -> bool:
     """False only when no two rows share a key: the common case, proved cheaply.
 
-    Equal keys have equal 64-bit hashes, so when every row's hash differs (DuckDB hashes a
-    million rows in a few milliseconds) no key repeats; otherwise, or for a key type not in
-    `_HASHABLE_KEYS`, the exact first-occurrence numbering decides. Arrow's dictionary
-    encoding of a million distinct strings costs ten times more than this check.
+    Equal keys have equal 64-bit hashes, so when every row's hash differs no key repeats;
+    otherwise, or for a key type not in `_HASHABLE_KEYS`, the exact first-occurrence numbering
+    decides. For a million distinct credit codes this check (DuckDB's hash, a sort) takes about
+    0.1 CPU seconds, the numbering about 0.6 (Arrow's dictionary encoding of the strings).
     """
     if not all(any(test(k.type) for test in _HASHABLE_KEYS) for k in keys):
         return True
