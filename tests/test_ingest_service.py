@@ -125,10 +125,10 @@ def test_failure_in_the_middle_of_writing_leaves_the_warehouse_unchanged(warehou
     before = counts(warehouse)
     real_insert = Warehouse.insert_arrow
 
-    def failing_insert(self, name, data):
+    def failing_insert(self, name, *args, **kwargs):
         if name == "rejected_rows":  # facts and the batch row are already written by now
             raise RuntimeError("disk full")
-        return real_insert(self, name, data)
+        return real_insert(self, name, *args, **kwargs)
 
     monkeypatch.setattr(Warehouse, "insert_arrow", failing_insert)
     path = tax_file(tmp_path / "v2.csv", [(CODES[0], 2021, 11), (CODES[1], 2021, "bad")])

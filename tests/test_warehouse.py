@@ -207,3 +207,32 @@ def test_second_writer_gets_a_clear_message(tmp_path: Path):
         holder.kill()
         holder.wait()
     open_warehouse(url).close()  # usable again once the holder is gone
+
+
+@pytest.mark.parametrize("backend", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_large_insert_keeps_every_row_in_order_with_its_constant_columns(backend, tmp_path, request):
+    """More rows than one DuckDB row group, in several chunks: every row is stored once, in the
+    order given, with the batch id passed as a constant."""
+    url = (
+        f"duckdb:///{tmp_path / 'w.duckdb'}"
+        if backend == "duckdb"
+        else request.getfixturevalue("postgres_schema_url")
+    )
+    wh = open_warehouse(url)
+    n = 300_001
+    rows = np.arange(n, dtype=np.int64)
+    codes = pa.array([f"C{i:07d}" for i in range(n)])
+    data = pa.table({"source_row": rows, "credit_code": codes, "year": np.full(n, 2021, np.int32)})
+    data = pa.concat_tables([data.slice(0, 1000), data.slice(1000)])  # two chunks of odd sizes
+    try:
+        with wh.transaction():
+            wh.insert_arrow("tax", data, {"batch_id": 7})
+        stored = wh.sql("SELECT batch_id, source_row, credit_code FROM tax ORDER BY source_row")
+        assert len(stored) == n
+        assert {r[0] for r in stored} == {7}
+        assert [r[2] for r in stored[:3]] == ["C0000000", "C0000001", "C0000002"]
+        assert all(r[2] == f"C{r[1]:07d}" for r in stored[::997])
+        if backend == "duckdb":  # scanned without ORDER BY, rows come back as inserted
+            assert [r[0] for r in wh.sql("SELECT source_row FROM tax")] == rows.tolist()
+    finally:
+        wh.close()

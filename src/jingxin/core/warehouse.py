@@ -156,24 +156,41 @@ class Warehouse:
             self._in_transaction = False
             self._wrote()
 
-    def insert_arrow(self, name: str, data: pa.Table) -> None:
-        """Append rows; columns are matched by name."""
+    def insert_arrow(self, name: str, data: pa.Table, constants: dict[str, Any] | None = None) -> None:
+        """Append rows; columns are matched by name. `constants` are columns with one value
+        for every row (the batch id of an ingest): DuckDB takes them as query parameters, so a
+        million-row column of one value is never built."""
         name = _ident(name)
         if data.num_rows == 0:
             return
         try:
-            self._insert_arrow(name, data)
+            if not constants:
+                self._insert_arrow(name, data)
+            elif self.kind == "duckdb":
+                self._insert_arrow(name, data, constants)
+            else:
+                self._insert_arrow(name, _with_constants(data, constants))
         finally:
             self._wrote()
 
-    def _insert_arrow(self, name: str, data: pa.Table) -> None:
+    def _insert_arrow(self, name: str, data: pa.Table, constants: dict[str, Any] | None = None) -> None:
+        constants = constants or {}
         if self.kind == "duckdb":
+            # The Arrow table is scanned in place by the INSERT (no copy through Python), in
+            # slices of one row group each: DuckDB then writes each slice as its own row group
+            # on its threads. One big slice costs two to three times the CPU (measured on 1M
+            # rows, docs/benchmarks.md).
             raw = self.con.con
             view = f"__in_{uuid.uuid4().hex}"
+            data = _row_group_slices(data)
             raw.register(view, data)
             try:
-                cols = ", ".join(f'"{c}"' for c in data.column_names)
-                raw.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM "{view}"')
+                fixed = [_ident(c) for c in constants]
+                names = ", ".join(f'"{c}"' for c in [*fixed, *data.column_names])
+                values = ", ".join(["?"] * len(fixed) + [f'"{c}"' for c in data.column_names])
+                raw.execute(
+                    f'INSERT INTO "{name}" ({names}) SELECT {values} FROM "{view}"', list(constants.values())
+                )
             finally:
                 raw.unregister(view)
         elif self.kind == "postgres":
@@ -230,6 +247,26 @@ class Warehouse:
         """Rebind the tables: rows just written, and the current published version."""
         assert self.spark is not None
         self.spark.refresh()
+
+
+# Rows per DuckDB row group (its default, DEFAULT_ROW_GROUP_SIZE).
+DUCKDB_ROW_GROUP_ROWS = 122_880
+
+
+def _row_group_slices(data: pa.Table) -> pa.Table:
+    """`data` as record batches of one DuckDB row group each (zero-copy slices of one chunk)."""
+    if data.num_rows <= DUCKDB_ROW_GROUP_ROWS:
+        return data
+    if any(column.num_chunks > 1 for column in data.columns):
+        data = data.combine_chunks()
+    return pa.Table.from_batches(data.to_batches(max_chunksize=DUCKDB_ROW_GROUP_ROWS), data.schema)
+
+
+def _with_constants(data: pa.Table, constants: dict[str, Any]) -> pa.Table:
+    """`data` with each constant as a column of its value (for the stores that need one)."""
+    for column, value in constants.items():
+        data = data.append_column(column, pa.repeat(pa.scalar(value), data.num_rows))
+    return data
 
 
 def spark_session(master: str | None = None) -> Any:

@@ -70,7 +70,9 @@ def normalize_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     """
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    folded = pc.utf8_normalize(values, "NFKC")
+    # NFKC leaves ASCII text as it is: a column of plain ASCII (codes, years, figures) skips it.
+    ascii_only = pc.all(pc.string_is_ascii(values)).as_py() is not False
+    folded = values if ascii_only else pc.utf8_normalize(values, "NFKC")
     trimmed = pc.utf8_trim_whitespace(folded)
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 

@@ -348,12 +348,14 @@ def _delimiter(head: str) -> str:
     return "\t" if head.count("\t") > head.count(",") else ","
 
 
-def check_csv_lines(data: bytes, label: str, limits: IngestLimits) -> None:
+def check_csv_lines(data: bytes, label: str, limits: IngestLimits) -> np.ndarray:
     """Refuse a text file with a line longer than `max_line_bytes` or more lines than the row
     limit allows, on the raw bytes (before decoding: a 10 MB line costs milliseconds here and
-    seconds in the header search). LF and CR are line ends in every accepted encoding."""
+    seconds in the header search). LF and CR are line ends in every accepted encoding.
+    Returns the positions of the LF bytes (reused when the file is UTF-8 as it is)."""
     buf = np.frombuffer(data, np.uint8)
-    ends = np.flatnonzero((buf == 10) | (buf == 13))
+    line_feeds = np.flatnonzero(buf == 10)
+    ends = np.flatnonzero((buf == 10) | (buf == 13)) if b"\r" in data else line_feeds
     bounds = np.concatenate(([-1], ends, [len(data)]))
     longest = int(np.diff(bounds).max()) - 1 if len(bounds) > 1 else len(data)
     if longest > limits.max_line_bytes:
@@ -362,22 +364,22 @@ def check_csv_lines(data: bytes, label: str, limits: IngestLimits) -> None:
             "（ingest_max_line_bytes），不是逐行记录的表格。请确认文件是每个单位一行的 CSV，"
             "或直接提交 .xlsx 文件。"
         )
-    lines = int(np.count_nonzero(buf == 10)) or len(ends)
+    lines = len(line_feeds) or len(ends)
     if lines > limits.max_rows + HEADER_SEARCH_ROWS + 2:
         raise IngestError(
             f"文件 {label} 有 {lines:,} 行，超过每个文件 {limits.max_rows:,} 行的上限（ingest_max_rows）。"
             "请拆分为多个文件分批提交。"
         )
+    return line_feeds
 
 
 def _read_csv(data: bytes, src: Source, label: str, limits: IngestLimits) -> RawTable:
-    check_csv_lines(data, label, limits)
+    line_feeds = check_csv_lines(data, label, limits)
     utf8, encoding = to_utf8(data, label)
-    if utf8.count(b"\r") != utf8.count(b"\r\n"):
+    if b"\r" in utf8 and utf8.count(b"\r") != utf8.count(b"\r\n"):
         # Lone CRs (classic Mac line ends) end lines for editors and spreadsheets too.
         utf8 = re.sub(rb"\r(?!\n)", b"\n", utf8)
-    buf = np.frombuffer(utf8, np.uint8)
-    newlines = np.flatnonzero(buf == 10)
+    newlines = line_feeds if utf8 is data else np.flatnonzero(np.frombuffer(utf8, np.uint8) == 10)
 
     # Header: parse the first lines with the csv module, remembering where each row ends.
     head_lines = HEADER_SEARCH_ROWS + 2
@@ -451,11 +453,15 @@ def _parse_body_fast(
     one = np.flatnonzero(lengths == 1)
     non_empty[one] = buf[starts[one]] != 13  # a line holding only the CR of a CRLF pair
 
-    def per_line(flags: np.ndarray) -> np.ndarray:
-        """How many flagged bytes each line has, from the positions of the flagged bytes (a
-        few per line) rather than a per-byte integer array (8 bytes for every byte of the file)."""
-        where = np.flatnonzero(flags)
-        return np.searchsorted(where, stops) - np.searchsorted(where, starts)
+    def per_line(reduce: np.ufunc, flags: np.ndarray, **kwargs: Any) -> np.ndarray:
+        """`reduce` over the flagged bytes of each line (its segment runs to the next line's
+        start, so it takes the line's LF too, which is never flagged). One pass over the bytes,
+        no per-byte integer array; a last line that starts at the very end is empty: 0."""
+        out = np.zeros(len(starts), np.int64)
+        inside = starts < len(buf)
+        if inside.any():
+            out[inside] = reduce.reduceat(flags.view(np.uint8), starts[inside], **kwargs)
+        return out
 
     def line_text(i: int) -> str:
         return bytes(buf[starts[i] : stops[i]]).decode("utf-8").rstrip("\r")
@@ -463,13 +469,9 @@ def _parse_body_fast(
     quoted = np.zeros(len(starts), bool)
     is_quote = buf == 34
     if is_quote.any():
-        quotes_per_line = per_line(is_quote)
-        if np.any(quotes_per_line % 2):
+        if per_line(np.bitwise_xor, is_quote).any():  # an odd number of quotes on a line
             return None
-        quoted = quotes_per_line > 0
-    fields = per_line(buf == ord(delimiter)) + 1  # exact on lines without quotes
-    odd_mask = non_empty & ~quoted & (fields != width)
-
+        quoted = per_line(np.bitwise_or, is_quote) > 0
     calls = 0
 
     def on_invalid(row: Any) -> str:
@@ -491,6 +493,13 @@ def _parse_body_fast(
         )
     except pa.ArrowInvalid:
         return None
+    # Arrow reads a line without quotes as delimiters + 1 fields, as counted here; when it
+    # found no row of the wrong width (the usual case) no such line has one, and counting
+    # the delimiters of every line is skipped.
+    odd_mask = np.zeros(len(starts), bool)
+    if calls:
+        fields = per_line(np.add, buf == ord(delimiter), dtype=np.int64) + 1  # exact without quotes
+        odd_mask = non_empty & ~quoted & (fields != width)
     if calls != int(odd_mask.sum()):
         # Some lines with quoted cells have the wrong width: count their fields exactly.
         for i in np.flatnonzero(non_empty & quoted):

@@ -30,8 +30,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from jingxin.core import metrics
@@ -150,10 +148,6 @@ def _pause_for_tests() -> None:
         time.sleep(float(pause))
 
 
-def _with_batch(table: pa.Table, batch_id: int) -> pa.Table:
-    return table.add_column(0, "batch_id", pa.array(np.full(table.num_rows, batch_id, np.int64)))
-
-
 def ingest_file(
     warehouse: Warehouse,
     source_id: str,
@@ -226,9 +220,9 @@ def ingest_file(
             warehouse.sql(
                 f"UPDATE batches SET superseded_by = ? WHERE batch_id IN ({marks})", [batch_id, *live]
             )
-        warehouse.insert_arrow(src.table, _with_batch(checked.accepted, batch_id))
+        warehouse.insert_arrow(src.table, checked.accepted, {"batch_id": batch_id})
         _pause_for_tests()
-        warehouse.insert_arrow("rejected_rows", _with_batch(checked.errors, batch_id))
+        warehouse.insert_arrow("rejected_rows", checked.errors, {"batch_id": batch_id})
 
     metrics.count_ingest(src.id, checked.accepted_count, checked.rejected)
     return BatchResult(
