@@ -60,9 +60,10 @@ def months_to_refresh(params: RefreshParams, stored: list[str], latest: str | No
         last = _index(params.through) if params.through else first
         if last < first:
             raise JobRefused(f"through {params.through} 早于 month {params.month}")
-    if last - first + 1 > MAX_MONTHS:
+    count = last - first + 1
+    if count > MAX_MONTHS:
         raise JobRefused(
-            f"一次最多刷新 {MAX_MONTHS} 个月（{_label(first)} 至 {_label(last)} 共 {last - first + 1} 个月）；"
+            f"一次最多刷新 {MAX_MONTHS} 个月（{_label(first)} 至 {_label(last)} 共 {count} 个月）；"
             "请分段提交，或用 jingxin chains refresh 命令"
         )
     return [_label(k) for k in range(first, last + 1)]
