@@ -46,7 +46,7 @@ ALL = {
     ],
 }
 # Spark local mode runs each of these plans in tens of seconds on the 2-core machine: the first
-# Spark test compares the local rates only; `test_spark_gives_the_same_results_for_every_analysis`
+# Spark test compares the local rates only; `test_spark_gives_the_same_results_for_the_other_analyses`
 # compares the rest of ALL (both heavy; docs/chains.md has their times).
 SPARK = ("chain", "county")
 
@@ -127,7 +127,7 @@ def test_spark_gives_the_same_results(reference) -> None:
 @pytest.mark.spark
 @pytest.mark.heavy  # 19 minutes in Spark local mode on the shared 2-core machine (docs/chains.md)
 @pytest.mark.xdist_group("spark")
-def test_spark_gives_the_same_results_for_every_analysis(reference) -> None:
+def test_spark_gives_the_same_results_for_the_other_analyses(reference) -> None:
     expected, folder, _ = reference
     wh = open_warehouse(f"spark://{folder}")
     rest = tuple(name for name in ALL if name not in SPARK)
