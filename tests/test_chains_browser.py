@@ -2,7 +2,9 @@
 map (Sankey) and switches chain, the weak-links page, and the matching page for a buyer; a county
 analyst sees only its county's buyers and gets nothing for a buyer of another county; the Excel
 export downloads. 链长制: the province issues a chain's plan, the city bureau signs a task and
-reports progress on the workflow page; the 415 clusters, one cluster, the month-by-month trend.
+reports progress on the workflow page; the 415 clusters on their map (drill-down to a cluster and
+to a city's counties, the month selector, a city bureau kept to its city), one cluster, the
+month-by-month trend.
 Screenshots go to docs/screenshots/chains-*.png."""
 
 from __future__ import annotations
@@ -141,7 +143,28 @@ def test_chain_chiefs_clusters_and_trend(server, browser) -> None:
 
     page.goto(f"{base}/chains/clusters")
     assert page.locator("#cluster-table tbody tr").count() == 19
+    page.wait_for_selector("#cluster-map[data-map-ready]", timeout=15000)
+    drawn = _map(page)
+    assert len(drawn["regions"]) == 11 and len(drawn["points"]) >= 10  # 11 cities, clusters at home
+    assert all(p["url"].startswith("/chains/clusters/") for p in drawn["points"])
     shot(page, "chains-clusters")
+    first = min(drawn["points"], key=lambda p: int(p["name"].split()[0]))
+    _click_map_at(page, *first["value"])
+    page.wait_for_url("**/chains/clusters/*")
+    assert first["name"].split()[1] in page.locator("h1").inner_text()
+    page.goto(f"{base}/chains/clusters?region=330600&month=2021-06")
+    page.wait_for_selector("#cluster-map[data-map-ready]", timeout=15000)
+    assert "绍兴市" in page.locator("h1").inner_text() and "2021年1—6月" in page.locator("h1").inner_text()
+    assert {r["code"][:4] for r in _map(page)["regions"]} == {"3306"}  # its counties
+    page.select_option("#cluster-month", "2021-09")  # the month selector reloads the page
+    page.wait_for_url("**month=2021-09**")
+    assert "region=330600" in page.url and "2021年1—9月" in page.locator("h1").inner_text()
+    shot(page, "chains-clusters-city")
+    assert city.request.get(f"{base}/chains/clusters?region=330100").status == 404  # another city
+    city.goto(f"{base}/chains/clusters")
+    city.wait_for_selector("#cluster-map[data-map-ready]", timeout=15000)
+    assert {r["code"][:4] for r in _map(city)["regions"]} == {"3306"}
+    page.goto(f"{base}/chains/clusters")
     page.click("#cluster-table a:has-text('现代纺织和服装')")
     page.wait_for_selector("#cluster-cities canvas")
     assert page.locator("#cluster-members tbody tr").count() >= 5
@@ -151,3 +174,21 @@ def test_chain_chiefs_clusters_and_trend(server, browser) -> None:
     assert page.locator("#trend-segments tbody tr").count() >= 2
     shot(page, "chains-trend")
     assert page.js_errors == [] and city.js_errors == []
+
+
+def _map(page: Any) -> dict[str, Any]:
+    """What the cluster map was given to draw: its regions and its points."""
+    return page.evaluate("() => JSON.parse(document.getElementById('cluster-map-config').textContent)")
+
+
+def _click_map_at(page: Any, lng: float, lat: float) -> None:
+    """Click the map where a longitude/latitude is drawn (ECharts converts it to pixels)."""
+    x, y = page.evaluate(
+        """([lng, lat]) => {
+            const chart = window.echarts.getInstanceByDom(document.getElementById('cluster-map'));
+            return chart.convertToPixel({geoIndex: 0}, [lng, lat]);
+        }""",
+        [lng, lat],
+    )
+    box = page.locator("#cluster-map").bounding_box()
+    page.mouse.click(box["x"] + x, box["y"] + y)

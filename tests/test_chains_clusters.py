@@ -1,5 +1,5 @@
 """The "415" clusters: membership with its evidence, ranked monthly indicators, region scope,
-pages and API."""
+their map (home regions, drill-down inside the scope), pages and API."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from jingxin import reference
-from jingxin.chains import clusters
+from jingxin.chains import cluster_map, clusters, service
 from jingxin.chains.compute import ChainsError
 from jingxin.core.scope import EVERYTHING, Scope
 from jingxin.core.warehouse import open_warehouse
@@ -80,6 +80,36 @@ def test_region_scope(wh) -> None:
     assert len(members) and members.county_code.str.startswith("3306").all()
 
 
+def test_home_regions_rule() -> None:
+    assert cluster_map.homes({"330100": 60.0, "330200": 30.0, "330300": 10.0}) == ["330100", "330200"]
+    assert cluster_map.homes({"330100": 9.0, "330200": 8.0, "330300": 8.0, "330400": 15.0}) == ["330400"]
+    assert cluster_map.homes({"330100": 0.0}) == []
+
+
+def test_map_places_each_cluster_at_its_home_regions(wh) -> None:
+    data = service.cluster_overview(wh, MONTH, EVERYTHING)
+    config = cluster_map.map_config(data, "330000", MONTH)
+    assert [r["code"] for r in config["regions"]] == [c.code for c in reference.cities()]
+    by_city = clusters.indicators(wh, MONTH, EVERYTHING)["by_city"]
+    with_output = {c["cluster_id"] for c in data["clusters"] if (c["output"] or 0) > 0}
+    placed = {p["url"].split("/")[3].split("?")[0] for p in config["points"]}
+    assert placed == with_output  # every cluster with output, and only those, is on the map
+    top = by_city.sort_values("output").groupby("cluster_id").tail(1)  # its largest city is a home
+    names = {c.code: c.name for c in reference.cities()}
+    for cid, city in zip(top.cluster_id, top.city, strict=True):
+        assert any(cid in p["url"] and names[city] in p["tip"] for p in config["points"])
+    homes = {r["code"]: r["homes"] for r in config["regions"]}
+    assert sum(homes.values()) == len(config["points"])
+    totals = by_city.groupby("city").output.sum()
+    for r in config["regions"]:
+        assert (r["output"] or 0) == pytest.approx(totals.get(r["code"], 0), abs=0.01)
+    # a city's map: its counties, and only its members
+    city = service.cluster_overview(wh, MONTH, Scope(division="330600"))
+    config = cluster_map.map_config(city, "330600", MONTH)
+    assert {r["code"][:4] for r in config["regions"]} == {"3306"} and config["points"]
+    assert config["drill"]["url"] == f"/chains/clusters?region={{code}}&month={MONTH}"
+
+
 @pytest.fixture
 def chains_web(chains_province, web_settings, request) -> Any:
     import shutil
@@ -103,11 +133,18 @@ def test_pages_and_api(chains_web) -> None:
     detail = client.get("/chains/clusters/modern_textile_apparel?month=2021-12")
     assert detail.status_code == 200 and "cluster-cities" in detail.text and "发票货物含" in detail.text
     assert client.get("/chains/clusters/nope").status_code == 404
+    assert 'data-region-map="cluster-map-config"' in page.text and 'id="cluster-month"' in page.text
+    city = client.get("/chains/clusters?region=330600&month=2021-06")
+    assert city.status_code == 200 and "绍兴市“415”" in city.text and "2021年1—6月" in city.text
+    assert client.get("/chains/clusters?region=339999").status_code == 404
     body = client.get("/api/v1/chains/clusters?month=2021-12").json()
     assert len(body["clusters"]) == 19 and body["clusters"][0]["rank"] == 1
     assert client.get("/api/v1/chains/clusters/nope/members").status_code == 422
     login(client, "xihu")
     members = client.get("/api/v1/chains/clusters/modern_textile_apparel/members?month=2021-12").json()
     assert all(m["county_code"] == "330106" for m in members)
+    assert client.get("/chains/clusters?region=330106").status_code == 200
+    assert client.get("/chains/clusters?region=330100").status_code == 404  # wider than the scope
+    assert client.get("/chains/clusters?region=330602").status_code == 404  # another county
     login(client, "qiye")
     assert client.get("/api/v1/chains/clusters").status_code == 403

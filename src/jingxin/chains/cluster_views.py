@@ -1,16 +1,19 @@
-"""Pages and API of the "415" clusters (先进制造业集群): ranked indicators, output by city and
-month, each cluster's members with the evidence of their membership. Region scope through
-`CurrentScope` (a county analyst sees its county's members and output)."""
+"""Pages and API of the "415" clusters (先进制造业集群): ranked indicators and their map
+(`cluster_map`), output by city and month, each cluster's members with the evidence of their
+membership. Region scope through `CurrentScope` (a county analyst sees its county's members and
+output); `?region=` narrows the page to a division inside that scope (the map's drill-down)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from jingxin import reference
-from jingxin.chains import service
+from jingxin.chains import cluster_map, service
 from jingxin.chains.compute import ChainsError
+from jingxin.core.scope import Scope
 from jingxin.web.deps import CurrentScope, WarehouseReader
 from jingxin.web.params import MonthQuery
 from jingxin.web.templating import render
@@ -19,6 +22,25 @@ pages = APIRouter()
 api = APIRouter()
 
 ClusterId = Annotated[str, Path(max_length=64, pattern=r"^[a-z_]+$")]
+RegionQuery = Annotated[
+    str | None, Query(pattern=r"^33\d{4}$", description="区划代码（省、市或区县）；默认本人范围")
+]
+
+
+def _region(scope: Scope, region: str | None) -> tuple[Scope, str | None]:
+    """The reader's scope narrowed to `region`, and the map's division (None: no map, for a
+    reader who sees enterprises rather than a region). Narrowing only: a division outside the
+    scope is refused by `Scope.allows_division`, the platform's rule."""
+    own = scope.division or "330000"
+    if region is None or region == own:
+        return scope, (None if scope.pinned else own)
+    try:
+        reference.division(region)
+    except (KeyError, ValueError):
+        raise HTTPException(status_code=404, detail=f"没有区划 {region}") from None
+    if scope.pinned or not scope.allows_division(region):
+        raise HTTPException(status_code=404, detail="区划不存在或不在您的数据范围内")
+    return replace(scope, division=None if region == "330000" else region), region
 
 
 def _month(wh: Any, month: str | None) -> str:
@@ -58,11 +80,28 @@ def _charts(data: dict[str, Any], cluster_id: str) -> dict[str, Any]:
 
 @pages.get("/clusters")
 def clusters_page(
-    request: Request, wh: WarehouseReader, scope: CurrentScope, month: MonthQuery = None
+    request: Request,
+    wh: WarehouseReader,
+    scope: CurrentScope,
+    month: MonthQuery = None,
+    region: RegionQuery = None,
 ) -> Response:
     m = _month(wh, month)
-    data = _guard(service.cluster_overview, wh, m, scope)
-    return render(request, "chains/clusters.html", data)
+    view, code = _region(scope, region)
+    data = _guard(service.cluster_overview, wh, m, view)
+    own = scope.division or "330000"
+    return render(
+        request,
+        "chains/clusters.html",
+        {
+            **data,
+            "months": service.invoice_months(wh),
+            "region": reference.division(code) if code else None,
+            "parent": reference.division(code).parent_code if code and code != own else None,
+            "map_config": cluster_map.map_config(data, code, m) if code else None,
+            "map_home_share": cluster_map.HOME_SHARE,
+        },
+    )
 
 
 @pages.get("/clusters/{cluster_id}")

@@ -12,7 +12,8 @@
 * **Indicators** for January to the month: members, output (工业总产值 of the monthly 快报) and
   its growth on the same months a year earlier, 亩均税收 (the members' tax of the newest year
   up to the month over their land), the share of members in 亩均 class A of the newest
-  evaluation run, and the output by city (where the cluster is) and by month. Ranked by output.
+  evaluation run, and the output by county and city (where the cluster is: its home regions on
+  the map, `cluster_map`) and by month. Ranked by output.
 
 Everything is Ibis over the warehouse; only the distinct goods names are matched in Python.
 """
@@ -125,6 +126,7 @@ def indicators(wh: Warehouse, month: str, scope: Scope) -> dict[str, Any]:
     out = pd.DataFrame({"cluster_id": [c.id for c in reference.clusters()]})
     out = out.merge(counts, on="cluster_id", how="left")
     by_city = pd.DataFrame(columns=["cluster_id", "city", "output"])
+    by_county = pd.DataFrame(columns=["cluster_id", "county_code", "output"])
     by_month = pd.DataFrame(columns=["cluster_id", "month", "output"])
     if wh.has_table("monthly"):
         m = compute._current(wh, "monthly")
@@ -145,9 +147,15 @@ def indicators(wh: Warehouse, month: str, scope: Scope) -> dict[str, Any]:
             how="left",
         )
         cur = j.filter(j.month.year() == year)
-        cur = cur.mutate(city=cur.county_code.substr(0, 4) + "00")
-        by_city = wh.execute(
-            cur.group_by(["cluster_id", "city"]).aggregate(output=cur.output_value.sum().cast("float64"))
+        by_county = wh.execute(
+            cur.group_by(["cluster_id", "county_code"]).aggregate(
+                output=cur.output_value.sum().cast("float64")
+            )
+        )
+        by_city = (
+            by_county.assign(city=by_county.county_code.str[:4] + "00")
+            .groupby(["cluster_id", "city"], as_index=False)["output"]
+            .sum()
         )
         by_month = wh.execute(
             cur.group_by(["cluster_id", "month"]).aggregate(output=cur.output_value.sum().cast("float64"))
@@ -175,6 +183,7 @@ def indicators(wh: Warehouse, month: str, scope: Scope) -> dict[str, Any]:
         "period": f"{year}年1—{mon}月",
         "clusters": out,
         "by_city": by_city.sort_values(["cluster_id", "output"], ascending=[True, False]),
+        "by_county": by_county.sort_values(["cluster_id", "output"], ascending=[True, False]),
         "by_month": by_month.sort_values(["cluster_id", "month"]),
     }
 

@@ -195,8 +195,19 @@ def cluster_overview(wh: Warehouse, month: str, scope: Scope) -> dict[str, Any]:
         "period": r["period"],
         "clusters": _records(r["clusters"]),
         "by_city": _records(r["by_city"]),
+        "by_county": _records(r["by_county"]),
         "by_month": _records(r["by_month"]),
     }
+
+
+@cached_read
+def invoice_months(wh: Warehouse) -> list[str]:
+    """Months with invoices in the warehouse, newest first (the pages' month selector)."""
+    if not wh.has_table("invoices"):
+        return []
+    t = compute._current(wh, "invoices")
+    df = wh.execute(t.select("month").distinct())
+    return sorted({f"{pd.Timestamp(m):%Y-%m}" for m in df["month"].dropna()}, reverse=True)
 
 
 @cached_read

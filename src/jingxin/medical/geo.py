@@ -8,22 +8,14 @@ project's assumptions, not measured routes).
 
 from __future__ import annotations
 
-import json
 import math
-from functools import cache
-
-from shapely.geometry import shape
 
 from jingxin.medical import config
-from jingxin.reference.geo import _geometry_file
+from jingxin.reference.geo import point
 
 
-@cache
 def place(code: str) -> tuple[float, float]:
-    code = "330100" if code == "330000" else code
-    geometry = shape(json.loads(_geometry_file(code).read_text(encoding="utf-8")))
-    point = geometry.representative_point()
-    return (point.x, point.y)
+    return point("330100" if code == "330000" else code)
 
 
 def km(a: str, b: str) -> float:

@@ -31,6 +31,15 @@ def _simplified(code: str, tolerance: float) -> dict[str, Any]:
 
 
 @cache
+def point(code: str) -> tuple[float, float]:
+    """(longitude, latitude) of a point inside the division's boundary (shapely's representative
+    point: inside even for a crescent-shaped county), where maps place a division's markers."""
+    geometry = shape(json.loads(_geometry_file(code).read_text(encoding="utf-8")))
+    inside = geometry.representative_point()
+    return (inside.x, inside.y)
+
+
+@cache
 def boundaries(parent_code: str = "330000", tolerance: float = 0.003) -> dict[str, Any]:
     """A GeoJSON FeatureCollection of the divisions directly under `parent_code`: the 11 cities
     under the province, or the counties of a city. Feature properties carry `code` and `name`

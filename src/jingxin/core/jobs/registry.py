@@ -28,6 +28,7 @@ KIND_MODULES: tuple[str, ...] = (
     "jingxin.monitoring.jobs",
     "jingxin.nowcast.jobs",
     "jingxin.risk.jobs",
+    "jingxin.chains.jobs",
 )
 
 
