@@ -8,8 +8,9 @@ ones. What the page shows:
 - the enterprises that change class (分类变化企业), each with why: the indicators whose points
   moved most (with the weight or reference that changed), its rank in its class group, and a
   changed class rule;
-- the county's ranking (县内排名): the top of the scenario's ranking beside the official ranks,
-  and how many enterprises moved up or down;
+- the ranking (县内排名; for a city or the province the ranking over the whole area by total):
+  the top of the scenario's ranking beside the official ranks, and how many enterprises moved
+  up or down;
 - the policy money that moves (政策资金变化): 城镇土地使用税 relief and the 差别化电价 surcharge.
 
 The money needs two numbers the warehouse does not have per enterprise: the land-use tax per m²
@@ -99,6 +100,11 @@ def compare(
     """The comparison the page and the API show (see the module docstring)."""
     o = official.to_pandas()
     s = scenario.to_pandas()
+    if o["county_code"].nunique() > 1:
+        # a city or the province: the ranking is over the whole area (total, then credit code)
+        for df in (o, s):
+            order = df.sort_values(["total_score", "credit_code"], ascending=[False, True]).index
+            df.loc[order, "rank_in_county"] = range(1, len(df) + 1)
     classes = official_system.classes.all_classes
     counts = []
     oc, sc = o["class"].value_counts(), s["class"].value_counts()
