@@ -11,6 +11,7 @@ only this county's place is shown, no other county's figures).
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -21,10 +22,26 @@ import pyarrow.compute as pc
 from jingxin.core.cache import cached_read
 from jingxin.core.scope import Scope, division_prefix
 from jingxin.core.warehouse import Warehouse
-from jingxin.evaluation.config import System, load_system
+from jingxin.evaluation.config import System, _search_dirs, load_system
 from jingxin.evaluation.whatif.compare import compare
 from jingxin.evaluation.whatif.engine import division_level, engine_for
 from jingxin.evaluation.whatif.scenario import Scenario, apply
+
+
+def whatif_system(system_id: str) -> System:
+    """`config.load_system`, kept while none of the files it reads changes (the system's YAML
+    and its override files: adopting a scenario writes one). Parsing the YAML costs more than
+    a county's recomputation; every what-if request needs the system."""
+    dirs = _search_dirs(None)
+    files = [d / f"{system_id}.yaml" for d in dirs]
+    files += [f for d in dirs for f in sorted((d / "overrides" / system_id).glob("*.yaml"))]
+    signature = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
+    return _load(system_id, signature)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(system_id: str, signature: tuple) -> System:
+    return load_system(system_id)
 
 
 class OutOfScope(LookupError):
@@ -58,7 +75,7 @@ def county_figures(wh: Warehouse, system_id: str, year: int) -> dict[str, tuple[
     found = wh.to_pyarrow(runs.order_by(ibis.desc("created_at")).select("run_id").limit(1)).to_pylist()
     if not found:
         return {}
-    system = load_system(system_id)
+    system = whatif_system(system_id)
     top = [system.classes.order[0], "A+"]
     res = wh.table("eval_results")
     res = res.filter(res.run_id == found[0]["run_id"])
@@ -161,7 +178,7 @@ def run_scenario(
     """Recompute the division (county, city or province) with the scenario and compare it with
     the official parameters."""
     started = time.perf_counter()
-    system = load_system(system_id)
+    system = whatif_system(system_id)
     division_system = apply(system, division, year, scenario)  # checks the scenario once
     engine = engine_for(wh, system, year, division)
     official = engine.official()

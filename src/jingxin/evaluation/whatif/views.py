@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field
 from jingxin.core.auth import Role
 from jingxin.core.scope import Scope
 from jingxin.evaluation import dashboard
-from jingxin.evaluation.config import ConfigError, load_system
+from jingxin.evaluation.config import ConfigError
 from jingxin.evaluation.pages import REGION_ROLES
 from jingxin.evaluation.presenters import division_name
 from jingxin.evaluation.whatif import store
@@ -38,6 +38,7 @@ from jingxin.evaluation.whatif.service import (
     official_parameters,
     run_scenario,
     scenario_result,
+    whatif_system,
 )
 from jingxin.web.deps import (
     CurrentActor,
@@ -172,7 +173,7 @@ def whatif_page(
     if county is None and not (scope.division and len(scope.division) == 6):
         county = counties[0].code if counties else None
     code = _county(scope, county)
-    sys_ = load_system(system_id)
+    sys_ = whatif_system(system_id)
     official = official_parameters(sys_, code, year_)
     saved = store.listed(db, scope, system_id, year_, code)
     context: dict[str, Any] = {
@@ -210,7 +211,7 @@ def _pair(wh: Any, db: Any, scope: Scope, a: int, b: int) -> dict[str, Any]:
         )
     from jingxin.evaluation.whatif.compare import compare
 
-    system = load_system(ra.system)
+    system = whatif_system(ra.system)
     sa = apply(system, ra.county_code, ra.year, store.params_of(ra))
     sb = apply(system, rb.county_code, rb.year, store.params_of(rb))
     _, result_a = scenario_result(wh, system, ra.year, ra.county_code, store.params_of(ra))
@@ -225,7 +226,7 @@ async def whatif_run(request: Request, wh: WarehouseReader, scope: CurrentScope)
     form = await request.form()
     system_id, year_ = _system_year(wh, scope, _int(form.get("year")), str(form.get("system") or "") or None)
     code = _county(scope, str(form.get("county") or "") or None)
-    official = official_parameters(load_system(system_id), code, year_)
+    official = official_parameters(whatif_system(system_id), code, year_)
     try:
         scenario = scenario_from_form(form, official)
         context = _result_context(wh, system_id, year_, code, scenario)
@@ -254,10 +255,10 @@ async def whatif_save(
     form = await request.form()
     system_id, year_ = _system_year(wh, scope, _int(form.get("year")), str(form.get("system") or "") or None)
     code = _county(scope, str(form.get("county") or "") or None)
-    official = official_parameters(load_system(system_id), code, year_)
+    official = official_parameters(whatif_system(system_id), code, year_)
     try:
         scenario = scenario_from_form(form, official)
-        apply(load_system(system_id), code, year_, scenario)
+        apply(whatif_system(system_id), code, year_, scenario)
         row = store.save(
             db,
             scope,
@@ -360,7 +361,7 @@ def api_save(
     system_id, year_ = _system_year(wh, scope, body.year, body.system)
     code = _county(scope, body.county)
     try:
-        apply(load_system(system_id), code, year_, body.scenario)
+        apply(whatif_system(system_id), code, year_, body.scenario)
         row = store.save(
             db,
             scope,
