@@ -1,24 +1,38 @@
-"""The what-if engine (情景推演引擎): one compiled statement per system, parameters as data.
+"""The what-if engine (情景推演引擎): prepared statements per system, parameters as data.
 
 A stored run (`runs.run_evaluation`) builds its Ibis expressions, compiles them and stages the
-facts every time: about a second of fixed cost, whatever the size of the county. A what-if asks
-the same question again and again with other numbers, so the engine splits the work by what
+facts every time: seconds of fixed cost, whatever the size of the county. A what-if asks the
+same question again and again with other numbers, so the engine splits the work by what
 changes:
 
-- **facts** (the evaluation units of the county and last year's results) are built and staged
-  once per (system, year, county, data version) and kept while the data version
+- **facts** (the evaluation units of the division, last year's results, the vetoes) and the
+  **parameter-free part of the scoring** (indicator values and the group statistics of the
+  references, `compute.score_built`'s steps 1–2, through its `prepared` hook) are staged once
+  per (system, year, division, data version) and kept while the data version
   (`core.cache.data_version`) does not change;
 - **the expression** is the stored run's own (`compute.score_built` + `runs.assemble`, the same
   Ibis code on DuckDB, PostgreSQL and PySpark), built once with every number a county may
   change read from a **parameter table** (`TableParams`: one row per county, one column per
-  parameter) instead of being written into the query, and compiled to SQL once;
-- **a run** replaces the rows of the parameter table and executes the compiled SQL: no Ibis,
-  no compilation, no staging (tens of milliseconds for a county on DuckDB, see
-  docs/benchmarks.md).
+  parameter) instead of being written into the query, compiled to SQL once and **prepared**
+  (`_Statement`): two statements, the scoring (refilling a small scored table) and the final
+  one (ranks, classes, last year, policies);
+- **a run** replaces the changed rows of the parameter table and executes the two prepared
+  statements: no Ibis, no compilation, no staging, and on DuckDB and PostgreSQL no binding or
+  optimising either (see docs/benchmarks.md).
+
+On DuckDB the engine has a connection of its own to the same database (a cursor): its
+temporary tables and prepared statements are its own, and DuckDB binds a prepared statement
+again at every execution once the connection's catalog changed after `PREPARE`, which other
+queries on a shared connection would do all the time.
+
+A division is a county, a city or the province: the computation covers what its references and
+class groups need (a county's city when small groups are pooled with the city's), a scenario
+changes the parameters of every county inside the division, and a run returns those counties.
 
 The result has the columns of a stored run (`runs.result_columns`) plus `kwh` (the unit's
 electricity, for the surcharge money in `compare`); the same parameters give the same totals
-and classes as a stored run (tests/test_evaluation_whatif.py, on all three backends).
+and classes as a stored run (tests/test_evaluation_whatif.py, county, city and province, on all
+three backends).
 """
 
 from __future__ import annotations
