@@ -236,6 +236,7 @@ def test_province_and_city_what_if_stay_in_scope(world) -> None:
     assert body["moved"] > one["moved"] > 0
     page = sheng.get(f"/evaluation/whatif?county={PROVINCE}")
     assert page.status_code == 200 and "省内排名" in page.text
+    assert sheng.get("/evaluation/whatif").status_code == 200  # a county first, the province on request
     hangzhou = world["client"]("hangzhou")
     city = hangzhou.post("/api/v1/evaluation/whatif", json={"county": HANGZHOU, "scenario": scenario})
     assert city.status_code == 200, city.text

@@ -24,7 +24,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from jingxin.core.auth import Role
-from jingxin.core.scope import Scope
+from jingxin.core.scope import Scope, division_prefix
 from jingxin.evaluation import dashboard
 from jingxin.evaluation.config import ConfigError
 from jingxin.evaluation.pages import REGION_ROLES
@@ -170,8 +170,8 @@ def whatif_page(
     """情景推演: the form, the official result beside the scenario's, saved scenarios."""
     system_id, year_ = _system_year(wh, scope, year, system)
     counties = dashboard.counties_in_scope(scope)
-    if county is None and not (scope.division and len(scope.division) == 6):
-        county = counties[0].code if counties else None
+    if county is None and not (scope.division and len(division_prefix(scope.division)) == 6):
+        county = counties[0].code if counties else None  # the whole city or province: on request
     code = _county(scope, county)
     sys_ = whatif_system(system_id)
     official = official_parameters(sys_, code, year_)
