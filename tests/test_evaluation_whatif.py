@@ -1,5 +1,6 @@
 """What-if evaluation (情景推演): same results as a stored run with the same parameters on
-DuckDB, PostgreSQL and PySpark; region scope; saving, comparing and adopting scenarios.
+DuckDB, PostgreSQL and PySpark, for a county, a city and the province; region scope; saving,
+comparing and adopting scenarios.
 
 One small province (four counties in two cities, two years) is built once for the module
 (`evaluation.sample`) on DuckDB, 2020 and 2021 evaluated and stored; the web app serves it on a
@@ -24,6 +25,7 @@ from jingxin.evaluation.runs import run_evaluation
 from jingxin.evaluation.sample import load_facts, province
 from jingxin.evaluation.whatif.engine import engine_for, forget_engines
 from jingxin.evaluation.whatif.scenario import Scenario, ScenarioError, apply, to_override
+from jingxin.evaluation.whatif.service import scenario_systems
 from jingxin.web.testing import DEMO_PASSWORD, login
 
 pytest_plugins = ["jingxin.web.pytest_fixtures"]
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.xdist_group("whatif")
 
 XIHU, SHANGCHENG, BINJIANG, LUCHENG = "330106", "330102", "330108", "330302"
 COUNTIES = [XIHU, SHANGCHENG, BINJIANG, LUCHENG]
+HANGZHOU, PROVINCE = "330100", "330000"
 ABOVE = "zhejiang_industry_above"
 SCENARIO = Scenario(
     weights={"tax_per_mu": 40, "value_added_per_mu": 10},
@@ -40,9 +43,9 @@ SCENARIO = Scenario(
 )
 
 
-def stored_county(wh: Warehouse, system: Any, county: str, history: str = "auto") -> pd.DataFrame:
-    """A stored run of the county's system with the scenario as its override."""
-    run = run_evaluation(wh, system, 2021, Scope(division=county), history=history)
+def stored_county(wh: Warehouse, system: Any, division: str, history: str = "auto") -> pd.DataFrame:
+    """A stored run of the division (county, city or province) with `system`."""
+    run = run_evaluation(wh, system, 2021, Scope(division=division), history=history)
     res = wh.table("eval_results")
     return wh.execute(res.filter(res.run_id == run.run_id)).sort_values("credit_code").reset_index(drop=True)
 
@@ -60,23 +63,29 @@ def assert_same(stored: pd.DataFrame, what_if: Any) -> None:
         )
 
 
-def with_override(county: str, scenario: Scenario) -> Any:
+def with_override(counties: list[str], scenario: Scenario) -> Any:
+    """The system with the scenario as the override file of each of `counties`."""
     system = load_system(ABOVE)
-    ov = to_override(system, county, 2021, scenario)
-    return system.model_copy(update={"overrides": {**system.overrides, county: ov}})
+    ovs = {c: to_override(system, c, 2021, scenario) for c in counties}
+    return system.model_copy(update={"overrides": {**system.overrides, **ovs}})
 
 
-def check_backend(wh: Warehouse, county: str, history: str = "auto", official_too: bool = True) -> None:
+def check_backend(wh: Warehouse, division: str, history: str = "auto", official_too: bool = True) -> None:
+    """What-if of `division` (county, city or province) equals a stored run of the division
+    whose counties carry the scenario as their override file."""
     system = load_system(ABOVE)
-    engine = engine_for(wh, system, 2021, county, history)  # type: ignore[arg-type]
+    engine = engine_for(wh, system, 2021, division, history)  # type: ignore[arg-type]
     try:
         official = engine.official()
-        changed = engine.run(apply(system, county, 2021, SCENARIO))
+        changed = engine.run(scenario_systems(system, engine.targets, 2021, SCENARIO))
         # the scenario changes classes (so the comparison below can fail)
         assert official.column("class").to_pylist() != changed.column("class").to_pylist()
-        assert_same(stored_county(wh, with_override(county, SCENARIO), county, history), changed)
+        inside = [c for c in COUNTIES if c.startswith(Scope(division=division).prefix)]
+        assert sorted(engine.targets) == sorted(inside)
+        assert set(changed.column("county_code").to_pylist()) == set(inside)
+        assert_same(stored_county(wh, with_override(inside, SCENARIO), division, history), changed)
         if official_too:
-            assert_same(stored_county(wh, system, county, history), engine.official())
+            assert_same(stored_county(wh, system, division, history), engine.official())
     finally:
         forget_engines(wh)
 
@@ -139,6 +148,7 @@ def world(
 @pytest.mark.duckdb
 def test_duckdb_what_if_equals_a_stored_run(world) -> None:
     check_backend(world["wh"], XIHU)
+    check_backend(world["wh"], PROVINCE)
 
 
 @pytest.mark.postgres
@@ -148,6 +158,8 @@ def test_postgres_what_if_equals_a_stored_run(facts, postgres_schema_url) -> Non
         load_facts(wh, facts)
         run_evaluation(wh, ABOVE, 2020)
         check_backend(wh, SHANGCHENG)
+        check_backend(wh, PROVINCE, official_too=False)
+        check_backend(wh, HANGZHOU, official_too=False)
     finally:
         wh.close()
 
@@ -158,8 +170,9 @@ def test_postgres_what_if_equals_a_stored_run(facts, postgres_schema_url) -> Non
 def test_spark_what_if_equals_a_stored_run(world) -> None:
     wh = open_warehouse(f"spark://{world['parquet']}")
     try:
-        # Spark: one comparison, no history (each Spark stage is a job: minutes on 2 cores)
+        # Spark: no history, scenario only (each Spark stage is a job: minutes on 2 cores)
         check_backend(wh, LUCHENG, history="none", official_too=False)
+        check_backend(wh, PROVINCE, history="none", official_too=False)
     finally:
         wh.close()
 
@@ -202,6 +215,45 @@ def test_county_analyst_stays_in_its_county(world) -> None:
     pair = f"/evaluation/whatif?a={saved.json()['id']}&b={mine_saved['id']}"
     assert xihu.get(pair).status_code == 404
     assert xihu.post(f"/api/v1/evaluation/whatif/scenarios/{mine_saved['id']}/adopt").status_code == 403
+    # nor the city or the province as a whole
+    for above in (HANGZHOU, PROVINCE):
+        assert xihu.post("/api/v1/evaluation/whatif", json={"county": above}).status_code == 404
+        assert xihu.get(f"/evaluation/whatif?county={above}").status_code == 404
+
+
+def test_province_and_city_what_if_stay_in_scope(world) -> None:
+    """A province analyst re-runs the whole province, a city analyst its city; one scenario
+    changes every county in it; neither reaches above its own division."""
+    scenario = {"weights": {"tax_per_mu": 40}, "shares": {"A": 25, "B": 55, "C": 12, "D": 8}}
+    sheng = world["client"]("sheng")
+    whole = sheng.post("/api/v1/evaluation/whatif", json={"county": PROVINCE, "scenario": scenario})
+    assert whole.status_code == 200, whole.text
+    body = whole.json()
+    assert body["county"] == PROVINCE and body["level"] == "province" and body["county_rank"] is None
+    one = sheng.post("/api/v1/evaluation/whatif", json={"county": XIHU, "scenario": scenario}).json()
+    assert body["enterprises"] > one["enterprises"] > 20
+    assert sum(c["scenario"] for c in body["counts"]) == body["enterprises"]
+    assert body["moved"] > one["moved"] > 0
+    page = sheng.get(f"/evaluation/whatif?county={PROVINCE}")
+    assert page.status_code == 200 and "省内排名" in page.text
+    assert sheng.get("/evaluation/whatif").status_code == 200  # a county first, the province on request
+    hangzhou = world["client"]("hangzhou")
+    city = hangzhou.post("/api/v1/evaluation/whatif", json={"county": HANGZHOU, "scenario": scenario})
+    assert city.status_code == 200, city.text
+    assert (
+        city.json()["level"] == "city"
+        and one["enterprises"] < city.json()["enterprises"] < body["enterprises"]
+    )
+    for outside in (PROVINCE, "330300", LUCHENG):
+        assert hangzhou.post("/api/v1/evaluation/whatif", json={"county": outside}).status_code == 404
+    # a province scenario is saved, but adopting it as a county override file is refused
+    admin = world["client"]("admin")
+    saved = admin.post(
+        "/api/v1/evaluation/whatif/scenarios", json={"county": PROVINCE, "name": "全省", "scenario": scenario}
+    )
+    assert saved.status_code == 201, saved.text
+    refused = admin.post(f"/api/v1/evaluation/whatif/scenarios/{saved.json()['id']}/adopt")
+    assert refused.status_code == 422 and "区县参数文件" in refused.json()["detail"]
 
 
 def test_bad_form_input_is_explained(world) -> None:

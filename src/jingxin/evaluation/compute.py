@@ -23,7 +23,7 @@ columns of a small parameter table joined on the county code (`Params`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,10 +234,13 @@ def score_built(
     prefix: str,
     *,
     staged: bool = True,
+    prepared: Callable[[ibis.Table], ibis.Table] | None = None,
 ) -> Scored:
     """`score_units` on units already built: the what-if (`evaluation.whatif`) builds them once
     per year and data version and scores them again for every set of parameters; with
-    `staged=False` the scored table stays an expression (one statement with ranks and classes)."""
+    `staged=False` the scored table stays an expression (one statement with ranks and classes).
+    `prepared` receives the values and group statistics (steps 1–2, which no parameter
+    changes) before any parameter is read: the what-if materialises them once there."""
     t = params.attach(units.units)
     t = t.mutate(area_mu=t.land_mu)  # the formula name of the unit's land
     sc = system.scoring
@@ -269,6 +272,8 @@ def score_built(
             metrics[f"st_{ind.id}"] = num.sum(where=ok) / den.sum(where=ok).nullif(0)
     for group, metrics in by_group.items():
         t = _group_stats(t, group, metrics)
+    if prepared is not None:
+        t = prepared(t)
 
     # 3. reference (full-marks value) and per-unit-of-weight score u
     refs: dict[str, ibis.Value] = {}

@@ -8,8 +8,9 @@ ones. What the page shows:
 - the enterprises that change class (分类变化企业), each with why: the indicators whose points
   moved most (with the weight or reference that changed), its rank in its class group, and a
   changed class rule;
-- the county's ranking (县内排名): the top of the scenario's ranking beside the official ranks,
-  and how many enterprises moved up or down;
+- the ranking (县内排名; for a city or the province the ranking over the whole area by total):
+  the top of the scenario's ranking beside the official ranks, and how many enterprises moved
+  up or down;
 - the policy money that moves (政策资金变化): 城镇土地使用税 relief and the 差别化电价 surcharge.
 
 The money needs two numbers the warehouse does not have per enterprise: the land-use tax per m²
@@ -97,14 +98,6 @@ def compare(
     official_system: System, scenario_system: System, official: pa.Table, scenario: pa.Table
 ) -> dict[str, Any]:
     """The comparison the page and the API show (see the module docstring)."""
-    o = official.to_pandas()
-    s = scenario.to_pandas()
-    classes = official_system.classes.all_classes
-    counts = []
-    oc, sc = o["class"].value_counts(), s["class"].value_counts()
-    for c in classes:
-        a, b = int(oc.get(c, 0)), int(sc.get(c, 0))
-        counts.append({"class": c, "official": a, "scenario": b, "change": b - a})
     keep = [
         "credit_code",
         "name",
@@ -117,6 +110,28 @@ def compare(
         "veto_reason",
     ]
     keep += [f"{p}{i.id}" for i in official_system.indicators for p in ("s_", "w_", "ref_")]
+    money = [
+        "county_code",
+        "is_lead",
+        "land_tax_relief_pct",
+        "land_mu",
+        "power_surcharge_yuan_per_kwh",
+        "kwh",
+    ]
+    # only the columns shown: a province has tens of thousands of rows of a hundred columns
+    o = official.select([c for c in [*keep, *money] if c in official.column_names]).to_pandas()
+    s = scenario.select([c for c in [*keep, *money] if c in scenario.column_names]).to_pandas()
+    if o["county_code"].nunique() > 1:
+        # a city or the province: the ranking is over the whole area (total, then credit code)
+        for df in (o, s):
+            order = df.sort_values(["total_score", "credit_code"], ascending=[False, True]).index
+            df.loc[order, "rank_in_county"] = range(1, len(df) + 1)
+    classes = official_system.classes.all_classes
+    counts = []
+    oc, sc = o["class"].value_counts(), s["class"].value_counts()
+    for c in classes:
+        a, b = int(oc.get(c, 0)), int(sc.get(c, 0))
+        counts.append({"class": c, "official": a, "scenario": b, "change": b - a})
     both = o[keep].merge(s[keep], on="credit_code", suffixes=("_o", "_s"))
     rule_changed = _rule_change(official_system, scenario_system)
     order = {c: k for k, c in enumerate(classes)}

@@ -1,14 +1,17 @@
 """What-if for the pages and the API (情景推演服务): scope checks, one call per recomputation.
 
-`run_scenario` answers a what-if of one county: the engine kept for the county (built at the
-first call, `engine.engine_for`), its official results (kept), the scenario's results, and the
-comparison (`compare.compare`) plus the county's place among the counties by mean score and
-share of class A (`county_rank`: the other counties' figures from the latest province-wide
-stored run; only this county's place is shown, no other county's figures).
+`run_scenario` answers a what-if of a county, a city or the province: the engine kept for the
+division (built at the first call, `engine.engine_for`), its official results (kept), the
+scenario's results, and the comparison (`compare.compare`). A scenario of a city or the
+province applies to every county in it, each over its own parameters (`scenario_systems`).
+For a county the comparison adds its place among the counties by mean score and share of
+class A (`county_rank`: the other counties' figures from the latest province-wide stored run;
+only this county's place is shown, no other county's figures).
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -17,25 +20,49 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from jingxin.core.cache import cached_read
-from jingxin.core.scope import Scope
+from jingxin.core.scope import Scope, division_prefix
 from jingxin.core.warehouse import Warehouse
-from jingxin.evaluation.config import System, load_system
+from jingxin.evaluation.config import System, _search_dirs, load_system
 from jingxin.evaluation.whatif.compare import compare
-from jingxin.evaluation.whatif.engine import engine_for
+from jingxin.evaluation.whatif.engine import division_level, engine_for
 from jingxin.evaluation.whatif.scenario import Scenario, apply
+
+
+def whatif_system(system_id: str) -> System:
+    """`config.load_system`, kept while none of the files it reads changes (the system's YAML
+    and its override files: adopting a scenario writes one). Parsing the YAML costs more than
+    a county's recomputation; every what-if request needs the system."""
+    dirs = _search_dirs(None)
+    files = [d / f"{system_id}.yaml" for d in dirs]
+    files += [f for d in dirs for f in sorted((d / "overrides" / system_id).glob("*.yaml"))]
+    signature = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.is_file())
+    return _load(system_id, signature)
+
+
+@functools.lru_cache(maxsize=16)
+def _load(system_id: str, signature: tuple) -> System:
+    return load_system(system_id)
 
 
 class OutOfScope(LookupError):
     """The county is not in the user's scope (answered as not found)."""
 
 
-def check_county(scope: Scope, county: str | None) -> str:
-    """The county the user may re-run: a county analyst only its own."""
-    if county is None and scope.division and len(scope.division) == 6:
-        county = scope.division
-    if county is None or len(county) != 6 or not county.isdigit() or not scope.allows_division(county):
-        raise OutOfScope(county)
-    return county
+def check_division(scope: Scope, division: str | None) -> str:
+    """The division (county, city or province) the user may re-run, by the scope's rule
+    (`Scope.allows_division`): a county analyst only its own county, a city analyst its city
+    or a county of it, a province analyst any of them. Without one: the user's own division
+    when it is a county."""
+    if division is None and scope.division and len(division_prefix(scope.division)) == 6:
+        division = scope.division
+    if (
+        division is None
+        or len(division) != 6
+        or not division.isdigit()
+        or not scope.allows_division(division)
+    ):
+        raise OutOfScope(division)
+    return division
 
 
 @cached_read
@@ -48,7 +75,7 @@ def county_figures(wh: Warehouse, system_id: str, year: int) -> dict[str, tuple[
     found = wh.to_pyarrow(runs.order_by(ibis.desc("created_at")).select("run_id").limit(1)).to_pylist()
     if not found:
         return {}
-    system = load_system(system_id)
+    system = whatif_system(system_id)
     top = [system.classes.order[0], "A+"]
     res = wh.table("eval_results")
     res = res.filter(res.run_id == found[0]["run_id"])
@@ -116,22 +143,62 @@ def official_parameters(system: System, county: str, year: int) -> dict[str, Any
     }
 
 
-def run_scenario(wh: Warehouse, system_id: str, year: int, county: str, scenario: Scenario) -> dict[str, Any]:
-    """Recompute the county with the scenario and compare it with the official parameters."""
+def scenario_systems(system: System, counties: list[str], year: int, scenario: Scenario) -> dict[str, System]:
+    """Each county's system with the scenario applied (`scenario.apply`); the counties without
+    an override of their own share one (applied once: a province has about ninety counties)."""
+    out: dict[str, System] = {}
+    shared: System | None = None
+    for county in counties:
+        if county in system.overrides:
+            out[county] = apply(system, county, year, scenario)
+        else:
+            if shared is None:
+                shared = apply(system, county, year, scenario)
+            out[county] = shared
+    return out
+
+
+def scenario_result(
+    wh: Warehouse, system: System, year: int, division: str, scenario: Scenario
+) -> tuple[pa.Table, pa.Table]:
+    """(official results, the scenario's results) of the division."""
+    engine = engine_for(wh, system, year, division)
+    official = engine.official()
+    if scenario.is_empty():
+        return official, official
+    return official, engine.run(scenario_systems(system, engine.targets, year, scenario))
+
+
+AREA = {"county": "县内", "city": "市内", "province": "省内"}
+
+
+def run_scenario(
+    wh: Warehouse, system_id: str, year: int, division: str, scenario: Scenario
+) -> dict[str, Any]:
+    """Recompute the division (county, city or province) with the scenario and compare it with
+    the official parameters."""
     started = time.perf_counter()
-    system = load_system(system_id)
-    county_system = apply(system, county, year, scenario)
-    engine = engine_for(wh, system, year, county)
+    system = whatif_system(system_id)
+    division_system = apply(system, division, year, scenario)  # checks the scenario once
+    engine = engine_for(wh, system, year, division)
     official = engine.official()
     computed = time.perf_counter()
-    result = engine.run(county_system) if not scenario.is_empty() else official
+    result = official
+    if not scenario.is_empty():
+        result = engine.run(scenario_systems(system, engine.targets, year, scenario))
     ran = time.perf_counter()
-    out = compare(system.for_county(county), county_system, official, result)
-    out["county_rank"] = county_rank(wh, system, year, county, official, result)
-    mine = official.filter(pc.equal(official["county_code"], county))
-    out["references"] = {
-        i.id: (None if mine.num_rows == 0 else pc.min(mine[f"ref_{i.id}"]).as_py()) for i in system.indicators
-    }
+    level = division_level(division)
+    out = compare(system.for_county(division), division_system, official, result)
+    out["level"], out["area"] = level, AREA[level]
+    out["county_rank"] = None
+    out["references"] = dict.fromkeys((i.id for i in system.indicators), None)
+    if level == "county":
+        out["county_rank"] = county_rank(wh, system, year, division, official, result)
+        mine = official.filter(pc.equal(official["county_code"], division))
+        out["references"] = {
+            i.id: (None if mine.num_rows == 0 else pc.min(mine[f"ref_{i.id}"]).as_py())
+            for i in system.indicators
+        }
     out["seconds"] = {
         "engine": round(computed - started, 3),
         "run": round(ran - computed, 3),

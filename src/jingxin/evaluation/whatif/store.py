@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from jingxin.core import audit
 from jingxin.core.audit import Actor
 from jingxin.core.db import utcnow
-from jingxin.core.scope import Scope
+from jingxin.core.scope import Scope, division_prefix
 from jingxin.evaluation.config import ENV_SYSTEMS_DIR, load_system
 from jingxin.evaluation.whatif.models import WhatIfScenario
 from jingxin.evaluation.whatif.scenario import Scenario, ScenarioError, to_override
@@ -109,6 +109,10 @@ def overrides_dir() -> Path:
 def adopt(db: Session, scope: Scope, actor: Actor, scenario_id: int, user_id: int | None) -> Path:
     """Write the scenario as the county's override file; audited (admin only, checked by the route)."""
     row = get(db, scope, scenario_id)
+    if len(division_prefix(row.county_code)) != 6:
+        raise AdoptError(
+            "全市或全省的情景不能采纳为区县参数文件：请按区县保存情景后逐一采纳，或修改评价体系本身"
+        )
     system = load_system(row.system)
     params = params_of(row)
     override = to_override(

@@ -8,8 +8,10 @@ Scenarios are saved (POST /evaluation/whatif/scenarios), compared two at a time
 /evaluation/whatif/scenarios/{id}/adopt). JSON: POST /api/v1/evaluation/whatif, GET and POST
 /api/v1/evaluation/whatif/scenarios, POST /api/v1/evaluation/whatif/scenarios/{id}/adopt.
 
-Analysts and administrators only; a county outside the user's scope answers 404 (a county
-analyst re-runs its own county only).
+A what-if covers a county, a city or the province (`county` takes any 6-digit division code):
+a scenario of a city or the province applies to every county in it. Analysts and
+administrators only; a division outside the user's scope answers 404 (a county analyst re-runs
+its own county only, a city analyst its city and its counties).
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from jingxin.core.auth import Role
-from jingxin.core.scope import Scope
+from jingxin.core.scope import Scope, division_prefix
 from jingxin.evaluation import dashboard
-from jingxin.evaluation.config import ConfigError, load_system
+from jingxin.evaluation.config import ConfigError
 from jingxin.evaluation.pages import REGION_ROLES
 from jingxin.evaluation.presenters import division_name
 from jingxin.evaluation.whatif import store
@@ -32,9 +34,11 @@ from jingxin.evaluation.whatif.engine import WhatIfError
 from jingxin.evaluation.whatif.scenario import Scenario, ScenarioError, apply
 from jingxin.evaluation.whatif.service import (
     OutOfScope,
-    check_county,
+    check_division,
     official_parameters,
     run_scenario,
+    scenario_result,
+    whatif_system,
 )
 from jingxin.web.deps import (
     CurrentActor,
@@ -69,10 +73,23 @@ def _unprocessable(message: str) -> HTTPException:
 
 
 def _county(scope: Scope, county: str | None) -> str:
+    """The division asked for (county, city or province), if the scope allows it."""
     try:
-        return check_county(scope, county or None)
+        return check_division(scope, county or None)
     except OutOfScope:
         raise _not_found() from None
+
+
+def _areas(scope: Scope) -> list[dict[str, str]]:
+    """What the user may re-run as a whole, above the county: the province, cities."""
+    from jingxin.reference import counties
+
+    out = []
+    if scope.allows_division(dashboard.PROVINCE):
+        out.append({"code": dashboard.PROVINCE, "name": division_name(dashboard.PROVINCE)})
+    cities = sorted({c.code[:4] + "00" for c in counties()})
+    out += [{"code": c, "name": division_name(c)} for c in cities if scope.allows_division(c)]
+    return out
 
 
 def _number(form: Any, name: str, label: str) -> float | None:
@@ -153,10 +170,10 @@ def whatif_page(
     """情景推演: the form, the official result beside the scenario's, saved scenarios."""
     system_id, year_ = _system_year(wh, scope, year, system)
     counties = dashboard.counties_in_scope(scope)
-    if county is None and not (scope.division and len(scope.division) == 6):
-        county = counties[0].code if counties else None
+    if county is None and not (scope.division and len(division_prefix(scope.division)) == 6):
+        county = counties[0].code if counties else None  # the whole city or province: on request
     code = _county(scope, county)
-    sys_ = load_system(system_id)
+    sys_ = whatif_system(system_id)
     official = official_parameters(sys_, code, year_)
     saved = store.listed(db, scope, system_id, year_, code)
     context: dict[str, Any] = {
@@ -167,6 +184,7 @@ def whatif_page(
         "county": code,
         "county_name": division_name(code),
         "counties": counties,
+        "areas": _areas(scope),
         "official": official,
         "saved": [store.describe(r) | {"adopted": r.adopted_at is not None} for r in saved],
         "is_admin": user.role_enum is Role.ADMIN,
@@ -192,13 +210,13 @@ def _pair(wh: Any, db: Any, scope: Scope, a: int, b: int) -> dict[str, Any]:
             wh, row.system, row.year, row.county_code, store.params_of(row)
         )
     from jingxin.evaluation.whatif.compare import compare
-    from jingxin.evaluation.whatif.engine import engine_for
 
-    system = load_system(ra.system)
-    engine = engine_for(wh, system, ra.year, ra.county_code)
+    system = whatif_system(ra.system)
     sa = apply(system, ra.county_code, ra.year, store.params_of(ra))
     sb = apply(system, rb.county_code, rb.year, store.params_of(rb))
-    out["between"] = compare(sa, sb, engine.run(sa), engine.run(sb))
+    _, result_a = scenario_result(wh, system, ra.year, ra.county_code, store.params_of(ra))
+    _, result_b = scenario_result(wh, system, rb.year, rb.county_code, store.params_of(rb))
+    out["between"] = compare(sa, sb, result_a, result_b)
     return out
 
 
@@ -208,7 +226,7 @@ async def whatif_run(request: Request, wh: WarehouseReader, scope: CurrentScope)
     form = await request.form()
     system_id, year_ = _system_year(wh, scope, _int(form.get("year")), str(form.get("system") or "") or None)
     code = _county(scope, str(form.get("county") or "") or None)
-    official = official_parameters(load_system(system_id), code, year_)
+    official = official_parameters(whatif_system(system_id), code, year_)
     try:
         scenario = scenario_from_form(form, official)
         context = _result_context(wh, system_id, year_, code, scenario)
@@ -237,10 +255,10 @@ async def whatif_save(
     form = await request.form()
     system_id, year_ = _system_year(wh, scope, _int(form.get("year")), str(form.get("system") or "") or None)
     code = _county(scope, str(form.get("county") or "") or None)
-    official = official_parameters(load_system(system_id), code, year_)
+    official = official_parameters(whatif_system(system_id), code, year_)
     try:
         scenario = scenario_from_form(form, official)
-        apply(load_system(system_id), code, year_, scenario)
+        apply(whatif_system(system_id), code, year_, scenario)
         row = store.save(
             db,
             scope,
@@ -286,7 +304,11 @@ class WhatIfIn(BaseModel):
         description="评价体系，缺省为最新批次的体系",
     )
     year: int | None = Field(default=None, ge=2000, le=2100, description="年度，缺省为最新")
-    county: str | None = Field(default=None, pattern=r"^\d{6}$", description="区县代码（县级分析员为本县）")
+    county: str | None = Field(
+        default=None,
+        pattern=r"^\d{6}$",
+        description="区划代码：区县、市或全省（330000）；县级分析员为本县",
+    )
     scenario: Scenario = Field(default_factory=Scenario)
 
 
@@ -339,7 +361,7 @@ def api_save(
     system_id, year_ = _system_year(wh, scope, body.year, body.system)
     code = _county(scope, body.county)
     try:
-        apply(load_system(system_id), code, year_, body.scenario)
+        apply(whatif_system(system_id), code, year_, body.scenario)
         row = store.save(
             db,
             scope,
