@@ -178,7 +178,7 @@ def reference_run(
     excluded = ", ".join(_lit(s) for s in pop.excluded_statuses) or "NULL"
     industries = ", ".join(_lit(d) for d in _divisions(pop.include))
     tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    year_start, year_end = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    year_start, year_end, next_year = dt.date(year, 1, 1), dt.date(year, 12, 31), dt.date(year + 1, 1, 1)
     young_from = dt.date(year - pop.not_producing.grace_years + 1, 1, 1)
     live = "batch_id IN (SELECT batch_id FROM batches WHERE superseded_by IS NULL)"
 
@@ -213,7 +213,8 @@ def reference_run(
     p1 AS (SELECT s.parcel_id, min(l.label) AS label FROM shared s JOIN l0 l USING (credit_code) GROUP BY 1),
     l1 AS (SELECT s.credit_code, min(p.label) AS label FROM shared s JOIN p1 p USING (parcel_id) GROUP BY 1),
     p2 AS (SELECT s.parcel_id, min(l.label) AS label FROM shared s JOIN l1 l USING (credit_code) GROUP BY 1),
-    labels AS (SELECT s.credit_code, min(p.label) AS label FROM shared s JOIN p2 p USING (parcel_id) GROUP BY 1),
+    labels AS (
+        SELECT s.credit_code, min(p.label) AS label FROM shared s JOIN p2 p USING (parcel_id) GROUP BY 1),
     stats AS (SELECT * FROM statistics WHERE {live} AND year = {year}),
     ent AS (
         SELECT reg.*, labels.label, st.above_scale, st.value_added, st.revenue, st.rd_expense,
@@ -238,10 +239,12 @@ def reference_run(
     FROM ent e
     LEFT JOIN leads USING (label)
     LEFT JOIN (SELECT credit_code, tax_paid FROM tax WHERE {live} AND year = {year}) t USING (credit_code)
-    LEFT JOIN (SELECT credit_code, energy_tce FROM energy WHERE {live} AND year = {year}) en USING (credit_code)
-    LEFT JOIN (SELECT credit_code, discharge_t FROM discharge WHERE {live} AND year = {year}) d USING (credit_code)
+    LEFT JOIN (SELECT credit_code, energy_tce FROM energy WHERE {live} AND year = {year}) en
+        USING (credit_code)
+    LEFT JOIN (SELECT credit_code, discharge_t FROM discharge WHERE {live} AND year = {year}) d
+        USING (credit_code)
     LEFT JOIN (SELECT credit_code, sum(kwh) AS kwh FROM power_monthly
-               WHERE {live} AND month >= DATE '{year_start}' AND month < DATE '{year_start.replace(year=year + 1)}'
+               WHERE {live} AND month >= DATE '{year_start}' AND month < DATE '{next_year}'
                GROUP BY 1) pw USING (credit_code)
     LEFT JOIN ({rated}) rp USING (credit_code);
     """)
@@ -376,7 +379,8 @@ def reference_run(
     CREATE OR REPLACE TEMP TABLE r_results AS
     WITH g0 AS (
         SELECT unit_id, total, tiebreak, tenant, county_code, city_code, division_code,
-               {tag} || 'g|' || coalesce(county_code, '~') || '|' || coalesce(division_code, '~') AS class_key,
+               {tag} || 'g|' || coalesce(county_code, '~') || '|' || coalesce(division_code, '~')
+                   AS class_key,
                '本县同行业' AS class_group FROM r_units),
     g1 AS (
         SELECT * REPLACE (
@@ -395,7 +399,8 @@ def reference_run(
                CASE WHEN tenant THEN class_group || '{suffix}' ELSE class_group END AS class_group,
                row_number() OVER (PARTITION BY tenant, county_code {order}) AS rank_in_county,
                count(*) OVER (PARTITION BY tenant, county_code) AS county_count,
-               row_number() OVER (PARTITION BY tenant, county_code, division_code {order}) AS rank_in_industry,
+               row_number() OVER (PARTITION BY tenant, county_code, division_code {order})
+                   AS rank_in_industry,
                count(*) OVER (PARTITION BY tenant, county_code, division_code) AS industry_count,
                row_number() OVER (PARTITION BY class_key {order}) AS class_rank,
                count(*) OVER (PARTITION BY class_key) AS class_n
@@ -419,7 +424,8 @@ def reference_run(
         LEFT JOIN veto v USING (credit_code) LEFT JOIN ({prev}) p USING (credit_code)),
     chained AS (
         SELECT *, CASE WHEN class = '{counted}'
-                       THEN coalesce(CASE WHEN prev_class = '{counted}' THEN prev_consecutive ELSE 0 END, 0) + 1
+                       THEN coalesce(CASE WHEN prev_class = '{counted}' THEN prev_consecutive ELSE 0 END, 0)
+                            + 1
                        ELSE 0 END AS consecutive_d_years
         FROM res)
     SELECT * EXCLUDE (prev_consecutive),
