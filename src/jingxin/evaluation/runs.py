@@ -441,6 +441,8 @@ def run_evaluation(
         wh.insert_arrow(target, results)
         wh.insert_arrow("eval_scores", scores)
         wh.insert_arrow("eval_references", references)
+    # PostgreSQL plans the next reads of the run (`stored.stored_scores`) from fresh statistics
+    refresh_statistics(wh, ["eval_runs", target, "eval_scores", "eval_references"])
     timings = {
         "build": round(built - started, 3),
         "fetch": round(fetched - built, 3),

@@ -138,12 +138,21 @@ def split_scores(system: System, data: pa.Table, run_id: str, park: bool) -> tup
 
 def _cells(wh: Warehouse, ids: list[str]) -> ibis.Table:
     """run_id, credit_code (park id for park runs), county_code, sector of the runs' results."""
+    runs = wh.table("eval_runs")
+    levels = {
+        r["level"] for r in wh.to_pyarrow(runs.filter(runs.run_id.isin(ids)).select("level")).to_pylist()
+    }
     parts = []
     for name, key, sector in (
         ("eval_results", "credit_code", "division_code"),
         ("eval_park_results", "park_id", "kind"),
     ):
-        if not wh.has_table(name):
+        # only the results table the runs wrote: a union would keep planners from a plain join
+        if (
+            not wh.has_table(name)
+            or (name == "eval_park_results") != (levels == {"park"})
+            and len(levels) == 1
+        ):
             continue
         r = wh.table(name)
         parts.append(
