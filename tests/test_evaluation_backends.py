@@ -15,6 +15,7 @@ from jingxin.core.warehouse import Warehouse, open_warehouse, publish_parquet
 from jingxin.evaluation.population import FACT_TABLES
 from jingxin.evaluation.runs import run_evaluation
 from jingxin.evaluation.sample import load_facts, province
+from jingxin.evaluation.stored import stored_scores
 
 pytestmark = pytest.mark.slow
 
@@ -51,9 +52,9 @@ def evaluate_all(wh: Warehouse, systems=SYSTEMS) -> dict[tuple[str, int], tuple[
     for system in systems:
         for year in (2020, 2021):
             run = run_evaluation(wh, system, year)
-            res, sc = wh.table("eval_results"), wh.table("eval_scores")
+            res = wh.table("eval_results")
             results = wh.execute(res.filter(res.run_id == run.run_id)).drop(columns="run_id")
-            scores = wh.execute(sc.filter(sc.run_id == run.run_id)).drop(columns="run_id")
+            scores = wh.execute(stored_scores(wh, run.run_id)).drop(columns="run_id")
             out[(system, year)] = (
                 results.sort_values("credit_code").reset_index(drop=True),
                 scores.sort_values(["credit_code", "indicator"]).reset_index(drop=True),
@@ -75,7 +76,7 @@ def assert_same(expected, got) -> None:
                 er[col].astype(float), gr[col].astype(float), check_names=False, rtol=1e-9, atol=1e-6
             )
         assert list(es.indicator) == list(gs.indicator)
-        for col in ("value", "reference", "weight", "score"):
+        for col in ("value", "reference", "low_reference", "weight", "score"):
             pd.testing.assert_series_equal(
                 es[col].astype(float), gs[col].astype(float), check_names=False, rtol=1e-9, atol=1e-6
             )

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 import typer
@@ -22,6 +23,7 @@ from jingxin.evaluation.config import load_system
 from jingxin.evaluation.export import export_evaluation
 from jingxin.evaluation.runs import EVAL_SCHEMAS, evaluate, load_inputs, load_run, recompute, run_evaluation
 from jingxin.evaluation.sample import facts_from_columns, load_facts, load_parks, province
+from jingxin.evaluation.stored import SCORE_COLUMNS, stored_scores
 
 COUNTIES = ["331003", "331004", "330102"]
 SYSTEM = "zhejiang_industry_above"
@@ -87,6 +89,58 @@ def test_run_is_stored_with_lineage(stored) -> None:
     assert len(merged) > 0
     for _, group in merged.groupby("unit_id"):
         assert group.total_score.nunique() == 1 and group["class"].nunique() <= 2  # a veto may differ
+
+
+def test_scores_are_stored_once_per_group_and_read_back_whole(stored) -> None:
+    """Per-indicator rows keep what varies per enterprise; references and weights are stored
+    once per run, indicator and county × industry, and read back beside every row."""
+    wh, _, second, _ = stored
+    system = load_system(SYSTEM)
+    assert not {"reference", "low_reference"} & set(wh.table("eval_scores").columns)
+    refs = wh.table("eval_references")
+    n_refs = wh.execute(refs.filter(refs.run_id == second.run_id).count())
+    assert 0 < n_refs < second.enterprise_count
+    got = wh.execute(stored_scores(wh, second.run_id)).set_index(["credit_code", "indicator"]).sort_index()
+    assert set(got.reset_index().columns) == set(SCORE_COLUMNS)
+    ev = recompute(wh, second.run_id)
+    try:
+        wide = wh.execute(ev.results).set_index("credit_code")
+    finally:
+        ev.release()
+    for ind in system.indicators:
+        mine = got.xs(ind.id, level="indicator").reindex(wide.index)
+        for col, prefix in (("value", "v_"), ("reference", "ref_"), ("weight", "w_"), ("score", "s_")):
+            expected = wide[f"{prefix}{ind.id}"].astype(float)
+            same = (mine[col].astype(float) - expected).abs().fillna(0) < 1e-9
+            assert (same & (mine[col].isna() == expected.isna())).all(), (ind.id, col)
+    one = wh.execute(stored_scores(wh, second.run_id, got.index[0][0]))
+    assert len(one) == len(system.indicators) and one.reference.notna().any()
+
+
+def test_an_older_warehouse_keeps_its_scores_after_the_upgrade(tmp_path) -> None:
+    """A warehouse written by an older version (reference and low reference on every score
+    row) is moved to the grouped layout the first time the evaluation opens it."""
+    from jingxin.evaluation.runs import ensure_eval_schema
+
+    wh = open_warehouse(f"duckdb:///{tmp_path / 'old.duckdb'}")
+    try:
+        load_facts(wh, province(600, years=(2021,), seed=3, counties=COUNTIES[:2]))
+        run = run_evaluation(wh, SYSTEM, 2021)
+        before = wh.execute(stored_scores(wh, run.run_id)).sort_values(["credit_code", "indicator"])
+        # the older layout: every column on every row, no eval_references
+        wh.sql("CREATE TABLE old_scores AS " + wh.con.compile(stored_scores(wh, run.run_id)))
+        wh.sql("DROP TABLE eval_scores")
+        wh.sql("DROP TABLE eval_references")
+        wh.sql("ALTER TABLE old_scores RENAME TO eval_scores")
+        legacy = wh.execute(stored_scores(wh, run.run_id)).sort_values(["credit_code", "indicator"])
+        ensure_eval_schema(wh)
+        assert not {"reference", "low_reference"} & set(wh.table("eval_scores").columns)
+        after = wh.execute(stored_scores(wh, run.run_id)).sort_values(["credit_code", "indicator"])
+        for got in (legacy, after):
+            got = got[before.columns].reset_index(drop=True)
+            pd.testing.assert_frame_equal(before.reset_index(drop=True), got, check_dtype=False)
+    finally:
+        wh.close()
 
 
 def test_rerun_gives_identical_results(stored) -> None:
@@ -409,7 +463,7 @@ def test_parks_are_evaluated_sum_over_sum(tmp_path) -> None:
     parks = wh.execute(wh.table("eval_park_results").filter(lambda t: t.run_id == run.run_id)).set_index(
         "park_id"
     )
-    scores = wh.execute(wh.table("eval_scores").filter(lambda t: t.run_id == run.run_id))
+    scores = wh.execute(stored_scores(wh, run.run_id))
     tax = scores[scores.indicator == "tax_per_mu"].set_index("credit_code")
     for pid, row in parks.iterrows():
         assert tax.loc[pid, "value"] == pytest.approx(row.tax_paid / row.land_mu)

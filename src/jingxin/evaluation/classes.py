@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import ibis
 import numpy as np
+import pyarrow as pa
 
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.compute import Params, Scored, class_key
 from jingxin.evaluation.config import GROUP_COLUMNS, GROUP_NAMES, POOL_NAMES, ClassRule, System
 from jingxin.evaluation.population import optional_input
+from jingxin.evaluation.staging import memtable
 
 TENANT_SUFFIX = "（无自有用地租户）"
 _POOL_COLUMNS = {"county": ("county_code",), "city": ("city_code",), "province": ()}
@@ -145,13 +147,17 @@ def vetoes_for(wh: Warehouse, system: System, year: int) -> ibis.Table:
     table = optional_input(wh, "vetoes")
     table = table.filter(table.year == year).select("credit_code", cls=table["class"], reason=table.reason)
     if rows:
-        mem = ibis.memtable(
-            {
-                "credit_code": [v.credit_code for v in rows],
-                "cls": [v.class_ for v in rows],
-                "reason": [v.reason for v in rows],
-            },
-            schema={"credit_code": "string", "cls": "string", "reason": "string"},
+        mem = memtable(
+            pa.table(
+                {
+                    "credit_code": [v.credit_code for v in rows],
+                    "cls": [v.class_ for v in rows],
+                    "reason": [v.reason for v in rows],
+                },
+                schema=pa.schema(
+                    [("credit_code", pa.string()), ("cls", pa.string()), ("reason", pa.string())]
+                ),
+            )
         )
         table = table.union(mem)
     rule = system.classes

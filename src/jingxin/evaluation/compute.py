@@ -41,7 +41,7 @@ from jingxin.evaluation.population import (
     build_units,
     optional_input,
 )
-from jingxin.evaluation.staging import collecting, fetch_arrow, release_stages, stage
+from jingxin.evaluation.staging import collecting, fetch_arrow, memtable, release_stages, stage
 
 ROUND_DIGITS = 6
 """Totals are rounded before ranking so that float noise across backends cannot reorder ties."""
@@ -133,7 +133,7 @@ class Params:
         for name in cols:
             data[f"p__{name}"] = [self.by_county[c].get(name) for c in self.by_county]
         schema = {"p__county": pa.string(), **{f"p__{n}": pa.float64() for n in cols}}
-        mem = ibis.memtable(pa.table(data, schema=pa.schema(schema)))
+        mem = memtable(pa.table(data, schema=pa.schema(schema)))
         return table.left_join(mem, table.county_code == mem.p__county).drop("p__county")
 
     def get(self, table: ibis.Table, name: str) -> ibis.Value:

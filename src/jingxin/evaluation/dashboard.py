@@ -33,6 +33,7 @@ from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation import service
 from jingxin.evaluation.runs import run_system
 from jingxin.evaluation.service import ResultFilters
+from jingxin.evaluation.stored import stored_scores
 
 PROVINCE = "330000"
 PREFERRED_SYSTEM = "zhejiang_industry_above"
@@ -431,6 +432,5 @@ def indicator_history(
     ids = list(run_ids)
     visible = scope.restrict(wh.table("eval_results"))
     visible = visible.filter(visible.run_id.isin(ids) & (visible.credit_code == credit_code)).select("run_id")
-    s = wh.table("eval_scores")
-    s = s.filter(s.run_id.isin(ids) & (s.credit_code == credit_code)).semi_join(visible, "run_id")
+    s = stored_scores(wh, ids, credit_code).semi_join(visible, "run_id")
     return _records(wh, s.select("run_id", "indicator", "value", "reference", "weight", "score", "missing"))

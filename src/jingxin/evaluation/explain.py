@@ -29,6 +29,7 @@ from jingxin.evaluation.config import GROUP_NAMES, Indicator, System
 from jingxin.evaluation.formula import parse_formula
 from jingxin.evaluation.runs import load_run, run_system
 from jingxin.evaluation.service import results
+from jingxin.evaluation.stored import stored_scores
 
 STEP = 0.01
 """A lift must beat the cutoff by this many points (scores are shown to two decimals)."""
@@ -127,8 +128,8 @@ def lift_options(
     res = res.mutate(gap=(res.cutoff - res.total_score + STEP).round(2))
     res = res.filter(ibis._.target_class.notnull(), ibis._.cutoff.notnull())
     res = res.select("credit_code", "target_class", "cutoff", "gap")
-    s = wh.table("eval_scores")
-    s = s.filter(s.run_id == run_id).select(
+    s = stored_scores(wh, run_id)
+    s = s.select(
         "credit_code", "indicator", "value", "reference", "low_reference", "weight", "score", "missing"
     )
     direction = ibis.cases(*[(s.indicator == i.id, i.direction) for i in system.indicators], else_="higher")
@@ -284,10 +285,8 @@ def explain(
     system = run_system(wh, run_id)
     run = load_run(wh, run_id)
     hidden = withheld_indicators(system, visibility)
-    s = wh.table("eval_scores")
     score_rows = {
-        x["indicator"]: x
-        for x in wh.to_pyarrow(s.filter((s.run_id == run_id) & (s.credit_code == credit_code))).to_pylist()
+        x["indicator"]: x for x in wh.to_pyarrow(stored_scores(wh, run_id, credit_code)).to_pylist()
     }
     lines = []
     for ind in system.indicators:

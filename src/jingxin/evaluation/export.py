@@ -165,7 +165,7 @@ def export_plan(
     park = system.population.level == "park"
     base = park_results(wh, run_id, scope) if park else filtered_results(wh, run_id, scope, q.filters, q.text)
     key = "park_id" if park else "credit_code"
-    s = wh.table("eval_scores")
+    s = wh.table("eval_scores")  # values and scores only: no need for the references
     s = s.filter(s.run_id == run_id)
     wide = s.group_by("credit_code").aggregate(
         **{

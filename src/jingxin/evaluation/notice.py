@@ -27,6 +27,7 @@ from xml.sax.saxutils import escape
 from jingxin.core.scope import EVERYTHING, Scope
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.config import System
+from jingxin.evaluation.stored import stored_scores
 
 FONT = "STSong-Light"
 Progress = Callable[[int, int], None]
@@ -98,8 +99,7 @@ def load_notices(wh: Warehouse, run_id: str, scope: Scope, credit_code: str | No
     rows = wh.to_pyarrow(res.order_by(["county_code", "tenant", "rank_in_county", "credit_code"])).to_pylist()
     if not rows:
         return []
-    s = wh.table("eval_scores")
-    s = s.filter(s.run_id == run_id)
+    s = stored_scores(wh, run_id)
     codes = [r["credit_code"] for r in rows]
     s = s.filter(s.credit_code.isin(codes)) if len(codes) <= 5000 else s.semi_join(res, "credit_code")
     by_code: dict[str, list[dict[str, Any]]] = {}

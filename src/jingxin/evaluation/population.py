@@ -35,7 +35,7 @@ import pyarrow as pa
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.config import Population, System
 from jingxin.evaluation.formula import FACT_COLUMNS
-from jingxin.evaluation.staging import COLLECTED, stage
+from jingxin.evaluation.staging import COLLECTED, memtable, stage
 
 YEARLY_SOURCES: dict[str, tuple[str, ...]] = {
     "tax": ("tax_paid",),
@@ -194,7 +194,7 @@ def optional_input(wh: Warehouse, name: str) -> ibis.Table:
     """An optional input table, or an empty one of its schema when the warehouse has none."""
     if wh.has_table(name):
         return wh.table(name)
-    return ibis.memtable(INPUT_SCHEMAS[name].to_pyarrow().empty_table())
+    return memtable(INPUT_SCHEMAS[name].to_pyarrow().empty_table())
 
 
 def attach(left: ibis.Table, right: ibis.Table, key: str = "credit_code") -> ibis.Table:
@@ -450,7 +450,7 @@ def park_tables(wh: Warehouse, year: int, batches: Batches | None = None) -> tup
         "park_members": _year_facts(wh, "park_members", year, ("credit_code", "park_id"), batches),
     }
     if any(f is None for f in facts.values()):
-        empty_parks = ibis.memtable(
+        empty_parks = memtable(
             pa.table(
                 {
                     "park_id": [],
@@ -472,7 +472,7 @@ def park_tables(wh: Warehouse, year: int, batches: Batches | None = None) -> tup
                 ),
             )
         )
-        empty_members = ibis.memtable(
+        empty_members = memtable(
             pa.table(
                 {"credit_code": [], "park_id": []},
                 schema=pa.schema([("credit_code", pa.string()), ("park_id", pa.string())]),

@@ -8,7 +8,9 @@ A run is stored in three derived tables, written in one transaction through
   obtained (`history`, JSON). With these a past run can be recomputed exactly (`recompute`),
   even after corrections superseded some batches;
 - `eval_results`: one row per enterprise (members of a merged parcel unit share one result);
-- `eval_scores`: one row per enterprise and indicator (value, reference, weight, score).
+- `eval_scores`: one row per enterprise and indicator (value, score, missing), with the
+  references and weights of its groups once per run in `eval_references` (see `stored`; read
+  them back together with `stored.stored_scores`).
 
 Park systems write `eval_park_results` instead of `eval_results` (and use the park id as the
 `credit_code` of their `eval_scores` rows).
@@ -49,6 +51,7 @@ from jingxin.evaluation.population import (
     live,
 )
 from jingxin.evaluation.staging import Release, collecting, fetch_arrow, refresh_statistics, release_stages
+from jingxin.evaluation.stored import REFERENCE_SCHEMA, SCORE_SCHEMA, split_scores, upgrade_scores
 
 EVAL_SCHEMAS: dict[str, ibis.Schema] = {
     "eval_runs": ibis.schema(
@@ -117,19 +120,8 @@ EVAL_SCHEMAS: dict[str, ibis.Schema] = {
             "priority_funds": "boolean",
         }
     ),
-    "eval_scores": ibis.schema(
-        {
-            "run_id": "string",
-            "credit_code": "string",
-            "indicator": "string",
-            "value": "float64",
-            "reference": "float64",
-            "low_reference": "float64",
-            "weight": "float64",
-            "score": "float64",
-            "missing": "boolean",
-        }
-    ),
+    "eval_scores": SCORE_SCHEMA,
+    "eval_references": REFERENCE_SCHEMA,
     "eval_park_results": ibis.schema(
         {
             "run_id": "string",
@@ -181,6 +173,7 @@ def ensure_eval_schema(wh: Warehouse) -> None:
                 else:
                     sql_type = "DOUBLE PRECISION" if dtype.is_floating() else "BIGINT"
                 wh.sql(f'ALTER TABLE "{name}" ADD COLUMN "{col}" {sql_type}')
+    upgrade_scores(wh)
 
 
 INDICATOR_PREFIXES = ("v_", "ref_", "lo_", "w_", "u_", "s_", "m_")
@@ -381,35 +374,16 @@ def _constant(value: str, n: int) -> pa.Array:
     )
 
 
-def _to_tables(ev: Evaluation, data: pa.Table, run_id: str) -> tuple[str, pa.Table, pa.Table]:
-    """Cut the wide result into the stored result table and the long score table."""
+def _to_tables(ev: Evaluation, data: pa.Table, run_id: str) -> tuple[str, pa.Table, pa.Table, pa.Table]:
+    """Cut the wide result into the stored result table, the per-indicator scores and the
+    references of the groups (see `stored`)."""
     n = data.num_rows
     target = "eval_park_results" if ev.is_park else "eval_results"
     schema = EVAL_SCHEMAS[target].to_pyarrow()
     cols = {f.name: data[f.name].cast(f.type) for f in schema if f.name != "run_id"}
     results = pa.table({"run_id": _constant(run_id, n), **cols}, schema=schema)
-    key = "park_id" if ev.is_park else "credit_code"
-    parts = []
-    for ind in ev.system.indicators:
-        i = ind.id
-        parts.append(
-            pa.table(
-                {
-                    "run_id": _constant(run_id, n),
-                    "credit_code": data[key],
-                    "indicator": _constant(i, n),
-                    "value": data[f"v_{i}"].cast(pa.float64()),
-                    "reference": data[f"ref_{i}"].cast(pa.float64()),
-                    "low_reference": data[f"lo_{i}"].cast(pa.float64()),
-                    "weight": data[f"w_{i}"].cast(pa.float64()),
-                    "score": data[f"s_{i}"].cast(pa.float64()),
-                    "missing": data[f"m_{i}"].cast(pa.bool_()),
-                },
-                schema=EVAL_SCHEMAS["eval_scores"].to_pyarrow(),
-            )
-        )
-    scores = pa.concat_tables(parts) if parts else EVAL_SCHEMAS["eval_scores"].to_pyarrow().empty_table()
-    return target, results, scores
+    scores, references = split_scores(ev.system, data, run_id, ev.is_park)
+    return target, results, scores, references
 
 
 def run_evaluation(
@@ -437,7 +411,7 @@ def run_evaluation(
         ev.release()
     fetched = time.perf_counter()
     run_id = f"{year}-{system.id}-{uuid.uuid4().hex[:10]}"
-    target, results, scores = _to_tables(ev, data, run_id)
+    target, results, scores, references = _to_tables(ev, data, run_id)
     units = len(pc.unique(results["park_id" if ev.is_park else "unit_id"]))
     scope_code = scope.division or "330000"
     enterprise_count = (
@@ -466,6 +440,9 @@ def run_evaluation(
         wh.insert_arrow("eval_runs", run_table)
         wh.insert_arrow(target, results)
         wh.insert_arrow("eval_scores", scores)
+        wh.insert_arrow("eval_references", references)
+    # PostgreSQL plans the next reads of the run (`stored.stored_scores`) from fresh statistics
+    refresh_statistics(wh, ["eval_runs", target, "eval_scores", "eval_references"])
     timings = {
         "build": round(built - started, 3),
         "fetch": round(fetched - built, 3),

@@ -23,6 +23,7 @@ from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.config import System
 from jingxin.evaluation.population import industry_filter
 from jingxin.evaluation.runs import load_run, run_system
+from jingxin.evaluation.stored import stored_scores
 
 SORTABLE = (
     "total_score",
@@ -233,8 +234,7 @@ def list_results(
 def scores(wh: Warehouse, run_id: str, credit_code: str, scope: Scope = EVERYTHING) -> list[dict[str, Any]]:
     """Per-indicator rows of one enterprise in one run (empty outside the scope)."""
     visible = results(wh, run_id, scope).filter(ibis._.credit_code == credit_code).select("credit_code")
-    s = wh.table("eval_scores")
-    s = s.filter((s.run_id == run_id) & (s.credit_code == credit_code)).semi_join(visible, "credit_code")
+    s = stored_scores(wh, run_id, credit_code).semi_join(visible, "credit_code")
     system = run_system(wh, run_id)
     order = {ind.id: k for k, ind in enumerate(system.indicators)}
     rows = _records(wh, s.drop("run_id"))

@@ -1,7 +1,7 @@
 """Runs evaluated on Spark (在集群上计算的评价批次) brought back into the serving warehouse.
 
 A run evaluated on a Spark warehouse is stored there under `written/` (`eval_runs`,
-`eval_results` or `eval_park_results`, `eval_scores`) with its lineage: the configuration
+`eval_results` or `eval_park_results`, `eval_scores`, `eval_references`) with its lineage: the configuration
 and its hash, the batch ids it read (the serving warehouse's own ids, since the version it
 read was published from there) and `backend = 'spark'`. `collect_spark_runs` copies every such
 run the serving warehouse does not have yet, each table in one transaction, so the web app
@@ -19,7 +19,7 @@ from jingxin.core.spark.storage import WRITTEN, Storage
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.runs import EVAL_SCHEMAS, ensure_eval_schema
 
-RUN_TABLES = ("eval_runs", "eval_results", "eval_park_results", "eval_scores")
+RUN_TABLES = ("eval_runs", "eval_results", "eval_park_results", "eval_scores", "eval_references")
 
 
 def _written(storage: Storage, name: str, run_ids: pa.Array | None = None) -> pa.Table:
