@@ -130,6 +130,23 @@ def run_wrk(url: str, cookies: list[str], connections: int, duration: int) -> di
     return stats
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by the server process and its worker processes
+    (Linux `/proc`), so that runs on machines of different speed can be compared per request."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 class ConnectionSampler:
     """The most connections PostgreSQL held to the platform database while the load ran
     (sampled every 0.2 s), when the stores are on PostgreSQL."""
@@ -223,9 +240,16 @@ def main() -> None:
                 httpx.get(base + warm, headers={"Cookie": cookie}, timeout=120).raise_for_status()
             if args.warmup:  # with several processes, each makes its own first answers
                 run_wrk(base + path, cookies, args.connections, args.warmup)
+            cpu_before = server_cpu_seconds(server.pid)
             with ConnectionSampler(os.environ.get("JINGXIN_DATABASE_URL")) as sampler:
                 stats = run_wrk(base + path, cookies, args.connections, args.duration)
-            results[label] = {"path": path, **stats, "pg_connections_peak": sampler.peak or None}
+            cpu = server_cpu_seconds(server.pid) - cpu_before
+            results[label] = {
+                "path": path,
+                **stats,
+                "server_cpu_ms_per_request": round(cpu * 1000 / max(stats["requests"], 1), 2),
+                "pg_connections_peak": sampler.peak or None,
+            }
     finally:
         server.terminate()
         server.wait(timeout=30)
