@@ -98,7 +98,7 @@ def map_config(data: dict[str, Any], region: str, month: str) -> dict[str, Any]:
                     f"占该集群 {share:.0%}",
                 }
             )
-    counts = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
     for p in points:
         counts[p["group"]] += 1
     return {

@@ -169,14 +169,14 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
     aff_county = dict(
         zip(
             counties.tolist(),
-            rng.uniform(COUNTY_AFFINITY[0], COUNTY_AFFINITY[1], size=counties.shape[0]).tolist(),
+            np.asarray(rng.uniform(COUNTY_AFFINITY[0], COUNTY_AFFINITY[1], size=counties.shape[0])).tolist(),
             strict=True,
         )
     )
     aff_city = dict(
         zip(
             counties.tolist(),
-            rng.uniform(CITY_AFFINITY[0], CITY_AFFINITY[1], size=counties.shape[0]).tolist(),
+            np.asarray(rng.uniform(CITY_AFFINITY[0], CITY_AFFINITY[1], size=counties.shape[0])).tolist(),
             strict=True,
         )
     )
@@ -303,7 +303,7 @@ def build_chain_trade(pop: Population, acc: Accounts, streams: Streams) -> Chain
         chain=np.array([segs[k][0] for k in seg_idx.tolist()]),
         segment=np.array([segs[k][1] for k in seg_idx.tolist()]),
         share=np.array(rows["share"]),
-        month_prob=rng.uniform(0.8, 1.0, size=seg_idx.shape[0]),
+        month_prob=np.asarray(rng.uniform(0.8, 1.0, size=seg_idx.shape[0])),
         first_month=np.array(rows["first"], dtype=np.int64),
         last_month=np.array(rows["last"], dtype=np.int64),
     )

@@ -110,7 +110,7 @@ def compare(
         "veto_reason",
     ]
     keep += [f"{p}{i.id}" for i in official_system.indicators for p in ("s_", "w_", "ref_")]
-    money = [
+    money_columns = [
         "county_code",
         "is_lead",
         "land_tax_relief_pct",
@@ -119,8 +119,8 @@ def compare(
         "kwh",
     ]
     # only the columns shown: a province has tens of thousands of rows of a hundred columns
-    o = official.select([c for c in [*keep, *money] if c in official.column_names]).to_pandas()
-    s = scenario.select([c for c in [*keep, *money] if c in scenario.column_names]).to_pandas()
+    o = official.select([c for c in [*keep, *money_columns] if c in official.column_names]).to_pandas()
+    s = scenario.select([c for c in [*keep, *money_columns] if c in scenario.column_names]).to_pandas()
     if o["county_code"].nunique() > 1:
         # a city or the province: the ranking is over the whole area (total, then credit code)
         for df in (o, s):

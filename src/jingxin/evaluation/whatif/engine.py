@@ -41,7 +41,7 @@ import contextlib
 import threading
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -279,7 +279,7 @@ class _ScoredTable:
             self.insert.run().close()
         else:
             session = self.wh.con._session
-            old = self._frame if hasattr(self, "_frame") else None
+            old = getattr(self, "_frame", None)
             self._frame = session.sql(self.sql).localCheckpoint(eager=True)
             self._frame.createOrReplaceTempView(self.name)
             if old is not None:
@@ -394,7 +394,7 @@ class Engine:
             with found as cur:
                 names = [d.name for d in cur.description]
                 rows = cur.fetchall()
-            cols = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+            cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
             data = pa.table(
                 {
                     n: pa.array(list(c), type=self.schema.field(n).type)
