@@ -151,7 +151,8 @@ def stage(table: ibis.Table) -> ibis.Table:
             sql = compiled(backend, table)
             backend._run_pre_execute_hooks(table)  # register in-memory tables used by the query
             _raw(backend, f'DROP TABLE IF EXISTS "{name}"')
-            _raw(backend, f'CREATE TEMPORARY TABLE "{name}" AS {sql}')
+            _raw(backend, f'CREATE TEMPORARY TABLE "{name}" ({_columns(backend, table.schema())})')
+            _raw(backend, f'INSERT INTO "{name}" {sql}')
             if backend.name == "postgres":
                 _raw(backend, f'ANALYZE "{name}"')
             staged = backend.table(name)
@@ -168,6 +169,14 @@ def stage(table: ibis.Table) -> ibis.Table:
     if collected is not None:
         collected.stages.append(release)
     return staged
+
+
+def _columns(backend: Any, schema: ibis.Schema) -> str:
+    """Column definitions of `schema` in the backend's SQL. Why not `CREATE TABLE … AS`: the
+    compiled SQL writes a float literal such as a weight as `0.15`, which DuckDB types DECIMAL,
+    and the stage would then hold decimals where the expression declares float64."""
+    mapper = backend.compiler.type_mapper
+    return ", ".join(f'"{col}" {mapper.from_ibis(dtype).sql(backend.dialect)}' for col, dtype in schema.items())
 
 
 def _raw(backend: Any, sql: str) -> None:
