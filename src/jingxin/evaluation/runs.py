@@ -50,7 +50,7 @@ from jingxin.evaluation.population import (
     attach,
     live,
 )
-from jingxin.evaluation.staging import Release, collecting, fetch_arrow, refresh_statistics, release_stages
+from jingxin.evaluation.staging import Release, collecting, fetch_arrow, release_stages
 from jingxin.evaluation.stored import REFERENCE_SCHEMA, SCORE_SCHEMA, split_scores, upgrade_scores
 
 EVAL_SCHEMAS: dict[str, ibis.Schema] = {
@@ -270,7 +270,7 @@ def evaluate(
 ) -> Evaluation:
     """The complete evaluation of `system` for `year` within `scope`, as Ibis expressions over
     a few materialised stages; call `Evaluation.release()` when done with it."""
-    refresh_statistics(wh, [*FACT_TABLES, *PARK_TABLES, "batches", *INPUT_SCHEMAS, *EVAL_SCHEMAS])
+    wh.analyze([*FACT_TABLES, *PARK_TABLES, "batches", *INPUT_SCHEMAS, *EVAL_SCHEMAS], changed=False)
     with collecting() as collected:
         try:
             ev = _evaluate(wh, system, year, scope, weights, scoring, batches, history)
@@ -442,7 +442,7 @@ def run_evaluation(
         wh.insert_arrow("eval_scores", scores)
         wh.insert_arrow("eval_references", references)
     # PostgreSQL plans the next reads of the run (`stored.stored_scores`) from fresh statistics
-    refresh_statistics(wh, ["eval_runs", target, "eval_scores", "eval_references"])
+    wh.analyze(["eval_runs", target, "eval_scores", "eval_references"])
     timings = {
         "build": round(built - started, 3),
         "fetch": round(fetched - built, 3),

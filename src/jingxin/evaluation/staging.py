@@ -12,7 +12,7 @@ import contextvars
 import threading
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -205,18 +205,3 @@ def fetch_arrow(wh: Warehouse, expr: ibis.Table) -> pa.Table:
         return wh.to_pyarrow(expr)
     backend._run_pre_execute_hooks(expr)
     return backend._session.sql(backend.compile(expr)).toArrow()
-
-
-def refresh_statistics(wh: Warehouse, tables: Sequence[str]) -> None:
-    """ANALYZE the tables an evaluation reads on PostgreSQL when rows changed since the last
-    ANALYZE: right after a bulk load the planner's estimates are off by orders of magnitude
-    and it picks nested-loop joins (minutes instead of a fraction of a second)."""
-    if wh.kind != "postgres":
-        return
-    rows = wh.sql(
-        "SELECT relname FROM pg_stat_user_tables WHERE schemaname = current_schema() "
-        "AND (n_mod_since_analyze > 0 OR (last_analyze IS NULL AND last_autoanalyze IS NULL))"
-    )
-    stale = sorted({r[0] for r in rows} & set(tables))
-    if stale:
-        wh.sql("ANALYZE " + ", ".join(f'"{name}"' for name in stale))

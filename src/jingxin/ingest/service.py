@@ -223,6 +223,8 @@ def ingest_file(
         warehouse.insert_arrow(src.table, checked.accepted, {"batch_id": batch_id})
         _pause_for_tests()
         warehouse.insert_arrow("rejected_rows", checked.errors, {"batch_id": batch_id})
+    # the next reads of these rows are planned from fresh statistics on PostgreSQL
+    warehouse.analyze([src.table, "batches"])
 
     metrics.count_ingest(src.id, checked.accepted_count, checked.rejected)
     return BatchResult(
