@@ -176,7 +176,8 @@ def _columns(backend: Any, schema: ibis.Schema) -> str:
     compiled SQL writes a float literal such as a weight as `0.15`, which DuckDB types DECIMAL,
     and the stage would then hold decimals where the expression declares float64."""
     mapper = backend.compiler.type_mapper
-    return ", ".join(f'"{col}" {mapper.from_ibis(dtype).sql(backend.dialect)}' for col, dtype in schema.items())
+    types = {col: mapper.from_ibis(dtype).sql(backend.dialect) for col, dtype in schema.items()}
+    return ", ".join(f'"{col}" {sql_type}' for col, sql_type in types.items())
 
 
 def _raw(backend: Any, sql: str) -> None:
