@@ -40,14 +40,16 @@ def monthly_table(registry: pa.Table, seed: int = 3) -> pa.Table:
     months = np.array([np.datetime64(f"2021-{m:02d}-01") for m in range(1, 13)])
     revenue = np.round(rng.lognormal(6, 1, (n, 12)), 2)
     profit = np.round(revenue * rng.normal(0.06, 0.04, (n, 12)), 2)
-    return pa.table({
-        "credit_code": np.repeat(codes, 12),
-        "month": np.tile(months, n).astype("datetime64[D]"),
-        "output_value": revenue.ravel(),
-        "revenue": revenue.ravel(),
-        "export_value": np.zeros(n * 12),
-        "profit": profit.ravel(),
-    })
+    return pa.table(
+        {
+            "credit_code": np.repeat(codes, 12),
+            "month": np.tile(months, n).astype("datetime64[D]"),
+            "output_value": revenue.ravel(),
+            "revenue": revenue.ravel(),
+            "export_value": np.zeros(n * 12),
+            "profit": profit.ravel(),
+        }
+    )
 
 
 def timed(fn: Any) -> float:

@@ -60,16 +60,31 @@ def test_container_image_builds_and_serves_the_login_page(tmp_path: Path) -> Non
     name = f"jingxin-test-{uuid.uuid4().hex[:8]}"
     try:
         subprocess.run(
-            ["docker", "run", "-d", "--name", name, "-p", "127.0.0.1::8000",
-             "-e", "JINGXIN_SECRET_KEY=test-only", tag],
-            check=True, capture_output=True, timeout=120,
+            [
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                name,
+                "-p",
+                "127.0.0.1::8000",
+                "-e",
+                "JINGXIN_SECRET_KEY=test-only",
+                tag,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
         user = subprocess.run(
             ["docker", "exec", name, "id", "-u"], capture_output=True, text=True, check=True
         )
         assert user.stdout.strip() != "0"  # never root
-        port = subprocess.run(["docker", "port", name, "8000"], capture_output=True, text=True,
-                              check=True).stdout.strip().rsplit(":", 1)[1]
+        port = (
+            subprocess.run(["docker", "port", name, "8000"], capture_output=True, text=True, check=True)
+            .stdout.strip()
+            .rsplit(":", 1)[1]
+        )
         deadline = time.monotonic() + 180
         while True:
             try:

@@ -48,9 +48,13 @@ def briefing_section(wh: Warehouse, year: int, month: int, region: str) -> dict[
         parts = "；".join(f"{n['label']} {n['impact']:+.2f} 个百分点" for n in moved)
         paragraphs.append(f"与 {view['news_compared_as_of']} 的预测相比，变动主要来自：{parts}。")
     rows = [
-        [e["model_label"], "当月" if e["kind"] == "month" else f"季度（{e['period']}）", _pct(e["point"]),
-         f"{_pct(e['lower'])} ~ {_pct(e['upper'])}" if e["lower"] is not None else "—",
-         _pct(e["official"])]
+        [
+            e["model_label"],
+            "当月" if e["kind"] == "month" else f"季度（{e['period']}）",
+            _pct(e["point"]),
+            f"{_pct(e['lower'])} ~ {_pct(e['upper'])}" if e["lower"] is not None else "—",
+            _pct(e["official"]),
+        ]
         for e in view["estimates"]
     ]
     return {
