@@ -537,7 +537,7 @@ def test_small_groups_are_pooled_in_the_county_then_the_city(tmp_path) -> None:
     assert pd.crosstab(labels, res.class_key.to_numpy()).astype(bool).sum(axis=1).eq(1).all()
     # pooling off (min_size 0): the groups are the county × industry groups as they are
     system = load_system("zhejiang_industry_above")
-    from jingxin.evaluation.config import Pooling
+    from jingxin.evaluation.config_classes import Pooling
 
     off = system.model_copy(
         update={"classes": system.classes.model_copy(update={"pooling": Pooling(min_size=0)})}

@@ -206,7 +206,7 @@ def test_huaian_benchmark_and_capped_ratio() -> None:
 
 
 def test_thresholds_a_plus_and_yaml_veto() -> None:
-    from jingxin.evaluation.config import APlus
+    from jingxin.evaluation.config_classes import APlus
 
     wh, codes = _three_by_tax([5.0, 26.01, 60.0])  # totals about 75.8, 100, 139.2
     base = load_system("zhejiang_industry_above")

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from jingxin.core.warehouse import open_warehouse
 from jingxin.evaluation.compute import score_arrays
-from jingxin.evaluation.config import Pooling, Scoring, load_system
+from jingxin.evaluation.config import Scoring, load_system
+from jingxin.evaluation.config_classes import Pooling
 from jingxin.evaluation.runs import evaluate
 from jingxin.evaluation.sample import credit_codes, facts_from_columns, load_facts
 

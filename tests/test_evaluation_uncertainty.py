@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from jingxin.core.warehouse import open_warehouse
 from jingxin.evaluation.classes import classes_from_totals
-from jingxin.evaluation.config import APlus, ClassRule, load_system
+from jingxin.evaluation.config import load_system
+from jingxin.evaluation.config_classes import APlus, ClassRule
 from jingxin.evaluation.runs import load_inputs, run_evaluation
 from jingxin.evaluation.sample import credit_codes, facts_from_columns, load_facts, province
 from jingxin.evaluation.uncertainty import (

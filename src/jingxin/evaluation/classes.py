@@ -26,7 +26,8 @@ import pyarrow as pa
 
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.compute import Params, Scored, class_key
-from jingxin.evaluation.config import GROUP_COLUMNS, GROUP_NAMES, POOL_NAMES, ClassRule, System
+from jingxin.evaluation.config import GROUP_COLUMNS, GROUP_NAMES, System
+from jingxin.evaluation.config_classes import POOL_NAMES, ClassRule
 from jingxin.evaluation.population import optional_input
 from jingxin.evaluation.staging import memtable
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from jingxin.evaluation.config import ClassRule, CountyOverride, System
+from jingxin.evaluation.config import CountyOverride, System
+from jingxin.evaluation.config_classes import ClassRule
 from jingxin.evaluation.config_policies import Policies
 
 
