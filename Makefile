@@ -9,12 +9,12 @@ demo: setup
 
 test: setup
 	bash scripts/services.sh
-	.venv/bin/pytest -n 2 --dist loadgroup -q -m "not heavy"
+	.venv/bin/pytest -n 2 --dist loadgroup -q -m "not heavy" --durations=20
 
 # Tests that start clusters or several servers and need minutes each (marker `heavy`).
 test-heavy: setup
 	bash scripts/services.sh
-	.venv/bin/pytest -n 2 --dist loadgroup -q -m heavy
+	.venv/bin/pytest -n 2 --dist loadgroup -q -m heavy --durations=20
 
 lint:
 	.venv/bin/ruff check src tests bench
