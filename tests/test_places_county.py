@@ -25,6 +25,7 @@ from jingxin.places.config import (
 from jingxin.places.county import evaluate_year, group_members
 from jingxin.places.engine import compute
 from jingxin.places.robust import Uncertainty, leave_one_out, monte_carlo
+from jingxin.places.treat import Treatment
 
 CFG = load_county_config()
 SPEC = CFG.spec()
@@ -102,14 +103,34 @@ unit_matrix = arrays(np.float64, (6, len(CODES)), elements=st.floats(1.0, 1000.0
     x=unit_matrix, unit=st.integers(0, 5), col=st.integers(0, len(CODES) - 1), delta=st.floats(0.01, 500.0)
 )
 def test_a_better_value_never_lowers_the_score(x: np.ndarray, unit: int, col: int, delta: float) -> None:
+    """Normalisation and aggregation are monotone. The outlier treatment is left out: it
+    depends on the data and is not (see the next test)."""
+    spec = SPEC.replace(method={"treatment": Treatment(enabled=False)})
     data = pd.DataFrame(x, columns=CODES, index=[f"u{i}" for i in range(6)])
-    before = compute(SPEC, data).index.iloc[unit]
+    before = compute(spec, data).index.iloc[unit]
     better = data.copy()
     better.iloc[unit, col] += delta * CFG.indicators[col].direction  # towards "better"
     if better.iloc[unit, col] <= 0:
         return
-    after = compute(SPEC, better).index.iloc[unit]
+    after = compute(spec, better).index.iloc[unit]
     assert after >= before - 1e-9
+
+
+def test_outlier_treatment_can_lower_the_score_of_a_better_value() -> None:
+    """The published treatment (COINr's default) winsorises only when the data are skewed, so
+    an improvement can trigger it: county u2 moves from 380 towards the others' 917, the
+    column becomes skewed, u4's 1.1 is winsorised up to u2's new value, and u2 is now the
+    column's minimum (0 points instead of 41). Stated in docs/places.md."""
+    col = CODES.index("mfg_va_share_gdp")
+    x = np.full((6, len(CODES)), 916.7)
+    x[2, col], x[4, col] = 379.8, 1.1
+    data = pd.DataFrame(x, columns=CODES, index=[f"u{i}" for i in range(6)])
+    better = data.copy()
+    better.iloc[2, col] = 846.7
+    before, after = compute(SPEC, data), compute(SPEC, better)
+    assert before.treatment.loc["mfg_va_share_gdp", "status"] == "passed"
+    assert after.treatment.loc["mfg_va_share_gdp", "status"] == "winsorised"
+    assert before.normalised.iloc[2, col] > 40 and after.normalised.iloc[2, col] == 0
 
 
 @settings(max_examples=20, deadline=None)
