@@ -6,7 +6,8 @@ and county analysts through the login form, and runs wrk with 50 concurrent conn
 against the dashboard and list endpoints, one endpoint at a time, each request sent as the
 next of those users in turn (three scopes, three sessions). Prints one JSON object with
 p50/p95/p99 latency, requests per second, 500 and 503 answers per endpoint and, on
-PostgreSQL, the most connections the database held meanwhile. Before each measured run, the
+PostgreSQL, the most connections the database held meanwhile. Measuring starts once the
+server's processes have finished their start-up work (all of them warmed). Before each measured run, the
 same load runs unmeasured for `--warmup` seconds (default 5): the steady state is measured,
 with every server process having answered the endpoint (each keeps its own caches).
 
@@ -147,6 +148,22 @@ def server_cpu_seconds(pid: int) -> float:
     return total
 
 
+def wait_until_settled(pid: int, idle_share: float = 0.1, window: float = 2.0, limit: float = 600) -> float:
+    """Wait until the server's processes use less than `idle_share` of a core over `window`
+    seconds; returns the seconds waited. With several processes the first one answers while
+    the others still warm their caches (`web/warmup.py`), which would take the cores from the
+    measured load."""
+    started = time.perf_counter()
+    before = server_cpu_seconds(pid)
+    while time.perf_counter() - started < limit:
+        time.sleep(window)
+        now = server_cpu_seconds(pid)
+        if now - before < idle_share * window:
+            break
+        before = now
+    return time.perf_counter() - started
+
+
 class ConnectionSampler:
     """The most connections PostgreSQL held to the platform database while the load ran
     (sampled every 0.2 s), when the stores are on PostgreSQL."""
@@ -228,6 +245,7 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(1)
+        settled = wait_until_settled(server.pid)
         from jingxin.accounts.demo import DEMO_PASSWORD
 
         users = args.users.split(",")
@@ -265,6 +283,7 @@ def main() -> None:
                 "log_level": args.log_level,
                 "warmup_s": args.warmup,
                 "prepare_s": round(prepared, 1),
+                "start_up_settled_s": round(settled, 1),
                 "machine": {
                     "cpus": os.cpu_count(),
                     "python": platform.python_version(),

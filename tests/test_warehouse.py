@@ -236,3 +236,18 @@ def test_a_large_insert_keeps_every_row_in_order_with_its_constant_columns(backe
             assert [r[0] for r in wh.sql("SELECT source_row FROM tax")] == rows.tolist()
     finally:
         wh.close()
+
+
+def test_tables_are_looked_up_once_only_inside_same_tables(tmp_path: Path) -> None:
+    """An evaluation asks for each table's columns once (`Warehouse.same_tables`); outside
+    that block a table whose columns changed is seen as it is now."""
+    wh = open_warehouse(f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    wh.sql("CREATE TABLE t (a INTEGER)")
+    with wh.same_tables():
+        first = wh.table("t")
+        assert wh.table("t") is first
+        assert wh.has_table("t") and not wh.has_table("u")
+    wh.sql("ALTER TABLE t ADD COLUMN b VARCHAR")
+    assert list(wh.table("t").columns) == ["a", "b"]
+    assert wh.table("t") is not first
+    wh.close()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import io
 import re
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -73,13 +74,40 @@ class Warehouse:
         # `jingxin.core.cache.data_version`); a write through this object unpins it.
         self.pin_version = False
         self.pinned_version: tuple | None = None
+        self._looked_up = threading.local()  # see `same_tables`
 
     # ---- reading -------------------------------------------------------------------------
     def table(self, name: str) -> ibis.Table:
-        return self.con.table(name)
+        tables = getattr(self._looked_up, "tables", None)
+        if tables is None:
+            return self.con.table(name)
+        found = tables.get(name)
+        if found is None:
+            found = tables[name] = self.con.table(name)
+        return found
 
     def has_table(self, name: str) -> bool:
-        return name in self.con.list_tables()
+        names = getattr(self._looked_up, "names", None)
+        if names is None:
+            return name in self.con.list_tables()
+        if not names:
+            names.update(self.con.list_tables())
+        return name in names
+
+    @contextmanager
+    def same_tables(self) -> Iterator[Warehouse]:
+        """Inside the block (on this thread), each table's columns are asked of the database
+        once. Why: an evaluation refers to a dozen tables thirty times, and every lookup is a
+        query for the columns and their types; nothing inside the block changes a table's
+        columns (only its own temporary stages are made)."""
+        if getattr(self._looked_up, "tables", None) is not None:
+            yield self
+            return
+        self._looked_up.tables, self._looked_up.names = {}, set()
+        try:
+            yield self
+        finally:
+            self._looked_up.tables = self._looked_up.names = None
 
     def current(self, name: str) -> ibis.Table:
         """The fact table `name` without the rows of superseded batches (更正后的现行数据)."""

@@ -271,7 +271,7 @@ def evaluate(
     """The complete evaluation of `system` for `year` within `scope`, as Ibis expressions over
     a few materialised stages; call `Evaluation.release()` when done with it."""
     wh.analyze([*FACT_TABLES, *PARK_TABLES, "batches", *INPUT_SCHEMAS, *EVAL_SCHEMAS], changed=False)
-    with collecting() as collected:
+    with collecting() as collected, wh.same_tables():
         try:
             ev = _evaluate(wh, system, year, scope, weights, scoring, batches, history)
         except BaseException:

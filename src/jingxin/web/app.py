@@ -22,6 +22,8 @@ Run it with `jingxin serve`, or `uvicorn --factory jingxin.web.app:create_app`.
 
 from __future__ import annotations
 
+import gc
+
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator, Sequence
@@ -180,6 +182,10 @@ def create_app(
             pass
         if warm:
             await anyio.to_thread.run_sync(warm_headline_views, warehouse, settings.warm_seconds)
+        # What exists now (modules, templates, warmed caches) lives as long as the process.
+        # Frozen, it is left out of the collector's full passes, which otherwise walk it all
+        # while requests wait: the slowest answers under load.
+        gc.freeze()
         if listener is not None:
             listener.start()
         if run_jobs:
