@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import threading
 import tracemalloc
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -354,6 +355,35 @@ def test_a_token_is_refused_after_expiry_revocation_and_over_its_rate(db_session
         call(db, other.secret)
     entries, total = audit.search(db, username=f"token:{issued.token.prefix}")
     assert total == 6  # 4 served, 1 over the rate, 1 expired
+
+
+def test_calls_racing_on_one_token_cannot_pass_its_rate_together(platform_db: Any, db_session: Any) -> None:
+    """Another call (here: another session, as another process would) holds the token while it
+    is served; a call arriving meanwhile waits for it, counts it and is refused, where counting
+    first would have let both pass a rate of one."""
+    issued = issue(db_session, rate_per_minute=1)
+    outcome: dict[str, Any] = {}
+
+    def second_call() -> None:
+        with platform_db.session() as other:
+            try:
+                outcome["call"] = call(other, issued.secret)
+            except service.TokenRefused as refused:
+                outcome["refused"] = refused
+
+    with platform_db.session() as first:
+        token = first.get(ExchangeToken, issued.token.id)
+        token.last_used_at = datetime.now(CHINA_TZ)
+        first.flush()  # the first call holds the token, as `check_call` does
+        racer = threading.Thread(target=second_call)
+        racer.start()
+        racer.join(timeout=1.0)
+        assert racer.is_alive(), "the second call went on while the first held the token"
+        served = audit.Actor(None, f"token:{issued.token.prefix}", "10.0.0.8")
+        audit.record(first, served, audit.Action.EXCHANGE_READ, "exchange_token", token.id, {"status": 200})
+        first.commit()
+    racer.join(timeout=30)
+    assert "call" not in outcome and outcome["refused"].status == 429
 
 
 # ---- CSV ----------------------------------------------------------------------------------

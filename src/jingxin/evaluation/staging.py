@@ -158,7 +158,9 @@ def stage(table: ibis.Table) -> ibis.Table:
             if backend.name == "postgres":
                 _raw(backend, f'ANALYZE "{name}"')
             # made here with these columns: no need to ask the database for them
-            staged = ops.DatabaseTable(name, schema=schema, source=backend, namespace=ops.Namespace()).to_expr()
+            staged = ops.DatabaseTable(
+                name, schema=schema, source=backend, namespace=ops.Namespace()
+            ).to_expr()
         except BaseException:
             _free(backend, k)
             raise

@@ -8,7 +8,8 @@ answers with a `TokenCall` (the grant and the `Scope` the warehouse queries go t
 raises `TokenRefused` with the HTTP status and a Chinese reason. Every call, served or refused,
 is written to the audit log (`exchange_read` / `exchange_refused`, user `token:<prefix>`), and
 the rate limit counts the served calls of the last minute in that log, so it holds across
-processes and restarts.
+processes and restarts; a call locks its token while it counts, so racing calls cannot pass
+the rate together.
 """
 
 from __future__ import annotations
@@ -298,12 +299,21 @@ def check_call(
             inside = False
         if not inside:
             raise refuse(403, f"区划 {region} 不在该令牌的数据范围（{token.division or '全省'}）内", token.id)
-    if _served_last_minute(db, actor.username or "", now) >= token.rate_per_minute:
-        raise refuse(
-            429, f"调用过于频繁：该令牌每分钟最多 {token.rate_per_minute} 次，请稍后再试", token.id, 60
-        )
+    token_id, rate = token.id, token.rate_per_minute
     with write_turn(db):
+        # Written before counting: the token's row (PostgreSQL) or the database (SQLite) stays
+        # locked until this call is counted and committed, so calls racing on one token, in
+        # any process, count each other and cannot pass its rate together.
         token.last_used_at = now
-        audit.record(db, actor, READ, "exchange_token", token.id, {**asked, "fields": chosen, "status": 200})
-        db.commit()
-    return TokenCall(token.id, token.prefix, dataset, chosen, token_scope(token, region), actor)
+        db.flush()
+        over = _served_last_minute(db, actor.username or "", now) >= rate
+        if over:
+            db.rollback()
+        else:
+            audit.record(
+                db, actor, READ, "exchange_token", token_id, {**asked, "fields": chosen, "status": 200}
+            )
+            db.commit()
+    if over:
+        raise refuse(429, f"调用过于频繁：该令牌每分钟最多 {rate} 次，请稍后再试", token_id, 60)
+    return TokenCall(token_id, token.prefix, dataset, chosen, token_scope(token, region), actor)

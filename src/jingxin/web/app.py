@@ -23,7 +23,6 @@ Run it with `jingxin serve`, or `uvicorn --factory jingxin.web.app:create_app`.
 from __future__ import annotations
 
 import gc
-
 import importlib
 import importlib.util
 from collections.abc import AsyncIterator, Sequence
