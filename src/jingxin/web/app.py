@@ -181,10 +181,11 @@ def create_app(
             pass
         if warm:
             await anyio.to_thread.run_sync(warm_headline_views, warehouse, settings.warm_seconds)
-        # What exists now (modules, templates, warmed caches) lives as long as the process.
-        # Frozen, it is left out of the collector's full passes, which otherwise walk it all
-        # while requests wait: the slowest answers under load.
-        gc.freeze()
+            # What a serving process holds now (modules, templates, warmed caches) lives as long
+            # as it does. Frozen, it is left out of the collector's full passes, which otherwise
+            # walk it all while requests wait: the slowest answers under load.
+            gc.collect()
+            gc.freeze()
         if listener is not None:
             listener.start()
         if run_jobs:
