@@ -208,6 +208,8 @@ class JobRuntime:
 
     # ---- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
+        if self.running:  # a second start would leave the first consumer's threads running
+            return
         load_kinds()
         with self.database.session() as db:
             service.register_worker(db, self.worker_id, self.role)

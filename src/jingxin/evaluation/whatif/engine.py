@@ -53,11 +53,11 @@ from jingxin.core.scope import Scope, division_prefix
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.classes import vetoes_for
 from jingxin.evaluation.compute import Params, _flatten, class_key, compute_prefix, score_built
-from jingxin.evaluation.config import System
+from jingxin.evaluation.config import GROUP_COLUMNS, System
 from jingxin.evaluation.policy import History
 from jingxin.evaluation.population import build_units
 from jingxin.evaluation.runs import assemble, ensure_eval_schema, last_year, result_columns
-from jingxin.evaluation.staging import Release, collecting, release_stages, stage
+from jingxin.evaluation.staging import Release, collecting, register_memtables, release_stages, stage
 
 
 class WhatIfError(ValueError):
@@ -415,6 +415,14 @@ class Engine:
                 self.wh.con.disconnect()
 
 
+def _scored_within_county(system: System) -> bool:
+    """True when every group of the scoring (references, min–max ranges, the average for
+    missing data) lies within one county, so a county's scores never depend on another's
+    parameters; class groups may still be pooled with the city's."""
+    groups = {system.reference_rule(i).group for i in system.indicators} | {system.scoring.missing_group}
+    return all("county_code" in GROUP_COLUMNS[g] for g in groups)
+
+
 def division_level(division: str) -> str:
     """county, city or province of a 6-digit division code."""
     prefix = division_prefix(division)
@@ -469,9 +477,23 @@ def build_engine(
             params = replace(joined, table=None)
             scored = score_built(wh, system, year, units, params, prefix, staged=False, prepared=prepared)
             backend = wh.con
-            backend._run_pre_execute_hooks(scored.table)
-            stab = _ScoredTable(wh, str(backend.compile(scored.table)))
-            scored = replace(scored, table=stab.create())
+            full = scored.table
+            fixed: _ScoredTable | None = None
+            if len(targets) < len(counties) and _scored_within_county(system):
+                # Counties outside the division keep the official parameters in every run, and
+                # no scoring group crosses a county line: their scored rows are made once, and a
+                # run scores only the division's (the rest of the city is there for the pooled
+                # class groups of the final statement)
+                moving = full.county_code.isin(targets)
+                register_memtables(backend, full)
+                fixed = _ScoredTable(wh, str(backend.compile(full.filter(~moving))))
+                kept = fixed.create()
+                collected.stages.append(fixed.drop)
+                full = full.filter(moving)
+            register_memtables(backend, full)
+            stab = _ScoredTable(wh, str(backend.compile(full)))
+            table = stab.create()
+            scored = replace(scored, table=table if fixed is None else table.union(kept, distinct=False))
             prev, log = last_year(wh, system, year, scope, None, history)
             prev = stage(prev) if prev is not None else None
             vetoes = stage(vetoes_for(wh, system, year))
@@ -482,7 +504,7 @@ def build_engine(
                 k = scored.table.select(__u="unit_id", kwh="kwh")
                 res = res.left_join(k, res.unit_id == k.__u).drop("__u")
             res = res.select(*result_columns(system), *extra)
-            backend._run_pre_execute_hooks(res)  # in-memory tables the statement reads
+            register_memtables(backend, res)  # in-memory tables the statement reads
             final = _Statement(wh, str(backend.compile(res)))
         except BaseException:
             release_stages(collected.stages)
