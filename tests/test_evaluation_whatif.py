@@ -145,6 +145,42 @@ def world(
             os.environ[ENV_SYSTEMS_DIR] = old
 
 
+def pooled_with_the_city() -> Any:
+    """The system with groups under 80 units pooled: this small province's counties (about 55
+    units each) then share their class groups with the rest of their city."""
+    system = load_system(ABOVE)
+    pooling = system.classes.pooling.model_copy(update={"min_size": 80})
+    return system.model_copy(update={"classes": system.classes.model_copy(update={"pooling": pooling})})
+
+
+@pytest.mark.duckdb
+def test_county_runs_and_what_ifs_in_groups_pooled_with_the_city(world) -> None:
+    """A county's run leaves out the rest of its city but for the class groups shared with it,
+    and its what-if scores the rest of the city once: ranks and classes are still the ones the
+    whole province's run gives (official and with a scenario)."""
+    import pyarrow as pa
+
+    wh, system = world["wh"], pooled_with_the_city()
+    county = stored_county(wh, system, XIHU)
+    whole = stored_county(wh, system, "330000")
+    whole = whole[whole.county_code == XIHU].reset_index(drop=True)
+    pooled = county[county.class_group.str.startswith("本市小组合并")]
+    assert len(pooled) and (pooled.class_n > len(county)).all()  # other counties' units counted
+    assert_same(whole, pa.Table.from_pandas(county))
+
+    engine = engine_for(wh, system, 2021, XIHU)
+    try:
+        assert len(engine.counties) > len(engine.targets) == 1
+        assert_same(county, engine.official())
+        changed = engine.run(scenario_systems(system, engine.targets, 2021, SCENARIO))
+        ovs = {XIHU: to_override(system, XIHU, 2021, SCENARIO)}
+        overridden = system.model_copy(update={"overrides": {**system.overrides, **ovs}})
+        province_run = stored_county(wh, overridden, "330000")
+        assert_same(province_run[province_run.county_code == XIHU].reset_index(drop=True), changed)
+    finally:
+        forget_engines(wh)
+
+
 @pytest.mark.duckdb
 def test_duckdb_what_if_equals_a_stored_run(world) -> None:
     check_backend(world["wh"], XIHU)

@@ -77,12 +77,14 @@ def class_groups(narrow: ibis.Table, rule: ClassRule) -> ibis.Table:
     return t.mutate(class_group=ibis.ifelse(tenant, t.class_group.concat(TENANT_SUFFIX), t.class_group))
 
 
-def rank_and_classify(scored: Scored) -> ibis.Table:
+def rank_and_classify(scored: Scored, within: str = "") -> ibis.Table:
     """Add ranks in county and industry, the class group's rank and size, and `score_class`.
 
     The windows run over a narrow projection (unit id, group keys, total) joined back by unit
     id: a window over the wide scored table would sort every indicator column along. Tenants
-    without land of their own are ranked apart from the land holders everywhere.
+    without land of their own are ranked apart from the land holders everywhere. With `within`
+    (a division prefix), another county's units are left out unless their class group holds
+    units of the division: the division's ranks and classes are the same, with less to sort.
     """
     t = scored.table
     system, params = scored.system, scored.params
@@ -91,6 +93,12 @@ def rank_and_classify(scored: Scored) -> ibis.Table:
     cols = sorted({"county_code", "city_code", "tenant", *industry_keys, *keys})
     narrow = t.select("unit_id", "total", "tiebreak", *cols)
     narrow = class_groups(narrow.mutate(tenant=narrow.tenant.fill_null(False)), system.classes)
+    if within and system.population.level != "park":
+        # Only units of counties under `within` (a division prefix) are wanted: ranks in county
+        # and industry are partitioned by county, so another county's unit matters only in a
+        # class group it shares with them (a small group pooled with the city's).
+        wanted = narrow.filter(narrow.county_code.startswith(within)).class_key
+        narrow = narrow.filter(narrow.class_key.isin(wanted))
     order = [ibis.desc(narrow.total), ibis.desc(narrow.tiebreak), narrow.unit_id]
     county_w = ["tenant", "county_code"]
     industry_w = ["tenant", *industry_keys]

@@ -311,7 +311,7 @@ def assemble(
     """Ranks, classes, vetoes, last year's results and policies on scored units: the rest of an
     evaluation after `score_units` (the what-if, `evaluation.whatif`, scores units of its own
     and passes last year's results and the vetoes it staged once)."""
-    ranked = rank_and_classify(scored)
+    ranked = rank_and_classify(scored, within=scope.prefix or "")
     if system.population.level == "park":
         res = ranked.rename(
             park_id="unit_id", park_name="name", rank_in_kind="rank_in_industry", kind_count="industry_count"

@@ -28,6 +28,8 @@ queries on a shared connection would do all the time.
 A division is a county, a city or the province: the computation covers what its references and
 class groups need (a county's city when small groups are pooled with the city's), a scenario
 changes the parameters of every county inside the division, and a run returns those counties.
+When no scoring group crosses a county line, the other counties of the computation are scored
+once at build (their parameters never change) and a run scores only the division's counties.
 
 The result has the columns of a stored run (`runs.result_columns`) plus `kwh` (the unit's
 electricity, for the surcharge money in `compare`); the same parameters give the same totals
@@ -495,7 +497,8 @@ def build_engine(
             table = stab.create()
             scored = replace(scored, table=table if fixed is None else table.union(kept, distinct=False))
             prev, log = last_year(wh, system, year, scope, None, history)
-            prev = stage(prev) if prev is not None else None
+            if prev is not None:  # last year's results of the computation's enterprises only
+                prev = stage(prev.semi_join(units.members.select("credit_code").distinct(), "credit_code"))
             vetoes = stage(vetoes_for(wh, system, year))
             ev = assemble(wh, system, year, scope, scored, None, history, (prev, log), vetoes)
             extra = ["kwh"] if "kwh" in scored.table.columns else []
