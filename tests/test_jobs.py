@@ -283,6 +283,27 @@ def test_jobs_run_through_a_redis_queue(web_settings, platform_db, redis_url) ->
         warehouse.close()
 
 
+def test_a_runtime_started_twice_leaves_no_thread_behind(web_settings, platform_db) -> None:
+    """Each client of one app enters its lifespan and starts the app's runtime: a second start
+    must not replace the first consumer, whose threads would poll a dropped queue forever."""
+    import threading
+
+    from jingxin.core.jobs.runner import JobRuntime
+    from jingxin.web.warehouse import WarehouseAccess
+
+    before = set(threading.enumerate())
+    warehouse = WarehouseAccess(web_settings.warehouse_url)
+    runtime = JobRuntime(web_settings, platform_db, warehouse)
+    try:
+        runtime.start()
+        runtime.start()
+        assert len(set(threading.enumerate()) - before) > 1  # consumer, workers, supervisor
+    finally:
+        runtime.stop()
+        warehouse.close()
+    assert [t.name for t in set(threading.enumerate()) - before if t.is_alive()] == []
+
+
 def test_a_job_interrupted_by_shutdown_goes_back_to_the_queue(db_session) -> None:
     job, _ = service.submit(db_session, "jobs.cleanup", {"keep_days": 9}, owner_name="admin", scope=Scope())
     assert service.claim(db_session, job.id, "w1").attempts == 1
