@@ -199,8 +199,21 @@ def optional_input(wh: Warehouse, name: str) -> ibis.Table:
 
 def attach(left: ibis.Table, right: ibis.Table, key: str = "credit_code") -> ibis.Table:
     """`left` LEFT JOIN `right` on `key`, keeping one key column."""
-    r = right.rename({"__key": key})
-    return left.left_join(r, left[key] == r["__key"]).drop("__key")
+    return attach_all(left, [right], key)
+
+
+def attach_all(left: ibis.Table, rights: Sequence[ibis.Table], key: str = "credit_code") -> ibis.Table:
+    """`left` LEFT JOIN each of `rights` on `key`, keeping one key column.
+
+    Why one chain: an `attach` ends with a projection of every column, and Ibis dereferences the
+    next join through it; chained, the joins build about three times faster (wide fact tables
+    make this a tenth of a second of Python per evaluation at any size).
+    """
+    out = left
+    for n, right in enumerate(rights):
+        r = right.rename({f"__key{n}": key})
+        out = out.left_join(r, out[key] == r[f"__key{n}"])
+    return out.drop(*[f"__key{n}" for n in range(len(rights))])
 
 
 @lru_cache(maxsize=1)
@@ -305,11 +318,9 @@ def enterprise_facts(
     if population.scale != "all":
         above = ent.above_scale.fill_null(False)
         ent = ent.filter((above if population.scale == "above" else ~above) | ent.on_shared)
-    for source, cols in YEARLY_SOURCES.items():
-        if source != "statistics":
-            ent = attach(ent, read[source].select("credit_code", *cols))
     power = read["power_monthly"].semi_join(ent.select("credit_code"), "credit_code")
-    ent = attach(ent, power.group_by("credit_code").aggregate(kwh=power.kwh.sum()))
+    yearly = [read[s].select("credit_code", *cols) for s, cols in YEARLY_SOURCES.items() if s != "statistics"]
+    ent = attach_all(ent, [*yearly, power.group_by("credit_code").aggregate(kwh=power.kwh.sum())])
     if population.parks is not None:
         rated = rated_park_members(wh, year, population, batches)
         ent = attach(ent, rated).mutate(in_rated_park=ibis._.in_rated_park.fill_null(False))
@@ -347,8 +358,7 @@ def _with_leads(ent: ibis.Table, land: ibis.Table, shared: ibis.Table | None, po
     label = _labels(shared, pop.merge_rounds)
     owned = land.filter(land.acquisition.isnull() | (land.acquisition != LEASED))
     right = owned.group_by("credit_code").aggregate(right_mu=owned.area_mu.sum())
-    merged = attach(ent.select("credit_code", "revenue").semi_join(label, "credit_code"), label)
-    merged = attach(merged, right)
+    merged = attach_all(ent.select("credit_code", "revenue").semi_join(label, "credit_code"), [label, right])
     rn = ibis.row_number().over(group_by="label", order_by=_lead_order(merged, pop.unit_lead))
     leads = merged.mutate(__rn=rn).filter(ibis._.__rn == 0).select("label", lead=ibis._.credit_code)
     lead_of = label.join(leads, "label").select("credit_code", "lead")
@@ -382,7 +392,7 @@ def build_units(
     lead = ent.filter(ent.credit_code == ent.unit_id).select(
         "unit_id", "name", "county_code", "industry_code", "founded_on", "above_scale"
     )
-    units = attach(attach(lead, agg, "unit_id"), unit_land, "unit_id")
+    units = attach_all(lead, [agg, unit_land], "unit_id")
     units = _with_codes(units)
     no_land = units.land_mu.fill_null(0) <= 0
     units = units.mutate(tenant=units.in_rated_park & no_land)
@@ -529,7 +539,7 @@ def _park_units(
         .aggregate(land_mu=ibis._.area.sum())
     )
     master = parks.select("park_id", "park_name", "kind", master_county="county_code")
-    units = attach(attach(attach(agg, master, "park_id"), county, "park_id"), park_land, "park_id")
+    units = attach_all(agg, [master, county, park_land], "park_id")
     units = units.rename(unit_id="park_id").mutate(
         name=ibis.coalesce(ibis._.park_name, ibis._.unit_id),
         county_code=ibis.coalesce(ibis._.master_county, ibis._.member_county),

@@ -48,6 +48,7 @@ from jingxin.evaluation.population import (
     PARK_TABLES,
     Batches,
     attach,
+    attach_all,
     live,
 )
 from jingxin.evaluation.staging import Release, collecting, fetch_arrow, release_stages
@@ -326,15 +327,13 @@ def assemble(
 
     res = scored.members.join(ranked.drop("name"), "unit_id")
     res = res.mutate(is_lead=res.credit_code == res.unit_id, total_score=res.total)
-    res = attach(res, vetoes if vetoes is not None else vetoes_for(wh, system, year))
-    res = res.mutate(**{"class": ibis.coalesce(res.veto_class, res.score_class)}).drop("veto_class")
-
     prev, log = (
         prev_and_log if prev_and_log is not None else last_year(wh, system, year, scope, batches, history)
     )
-    if prev is not None:
-        res = attach(res, prev)
-    else:
+    vetoes = vetoes if vetoes is not None else vetoes_for(wh, system, year)
+    res = attach_all(res, [vetoes] if prev is None else [vetoes, prev])
+    res = res.mutate(**{"class": ibis.coalesce(res.veto_class, res.score_class)}).drop("veto_class")
+    if prev is None:
         res = res.mutate(
             prev_score=ibis.null("float64"),
             prev_class=ibis.null("string"),
