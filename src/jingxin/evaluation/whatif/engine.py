@@ -480,6 +480,7 @@ def build_engine(
             scored = score_built(wh, system, year, units, params, prefix, staged=False, prepared=prepared)
             backend = wh.con
             full = scored.table
+            register_memtables(backend, full)  # filtered below, it reads the same ones
             fixed: _ScoredTable | None = None
             if len(targets) < len(counties) and _scored_within_county(system):
                 # Counties outside the division keep the official parameters in every run, and
@@ -487,12 +488,10 @@ def build_engine(
                 # run scores only the division's (the rest of the city is there for the pooled
                 # class groups of the final statement)
                 moving = full.county_code.isin(targets)
-                register_memtables(backend, full)
                 fixed = _ScoredTable(wh, str(backend.compile(full.filter(~moving))))
                 kept = fixed.create()
                 collected.stages.append(fixed.drop)
                 full = full.filter(moving)
-            register_memtables(backend, full)
             stab = _ScoredTable(wh, str(backend.compile(full)))
             table = stab.create()
             scored = replace(scored, table=table if fixed is None else table.union(kept, distinct=False))
