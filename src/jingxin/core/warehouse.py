@@ -15,11 +15,12 @@ One URL picks the backend; the analytics are Ibis expressions that run unchanged
 from __future__ import annotations
 
 import collections
+import contextvars
 import io
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,31 @@ def _ident(name: str) -> str:
 # Writes made through this process, per DuckDB warehouse URL (see `Warehouse.local_writes`).
 _local_writes: collections.Counter[str] = collections.Counter()
 
+ReadObserver = Callable[["Warehouse", str, tuple, Any], None]
+_READ_OBSERVER: contextvars.ContextVar[ReadObserver | None] = contextvars.ContextVar(
+    "warehouse_read_observer", default=None
+)
+
+
+@contextmanager
+def observing_reads(observer: ReadObserver) -> Iterator[None]:
+    """Inside the block (in this context), every read through a `Warehouse` is reported to
+    `observer(warehouse, method, args, answer)`: `table`, `has_table`, `execute`, `to_pyarrow`
+    and `sql`. Why: an evaluation that keeps the expressions it built must know everything they
+    were built on, so that it can ask again before reusing them (`evaluation.reuse`)."""
+    token = _READ_OBSERVER.set(observer)
+    try:
+        yield
+    finally:
+        _READ_OBSERVER.reset(token)
+
+
+def _report(wh: Warehouse, method: str, args: tuple, answer: Any) -> Any:
+    observer = _READ_OBSERVER.get()
+    if observer is not None:
+        observer(wh, method, args, answer)
+    return answer
+
 
 class Warehouse:
     """A connection to the warehouse. `con` is the Ibis backend for analytics."""
@@ -80,19 +106,19 @@ class Warehouse:
     def table(self, name: str) -> ibis.Table:
         tables = getattr(self._looked_up, "tables", None)
         if tables is None:
-            return self.con.table(name)
+            return _report(self, "table", (name,), self.con.table(name))
         found = tables.get(name)
         if found is None:
             found = tables[name] = self.con.table(name)
-        return found
+        return _report(self, "table", (name,), found)
 
     def has_table(self, name: str) -> bool:
         names = getattr(self._looked_up, "names", None)
         if names is None:
-            return name in self.con.list_tables()
+            return _report(self, "has_table", (name,), name in self.con.list_tables())
         if not names:
             names.update(self.con.list_tables())
-        return name in names
+        return _report(self, "has_table", (name,), name in names)
 
     @contextmanager
     def same_tables(self) -> Iterator[Warehouse]:
@@ -116,10 +142,10 @@ class Warehouse:
         return facts.semi_join(live, "batch_id")
 
     def execute(self, expr: ibis.Expr) -> Any:
-        return self.con.execute(expr)
+        return _report(self, "execute", (expr,), self.con.execute(expr))
 
     def to_pyarrow(self, expr: ibis.Expr) -> pa.Table:
-        return self.con.to_pyarrow(expr)
+        return _report(self, "to_pyarrow", (expr,), self.con.to_pyarrow(expr))
 
     # ---- schema --------------------------------------------------------------------------
     @property
@@ -240,10 +266,12 @@ class Warehouse:
         try:
             if self.kind == "duckdb":
                 cur = self.con.con.execute(statement, list(params))
-                return cur.fetchall() if cur.description else []
-            with self.con.con.cursor() as cur:
-                cur.execute(statement.replace("?", "%s"), list(params))
-                return cur.fetchall() if cur.description else []
+                rows = cur.fetchall() if cur.description else []
+            else:
+                with self.con.con.cursor() as cur:
+                    cur.execute(statement.replace("?", "%s"), list(params))
+                    rows = cur.fetchall() if cur.description else []
+            return _report(self, "sql", (statement, tuple(params)), rows)
         finally:
             if not statement.lstrip()[:6].upper().startswith(("SELECT", "WITH")):
                 self._wrote()

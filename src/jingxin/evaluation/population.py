@@ -35,6 +35,7 @@ import pyarrow as pa
 from jingxin.core.warehouse import Warehouse
 from jingxin.evaluation.config import Population, System
 from jingxin.evaluation.formula import FACT_COLUMNS
+from jingxin.evaluation.reuse import decision
 from jingxin.evaluation.staging import COLLECTED, memtable, stage
 
 YEARLY_SOURCES: dict[str, tuple[str, ...]] = {
@@ -133,6 +134,7 @@ def _candidate_batches(wh: Warehouse, tables: Sequence[str], batches: Batches | 
     return out
 
 
+@decision
 def crowded_periods(
     wh: Warehouse, facts: Mapping[str, Facts], batches: Batches | None = None
 ) -> dict[str, list[str] | None]:
@@ -143,7 +145,8 @@ def crowded_periods(
     repeats a key). A table with a single live batch needs no look at its rows at all; for
     the others one small query over their rows answers it, so in the usual case (one batch per
     period) the facts are read untouched. The batch ids are recorded (`collecting`) as the
-    lineage of the evaluation.
+    lineage of the evaluation. A `decision`: a kept build is reused while the answer is the
+    same, whatever new batches for other periods came in (`reuse`).
     """
     collected = COLLECTED.get()
     candidates = _candidate_batches(wh, list(facts), batches)

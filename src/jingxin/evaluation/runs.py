@@ -51,6 +51,7 @@ from jingxin.evaluation.population import (
     attach_all,
     live,
 )
+from jingxin.evaluation.reuse import Builds
 from jingxin.evaluation.staging import Release, collecting, fetch_arrow, release_stages
 from jingxin.evaluation.stored import REFERENCE_SCHEMA, SCORE_SCHEMA, split_scores, upgrade_scores
 
@@ -208,6 +209,8 @@ class Evaluation:
     history: list[dict[str, Any]] = field(default_factory=list)
     stages: list[Release] = field(default_factory=list)
     batches_used: dict[str, list[int]] = field(default_factory=dict)
+    reused: bool = False
+    """True when the expressions of an earlier, identical build were used again (`reuse`)."""
 
     @property
     def is_park(self) -> bool:
@@ -270,11 +273,25 @@ def evaluate(
     history: History = "auto",
 ) -> Evaluation:
     """The complete evaluation of `system` for `year` within `scope`, as Ibis expressions over
-    a few materialised stages; call `Evaluation.release()` when done with it."""
+    a few materialised stages; call `Evaluation.release()` when done with it.
+
+    The expressions of an earlier evaluation with the same configuration, year, scope and
+    history on this connection are used again while every answer they were built on is the
+    same (`reuse`); `Evaluation.reused` says so."""
     wh.analyze([*FACT_TABLES, *PARK_TABLES, "batches", *INPUT_SCHEMAS, *EVAL_SCHEMAS], changed=False)
+    system = system.with_changes(weights=weights, scoring=scoring)
+    builds = Builds.of(wh, system.config_hash, year, scope, batches, history)
     with collecting() as collected, wh.same_tables():
         try:
-            ev = _evaluate(wh, system, year, scope, weights, scoring, batches, history)
+            ev = builds.reuse(collected) if builds is not None else None
+            if ev is not None:
+                ev = replace(ev, reused=True)
+            elif builds is None:
+                ev = _evaluate(wh, system, year, scope, batches, history)
+            else:
+                with builds.recording(collected) as trace:
+                    ev = _evaluate(wh, system, year, scope, batches, history)
+                builds.keep(trace, ev)
         except BaseException:
             release_stages(collected.stages)
             raise
@@ -284,16 +301,8 @@ def evaluate(
 
 
 def _evaluate(
-    wh: Warehouse,
-    system: System,
-    year: int,
-    scope: Scope,
-    weights: Mapping[str, float] | None,
-    scoring: Scoring | None,
-    batches: Batches | None,
-    history: History,
+    wh: Warehouse, system: System, year: int, scope: Scope, batches: Batches | None, history: History
 ) -> Evaluation:
-    system = system.with_changes(weights=weights, scoring=scoring)
     scored = score_units(wh, system, year, scope, batches=batches)
     return assemble(wh, system, year, scope, scored, batches, history)
 
@@ -362,6 +371,8 @@ class RunSummary:
     history: list[dict[str, Any]]
     timings: dict[str, float] = field(default_factory=dict)
     """build: facts read and the stages materialised; fetch: the result query; write: storing."""
+    reused: bool = False
+    """True when an earlier build's expressions were used again (`Evaluation.reused`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -462,6 +473,7 @@ def run_evaluation(
         seconds=round(time.perf_counter() - started, 3),
         history=ev.history,
         timings=timings,
+        reused=ev.reused,
     )
 
 

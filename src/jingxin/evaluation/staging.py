@@ -26,13 +26,28 @@ from jingxin.core.warehouse import Warehouse
 Release = Callable[[], None]
 
 
+@dataclass(frozen=True)
+class StageStep:
+    """How one stage was made: its slot on the connection, its column definitions and its
+    query (`table`, for the in-memory tables the query reads). Replayed by `restage`."""
+
+    slot: int
+    columns: str
+    sql: str
+    table: ibis.Table
+    schema: ibis.Schema
+
+
 @dataclass
 class Collected:
     """What an evaluation collects while it builds: how to release its materialised stages,
-    and the batch ids of the fact rows it read (its lineage, stored with a run)."""
+    and the batch ids of the fact rows it read (its lineage, stored with a run). `steps`, when
+    a list, receives how each stage was made (`evaluation.reuse` keeps them in order with the
+    other events of a build)."""
 
     stages: list[Release] = field(default_factory=list)
     batches: dict[str, set[int]] = field(default_factory=dict)
+    steps: list[Any] | None = None
 
 
 COLLECTED: contextvars.ContextVar[Collected | None] = contextvars.ContextVar("collected", default=None)
@@ -147,33 +162,71 @@ def stage(table: ibis.Table) -> ibis.Table:
             backend.raw_sql(f'ANALYZE "{staged.op().name}"').close()
     else:
         k = _slot(backend)
-        name = f"jingxin_stage_{k}"
         try:
-            sql = compiled(backend, table)
-            register_memtables(backend, table)
             schema = _stored_schema(backend, table.schema())
-            _raw(backend, f'DROP TABLE IF EXISTS "{name}"')
-            _raw(backend, f'CREATE TEMPORARY TABLE "{name}" ({_columns(backend, schema)})')
-            _raw(backend, f'INSERT INTO "{name}" {sql}')
-            if backend.name == "postgres":
-                _raw(backend, f'ANALYZE "{name}"')
-            # made here with these columns: no need to ask the database for them
-            staged = ops.DatabaseTable(
-                name, schema=schema, source=backend, namespace=ops.Namespace()
-            ).to_expr()
+            step = StageStep(k, _columns(backend, schema), compiled(backend, table), table, schema)
+            staged = _materialise(backend, step)
         except BaseException:
             _free(backend, k)
             raise
-
-        def release() -> None:
-            try:
-                _raw(backend, f'DROP TABLE IF EXISTS "{name}"')
-            finally:
-                _free(backend, k)
+        release = _releaser(backend, k)
+        if collected.steps is not None:
+            collected.steps.append(step)
 
     if collected is not None:
         collected.stages.append(release)
     return staged
+
+
+def _materialise(backend: Any, step: StageStep) -> ibis.Table:
+    """Make the stage of `step` in its slot; the table expression of the stage."""
+    name = f"jingxin_stage_{step.slot}"
+    register_memtables(backend, step.table)
+    _raw(backend, f'DROP TABLE IF EXISTS "{name}"')
+    _raw(backend, f'CREATE TEMPORARY TABLE "{name}" ({step.columns})')
+    _raw(backend, f'INSERT INTO "{name}" {step.sql}')
+    if backend.name == "postgres":
+        _raw(backend, f'ANALYZE "{name}"')
+    # made here with these columns: no need to ask the database for them
+    return ops.DatabaseTable(name, schema=step.schema, source=backend, namespace=ops.Namespace()).to_expr()
+
+
+def _releaser(backend: Any, k: int) -> Release:
+    def release() -> None:
+        try:
+            _raw(backend, f'DROP TABLE IF EXISTS "jingxin_stage_{k}"')
+        finally:
+            _free(backend, k)
+
+    return release
+
+
+def claim_slots(backend: Any, slots: list[int]) -> bool:
+    """Take exactly these stage slots on the connection, all or none (False when one is in
+    use: an evaluation running beside this one holds it)."""
+    with _LOCK:
+        used = _IN_USE.setdefault(id(backend), set())
+        if used & set(slots):
+            return False
+        used.update(slots)
+        return True
+
+
+def restage(backend: Any, step: StageStep) -> Release:
+    """Make a stage again as `step` recorded it, in the slot claimed for it (`claim_slots`);
+    how to release it. On failure the slot is freed."""
+    try:
+        _materialise(backend, step)
+    except BaseException:
+        _free(backend, step.slot)
+        raise
+    return _releaser(backend, step.slot)
+
+
+def free_slots(backend: Any, slots: list[int]) -> None:
+    """Give back claimed slots that were never made into stages."""
+    with _LOCK:
+        _IN_USE.get(id(backend), set()).difference_update(slots)
 
 
 def _stored_schema(backend: Any, schema: ibis.Schema) -> ibis.Schema:
