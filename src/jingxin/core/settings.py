@@ -167,6 +167,14 @@ class Settings(BaseSettings):
         default="department", description="claim holding the department (for department roles)"
     )
 
+    duckdb_checkpoint: str = Field(
+        default="256MB",
+        pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|KiB|MiB|GiB)$",
+        description="DuckDB warehouse: write-ahead log size that triggers a checkpoint "
+        "(checkpoint_threshold). DuckDB's own 16MB makes every stored run of 100,000 enterprises "
+        "pay one; larger logs cost fewer, longer checkpoints and a longer replay after a crash",
+    )
+
     # ---- Spark: cluster, catalog and publish cycle (see docs/deployment.md) ----
     spark_master: str = Field(
         default="local[2]",

@@ -410,6 +410,12 @@ def _open_duckdb(url: str, path: str) -> Warehouse:
                 "请等它结束，或在运行中的服务里操作（网页上传），或停止该服务后重试。"
             ) from exc
         raise
+    from jingxin.core.settings import get_settings
+
+    # Why: a checkpoint at every 16MB of log (DuckDB's default) rewrites the last, partly filled
+    # row groups of every table written since; fewer checkpoints rewrite them less often
+    # (docs/benchmarks.md, `bench/bench_checkpoint.py`)
+    con.con.execute(f"SET checkpoint_threshold = '{get_settings().duckdb_checkpoint}'")
     store_key = url if file is not None else f"duckdb-memory-{uuid.uuid4().hex}"
     _local_writes[store_key] += 1  # another process may have written the file while it was closed
     return Warehouse(url, "duckdb", con, store_key=store_key)
