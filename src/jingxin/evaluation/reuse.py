@@ -48,6 +48,7 @@ from jingxin.evaluation.staging import (
     compiled,
     free_slots,
     register_memtables,
+    release_stages,
     restage,
 )
 
@@ -244,8 +245,7 @@ class Builds:
     def _drop(self, collected: Collected, pending: list[int]) -> None:
         """Undo a replay that did not hold, and forget the build."""
         free_slots(self.wh.con, pending)
-        while collected.stages:
-            collected.stages.pop()()
+        release_stages(collected.stages)
         collected.batches.clear()
         with _LOCK:
             _KEPT.get(self.wh, OrderedDict()).pop(self.key, None)
